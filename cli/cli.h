@@ -1,0 +1,17 @@
+/*
+ * cli.h — the `promo` command line: one function per subcommand (cli/cmd_*.c),
+ * dispatched by cli/main.c. Each returns the process exit status:
+ * 0 success, 1 errors found (diagnostics, failed examples, bad input lines with
+ * --strict), 2 usage or I/O error.
+ */
+#ifndef PROMO_CLI_H
+#define PROMO_CLI_H
+
+int cmd_check(int argc, char **argv);  /* promo check FILES/DIRS... */
+int cmd_build(int argc, char **argv);  /* promo build FILES/DIRS... -o set.pbc */
+int cmd_disasm(int argc, char **argv); /* promo disasm set.pbc */
+int cmd_run(int argc, char **argv);    /* promo run set.pbc [receipts.jsonl] */
+int cmd_test(int argc, char **argv);   /* promo test FILES/DIRS... */
+int cmd_fmt(int argc, char **argv);    /* promo fmt FILES... */
+
+#endif
