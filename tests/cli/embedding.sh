@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# docs/embedding.md's example must compile against libpromo and run on a real bundle.
+set -euo pipefail
+PROMO=$1
+SRC=$2
+BUILD=$(cd "$(dirname "$PROMO")" && pwd)
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+awk '/^```c$/{on=1;next} /^```$/{on=0} on' "$SRC/docs/embedding.md" > "$T/embed.c"
+[ -s "$T/embed.c" ] || { echo "no C example in docs/embedding.md"; exit 1; }
+cat > "$T/set.rule" <<'RULE'
+set dairy = category "dairy"
+campaign dairy_10 "Dairy: 10% off from 500" {
+    priority 100
+    when sum(lines where dairy) >= 500
+    then discount 10% on lines where dairy
+}
+RULE
+"$PROMO" build "$T/set.rule" -o "$T/set.pbc"
+# Sanitizer builds need the sanitizer runtime in the example too.
+EXTRA=""
+if nm -D "$BUILD/libpromo.so" 2>/dev/null | grep -q __asan_init; then
+  EXTRA="-fsanitize=address,undefined"
+fi
+cc -std=c11 -Wall -Wextra -Werror $EXTRA -I "$SRC/runtime" "$T/embed.c" -L "$BUILD" -lpromo \
+   -Wl,-rpath,"$BUILD" -o "$T/embed"
+out=$("$T/embed" "$T/set.pbc")
+echo "$out"
+# 2 x 300.00 = 600.00 >= 500: 10% = 60.00 off.
+grep -qx 'total 600.00, discount 60.00, 1 campaign(s) applied' <<<"$out"
+grep -q '"id":"r2","total":600.00,"discount":60.00,"final":540.00' <<<"$out"
+echo "embedding example ok"
