@@ -52,7 +52,7 @@ typedef struct pb_header {   /* 64 bytes */
     uint64_t file_size;
     uint32_t nsections;
     uint32_t flags;          /* PBF_* */
-    uint64_t source_hash;    /* XXH3 of the sources in path order (informational) */
+    uint64_t source_hash;    /* reserved, 0: a bundle never depends on source paths or layout */
     uint8_t reserved[16];
 } pb_header;
 
@@ -142,7 +142,8 @@ typedef struct pb_reward {   /* 56 bytes */
     int32_t expire_days;     /* -1: never (expire null) */
     uint32_t steps_off;      /* spend_limit: first step in STEPS */
     uint32_t steps_cnt;
-    uint32_t pad[2];
+    uint32_t n, m;           /* buy N get M / bundle N (m 0); 0 for other kinds. Added
+                                because BUY_PCT needs N, M and the percent at once */
 } pb_reward;
 
 enum {
@@ -180,8 +181,8 @@ typedef struct pb_campaign { /* 128 bytes */
     uint32_t limit_receipt;  /* 0 = none */
     uint32_t limit_customer; /* 0 = none */
     uint32_t limit_period;   /* PERIOD_* */
-    uint32_t src_file;       /* string index of the source path */
-    uint32_t src_line;
+    uint32_t src_file;       /* string index of the source file's base name */
+    uint32_t src_line;       /* reserved, 0 (layout-independent bundles) */
     uint32_t pad;
 } pb_campaign;
 
