@@ -35,7 +35,7 @@ typedef struct src_span {
     X(SET, "str = name; a = predicate expr")                                               \
     X(GROUP, "str = group name (one node per name)")                                       \
     X(TIEBREAK, "tiebreak benefit")                                                        \
-    X(CAMPAIGN, "str = id; str2 = title or NULL; a = first clause (list)")                 \
+    X(CAMPAIGN, "str = id; str2 = title or NULL; a = first clause (list); span = the id")  \
     /* ---- campaign clauses (ival/str per clause) ---- */                                  \
     X(C_PRIORITY, "ival = priority")                                                       \
     X(C_GROUP, "str = group name")                                                         \
@@ -72,7 +72,7 @@ typedef struct src_span {
     X(DATE, "ival = days since 1970-01-01")                                                \
     X(TIME, "ival = seconds since midnight (24:00 = 86400)")                              \
     X(DATETIME, "ival = date days, ival2 = seconds since midnight")                       \
-    X(DURATION, "ival = days")                                                             \
+    X(DURATION, "ival = days; ival2 = count as written; op = 1 if written in weeks")      \
     X(IDENT, "str = name (set, group, enum member); resolved by sema")                    \
     X(LIST, "a = first item (list of literal/IDENT nodes)")                               \
     X(BINOP, "op = BIN_*; a, b")                                                           \

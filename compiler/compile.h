@@ -21,7 +21,7 @@ typedef struct compile_opts {
 
 typedef struct compilation {
     ast_arena *arena;
-    src_file *files; /* in the order added */
+    src_file *files; /* in the order added; comp_check sorts them by path (bytewise) */
     size_t nfiles, capfiles;
     ast_node **trees; /* one AST_FILE node per file (NULL when unparsable) */
     diag_list diags;
