@@ -1,0 +1,357 @@
+/*
+ * engine.c — promo_engine and promo_ctx (runtime stage "evaluation API"): the current
+ * bundle as an atomically swapped generation, budget counters that survive swaps,
+ * per-thread contexts, eval / commit / process, and the JSON receipt glue.
+ *
+ * Readers are lock-free: a ctx publishes the generation it evaluates with in its
+ * hazard pointer (and keeps it published until its next evaluation, because its
+ * result points into that bundle). The swapper exchanges the current generation and
+ * frees an old one only when no ctx publishes it; otherwise the old one waits on a
+ * retired list, reclaimed at the next swap or at engine free. The engine mutex guards
+ * only the swap path: the ctx registry, the retired list and the budget table.
+ */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bundle.h"
+#include "hash.h"
+#include "promo.h"
+#include "receipt_json.h"
+#include "stacking.h"
+
+typedef struct eng_gen {
+    promo_bundle *b;
+    stk_budget **budgets; /* per campaign in evaluation order; NULL = no budget */
+    struct eng_gen *next; /* retired list */
+} eng_gen;
+
+struct promo_engine {
+    _Atomic(eng_gen *) cur;
+    pthread_mutex_t mu;
+    promo_ctx **ctxs;
+    size_t nctx, capctx;
+    eng_gen *retired;
+    stk_budget *budgets; /* every counter ever created; freed with the engine */
+    promo_store store;
+    int own_store;
+};
+
+struct promo_ctx {
+    promo_engine *e;
+    _Atomic(eng_gen *) hazard;
+    eng_gen *gen; /* generation of the last evaluation */
+    unsigned flags;
+    int can_commit;
+    stk_eval s;
+    rx_reader *rx;
+    char msg[256];
+};
+
+/* Conflicts in a row after which promo_process gives up. */
+#define ENG_MAX_RETRIES 1000
+
+/* ----------------------------------------------------------- generations ---- */
+
+static stk_budget *eng_budget(promo_engine *e, uint64_t id_hash) {
+    for (stk_budget *c = e->budgets; c; c = c->next)
+        if (c->id_hash == id_hash) return c;
+    stk_budget *c = calloc(1, sizeof *c);
+    if (!c) return NULL;
+    c->id_hash = id_hash;
+    atomic_init(&c->spent, 0);
+    c->next = e->budgets;
+    e->budgets = c;
+    return c;
+}
+
+static void eng_gen_free(eng_gen *g) {
+    if (!g) return;
+    promo_bundle_release(g->b);
+    free(g->budgets);
+    free(g);
+}
+
+/* Called with e->mu held. */
+static eng_gen *eng_gen_new(promo_engine *e, promo_bundle *b) {
+    eng_gen *g = calloc(1, sizeof *g);
+    if (!g) return NULL;
+    g->budgets = calloc(b->ncampaigns ? b->ncampaigns : 1, sizeof *g->budgets);
+    if (!g->budgets) {
+        free(g);
+        return NULL;
+    }
+    for (uint32_t i = 0; i < b->ncampaigns; i++) {
+        if (b->campaigns[i].budget < 0) continue;
+        if (!(g->budgets[i] = eng_budget(e, b->campaigns[i].id_hash))) {
+            free(g->budgets);
+            free(g);
+            return NULL;
+        }
+    }
+    promo_bundle_retain(b);
+    g->b = b;
+    return g;
+}
+
+/* Frees the retired generations no ctx publishes. Called with e->mu held. */
+static void eng_reclaim(promo_engine *e) {
+    eng_gen **pp = &e->retired;
+    while (*pp) {
+        eng_gen *g = *pp;
+        int used = 0;
+        for (size_t i = 0; i < e->nctx && !used; i++)
+            used = atomic_load(&e->ctxs[i]->hazard) == g;
+        if (used) {
+            pp = &g->next;
+        } else {
+            *pp = g->next;
+            eng_gen_free(g);
+        }
+    }
+}
+
+/* Publishes the current generation in the ctx hazard pointer and returns it. */
+static eng_gen *eng_acquire(promo_ctx *c) {
+    eng_gen *g = atomic_load(&c->e->cur);
+    for (;;) {
+        atomic_store(&c->hazard, g);
+        eng_gen *again = atomic_load(&c->e->cur);
+        if (again == g) return g;
+        g = again;
+    }
+}
+
+/* ----------------------------------------------------------------- engine ---- */
+
+promo_status promo_engine_new(promo_bundle *bundle, const promo_engine_opts *opts,
+                              promo_engine **out) {
+    if (!out) return PROMO_EARG;
+    *out = NULL;
+    if (!bundle) return PROMO_EARG;
+    promo_engine *e = calloc(1, sizeof *e);
+    if (!e) return PROMO_ENOMEM;
+    pthread_mutex_init(&e->mu, NULL);
+    if (opts && opts->store.ops) {
+        e->store = opts->store;
+        e->own_store = opts->own_store;
+    } else {
+        promo_status st = promo_store_new_memory(&e->store);
+        if (st != PROMO_OK) {
+            pthread_mutex_destroy(&e->mu);
+            free(e);
+            return st;
+        }
+        e->own_store = 1;
+    }
+    pthread_mutex_lock(&e->mu);
+    eng_gen *g = eng_gen_new(e, bundle);
+    pthread_mutex_unlock(&e->mu);
+    if (!g) {
+        promo_engine_free(e);
+        return PROMO_ENOMEM;
+    }
+    atomic_init(&e->cur, g);
+    *out = e;
+    return PROMO_OK;
+}
+
+promo_status promo_engine_swap(promo_engine *e, promo_bundle *bundle) {
+    if (!e || !bundle) return PROMO_EARG;
+    pthread_mutex_lock(&e->mu);
+    eng_gen *g = eng_gen_new(e, bundle);
+    if (!g) {
+        pthread_mutex_unlock(&e->mu);
+        return PROMO_ENOMEM;
+    }
+    eng_gen *old = atomic_exchange(&e->cur, g);
+    if (old) {
+        old->next = e->retired;
+        e->retired = old;
+    }
+    eng_reclaim(e);
+    pthread_mutex_unlock(&e->mu);
+    return PROMO_OK;
+}
+
+promo_bundle *promo_engine_bundle(promo_engine *e) {
+    if (!e) return NULL;
+    pthread_mutex_lock(&e->mu);
+    eng_gen *g = atomic_load(&e->cur);
+    promo_bundle *b = g ? g->b : NULL;
+    if (b) promo_bundle_retain(b);
+    pthread_mutex_unlock(&e->mu);
+    return b;
+}
+
+int64_t promo_engine_budget_spent(promo_engine *e, const char *campaign_id) {
+    if (!e || !campaign_id) return -1;
+    uint64_t h = promo_hash(campaign_id, strlen(campaign_id));
+    int64_t v = -1;
+    pthread_mutex_lock(&e->mu);
+    for (stk_budget *c = e->budgets; c; c = c->next)
+        if (c->id_hash == h) v = atomic_load(&c->spent);
+    pthread_mutex_unlock(&e->mu);
+    return v;
+}
+
+void promo_engine_free(promo_engine *e) {
+    if (!e) return;
+    eng_gen_free(atomic_load(&e->cur));
+    while (e->retired) {
+        eng_gen *g = e->retired;
+        e->retired = g->next;
+        eng_gen_free(g);
+    }
+    while (e->budgets) {
+        stk_budget *c = e->budgets;
+        e->budgets = c->next;
+        free(c);
+    }
+    if (e->own_store) promo_store_free(&e->store);
+    free(e->ctxs);
+    pthread_mutex_destroy(&e->mu);
+    free(e);
+}
+
+/* -------------------------------------------------------------------- ctx ---- */
+
+promo_status promo_ctx_new(promo_engine *e, unsigned flags, promo_ctx **out) {
+    if (!out) return PROMO_EARG;
+    *out = NULL;
+    if (!e) return PROMO_EARG;
+    promo_ctx *c = calloc(1, sizeof *c);
+    if (!c) return PROMO_ENOMEM;
+    c->e = e;
+    c->flags = flags;
+    atomic_init(&c->hazard, NULL);
+    if (stk_init(&c->s) != PROMO_OK) {
+        free(c);
+        return PROMO_ENOMEM;
+    }
+    pthread_mutex_lock(&e->mu);
+    if (e->nctx == e->capctx) {
+        size_t nc = e->capctx ? e->capctx * 2 : 8;
+        promo_ctx **t = realloc(e->ctxs, nc * sizeof *t);
+        if (!t) {
+            pthread_mutex_unlock(&e->mu);
+            stk_free(&c->s);
+            free(c);
+            return PROMO_ENOMEM;
+        }
+        e->ctxs = t;
+        e->capctx = nc;
+    }
+    e->ctxs[e->nctx++] = c;
+    pthread_mutex_unlock(&e->mu);
+    *out = c;
+    return PROMO_OK;
+}
+
+void promo_ctx_free(promo_ctx *c) {
+    if (!c) return;
+    promo_engine *e = c->e;
+    pthread_mutex_lock(&e->mu);
+    for (size_t i = 0; i < e->nctx; i++)
+        if (e->ctxs[i] == c) {
+            e->ctxs[i] = e->ctxs[--e->nctx];
+            break;
+        }
+    atomic_store(&c->hazard, NULL);
+    eng_reclaim(e);
+    pthread_mutex_unlock(&e->mu);
+    stk_free(&c->s);
+    rx_free(c->rx);
+    free(c);
+}
+
+const char *promo_ctx_errmsg(const promo_ctx *c) {
+    return c ? c->msg : "invalid argument";
+}
+
+static promo_status eng_err(promo_ctx *c, promo_status st, const char *msg) {
+    snprintf(c->msg, sizeof c->msg, "%s", msg && *msg ? msg : promo_strerror(st));
+    return st;
+}
+
+promo_status promo_eval(promo_ctx *c, const promo_receipt *r, const promo_result **out) {
+    if (!c) return PROMO_EARG;
+    if (out) *out = NULL;
+    c->can_commit = 0;
+    if (!r || !out) return eng_err(c, PROMO_EARG, "receipt and result must not be NULL");
+    eng_gen *g = eng_acquire(c);
+    c->gen = g;
+    c->s.b = g->b;
+    c->s.budgets = g->budgets;
+    c->s.store = &c->e->store;
+    c->s.flags = c->flags;
+    promo_status st = stk_evaluate(&c->s, r);
+    if (st != PROMO_OK) return eng_err(c, st, c->s.msg);
+    c->can_commit = 1;
+    c->msg[0] = 0;
+    *out = &c->s.res;
+    return PROMO_OK;
+}
+
+static void eng_unreserve(const stk_eval *s, uint32_t n) {
+    for (uint32_t i = 0; i < n; i++)
+        atomic_fetch_sub(&s->budget_uses[i].ctr->spent, s->budget_uses[i].granted);
+}
+
+promo_status promo_commit(promo_ctx *c) {
+    if (!c) return PROMO_EARG;
+    if (!c->can_commit) return eng_err(c, PROMO_EARG, "no evaluation to commit");
+    stk_eval *s = &c->s;
+    /* Budgets: reserve what the evaluation granted, but only while the decision it took
+     * still holds (a full grant still fits; a partial grant saw exactly this counter). */
+    for (uint32_t i = 0; i < s->nbudget_uses; i++) {
+        const stk_budget_use *u = &s->budget_uses[i];
+        int64_t cur = atomic_load(&u->ctr->spent);
+        for (;;) {
+            int64_t remaining = u->cap - cur;
+            int same = u->granted == u->want ? remaining >= u->want : cur == u->seen;
+            if (!same) {
+                eng_unreserve(s, i);
+                return eng_err(c, PROMO_ECONFLICT, "budget changed since evaluation");
+            }
+            if (atomic_compare_exchange_weak(&u->ctr->spent, &cur, cur + u->granted)) break;
+        }
+    }
+    if (s->has_customer_state && s->ndeltas) {
+        const promo_store *st = s->store;
+        promo_status r = st->ops->apply(st->self, s->customer, s->version, s->deltas, s->ndeltas);
+        if (r != PROMO_OK) {
+            eng_unreserve(s, s->nbudget_uses);
+            if (r == PROMO_ECONFLICT)
+                return eng_err(c, r, "customer state changed since evaluation");
+            return eng_err(c, r == PROMO_ENOMEM ? r : PROMO_ESTATE, "state store: apply failed");
+        }
+    }
+    c->can_commit = 0;
+    return PROMO_OK;
+}
+
+promo_status promo_process(promo_ctx *c, const promo_receipt *r, const promo_result **out) {
+    if (!c) return PROMO_EARG;
+    promo_status st = PROMO_ECONFLICT;
+    for (int tries = 0; tries < ENG_MAX_RETRIES && st == PROMO_ECONFLICT; tries++) {
+        st = promo_eval(c, r, out);
+        if (st != PROMO_OK) return st;
+        st = promo_commit(c);
+    }
+    return st;
+}
+
+promo_status promo_receipt_parse_json(promo_ctx *c, const char *line, size_t len,
+                                      const promo_receipt **out, promo_str *out_id) {
+    if (!c) return PROMO_EARG;
+    if (out_id) *out_id = (promo_str){NULL, 0};
+    if (!line || !out) return eng_err(c, PROMO_EARG, "line and receipt must not be NULL");
+    if (!c->rx && !(c->rx = rx_new())) return eng_err(c, PROMO_ENOMEM, NULL);
+    c->msg[0] = 0;
+    promo_status st = rx_parse(c->rx, line, len, out, out_id, c->msg, sizeof c->msg);
+    if (st != PROMO_OK && !c->msg[0]) eng_err(c, st, NULL);
+    return st;
+}

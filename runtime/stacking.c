@@ -1,0 +1,1337 @@
+/*
+ * stacking.c — the stacking engine (runtime stage after the VM): evaluates the
+ * campaigns of a bundle against one receipt in evaluation order and builds the
+ * promo_result. SPEC 3.2-3.5 and docs/semantics.md are the rules; the comments here
+ * only say how they are met.
+ *
+ * Per receipt: facts are precomputed once (stk_prepare), then each campaign goes
+ * through stop -> prefilter -> `when` -> per-customer limit -> rewards (each reward sees
+ * the amounts left by the previous ones) -> budget. A campaign's rewards are applied
+ * to the working amounts directly and undone from the discount log when the budget
+ * refuses them. Nothing shared is written: budgets and state deltas are recorded for
+ * promo_commit.
+ */
+#include "stacking.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "civil.h"
+#include "hash.h"
+
+/* Receipt bounds that keep every product of the arithmetic below 2^126. */
+#define STK_MAX_QTY   1000000000000LL    /* thousandths */
+#define STK_MAX_MONEY 1000000000000000LL /* kopecks, per line, total and points_paid */
+#define STK_PCT_MAX   100000             /* 100% in thousandths */
+
+typedef struct stk_by {
+    uint32_t line, campaign;
+    int64_t amount;
+    int receipt; /* given by a receipt-level reward */
+} stk_by;
+
+typedef struct stk_node { /* "applied campaign k acted on this line", a per-line list */
+    uint32_t k, next;
+} stk_node;
+
+typedef struct stk_applied {
+    uint32_t campaign;
+    int sl_only; /* gave only a spend limit: neither blocks nor is counted as acting */
+} stk_applied;
+
+typedef struct stk_unitrun { /* the whole units of one line, for buy / bundle */
+    uint32_t line;
+    int64_t units, amount, qty;
+} stk_unitrun;
+
+typedef struct stk_hcache {
+    uint32_t slot;
+    int32_t from;
+    int64_t value;
+} stk_hcache;
+
+#define STK_NONE UINT32_MAX
+enum { STK_ACTED_DISCOUNT = 1, STK_ACTED_POINTS = 2 };
+
+struct stk_scratch {
+    vm_receipt rx;
+    vm_env env;
+    vm_line *lines;
+    uint64_t *anc, *codes, *segs, *seen;
+    vm_kv *attrs, *cattrs;
+    uint32_t cap_lines, cap_anc, cap_codes, cap_segs, cap_seen, cap_attrs, cap_cattrs;
+
+    /* per line */
+    uint8_t *blocked, *acted_now; /* acted_now: STK_ACTED_* bits of the current campaign */
+    uint32_t *blocker, *head, *tg;
+    int64_t *d, *w, *cnt, *share, *share2, *acc;
+    stk_spread_tmp *stmp;
+    stk_unitrun *runs;
+    uint32_t cap_pl; /* capacity of every per-line array above */
+
+    stk_node *nodes;
+    uint32_t nnodes, cap_nodes;
+    stk_applied *app;
+    uint32_t napp, cap_app;
+    uint8_t *bad;
+    uint32_t cap_bad;
+
+    stk_by *bylog;
+    uint32_t nbylog, cap_bylog;
+    promo_points *pts;
+    uint8_t *pts_rl; /* per pts entry: a receipt-level reward added to it */
+    uint32_t npts, cap_pts, cap_pts_rl;
+    promo_text *coupons, *messages;
+    uint32_t ncoupons, nmessages, cap_coupons, cap_messages;
+    uint32_t *applied;
+    uint32_t napplied, cap_applied;
+    promo_explain *explain;
+    uint32_t nexplain, cap_explain;
+    promo_line_result *lres;
+    uint32_t cap_lres;
+    promo_by *by;
+    uint32_t nby, cap_by;
+    uint32_t cap_uses;   /* of stk_eval.budget_uses */
+    uint32_t cap_deltas; /* of stk_eval.deltas */
+    stk_hcache *hc;
+    uint32_t nhc, cap_hc;
+    int64_t *sw; /* budget scaling: weights and shares */
+    stk_spread_tmp *stmp2;
+    uint32_t cap_sw, cap_stmp2;
+
+    /* `tiebreak benefit`: evaluation order, and trial runs that measure a campaign's
+     * benefit as if it went first and then undo it */
+    uint32_t *order;
+    int64_t *benefit;
+    uint32_t *uf; /* union-find over one run of equal priorities */
+    uint32_t cap_order, cap_benefit, cap_uf;
+    int blocked_dirty; /* some blocked[] entry may be set */
+    int trial;
+    int trial_applies; /* the trial campaign would apply */
+    int64_t trial_benefit;
+
+    /* evaluation state */
+    int has_sl;
+    int64_t sl;
+    uint32_t stopped_by;
+    promo_status err;
+};
+
+/* The campaign being evaluated. */
+typedef struct stk_camp {
+    uint32_t ci;
+    const pb_campaign *c;
+    int any_bad;         /* some applied campaign is incompatible with this one */
+    int receipt_blocked; /* receipt-level rewards are blocked */
+    uint32_t receipt_blocker;
+    int saw_blocked; /* some target dropped out because of blocking */
+    uint32_t blocker;
+    int gave;       /* something other than a spend limit */
+    int gave_sl;    /* a spend limit */
+    int mark_all;   /* a receipt-level reward gave something: acts on every line */
+    int in_receipt; /* a receipt-level reward is being applied */
+    int rl_text;    /* a coupon or message was issued */
+    uint32_t by0, pts0, coupons0, messages0;
+} stk_camp;
+
+/* ------------------------------------------------------------- scratch ---- */
+
+static int stk_grow(void **p, uint32_t *cap, size_t need, size_t elem) {
+    if (need <= *cap) return 0;
+    size_t nc = *cap ? *cap : 16;
+    while (nc < need)
+        nc *= 2;
+    if (nc > UINT32_MAX / 2) return -1;
+    void *q = realloc(*p, nc * elem);
+    if (!q) return -1;
+    *p = q;
+    *cap = (uint32_t)nc;
+    return 0;
+}
+#define STK_RESERVE(x, arr, capf, need)                                                            \
+    stk_grow((void **)&(x)->arr, &(x)->capf, (need), sizeof *(x)->arr)
+
+#define STK_PUSH(x, arr, n, capf, val)                                                             \
+    do {                                                                                           \
+        if (STK_RESERVE(x, arr, capf, (size_t)(x)->n + 1)) return stk_nomem(x);                    \
+        (x)->arr[(x)->n++] = (val);                                                                \
+    } while (0)
+
+static promo_status stk_nomem(stk_scratch *x) {
+    x->err = PROMO_ENOMEM;
+    return PROMO_ENOMEM;
+}
+
+promo_status stk_init(stk_eval *s) {
+    memset(s, 0, sizeof *s);
+    s->sc = calloc(1, sizeof *s->sc);
+    return s->sc ? PROMO_OK : PROMO_ENOMEM;
+}
+
+void stk_free(stk_eval *s) {
+    stk_scratch *x = s->sc;
+    if (!x) return;
+    void *arrs[] = {x->lines,  x->anc,     x->codes,     x->segs,    x->seen,    x->attrs,
+                    x->cattrs, x->blocked, x->acted_now, x->blocker, x->head,    x->tg,
+                    x->d,      x->w,       x->cnt,       x->share,   x->share2,  x->acc,
+                    x->stmp,   x->runs,    x->nodes,     x->app,     x->bad,     x->bylog,
+                    x->pts,    x->coupons, x->messages,  x->applied, x->explain, x->lres,
+                    x->by,     x->hc,      x->sw,        x->stmp2,   x->order,   x->benefit,
+                    x->uf,     x->pts_rl};
+    for (size_t i = 0; i < sizeof arrs / sizeof arrs[0]; i++)
+        free(arrs[i]);
+    free(s->budget_uses);
+    free(s->deltas);
+    free(x);
+    s->sc = NULL;
+}
+
+/* ---------------------------------------------------------- arithmetic ---- */
+
+/* Heapsort: qsort may allocate (glibc does for large arrays) and the hot path must not.
+ * Every comparator here is a total order, so stability does not matter. */
+static void stk_swap(unsigned char *a, unsigned char *b, size_t size) {
+    for (size_t i = 0; i < size; i++) {
+        unsigned char t = a[i];
+        a[i] = b[i];
+        b[i] = t;
+    }
+}
+
+static void stk_sift(unsigned char *base, size_t root, size_t n, size_t size,
+                     int (*cmp)(const void *, const void *)) {
+    for (;;) {
+        size_t child = 2 * root + 1;
+        if (child >= n) return;
+        if (child + 1 < n && cmp(base + child * size, base + (child + 1) * size) < 0) child++;
+        if (cmp(base + root * size, base + child * size) >= 0) return;
+        stk_swap(base + root * size, base + child * size, size);
+        root = child;
+    }
+}
+
+static void stk_sort(void *p, size_t n, size_t size, int (*cmp)(const void *, const void *)) {
+    unsigned char *base = p;
+    if (n < 2) return;
+    for (size_t i = n / 2; i-- > 0;)
+        stk_sift(base, i, n, size, cmp);
+    for (size_t end = n - 1; end > 0; end--) {
+        stk_swap(base, base + end * size, size);
+        stk_sift(base, 0, end, size, cmp);
+    }
+}
+
+static int stk_spread_cmp(const void *pa, const void *pb) {
+    const stk_spread_tmp *a = pa, *b = pb;
+    if (a->rem != b->rem) return a->rem > b->rem ? -1 : 1;
+    return a->idx < b->idx ? -1 : a->idx > b->idx;
+}
+
+int stk_spread(int64_t d, const int64_t *w, const int64_t *cnt, uint32_t n, int64_t *out,
+               stk_spread_tmp *tmp) {
+    vm_u128 W = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        vm_u128 c = cnt ? (vm_u128)cnt[i] : 1;
+        W += c * (vm_u128)w[i];
+        if (W > ((vm_u128)1 << 100)) return -1;
+    }
+    for (uint32_t i = 0; i < n; i++)
+        out[i] = 0;
+    if (d <= 0 || W == 0) return 0;
+    if ((vm_u128)d > W) d = W > (vm_u128)INT64_MAX ? INT64_MAX : (int64_t)W;
+    vm_u128 given = 0;
+    uint32_t nt = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        vm_u128 c = cnt ? (vm_u128)cnt[i] : 1;
+        vm_u128 num = (vm_u128)d * (vm_u128)w[i];
+        vm_u128 per = num / W;
+        out[i] = (int64_t)(per * c);
+        given += per * c;
+        int64_t rem = (int64_t)(num % W > (vm_u128)INT64_MAX ? INT64_MAX : num % W);
+        if (rem > 0 && c > 0) tmp[nt++] = (stk_spread_tmp){rem, i};
+    }
+    vm_u128 left = (vm_u128)d - given;
+    if (left && nt) {
+        stk_sort(tmp, nt, sizeof *tmp, stk_spread_cmp);
+        for (uint32_t k = 0; k < nt && left; k++) {
+            vm_u128 c = cnt ? (vm_u128)cnt[tmp[k].idx] : 1;
+            vm_u128 g = c < left ? c : left;
+            out[tmp[k].idx] += (int64_t)g;
+            left -= g;
+        }
+    }
+    return 0;
+}
+
+static int64_t stk_clamp_pct(int64_t p) {
+    return p < 0 ? 0 : p > STK_PCT_MAX ? STK_PCT_MAX : p;
+}
+
+static int64_t stk_money(int64_t m) {
+    return m < 0 ? 0 : m;
+}
+
+/* round_half_up(v * pct / 100%), v >= 0, pct in [0, 100%]. */
+static int64_t stk_pct_of(int64_t v, int64_t pct) {
+    return (int64_t)vm_rdiv((vm_u128)v * (vm_u128)stk_clamp_pct(pct), STK_PCT_MAX);
+}
+
+/* round_half_up(qty * money), qty in thousandths; saturated. */
+static int64_t stk_qty_money(int64_t qty, int64_t money) {
+    vm_u128 r = vm_rdiv((vm_u128)qty * (vm_u128)stk_money(money), 1000);
+    return r > (vm_u128)INT64_MAX ? INT64_MAX : (int64_t)r;
+}
+
+static int64_t stk_sat_add(int64_t a, int64_t b) {
+    int64_t r;
+    return __builtin_add_overflow(a, b, &r) ? INT64_MAX : r;
+}
+
+int32_t stk_period_bucket(uint32_t period, int32_t date) {
+    switch (period) {
+    case PERIOD_DAY: return date;
+    case PERIOD_WEEK: return civil_week_start(date);
+    case PERIOD_MONTH: return civil_month_start(date);
+    default: return 0;
+    }
+}
+
+/* --------------------------------------------------------- preparation ---- */
+
+static uint64_t stk_hash(promo_str s) {
+    return s.p ? promo_hash(s.p, s.n) : 0;
+}
+
+static int stk_fail(stk_eval *s, promo_status st, const char *msg, uint32_t i) {
+    if (i == STK_NONE)
+        snprintf(s->msg, sizeof s->msg, "%s", msg);
+    else
+        snprintf(s->msg, sizeof s->msg, "lines[%u].%s", i, msg);
+    return (int)st;
+}
+
+static void stk_kvs(vm_kv *out, const promo_kv *in, uint32_t n) {
+    for (uint32_t i = 0; i < n; i++) {
+        out[i].key = stk_hash(in[i].key);
+        out[i].val = stk_hash(in[i].value);
+        out[i].num = in[i].value.p ? vm_parse_num(in[i].value.p, in[i].value.n) : PROMO_ABSENT;
+    }
+}
+
+static promo_status stk_prepare(stk_eval *s, const promo_receipt *r) {
+    stk_scratch *x = s->sc;
+    vm_receipt *rx = &x->rx;
+    if (r->nlines > PROMO_MAX_LINES)
+        return (promo_status)stk_fail(s, PROMO_ELIMIT, "receipt has too many lines", STK_NONE);
+    if ((r->ncodes && !r->codes) || (r->nattrs && !r->attrs) || (r->nlines && !r->lines))
+        return (promo_status)stk_fail(s, PROMO_EARG, "receipt array is NULL", STK_NONE);
+    if (r->channel < 0 || r->channel > 1)
+        return (promo_status)stk_fail(s, PROMO_EINPUT, "channel: unknown value", STK_NONE);
+    if (r->payment < 0 || r->payment > 4)
+        return (promo_status)stk_fail(s, PROMO_EINPUT, "payment: unknown value", STK_NONE);
+    if (r->points_paid < 0 || r->points_paid > STK_MAX_MONEY)
+        return (promo_status)stk_fail(s, PROMO_EINPUT, "points_paid: out of range", STK_NONE);
+    if (r->time < 0 || r->time >= 86400)
+        return (promo_status)stk_fail(s, PROMO_EINPUT, "time: out of range", STK_NONE);
+    /* Calendar arithmetic is defined for years 1..9999 (and stays far from overflow). */
+    const int32_t dmin = civil_days(1, 1, 1), dmax = civil_days(9999, 12, 31);
+    if (r->date < dmin || r->date > dmax)
+        return (promo_status)stk_fail(s, PROMO_EINPUT, "time: date out of range", STK_NONE);
+    const promo_customer *cu = r->customer;
+    if (cu && ((cu->nsegments && !cu->segments) || (cu->nattrs && !cu->attrs)))
+        return (promo_status)stk_fail(s, PROMO_EARG, "customer array is NULL", STK_NONE);
+
+    uint32_t n = r->nlines, nanc = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        const promo_line *l = &r->lines[i];
+        if (l->qty <= 0) return (promo_status)stk_fail(s, PROMO_EINPUT, "qty: must be positive", i);
+        if (l->qty > STK_MAX_QTY)
+            return (promo_status)stk_fail(s, PROMO_ELIMIT, "qty: too large", i);
+        if (l->price < 0) return (promo_status)stk_fail(s, PROMO_EINPUT, "price: negative", i);
+        if (l->price > STK_MAX_MONEY)
+            return (promo_status)stk_fail(s, PROMO_ELIMIT, "price: too large", i);
+        if (l->category.p) {
+            nanc++;
+            for (uint32_t k = 0; k < l->category.n; k++)
+                nanc += l->category.p[k] == '/';
+        }
+    }
+    uint32_t nseen = 2;
+    while (nseen < 2 * n)
+        nseen *= 2;
+    uint32_t nsegs = cu ? cu->nsegments : 0, ncattrs = cu ? cu->nattrs : 0;
+    if (STK_RESERVE(x, lines, cap_lines, n) || STK_RESERVE(x, anc, cap_anc, nanc) ||
+        STK_RESERVE(x, codes, cap_codes, r->ncodes) ||
+        STK_RESERVE(x, attrs, cap_attrs, r->nattrs) || STK_RESERVE(x, segs, cap_segs, nsegs) ||
+        STK_RESERVE(x, cattrs, cap_cattrs, ncattrs) || STK_RESERVE(x, seen, cap_seen, nseen))
+        return stk_nomem(x);
+    if (n > x->cap_pl) {
+        uint32_t c = x->cap_pl;
+#define PL(arr)                                                                                    \
+    if ((c = x->cap_pl, stk_grow((void **)&x->arr, &c, n, sizeof *x->arr))) return stk_nomem(x);
+        PL(blocked)
+        PL(acted_now)
+        PL(blocker)
+        PL(head)
+        PL(tg)
+        PL(d)
+        PL(w)
+        PL(cnt) PL(share) PL(share2) PL(acc) PL(stmp) PL(runs) PL(lres)
+#undef PL
+            x->cap_pl = c;
+        x->cap_lres = c;
+    }
+
+    memset(rx, 0, sizeof *rx);
+    rx->r = r;
+    rx->store = stk_hash(r->store);
+    rx->store_num = r->store.p ? vm_parse_num(r->store.p, r->store.n) : PROMO_ABSENT;
+    rx->region = stk_hash(r->region);
+    rx->channel = r->channel;
+    rx->payment = r->payment;
+    rx->date = r->date;
+    rx->time = r->time;
+    rx->weekday = civil_weekday(r->date);
+    for (uint32_t i = 0; i < r->ncodes; i++)
+        x->codes[i] = stk_hash(r->codes[i]);
+    rx->codes = x->codes;
+    rx->ncodes = r->ncodes;
+    stk_kvs(x->attrs, r->attrs, r->nattrs);
+    rx->attrs = x->attrs;
+    rx->nattrs = r->nattrs;
+    if (cu) {
+        rx->has_customer = 1;
+        rx->cust_id = stk_hash(cu->id);
+        rx->card = stk_hash(cu->card);
+        rx->tier = stk_hash(cu->tier);
+        for (uint32_t i = 0; i < nsegs; i++)
+            x->segs[i] = stk_hash(cu->segments[i]);
+        stk_kvs(x->cattrs, cu->attrs, ncattrs);
+        rx->registered = cu->registered < 0 ? cu->id.p != NULL : cu->registered != 0;
+        /* A birthday outside the calendar's range is treated as absent. */
+        rx->has_birthday = cu->has_birthday && cu->birthday >= dmin && cu->birthday <= dmax;
+        rx->birthday = cu->birthday;
+    }
+    rx->segs = x->segs;
+    rx->nsegs = nsegs;
+    rx->cattrs = x->cattrs;
+    rx->ncattrs = ncattrs;
+
+    uint32_t a = 0;
+    int64_t total = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        const promo_line *l = &r->lines[i];
+        vm_line *v = &x->lines[i];
+        v->sku = stk_hash(l->sku);
+        v->brand = stk_hash(l->brand);
+        v->cat = stk_hash(l->category);
+        v->anc_off = a;
+        if (l->category.p) {
+            /* "dairy/milk" matches "dairy/milk" and "dairy": hash every '/'-prefix. */
+            x->anc[a++] = v->cat;
+            for (uint32_t k = l->category.n; k-- > 0;)
+                if (l->category.p[k] == '/') x->anc[a++] = promo_hash(l->category.p, k);
+        }
+        v->anc_cnt = a - v->anc_off;
+        v->qty = l->qty;
+        v->price = l->price;
+        v->amount0 = stk_qty_money(l->qty, l->price);
+        if (v->amount0 > STK_MAX_MONEY)
+            return (promo_status)stk_fail(s, PROMO_ELIMIT, "amount: too large", i);
+        v->amount = v->amount0;
+        v->excluded = l->excluded != 0;
+        total += v->amount0;
+        if (total > STK_MAX_MONEY)
+            return (promo_status)stk_fail(s, PROMO_ELIMIT, "receipt total too large", STK_NONE);
+        x->head[i] = STK_NONE;
+        x->acted_now[i] = 0;
+    }
+    rx->lines = x->lines;
+    rx->nlines = n;
+    rx->anc = x->anc;
+    rx->total = rx->orig_total = total;
+
+    x->env.b = s->b;
+    x->env.rx = rx;
+    x->env.seen = x->seen;
+    x->env.seen_mask = nseen - 1;
+    x->env.fail_part = PB_NONE;
+    x->env.hist = NULL;
+    x->env.hist_u = s;
+
+    x->nnodes = x->napp = x->nbylog = x->npts = x->ncoupons = x->nmessages = 0;
+    x->napplied = x->nexplain = x->nby = x->nhc = 0;
+    x->has_sl = 0;
+    x->sl = 0;
+    x->stopped_by = STK_NONE;
+    x->blocked_dirty = 1;
+    x->err = PROMO_OK;
+    s->nbudget_uses = s->ndeltas = 0;
+    s->has_customer_state = 0;
+    return PROMO_OK;
+}
+
+/* --------------------------------------------------------------- state ---- */
+
+static promo_status stk_hist(void *u, uint32_t slot, int32_t from, int32_t to, int64_t *out) {
+    stk_eval *s = u;
+    stk_scratch *x = s->sc;
+    for (uint32_t i = 0; i < x->nhc; i++)
+        if (x->hc[i].slot == slot && x->hc[i].from == from) {
+            *out = x->hc[i].value;
+            return PROMO_OK;
+        }
+    uint64_t key = slot == UINT32_MAX ? STK_VISITS_KEY : s->b->hist[slot].key;
+    promo_status st = s->store->ops->sum_range(s->store->self, s->customer, key, from, to, out);
+    if (st != PROMO_OK) {
+        snprintf(s->msg, sizeof s->msg, "state store: history read failed");
+        return PROMO_ESTATE;
+    }
+    if (!STK_RESERVE(x, hc, cap_hc, (size_t)x->nhc + 1))
+        x->hc[x->nhc++] = (stk_hcache){slot, from, *out};
+    return PROMO_OK;
+}
+
+/* ----------------------------------------------------------- prefilter ---- */
+
+static int stk_in_set(const promo_bundle *b, uint32_t set, uint64_t h) {
+    return h != 0 && bundle_set_has(b, set, h);
+}
+
+static const char *stk_prefilter(stk_scratch *x, const promo_bundle *b, const pb_campaign *c) {
+    const vm_receipt *rx = &x->rx;
+    if (rx->date < c->date_from || rx->date > c->date_to) return "active";
+    uint32_t wd = rx->weekday, prev = (wd + 6) % 7;
+    if (c->hours_cnt == 0) {
+        if (!(c->weekday_mask >> wd & 1)) return "days";
+    } else {
+        /* The part of an overnight window after midnight belongs to the day the window
+         * started (docs/semantics.md). */
+        int time_ok = 0, ok = 0;
+        int32_t t = rx->time;
+        for (uint32_t k = 0; k < c->hours_cnt && !ok; k++) {
+            int32_t from = (int32_t)b->hours[2 * (c->hours_off + k)];
+            int32_t to = (int32_t)b->hours[2 * (c->hours_off + k) + 1];
+            uint32_t day = STK_NONE;
+            if (from < to) {
+                if (t >= from && t < to) day = wd;
+            } else if (t >= from) {
+                day = wd;
+            } else if (t < to) {
+                day = prev;
+            }
+            if (day != STK_NONE) {
+                time_ok = 1;
+                ok = c->weekday_mask >> day & 1;
+            }
+        }
+        if (!ok) return time_ok ? "days" : "hours";
+    }
+    if (c->stores_set != PB_NONE || c->regions_set != PB_NONE) {
+        int ok = (c->stores_set != PB_NONE && stk_in_set(b, c->stores_set, rx->store)) ||
+                 (c->regions_set != PB_NONE && stk_in_set(b, c->regions_set, rx->region));
+        if (!ok) return "stores";
+    }
+    if (c->channel_mask && !(c->channel_mask >> rx->channel & 1)) return "channel";
+    if (c->card_set != PB_NONE && !stk_in_set(b, c->card_set, rx->card)) return "card";
+    if (c->segment_set != PB_NONE) {
+        int ok = 0;
+        for (uint32_t k = 0; k < rx->nsegs && !ok; k++)
+            ok = stk_in_set(b, c->segment_set, rx->segs[k]);
+        if (!ok) return "segment";
+    }
+    if (c->code_set != PB_NONE) {
+        int ok = 0;
+        for (uint32_t k = 0; k < rx->ncodes && !ok; k++)
+            ok = stk_in_set(b, c->code_set, rx->codes[k]);
+        if (!ok) return "code";
+    }
+    return NULL;
+}
+
+/* ------------------------------------------------------- compatibility ---- */
+
+static int stk_accepts(const promo_bundle *b, const pb_campaign *a, uint32_t group) {
+    if (a->accept_mode == PB_ACCEPT_ANY) return 1;
+    if (a->accept_mode == PB_ACCEPT_NONE) return 0;
+    const uint32_t *l = b->accept + a->accept_off;
+    uint32_t lo = 0, hi = a->accept_cnt;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (l[mid] == group) return 1;
+        if (l[mid] < group)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return 0;
+}
+
+static int stk_compatible(const promo_bundle *b, uint32_t i, uint32_t j) {
+    if (i == j) return 1;
+    const pb_campaign *a = &b->campaigns[i], *c = &b->campaigns[j];
+    return stk_accepts(b, a, c->group) && stk_accepts(b, c, a->group);
+}
+
+/* Which lines and whether the receipt are blocked for campaign k->ci. */
+static void stk_blocking(stk_eval *s, stk_camp *k) {
+    stk_scratch *x = s->sc;
+    uint32_t n = x->rx.nlines;
+    k->any_bad = 0;
+    k->receipt_blocked = 0;
+    k->receipt_blocker = STK_NONE;
+    for (uint32_t a = 0; a < x->napp; a++) {
+        x->bad[a] = !stk_compatible(s->b, k->ci, x->app[a].campaign);
+        if (x->bad[a]) {
+            k->any_bad = 1;
+            if (!x->app[a].sl_only && !k->receipt_blocked) {
+                k->receipt_blocked = 1;
+                k->receipt_blocker = x->app[a].campaign;
+            }
+        }
+    }
+    /* Most campaigns are compatible with everything applied so far: skip the lines. */
+    if (!k->any_bad && !x->blocked_dirty) return;
+    x->blocked_dirty = k->any_bad;
+    for (uint32_t i = 0; i < n; i++) {
+        x->blocked[i] = 0;
+        if (!k->any_bad) continue;
+        for (uint32_t nd = x->head[i]; nd != STK_NONE; nd = x->nodes[nd].next)
+            if (x->bad[x->nodes[nd].k]) {
+                x->blocked[i] = 1;
+                x->blocker[i] = x->app[x->nodes[nd].k].campaign;
+                break;
+            }
+    }
+}
+
+/* ------------------------------------------------------------- rewards ---- */
+
+/* Target lines of a line-level reward: not excluded, matching, not blocked. */
+static promo_status stk_targets(stk_eval *s, stk_camp *k, const pb_reward *rw, uint32_t *nt) {
+    stk_scratch *x = s->sc;
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < x->rx.nlines; i++) {
+        if (x->lines[i].excluded) continue;
+        int m;
+        promo_status st = vm_pred(&x->env, rw->pred, i, &m);
+        if (st != PROMO_OK) return st;
+        if (!m) continue;
+        if (x->blocked[i]) {
+            if (!k->saw_blocked) k->blocker = x->blocker[i];
+            k->saw_blocked = 1;
+            continue;
+        }
+        x->tg[n++] = i;
+    }
+    *nt = n;
+    return PROMO_OK;
+}
+
+static promo_status stk_give(stk_eval *s, stk_camp *k, uint32_t line, int64_t d) {
+    stk_scratch *x = s->sc;
+    vm_line *l = &x->lines[line];
+    if (d > l->amount) d = l->amount;
+    if (d <= 0) return PROMO_OK;
+    l->amount -= d;
+    x->rx.total -= d;
+    x->acted_now[line] |= STK_ACTED_DISCOUNT;
+    k->gave = 1;
+    STK_PUSH(x, bylog, nbylog, cap_bylog, ((stk_by){line, k->ci, d, k->in_receipt}));
+    return PROMO_OK;
+}
+
+static promo_status stk_add_points(stk_eval *s, stk_camp *k, const pb_reward *rw, int64_t p) {
+    stk_scratch *x = s->sc;
+    if (p <= 0) return PROMO_OK;
+    int64_t a64 = (int64_t)x->rx.date + (rw->activate_days > 0 ? rw->activate_days : 0);
+    int64_t e64 = a64 + (rw->expire_days > 0 ? rw->expire_days : 0);
+    int32_t act = a64 > INT32_MAX ? INT32_MAX : (int32_t)a64;
+    int32_t exp = rw->expire_days < 0 ? INT32_MIN : e64 > INT32_MAX ? INT32_MAX : (int32_t)e64;
+    k->gave = 1;
+    /* One entry per points reward given (docs/io.md `points[]`). */
+    if (STK_RESERVE(x, pts_rl, cap_pts_rl, (size_t)x->npts + 1)) return stk_nomem(x);
+    x->pts_rl[x->npts] = (uint8_t)k->in_receipt;
+    STK_PUSH(x, pts, npts, cap_pts, ((promo_points){k->ci, p, act, exp}));
+    return PROMO_OK;
+}
+
+/* Spreads `d` over target lines tg[0..nt) by their current amounts into x->d. */
+static void stk_spread_lines(stk_scratch *x, int64_t d, uint32_t nt, int64_t *out) {
+    for (uint32_t j = 0; j < nt; j++)
+        x->w[j] = x->lines[x->tg[j]].amount;
+    if (stk_spread(d, x->w, NULL, nt, out, x->stmp))
+        for (uint32_t j = 0; j < nt; j++)
+            out[j] = 0;
+}
+
+/* Gives x->acc[line] to the targets in line order, so a campaign's discount log (and a
+ * partial budget's spread over it) is in line order whatever the unit order was. */
+static promo_status stk_give_acc(stk_eval *s, stk_camp *k, uint32_t nt) {
+    stk_scratch *x = s->sc;
+    for (uint32_t j = 0; j < nt; j++) {
+        promo_status st = stk_give(s, k, x->tg[j], x->acc[x->tg[j]]);
+        if (st != PROMO_OK) return st;
+    }
+    return PROMO_OK;
+}
+
+static int stk_run_cmp(const void *pa, const void *pb) {
+    const stk_unitrun *a = pa, *b = pb;
+    /* unit price amount/qty, descending, compared exactly */
+    vm_u128 l = (vm_u128)a->amount * (vm_u128)b->qty, r = (vm_u128)b->amount * (vm_u128)a->qty;
+    if (l != r) return l > r ? -1 : 1;
+    return a->line < b->line ? -1 : a->line > b->line;
+}
+
+/* Whole units of the targets, sorted by current unit price descending, ties by line. */
+static uint32_t stk_unit_runs(stk_scratch *x, uint32_t nt, int64_t *total_units) {
+    uint32_t nr = 0;
+    int64_t u = 0;
+    for (uint32_t j = 0; j < nt; j++) {
+        const vm_line *l = &x->lines[x->tg[j]];
+        int64_t units = l->qty / 1000;
+        if (units <= 0) continue;
+        x->runs[nr++] = (stk_unitrun){x->tg[j], units, l->amount, l->qty};
+        u += units;
+    }
+    stk_sort(x->runs, nr, sizeof *x->runs, stk_run_cmp);
+    *total_units = u;
+    return nr;
+}
+
+/* Rewarded positions in [0, x) of the sequence: the last m of every group of g. */
+static int64_t stk_buy_f(int64_t xpos, int64_t g, int64_t n, int64_t m) {
+    int64_t r = xpos % g - n;
+    return (xpos / g) * m + (r > 0 ? r : 0);
+}
+
+static promo_status stk_buy(stk_eval *s, stk_camp *k, const pb_reward *rw, uint32_t nt) {
+    stk_scratch *x = s->sc;
+    int64_t n = rw->n, m = rw->m, g = n + m, units;
+    int64_t pct = rw->kind == REWARD_BUY_PCT ? stk_clamp_pct(rw->b) : STK_PCT_MAX;
+    uint32_t nr = stk_unit_runs(x, nt, &units);
+    if (n < 1 || m < 1) return PROMO_OK;
+    int64_t groups = units / g;
+    if (k->c->limit_receipt && groups > (int64_t)k->c->limit_receipt) groups = k->c->limit_receipt;
+    int64_t end = groups * g, pos = 0;
+    for (uint32_t j = 0; j < nt; j++)
+        x->acc[x->tg[j]] = 0;
+    for (uint32_t j = 0; j < nr && pos < end; j++) {
+        int64_t e = pos + x->runs[j].units;
+        int64_t kk = stk_buy_f(e < end ? e : end, g, n, m) - stk_buy_f(pos, g, n, m);
+        pos = e;
+        if (kk <= 0) continue;
+        const vm_line *l = &x->lines[x->runs[j].line];
+        /* round_half_up(amount * k / qty * pct / 100%) with qty in thousandths */
+        vm_u128 num = (vm_u128)l->amount * (vm_u128)kk * 1000u * (vm_u128)pct;
+        vm_u128 den = (vm_u128)l->qty * STK_PCT_MAX;
+        x->acc[x->runs[j].line] = (int64_t)vm_rdiv(num, den);
+    }
+    return stk_give_acc(s, k, nt);
+}
+
+static promo_status stk_bundle(stk_eval *s, stk_camp *k, const pb_reward *rw, uint32_t nt) {
+    stk_scratch *x = s->sc;
+    int64_t n = rw->n, price = stk_money(rw->b), units;
+    uint32_t nr = stk_unit_runs(x, nt, &units);
+    if (n < 1) return PROMO_OK;
+    int64_t groups = units / n;
+    if (k->c->limit_receipt && groups > (int64_t)k->c->limit_receipt) groups = k->c->limit_receipt;
+    /* x->share accumulates each run's discount; x->w/x->cnt/x->d describe one group. */
+    for (uint32_t j = 0; j < nr; j++) {
+        x->share[j] = 0;
+        const stk_unitrun *u = &x->runs[j];
+        x->share2[j] = (int64_t)vm_rdiv((vm_u128)u->amount * 1000u, (vm_u128)u->qty);
+    }
+    uint32_t j = 0;
+    int64_t off = 0; /* units of run j already grouped */
+    while (groups > 0 && j < nr) {
+        int64_t left = x->runs[j].units - off;
+        if (left >= n) {
+            /* c identical groups inside one run: each costs max(0, n*p - X). */
+            int64_t c = left / n;
+            if (c > groups) c = groups;
+            vm_u128 sum = (vm_u128)n * (vm_u128)x->share2[j];
+            int64_t dsc = sum > (vm_u128)price ? (int64_t)(sum - (vm_u128)price) : 0;
+            x->share[j] += c * dsc;
+            groups -= c;
+            off += c * n;
+            if (off == x->runs[j].units) j++, off = 0;
+            continue;
+        }
+        /* A group straddling runs: its units are segments of equal-priced units. */
+        uint32_t ns = 0, j0 = j;
+        int64_t need = n;
+        vm_u128 sum = 0;
+        while (need > 0 && j < nr) {
+            int64_t take = x->runs[j].units - off;
+            if (take > need) take = need;
+            x->w[ns] = x->share2[j];
+            x->cnt[ns] = take;
+            sum += (vm_u128)take * (vm_u128)x->share2[j];
+            ns++;
+            need -= take;
+            off += take;
+            if (off == x->runs[j].units) j++, off = 0;
+        }
+        if (need > 0) break; /* cannot happen: groups <= units / n */
+        int64_t dsc = sum > (vm_u128)price ? (int64_t)(sum - (vm_u128)price) : 0;
+        if (stk_spread(dsc, x->w, x->cnt, ns, x->d, x->stmp)) return PROMO_OK;
+        for (uint32_t q = 0; q < ns; q++)
+            x->share[j0 + q] += x->d[q];
+        groups--;
+    }
+    for (uint32_t q = 0; q < nt; q++)
+        x->acc[x->tg[q]] = 0;
+    for (uint32_t q = 0; q < nr; q++)
+        x->acc[x->runs[q].line] = x->share[q];
+    return stk_give_acc(s, k, nt);
+}
+
+static promo_status stk_points_pct(stk_eval *s, stk_camp *k, const pb_reward *rw, uint32_t nt) {
+    stk_scratch *x = s->sc;
+    /* points_paid is spread over every non-excluded line as it stands now. */
+    uint32_t n = x->rx.nlines, ne = 0;
+    const promo_receipt *r = x->rx.r;
+    for (uint32_t i = 0; i < n; i++)
+        x->share[i] = 0;
+    if (r->points_paid > 0) {
+        for (uint32_t i = 0; i < n; i++)
+            if (!x->lines[i].excluded) {
+                x->w[ne] = x->lines[i].amount;
+                x->cnt[ne++] = i; /* line index of the ne-th weight */
+            }
+        if (!stk_spread(r->points_paid, x->w, NULL, ne, x->d, x->stmp))
+            for (uint32_t q = 0; q < ne; q++)
+                x->share[x->cnt[q]] = x->d[q];
+    }
+    int64_t sum = 0;
+    for (uint32_t j = 0; j < nt; j++) {
+        uint32_t i = x->tg[j];
+        int64_t paid = x->lines[i].amount - x->share[i];
+        if (paid <= 0) continue;
+        int64_t p = stk_pct_of(paid, rw->a);
+        if (p > 0) {
+            x->acted_now[i] |= STK_ACTED_POINTS;
+            sum = stk_sat_add(sum, p);
+        }
+    }
+    return stk_add_points(s, k, rw, sum);
+}
+
+static promo_status stk_spend_limit(stk_eval *s, stk_camp *k, const pb_reward *rw) {
+    stk_scratch *x = s->sc;
+    if (x->has_sl) return PROMO_OK; /* only the first spend limit to apply counts */
+    for (uint32_t q = 0; q < rw->steps_cnt; q++) {
+        const pb_step *stp = &s->b->steps[rw->steps_off + q];
+        if (stp->cond != PB_NONE) {
+            int64_t v;
+            promo_status st = vm_run(&x->env, stp->cond, STK_NONE, &v);
+            if (st != PROMO_OK) return st;
+            if (v == 0 || v == PROMO_ABSENT) continue;
+        }
+        int64_t base = 0;
+        for (uint32_t i = 0; i < x->rx.nlines; i++)
+            if (!x->lines[i].excluded) base += x->lines[i].amount;
+        x->has_sl = 1;
+        x->sl = stk_pct_of(base, stp->pct);
+        k->gave_sl = 1;
+        return PROMO_OK;
+    }
+    return PROMO_OK;
+}
+
+static promo_status stk_reward(stk_eval *s, stk_camp *k, const pb_reward *rw) {
+    stk_scratch *x = s->sc;
+    promo_status st;
+    uint32_t nt = 0;
+    if (rw->kind == REWARD_SPEND_LIMIT) return stk_spend_limit(s, k, rw);
+    if (rw->level == PB_LEVEL_RECEIPT) {
+        if (k->receipt_blocked) {
+            if (!k->saw_blocked) k->blocker = k->receipt_blocker;
+            k->saw_blocked = 1;
+            return PROMO_OK;
+        }
+        int gave_before = k->gave;
+        k->gave = 0;
+        k->in_receipt = 1;
+        switch (rw->kind) {
+        case REWARD_COUPON:
+            STK_PUSH(x, coupons, ncoupons, cap_coupons, ((promo_text){k->ci, rw->str}));
+            k->gave = k->rl_text = 1;
+            break;
+        case REWARD_MESSAGE:
+            STK_PUSH(x, messages, nmessages, cap_messages, ((promo_text){k->ci, rw->str}));
+            k->gave = k->rl_text = 1;
+            break;
+        case REWARD_POINTS_FIXED:
+            if ((st = stk_add_points(s, k, rw, rw->a)) != PROMO_OK) return st;
+            break;
+        default:
+            /* discount X on receipt, points P% of paid: every non-excluded line. */
+            for (uint32_t i = 0; i < x->rx.nlines; i++)
+                if (!x->lines[i].excluded) {
+                    int m;
+                    if ((st = vm_pred(&x->env, rw->pred, i, &m)) != PROMO_OK) return st;
+                    if (m) x->tg[nt++] = i;
+                }
+            if (rw->kind == REWARD_POINTS_PCT) {
+                if ((st = stk_points_pct(s, k, rw, nt)) != PROMO_OK) return st;
+            } else {
+                stk_spread_lines(x, stk_money(rw->a), nt, x->d);
+                for (uint32_t j = 0; j < nt; j++)
+                    if ((st = stk_give(s, k, x->tg[j], x->d[j])) != PROMO_OK) return st;
+            }
+        }
+        k->in_receipt = 0;
+        if (k->gave) k->mark_all = 1;
+        k->gave |= gave_before;
+        return PROMO_OK;
+    }
+
+    if ((st = stk_targets(s, k, rw, &nt)) != PROMO_OK) return st;
+    switch (rw->kind) {
+    case REWARD_DISCOUNT_PCT:
+        for (uint32_t j = 0; j < nt; j++) {
+            uint32_t i = x->tg[j];
+            if ((st = stk_give(s, k, i, stk_pct_of(x->lines[i].amount, rw->a))) != PROMO_OK)
+                return st;
+        }
+        break;
+    case REWARD_DISCOUNT_EACH: {
+        /* limit K per receipt: the first K units in line order (weight counts its qty) */
+        int64_t left = k->c->limit_receipt ? (int64_t)k->c->limit_receipt * 1000 : INT64_MAX;
+        for (uint32_t j = 0; j < nt && left > 0; j++) {
+            uint32_t i = x->tg[j];
+            int64_t u = x->lines[i].qty < left ? x->lines[i].qty : left;
+            left -= u;
+            if ((st = stk_give(s, k, i, stk_qty_money(u, rw->a))) != PROMO_OK) return st;
+        }
+        break;
+    }
+    case REWARD_DISCOUNT_AMOUNT:
+        stk_spread_lines(x, stk_money(rw->a), nt, x->d);
+        for (uint32_t j = 0; j < nt; j++)
+            if ((st = stk_give(s, k, x->tg[j], x->d[j])) != PROMO_OK) return st;
+        break;
+    case REWARD_PRICE:
+        for (uint32_t j = 0; j < nt; j++) {
+            uint32_t i = x->tg[j];
+            int64_t promo = stk_qty_money(x->lines[i].qty, rw->a);
+            if ((st = stk_give(s, k, i, x->lines[i].amount - promo)) != PROMO_OK) return st;
+        }
+        break;
+    case REWARD_BUY_FREE:
+    case REWARD_BUY_PCT: return stk_buy(s, k, rw, nt);
+    case REWARD_BUNDLE: return stk_bundle(s, k, rw, nt);
+    case REWARD_POINTS_PCT: return stk_points_pct(s, k, rw, nt);
+    default: break; /* receipt-level kinds compiled as line-level: nothing to do */
+    }
+    return PROMO_OK;
+}
+
+/* ------------------------------------------------------------- budgets ---- */
+
+/* Undoes everything campaign k gave (a refused budget). */
+static void stk_rollback(stk_eval *s, stk_camp *k) {
+    stk_scratch *x = s->sc;
+    for (uint32_t i = k->by0; i < x->nbylog; i++) {
+        x->lines[x->bylog[i].line].amount += x->bylog[i].amount;
+        x->rx.total += x->bylog[i].amount;
+    }
+    x->nbylog = k->by0;
+    x->npts = k->pts0;
+    x->ncoupons = k->coupons0;
+    x->nmessages = k->messages0;
+    for (uint32_t i = 0; i < x->rx.nlines; i++)
+        x->acted_now[i] = 0;
+}
+
+/* `budget X partial`: grants `q` of the campaign's reward, spread over its discounts
+ * and points in proportion (largest remainder). */
+static void stk_scale(stk_eval *s, stk_camp *k, int64_t q) {
+    stk_scratch *x = s->sc;
+    uint32_t nd = x->nbylog - k->by0, np = x->npts - k->pts0, n = nd + np;
+    if (STK_RESERVE(x, sw, cap_sw, 2 * (size_t)n + 2) ||
+        STK_RESERVE(x, stmp2, cap_stmp2, (size_t)n + 1)) {
+        x->err = PROMO_ENOMEM;
+        return;
+    }
+    int64_t *w = x->sw;
+    stk_spread_tmp *tmp = x->stmp2;
+    int64_t *out = w + n;
+    for (uint32_t i = 0; i < nd; i++)
+        w[i] = x->bylog[k->by0 + i].amount;
+    for (uint32_t i = 0; i < np; i++)
+        w[nd + i] = x->pts[k->pts0 + i].points;
+    stk_spread(q, w, NULL, n, out, tmp);
+    uint32_t o = k->by0;
+    for (uint32_t i = 0; i < nd; i++) {
+        stk_by e = x->bylog[k->by0 + i];
+        int64_t back = e.amount - out[i];
+        x->lines[e.line].amount += back;
+        x->rx.total += back;
+        if (out[i] > 0) {
+            e.amount = out[i];
+            x->bylog[o++] = e;
+        }
+    }
+    x->nbylog = o;
+    /* A line the cut left with nothing has not been acted on (SPEC 3.3 rule 5). */
+    for (uint32_t i = 0; i < x->rx.nlines; i++)
+        x->acted_now[i] &= (uint8_t)~STK_ACTED_DISCOUNT;
+    for (uint32_t i = k->by0; i < x->nbylog; i++)
+        x->acted_now[x->bylog[i].line] |= STK_ACTED_DISCOUNT;
+    o = k->pts0;
+    for (uint32_t i = 0; i < np; i++)
+        if (out[nd + i] > 0) {
+            x->pts[o] = x->pts[k->pts0 + i];
+            x->pts_rl[o] = x->pts_rl[k->pts0 + i];
+            x->pts[o++].points = out[nd + i];
+        }
+    x->npts = o;
+    /* Receipt-level rewards act on every line only if the cut left them something. */
+    if (k->mark_all && !k->rl_text) {
+        int left = 0;
+        for (uint32_t i = k->by0; i < x->nbylog && !left; i++)
+            left = x->bylog[i].receipt;
+        for (uint32_t i = k->pts0; i < x->npts && !left; i++)
+            left = x->pts_rl[i];
+        k->mark_all = left;
+    }
+    if (x->npts == k->pts0)
+        for (uint32_t i = 0; i < x->rx.nlines; i++)
+            x->acted_now[i] &= (uint8_t)~STK_ACTED_POINTS;
+}
+
+/* ------------------------------------------------------------ campaign ---- */
+
+static promo_status stk_explain(stk_eval *s, uint32_t ci, promo_outcome o, uint32_t other,
+                                const char *part) {
+    stk_scratch *x = s->sc;
+    if (!(s->flags & PROMO_CTX_EXPLAIN) || x->trial) return PROMO_OK;
+    STK_PUSH(x, explain, nexplain, cap_explain, ((promo_explain){ci, o, other, part}));
+    return PROMO_OK;
+}
+
+static promo_status stk_campaign(stk_eval *s, uint32_t ci) {
+    stk_scratch *x = s->sc;
+    const promo_bundle *b = s->b;
+    const pb_campaign *c = &b->campaigns[ci];
+    promo_status st;
+
+    if (x->stopped_by != STK_NONE)
+        return stk_explain(s, ci, PROMO_OUT_STOPPED, x->stopped_by, NULL);
+    const char *part = stk_prefilter(x, b, c);
+    if (part) return stk_explain(s, ci, PROMO_OUT_NOT_APPLICABLE, STK_NONE, part);
+    if (c->cond_block != PB_NONE) {
+        int64_t v;
+        x->env.fail_part = PB_NONE;
+        if ((st = vm_run(&x->env, c->cond_block, STK_NONE, &v)) != PROMO_OK) return st;
+        if (v == 0 || v == PROMO_ABSENT) {
+            const char *p = x->env.fail_part != PB_NONE ? bundle_str(b, x->env.fail_part) : "when";
+            return stk_explain(s, ci, PROMO_OUT_NOT_APPLICABLE, STK_NONE, p);
+        }
+    }
+    if (c->limit_customer) {
+        /* A receipt without a customer id cannot be counted: the campaign does not apply. */
+        if (!s->has_customer_state) return stk_explain(s, ci, PROMO_OUT_LIMIT, STK_NONE, NULL);
+        int64_t used = 0;
+        int32_t bucket = stk_period_bucket(c->limit_period, x->rx.date);
+        st = s->store->ops->sum_range(s->store->self, s->customer,
+                                      stk_limit_key(c->id_hash, c->limit_period), bucket, bucket,
+                                      &used);
+        if (st != PROMO_OK) {
+            snprintf(s->msg, sizeof s->msg, "state store: limit read failed");
+            return PROMO_ESTATE;
+        }
+        if (used >= (int64_t)c->limit_customer)
+            return stk_explain(s, ci, PROMO_OUT_LIMIT, STK_NONE, NULL);
+    }
+
+    stk_camp k = {.ci = ci, .c = c, .blocker = STK_NONE};
+    k.by0 = x->nbylog;
+    k.pts0 = x->npts;
+    k.coupons0 = x->ncoupons;
+    k.messages0 = x->nmessages;
+    if (STK_RESERVE(x, bad, cap_bad, (size_t)x->napp + 1)) return stk_nomem(x);
+    stk_blocking(s, &k);
+    int had_sl = x->has_sl;
+    for (uint32_t r = 0; r < c->reward_cnt; r++) {
+        if ((st = stk_reward(s, &k, &b->rewards[c->reward_off + r])) != PROMO_OK) return st;
+        if (x->err != PROMO_OK) return x->err;
+    }
+    if (!k.gave && !k.gave_sl) {
+        if (k.saw_blocked) return stk_explain(s, ci, PROMO_OUT_BLOCKED, k.blocker, NULL);
+        return stk_explain(s, ci, PROMO_OUT_NOTHING, STK_NONE, NULL);
+    }
+
+    stk_budget *ctr = s->budgets ? s->budgets[ci] : NULL;
+    if (ctr && c->budget >= 0 && k.gave) {
+        int64_t want = 0;
+        for (uint32_t i = k.by0; i < x->nbylog; i++)
+            want = stk_sat_add(want, x->bylog[i].amount);
+        for (uint32_t i = k.pts0; i < x->npts; i++)
+            want = stk_sat_add(want, x->pts[i].points);
+        if (want > 0) {
+            int64_t seen = atomic_load_explicit(&ctr->spent, memory_order_acquire);
+            int64_t remaining = c->budget - seen;
+            if (remaining < 0) remaining = 0;
+            int64_t granted = want;
+            if (want > remaining) {
+                if (!(c->flags & PBC_BUDGET_PARTIAL) || remaining == 0) {
+                    stk_rollback(s, &k);
+                    x->has_sl = had_sl;
+                    return stk_explain(s, ci, PROMO_OUT_BUDGET, STK_NONE, NULL);
+                }
+                stk_scale(s, &k, remaining);
+                if (x->err != PROMO_OK) return x->err;
+                granted = remaining;
+            }
+            if (x->trial) goto trial_done;
+            if (stk_grow((void **)&s->budget_uses, &x->cap_uses, (size_t)s->nbudget_uses + 1,
+                         sizeof *s->budget_uses))
+                return stk_nomem(x);
+            s->budget_uses[s->nbudget_uses++] =
+                (stk_budget_use){ctr, c->budget, want, granted, seen};
+        }
+    }
+
+    if (x->trial) {
+    trial_done:
+        x->trial_applies = 1;
+        x->trial_benefit = 0;
+        for (uint32_t i = k.by0; i < x->nbylog; i++)
+            x->trial_benefit = stk_sat_add(x->trial_benefit, x->bylog[i].amount);
+        for (uint32_t i = k.pts0; i < x->npts; i++)
+            x->trial_benefit = stk_sat_add(x->trial_benefit, x->pts[i].points);
+        stk_rollback(s, &k);
+        x->has_sl = had_sl;
+        return PROMO_OK;
+    }
+
+    /* The campaign applies: record where it acted, for later blocking. */
+    uint32_t ka = x->napp;
+    STK_PUSH(x, app, napp, cap_app, ((stk_applied){ci, !k.gave}));
+    if (k.gave) {
+        for (uint32_t i = 0; i < x->rx.nlines; i++) {
+            if (!x->acted_now[i] && !k.mark_all) continue;
+            x->acted_now[i] = 0;
+            if (STK_RESERVE(x, nodes, cap_nodes, (size_t)x->nnodes + 1)) return stk_nomem(x);
+            x->nodes[x->nnodes] = (stk_node){ka, x->head[i]};
+            x->head[i] = x->nnodes++;
+        }
+    }
+    STK_PUSH(x, applied, napplied, cap_applied, ci);
+    if (c->flags & PBC_STOP) x->stopped_by = ci;
+    return stk_explain(s, ci, PROMO_OUT_APPLIED, STK_NONE, NULL);
+}
+
+/* -------------------------------------------------------------- result ---- */
+
+static promo_status stk_finish(stk_eval *s, const promo_receipt *r) {
+    stk_scratch *x = s->sc;
+    uint32_t n = x->rx.nlines;
+    promo_result *res = &s->res;
+    /* by entries grouped per line (counting sort), a campaign's entries merged. */
+    if (STK_RESERVE(x, by, cap_by, x->nbylog)) return stk_nomem(x);
+    uint32_t *cnt = x->head; /* reused: acted lists are no longer needed */
+    for (uint32_t i = 0; i < n; i++)
+        cnt[i] = 0;
+    for (uint32_t e = 0; e < x->nbylog; e++)
+        cnt[x->bylog[e].line]++;
+    uint32_t off = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t c = cnt[i];
+        cnt[i] = off;
+        x->lres[i].by_off = off;
+        off += c;
+    }
+    for (uint32_t e = 0; e < x->nbylog; e++) {
+        const stk_by *b = &x->bylog[e];
+        x->by[cnt[b->line]++] = (promo_by){b->campaign, b->amount};
+    }
+    uint32_t o = 0;
+    int64_t disc = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t from = x->lres[i].by_off, to = cnt[i];
+        x->lres[i].by_off = o;
+        for (uint32_t e = from; e < to; e++) {
+            if (o > x->lres[i].by_off && x->by[o - 1].campaign == x->by[e].campaign)
+                x->by[o - 1].amount += x->by[e].amount;
+            else
+                x->by[o++] = x->by[e];
+        }
+        x->lres[i].by_cnt = o - x->lres[i].by_off;
+        const vm_line *l = &x->lines[i];
+        x->lres[i].amount = l->amount0;
+        x->lres[i].final = l->amount;
+        x->lres[i].discount = l->amount0 - l->amount;
+        disc += x->lres[i].discount;
+    }
+    memset(res, 0, sizeof *res);
+    res->bundle = s->b;
+    res->id = r->id;
+    res->total = x->rx.orig_total;
+    res->discount = disc;
+    res->final = x->rx.orig_total - disc;
+    res->lines = x->lres;
+    res->nlines = n;
+    res->by = x->by;
+    res->nby = o;
+    res->points = x->pts;
+    res->npoints = x->npts;
+    res->coupons = x->coupons;
+    res->ncoupons = x->ncoupons;
+    res->messages = x->messages;
+    res->nmessages = x->nmessages;
+    res->has_spend_limit = x->has_sl;
+    res->spend_limit = x->sl;
+    res->applied = x->applied;
+    res->napplied = x->napplied;
+    res->explain = x->explain;
+    res->nexplain = x->nexplain;
+
+    /* State deltas for commit: history of the final amounts, one visit, limits. */
+    if (!s->has_customer_state) return PROMO_OK;
+    const promo_bundle *b = s->b;
+    size_t need = (size_t)b->nhist + 1 + x->napplied;
+    if (stk_grow((void **)&s->deltas, &x->cap_deltas, need, sizeof *s->deltas)) return stk_nomem(x);
+    uint32_t nd = 0;
+    for (uint32_t h = 0; h < b->nhist; h++) {
+        int64_t v = 0;
+        for (uint32_t i = 0; i < n; i++) {
+            int m;
+            promo_status st = vm_pred(&x->env, b->hist[h].pred, i, &m);
+            if (st != PROMO_OK) return st;
+            if (m) v = stk_sat_add(v, b->hist[h].kind ? x->lines[i].qty : x->lines[i].amount);
+        }
+        if (v) s->deltas[nd++] = (promo_delta){b->hist[h].key, x->rx.date, v};
+    }
+    s->deltas[nd++] = (promo_delta){STK_VISITS_KEY, x->rx.date, 1};
+    for (uint32_t a = 0; a < x->napplied; a++) {
+        const pb_campaign *c = &b->campaigns[x->applied[a]];
+        if (c->limit_customer)
+            s->deltas[nd++] = (promo_delta){stk_limit_key(c->id_hash, c->limit_period),
+                                            stk_period_bucket(c->limit_period, x->rx.date), 1};
+    }
+    s->ndeltas = nd;
+    return PROMO_OK;
+}
+
+static uint32_t stk_find(uint32_t *uf, uint32_t a) {
+    while (uf[a] != a)
+        a = uf[a] = uf[uf[a]];
+    return a;
+}
+
+static int stk_order_cmp_benefit(const stk_scratch *x, uint32_t a, uint32_t b) {
+    if (x->benefit[a] != x->benefit[b]) return x->benefit[a] > x->benefit[b] ? -1 : 1;
+    return a < b ? -1 : a > b;
+}
+
+/* `tiebreak benefit` over the run [i, j) of equal priorities: campaigns that could
+ * apply (if they went first) and are linked by mutual incompatibility are reordered among
+ * their own positions by the benefit each gives as if it went first (greater first,
+ * then id); every other campaign keeps its place. Result in x->order[0 .. j - i). */
+static promo_status stk_tiebreak(stk_eval *s, uint32_t i, uint32_t j) {
+    stk_scratch *x = s->sc;
+    uint32_t n = j - i;
+    for (uint32_t k = 0; k < n; k++)
+        x->order[k] = i + k;
+    if (n < 2 || x->stopped_by != STK_NONE) return PROMO_OK;
+    for (uint32_t k = 0; k < n; k++) {
+        x->trial = 1;
+        x->trial_applies = 0;
+        x->trial_benefit = 0;
+        promo_status st = stk_campaign(s, i + k);
+        x->trial = 0;
+        if (st != PROMO_OK) return st;
+        /* -1: would not apply at all (a campaign giving only a spend limit applies with
+         * a benefit of 0) */
+        x->benefit[k] = x->trial_applies ? x->trial_benefit : -1;
+        x->uf[k] = k;
+    }
+    for (uint32_t a = 0; a < n; a++)
+        for (uint32_t c = a + 1; c < n; c++)
+            if (x->benefit[a] >= 0 && x->benefit[c] >= 0 && !stk_compatible(s->b, i + a, i + c))
+                x->uf[stk_find(x->uf, a)] = stk_find(x->uf, c);
+    /* Each component's members, in bundle order, hand their positions to the members
+     * sorted by benefit (insertion sort: runs of equal priority are short). */
+    for (uint32_t root = 0; root < n; root++) {
+        if (stk_find(x->uf, root) != root) continue;
+        uint32_t pos[64], mem[64], m = 0; /* a larger component: its first 64 members */
+        for (uint32_t a = 0; a < n && m < 64; a++)
+            if (stk_find(x->uf, a) == root) pos[m] = mem[m] = a, m++;
+        if (m < 2) continue;
+        for (uint32_t p = 1; p < m; p++)
+            for (uint32_t q = p; q > 0 && stk_order_cmp_benefit(x, mem[q], mem[q - 1]) < 0; q--) {
+                uint32_t t = mem[q];
+                mem[q] = mem[q - 1];
+                mem[q - 1] = t;
+            }
+        for (uint32_t p = 0; p < m; p++)
+            x->order[pos[p]] = i + mem[p];
+    }
+    return PROMO_OK;
+}
+
+promo_status stk_evaluate(stk_eval *s, const promo_receipt *r) {
+    s->msg[0] = 0;
+    if (!r) {
+        snprintf(s->msg, sizeof s->msg, "receipt is NULL");
+        return PROMO_EARG;
+    }
+    promo_status st = stk_prepare(s, r);
+    if (st != PROMO_OK) {
+        if (st == PROMO_ENOMEM) snprintf(s->msg, sizeof s->msg, "out of memory");
+        return st;
+    }
+    stk_scratch *x = s->sc;
+    if (s->store && r->customer && r->customer->id.p) {
+        s->customer = x->rx.cust_id;
+        if (s->store->ops->version(s->store->self, s->customer, &s->version) != PROMO_OK) {
+            snprintf(s->msg, sizeof s->msg, "state store: version read failed");
+            return PROMO_ESTATE;
+        }
+        s->has_customer_state = 1;
+        x->env.hist = stk_hist;
+    }
+    const promo_bundle *b = s->b;
+    int tiebreak = (b->hdr->flags & PBF_TIEBREAK_BENEFIT) != 0;
+    if (tiebreak && (STK_RESERVE(x, order, cap_order, b->ncampaigns) ||
+                     STK_RESERVE(x, benefit, cap_benefit, b->ncampaigns) ||
+                     STK_RESERVE(x, uf, cap_uf, b->ncampaigns))) {
+        snprintf(s->msg, sizeof s->msg, "out of memory");
+        return PROMO_ENOMEM;
+    }
+    /* SPEC 4: an empty receipt is valid and earns nothing (not even unconditional
+     * coupons or points); it still counts as a visit. */
+    if (x->rx.nlines == 0) {
+        for (uint32_t i = 0; i < b->ncampaigns; i++)
+            if ((st = stk_explain(s, i, PROMO_OUT_NOTHING, STK_NONE, NULL)) != PROMO_OK) {
+                snprintf(s->msg, sizeof s->msg, "out of memory");
+                return st;
+            }
+        return stk_finish(s, r);
+    }
+    for (uint32_t i = 0; i < b->ncampaigns;) {
+        uint32_t j = i + 1;
+        if (tiebreak)
+            while (j < b->ncampaigns && b->campaigns[j].priority == b->campaigns[i].priority)
+                j++;
+        if (tiebreak && (st = stk_tiebreak(s, i, j)) != PROMO_OK) return st;
+        for (uint32_t k = i; k < j; k++) {
+            if ((st = stk_campaign(s, tiebreak ? x->order[k - i] : k)) != PROMO_OK) {
+                if (st == PROMO_ENOMEM) snprintf(s->msg, sizeof s->msg, "out of memory");
+                return st;
+            }
+        }
+        i = j;
+    }
+    st = stk_finish(s, r);
+    if (st == PROMO_ENOMEM) snprintf(s->msg, sizeof s->msg, "out of memory");
+    return st;
+}

@@ -1,0 +1,89 @@
+/*
+ * stacking.h — the stacking engine (runtime stage after the VM): campaigns in
+ * evaluation order, prefilters, conditions, compatibility and blocking, every reward
+ * kind with its exact rounding, limits, budgets, history, and the promo_result.
+ * docs/semantics.md is the arithmetic this implements.
+ *
+ * One stk_eval per promo_ctx holds every scratch array of an evaluation; arrays grow
+ * geometrically on first use and are reused, so a warmed-up ctx allocates nothing.
+ * The engine (runtime/engine.c) fills the inputs, calls stk_evaluate, and at commit
+ * applies budget_uses and deltas.
+ */
+#ifndef PROMO_STACKING_H
+#define PROMO_STACKING_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "vm.h"
+
+/* A budget counter: engine-owned, keyed by campaign id hash, survives bundle swaps. */
+typedef struct stk_budget {
+    uint64_t id_hash;
+    _Atomic int64_t spent;
+    struct stk_budget *next;
+} stk_budget;
+
+/* What commit must reserve for one budgeted campaign that applied. */
+typedef struct stk_budget_use {
+    stk_budget *ctr;
+    int64_t cap;     /* the campaign's budget in the evaluated bundle */
+    int64_t want;    /* the campaign's full reward */
+    int64_t granted; /* what it got (== want unless scaled down by `partial`) */
+    int64_t seen;    /* counter value read by the evaluation */
+} stk_budget_use;
+
+/* Reserved state-store key of history.visits. */
+#define STK_VISITS_KEY 0x7669736974732121ull
+
+/* State-store key of a campaign's per-customer limit. */
+static inline uint64_t stk_limit_key(uint64_t id_hash, uint32_t period) {
+    return id_hash ^ (0x9E3779B97F4A7C15ull * (uint64_t)(period + 1));
+}
+/* The period bucket of `date` (days since 1970) for PERIOD_*. */
+int32_t stk_period_bucket(uint32_t period, int32_t date);
+
+/* Internal growable-array scratch; opaque outside stacking.c. */
+typedef struct stk_scratch stk_scratch;
+
+typedef struct stk_eval {
+    /* Inputs, set by the engine before each stk_evaluate. */
+    const promo_bundle *b;
+    stk_budget *const *budgets; /* per campaign (evaluation order), NULL = no budget */
+    const promo_store *store;   /* NULL: no per-customer state */
+    unsigned flags;             /* PROMO_CTX_* */
+
+    /* Outputs of the last evaluation. */
+    promo_result res;
+    stk_budget_use *budget_uses;
+    uint32_t nbudget_uses;
+    promo_delta *deltas; /* per-customer state changes of the receipt */
+    uint32_t ndeltas;
+    int has_customer_state; /* commit applies deltas for `customer` at `version` */
+    uint64_t customer;
+    uint64_t version;
+
+    char msg[200]; /* message of the last error */
+    stk_scratch *sc;
+} stk_eval;
+
+promo_status stk_init(stk_eval *s);
+void stk_free(stk_eval *s);
+/* Evaluates a receipt; s->res is the result. Changes no shared state. */
+promo_status stk_evaluate(stk_eval *s, const promo_receipt *r);
+
+/* ------------------------------------------------------ exposed arithmetic ---- */
+
+/* Largest-remainder spread of `d` over items of weight w[i] (sum W > 0, d <= W):
+ * out[i] = floor(d * w[i] / W) plus one kopeck for the items with the largest
+ * remainders d * w[i] mod W, ties to the earlier item. `cnt` (or NULL = all 1) gives
+ * each item a multiplicity of identical units: out[i] is then the sum over its units.
+ * `tmp` needs n entries. Returns 0, or -1 when the arithmetic would overflow. */
+typedef struct stk_spread_tmp {
+    int64_t rem;
+    uint32_t idx;
+} stk_spread_tmp;
+int stk_spread(int64_t d, const int64_t *w, const int64_t *cnt, uint32_t n, int64_t *out,
+               stk_spread_tmp *tmp);
+
+#endif

@@ -1,0 +1,458 @@
+/*
+ * vm.c — the bytecode VM (runtime stage "VM"): one function, vm_run, executing a
+ * verified block over the per-receipt facts of vm.h.
+ *
+ * Dispatch is wrapped in macros (Lua's lvm.c): vmcase(OP_X) { ...; vmbreak; } compiles
+ * to computed goto with PROMO_DISPATCH_GOTO and to a switch with PROMO_DISPATCH_SWITCH.
+ * The verifier (runtime/bundle.c) guarantees operands, forward in-block jumps and the
+ * stack depth, so nothing is checked per instruction. Arithmetic saturates (never UB,
+ * never ABSENT by accident); ABSENT propagates through arithmetic and makes
+ * comparisons false; string hash 0 (absent) makes string comparisons false.
+ */
+#include "vm.h"
+
+#include "civil.h"
+#include "hash.h"
+
+#if defined(PROMO_DISPATCH_GOTO) && defined(__GNUC__)
+#define VM_USE_GOTO 1
+#endif
+
+int64_t vm_parse_num(const char *p, size_t n) {
+    size_t i = 0;
+    int neg = 0;
+    if (i < n && (p[i] == '-' || p[i] == '+')) neg = p[i++] == '-';
+    if (i >= n || p[i] < '0' || p[i] > '9') return PROMO_ABSENT;
+    int64_t v = 0;
+    for (; i < n && p[i] >= '0' && p[i] <= '9'; i++)
+        if (__builtin_mul_overflow(v, 10, &v) || __builtin_add_overflow(v, p[i] - '0', &v))
+            return PROMO_ABSENT;
+    int dec = 0;
+    if (i < n && p[i] == '.') {
+        i++;
+        if (i >= n || p[i] < '0' || p[i] > '9') return PROMO_ABSENT;
+        for (; i < n && p[i] >= '0' && p[i] <= '9'; i++) {
+            if (++dec > 3) {
+                /* Extra decimals are fine when they are zeros ("1.2500"). */
+                if (p[i] != '0') return PROMO_ABSENT;
+                continue;
+            }
+            if (__builtin_mul_overflow(v, 10, &v) || __builtin_add_overflow(v, p[i] - '0', &v))
+                return PROMO_ABSENT;
+        }
+    }
+    if (i != n) return PROMO_ABSENT;
+    for (; dec < 3; dec++)
+        if (__builtin_mul_overflow(v, 10, &v)) return PROMO_ABSENT;
+    return neg ? -v : v;
+}
+
+static int32_t vm_place_birthday(int32_t y, unsigned m, unsigned d) {
+    if (m == 2 && d == 29 && !civil_valid(y, 2, 29)) d = 28;
+    return civil_days(y, m, d);
+}
+
+int vm_birthday_within(int32_t birthday, int32_t date, int64_t n) {
+    int32_t by, y;
+    unsigned bm, bd, m, d;
+    civil_from_days(birthday, &by, &bm, &bd);
+    civil_from_days(date, &y, &m, &d);
+    for (int32_t k = y - 1; k <= y + 1; k++) {
+        int64_t diff = (int64_t)vm_place_birthday(k, bm, bd) - date;
+        if (diff < 0) diff = -diff;
+        if (diff <= n) return 1;
+    }
+    return 0;
+}
+
+static const vm_kv *vm_find_kv(const vm_kv *kv, uint32_t n, uint64_t key) {
+    for (uint32_t i = 0; i < n; i++)
+        if (kv[i].key == key) return &kv[i];
+    return NULL;
+}
+
+static uint64_t vm_str_hash(const promo_bundle *b, uint32_t s) {
+    return promo_hash(bundle_str(b, s), bundle_strlen(b, s));
+}
+
+/* Current unit price: the given price until something discounts the line (the rounded
+ * amount of a weight line would not give it back), then round_half_up(amount / qty). */
+static int64_t vm_unit_price(const vm_line *l) {
+    if (l->amount == l->amount0) return l->price;
+    return (int64_t)vm_rdiv((vm_u128)l->amount * 1000u, (vm_u128)l->qty);
+}
+
+/* AGG_* and the current-receipt part of history: loops the lines through `pred`. */
+enum { VM_AGG_SUM, VM_AGG_COUNT, VM_AGG_ANY, VM_AGG_DISTINCT };
+
+static promo_status vm_aggregate(vm_env *env, uint32_t pred, int kind, int64_t *out) {
+    vm_receipt *rx = env->rx;
+    int64_t acc = 0;
+    if (kind == VM_AGG_DISTINCT)
+        for (uint32_t i = 0; i <= env->seen_mask; i++)
+            env->seen[i] = 0;
+    for (uint32_t i = 0; i < rx->nlines; i++) {
+        int m;
+        promo_status st = vm_pred(env, pred, i, &m);
+        if (st != PROMO_OK) return st;
+        if (!m) continue;
+        const vm_line *l = &rx->lines[i];
+        switch (kind) {
+        case VM_AGG_SUM: acc = vm_add(acc, l->amount); break;
+        case VM_AGG_COUNT: acc = vm_add(acc, l->qty); break;
+        case VM_AGG_ANY: *out = 1; return PROMO_OK;
+        default: {
+            uint64_t h = l->sku ? l->sku : 1;
+            uint32_t j = (uint32_t)h & env->seen_mask;
+            while (env->seen[j] && env->seen[j] != h)
+                j = (j + 1) & env->seen_mask;
+            if (!env->seen[j]) {
+                env->seen[j] = h;
+                acc += 1000;
+            }
+        }
+        }
+    }
+    *out = acc;
+    return PROMO_OK;
+}
+
+/* history.sum / count / visits over the last `days` days, this receipt included. */
+static promo_status vm_history(vm_env *env, uint32_t slot, int64_t days, int64_t *out) {
+    *out = 0;
+    if (days == PROMO_ABSENT || days < 1) return PROMO_OK;
+    if (days > 4000000) days = 4000000; /* longer than the calendar: everything */
+    int64_t cur = 0, stored = 0;
+    if (slot != UINT32_MAX) {
+        const pb_hist *h = &env->b->hist[slot];
+        promo_status st = vm_aggregate(env, h->pred, h->kind ? VM_AGG_COUNT : VM_AGG_SUM, &cur);
+        if (st != PROMO_OK) return st;
+    }
+    if (env->hist) {
+        int64_t from = (int64_t)env->rx->date - days + 1;
+        if (from < INT32_MIN) from = INT32_MIN;
+        promo_status st = env->hist(env->hist_u, slot, (int32_t)from, env->rx->date, &stored);
+        if (st != PROMO_OK) return st;
+    }
+    /* Visits are a count: numbers are thousandths. */
+    *out = slot == UINT32_MAX ? vm_sat(((vm_i128)stored + 1) * 1000) : vm_add(cur, stored);
+    return PROMO_OK;
+}
+
+#ifdef VM_USE_GOTO
+#define vmdispatch(o) goto *vm_disptab[o];
+#define vmcase(l)     L_##l:
+#define vmbreak                                                                                    \
+    i = *pc++;                                                                                     \
+    goto *vm_disptab[INSN_OP(i)]
+#else
+#define vmdispatch(o) switch ((uint32_t)(o))
+#define vmcase(l)     case l:
+#define vmbreak       break
+#endif
+
+#define A       INSN_A(i)
+#define PUSH(v) (*sp++ = (v))
+#define TOP     (sp[-1])
+#define POP     (*--sp)
+/* Binary operators: b on top, a below it; the result replaces a. */
+#define BIN_OPERANDS                                                                               \
+    int64_t b_ = POP;                                                                              \
+    int64_t a_ = TOP
+
+promo_status vm_run(vm_env *env, uint32_t block, uint32_t line, int64_t *out) {
+#ifdef VM_USE_GOTO
+    static const void *const vm_disptab[OP__COUNT] = {
+#define OP(name, kind, pops, pushes, ctx, doc) &&L_OP_##name,
+        PROMO_OPCODE_LIST(OP)
+#undef OP
+    };
+#endif
+    const promo_bundle *b = env->b;
+    vm_receipt *rx = env->rx;
+    const vm_line *ln = line < rx->nlines ? &rx->lines[line] : NULL;
+    const promo_insn *pc = b->code + b->blocks[block].start;
+    int64_t stack[PROMO_VM_STACK_MAX];
+    int64_t *sp = stack;
+    promo_status st = PROMO_OK;
+    int64_t v;
+    promo_insn i;
+
+    for (;;) {
+        i = *pc++;
+        vmdispatch(INSN_OP(i)) {
+            vmcase(OP_PUSH_I) {
+                PUSH((int64_t)INSN_SA(i));
+                vmbreak;
+            }
+            vmcase(OP_PUSH_K) {
+                PUSH(b->consts[A].value);
+                vmbreak;
+            }
+            vmcase(OP_R_TOTAL) {
+                PUSH(rx->total);
+                vmbreak;
+            }
+            vmcase(OP_R_ORIG_TOTAL) {
+                PUSH(rx->orig_total);
+                vmbreak;
+            }
+            vmcase(OP_R_STORE) {
+                PUSH((int64_t)rx->store);
+                vmbreak;
+            }
+            vmcase(OP_R_REGION) {
+                PUSH((int64_t)rx->region);
+                vmbreak;
+            }
+            vmcase(OP_R_CHANNEL) {
+                PUSH(rx->channel);
+                vmbreak;
+            }
+            vmcase(OP_R_PAYMENT) {
+                PUSH(rx->payment);
+                vmbreak;
+            }
+            vmcase(OP_R_HAS_CODE) {
+                uint64_t h = vm_str_hash(b, A);
+                v = 0;
+                for (uint32_t k = 0; k < rx->ncodes; k++)
+                    if (rx->codes[k] == h) v = 1;
+                PUSH(v);
+                vmbreak;
+            }
+            vmcase(OP_R_TIME) {
+                PUSH(rx->time);
+                vmbreak;
+            }
+            vmcase(OP_R_DATE) {
+                PUSH(rx->date);
+                vmbreak;
+            }
+            vmcase(OP_R_WEEKDAY) {
+                PUSH(rx->weekday);
+                vmbreak;
+            }
+            vmcase(OP_R_ATTR_S) {
+                const vm_kv *kv = vm_find_kv(rx->attrs, rx->nattrs, vm_str_hash(b, A));
+                PUSH(kv ? (int64_t)kv->val : 0);
+                vmbreak;
+            }
+            vmcase(OP_R_ATTR_N) {
+                const vm_kv *kv = vm_find_kv(rx->attrs, rx->nattrs, vm_str_hash(b, A));
+                PUSH(kv ? kv->num : PROMO_ABSENT);
+                vmbreak;
+            }
+            vmcase(OP_C_SEGMENT) {
+                uint64_t h = vm_str_hash(b, A);
+                v = 0;
+                for (uint32_t k = 0; k < rx->nsegs; k++)
+                    if (rx->segs[k] == h) v = 1;
+                PUSH(v);
+                vmbreak;
+            }
+            vmcase(OP_C_CARD_IS) {
+                PUSH(rx->card != 0 && rx->card == vm_str_hash(b, A));
+                vmbreak;
+            }
+            vmcase(OP_C_CARD) {
+                PUSH((int64_t)rx->card);
+                vmbreak;
+            }
+            vmcase(OP_C_TIER) {
+                PUSH((int64_t)rx->tier);
+                vmbreak;
+            }
+            vmcase(OP_C_ID) {
+                PUSH((int64_t)rx->cust_id);
+                vmbreak;
+            }
+            vmcase(OP_C_BIRTHDAY) {
+                PUSH(rx->has_birthday && vm_birthday_within(rx->birthday, rx->date, INSN_SA(i)));
+                vmbreak;
+            }
+            vmcase(OP_C_REGISTERED) {
+                PUSH(rx->registered);
+                vmbreak;
+            }
+            vmcase(OP_C_ATTR_S) {
+                const vm_kv *kv = vm_find_kv(rx->cattrs, rx->ncattrs, vm_str_hash(b, A));
+                PUSH(kv ? (int64_t)kv->val : 0);
+                vmbreak;
+            }
+            vmcase(OP_C_ATTR_N) {
+                const vm_kv *kv = vm_find_kv(rx->cattrs, rx->ncattrs, vm_str_hash(b, A));
+                PUSH(kv ? kv->num : PROMO_ABSENT);
+                vmbreak;
+            }
+            vmcase(OP_L_SKU) {
+                PUSH((int64_t)ln->sku);
+                vmbreak;
+            }
+            vmcase(OP_L_BRAND) {
+                PUSH((int64_t)ln->brand);
+                vmbreak;
+            }
+            vmcase(OP_L_CATEGORY) {
+                PUSH((int64_t)ln->cat);
+                vmbreak;
+            }
+            vmcase(OP_L_CAT_IN) {
+                v = 0;
+                for (uint32_t k = 0; k < ln->anc_cnt && !v; k++)
+                    v = bundle_set_has(b, A, rx->anc[ln->anc_off + k]);
+                PUSH(v);
+                vmbreak;
+            }
+            vmcase(OP_L_QTY) {
+                PUSH(ln->qty);
+                vmbreak;
+            }
+            vmcase(OP_L_PRICE) {
+                PUSH(vm_unit_price(ln));
+                vmbreak;
+            }
+            vmcase(OP_L_ORIG_PRICE) {
+                PUSH(ln->price);
+                vmbreak;
+            }
+            vmcase(OP_L_AMOUNT) {
+                PUSH(ln->amount);
+                vmbreak;
+            }
+            vmcase(OP_L_EXCLUDED) {
+                PUSH(ln->excluded != 0);
+                vmbreak;
+            }
+            vmcase(OP_AGG_SUM) {
+                if ((st = vm_aggregate(env, A, VM_AGG_SUM, &v)) != PROMO_OK) goto failed;
+                PUSH(v);
+                vmbreak;
+            }
+            vmcase(OP_AGG_COUNT) {
+                if ((st = vm_aggregate(env, A, VM_AGG_COUNT, &v)) != PROMO_OK) goto failed;
+                PUSH(v);
+                vmbreak;
+            }
+            vmcase(OP_AGG_ANY) {
+                v = 0;
+                if ((st = vm_aggregate(env, A, VM_AGG_ANY, &v)) != PROMO_OK) goto failed;
+                PUSH(v);
+                vmbreak;
+            }
+            vmcase(OP_AGG_DISTINCT) {
+                if ((st = vm_aggregate(env, A, VM_AGG_DISTINCT, &v)) != PROMO_OK) goto failed;
+                PUSH(v);
+                vmbreak;
+            }
+            vmcase(OP_H_SUM) {
+                if ((st = vm_history(env, A, TOP, &v)) != PROMO_OK) goto failed;
+                TOP = v;
+                vmbreak;
+            }
+            vmcase(OP_H_COUNT) {
+                if ((st = vm_history(env, A, TOP, &v)) != PROMO_OK) goto failed;
+                TOP = v;
+                vmbreak;
+            }
+            vmcase(OP_H_VISITS) {
+                if ((st = vm_history(env, UINT32_MAX, TOP, &v)) != PROMO_OK) goto failed;
+                TOP = v;
+                vmbreak;
+            }
+            vmcase(OP_ADD) {
+                BIN_OPERANDS;
+                TOP = a_ == PROMO_ABSENT || b_ == PROMO_ABSENT ? PROMO_ABSENT
+                                                               : vm_sat((vm_i128)a_ + b_);
+                vmbreak;
+            }
+            vmcase(OP_SUB) {
+                BIN_OPERANDS;
+                TOP = a_ == PROMO_ABSENT || b_ == PROMO_ABSENT ? PROMO_ABSENT
+                                                               : vm_sat((vm_i128)a_ - b_);
+                vmbreak;
+            }
+            vmcase(OP_MUL_MN) {
+                BIN_OPERANDS;
+                TOP = a_ == PROMO_ABSENT || b_ == PROMO_ABSENT ? PROMO_ABSENT
+                                                               : vm_muldiv(a_, b_, 1000);
+                vmbreak;
+            }
+            vmcase(OP_MUL_NN) {
+                BIN_OPERANDS;
+                TOP = a_ == PROMO_ABSENT || b_ == PROMO_ABSENT ? PROMO_ABSENT
+                                                               : vm_muldiv(a_, b_, 1000);
+                vmbreak;
+            }
+            vmcase(OP_NEG) {
+                /* -ABSENT is ABSENT; every other value negates without overflow. */
+                if (TOP != PROMO_ABSENT) TOP = -TOP;
+                vmbreak;
+            }
+#define VM_CMP(op)                                                                                 \
+    {                                                                                              \
+        BIN_OPERANDS;                                                                              \
+        TOP = a_ != PROMO_ABSENT && b_ != PROMO_ABSENT && a_ op b_;                                \
+        vmbreak;                                                                                   \
+    }
+            vmcase(OP_EQ) VM_CMP(==) vmcase(OP_NE) VM_CMP(!=) vmcase(OP_LT) VM_CMP(<) vmcase(OP_LE)
+                VM_CMP(<=) vmcase(OP_GT) VM_CMP(>) vmcase(OP_GE) VM_CMP(>=)
+#undef VM_CMP
+                    vmcase(OP_SEQ) {
+                BIN_OPERANDS;
+                TOP = a_ != 0 && b_ != 0 && a_ == b_;
+                vmbreak;
+            }
+            vmcase(OP_SNE) {
+                BIN_OPERANDS;
+                TOP = a_ != 0 && b_ != 0 && a_ != b_;
+                vmbreak;
+            }
+            vmcase(OP_IN_SET) {
+                TOP = TOP != 0 && bundle_set_has(b, A, (uint64_t)TOP);
+                vmbreak;
+            }
+            vmcase(OP_IN_NSET) {
+                TOP = TOP != PROMO_ABSENT && bundle_set_has(b, A, promo_hash_i64(TOP));
+                vmbreak;
+            }
+            vmcase(OP_NOT) {
+                TOP = TOP == 0;
+                vmbreak;
+            }
+            vmcase(OP_JF_KEEP) {
+                if (TOP == 0)
+                    pc += A;
+                else
+                    --sp;
+                vmbreak;
+            }
+            vmcase(OP_JT_KEEP) {
+                if (TOP != 0)
+                    pc += A;
+                else
+                    --sp;
+                vmbreak;
+            }
+            vmcase(OP_ASSERT) {
+                if (POP == 0) {
+                    env->fail_part = A;
+                    goto is_false;
+                }
+                vmbreak;
+            }
+            vmcase(OP_RET) {
+                *out = POP;
+                goto done;
+            }
+        }
+    }
+
+is_false:
+    *out = 0;
+done:
+    return PROMO_OK;
+failed:
+    *out = 0;
+    return st;
+}

@@ -1,0 +1,141 @@
+/*
+ * vm.h — the bytecode VM (runtime stage "VM", between the loader/verifier and the
+ * stacking engine). Runs one verified block (a COND block with the receipt, a PRED
+ * block with a current line) over facts precomputed once per receipt.
+ *
+ * Also the exact integer arithmetic shared by the VM and the stacking engine:
+ * rounding half away from zero on 128-bit products, saturation that never yields
+ * ABSENT (INT64_MIN) by accident.
+ */
+#ifndef PROMO_VM_H
+#define PROMO_VM_H
+
+#include <stdint.h>
+
+#include "bundle.h"
+#include "promo.h"
+
+/* ------------------------------------------------------------- arithmetic ---- */
+
+__extension__ typedef __int128 vm_i128;
+__extension__ typedef unsigned __int128 vm_u128;
+
+/* Clamps to the int64 range minus INT64_MIN, which is reserved for ABSENT. */
+static inline int64_t vm_sat(vm_i128 v) {
+    if (v > INT64_MAX) return INT64_MAX;
+    if (v < -INT64_MAX) return -INT64_MAX;
+    return (int64_t)v;
+}
+
+/* round_half_up(num / den) for num >= 0, den > 0. */
+static inline vm_u128 vm_rdiv(vm_u128 num, vm_u128 den) {
+    vm_u128 q = num / den, r = num % den;
+    return r >= den - r ? q + 1 : q;
+}
+
+/* round(a * b / den), halves away from zero, saturated; den > 0. Never overflows:
+ * |a * b| < 2^126. */
+static inline int64_t vm_muldiv(int64_t a, int64_t b, int64_t den) {
+    int neg = (a < 0) != (b < 0);
+    vm_u128 ua = a < 0 ? (vm_u128)(-(vm_i128)a) : (vm_u128)a;
+    vm_u128 ub = b < 0 ? (vm_u128)(-(vm_i128)b) : (vm_u128)b;
+    vm_u128 q = vm_rdiv(ua * ub, (vm_u128)den);
+    if (q > (vm_u128)INT64_MAX) q = (vm_u128)INT64_MAX;
+    return neg ? -(int64_t)q : (int64_t)q;
+}
+
+/* Saturating add of two non-ABSENT values. */
+static inline int64_t vm_add(int64_t a, int64_t b) {
+    int64_t r;
+    if (__builtin_add_overflow(a, b, &r) || r == INT64_MIN) return a < 0 ? -INT64_MAX : INT64_MAX;
+    return r;
+}
+
+/* ------------------------------------------------------- receipt facts ---- */
+
+/* A key/value attribute: hashes of key and value, the value as a number x1000 (ABSENT
+ * when it is not a decimal number). */
+typedef struct vm_kv {
+    uint64_t key, val;
+    int64_t num;
+} vm_kv;
+
+typedef struct vm_line {
+    uint64_t sku, brand, cat; /* string hashes, 0 = absent */
+    uint32_t anc_off;         /* hashes of the category and every ancestor: */
+    uint32_t anc_cnt;         /*   vm_receipt.anc[anc_off .. anc_off + anc_cnt) */
+    int64_t qty;              /* thousandths, > 0 */
+    int64_t price;            /* original unit price, kopecks */
+    int64_t amount0;          /* original amount round_half_up(qty * price) */
+    int64_t amount;           /* current amount (after discounts so far) */
+    int excluded;
+} vm_line;
+
+typedef struct vm_receipt {
+    const promo_receipt *r;
+    uint64_t store, region; /* hashes, 0 absent */
+    int64_t store_num;      /* store as an integer, ABSENT when not numeric */
+    int channel, payment;
+    int32_t date, time;
+    unsigned weekday; /* 0 mon .. 6 sun */
+    const uint64_t *codes;
+    uint32_t ncodes;
+    const vm_kv *attrs;
+    uint32_t nattrs;
+
+    int has_customer;
+    uint64_t cust_id, card, tier; /* hashes, 0 absent */
+    const uint64_t *segs;
+    uint32_t nsegs;
+    const vm_kv *cattrs;
+    uint32_t ncattrs;
+    int registered;
+    int has_birthday;
+    int32_t birthday;
+
+    vm_line *lines;
+    uint32_t nlines;
+    const uint64_t *anc;
+    int64_t total;      /* current: sum of vm_line.amount, kept by stacking */
+    int64_t orig_total; /* sum of amount0 */
+} vm_receipt;
+
+/* Stored part of a history query (the VM adds the current receipt itself): the sum of
+ * slot `slot` (UINT32_MAX = visits) of the receipt's customer over days [from, to]. */
+typedef promo_status (*vm_hist_fn)(void *u, uint32_t slot, int32_t from, int32_t to, int64_t *out);
+
+typedef struct vm_env {
+    const promo_bundle *b;
+    vm_receipt *rx;
+    vm_hist_fn hist; /* NULL: no customer state (history = the current receipt) */
+    void *hist_u;
+    uint64_t *seen;     /* scratch set for AGG_DISTINCT: seen_mask + 1 slots, */
+    uint32_t seen_mask; /*   a power of two >= 2 * nlines */
+    uint32_t fail_part; /* string index of the ASSERT part that failed, or PB_NONE */
+} vm_env;
+
+/* Runs block `block` (line: the current line for PRED blocks, ignored for COND) and
+ * stores its value in *out. A failing ASSERT makes the value 0 and sets
+ * env->fail_part. Only a state store failure returns something other than PROMO_OK. */
+promo_status vm_run(vm_env *env, uint32_t block, uint32_t line, int64_t *out);
+
+/* 1 when line `line` matches PRED block `pred` (PRED_ALL_LINES: every line). */
+static inline promo_status vm_pred(vm_env *env, uint32_t pred, uint32_t line, int *match) {
+    if (pred == PRED_ALL_LINES) {
+        *match = 1;
+        return PROMO_OK;
+    }
+    int64_t v = 0;
+    promo_status st = vm_run(env, pred, line, &v);
+    *match = v != 0 && v != PROMO_ABSENT;
+    return st;
+}
+
+/* Parses a decimal number ("25", "-1.5") into thousandths; ABSENT when it is not one
+ * or has more than 3 decimals. */
+int64_t vm_parse_num(const char *p, size_t n);
+
+/* `birthday within n days` of `date` (29 February is 28 February in common years). */
+int vm_birthday_within(int32_t birthday, int32_t date, int64_t n);
+
+#endif

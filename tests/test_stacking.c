@@ -1,0 +1,431 @@
+/*
+ * test_stacking.c — priority, compatibility and blocking (SPEC 3.3), prefilters and
+ * --explain outcomes, evaluated end to end with hand-computed amounts.
+ */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "eval_helpers.h"
+
+static eh_env env;
+
+static const promo_result *eval(const char *src, const eh_receipt *rc) {
+    cr_assert_eq(eh_env_init(&env, src, PROMO_CTX_EXPLAIN), 0, "compile/load failed:\n%s", src);
+    const promo_result *res = NULL;
+    promo_status st = promo_eval(env.c, &rc->r, &res);
+    cr_assert_eq(st, PROMO_OK, "eval: %s", promo_ctx_errmsg(env.c));
+    return res;
+}
+
+static void fini(void) {
+    eh_env_free(&env);
+}
+
+TestSuite(stacking, .fini = fini);
+
+static const char *id_of(const promo_result *res, uint32_t campaign) {
+    return promo_bundle_campaign_id(res->bundle, campaign);
+}
+
+/* Two lines: 0 = dairy 100.00, 1 = bread 50.00, on Friday 2026-06-05 10:00. */
+static void basket(eh_receipt *rc) {
+    eh_receipt_init(rc, "r", "2026-06-05T10:00");
+    eh_line(rc, "1", "dairy/milk", 1000, 10000);
+    eh_line(rc, "2", "bread", 1000, 5000);
+}
+
+Test(stacking, combine_none_blocks_the_next_campaign) {
+    eh_receipt rc;
+    basket(&rc);
+    const promo_result *res =
+        eval("group g1\ngroup g2\n"
+             "campaign a { priority 2\n group g1\n combine none\n"
+             "  then discount 10% on lines }\n"
+             "campaign b { priority 1\n group g2\n then discount 5% on lines }\n",
+             &rc);
+    cr_assert_eq(res->lines[0].discount, 1000);
+    cr_assert_eq(res->lines[1].discount, 500);
+    cr_assert_eq(eh_by(res, 0, "b"), 0);
+    cr_assert_eq(eh_applied(res, "b"), -1);
+    const promo_explain *x = eh_explain(res, "b");
+    cr_assert_eq(x->outcome, PROMO_OUT_BLOCKED);
+    cr_assert_str_eq(id_of(res, x->other), "a");
+}
+
+Test(stacking, combine_with_both_ways_stacks) {
+    eh_receipt rc;
+    basket(&rc);
+    const promo_result *res = eval("group g1\ngroup g2\n"
+                                   "campaign a { priority 2\n group g1\n combine with g2\n"
+                                   "  then discount 10% on lines }\n"
+                                   "campaign b { priority 1\n group g2\n combine with g1\n"
+                                   "  then discount 5% on lines }\n",
+                                   &rc);
+    /* b sees the amounts after a: 5% of 90.00 = 4.50, 5% of 45.00 = 2.25 */
+    cr_assert_eq(eh_by(res, 0, "a"), 1000);
+    cr_assert_eq(eh_by(res, 0, "b"), 450);
+    cr_assert_eq(eh_by(res, 1, "b"), 225);
+    cr_assert_eq(res->discount, 1000 + 500 + 450 + 225);
+    cr_assert_eq(res->napplied, 2);
+    /* by entries in evaluation order */
+    cr_assert_str_eq(id_of(res, res->by[res->lines[0].by_off].campaign), "a");
+    cr_assert_str_eq(id_of(res, res->by[res->lines[0].by_off + 1].campaign), "b");
+}
+
+Test(stacking, one_sided_acceptance_is_incompatible) {
+    eh_receipt rc;
+    basket(&rc);
+    const promo_result *res = eval("group g1\ngroup g2\n"
+                                   "campaign a { priority 2\n group g1\n combine with g2\n"
+                                   "  then discount 10% on lines }\n"
+                                   "campaign b { priority 1\n group g2\n combine none\n"
+                                   "  then discount 5% on lines }\n",
+                                   &rc);
+    cr_assert_eq(res->discount, 1500);
+    cr_assert_eq(eh_explain(res, "b")->outcome, PROMO_OUT_BLOCKED);
+
+    eh_env_free(&env);
+    res = eval("group g1\ngroup g2\ngroup g3\n"
+               "campaign a { priority 2\n group g1\n then discount 10% on lines }\n"
+               "campaign b { priority 1\n group g2\n combine with g3\n"
+               "  then discount 5% on lines }\n",
+               &rc);
+    cr_assert_eq(res->discount, 1500);
+    cr_assert_eq(eh_applied(res, "b"), -1);
+}
+
+Test(stacking, line_level_blocking_with_partial_targets) {
+    eh_receipt rc;
+    basket(&rc);
+    const promo_result *res = eval("campaign a { priority 2\n combine none\n"
+                                   "  then discount 10% on lines where category \"dairy\" }\n"
+                                   "campaign b { priority 1\n then discount 20% on lines }\n",
+                                   &rc);
+    /* a acted on line 0 only: b drops line 0 and acts on line 1 */
+    cr_assert_eq(eh_by(res, 0, "a"), 1000);
+    cr_assert_eq(eh_by(res, 0, "b"), 0);
+    cr_assert_eq(eh_by(res, 1, "b"), 1000);
+    cr_assert_eq(eh_applied(res, "b"), 1);
+    cr_assert_eq(res->lines[0].by_cnt, 1);
+}
+
+Test(stacking, blocked_line_still_counts_in_conditions) {
+    eh_receipt rc;
+    basket(&rc);
+    /* b's condition reads the whole current receipt (90.00 + 50.00 = 140.00) even though
+     * line 0 is blocked for it */
+    const promo_result *res =
+        eval("campaign a { priority 2\n combine none\n"
+             "  then discount 10% on lines where category \"dairy\" }\n"
+             "campaign b { priority 1\n when total >= 140\n then discount 10 on lines }\n",
+             &rc);
+    cr_assert_eq(eh_by(res, 1, "b"), 1000);
+    cr_assert_eq(eh_by(res, 0, "b"), 0);
+}
+
+Test(stacking, receipt_level_reward_blocked_by_any_incompatible_applied) {
+    eh_receipt rc;
+    basket(&rc);
+    const promo_result *res =
+        eval("campaign a { priority 2\n combine none\n"
+             "  then discount 10% on lines where category \"dairy\" }\n"
+             "campaign b { priority 1\n then points 5% of paid; coupon \"X\" }\n"
+             "campaign c { then points 10% of paid on lines }\n",
+             &rc);
+    /* b is receipt-level: blocked altogether although line 1 was untouched */
+    cr_assert_eq(eh_points(res, "b"), 0);
+    cr_assert_eq(res->ncoupons, 0);
+    cr_assert_eq(eh_explain(res, "b")->outcome, PROMO_OUT_BLOCKED);
+    /* c is line-level: points on line 1 only (10% of 50.00) */
+    cr_assert_eq(eh_points(res, "c"), 500);
+}
+
+Test(stacking, receipt_level_reward_acts_on_every_line) {
+    eh_receipt rc;
+    basket(&rc);
+    const promo_result *res =
+        eval("campaign a { priority 2\n combine none\n then message \"hi\" }\n"
+             "campaign b { priority 1\n then discount 10% on lines }\n",
+             &rc);
+    cr_assert_eq(res->nmessages, 1);
+    cr_assert_eq(res->discount, 0);
+    cr_assert_eq(eh_explain(res, "b")->outcome, PROMO_OUT_BLOCKED);
+}
+
+Test(stacking, spend_limit_neither_blocks_nor_is_blocked) {
+    eh_receipt rc;
+    basket(&rc);
+    const promo_result *res =
+        eval("campaign a { priority 3\n combine none\n then spend_limit 20% }\n"
+             "campaign b { priority 2\n combine none\n"
+             "  then discount 10% on lines }\n"
+             "campaign c { priority 1\n then points 1% of paid }\n",
+             &rc);
+    cr_assert_eq(res->has_spend_limit, 1);
+    cr_assert_eq(res->spend_limit, 3000); /* 20% of 150.00, before b */
+    cr_assert_eq(res->discount, 1500);    /* a does not block b */
+    cr_assert_eq(eh_points(res, "c"), 0); /* b blocks c */
+    cr_assert_eq(res->napplied, 2);
+    cr_assert_str_eq(id_of(res, res->applied[0]), "a");
+    cr_assert_str_eq(id_of(res, res->applied[1]), "b");
+
+    eh_env_free(&env);
+    res = eval("campaign b { priority 2\n combine none\n then discount 10% on lines }\n"
+               "campaign s { priority 1\n combine none\n then spend_limit 50% }\n",
+               &rc);
+    cr_assert_eq(res->spend_limit, 6750); /* 50% of 135.00 */
+}
+
+Test(stacking, a_campaign_never_blocks_itself) {
+    eh_receipt rc;
+    basket(&rc);
+    const promo_result *res =
+        eval("campaign a { combine none\n then discount 10% on lines; points 10% of paid }\n", &rc);
+    cr_assert_eq(res->discount, 1500);
+    cr_assert_eq(eh_points(res, "a"), 1350);
+}
+
+Test(stacking, stop_ends_evaluation_including_equal_priority) {
+    eh_receipt rc;
+    basket(&rc);
+    const promo_result *res = eval("campaign a { priority 5\n stop\n then discount 10% on lines }\n"
+                                   "campaign b { priority 5\n then discount 10% on lines }\n"
+                                   "campaign c { priority 1\n then points 10 }\n",
+                                   &rc);
+    cr_assert_eq(res->discount, 1500);
+    cr_assert_eq(res->napplied, 1);
+    const promo_explain *x = eh_explain(res, "b");
+    cr_assert_eq(x->outcome, PROMO_OUT_STOPPED);
+    cr_assert_str_eq(id_of(res, x->other), "a");
+    cr_assert_eq(eh_explain(res, "c")->outcome, PROMO_OUT_STOPPED);
+}
+
+Test(stacking, stop_that_does_not_apply_stops_nothing) {
+    eh_receipt rc;
+    basket(&rc);
+    const promo_result *res = eval("campaign a { priority 5\n stop\n when total > 1000\n"
+                                   "  then discount 10% on lines }\n"
+                                   "campaign b { priority 1\n then discount 10% on lines }\n",
+                                   &rc);
+    cr_assert_eq(res->discount, 1500);
+    cr_assert_eq(eh_applied(res, "b"), 0);
+}
+
+Test(stacking, equal_priorities_ordered_by_id) {
+    eh_receipt rc;
+    basket(&rc);
+    const promo_result *res =
+        eval("campaign ab { then discount 10% on lines }\n"
+             "campaign aa { then discount 10 on lines where category \"dairy\" }\n",
+             &rc);
+    /* aa first: 100.00 - 10.00 = 90.00; then ab: 9.00 on line 0, 5.00 on line 1 */
+    cr_assert_str_eq(id_of(res, res->applied[0]), "aa");
+    cr_assert_str_eq(id_of(res, res->applied[1]), "ab");
+    cr_assert_eq(eh_by(res, 0, "aa"), 1000);
+    cr_assert_eq(eh_by(res, 0, "ab"), 900);
+    cr_assert_eq(eh_by(res, 1, "ab"), 500);
+}
+
+Test(stacking, excluded_lines_count_in_conditions_but_get_nothing) {
+    eh_receipt rc;
+    basket(&rc);
+    eh_line_full(&rc, "t", "tobacco", NULL, 1000, 40000, 1);
+    const promo_result *res = eval("campaign a { when sum(lines) >= 550\n"
+                                   "  then discount 10% on lines; points 1% of paid }\n",
+                                   &rc);
+    cr_assert_eq(res->lines[2].discount, 0);
+    cr_assert_eq(res->lines[2].by_cnt, 0);
+    cr_assert_eq(res->discount, 1500);
+    cr_assert_eq(eh_points(res, "a"), 135); /* 1% of 135.00: the excluded line earns none */
+}
+
+Test(stacking, conditions_see_the_current_receipt) {
+    eh_receipt rc;
+    basket(&rc);
+    const promo_result *res =
+        eval("campaign a { priority 2\n then discount 50% on lines }\n"
+             "campaign b { priority 1\n when total >= 100\n then points 10 }\n"
+             "campaign c { when original_total >= 150 and"
+             " sum(lines where category \"dairy\") == 50\n then points 1 }\n",
+             &rc);
+    const promo_explain *x = eh_explain(res, "b");
+    cr_assert_eq(x->outcome, PROMO_OUT_NOT_APPLICABLE);
+    cr_assert_str_eq(x->part, "total >= 100");
+    cr_assert_eq(eh_points(res, "c"), 100);
+}
+
+Test(stacking, explain_names_the_false_part_of_when) {
+    eh_receipt rc;
+    basket(&rc);
+    const promo_result *res =
+        eval("campaign a { when count(lines) >= 2 and any(lines where category \"meat\")\n"
+             "  then points 1 }\n",
+             &rc);
+    const promo_explain *x = eh_explain(res, "a");
+    cr_assert_eq(x->outcome, PROMO_OUT_NOT_APPLICABLE);
+    cr_assert_str_eq(x->part, "any(lines where category \"meat\")");
+}
+
+Test(stacking, nothing_to_give) {
+    eh_receipt rc;
+    basket(&rc);
+    const promo_result *res =
+        eval("campaign a { then discount 10% on lines where sku \"zzz\" }\n", &rc);
+    cr_assert_eq(eh_explain(res, "a")->outcome, PROMO_OUT_NOTHING);
+    cr_assert_eq(res->nexplain, 1);
+}
+
+/* ------------------------------------------------------------- prefilters ---- */
+
+static const char *part_for(const char *clauses, const eh_receipt *rc) {
+    char src[512];
+    snprintf(src, sizeof src, "campaign a { %s\n then points 1 }\n", clauses);
+    const promo_result *res = eval(src, rc);
+    const promo_explain *x = eh_explain(res, "a");
+    const char *p = x->outcome == PROMO_OUT_APPLIED ? "applied" : x->part;
+    static char buf[64];
+    snprintf(buf, sizeof buf, "%s", p ? p : "?");
+    eh_env_free(&env);
+    return buf;
+}
+
+Test(stacking, prefilter_parts) {
+    eh_receipt rc;
+    basket(&rc); /* Friday 10:00, store 101, pos, no customer */
+    cr_assert_str_eq(part_for("active 2026-06-06 .. 2026-06-30", &rc), "active");
+    cr_assert_str_eq(part_for("active 2026-06-01 .. 2026-06-05", &rc), "applied");
+    cr_assert_str_eq(part_for("days sat .. sun", &rc), "days");
+    cr_assert_str_eq(part_for("days thu .. fri", &rc), "applied");
+    cr_assert_str_eq(part_for("hours 10:01 .. 18:00", &rc), "hours");
+    cr_assert_str_eq(part_for("hours 09:00 .. 10:00", &rc), "hours"); /* [start, end) */
+    cr_assert_str_eq(part_for("hours 10:00 .. 10:01", &rc), "applied");
+    cr_assert_str_eq(part_for("stores 102, region \"spb\"", &rc), "stores");
+    cr_assert_str_eq(part_for("stores 101", &rc), "applied");
+    cr_assert_str_eq(part_for("channel online", &rc), "channel");
+    cr_assert_str_eq(part_for("card \"zabota\"", &rc), "card");
+    cr_assert_str_eq(part_for("segment \"pensioner\"", &rc), "segment");
+    cr_assert_str_eq(part_for("code \"SUMMER\"", &rc), "code");
+    rc.r.region = eh_str("msk");
+    rc.r.store = eh_str("555");
+    cr_assert_str_eq(part_for("stores 102, region \"msk\"", &rc), "applied");
+    eh_code(&rc, "SUMMER");
+    cr_assert_str_eq(part_for("code \"WINTER\", \"SUMMER\"", &rc), "applied");
+    eh_segment(&rc, "student");
+    eh_segment(&rc, "pensioner");
+    cr_assert_str_eq(part_for("segment \"pensioner\"", &rc), "applied");
+    rc.cust.card = eh_str("zabota");
+    cr_assert_str_eq(part_for("card \"zabota\"", &rc), "applied");
+    rc.r.channel = PROMO_CHANNEL_ONLINE;
+    cr_assert_str_eq(part_for("channel online", &rc), "applied");
+}
+
+Test(stacking, overnight_hours_belong_to_the_starting_day) {
+    eh_receipt rc;
+    eh_receipt_init(&rc, "r", "2026-06-06T01:30"); /* Saturday 01:30 */
+    eh_line(&rc, "1", "x", 1000, 1000);
+    cr_assert_str_eq(part_for("days fri\n hours 22:00 .. 02:00", &rc), "applied");
+    eh_receipt_init(&rc, "r", "2026-06-05T01:30"); /* Friday 01:30: Thursday's night */
+    eh_line(&rc, "1", "x", 1000, 1000);
+    cr_assert_str_eq(part_for("days fri\n hours 22:00 .. 02:00", &rc), "days");
+    eh_receipt_init(&rc, "r", "2026-06-05T23:00"); /* Friday 23:00 */
+    eh_line(&rc, "1", "x", 1000, 1000);
+    cr_assert_str_eq(part_for("days fri\n hours 22:00 .. 02:00", &rc), "applied");
+    eh_receipt_init(&rc, "r", "2026-06-05T03:00");
+    eh_line(&rc, "1", "x", 1000, 1000);
+    cr_assert_str_eq(part_for("days fri\n hours 22:00 .. 02:00", &rc), "hours");
+}
+
+Test(stacking, missing_customer_facts_are_false) {
+    eh_receipt rc;
+    basket(&rc);
+    const promo_result *res =
+        eval("campaign a { when customer.tier != \"gold\"\n then points 1 }\n"
+             "campaign b { when not (customer.tier == \"gold\")\n then points 2 }\n",
+             &rc);
+    cr_assert_eq(eh_applied(res, "a"), -1);
+    cr_assert_eq(eh_points(res, "b"), 200);
+}
+
+Test(stacking, attributes_strings_and_numbers) {
+    eh_receipt rc;
+    basket(&rc);
+    eh_attr(&rc, "weather", "rain");
+    eh_attr(&rc, "temp", "25.5");
+    const promo_result *res =
+        eval("campaign a { when attr \"weather\" == \"rain\"\n then points 1 }\n"
+             "campaign b { when attr \"temp\" > 25\n then points 2 }\n"
+             "campaign c { when attr \"temp\" > 26\n then points 3 }\n"
+             "campaign d { when attr \"nope\" == \"x\"\n then points 4 }\n",
+             &rc);
+    cr_assert_eq(eh_points(res, "a"), 100);
+    cr_assert_eq(eh_points(res, "b"), 200);
+    cr_assert_eq(eh_points(res, "c"), 0);
+    cr_assert_eq(eh_points(res, "d"), 0);
+}
+
+Test(stacking, birthday_within_wraps_years) {
+    eh_receipt rc;
+    eh_receipt_init(&rc, "r", "2027-01-02T10:00");
+    eh_line(&rc, "1", "x", 1000, 1000);
+    eh_customer(&rc, "c1");
+    rc.cust.has_birthday = 1;
+    rc.cust.birthday = eh_date("1960-12-30"); /* 3 days before, across the new year */
+    const promo_result *res =
+        eval("campaign a { when customer.birthday within 3 days\n then points 1 }\n"
+             "campaign b { when customer.birthday within 2 days\n then points 2 }\n",
+             &rc);
+    cr_assert_eq(eh_points(res, "a"), 100);
+    cr_assert_eq(eh_points(res, "b"), 0);
+}
+
+Test(stacking, distinct_and_count_aggregates) {
+    eh_receipt rc;
+    basket(&rc);
+    eh_line(&rc, "1", "dairy/milk", 2500, 100); /* same sku again, 2.5 units */
+    const promo_result *res = eval("campaign a { when distinct(lines) == 2\n then points 1 }\n"
+                                   "campaign b { when count(lines) == 4.5\n then points 2 }\n",
+                                   &rc);
+    cr_assert_eq(eh_points(res, "a"), 100);
+    cr_assert_eq(eh_points(res, "b"), 200);
+}
+
+/* --------------------------------------------------------- tiebreak benefit ---- */
+
+Test(stacking, tiebreak_benefit_puts_the_greater_benefit_first) {
+    eh_receipt rc;
+    basket(&rc);
+    static const char *rules = "campaign a { combine none\n then discount 5% on lines }\n"
+                               "campaign b { combine none\n"
+                               "  then discount 10 on lines where category \"dairy\" }\n";
+    char src[512];
+    /* without the declaration: a (id order) first; b is blocked on its only line */
+    const promo_result *res = eval(rules, &rc);
+    cr_assert_eq(eh_by(res, 0, "a"), 500);
+    cr_assert_eq(eh_by(res, 1, "a"), 250);
+    cr_assert_eq(eh_explain(res, "b")->outcome, PROMO_OUT_BLOCKED);
+    eh_env_free(&env);
+    /* with it: b gives 10.00 as if first, a 7.50: b goes first, a keeps line 1 */
+    snprintf(src, sizeof src, "tiebreak benefit\n%s", rules);
+    res = eval(src, &rc);
+    cr_assert_eq(eh_by(res, 0, "b"), 1000);
+    cr_assert_eq(eh_by(res, 0, "a"), 0);
+    cr_assert_eq(eh_by(res, 1, "a"), 250);
+    cr_assert_str_eq(id_of(res, res->applied[0]), "b");
+    cr_assert_str_eq(id_of(res, res->applied[1]), "a");
+    cr_assert_eq(res->nexplain, 2);
+}
+
+Test(stacking, tiebreak_benefit_keeps_compatible_campaigns_in_id_order) {
+    eh_receipt rc;
+    basket(&rc);
+    const promo_result *res =
+        eval("tiebreak benefit\n"
+             "campaign a { then discount 5% on lines }\n"
+             "campaign b { then discount 10 on lines where category \"dairy\" }\n",
+             &rc);
+    /* compatible: a first (5.00, 2.50), then b on 95.00 */
+    cr_assert_str_eq(id_of(res, res->applied[0]), "a");
+    cr_assert_eq(eh_by(res, 0, "a"), 500);
+    cr_assert_eq(eh_by(res, 0, "b"), 1000);
+}
