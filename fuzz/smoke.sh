@@ -10,13 +10,14 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 build=$root/build-fuzz
 cmake -S "$root" -B "$build" -DPROMO_FUZZ=ON -DPROMO_BENCH=OFF -DPROMO_TESTS=OFF \
     -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build "$build" -j2 --target fuzz_frontend fuzz_bundle
+cmake --build "$build" -j2 --target fuzz_frontend fuzz_bundle fuzz_receipt
 mkdir -p "$build/crashes"
 # Stop at the first UBSan report too (the build lets UBSan recover by default).
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 export ASAN_OPTIONS=abort_on_error=1
 status=0
-for target in frontend bundle; do
+for target in frontend bundle receipt; do
+    mkdir -p "$root/fuzz/corpus/$target"
     work=$(mktemp -d)
     # New inputs go to the scratch dir; the seed corpus is only read.
     if ! "$build/fuzz/fuzz_$target" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 \
@@ -25,7 +26,7 @@ for target in frontend bundle; do
         echo "fuzz_$target: FAILED (see $build/crashes/)" >&2
         status=1
     else
-        echo "fuzz_$target: ok ($secs s)"
+        echo "fuzz ok: fuzz_$target ($secs s)"
     fi
     rm -rf "$work"
 done
