@@ -14,4 +14,20 @@ int cmd_run(int argc, char **argv);    /* promo run set.pbc [receipts.jsonl] */
 int cmd_test(int argc, char **argv);   /* promo test FILES/DIRS... */
 int cmd_fmt(int argc, char **argv);    /* promo fmt FILES... */
 
+#include <stddef.h>
+#include <stdio.h>
+
+/* A flag of a subcommand: `name` sets *target = value. */
+typedef struct cli_flag {
+    const char *name;
+    int *target;
+    int value;
+} cli_flag;
+
+/* Parses `promo CMD [flags] PATHS...` for the commands that take files and
+ * directories. Returns -1 when the command should go on (*paths, to xfree, holds
+ * *npaths >= 1 paths), else the exit status: 0 after --help, 2 on a usage error. */
+int cli_parse_paths(const char *cmd, int argc, char **argv, const cli_flag *flags, size_t nflags,
+                    void (*usage)(FILE *), char ***paths, int *npaths);
+
 #endif

@@ -32,24 +32,42 @@
 
 static int is_clause_kw(int t) {
     switch (t) {
-    case KW_PRIORITY: case KW_GROUP: case KW_COMBINE: case KW_STOP: case KW_ACTIVE:
-    case KW_DAYS: case KW_HOURS: case KW_STORES: case KW_CHANNEL: case KW_CARD:
-    case KW_SEGMENT: case KW_CODE: case KW_WHEN: case KW_THEN: case KW_LIMIT:
-    case KW_BUDGET: case KW_EXAMPLE:
-        return 1;
-    default:
-        return 0;
+    case KW_PRIORITY:
+    case KW_GROUP:
+    case KW_COMBINE:
+    case KW_STOP:
+    case KW_ACTIVE:
+    case KW_DAYS:
+    case KW_HOURS:
+    case KW_STORES:
+    case KW_CHANNEL:
+    case KW_CARD:
+    case KW_SEGMENT:
+    case KW_CODE:
+    case KW_WHEN:
+    case KW_THEN:
+    case KW_LIMIT:
+    case KW_BUDGET:
+    case KW_EXAMPLE: return 1;
+    default: return 0;
     }
 }
 
 static int is_item_kw(int t) {
     switch (t) {
-    case KW_CUSTOMER: case KW_STORE: case KW_REGION: case KW_CHANNEL: case KW_TIME:
-    case KW_PAYMENT: case KW_POINTS_PAID: case KW_CODE: case KW_ATTR: case KW_LINE:
-    case KW_HISTORY: case KW_EXPECT:
-        return 1;
-    default:
-        return 0;
+    case KW_CUSTOMER:
+    case KW_STORE:
+    case KW_REGION:
+    case KW_CHANNEL:
+    case KW_TIME:
+    case KW_PAYMENT:
+    case KW_POINTS_PAID:
+    case KW_CODE:
+    case KW_ATTR:
+    case KW_LINE:
+    case KW_HISTORY:
+    case KW_EXPECT: return 1;
+    default: return 0;
     }
 }
 
@@ -61,21 +79,69 @@ static int is_decl_kw(int t) {
  * keyword starts a new clause (the grammar never juxtaposes two operands). */
 static int ends_value(int t) {
     switch (t) {
-    case IDENT: case INT: case DECIMAL: case PERCENT: case STRING: case DATE: case TIME:
-    case DATETIME: case ')': case ']': case '}':
-    case KW_TOTAL: case KW_ORIGINAL_TOTAL: case KW_STORE: case KW_REGION: case KW_CHANNEL:
-    case KW_PAYMENT: case KW_DATE: case KW_WEEKDAY: case KW_TIER: case KW_REGISTERED:
-    case KW_EXCLUDED: case KW_SKU: case KW_CATEGORY: case KW_BRAND: case KW_QTY:
-    case KW_PRICE: case KW_ORIGINAL_PRICE: case KW_AMOUNT: case KW_RECEIPT: case KW_LINES:
-    case KW_STOP: case KW_ANY: case KW_NONE: case KW_PARTIAL: case KW_DAY: case KW_DAYS:
-    case KW_WEEK: case KW_WEEKS: case KW_MONTH: case KW_POS: case KW_ONLINE: case KW_CASH:
-    case KW_CARD: case KW_CREDIT: case KW_BONUS: case KW_MIXED: case KW_MON: case KW_TUE:
-    case KW_WED: case KW_THU: case KW_FRI: case KW_SAT: case KW_SUN: case KW_FREE:
-    case KW_OFF: case KW_PAID: case KW_BENEFIT: case KW_ID: case KW_TIME: case KW_FINAL:
-    case KW_POINTS: /* also a group name */
-        return 1;
-    default:
-        return 0;
+    case IDENT:
+    case INT:
+    case DECIMAL:
+    case PERCENT:
+    case STRING:
+    case DATE:
+    case TIME:
+    case DATETIME:
+    case ')':
+    case ']':
+    case '}':
+    case KW_TOTAL:
+    case KW_ORIGINAL_TOTAL:
+    case KW_STORE:
+    case KW_REGION:
+    case KW_CHANNEL:
+    case KW_PAYMENT:
+    case KW_DATE:
+    case KW_WEEKDAY:
+    case KW_TIER:
+    case KW_REGISTERED:
+    case KW_EXCLUDED:
+    case KW_SKU:
+    case KW_CATEGORY:
+    case KW_BRAND:
+    case KW_QTY:
+    case KW_PRICE:
+    case KW_ORIGINAL_PRICE:
+    case KW_AMOUNT:
+    case KW_RECEIPT:
+    case KW_LINES:
+    case KW_STOP:
+    case KW_ANY:
+    case KW_NONE:
+    case KW_PARTIAL:
+    case KW_DAY:
+    case KW_DAYS:
+    case KW_WEEK:
+    case KW_WEEKS:
+    case KW_MONTH:
+    case KW_POS:
+    case KW_ONLINE:
+    case KW_CASH:
+    case KW_CARD:
+    case KW_CREDIT:
+    case KW_BONUS:
+    case KW_MIXED:
+    case KW_MON:
+    case KW_TUE:
+    case KW_WED:
+    case KW_THU:
+    case KW_FRI:
+    case KW_SAT:
+    case KW_SUN:
+    case KW_FREE:
+    case KW_OFF:
+    case KW_PAID:
+    case KW_BENEFIT:
+    case KW_ID:
+    case KW_TIME:
+    case KW_FINAL:
+    case KW_POINTS: /* also a group name */ return 1;
+    default: return 0;
     }
 }
 
@@ -88,14 +154,14 @@ enum { BLK_CAMPAIGN, BLK_EXAMPLE, BLK_CUSTOMER, BLK_OTHER };
 typedef struct fmt_state {
     strbuf out;
     const char *text;
-    int depth;                 /* open braces */
-    int blk[FMT_MAX_DEPTH];    /* kind of each open brace */
-    int paren;                 /* open ( and [ */
-    int prev;                  /* previous token, -1 at the start */
-    int prev2;                 /* the one before */
-    int line_empty;            /* nothing written on the current output line yet */
-    int pending_blank;         /* a blank line was seen before the next token */
-    int next_blk;              /* kind of the next '{' */
+    int depth;              /* open braces */
+    int blk[FMT_MAX_DEPTH]; /* kind of each open brace */
+    int paren;              /* open ( and [ */
+    int prev;               /* previous token, -1 at the start */
+    int prev2;              /* the one before */
+    int line_empty;         /* nothing written on the current output line yet */
+    int pending_blank;      /* a blank line was seen before the next token */
+    int next_blk;           /* kind of the next '{' */
 } fmt_state;
 
 static void fmt_newline(fmt_state *f) {
@@ -112,7 +178,8 @@ static int fmt_inline_block(const fmt_state *f) {
 }
 
 static void fmt_indent(fmt_state *f, int depth) {
-    for (int i = 0; i < depth; i++) sb_puts(&f->out, "    ");
+    for (int i = 0; i < depth; i++)
+        sb_puts(&f->out, "    ");
     f->line_empty = 0;
 }
 
@@ -126,7 +193,9 @@ static void fmt_start_line(fmt_state *f, int depth, int allow_blank) {
     fmt_indent(f, depth);
 }
 
-static int is_unary_minus(const fmt_state *f) { return !ends_value(f->prev); }
+static int is_unary_minus(const fmt_state *f) {
+    return !ends_value(f->prev);
+}
 
 static void fmt_token(fmt_state *f, int tok, const char *s, size_t n) {
     int inside_campaign = f->depth >= 1 && f->blk[f->depth - 1] == BLK_CAMPAIGN;
@@ -178,7 +247,8 @@ static void fmt_token(fmt_state *f, int tok, const char *s, size_t n) {
     sb_add(&f->out, s, n);
     f->line_empty = 0;
     if (pad_kw && n < 8 && tok != KW_STOP && tok != KW_EXAMPLE) {
-        for (size_t i = n; i < 8; i++) sb_putc(&f->out, ' ');
+        for (size_t i = n; i < 8; i++)
+            sb_putc(&f->out, ' ');
     }
 
     switch (tok) {
@@ -214,7 +284,8 @@ static void fmt_strip_trailing(strbuf *b) {
     for (size_t i = 0; i <= b->len; i++) {
         if (i == b->len || b->data[i] == '\n') {
             size_t end = i;
-            while (end > start && (b->data[end - 1] == ' ' || b->data[end - 1] == '\t')) end--;
+            while (end > start && (b->data[end - 1] == ' ' || b->data[end - 1] == '\t'))
+                end--;
             sb_add(&o, b->data + start, end - start);
             if (i < b->len) sb_putc(&o, '\n');
             start = i + 1;
@@ -257,7 +328,8 @@ static void fmt_align_comments(strbuf *b) {
             if (m) {
                 size_t code = (size_t)(m - ln);
                 sb_add(&o, ln, code);
-                for (size_t p = code; p < width + 2; p++) sb_putc(&o, ' ');
+                for (size_t p = code; p < width + 2; p++)
+                    sb_putc(&o, ' ');
                 sb_add(&o, m + 1, len - code - 1);
             } else {
                 sb_add(&o, ln, len);
@@ -360,8 +432,8 @@ static void show_diff(const char *path, const char *formatted, size_t len) {
     close(fd);
     if (w == (ssize_t)len) {
         strbuf cmd = STRBUF_INIT;
-        sb_printf(&cmd, "diff -u --label '%s' --label '%s (formatted)' '%s' '%s'", path, path,
-                  path, tmpl);
+        sb_printf(&cmd, "diff -u --label '%s' --label '%s (formatted)' '%s' '%s'", path, path, path,
+                  tmpl);
         fflush(stdout);
         int rc = system(sb_cstr(&cmd));
         (void)rc;
@@ -379,31 +451,11 @@ static void usage(FILE *f) {
 
 int cmd_fmt(int argc, char **argv) {
     int check = 0, diff = 0;
-    char **paths = xcalloc((size_t)argc, sizeof *paths);
-    int npaths = 0;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            usage(stdout);
-            xfree(paths);
-            return 0;
-        } else if (!strcmp(argv[i], "--check")) {
-            check = 1;
-        } else if (!strcmp(argv[i], "--diff")) {
-            diff = 1;
-        } else if (argv[i][0] == '-' && argv[i][1]) {
-            fprintf(stderr, "promo fmt: unknown option '%s'\n", argv[i]);
-            usage(stderr);
-            xfree(paths);
-            return 2;
-        } else {
-            paths[npaths++] = argv[i];
-        }
-    }
-    if (!npaths) {
-        usage(stderr);
-        xfree(paths);
-        return 2;
-    }
+    const cli_flag flags[] = {{"--check", &check, 1}, {"--diff", &diff, 1}};
+    char **paths;
+    int npaths;
+    int st = cli_parse_paths("fmt", argc, argv, flags, 2, usage, &paths, &npaths);
+    if (st >= 0) return st;
     compile_opts opts = {.today = INT32_MIN, .werror = 0};
     compilation c;
     comp_init(&c, &opts);

@@ -23,7 +23,7 @@
 /* ------------------------------------------------------------ receipt building ---- */
 
 #define EX_MAX_LINES 256
-#define EX_MAX_LIST 32
+#define EX_MAX_LIST  32
 
 /* Storage for one receipt built from example items. */
 typedef struct ex_receipt {
@@ -65,7 +65,8 @@ static const char *num_text(ex_receipt *x, const ast_node *n) {
     if (n->ival < 0) sb_putc(&b, '-');
     if (scale >= len) {
         sb_puts(&b, "0.");
-        for (int i = len; i < scale; i++) sb_putc(&b, '0');
+        for (int i = len; i < scale; i++)
+            sb_putc(&b, '0');
         sb_puts(&b, digits);
     } else {
         sb_add(&b, digits, (size_t)(len - scale));
@@ -116,10 +117,14 @@ static void apply_item(ex_receipt *x, const ast_node *it, ex_error *err) {
         l->qty = 1000;
         for (const ast_node *f = it->a; f; f = f->next) {
             const char *k = f->str;
-            if (!strcmp(k, "sku")) l->sku = pstr(value_text(x, f->a));
-            else if (!strcmp(k, "category")) l->category = pstr(value_text(x, f->a));
-            else if (!strcmp(k, "brand")) l->brand = pstr(value_text(x, f->a));
-            else if (!strcmp(k, "excluded")) l->excluded = 1;
+            if (!strcmp(k, "sku"))
+                l->sku = pstr(value_text(x, f->a));
+            else if (!strcmp(k, "category"))
+                l->category = pstr(value_text(x, f->a));
+            else if (!strcmp(k, "brand"))
+                l->brand = pstr(value_text(x, f->a));
+            else if (!strcmp(k, "excluded"))
+                l->excluded = 1;
             else if (!strcmp(k, "qty")) {
                 if (!num_scaled(f->a, 3, &l->qty) || l->qty <= 0)
                     ex_fail(err, f, "qty must be a positive number with at most 3 decimals");
@@ -133,16 +138,22 @@ static void apply_item(ex_receipt *x, const ast_node *it, ex_error *err) {
     if (it->kind != AST_EX_FIELD) return;
     const char *k = it->str;
     const ast_node *v = it->a;
-    if (!strcmp(k, "store")) r->store = pstr(value_text(x, v));
-    else if (!strcmp(k, "region")) r->region = pstr(value_text(x, v));
+    if (!strcmp(k, "store"))
+        r->store = pstr(value_text(x, v));
+    else if (!strcmp(k, "region"))
+        r->region = pstr(value_text(x, v));
     else if (!strcmp(k, "channel")) {
         int c = enum_index(value_text(x, v), channel_names, 2);
-        if (c < 0) ex_fail(err, it, "unknown channel");
-        else r->channel = c;
+        if (c < 0)
+            ex_fail(err, it, "unknown channel");
+        else
+            r->channel = c;
     } else if (!strcmp(k, "payment")) {
         int p = enum_index(value_text(x, v), payment_names, 5);
-        if (p < 0) ex_fail(err, it, "unknown payment");
-        else r->payment = p;
+        if (p < 0)
+            ex_fail(err, it, "unknown payment");
+        else
+            r->payment = p;
     } else if (!strcmp(k, "time")) {
         if (v && v->kind == AST_DATETIME) {
             r->date = (int32_t)v->ival;
@@ -169,10 +180,14 @@ static void apply_customer(ex_receipt *x, const ast_node *cust, ex_error *err) {
         if (f->kind != AST_EX_FIELD) continue;
         const char *k = f->str;
         const ast_node *v = f->a;
-        if (!strcmp(k, "id")) c->id = pstr(value_text(x, v));
-        else if (!strcmp(k, "card")) c->card = pstr(value_text(x, v));
-        else if (!strcmp(k, "tier")) c->tier = pstr(value_text(x, v));
-        else if (!strcmp(k, "registered")) c->registered = 1;
+        if (!strcmp(k, "id"))
+            c->id = pstr(value_text(x, v));
+        else if (!strcmp(k, "card"))
+            c->card = pstr(value_text(x, v));
+        else if (!strcmp(k, "tier"))
+            c->tier = pstr(value_text(x, v));
+        else if (!strcmp(k, "registered"))
+            c->registered = 1;
         else if (!strcmp(k, "birthday")) {
             if (v && v->kind == AST_DATE) {
                 c->has_birthday = 1;
@@ -215,12 +230,15 @@ static void build_receipt(ex_receipt *x, const char *id, const ast_node *items,
         if (!x->cust.id.n) x->cust.id = pstr("example-customer");
         x->r.customer = &x->cust;
     }
-    for (const ast_node *it = items; it; it = it->next) apply_item(x, it, err);
+    for (const ast_node *it = items; it; it = it->next)
+        apply_item(x, it, err);
 }
 
 /* ------------------------------------------------------------ expectations ---- */
 
-static void money_str(strbuf *b, int64_t k) { sb_money(b, k); }
+static void money_str(strbuf *b, int64_t k) {
+    sb_money(b, k);
+}
 
 static int64_t discount_on(const promo_result *res, const promo_receipt *r, const char *sku) {
     int64_t d = 0;
@@ -354,8 +372,10 @@ static int check_expect(const ast_node *e, const promo_result *res, const promo_
             ok = res->has_spend_limit && res->spend_limit == want;
             money_str(&exp, want);
         }
-        if (res->has_spend_limit) money_str(&act, res->spend_limit);
-        else sb_puts(&act, "none");
+        if (res->has_spend_limit)
+            money_str(&act, res->spend_limit);
+        else
+            sb_puts(&act, "none");
         break;
     case EXP_APPLIED: {
         what = e->ival ? "not applied" : "applied";
@@ -367,9 +387,7 @@ static int check_expect(const ast_node *e, const promo_result *res, const promo_
         list_applied(&act, res);
         break;
     }
-    default:
-        ok = 0;
-        what = "?";
+    default: ok = 0; what = "?";
     }
     if (!ok) {
         sb_printf(out, "    expect %s (line %u)\n      expected: %s\n      actual:   %s\n", what,
@@ -469,8 +487,10 @@ static int run_example(promo_bundle *bundle, const sema_campaign *sc, const ast_
             ast_node *c = &copies[ncopies++];
             *c = *it;
             c->next = NULL;
-            if (tail) tail->next = c;
-            else items = c;
+            if (tail)
+                tail->next = c;
+            else
+                items = c;
             tail = c;
         }
     }
@@ -507,31 +527,11 @@ static void usage(FILE *f) {
 
 int cmd_test(int argc, char **argv) {
     int junit = 0;
-    char **paths = xcalloc((size_t)argc, sizeof *paths);
-    int npaths = 0;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            usage(stdout);
-            xfree(paths);
-            return 0;
-        } else if (!strcmp(argv[i], "--format=junit")) {
-            junit = 1;
-        } else if (!strcmp(argv[i], "--format=text")) {
-            junit = 0;
-        } else if (argv[i][0] == '-' && argv[i][1]) {
-            fprintf(stderr, "promo test: unknown option '%s'\n", argv[i]);
-            usage(stderr);
-            xfree(paths);
-            return 2;
-        } else {
-            paths[npaths++] = argv[i];
-        }
-    }
-    if (!npaths) {
-        usage(stderr);
-        xfree(paths);
-        return 2;
-    }
+    const cli_flag flags[] = {{"--format=junit", &junit, 1}, {"--format=text", &junit, 0}};
+    char **paths;
+    int npaths;
+    int st = cli_parse_paths("test", argc, argv, flags, 2, usage, &paths, &npaths);
+    if (st >= 0) return st;
     compile_opts opts = {.today = INT32_MIN, .werror = 0};
     compilation c;
     comp_init(&c, &opts);
@@ -553,7 +553,8 @@ int cmd_test(int argc, char **argv) {
     }
     char errbuf[256];
     promo_bundle *bundle = NULL;
-    if (promo_bundle_load_memory(bytes.data, bytes.len, &bundle, errbuf, sizeof errbuf) != PROMO_OK) {
+    if (promo_bundle_load_memory(bytes.data, bytes.len, &bundle, errbuf, sizeof errbuf) !=
+        PROMO_OK) {
         fprintf(stderr, "promo test: internal error: %s\n", errbuf);
         sb_free(&bytes);
         comp_free(&c);
@@ -595,12 +596,14 @@ int cmd_test(int argc, char **argv) {
         cases[j] = t;
     }
     size_t passed = 0, failed = 0;
-    for (size_t i = 0; i < n; i++) cases[i].ok ? passed++ : failed++;
+    for (size_t i = 0; i < n; i++)
+        cases[i].ok ? passed++ : failed++;
     if (junit) {
         strbuf x = STRBUF_INIT;
-        sb_printf(&x, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-                      "<testsuites tests=\"%zu\" failures=\"%zu\">\n"
-                      "  <testsuite name=\"promo test\" tests=\"%zu\" failures=\"%zu\">\n",
+        sb_printf(&x,
+                  "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+                  "<testsuites tests=\"%zu\" failures=\"%zu\">\n"
+                  "  <testsuite name=\"promo test\" tests=\"%zu\" failures=\"%zu\">\n",
                   n, failed, n, failed);
         for (size_t i = 0; i < n; i++) {
             sb_puts(&x, "    <testcase classname=\"");
@@ -631,7 +634,8 @@ int cmd_test(int argc, char **argv) {
         }
         printf("%zu passed, %zu failed\n", passed, failed);
     }
-    for (size_t i = 0; i < n; i++) xfree(cases[i].report);
+    for (size_t i = 0; i < n; i++)
+        xfree(cases[i].report);
     xfree(cases);
     promo_bundle_release(bundle);
     comp_free(&c);
