@@ -22,7 +22,9 @@ void civil_from_days(int32_t z, int32_t *y, unsigned *m, unsigned *d) {
     *y = (int32_t)yoe + era * 400 + (*m <= 2);
 }
 
-static int is_leap(int32_t y) { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
+static int is_leap(int32_t y) {
+    return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+}
 
 int civil_valid(int32_t y, unsigned m, unsigned d) {
     static const unsigned char mdays[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
@@ -37,7 +39,9 @@ unsigned civil_weekday(int32_t days) {
     return (unsigned)(w < 0 ? w + 7 : w);
 }
 
-int32_t civil_week_start(int32_t days) { return days - (int32_t)civil_weekday(days); }
+int32_t civil_week_start(int32_t days) {
+    return days - (int32_t)civil_weekday(days);
+}
 
 int32_t civil_month_start(int32_t days) {
     int32_t y;

@@ -20,7 +20,8 @@ static inline uint64_t promo_hash(const void *p, size_t n) {
 /* Hash of a number, for number sets (stores by number, quantities). */
 static inline uint64_t promo_hash_i64(int64_t v) {
     unsigned char b[8];
-    for (int i = 0; i < 8; i++) b[i] = (unsigned char)((uint64_t)v >> (8 * i));
+    for (int i = 0; i < 8; i++)
+        b[i] = (unsigned char)((uint64_t)v >> (8 * i));
     return promo_hash(b, 8);
 }
 

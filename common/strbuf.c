@@ -9,7 +9,8 @@
 void sb_reserve(strbuf *b, size_t extra) {
     if (b->len + extra + 1 <= b->cap) return;
     size_t cap = b->cap ? b->cap : 64;
-    while (cap < b->len + extra + 1) cap *= 2;
+    while (cap < b->len + extra + 1)
+        cap *= 2;
     b->data = xrealloc(b->data, cap);
     b->cap = cap;
 }
@@ -21,9 +22,13 @@ void sb_add(strbuf *b, const void *p, size_t n) {
     b->data[b->len] = 0;
 }
 
-void sb_puts(strbuf *b, const char *s) { sb_add(b, s, strlen(s)); }
+void sb_puts(strbuf *b, const char *s) {
+    sb_add(b, s, strlen(s));
+}
 
-void sb_putc(strbuf *b, char c) { sb_add(b, &c, 1); }
+void sb_putc(strbuf *b, char c) {
+    sb_add(b, &c, 1);
+}
 
 void sb_vprintf(strbuf *b, const char *fmt, va_list ap) {
     va_list ap2;
@@ -86,7 +91,9 @@ void sb_money(strbuf *b, int64_t k) {
     sb_puts(b, tmp);
 }
 
-const char *sb_cstr(strbuf *b) { return b->data ? b->data : ""; }
+const char *sb_cstr(strbuf *b) {
+    return b->data ? b->data : "";
+}
 
 void sb_free(strbuf *b) {
     xfree(b->data);

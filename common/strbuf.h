@@ -15,7 +15,8 @@ typedef struct strbuf {
     size_t cap;
 } strbuf;
 
-#define STRBUF_INIT {0, 0, 0}
+#define STRBUF_INIT                                                                                \
+    { 0, 0, 0 }
 
 void sb_reserve(strbuf *b, size_t extra);
 void sb_add(strbuf *b, const void *p, size_t n);

@@ -28,7 +28,9 @@ void *xrealloc(void *p, size_t n) {
     return q;
 }
 
-char *xstrdup(const char *s) { return xstrndup(s, strlen(s)); }
+char *xstrdup(const char *s) {
+    return xstrndup(s, strlen(s));
+}
 
 char *xstrndup(const char *s, size_t n) {
     char *p = xmalloc(n + 1);
@@ -37,4 +39,6 @@ char *xstrndup(const char *s, size_t n) {
     return p;
 }
 
-void xfree(void *p) { free(p); }
+void xfree(void *p) {
+    free(p);
+}

@@ -14,36 +14,36 @@
 struct strbuf;
 
 /* X(code, default message summary) */
-#define DIAG_CODE_LIST(X)                                                                  \
-    X(E001, "invalid character")                                                           \
-    X(E002, "unterminated string")                                                         \
-    X(E003, "invalid date or time")                                                        \
-    X(E004, "syntax error")                                                                \
-    X(E005, "duplicate campaign id")                                                       \
-    X(E006, "unknown name")                                                                \
-    X(E007, "unknown group")                                                               \
-    X(E008, "type mismatch")                                                               \
-    X(E009, "line fact outside a line predicate")                                          \
-    X(E010, "inverted date range")                                                         \
-    X(E011, "percent outside (0, 100]")                                                    \
-    X(E012, "literal does not fit its type")                                               \
-    X(E013, "negative money")                                                              \
-    X(E014, "campaign without a reward")                                                   \
-    X(E015, "clause given twice")                                                          \
-    X(E016, "limit per receipt on a reward it cannot count")                               \
-    X(E017, "empty hour range")                                                            \
-    X(E018, "unknown enumeration member")                                                  \
-    X(E019, "name defined twice")                                                          \
-    X(E020, "set defined in terms of itself")                                              \
-    X(E021, "aggregate inside a line predicate")                                           \
-    X(E022, "invalid reward parameters")                                                   \
-    X(E023, "invalid spend_limit scale")                                                   \
-    X(E024, "invalid example")                                                             \
-    X(E025, "cannot read file")                                                            \
-    X(E026, "exceeds a limit of the bundle format")                                        \
-    X(W001, "equal priority on the same lines")                                            \
-    X(W002, "campaign can never apply")                                                    \
-    X(W003, "campaign already expired")                                                    \
+#define DIAG_CODE_LIST(X)                                                                          \
+    X(E001, "invalid character")                                                                   \
+    X(E002, "unterminated string")                                                                 \
+    X(E003, "invalid date or time")                                                                \
+    X(E004, "syntax error")                                                                        \
+    X(E005, "duplicate campaign id")                                                               \
+    X(E006, "unknown name")                                                                        \
+    X(E007, "unknown group")                                                                       \
+    X(E008, "type mismatch")                                                                       \
+    X(E009, "line fact outside a line predicate")                                                  \
+    X(E010, "inverted date range")                                                                 \
+    X(E011, "percent outside (0, 100]")                                                            \
+    X(E012, "literal does not fit its type")                                                       \
+    X(E013, "negative money")                                                                      \
+    X(E014, "campaign without a reward")                                                           \
+    X(E015, "clause given twice")                                                                  \
+    X(E016, "limit per receipt on a reward it cannot count")                                       \
+    X(E017, "empty hour range")                                                                    \
+    X(E018, "unknown enumeration member")                                                          \
+    X(E019, "name defined twice")                                                                  \
+    X(E020, "set defined in terms of itself")                                                      \
+    X(E021, "aggregate inside a line predicate")                                                   \
+    X(E022, "invalid reward parameters")                                                           \
+    X(E023, "invalid spend_limit scale")                                                           \
+    X(E024, "invalid example")                                                                     \
+    X(E025, "cannot read file")                                                                    \
+    X(E026, "exceeds a limit of the bundle format")                                                \
+    X(W001, "equal priority on the same lines")                                                    \
+    X(W002, "campaign can never apply")                                                            \
+    X(W003, "campaign already expired")                                                            \
     X(W004, "unused declaration")
 
 typedef enum diag_code {
@@ -53,8 +53,8 @@ typedef enum diag_code {
         DIAG__COUNT
 } diag_code;
 
-extern const char *const diag_code_names[DIAG__COUNT];    /* "E004" */
-extern const char *const diag_code_summary[DIAG__COUNT];  /* "syntax error" */
+extern const char *const diag_code_names[DIAG__COUNT];   /* "E004" */
+extern const char *const diag_code_summary[DIAG__COUNT]; /* "syntax error" */
 
 typedef enum diag_severity { DIAG_ERROR, DIAG_WARNING, DIAG_NOTE } diag_severity;
 

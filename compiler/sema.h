@@ -27,25 +27,25 @@
 struct compilation;
 
 typedef struct sema_campaign {
-    ast_node *node;      /* AST_CAMPAIGN */
+    ast_node *node; /* AST_CAMPAIGN */
     const char *id;
     int32_t priority;
-    uint32_t group;      /* index into sema_result.groups */
-    uint32_t file;       /* source file index */
+    uint32_t group; /* index into sema_result.groups */
+    uint32_t file;  /* source file index */
     /* Clause nodes, NULL when absent. */
-    ast_node *combine, *stop, *active, *days, *hours, *stores, *channel, *card, *segment,
-        *code, *then, *limit_receipt, *limit_customer, *budget;
-    ast_node *when_expr; /* all `when` clauses joined by `and`, or NULL */
-    uint32_t accept_mode;      /* PB_ACCEPT_* */
-    uint32_t *accept;          /* sorted group indices for PB_ACCEPT_LIST */
+    ast_node *combine, *stop, *active, *days, *hours, *stores, *channel, *card, *segment, *code,
+        *then, *limit_receipt, *limit_customer, *budget;
+    ast_node *when_expr;  /* all `when` clauses joined by `and`, or NULL */
+    uint32_t accept_mode; /* PB_ACCEPT_* */
+    uint32_t *accept;     /* sorted group indices for PB_ACCEPT_LIST */
     uint32_t naccept;
 } sema_campaign;
 
 typedef struct sema_result {
     sema_campaign *campaigns; /* evaluation order: priority desc, id bytewise asc */
     size_t ncampaigns;
-    const char **groups;      /* bytewise sorted, unique: declared groups and the
-                                 implicit one-campaign groups (named by campaign id) */
+    const char **groups; /* bytewise sorted, unique: declared groups and the
+                            implicit one-campaign groups (named by campaign id) */
     size_t ngroups;
     int tiebreak_benefit;
 } sema_result;

@@ -81,8 +81,8 @@ static inline int bundle_set_has(const promo_bundle *b, uint32_t s, uint64_t h) 
 
 /* Loader/verifier entry (also used by tests and fuzzers): takes ownership of `mem`
  * (malloc'd, `size` bytes) whether it succeeds or not. */
-promo_status bundle_load_owned(unsigned char *mem, size_t size, promo_bundle **out,
-                               char *errbuf, size_t errlen);
+promo_status bundle_load_owned(unsigned char *mem, size_t size, promo_bundle **out, char *errbuf,
+                               size_t errlen);
 
 /* Human-readable listing of a bundle (promo disasm; golden tests). */
 struct strbuf;

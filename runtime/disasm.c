@@ -236,8 +236,7 @@ static void dis_campaign(strbuf *o, const promo_bundle *b, uint32_t ci, dis_list
         dis_quote(o, bundle_str(b, c->title));
     }
     sb_putc(o, '\n');
-    if (c->src_file != PB_NONE)
-        sb_printf(o, "  source   %s\n", bundle_str(b, c->src_file));
+    if (c->src_file != PB_NONE) sb_printf(o, "  source   %s\n", bundle_str(b, c->src_file));
     sb_printf(o, "  id hash  %016llx\n", (unsigned long long)c->id_hash);
     sb_printf(o, "  priority %d\n", c->priority);
     sb_printf(o, "  group    %s\n", bundle_str(b, b->groups[c->group]));

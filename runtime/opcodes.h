@@ -26,75 +26,75 @@
 
 #include <stdint.h>
 
-#define PROMO_OPCODE_LIST(OP)                                                              \
-    /* constants */                                                                        \
-    OP(PUSH_I, IMM, 0, 1, ANY, "push the signed 24-bit immediate A")                      \
-    OP(PUSH_K, CONST, 0, 1, ANY, "push constant A of the constant pool")                  \
-    /* receipt facts */                                                                    \
-    OP(R_TOTAL, NONE, 0, 1, ANY, "current receipt total, kopecks (all lines)")           \
-    OP(R_ORIG_TOTAL, NONE, 0, 1, ANY, "original receipt total, kopecks")                  \
-    OP(R_STORE, NONE, 0, 1, ANY, "store id (string hash)")                                \
-    OP(R_REGION, NONE, 0, 1, ANY, "region (string hash, 0 absent)")                       \
-    OP(R_CHANNEL, NONE, 0, 1, ANY, "channel: 0 pos, 1 online")                            \
-    OP(R_PAYMENT, NONE, 0, 1, ANY, "payment: 0 cash 1 card 2 credit 3 bonus 4 mixed")     \
-    OP(R_HAS_CODE, STR, 0, 1, ANY, "1 when promo code string A was presented")            \
-    OP(R_TIME, NONE, 0, 1, ANY, "local time, seconds since midnight")                     \
-    OP(R_DATE, NONE, 0, 1, ANY, "local date, days since 1970-01-01")                      \
-    OP(R_WEEKDAY, NONE, 0, 1, ANY, "weekday 0 mon .. 6 sun")                              \
-    OP(R_ATTR_S, STR, 0, 1, ANY, "receipt attribute A as a string hash (0 absent)")       \
-    OP(R_ATTR_N, STR, 0, 1, ANY, "receipt attribute A as a number x1000 (ABSENT)")        \
-    /* customer facts */                                                                   \
-    OP(C_SEGMENT, STR, 0, 1, ANY, "1 when the customer is in segment A")                  \
-    OP(C_CARD_IS, STR, 0, 1, ANY, "1 when the customer's card type is A")                 \
-    OP(C_CARD, NONE, 0, 1, ANY, "card type (string hash, 0 absent)")                      \
-    OP(C_TIER, NONE, 0, 1, ANY, "tier (string hash, 0 absent)")                           \
-    OP(C_ID, NONE, 0, 1, ANY, "customer id (string hash, 0 absent)")                      \
-    OP(C_BIRTHDAY, IMM, 0, 1, ANY, "1 when the birthday is within A days of the date")    \
-    OP(C_REGISTERED, NONE, 0, 1, ANY, "1 when the customer is registered")                \
-    OP(C_ATTR_S, STR, 0, 1, ANY, "customer attribute A as a string hash (0 absent)")      \
-    OP(C_ATTR_N, STR, 0, 1, ANY, "customer attribute A as a number x1000 (ABSENT)")       \
-    /* line facts (PRED blocks) */                                                         \
-    OP(L_SKU, NONE, 0, 1, LINE, "sku (string hash)")                                      \
-    OP(L_BRAND, NONE, 0, 1, LINE, "brand (string hash, 0 absent)")                        \
-    OP(L_CATEGORY, NONE, 0, 1, LINE, "full category path (string hash, 0 absent)")       \
-    OP(L_CAT_IN, SET, 0, 1, LINE, "1 when the category or one of its ancestors is in A") \
-    OP(L_QTY, NONE, 0, 1, LINE, "quantity x1000")                                         \
-    OP(L_PRICE, NONE, 0, 1, LINE, "current unit price, kopecks (amount / qty, half up)") \
-    OP(L_ORIG_PRICE, NONE, 0, 1, LINE, "original unit price, kopecks")                    \
-    OP(L_AMOUNT, NONE, 0, 1, LINE, "current line amount, kopecks")                        \
-    OP(L_EXCLUDED, NONE, 0, 1, LINE, "1 when the line is excluded")                       \
-    /* aggregates over the current receipt's lines (COND blocks) */                       \
-    OP(AGG_SUM, PRED, 0, 1, COND, "sum of current amounts of lines matching A")           \
-    OP(AGG_COUNT, PRED, 0, 1, COND, "units (qty x1000) of lines matching A")              \
-    OP(AGG_ANY, PRED, 0, 1, COND, "1 when some line matches A")                           \
-    OP(AGG_DISTINCT, PRED, 0, 1, COND, "distinct SKUs among lines matching A (x1000)")   \
-    /* per-customer history (COND blocks); pops the window in days */                    \
-    OP(H_SUM, HIST, 1, 1, COND, "history sum of slot A over the popped number of days")  \
-    OP(H_COUNT, HIST, 1, 1, COND, "history units of slot A over the popped days")         \
-    OP(H_VISITS, NONE, 1, 1, COND, "receipts of the customer over the popped days")      \
-    /* arithmetic (ABSENT propagates; saturating) */                                       \
-    OP(ADD, NONE, 2, 1, ANY, "a + b")                                                     \
-    OP(SUB, NONE, 2, 1, ANY, "a - b")                                                     \
-    OP(MUL_MN, NONE, 2, 1, ANY, "money x number: round_half_up(a * b / 1000)")            \
-    OP(MUL_NN, NONE, 2, 1, ANY, "number x number: round_half_up(a * b / 1000)")           \
-    OP(NEG, NONE, 1, 1, ANY, "-a")                                                        \
-    /* comparisons of numbers (false when either side is ABSENT) */                       \
-    OP(EQ, NONE, 2, 1, ANY, "a == b")                                                     \
-    OP(NE, NONE, 2, 1, ANY, "a != b")                                                     \
-    OP(LT, NONE, 2, 1, ANY, "a < b")                                                      \
-    OP(LE, NONE, 2, 1, ANY, "a <= b")                                                     \
-    OP(GT, NONE, 2, 1, ANY, "a > b")                                                      \
-    OP(GE, NONE, 2, 1, ANY, "a >= b")                                                     \
-    /* strings (hashes; false when either side is 0 = absent) */                          \
-    OP(SEQ, NONE, 2, 1, ANY, "string a == string b")                                      \
-    OP(SNE, NONE, 2, 1, ANY, "string a != string b")                                      \
-    OP(IN_SET, SET, 1, 1, ANY, "1 when the popped string hash is in set A (0 if absent)")\
-    OP(IN_NSET, SET, 1, 1, ANY, "1 when the popped number is in set A (ABSENT -> 0)")     \
-    /* logic and control */                                                                \
-    OP(NOT, NONE, 1, 1, ANY, "logical not")                                               \
-    OP(JF_KEEP, JUMP, 0, 0, ANY, "and: if top is 0 jump keeping it, else pop it")        \
-    OP(JT_KEEP, JUMP, 0, 0, ANY, "or: if top is not 0 jump keeping it, else pop it")     \
-    OP(ASSERT, PART, 1, 0, COND, "pop; if 0 the block returns false naming part A")       \
+#define PROMO_OPCODE_LIST(OP)                                                                      \
+    /* constants */                                                                                \
+    OP(PUSH_I, IMM, 0, 1, ANY, "push the signed 24-bit immediate A")                               \
+    OP(PUSH_K, CONST, 0, 1, ANY, "push constant A of the constant pool")                           \
+    /* receipt facts */                                                                            \
+    OP(R_TOTAL, NONE, 0, 1, ANY, "current receipt total, kopecks (all lines)")                     \
+    OP(R_ORIG_TOTAL, NONE, 0, 1, ANY, "original receipt total, kopecks")                           \
+    OP(R_STORE, NONE, 0, 1, ANY, "store id (string hash)")                                         \
+    OP(R_REGION, NONE, 0, 1, ANY, "region (string hash, 0 absent)")                                \
+    OP(R_CHANNEL, NONE, 0, 1, ANY, "channel: 0 pos, 1 online")                                     \
+    OP(R_PAYMENT, NONE, 0, 1, ANY, "payment: 0 cash 1 card 2 credit 3 bonus 4 mixed")              \
+    OP(R_HAS_CODE, STR, 0, 1, ANY, "1 when promo code string A was presented")                     \
+    OP(R_TIME, NONE, 0, 1, ANY, "local time, seconds since midnight")                              \
+    OP(R_DATE, NONE, 0, 1, ANY, "local date, days since 1970-01-01")                               \
+    OP(R_WEEKDAY, NONE, 0, 1, ANY, "weekday 0 mon .. 6 sun")                                       \
+    OP(R_ATTR_S, STR, 0, 1, ANY, "receipt attribute A as a string hash (0 absent)")                \
+    OP(R_ATTR_N, STR, 0, 1, ANY, "receipt attribute A as a number x1000 (ABSENT)")                 \
+    /* customer facts */                                                                           \
+    OP(C_SEGMENT, STR, 0, 1, ANY, "1 when the customer is in segment A")                           \
+    OP(C_CARD_IS, STR, 0, 1, ANY, "1 when the customer's card type is A")                          \
+    OP(C_CARD, NONE, 0, 1, ANY, "card type (string hash, 0 absent)")                               \
+    OP(C_TIER, NONE, 0, 1, ANY, "tier (string hash, 0 absent)")                                    \
+    OP(C_ID, NONE, 0, 1, ANY, "customer id (string hash, 0 absent)")                               \
+    OP(C_BIRTHDAY, IMM, 0, 1, ANY, "1 when the birthday is within A days of the date")             \
+    OP(C_REGISTERED, NONE, 0, 1, ANY, "1 when the customer is registered")                         \
+    OP(C_ATTR_S, STR, 0, 1, ANY, "customer attribute A as a string hash (0 absent)")               \
+    OP(C_ATTR_N, STR, 0, 1, ANY, "customer attribute A as a number x1000 (ABSENT)")                \
+    /* line facts (PRED blocks) */                                                                 \
+    OP(L_SKU, NONE, 0, 1, LINE, "sku (string hash)")                                               \
+    OP(L_BRAND, NONE, 0, 1, LINE, "brand (string hash, 0 absent)")                                 \
+    OP(L_CATEGORY, NONE, 0, 1, LINE, "full category path (string hash, 0 absent)")                 \
+    OP(L_CAT_IN, SET, 0, 1, LINE, "1 when the category or one of its ancestors is in A")           \
+    OP(L_QTY, NONE, 0, 1, LINE, "quantity x1000")                                                  \
+    OP(L_PRICE, NONE, 0, 1, LINE, "current unit price, kopecks (amount / qty, half up)")           \
+    OP(L_ORIG_PRICE, NONE, 0, 1, LINE, "original unit price, kopecks")                             \
+    OP(L_AMOUNT, NONE, 0, 1, LINE, "current line amount, kopecks")                                 \
+    OP(L_EXCLUDED, NONE, 0, 1, LINE, "1 when the line is excluded")                                \
+    /* aggregates over the current receipt's lines (COND blocks) */                                \
+    OP(AGG_SUM, PRED, 0, 1, COND, "sum of current amounts of lines matching A")                    \
+    OP(AGG_COUNT, PRED, 0, 1, COND, "units (qty x1000) of lines matching A")                       \
+    OP(AGG_ANY, PRED, 0, 1, COND, "1 when some line matches A")                                    \
+    OP(AGG_DISTINCT, PRED, 0, 1, COND, "distinct SKUs among lines matching A (x1000)")             \
+    /* per-customer history (COND blocks); pops the window in days */                              \
+    OP(H_SUM, HIST, 1, 1, COND, "history sum of slot A over the popped number of days")            \
+    OP(H_COUNT, HIST, 1, 1, COND, "history units of slot A over the popped days")                  \
+    OP(H_VISITS, NONE, 1, 1, COND, "receipts of the customer over the popped days")                \
+    /* arithmetic (ABSENT propagates; saturating) */                                               \
+    OP(ADD, NONE, 2, 1, ANY, "a + b")                                                              \
+    OP(SUB, NONE, 2, 1, ANY, "a - b")                                                              \
+    OP(MUL_MN, NONE, 2, 1, ANY, "money x number: round_half_up(a * b / 1000)")                     \
+    OP(MUL_NN, NONE, 2, 1, ANY, "number x number: round_half_up(a * b / 1000)")                    \
+    OP(NEG, NONE, 1, 1, ANY, "-a")                                                                 \
+    /* comparisons of numbers (false when either side is ABSENT) */                                \
+    OP(EQ, NONE, 2, 1, ANY, "a == b")                                                              \
+    OP(NE, NONE, 2, 1, ANY, "a != b")                                                              \
+    OP(LT, NONE, 2, 1, ANY, "a < b")                                                               \
+    OP(LE, NONE, 2, 1, ANY, "a <= b")                                                              \
+    OP(GT, NONE, 2, 1, ANY, "a > b")                                                               \
+    OP(GE, NONE, 2, 1, ANY, "a >= b")                                                              \
+    /* strings (hashes; false when either side is 0 = absent) */                                   \
+    OP(SEQ, NONE, 2, 1, ANY, "string a == string b")                                               \
+    OP(SNE, NONE, 2, 1, ANY, "string a != string b")                                               \
+    OP(IN_SET, SET, 1, 1, ANY, "1 when the popped string hash is in set A (0 if absent)")          \
+    OP(IN_NSET, SET, 1, 1, ANY, "1 when the popped number is in set A (ABSENT -> 0)")              \
+    /* logic and control */                                                                        \
+    OP(NOT, NONE, 1, 1, ANY, "logical not")                                                        \
+    OP(JF_KEEP, JUMP, 0, 0, ANY, "and: if top is 0 jump keeping it, else pop it")                  \
+    OP(JT_KEEP, JUMP, 0, 0, ANY, "or: if top is not 0 jump keeping it, else pop it")               \
+    OP(ASSERT, PART, 1, 0, COND, "pop; if 0 the block returns false naming part A")                \
     OP(RET, NONE, 1, 0, ANY, "return the popped value as the block's result")
 
 typedef enum promo_opcode {
@@ -105,7 +105,15 @@ typedef enum promo_opcode {
 } promo_opcode;
 
 typedef enum promo_operand_kind {
-    OPK_NONE, OPK_IMM, OPK_CONST, OPK_STR, OPK_SET, OPK_PRED, OPK_HIST, OPK_JUMP, OPK_PART
+    OPK_NONE,
+    OPK_IMM,
+    OPK_CONST,
+    OPK_STR,
+    OPK_SET,
+    OPK_PRED,
+    OPK_HIST,
+    OPK_JUMP,
+    OPK_PART
 } promo_operand_kind;
 
 typedef enum promo_op_context { OPC_ANY, OPC_COND, OPC_LINE } promo_op_context;
@@ -123,16 +131,16 @@ extern const promo_opinfo promo_opinfo_table[OP__COUNT];
 
 /* Instruction encoding. */
 typedef uint32_t promo_insn;
-#define INSN_OP(i) ((promo_opcode)((i)&0xFFu))
-#define INSN_A(i) ((uint32_t)(i) >> 8)
-#define INSN_SA(i) ((int32_t)((i)&0xFFFFFF00u) >> 8) /* sign-extended IMM */
+#define INSN_OP(i)       ((promo_opcode)((i)&0xFFu))
+#define INSN_A(i)        ((uint32_t)(i) >> 8)
+#define INSN_SA(i)       ((int32_t)((i)&0xFFFFFF00u) >> 8) /* sign-extended IMM */
 #define INSN_MAKE(op, a) ((promo_insn)(((uint32_t)(a) << 8) | ((uint32_t)(op)&0xFFu)))
-#define INSN_A_MAX 0xFFFFFFu
-#define INSN_IMM_MIN (-(1 << 23))
-#define INSN_IMM_MAX ((1 << 23) - 1)
-#define PRED_ALL_LINES 0xFFFFFFu
+#define INSN_A_MAX       0xFFFFFFu
+#define INSN_IMM_MIN     (-(1 << 23))
+#define INSN_IMM_MAX     ((1 << 23) - 1)
+#define PRED_ALL_LINES   0xFFFFFFu
 
-#define PROMO_ABSENT INT64_MIN
+#define PROMO_ABSENT       INT64_MIN
 #define PROMO_VM_STACK_MAX 64
 
 #endif

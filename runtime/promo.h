@@ -40,23 +40,23 @@ extern "C" {
 #define PROMO_API
 #endif
 
-#define PROMO_VERSION_MAJOR 0
-#define PROMO_VERSION_MINOR 1
-#define PROMO_VERSION_PATCH 0
+#define PROMO_VERSION_MAJOR  0
+#define PROMO_VERSION_MINOR  1
+#define PROMO_VERSION_PATCH  0
 #define PROMO_VERSION_STRING "0.1.0"
 PROMO_API const char *promo_version(void);
 
 /* Status codes, declared once: X(name, message). */
-#define PROMO_STATUS_LIST(X)                                                               \
-    X(OK, "success")                                                                       \
-    X(ENOMEM, "out of memory")                                                             \
-    X(EIO, "input/output error")                                                           \
-    X(ECORRUPT, "corrupt or truncated bundle")                                             \
-    X(EVERSION, "unsupported bundle format version")                                       \
-    X(EINPUT, "malformed receipt")                                                         \
-    X(ELIMIT, "receipt exceeds a size limit")                                              \
-    X(ECONFLICT, "state changed since evaluation; evaluate again")                         \
-    X(ESTATE, "state store failure")                                                       \
+#define PROMO_STATUS_LIST(X)                                                                       \
+    X(OK, "success")                                                                               \
+    X(ENOMEM, "out of memory")                                                                     \
+    X(EIO, "input/output error")                                                                   \
+    X(ECORRUPT, "corrupt or truncated bundle")                                                     \
+    X(EVERSION, "unsupported bundle format version")                                               \
+    X(EINPUT, "malformed receipt")                                                                 \
+    X(ELIMIT, "receipt exceeds a size limit")                                                      \
+    X(ECONFLICT, "state changed since evaluation; evaluate again")                                 \
+    X(ESTATE, "state store failure")                                                               \
     X(EARG, "invalid argument")
 
 typedef enum promo_status {
@@ -75,12 +75,11 @@ typedef struct promo_bundle promo_bundle;
 
 /* Loads and verifies (magic, format, checksum, every offset, every instruction).
  * On failure *out is NULL and errbuf (if not NULL) receives a one-line message. */
-PROMO_API promo_status promo_bundle_load_file(const char *path, promo_bundle **out,
-                                              char *errbuf, size_t errlen);
+PROMO_API promo_status promo_bundle_load_file(const char *path, promo_bundle **out, char *errbuf,
+                                              size_t errlen);
 /* Copies `data`; the caller keeps ownership of it. */
-PROMO_API promo_status promo_bundle_load_memory(const void *data, size_t len,
-                                                promo_bundle **out, char *errbuf,
-                                                size_t errlen);
+PROMO_API promo_status promo_bundle_load_memory(const void *data, size_t len, promo_bundle **out,
+                                                char *errbuf, size_t errlen);
 PROMO_API void promo_bundle_retain(promo_bundle *b);
 PROMO_API void promo_bundle_release(promo_bundle *b); /* NULL is ignored */
 
@@ -111,8 +110,8 @@ typedef struct promo_delta {
 
 typedef struct promo_store_ops {
     /* Sum of counters of (customer, key) with day in [from, to]; 0 when none. */
-    promo_status (*sum_range)(void *self, uint64_t customer, uint64_t key, int32_t from,
-                              int32_t to, int64_t *out);
+    promo_status (*sum_range)(void *self, uint64_t customer, uint64_t key, int32_t from, int32_t to,
+                              int64_t *out);
     /* Current version of the customer's state (0 for an unknown customer). */
     promo_status (*version)(void *self, uint64_t customer, uint64_t *out);
     /* Applies all deltas atomically iff the version is still `expected`, then bumps it.
@@ -136,8 +135,8 @@ PROMO_API void promo_store_free(promo_store *s);
 typedef struct promo_engine promo_engine;
 
 typedef struct promo_engine_opts {
-    promo_store store;   /* ops NULL: an in-memory store owned by the engine */
-    int own_store;       /* 1: the engine frees `store` with it */
+    promo_store store; /* ops NULL: an in-memory store owned by the engine */
+    int own_store;     /* 1: the engine frees `store` with it */
 } promo_engine_opts;
 
 /* `bundle` may be released by the caller afterwards (the engine keeps a reference).
@@ -168,7 +167,10 @@ typedef struct promo_kv {
 
 enum { PROMO_CHANNEL_POS = 0, PROMO_CHANNEL_ONLINE = 1 };
 enum {
-    PROMO_PAY_CASH = 0, PROMO_PAY_CARD = 1, PROMO_PAY_CREDIT = 2, PROMO_PAY_BONUS = 3,
+    PROMO_PAY_CASH = 0,
+    PROMO_PAY_CARD = 1,
+    PROMO_PAY_CREDIT = 2,
+    PROMO_PAY_BONUS = 3,
     PROMO_PAY_MIXED = 4
 };
 
@@ -182,27 +184,27 @@ typedef struct promo_line {
 } promo_line;
 
 typedef struct promo_customer {
-    promo_str id;          /* absent: anonymous (no limits/history can be kept) */
+    promo_str id; /* absent: anonymous (no limits/history can be kept) */
     promo_str card;
     promo_str tier;
     const promo_str *segments;
     uint32_t nsegments;
     int has_birthday;
-    int32_t birthday;      /* days since 1970 of the birth date */
-    int registered;        /* -1: derive from id; 0/1 explicit */
+    int32_t birthday; /* days since 1970 of the birth date */
+    int registered;   /* -1: derive from id; 0/1 explicit */
     const promo_kv *attrs;
     uint32_t nattrs;
 } promo_customer;
 
 typedef struct promo_receipt {
     promo_str id;
-    promo_str store;       /* decimal text of a numeric store id, or the string */
+    promo_str store; /* decimal text of a numeric store id, or the string */
     promo_str region;
-    int channel;           /* PROMO_CHANNEL_* */
-    int payment;           /* PROMO_PAY_* */
-    int64_t points_paid;   /* kopecks */
-    int32_t date;          /* local date, days since 1970-01-01 */
-    int32_t time;          /* local time, seconds since midnight */
+    int channel;         /* PROMO_CHANNEL_* */
+    int payment;         /* PROMO_PAY_* */
+    int64_t points_paid; /* kopecks */
+    int32_t date;        /* local date, days since 1970-01-01 */
+    int32_t time;        /* local time, seconds since midnight */
     const promo_str *codes;
     uint32_t ncodes;
     const promo_kv *attrs;
@@ -216,16 +218,16 @@ typedef struct promo_receipt {
 
 /* ---------------------------------------------------------------- results ---- */
 
-typedef struct promo_by {         /* one campaign's discount on one line */
-    uint32_t campaign;            /* evaluation-order index in result->bundle */
+typedef struct promo_by { /* one campaign's discount on one line */
+    uint32_t campaign;    /* evaluation-order index in result->bundle */
     int64_t amount;
 } promo_by;
 
 typedef struct promo_line_result {
-    int64_t amount;   /* round_half_up(qty * price) */
+    int64_t amount; /* round_half_up(qty * price) */
     int64_t discount;
-    int64_t final;    /* amount - discount */
-    uint32_t by_off;  /* entries result->by[by_off .. by_off + by_cnt), evaluation order */
+    int64_t final;   /* amount - discount */
+    uint32_t by_off; /* entries result->by[by_off .. by_off + by_cnt), evaluation order */
     uint32_t by_cnt;
 } promo_line_result;
 
@@ -236,20 +238,20 @@ typedef struct promo_points {
     int32_t expire;   /* days since 1970, or INT32_MIN for null */
 } promo_points;
 
-typedef struct promo_text {       /* a coupon or message issued by a campaign */
+typedef struct promo_text { /* a coupon or message issued by a campaign */
     uint32_t campaign;
-    uint32_t str;                 /* string index in result->bundle */
+    uint32_t str; /* string index in result->bundle */
 } promo_text;
 
 /* --explain outcomes, declared once: X(name, json text). */
-#define PROMO_OUTCOME_LIST(X)                                                              \
-    X(APPLIED, "applied")                                                                  \
-    X(NOT_APPLICABLE, "condition false")   /* prefilter clause or `when` part false */    \
-    X(NOTHING, "nothing to give")          /* condition true, rewards gave nothing */     \
-    X(BLOCKED, "blocked")                  /* incompatible with `other` */                 \
-    X(LIMIT, "limit reached")                                                              \
-    X(BUDGET, "budget exhausted")                                                          \
-    X(STOPPED, "stopped")                  /* by `other` */
+#define PROMO_OUTCOME_LIST(X)                                                                      \
+    X(APPLIED, "applied")                                                                          \
+    X(NOT_APPLICABLE, "condition false") /* prefilter clause or `when` part false */               \
+    X(NOTHING, "nothing to give")        /* condition true, rewards gave nothing */                \
+    X(BLOCKED, "blocked")                /* incompatible with `other` */                           \
+    X(LIMIT, "limit reached")                                                                      \
+    X(BUDGET, "budget exhausted")                                                                  \
+    X(STOPPED, "stopped") /* by `other` */
 
 typedef enum promo_outcome {
 #define X(name, text) PROMO_OUT_##name,
@@ -260,16 +262,16 @@ typedef enum promo_outcome {
 
 typedef struct promo_explain {
     uint32_t campaign;
-    uint32_t outcome;  /* promo_outcome */
-    uint32_t other;    /* blocking/stopping campaign index, or UINT32_MAX */
-    const char *part;  /* NOT_APPLICABLE: "days", "hours", "active", "stores", "channel",
-                          "card", "segment", "code" or the source text of the false
-                          part of `when`; owned by the bundle or static */
+    uint32_t outcome; /* promo_outcome */
+    uint32_t other;   /* blocking/stopping campaign index, or UINT32_MAX */
+    const char *part; /* NOT_APPLICABLE: "days", "hours", "active", "stores", "channel",
+                         "card", "segment", "code" or the source text of the false
+                         part of `when`; owned by the bundle or static */
 } promo_explain;
 
 typedef struct promo_result {
-    const promo_bundle *bundle;   /* the bundle this result was computed with */
-    promo_str id;                 /* the receipt's id */
+    const promo_bundle *bundle; /* the bundle this result was computed with */
+    promo_str id;               /* the receipt's id */
     int64_t total, discount, final;
     const promo_line_result *lines;
     uint32_t nlines;
@@ -282,8 +284,8 @@ typedef struct promo_result {
     const promo_text *messages;
     uint32_t nmessages;
     int has_spend_limit;
-    int64_t spend_limit;          /* kopecks */
-    const uint32_t *applied;      /* campaign indices in evaluation order */
+    int64_t spend_limit;     /* kopecks */
+    const uint32_t *applied; /* campaign indices in evaluation order */
     uint32_t napplied;
     const promo_explain *explain; /* only when the ctx has PROMO_CTX_EXPLAIN */
     uint32_t nexplain;
@@ -301,8 +303,7 @@ PROMO_API const char *promo_ctx_errmsg(const promo_ctx *c); /* message of the la
 
 /* Evaluates a receipt against the engine's current bundle. Reads budgets and state but
  * changes nothing; *out stays valid until the next evaluation on this ctx. */
-PROMO_API promo_status promo_eval(promo_ctx *c, const promo_receipt *r,
-                                  const promo_result **out);
+PROMO_API promo_status promo_eval(promo_ctx *c, const promo_receipt *r, const promo_result **out);
 /* Applies what the last evaluation produced: reserves budgets (atomically, never past
  * the cap) and writes per-customer state. PROMO_ECONFLICT: a budget or the customer's
  * state changed since the evaluation in a way that changes its outcome; nothing was
@@ -319,8 +320,7 @@ PROMO_API promo_status promo_process(promo_ctx *c, const promo_receipt *r,
  * PROMO_JSON_PADDING readable bytes (their content is ignored). */
 #define PROMO_JSON_PADDING 64
 PROMO_API promo_status promo_receipt_parse_json(promo_ctx *c, const char *line, size_t len,
-                                                const promo_receipt **out,
-                                                promo_str *out_id);
+                                                const promo_receipt **out, promo_str *out_id);
 /* Writes the SPEC-4 JSON of a result (no newline) into buf; returns the length needed
  * (excluding NUL). When the return value >= cap, nothing useful was written. */
 PROMO_API size_t promo_result_to_json(const promo_result *res, char *buf, size_t cap);

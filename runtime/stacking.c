@@ -377,7 +377,8 @@ static promo_status stk_prepare(stk_eval *s, const promo_receipt *r) {
         PL(tg)
         PL(d)
         PL(w)
-        PL(cnt) PL(share) PL(share2) PL(acc) PL(stmp) PL(runs) PL(lres)
+        PL(cnt)
+        PL(share) PL(share2) PL(acc) PL(stmp) PL(runs) PL(lres)
 #undef PL
             x->cap_pl = c;
         x->cap_lres = c;

@@ -15,7 +15,9 @@ static const char *const status_name[] = {
 #undef X
 };
 
-const char *promo_version(void) { return PROMO_VERSION_STRING; }
+const char *promo_version(void) {
+    return PROMO_VERSION_STRING;
+}
 
 const char *promo_strerror(promo_status s) {
     return (unsigned)s < PROMO__STATUS_COUNT ? status_msg[s] : "unknown status";
