@@ -15,12 +15,24 @@
 
 /* ------------------------------------------------------------- allocation count ---- */
 
-/* The reader promises no allocation per receipt after warm-up: count them. */
+/* The reader promises no allocation per receipt after warm-up: count them. Under
+ * AddressSanitizer the allocator belongs to the sanitizer, so the count (and only the
+ * count) is left to the normal build. */
+#if defined(__SANITIZE_ADDRESS__)
+#define PROMO_COUNT_ALLOCS 0
+#else
+#define PROMO_COUNT_ALLOCS 1
+#endif
 extern void *__libc_malloc(size_t);
 extern void *__libc_calloc(size_t, size_t);
 extern void *__libc_realloc(void *, size_t);
 extern void __libc_free(void *);
 static volatile long n_allocs;
+#if !PROMO_COUNT_ALLOCS
+/* Test buffers then come from the sanitizer's allocator, which checks their bounds. */
+#define __libc_malloc malloc
+#define __libc_free free
+#else
 void *malloc(size_t n) {
     n_allocs++;
     return __libc_malloc(n);
@@ -36,11 +48,13 @@ void *realloc(void *p, size_t n) {
 void free(void *p) {
     __libc_free(p);
 }
+#endif
 
 /* -------------------------------------------------------------------- helpers ---- */
 
 static rx_reader *rd;
 static char *line_buf;
+static size_t line_len; /* the JSON text in line_buf (the padding is not NUL-ended) */
 static char err[256];
 static promo_str rid;
 
@@ -61,6 +75,7 @@ static promo_status parse_pad(const char *json, const promo_receipt **out, char 
     line_buf = __libc_malloc(n + PROMO_JSON_PADDING);
     memcpy(line_buf, json, n);
     memset(line_buf + n, pad, PROMO_JSON_PADDING);
+    line_len = n;
     return rx_parse(rd, line_buf, n, out, &rid, err, sizeof err);
 }
 
@@ -154,7 +169,7 @@ Test(receipt, spec_example_every_field) {
     cr_assert_eq(r->lines[1].excluded, 1);
 
     /* Strings without escapes are not copied: they point into the line. */
-    cr_assert(r->lines[0].sku.p > line_buf && r->lines[0].sku.p < line_buf + strlen(line_buf));
+    cr_assert(r->lines[0].sku.p > line_buf && r->lines[0].sku.p < line_buf + line_len);
 }
 
 Test(receipt, defaults_of_optional_fields) {
@@ -439,7 +454,8 @@ Test(receipt, no_allocation_after_warm_up) {
         cr_assert_eq(rx_parse(rd, b, n, &r, NULL, err, sizeof err), PROMO_OK);
         cr_assert_eq(rx_parse(rd, b, 40, &r, NULL, err, sizeof err), PROMO_EINPUT);
     }
-    cr_assert_eq(n_allocs, before, "%ld allocations in 200 parses", n_allocs - before);
+    if (PROMO_COUNT_ALLOCS)
+        cr_assert_eq(n_allocs, before, "%ld allocations in 200 parses", n_allocs - before);
     cr_assert_eq(r, NULL);
     __libc_free(b);
 }
