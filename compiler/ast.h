@@ -128,8 +128,9 @@ enum { HIST_OP_SUM, HIST_OP_COUNT, HIST_OP_VISITS };
 #define FACT_LIST(X)                                                                               \
     /* receipt level */                                                                            \
     X(TOTAL, RECEIPT)                                                                              \
-    X(ORIGINAL_TOTAL, RECEIPT) X(STORE, RECEIPT) X(REGION, RECEIPT) X(CHANNEL, RECEIPT)            \
-        X(PAYMENT, RECEIPT) X(CODE, RECEIPT) X(TIME, RECEIPT) X(DATE, RECEIPT) X(WEEKDAY, RECEIPT) \
+    X(ORIGINAL_TOTAL, RECEIPT)                                                                     \
+    X(STORE, RECEIPT) X(REGION, RECEIPT) X(CHANNEL, RECEIPT) X(PAYMENT, RECEIPT) X(CODE, RECEIPT)  \
+        X(TIME, RECEIPT) X(DATE, RECEIPT) X(WEEKDAY, RECEIPT)                                      \
             X(ATTR, RECEIPT) /* customer level */                                                  \
         X(SEGMENT, CUSTOMER) X(CARD, CUSTOMER) X(CARD_IS, CUSTOMER) X(TIER, CUSTOMER)              \
             X(BIRTHDAY_WITHIN, CUSTOMER) X(REGISTERED, CUSTOMER) X(CUSTOMER_ATTR, CUSTOMER)        \
@@ -162,10 +163,11 @@ enum {
 /* Static types, filled by sema. */
 #define TYPE_LIST(X)                                                                               \
     X(ERROR, "<error>")                                                                            \
-    X(BOOL, "bool") X(MONEY, "money") X(NUMBER, "number") X(PERCENT, "percent")                    \
-        X(STRING, "string") X(DATE, "date") X(TIME, "time") X(WEEKDAY, "weekday")                  \
-            X(CHANNEL, "channel") X(PAYMENT, "payment") X(ATTR, "attribute")                       \
-                X(UNTYPED, "number literal") X(LIST, "list")
+    X(BOOL, "bool")                                                                                \
+    X(MONEY, "money") X(NUMBER, "number") X(PERCENT, "percent") X(STRING, "string")                \
+        X(DATE, "date") X(TIME, "time") X(WEEKDAY, "weekday") X(CHANNEL, "channel")                \
+            X(PAYMENT, "payment") X(ATTR, "attribute") X(UNTYPED, "number literal")                \
+                X(LIST, "list")
 
 typedef enum ast_type {
 #define X(name, text) TY_##name,

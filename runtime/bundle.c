@@ -502,6 +502,18 @@ promo_status bundle_load_owned(unsigned char *mem, size_t size, promo_bundle **o
         free(b);
         return st;
     }
+    /* Derived once, read-only afterwards: the hash of every pooled string, so the VM
+     * never hashes an operand string per receipt. */
+    uint64_t *sh = malloc((b->nstrings ? b->nstrings : 1) * sizeof *sh);
+    if (!sh) {
+        free(mem);
+        free(b);
+        if (errbuf && errlen) snprintf(errbuf, errlen, "bundle: out of memory");
+        return PROMO_ENOMEM;
+    }
+    for (uint32_t i = 0; i < b->nstrings; i++)
+        sh[i] = promo_hash(bundle_str(b, i), bundle_strlen(b, i));
+    b->str_hash = sh;
     atomic_init(&b->refs, 1);
     *out = b;
     return PROMO_OK;
@@ -567,6 +579,7 @@ void promo_bundle_retain(promo_bundle *b) {
 void promo_bundle_release(promo_bundle *b) {
     if (!b) return;
     if (atomic_fetch_sub_explicit(&b->refs, 1, memory_order_acq_rel) == 1) {
+        free((void *)b->str_hash);
         free(b->mem);
         free(b);
     }

@@ -57,7 +57,8 @@ struct promo_bundle {
     uint32_t ncampaigns;
 
     /* Derived at load time (still immutable afterwards). */
-    uint32_t max_stack; /* largest pb_block.max_stack */
+    uint32_t max_stack;       /* largest pb_block.max_stack */
+    const uint64_t *str_hash; /* promo_hash of every pooled string (nstrings entries) */
 };
 
 /* String i of the pool (NUL-terminated); "" for PB_NONE. */

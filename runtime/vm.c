@@ -72,7 +72,7 @@ static const vm_kv *vm_find_kv(const vm_kv *kv, uint32_t n, uint64_t key) {
 }
 
 static uint64_t vm_str_hash(const promo_bundle *b, uint32_t s) {
-    return promo_hash(bundle_str(b, s), bundle_strlen(b, s));
+    return b->str_hash[s]; /* precomputed at load (bundle.c) */
 }
 
 /* Current unit price: the given price until something discounts the line (the rounded

@@ -31,7 +31,7 @@ static volatile long n_allocs;
 #if !PROMO_COUNT_ALLOCS
 /* Test buffers then come from the sanitizer's allocator, which checks their bounds. */
 #define __libc_malloc malloc
-#define __libc_free free
+#define __libc_free   free
 #else
 void *malloc(size_t n) {
     n_allocs++;
