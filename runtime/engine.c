@@ -26,10 +26,12 @@ typedef struct eng_gen {
     promo_bundle *b;
     stk_budget **budgets; /* per campaign in evaluation order; NULL = no budget */
     struct eng_gen *next; /* retired list */
+    uint64_t serial;      /* unique within the engine: keys its ctxs' per-bundle caches */
 } eng_gen;
 
 struct promo_engine {
     _Atomic(eng_gen *) cur;
+    _Atomic uint64_t serial; /* last generation serial handed out (no global state) */
     pthread_mutex_t mu;
     promo_ctx **ctxs;
     size_t nctx, capctx;
@@ -93,6 +95,7 @@ static eng_gen *eng_gen_new(promo_engine *e, promo_bundle *b) {
     }
     promo_bundle_retain(b);
     g->b = b;
+    g->serial = atomic_fetch_add(&e->serial, 1) + 1;
     return g;
 }
 
@@ -284,6 +287,7 @@ promo_status promo_eval(promo_ctx *c, const promo_receipt *r, const promo_result
     eng_gen *g = eng_acquire(c);
     c->gen = g;
     c->s.b = g->b;
+    c->s.gen = g->serial;
     c->s.budgets = g->budgets;
     c->s.store = &c->e->store;
     c->s.flags = c->flags;

@@ -51,6 +51,16 @@ typedef struct stk_hcache {
     int64_t value;
 } stk_hcache;
 
+typedef struct stk_catpair {
+    uint64_t h;
+    uint32_t set; /* dense index */
+} stk_catpair;
+
+typedef struct stk_catslot {
+    uint64_t h; /* 0 = empty */
+    uint32_t off, cnt;
+} stk_catslot;
+
 #define STK_NONE UINT32_MAX
 enum { STK_ACTED_DISCOUNT = 1, STK_ACTED_POINTS = 2 };
 
@@ -110,6 +120,49 @@ struct stk_scratch {
     int trial;
     int trial_applies; /* the trial campaign would apply */
     int64_t trial_benefit;
+
+    /* Time prefilter cache: `active`, `days` and `hours` depend only on the date and on
+     * where the time falls among the bundle's hour boundaries, so per campaign the
+     * outcome (STK_T_*) is kept until either changes or the ctx changes generation. */
+    uint8_t *tc; /* per campaign */
+    int32_t *tb; /* sorted distinct hour-window boundaries of the bundle */
+    uint32_t ntb, cap_tc, cap_tb;
+    /* When small enough (STK_TW_MAX), the days/hours outcome of every campaign for every
+     * (weekday, slot) is tabulated once per generation, so random-order receipts hit
+     * too: per key, 2 * tw_words words: bit ci of the first half = days and hours
+     * hold, of the second half = some hour window holds. */
+    uint64_t *tw;
+    uint32_t cap_tw, tw_words;
+    int use_tw;
+    const uint64_t *tw_row; /* the receipt's key */
+    int32_t *dr;            /* per campaign: date_from, date_to (dense, for the scan) */
+    uint64_t *cand;         /* tw_words: campaigns whose time clauses hold */
+    uint32_t cap_dr, cap_cand;
+
+    /* Line predicate memo (vm_env.memo_*), indices computed once per generation. */
+    uint32_t *memo_idx, *memo_stamp;
+    uint64_t *memo_bits;
+    uint32_t cap_memo_idx, cap_memo_stamp, cap_memo_bits, nmemo, memo_epoch;
+
+    /* Category index (vm_env.cat_*): per generation, the sets OP_L_CAT_IN tests get a
+     * dense index and every member hash maps (open addressing, catmap) to the run of
+     * catpairs naming the sets that hold it; per receipt, each line's ancestors are
+     * looked up once. */
+    uint32_t *cat_idx;
+    stk_catpair *catpairs;
+    stk_catslot *catmap;
+    uint64_t *cat_bits;
+    uint32_t cap_cat_idx, cap_catpairs, cap_catmap, cap_cat_bits, ncat, catmap_mask;
+
+    /* Compatibility, per generation: bit g of campaign i's acc_words words = i accepts
+     * group g (use_acc 0: computed from the accept lists each time). */
+    uint64_t *accb;
+    uint32_t cap_accb, acc_words;
+    int use_acc;
+    uint64_t tc_gen; /* stk_eval.gen the boundaries were computed for; 0 = none */
+    int tc_valid;
+    int32_t tc_date;
+    uint32_t tc_slot;
 
     /* evaluation state */
     int has_sl;
@@ -172,13 +225,15 @@ promo_status stk_init(stk_eval *s) {
 void stk_free(stk_eval *s) {
     stk_scratch *x = s->sc;
     if (!x) return;
-    void *arrs[] = {x->lines,  x->anc,     x->codes,     x->segs,    x->seen,    x->attrs,
-                    x->cattrs, x->blocked, x->acted_now, x->blocker, x->head,    x->tg,
-                    x->d,      x->w,       x->cnt,       x->share,   x->share2,  x->acc,
-                    x->stmp,   x->runs,    x->nodes,     x->app,     x->bad,     x->bylog,
-                    x->pts,    x->coupons, x->messages,  x->applied, x->explain, x->lres,
-                    x->by,     x->hc,      x->sw,        x->stmp2,   x->order,   x->benefit,
-                    x->uf,     x->pts_rl};
+    void *arrs[] = {x->lines,      x->anc,       x->codes,     x->segs,    x->seen,    x->attrs,
+                    x->cattrs,     x->blocked,   x->acted_now, x->blocker, x->head,    x->tg,
+                    x->d,          x->w,         x->cnt,       x->share,   x->share2,  x->acc,
+                    x->stmp,       x->runs,      x->nodes,     x->app,     x->bad,     x->bylog,
+                    x->pts,        x->coupons,   x->messages,  x->applied, x->explain, x->lres,
+                    x->by,         x->hc,        x->sw,        x->stmp2,   x->order,   x->benefit,
+                    x->uf,         x->pts_rl,    x->tc,        x->tb,      x->tw,      x->memo_idx,
+                    x->memo_stamp, x->memo_bits, x->dr,        x->cand,    x->cat_idx, x->catpairs,
+                    x->catmap,     x->cat_bits,  x->accb};
     for (size_t i = 0; i < sizeof arrs / sizeof arrs[0]; i++)
         free(arrs[i]);
     free(s->budget_uses);
@@ -370,17 +425,22 @@ static promo_status stk_prepare(stk_eval *s, const promo_receipt *r) {
         uint32_t c = x->cap_pl;
 #define PL(arr)                                                                                    \
     if ((c = x->cap_pl, stk_grow((void **)&x->arr, &c, n, sizeof *x->arr))) return stk_nomem(x);
-        PL(blocked)
-        PL(acted_now)
-        PL(blocker)
-        PL(head)
-        PL(tg)
-        PL(d)
-        PL(w)
-        PL(cnt)
-        PL(share) PL(share2) PL(acc) PL(stmp) PL(runs) PL(lres)
+        PL(blocked);
+        PL(acted_now);
+        PL(blocker);
+        PL(head);
+        PL(tg);
+        PL(d);
+        PL(w);
+        PL(cnt);
+        PL(share);
+        PL(share2);
+        PL(acc);
+        PL(stmp);
+        PL(runs);
+        PL(lres);
 #undef PL
-            x->cap_pl = c;
+        x->cap_pl = c;
         x->cap_lres = c;
     }
 
@@ -460,6 +520,8 @@ static promo_status stk_prepare(stk_eval *s, const promo_receipt *r) {
     x->env.fail_part = PB_NONE;
     x->env.hist = NULL;
     x->env.hist_u = s;
+    x->env.memo_idx = NULL;
+    x->env.cat_idx = NULL;
 
     x->nnodes = x->napp = x->nbylog = x->npts = x->ncoupons = x->nmessages = 0;
     x->napplied = x->nexplain = x->nby = x->nhc = 0;
@@ -500,34 +562,278 @@ static int stk_in_set(const promo_bundle *b, uint32_t set, uint64_t h) {
     return h != 0 && bundle_set_has(b, set, h);
 }
 
-static const char *stk_prefilter(stk_scratch *x, const promo_bundle *b, const pb_campaign *c) {
-    const vm_receipt *rx = &x->rx;
-    if (rx->date < c->date_from || rx->date > c->date_to) return "active";
-    uint32_t wd = rx->weekday, prev = (wd + 6) % 7;
-    if (c->hours_cnt == 0) {
-        if (!(c->weekday_mask >> wd & 1)) return "days";
-    } else {
-        /* The part of an overnight window after midnight belongs to the day the window
-         * started (docs/semantics.md). */
-        int time_ok = 0, ok = 0;
-        int32_t t = rx->time;
-        for (uint32_t k = 0; k < c->hours_cnt && !ok; k++) {
-            int32_t from = (int32_t)b->hours[2 * (c->hours_off + k)];
-            int32_t to = (int32_t)b->hours[2 * (c->hours_off + k) + 1];
-            uint32_t day = STK_NONE;
-            if (from < to) {
-                if (t >= from && t < to) day = wd;
-            } else if (t >= from) {
-                day = wd;
-            } else if (t < to) {
-                day = prev;
-            }
-            if (day != STK_NONE) {
-                time_ok = 1;
-                ok = c->weekday_mask >> day & 1;
+enum { STK_T_OK, STK_T_ACTIVE, STK_T_DAYS, STK_T_HOURS };
+#define STK_TW_MAX   (64 * 1024) /* bytes of the (weekday, slot) table */
+#define STK_MEMO_MAX (64 * 1024) /* bytes of line predicate memo bits */
+static const char *const stk_t_part[] = {NULL, "active", "days", "hours"};
+
+/* The time clauses of campaign c at (date, weekday wd, time t): STK_T_*. */
+static uint8_t stk_time_clauses(const promo_bundle *b, const pb_campaign *c, int32_t date,
+                                uint32_t wd, int32_t t) {
+    if (date < c->date_from || date > c->date_to) return STK_T_ACTIVE;
+    uint32_t prev = (wd + 6) % 7;
+    if (c->hours_cnt == 0) return c->weekday_mask >> wd & 1 ? STK_T_OK : STK_T_DAYS;
+    /* The part of an overnight window after midnight belongs to the day the window
+     * started (docs/semantics.md). */
+    int time_ok = 0, ok = 0;
+    for (uint32_t k = 0; k < c->hours_cnt && !ok; k++) {
+        int32_t from = (int32_t)b->hours[2 * (c->hours_off + k)];
+        int32_t to = (int32_t)b->hours[2 * (c->hours_off + k) + 1];
+        uint32_t day = STK_NONE;
+        if (from < to) {
+            if (t >= from && t < to) day = wd;
+        } else if (t >= from) {
+            day = wd;
+        } else if (t < to) {
+            day = prev;
+        }
+        if (day != STK_NONE) {
+            time_ok = 1;
+            ok = c->weekday_mask >> day & 1;
+        }
+    }
+    return ok ? STK_T_OK : time_ok ? STK_T_DAYS : STK_T_HOURS;
+}
+
+/* 1 when PRED block `blk` gives the same value for a line all through the receipt: it
+ * reads neither the current amount, price or total, nor anything else that is not a
+ * fixed fact (aggregates, history and ASSERT are not expected in PRED blocks; they are
+ * excluded all the same). */
+static int stk_pred_fixed(const promo_bundle *b, uint32_t blk) {
+    const pb_block *bl = &b->blocks[blk];
+    if (bl->kind != PB_BLOCK_PRED) return 0;
+    for (uint32_t k = 0; k < bl->len; k++) {
+        switch (INSN_OP(b->code[bl->start + k])) {
+        case OP_R_TOTAL:
+        case OP_L_PRICE:
+        case OP_L_AMOUNT:
+        case OP_AGG_SUM:
+        case OP_AGG_COUNT:
+        case OP_AGG_ANY:
+        case OP_AGG_DISTINCT:
+        case OP_H_SUM:
+        case OP_H_COUNT:
+        case OP_H_VISITS:
+        case OP_ASSERT: return 0;
+        default: break;
+        }
+    }
+    return 1;
+}
+
+static promo_status stk_memo_setup(stk_scratch *x, const promo_bundle *b) {
+    if (STK_RESERVE(x, memo_idx, cap_memo_idx, b->nblocks)) return stk_nomem(x);
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < b->nblocks; i++)
+        x->memo_idx[i] = stk_pred_fixed(b, i) ? n++ : UINT32_MAX;
+    if (STK_RESERVE(x, memo_stamp, cap_memo_stamp, n)) return stk_nomem(x);
+    for (uint32_t i = 0; i < n; i++)
+        x->memo_stamp[i] = 0;
+    x->nmemo = n;
+    x->memo_epoch = 0;
+    return PROMO_OK;
+}
+
+/* Turns the memo on for the receipt when its bits fit in STK_MEMO_MAX bytes (they are
+ * reserved lazily once, then reused). */
+static void stk_memo_receipt(stk_scratch *x) {
+    uint32_t words = (x->rx.nlines + 63) / 64;
+    size_t need = (size_t)x->nmemo * 2 * words;
+    x->env.memo_idx = NULL;
+    if (!x->nmemo || need * sizeof(uint64_t) > STK_MEMO_MAX) return;
+    if (STK_RESERVE(x, memo_bits, cap_memo_bits, need)) return; /* no memo: still correct */
+    if (++x->memo_epoch == 0) {
+        for (uint32_t i = 0; i < x->nmemo; i++)
+            x->memo_stamp[i] = 0;
+        x->memo_epoch = 1;
+    }
+    x->env.memo_idx = x->memo_idx;
+    x->env.memo_stamp = x->memo_stamp;
+    x->env.memo_bits = x->memo_bits;
+    x->env.memo_words = words;
+    x->env.memo_epoch = x->memo_epoch;
+}
+
+static int stk_catpair_cmp(const void *pa, const void *pb) {
+    const stk_catpair *a = pa, *b = pb;
+    if (a->h != b->h) return a->h < b->h ? -1 : 1;
+    return a->set < b->set ? -1 : a->set > b->set;
+}
+
+static promo_status stk_cat_setup(stk_scratch *x, const promo_bundle *b) {
+    x->ncat = 0;
+    x->catmap_mask = 0;
+    if (STK_RESERVE(x, cat_idx, cap_cat_idx, b->nsets)) return stk_nomem(x);
+    for (uint32_t i = 0; i < b->nsets; i++)
+        x->cat_idx[i] = UINT32_MAX;
+    size_t npairs = 0;
+    for (uint32_t k = 0; k < b->ncode; k++) {
+        promo_insn in = b->code[k];
+        if (INSN_OP(in) != OP_L_CAT_IN || x->cat_idx[INSN_A(in)] != UINT32_MAX) continue;
+        x->cat_idx[INSN_A(in)] = x->ncat++;
+        npairs += b->sets[INSN_A(in)].nslots;
+    }
+    if (!x->ncat) return PROMO_OK;
+    if (STK_RESERVE(x, catpairs, cap_catpairs, npairs)) return stk_nomem(x);
+    uint32_t n = 0;
+    for (uint32_t s = 0; s < b->nsets; s++) {
+        if (x->cat_idx[s] == UINT32_MAX) continue;
+        const uint64_t *slot = b->slots + b->sets[s].slot_off;
+        for (uint32_t k = 0; k < b->sets[s].nslots; k++)
+            if (slot[k]) x->catpairs[n++] = (stk_catpair){slot[k], x->cat_idx[s]};
+    }
+    stk_sort(x->catpairs, n, sizeof *x->catpairs, stk_catpair_cmp);
+    uint32_t size = 2;
+    while (size < 2 * n)
+        size *= 2;
+    if (STK_RESERVE(x, catmap, cap_catmap, size)) return stk_nomem(x);
+    memset(x->catmap, 0, size * sizeof *x->catmap);
+    for (uint32_t i = 0; i < n;) {
+        uint32_t j = i;
+        while (j < n && x->catpairs[j].h == x->catpairs[i].h)
+            j++;
+        uint32_t p = (uint32_t)x->catpairs[i].h & (size - 1);
+        while (x->catmap[p].h)
+            p = (p + 1) & (size - 1);
+        x->catmap[p] = (stk_catslot){x->catpairs[i].h, i, j - i};
+        i = j;
+    }
+    x->catmap_mask = size - 1;
+    return PROMO_OK;
+}
+
+/* Fills every line's category bits; off when they would exceed STK_MEMO_MAX bytes. */
+static void stk_cat_receipt(stk_scratch *x) {
+    uint32_t words = (x->ncat + 63) / 64, n = x->rx.nlines;
+    size_t need = (size_t)n * words;
+    x->env.cat_idx = NULL;
+    if (!x->ncat || need * sizeof(uint64_t) > STK_MEMO_MAX) return;
+    if (STK_RESERVE(x, cat_bits, cap_cat_bits, need)) return; /* no index: still correct */
+    memset(x->cat_bits, 0, need * sizeof *x->cat_bits);
+    for (uint32_t i = 0; i < n; i++) {
+        const vm_line *l = &x->lines[i];
+        uint64_t *bits = x->cat_bits + (size_t)i * words;
+        for (uint32_t a = 0; a < l->anc_cnt; a++) {
+            uint64_t h = x->anc[l->anc_off + a];
+            if (!h) continue;
+            for (uint32_t p = (uint32_t)h & x->catmap_mask; x->catmap[p].h;
+                 p = (p + 1) & x->catmap_mask) {
+                if (x->catmap[p].h != h) continue;
+                for (uint32_t k = 0; k < x->catmap[p].cnt; k++) {
+                    uint32_t d = x->catpairs[x->catmap[p].off + k].set;
+                    bits[d / 64] |= 1ull << (d % 64);
+                }
+                break;
             }
         }
-        if (!ok) return time_ok ? "days" : "hours";
+    }
+    x->env.cat_idx = x->cat_idx;
+    x->env.cat_bits = x->cat_bits;
+    x->env.cat_words = words;
+}
+
+static int stk_i32_cmp(const void *pa, const void *pb) {
+    int32_t a = *(const int32_t *)pa, b = *(const int32_t *)pb;
+    return a < b ? -1 : a > b;
+}
+
+static promo_status stk_compat_setup(stk_scratch *x, const promo_bundle *b);
+
+/* Per-receipt caches, rebuilt per generation first (s->gen): the time prefilter, the
+ * line predicate memo and the category index. Every hour test is `t >= bound` or
+ * `t < bound`, so its outcome is constant between consecutive distinct boundaries: the
+ * slot of t (how many boundaries are <= t) and the date decide every campaign's time
+ * clauses. Allocates only when the ctx first sees a generation (or a larger receipt). */
+static promo_status stk_time_cache(stk_eval *s) {
+    stk_scratch *x = s->sc;
+    const promo_bundle *b = s->b;
+    if (x->tc_gen != s->gen || s->gen == 0) {
+        x->tc_valid = 0;
+        x->tc_gen = 0;
+        if (STK_RESERVE(x, tc, cap_tc, b->ncampaigns) || STK_RESERVE(x, tb, cap_tb, b->nhours))
+            return stk_nomem(x);
+        for (uint32_t i = 0; i < b->nhours; i++)
+            x->tb[i] = (int32_t)b->hours[i];
+        stk_sort(x->tb, b->nhours, sizeof *x->tb, stk_i32_cmp);
+        uint32_t n = 0;
+        for (uint32_t i = 0; i < b->nhours; i++)
+            if (n == 0 || x->tb[n - 1] != x->tb[i]) x->tb[n++] = x->tb[i];
+        x->ntb = n;
+        /* The table: 7 * (ntb + 1) keys of 2 * tw_words words. */
+        uint32_t words = (b->ncampaigns + 63) / 64;
+        size_t nw = (size_t)7 * (n + 1) * 2 * words;
+        x->use_tw = nw * sizeof(uint64_t) <= STK_TW_MAX;
+        if (x->use_tw) {
+            if (STK_RESERVE(x, tw, cap_tw, nw) || STK_RESERVE(x, cand, cap_cand, words) ||
+                STK_RESERVE(x, dr, cap_dr, (size_t)2 * b->ncampaigns))
+                return stk_nomem(x);
+            for (uint32_t i = 0; i < b->ncampaigns; i++) {
+                x->dr[2 * i] = b->campaigns[i].date_from;
+                x->dr[2 * i + 1] = b->campaigns[i].date_to;
+            }
+            memset(x->tw, 0, nw * sizeof *x->tw);
+            x->tw_words = words;
+            for (uint32_t slot = 0; slot <= n; slot++) {
+                /* Any time of the slot: its lower boundary (0 for the first slot). */
+                int32_t t = slot ? x->tb[slot - 1] : 0;
+                for (uint32_t wd = 0; wd < 7; wd++) {
+                    uint64_t *row = x->tw + ((size_t)wd * (n + 1) + slot) * 2 * words;
+                    for (uint32_t i = 0; i < b->ncampaigns; i++) {
+                        const pb_campaign *c = &b->campaigns[i];
+                        /* date_from/date_to are checked per receipt: pass them here. */
+                        uint8_t o = stk_time_clauses(b, c, c->date_from, wd, t);
+                        if (o == STK_T_OK) row[i / 64] |= 1ull << (i % 64);
+                        if (o != STK_T_HOURS) row[words + i / 64] |= 1ull << (i % 64);
+                    }
+                }
+            }
+        }
+        if (stk_memo_setup(x, b) != PROMO_OK || stk_cat_setup(x, b) != PROMO_OK ||
+            stk_compat_setup(x, b) != PROMO_OK)
+            return PROMO_ENOMEM;
+        x->tc_gen = s->gen;
+    }
+    stk_memo_receipt(x);
+    stk_cat_receipt(x);
+    int32_t t = x->rx.time;
+    uint32_t lo = 0, hi = x->ntb;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (x->tb[mid] <= t)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (x->use_tw) {
+        x->tw_row = x->tw + ((size_t)x->rx.weekday * (x->ntb + 1) + lo) * 2 * x->tw_words;
+        int32_t date = x->rx.date;
+        for (uint32_t w = 0; w < x->tw_words; w++) {
+            uint64_t act = 0;
+            uint32_t end = w * 64 + 64 < b->ncampaigns ? w * 64 + 64 : b->ncampaigns;
+            for (uint32_t i = w * 64; i < end; i++)
+                act |= (uint64_t)(date >= x->dr[2 * i] && date <= x->dr[2 * i + 1]) << (i % 64);
+            x->cand[w] = act & x->tw_row[w];
+        }
+        return PROMO_OK;
+    }
+    if (x->tc_valid && x->tc_date == x->rx.date && x->tc_slot == lo) return PROMO_OK;
+    for (uint32_t i = 0; i < b->ncampaigns; i++)
+        x->tc[i] = stk_time_clauses(b, &b->campaigns[i], x->rx.date, x->rx.weekday, t);
+    x->tc_date = x->rx.date;
+    x->tc_slot = lo;
+    x->tc_valid = 1;
+    return PROMO_OK;
+}
+
+static const char *stk_prefilter(stk_scratch *x, const promo_bundle *b, uint32_t ci) {
+    const vm_receipt *rx = &x->rx;
+    const pb_campaign *c = &b->campaigns[ci];
+    if (x->use_tw) {
+        if (rx->date < c->date_from || rx->date > c->date_to) return "active";
+        if (!(x->tw_row[ci / 64] >> (ci % 64) & 1))
+            return x->tw_row[x->tw_words + ci / 64] >> (ci % 64) & 1 ? "days" : "hours";
+    } else if (x->tc[ci] != STK_T_OK) {
+        return stk_t_part[x->tc[ci]];
     }
     if (c->stores_set != PB_NONE || c->regions_set != PB_NONE) {
         int ok = (c->stores_set != PB_NONE && stk_in_set(b, c->stores_set, rx->store)) ||
@@ -575,6 +881,32 @@ static int stk_compatible(const promo_bundle *b, uint32_t i, uint32_t j) {
     return stk_accepts(b, a, c->group) && stk_accepts(b, c, a->group);
 }
 
+static promo_status stk_compat_setup(stk_scratch *x, const promo_bundle *b) {
+    uint32_t words = (b->ngroups + 63) / 64;
+    size_t need = (size_t)b->ncampaigns * words;
+    x->use_acc = 0;
+    if (need * sizeof(uint64_t) > STK_MEMO_MAX) return PROMO_OK;
+    for (uint32_t i = 0; i < b->ncampaigns; i++)
+        if (b->campaigns[i].group >= b->ngroups) return PROMO_OK;
+    if (STK_RESERVE(x, accb, cap_accb, need)) return stk_nomem(x);
+    memset(x->accb, 0, need * sizeof *x->accb);
+    for (uint32_t i = 0; i < b->ncampaigns; i++)
+        for (uint32_t g = 0; g < b->ngroups; g++)
+            if (stk_accepts(b, &b->campaigns[i], g))
+                x->accb[(size_t)i * words + g / 64] |= 1ull << (g % 64);
+    x->acc_words = words;
+    x->use_acc = 1;
+    return PROMO_OK;
+}
+
+static int stk_compatible_x(const stk_scratch *x, const promo_bundle *b, uint32_t i, uint32_t j) {
+    if (!x->use_acc) return stk_compatible(b, i, j);
+    if (i == j) return 1;
+    uint32_t gi = b->campaigns[i].group, gj = b->campaigns[j].group;
+    return (x->accb[(size_t)i * x->acc_words + gj / 64] >> (gj % 64) & 1) &&
+           (x->accb[(size_t)j * x->acc_words + gi / 64] >> (gi % 64) & 1);
+}
+
 /* Which lines and whether the receipt are blocked for campaign k->ci. */
 static void stk_blocking(stk_eval *s, stk_camp *k) {
     stk_scratch *x = s->sc;
@@ -583,7 +915,7 @@ static void stk_blocking(stk_eval *s, stk_camp *k) {
     k->receipt_blocked = 0;
     k->receipt_blocker = STK_NONE;
     for (uint32_t a = 0; a < x->napp; a++) {
-        x->bad[a] = !stk_compatible(s->b, k->ci, x->app[a].campaign);
+        x->bad[a] = !stk_compatible_x(x, s->b, k->ci, x->app[a].campaign);
         if (x->bad[a]) {
             k->any_bad = 1;
             if (!x->app[a].sl_only && !k->receipt_blocked) {
@@ -1009,12 +1341,18 @@ static void stk_scale(stk_eval *s, stk_camp *k, int64_t q) {
 
 /* ------------------------------------------------------------ campaign ---- */
 
-static promo_status stk_explain(stk_eval *s, uint32_t ci, promo_outcome o, uint32_t other,
-                                const char *part) {
+static promo_status stk_explain_push(stk_eval *s, uint32_t ci, promo_outcome o, uint32_t other,
+                                     const char *part) {
     stk_scratch *x = s->sc;
-    if (!(s->flags & PROMO_CTX_EXPLAIN) || x->trial) return PROMO_OK;
     STK_PUSH(x, explain, nexplain, cap_explain, ((promo_explain){ci, o, other, part}));
     return PROMO_OK;
+}
+
+/* The flag is tested inline: without --explain the call costs one branch per campaign. */
+static inline promo_status stk_explain(stk_eval *s, uint32_t ci, promo_outcome o, uint32_t other,
+                                       const char *part) {
+    if (__builtin_expect(!(s->flags & PROMO_CTX_EXPLAIN), 1) || s->sc->trial) return PROMO_OK;
+    return stk_explain_push(s, ci, o, other, part);
 }
 
 static promo_status stk_campaign(stk_eval *s, uint32_t ci) {
@@ -1025,7 +1363,7 @@ static promo_status stk_campaign(stk_eval *s, uint32_t ci) {
 
     if (x->stopped_by != STK_NONE)
         return stk_explain(s, ci, PROMO_OUT_STOPPED, x->stopped_by, NULL);
-    const char *part = stk_prefilter(x, b, c);
+    const char *part = stk_prefilter(x, b, ci);
     if (part) return stk_explain(s, ci, PROMO_OUT_NOT_APPLICABLE, STK_NONE, part);
     if (c->cond_block != PB_NONE) {
         int64_t v;
@@ -1317,6 +1655,25 @@ promo_status stk_evaluate(stk_eval *s, const promo_receipt *r) {
                 return st;
             }
         return stk_finish(s, r);
+    }
+    if ((st = stk_time_cache(s)) != PROMO_OK) {
+        snprintf(s->msg, sizeof s->msg, "out of memory");
+        return st;
+    }
+    /* Without --explain and tiebreak, a campaign its time clauses reject (or any campaign
+     * after a `stop`) leaves no trace: visit only the candidates, in evaluation order. */
+    if (x->use_tw && !tiebreak && !(s->flags & PROMO_CTX_EXPLAIN)) {
+        for (uint32_t w = 0; w < x->tw_words && x->stopped_by == STK_NONE; w++)
+            for (uint64_t bits = x->cand[w]; bits && x->stopped_by == STK_NONE; bits &= bits - 1) {
+                uint32_t ci = w * 64 + (uint32_t)__builtin_ctzll(bits);
+                if ((st = stk_campaign(s, ci)) != PROMO_OK) {
+                    if (st == PROMO_ENOMEM) snprintf(s->msg, sizeof s->msg, "out of memory");
+                    return st;
+                }
+            }
+        st = stk_finish(s, r);
+        if (st == PROMO_ENOMEM) snprintf(s->msg, sizeof s->msg, "out of memory");
+        return st;
     }
     for (uint32_t i = 0; i < b->ncampaigns;) {
         uint32_t j = i + 1;

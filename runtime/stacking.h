@@ -52,6 +52,8 @@ typedef struct stk_eval {
     stk_budget *const *budgets; /* per campaign (evaluation order), NULL = no budget */
     const promo_store *store;   /* NULL: no per-customer state */
     unsigned flags;             /* PROMO_CTX_* */
+    uint64_t gen; /* identifies (b, its generation); 0 = unknown: per-bundle caches are
+                   * rebuilt for every receipt */
 
     /* Outputs of the last evaluation. */
     promo_result res;

@@ -298,6 +298,12 @@ promo_status vm_run(vm_env *env, uint32_t block, uint32_t line, int64_t *out) {
                 vmbreak;
             }
             vmcase(OP_L_CAT_IN) {
+                uint32_t d = env->cat_idx ? env->cat_idx[A] : UINT32_MAX;
+                if (d != UINT32_MAX) {
+                    v = env->cat_bits[(size_t)line * env->cat_words + d / 64] >> (d % 64) & 1;
+                    PUSH(v);
+                    vmbreak;
+                }
                 v = 0;
                 for (uint32_t k = 0; k < ln->anc_cnt && !v; k++)
                     v = bundle_set_has(b, A, rx->anc[ln->anc_off + k]);

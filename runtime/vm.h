@@ -112,6 +112,23 @@ typedef struct vm_env {
     uint64_t *seen;     /* scratch set for AGG_DISTINCT: seen_mask + 1 slots, */
     uint32_t seen_mask; /*   a power of two >= 2 * nlines */
     uint32_t fail_part; /* string index of the ASSERT part that failed, or PB_NONE */
+
+    /* Per-receipt memo of line predicates whose value cannot change while the receipt
+     * is evaluated (they read neither current amounts, prices nor the total): set by
+     * the stacking engine, memo_idx NULL = off. A predicate's bits are valid when its
+     * stamp equals memo_epoch (bumped for every receipt). */
+    const uint32_t *memo_idx; /* per block: dense memo index, UINT32_MAX = not memoised */
+    uint32_t *memo_stamp;     /* per memo index */
+    uint64_t *memo_bits;      /* per memo index: memo_words "known" + memo_words values */
+    uint32_t memo_words;
+    uint32_t memo_epoch;
+
+    /* Category index, built per receipt by the stacking engine (cat_idx NULL = off):
+     * bit cat_idx[set] of the line's cat_words words at cat_bits + line * cat_words is 1
+     * when the line's category or an ancestor is in that set (OP_L_CAT_IN). */
+    const uint32_t *cat_idx; /* per set: dense index, UINT32_MAX = not indexed */
+    const uint64_t *cat_bits;
+    uint32_t cat_words;
 } vm_env;
 
 /* Runs block `block` (line: the current line for PRED blocks, ignored for COND) and
@@ -125,9 +142,32 @@ static inline promo_status vm_pred(vm_env *env, uint32_t pred, uint32_t line, in
         *match = 1;
         return PROMO_OK;
     }
+    uint64_t *m = NULL, bit = 1ull << (line % 64);
+    uint32_t w = line / 64;
+    if (env->memo_idx) {
+        uint32_t d = env->memo_idx[pred];
+        if (d != UINT32_MAX) {
+            m = env->memo_bits + (size_t)d * 2 * env->memo_words;
+            if (env->memo_stamp[d] != env->memo_epoch) {
+                for (uint32_t k = 0; k < env->memo_words; k++)
+                    m[k] = 0;
+                env->memo_stamp[d] = env->memo_epoch;
+            } else if (m[w] & bit) {
+                *match = (m[env->memo_words + w] & bit) != 0;
+                return PROMO_OK;
+            }
+        }
+    }
     int64_t v = 0;
     promo_status st = vm_run(env, pred, line, &v);
     *match = v != 0 && v != PROMO_ABSENT;
+    if (m && st == PROMO_OK) {
+        m[w] |= bit;
+        if (*match)
+            m[env->memo_words + w] |= bit;
+        else
+            m[env->memo_words + w] &= ~bit;
+    }
     return st;
 }
 
