@@ -53,13 +53,28 @@ typedef struct stk_hcache {
 
 typedef struct stk_catpair {
     uint64_t h;
-    uint32_t set; /* dense index */
+    uint32_t set;  /* dense index */
+    uint32_t kind; /* STK_LX_*: which of the line's hashes the set is tested against */
 } stk_catpair;
+enum { STK_LX_CAT, STK_LX_BRAND, STK_LX_SKU };
 
 typedef struct stk_catslot {
     uint64_t h; /* 0 = empty */
     uint32_t off, cnt;
 } stk_catslot;
+
+/* Receipt-constant prefilter index: a member hash of a campaign's stores, regions, card,
+ * segment or code set (kind STK_RX_*), and the run of campaigns requiring it. */
+enum { STK_RX_STORE, STK_RX_REGION, STK_RX_CARD, STK_RX_SEG, STK_RX_CODE };
+typedef struct stk_rxpair {
+    uint64_t h;
+    uint32_t kind, ci;
+} stk_rxpair;
+typedef struct stk_rxslot {
+    uint64_t h;       /* 0 = empty */
+    uint32_t off;     /* into rxci */
+    uint32_t kindcnt; /* kind | count << 3 */
+} stk_rxslot;
 
 #define STK_NONE UINT32_MAX
 enum { STK_ACTED_DISCOUNT = 1, STK_ACTED_POINTS = 2 };
@@ -148,17 +163,28 @@ struct stk_scratch {
      * dense index and every member hash maps (open addressing, catmap) to the run of
      * catpairs naming the sets that hold it; per receipt, each line's ancestors are
      * looked up once. */
-    uint32_t *cat_idx;
+    uint32_t *cat_idx, *brand_idx, *sku_idx; /* per set, for STK_LX_* */
     stk_catpair *catpairs;
     stk_catslot *catmap;
     uint64_t *cat_bits;
-    uint32_t cap_cat_idx, cap_catpairs, cap_catmap, cap_cat_bits, ncat, catmap_mask;
+    uint32_t cap_cat_idx, cap_brand_idx, cap_sku_idx, cap_catpairs, cap_catmap, cap_cat_bits, ncat,
+        catmap_mask;
 
     /* Compatibility, per generation: bit g of campaign i's acc_words words = i accepts
      * group g (use_acc 0: computed from the accept lists each time). */
     uint64_t *accb;
     uint32_t cap_accb, acc_words;
     int use_acc;
+    /* Receipt-constant prefilter clauses, per generation: rxfree holds, per clause group
+     * (stores or regions, card, segment, code), the campaigns without that clause, then
+     * per channel the campaigns it admits; rxmap maps (kind, member hash) to the run of
+     * rxpairs naming the campaigns requiring it. rxm: per-receipt scratch (4 groups). */
+    stk_rxpair *rxpairs; /* setup only: freed once rxci is built */
+    uint32_t *rxci;
+    stk_rxslot *rxmap;
+    uint64_t *rxfree, *rxm;
+    uint32_t cap_rxpairs, cap_rxci, cap_rxmap, cap_rxfree, cap_rxm, rxmap_mask;
+    int pre_done;    /* the candidates already passed every prefilter clause */
     uint64_t tc_gen; /* stk_eval.gen the boundaries were computed for; 0 = none */
     int tc_valid;
     int32_t tc_date;
@@ -233,7 +259,8 @@ void stk_free(stk_eval *s) {
                     x->by,         x->hc,        x->sw,        x->stmp2,   x->order,   x->benefit,
                     x->uf,         x->pts_rl,    x->tc,        x->tb,      x->tw,      x->memo_idx,
                     x->memo_stamp, x->memo_bits, x->dr,        x->cand,    x->cat_idx, x->catpairs,
-                    x->catmap,     x->cat_bits,  x->accb};
+                    x->catmap,     x->cat_bits,  x->accb,      x->rxpairs, x->rxci,    x->rxmap,
+                    x->rxfree,     x->rxm,       x->brand_idx, x->sku_idx};
     for (size_t i = 0; i < sizeof arrs / sizeof arrs[0]; i++)
         free(arrs[i]);
     free(s->budget_uses);
@@ -522,12 +549,14 @@ static promo_status stk_prepare(stk_eval *s, const promo_receipt *r) {
     x->env.hist_u = s;
     x->env.memo_idx = NULL;
     x->env.cat_idx = NULL;
+    x->env.brand_idx = x->env.sku_idx = NULL;
 
     x->nnodes = x->napp = x->nbylog = x->npts = x->ncoupons = x->nmessages = 0;
     x->napplied = x->nexplain = x->nby = x->nhc = 0;
     x->has_sl = 0;
     x->sl = 0;
     x->stopped_by = STK_NONE;
+    x->pre_done = 0;
     x->blocked_dirty = 1;
     x->err = PROMO_OK;
     s->nbudget_uses = s->ndeltas = 0;
@@ -657,31 +686,49 @@ static void stk_memo_receipt(stk_scratch *x) {
 static int stk_catpair_cmp(const void *pa, const void *pb) {
     const stk_catpair *a = pa, *b = pb;
     if (a->h != b->h) return a->h < b->h ? -1 : 1;
+    if (a->kind != b->kind) return a->kind < b->kind ? -1 : 1;
     return a->set < b->set ? -1 : a->set > b->set;
 }
 
 static promo_status stk_cat_setup(stk_scratch *x, const promo_bundle *b) {
     x->ncat = 0;
     x->catmap_mask = 0;
-    if (STK_RESERVE(x, cat_idx, cap_cat_idx, b->nsets)) return stk_nomem(x);
+    if (STK_RESERVE(x, cat_idx, cap_cat_idx, b->nsets) ||
+        STK_RESERVE(x, brand_idx, cap_brand_idx, b->nsets) ||
+        STK_RESERVE(x, sku_idx, cap_sku_idx, b->nsets))
+        return stk_nomem(x);
+    uint32_t *idx[3] = {x->cat_idx, x->brand_idx, x->sku_idx};
     for (uint32_t i = 0; i < b->nsets; i++)
-        x->cat_idx[i] = UINT32_MAX;
+        x->cat_idx[i] = x->brand_idx[i] = x->sku_idx[i] = UINT32_MAX;
+    /* L_CAT_IN A, and the `L_BRAND; IN_SET A` / `L_SKU; IN_SET A` pairs vm_run fuses. */
     size_t npairs = 0;
     for (uint32_t k = 0; k < b->ncode; k++) {
         promo_insn in = b->code[k];
-        if (INSN_OP(in) != OP_L_CAT_IN || x->cat_idx[INSN_A(in)] != UINT32_MAX) continue;
-        x->cat_idx[INSN_A(in)] = x->ncat++;
-        npairs += b->sets[INSN_A(in)].nslots;
+        uint32_t kind, set;
+        if (INSN_OP(in) == OP_L_CAT_IN) {
+            kind = STK_LX_CAT;
+            set = INSN_A(in);
+        } else if ((INSN_OP(in) == OP_L_BRAND || INSN_OP(in) == OP_L_SKU) && k + 1 < b->ncode &&
+                   INSN_OP(b->code[k + 1]) == OP_IN_SET) {
+            kind = INSN_OP(in) == OP_L_BRAND ? STK_LX_BRAND : STK_LX_SKU;
+            set = INSN_A(b->code[k + 1]);
+        } else {
+            continue;
+        }
+        if (idx[kind][set] != UINT32_MAX) continue;
+        idx[kind][set] = x->ncat++;
+        npairs += b->sets[set].nslots;
     }
     if (!x->ncat) return PROMO_OK;
     if (STK_RESERVE(x, catpairs, cap_catpairs, npairs)) return stk_nomem(x);
     uint32_t n = 0;
-    for (uint32_t s = 0; s < b->nsets; s++) {
-        if (x->cat_idx[s] == UINT32_MAX) continue;
-        const uint64_t *slot = b->slots + b->sets[s].slot_off;
-        for (uint32_t k = 0; k < b->sets[s].nslots; k++)
-            if (slot[k]) x->catpairs[n++] = (stk_catpair){slot[k], x->cat_idx[s]};
-    }
+    for (uint32_t kind = 0; kind < 3; kind++)
+        for (uint32_t s = 0; s < b->nsets; s++) {
+            if (idx[kind][s] == UINT32_MAX) continue;
+            const uint64_t *slot = b->slots + b->sets[s].slot_off;
+            for (uint32_t k = 0; k < b->sets[s].nslots; k++)
+                if (slot[k]) x->catpairs[n++] = (stk_catpair){slot[k], idx[kind][s], kind};
+        }
     stk_sort(x->catpairs, n, sizeof *x->catpairs, stk_catpair_cmp);
     uint32_t size = 2;
     while (size < 2 * n)
@@ -702,6 +749,19 @@ static promo_status stk_cat_setup(stk_scratch *x, const promo_bundle *b) {
     return PROMO_OK;
 }
 
+/* Sets the bits of the sets of `kind` holding h (0: absent, in no set). */
+static void stk_cat_lookup(const stk_scratch *x, uint64_t *bits, uint32_t kind, uint64_t h) {
+    if (!h) return;
+    for (uint32_t p = (uint32_t)h & x->catmap_mask; x->catmap[p].h; p = (p + 1) & x->catmap_mask) {
+        if (x->catmap[p].h != h) continue;
+        for (uint32_t k = 0; k < x->catmap[p].cnt; k++) {
+            const stk_catpair *e = &x->catpairs[x->catmap[p].off + k];
+            if (e->kind == kind) bits[e->set / 64] |= 1ull << (e->set % 64);
+        }
+        return;
+    }
+}
+
 /* Fills every line's category bits; off when they would exceed STK_MEMO_MAX bytes. */
 static void stk_cat_receipt(stk_scratch *x) {
     uint32_t words = (x->ncat + 63) / 64, n = x->rx.nlines;
@@ -713,23 +773,129 @@ static void stk_cat_receipt(stk_scratch *x) {
     for (uint32_t i = 0; i < n; i++) {
         const vm_line *l = &x->lines[i];
         uint64_t *bits = x->cat_bits + (size_t)i * words;
-        for (uint32_t a = 0; a < l->anc_cnt; a++) {
-            uint64_t h = x->anc[l->anc_off + a];
-            if (!h) continue;
-            for (uint32_t p = (uint32_t)h & x->catmap_mask; x->catmap[p].h;
-                 p = (p + 1) & x->catmap_mask) {
-                if (x->catmap[p].h != h) continue;
-                for (uint32_t k = 0; k < x->catmap[p].cnt; k++) {
-                    uint32_t d = x->catpairs[x->catmap[p].off + k].set;
-                    bits[d / 64] |= 1ull << (d % 64);
-                }
-                break;
-            }
-        }
+        for (uint32_t a = 0; a < l->anc_cnt; a++)
+            stk_cat_lookup(x, bits, STK_LX_CAT, x->anc[l->anc_off + a]);
+        stk_cat_lookup(x, bits, STK_LX_BRAND, l->brand);
+        stk_cat_lookup(x, bits, STK_LX_SKU, l->sku);
     }
     x->env.cat_idx = x->cat_idx;
+    x->env.brand_idx = x->brand_idx;
+    x->env.sku_idx = x->sku_idx;
     x->env.cat_bits = x->cat_bits;
     x->env.cat_words = words;
+}
+
+static int stk_rxpair_cmp(const void *pa, const void *pb) {
+    const stk_rxpair *a = pa, *b = pb;
+    if (a->h != b->h) return a->h < b->h ? -1 : 1;
+    if (a->kind != b->kind) return a->kind < b->kind ? -1 : 1;
+    return a->ci < b->ci ? -1 : a->ci > b->ci;
+}
+
+static uint32_t stk_rx_probe(uint64_t h, uint32_t kind) {
+    return (uint32_t)((h ^ (0x9E3779B97F4A7C15ull * (kind + 1))) >> 7);
+}
+
+/* Indexes the receipt-constant prefilter clauses of every campaign (needs tw_words). */
+static promo_status stk_rx_setup(stk_scratch *x, const promo_bundle *b) {
+    uint32_t words = x->tw_words, nc = b->ncampaigns;
+    if (STK_RESERVE(x, rxfree, cap_rxfree, (size_t)6 * words) ||
+        STK_RESERVE(x, rxm, cap_rxm, (size_t)4 * words))
+        return stk_nomem(x);
+    memset(x->rxfree, 0, (size_t)6 * words * sizeof *x->rxfree);
+    size_t npairs = 0;
+    for (uint32_t i = 0; i < nc; i++) {
+        const pb_campaign *c = &b->campaigns[i];
+        uint32_t sets[5] = {c->stores_set, c->regions_set, c->card_set, c->segment_set,
+                            c->code_set};
+        for (uint32_t k = 0; k < 5; k++)
+            if (sets[k] != PB_NONE) npairs += b->sets[sets[k]].nslots;
+        uint64_t bit = 1ull << (i % 64);
+        if (sets[0] == PB_NONE && sets[1] == PB_NONE) x->rxfree[i / 64] |= bit;
+        for (uint32_t k = 2; k < 5; k++)
+            if (sets[k] == PB_NONE) x->rxfree[(size_t)(k - 1) * words + i / 64] |= bit;
+        for (uint32_t ch = 0; ch < 2; ch++)
+            if (!c->channel_mask || (c->channel_mask >> ch & 1))
+                x->rxfree[(size_t)(4 + ch) * words + i / 64] |= bit;
+    }
+    if (STK_RESERVE(x, rxpairs, cap_rxpairs, npairs)) return stk_nomem(x);
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < nc; i++) {
+        const pb_campaign *c = &b->campaigns[i];
+        uint32_t sets[5] = {c->stores_set, c->regions_set, c->card_set, c->segment_set,
+                            c->code_set};
+        for (uint32_t k = 0; k < 5; k++) {
+            if (sets[k] == PB_NONE) continue;
+            const uint64_t *slot = b->slots + b->sets[sets[k]].slot_off;
+            for (uint32_t j = 0; j < b->sets[sets[k]].nslots; j++)
+                if (slot[j]) x->rxpairs[n++] = (stk_rxpair){slot[j], k, i};
+        }
+    }
+    stk_sort(x->rxpairs, n, sizeof *x->rxpairs, stk_rxpair_cmp);
+    uint32_t nkeys = 0;
+    if (STK_RESERVE(x, rxci, cap_rxci, n)) return stk_nomem(x);
+    for (uint32_t i = 0; i < n; i++) {
+        x->rxci[i] = x->rxpairs[i].ci;
+        nkeys += i == 0 || x->rxpairs[i].h != x->rxpairs[i - 1].h ||
+                 x->rxpairs[i].kind != x->rxpairs[i - 1].kind;
+    }
+    uint32_t size = 2;
+    while (size < 2 * nkeys)
+        size *= 2;
+    if (STK_RESERVE(x, rxmap, cap_rxmap, size)) return stk_nomem(x);
+    memset(x->rxmap, 0, size * sizeof *x->rxmap);
+    for (uint32_t i = 0; i < n;) {
+        uint32_t j = i;
+        while (j < n && x->rxpairs[j].h == x->rxpairs[i].h &&
+               x->rxpairs[j].kind == x->rxpairs[i].kind)
+            j++;
+        uint32_t p = stk_rx_probe(x->rxpairs[i].h, x->rxpairs[i].kind) & (size - 1);
+        while (x->rxmap[p].h)
+            p = (p + 1) & (size - 1);
+        x->rxmap[p] = (stk_rxslot){x->rxpairs[i].h, i, x->rxpairs[i].kind | (j - i) << 3};
+        i = j;
+    }
+    /* The ctx keeps only rxci and rxmap (the pairs are 4 times as big). */
+    free(x->rxpairs);
+    x->rxpairs = NULL;
+    x->cap_rxpairs = 0;
+    x->rxmap_mask = size - 1;
+    return PROMO_OK;
+}
+
+/* Adds to m the campaigns whose clause of `kind` admits the receipt's value h. Absent
+ * values (h == 0) match no set, as in stk_in_set. */
+static void stk_rx_lookup(const stk_scratch *x, uint64_t *m, uint32_t kind, uint64_t h) {
+    if (!h) return;
+    for (uint32_t p = stk_rx_probe(h, kind) & x->rxmap_mask; x->rxmap[p].h;
+         p = (p + 1) & x->rxmap_mask) {
+        const stk_rxslot *e = &x->rxmap[p];
+        if (e->h != h || (e->kindcnt & 7) != kind) continue;
+        for (uint32_t k = 0; k < e->kindcnt >> 3; k++) {
+            uint32_t ci = x->rxci[e->off + k];
+            m[ci / 64] |= 1ull << (ci % 64);
+        }
+        return;
+    }
+}
+
+/* Narrows the candidates to the campaigns whose every prefilter clause holds. */
+static void stk_rx_receipt(stk_scratch *x) {
+    uint32_t words = x->tw_words;
+    const vm_receipt *rx = &x->rx;
+    uint64_t *m = x->rxm;
+    memcpy(m, x->rxfree, (size_t)4 * words * sizeof *m);
+    stk_rx_lookup(x, m, STK_RX_STORE, rx->store);
+    stk_rx_lookup(x, m, STK_RX_REGION, rx->region);
+    stk_rx_lookup(x, m + words, STK_RX_CARD, rx->card);
+    for (uint32_t k = 0; k < rx->nsegs; k++)
+        stk_rx_lookup(x, m + 2 * words, STK_RX_SEG, rx->segs[k]);
+    for (uint32_t k = 0; k < rx->ncodes; k++)
+        stk_rx_lookup(x, m + 3 * words, STK_RX_CODE, rx->codes[k]);
+    const uint64_t *ch = x->rxfree + (size_t)(4 + rx->channel) * words;
+    for (uint32_t w = 0; w < words; w++)
+        x->cand[w] &= m[w] & m[words + w] & m[2 * words + w] & m[3 * words + w] & ch[w];
+    x->pre_done = 1;
 }
 
 static int stk_i32_cmp(const void *pa, const void *pb) {
@@ -787,6 +953,7 @@ static promo_status stk_time_cache(stk_eval *s) {
                     }
                 }
             }
+            if (stk_rx_setup(x, b) != PROMO_OK) return PROMO_ENOMEM;
         }
         if (stk_memo_setup(x, b) != PROMO_OK || stk_cat_setup(x, b) != PROMO_OK ||
             stk_compat_setup(x, b) != PROMO_OK)
@@ -1363,7 +1530,7 @@ static promo_status stk_campaign(stk_eval *s, uint32_t ci) {
 
     if (x->stopped_by != STK_NONE)
         return stk_explain(s, ci, PROMO_OUT_STOPPED, x->stopped_by, NULL);
-    const char *part = stk_prefilter(x, b, ci);
+    const char *part = x->pre_done ? NULL : stk_prefilter(x, b, ci);
     if (part) return stk_explain(s, ci, PROMO_OUT_NOT_APPLICABLE, STK_NONE, part);
     if (c->cond_block != PB_NONE) {
         int64_t v;
@@ -1663,6 +1830,7 @@ promo_status stk_evaluate(stk_eval *s, const promo_receipt *r) {
     /* Without --explain and tiebreak, a campaign its time clauses reject (or any campaign
      * after a `stop`) leaves no trace: visit only the candidates, in evaluation order. */
     if (x->use_tw && !tiebreak && !(s->flags & PROMO_CTX_EXPLAIN)) {
+        stk_rx_receipt(x);
         for (uint32_t w = 0; w < x->tw_words && x->stopped_by == STK_NONE; w++)
             for (uint64_t bits = x->cand[w]; bits && x->stopped_by == STK_NONE; bits &= bits - 1) {
                 uint32_t ci = w * 64 + (uint32_t)__builtin_ctzll(bits);

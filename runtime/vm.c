@@ -285,11 +285,29 @@ promo_status vm_run(vm_env *env, uint32_t block, uint32_t line, int64_t *out) {
                 PUSH(kv ? kv->num : PROMO_ABSENT);
                 vmbreak;
             }
+            /* `L_SKU; IN_SET A` and `L_BRAND; IN_SET A` read the line's index bit when
+             * the stacking engine indexed A (a jump to the IN_SET itself still probes). */
             vmcase(OP_L_SKU) {
+                if (env->cat_idx && INSN_OP(*pc) == OP_IN_SET) {
+                    uint32_t d = env->sku_idx[INSN_A(*pc)];
+                    if (d != UINT32_MAX) {
+                        pc++;
+                        PUSH(env->cat_bits[(size_t)line * env->cat_words + d / 64] >> (d % 64) & 1);
+                        vmbreak;
+                    }
+                }
                 PUSH((int64_t)ln->sku);
                 vmbreak;
             }
             vmcase(OP_L_BRAND) {
+                if (env->cat_idx && INSN_OP(*pc) == OP_IN_SET) {
+                    uint32_t d = env->brand_idx[INSN_A(*pc)];
+                    if (d != UINT32_MAX) {
+                        pc++;
+                        PUSH(env->cat_bits[(size_t)line * env->cat_words + d / 64] >> (d % 64) & 1);
+                        vmbreak;
+                    }
+                }
                 PUSH((int64_t)ln->brand);
                 vmbreak;
             }

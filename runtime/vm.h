@@ -129,6 +129,9 @@ typedef struct vm_env {
     const uint32_t *cat_idx; /* per set: dense index, UINT32_MAX = not indexed */
     const uint64_t *cat_bits;
     uint32_t cat_words;
+    /* The same bits for `L_BRAND; IN_SET A` and `L_SKU; IN_SET A` (bit brand_idx[A] or
+     * sku_idx[A]: the line's brand or SKU is in A); set together with cat_idx. */
+    const uint32_t *brand_idx, *sku_idx;
 } vm_env;
 
 /* Runs block `block` (line: the current line for PRED blocks, ignored for COND) and
