@@ -19,7 +19,10 @@ RULE
 "$PROMO" build "$T/set.rule" -o "$T/set.pbc"
 # Sanitizer builds need the sanitizer runtime in the example too.
 EXTRA=""
-if nm -D "$BUILD/libpromo.so" 2>/dev/null | grep -q __asan_init; then
+# (nm's output is captured first: `nm | grep -q` under pipefail fails at random when
+# grep exits early and nm gets SIGPIPE.)
+syms=$(nm -D "$BUILD/libpromo.so" 2>/dev/null || true)
+if grep -q __asan_init <<<"$syms"; then
   EXTRA="-fsanitize=address,undefined"
 fi
 cc -std=c11 -Wall -Wextra -Werror $EXTRA -I "$SRC/runtime" "$T/embed.c" -L "$BUILD" -lpromo \
