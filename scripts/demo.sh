@@ -12,7 +12,9 @@ $P check rules/
 echo "== promo build rules/ -o build/rules.pbc"
 $P build rules/ -o build/rules.pbc
 echo "== promo disasm build/rules.pbc (first lines)"
-$P disasm build/rules.pbc | head -n 25
+$P disasm build/rules.pbc > build/rules.disasm
+head -n 25 build/rules.disasm
+echo "(the whole listing: build/rules.disasm)"
 echo "== promo run build/rules.pbc rules/sample/receipts.jsonl"
 $P run build/rules.pbc rules/sample/receipts.jsonl --summary > build/results.jsonl
 head -n 5 build/results.jsonl
