@@ -125,22 +125,43 @@ enum { UN_NOT, UN_NEG };
 enum { AGG_OP_SUM, AGG_OP_COUNT, AGG_OP_ANY, AGG_OP_DISTINCT };
 enum { HIST_OP_SUM, HIST_OP_COUNT, HIST_OP_VISITS };
 
-#define FACT_LIST(X)                                                                               \
-    /* receipt level */                                                                            \
-    X(TOTAL, RECEIPT)                                                                              \
-    X(ORIGINAL_TOTAL, RECEIPT)                                                                     \
-    X(STORE, RECEIPT) X(REGION, RECEIPT) X(CHANNEL, RECEIPT) X(PAYMENT, RECEIPT) X(CODE, RECEIPT)  \
-        X(TIME, RECEIPT) X(DATE, RECEIPT) X(WEEKDAY, RECEIPT)                                      \
-            X(ATTR, RECEIPT) /* customer level */                                                  \
-        X(SEGMENT, CUSTOMER) X(CARD, CUSTOMER) X(CARD_IS, CUSTOMER) X(TIER, CUSTOMER)              \
-            X(BIRTHDAY_WITHIN, CUSTOMER) X(REGISTERED, CUSTOMER) X(CUSTOMER_ATTR, CUSTOMER)        \
-                X(CUSTOMER_ID,                                                                     \
-                  CUSTOMER) /* line level (only inside `lines where` and set declarations) */      \
-        X(SKU, LINE) X(CATEGORY, LINE) X(BRAND, LINE) X(QTY, LINE) X(PRICE, LINE) X(               \
-            ORIGINAL_PRICE, LINE) X(AMOUNT, LINE)                                                  \
-            X(EXCLUDED,                                                                            \
-              LINE) /* short forms `sku "1"`, `category "dairy"`, `brand "X"`: str = the value */  \
-        X(SKU_IS, LINE) X(CATEGORY_IS, LINE) X(BRAND_IS, LINE)
+// clang-format off
+#define FACT_LIST(X) \
+    /* receipt level */ \
+    X(TOTAL, RECEIPT) \
+    X(ORIGINAL_TOTAL, RECEIPT) \
+    X(STORE, RECEIPT) \
+    X(REGION, RECEIPT) \
+    X(CHANNEL, RECEIPT) \
+    X(PAYMENT, RECEIPT) \
+    X(CODE, RECEIPT) \
+    X(TIME, RECEIPT) \
+    X(DATE, RECEIPT) \
+    X(WEEKDAY, RECEIPT) \
+    X(ATTR, RECEIPT) \
+    /* customer level */ \
+    X(SEGMENT, CUSTOMER) \
+    X(CARD, CUSTOMER) \
+    X(CARD_IS, CUSTOMER) \
+    X(TIER, CUSTOMER) \
+    X(BIRTHDAY_WITHIN, CUSTOMER) \
+    X(REGISTERED, CUSTOMER) \
+    X(CUSTOMER_ATTR, CUSTOMER) \
+    X(CUSTOMER_ID,                                                                                        CUSTOMER) \
+    /* line level (only inside `lines where` and set declarations) */ \
+    X(SKU, LINE) \
+    X(CATEGORY, LINE) \
+    X(BRAND, LINE) \
+    X(QTY, LINE) \
+    X(PRICE, LINE) \
+    X(                            ORIGINAL_PRICE, LINE) \
+    X(AMOUNT, LINE) \
+    X(EXCLUDED,                                                                                           LINE) \
+    /* short forms `sku "1"`, `category "dairy"`, `brand "X"`: str = the value */ \
+    X(SKU_IS, LINE) \
+    X(CATEGORY_IS, LINE) \
+    X(BRAND_IS, LINE)
+// clang-format on
 
 enum {
 #define X(name, level) FACT_##name,
@@ -161,13 +182,23 @@ enum {
 };
 
 /* Static types, filled by sema. */
-#define TYPE_LIST(X)                                                                               \
-    X(ERROR, "<error>")                                                                            \
-    X(BOOL, "bool")                                                                                \
-    X(MONEY, "money") X(NUMBER, "number") X(PERCENT, "percent") X(STRING, "string")                \
-        X(DATE, "date") X(TIME, "time") X(WEEKDAY, "weekday") X(CHANNEL, "channel")                \
-            X(PAYMENT, "payment") X(ATTR, "attribute") X(UNTYPED, "number literal")                \
-                X(LIST, "list")
+// clang-format off
+#define TYPE_LIST(X) \
+    X(ERROR, "<error>") \
+    X(BOOL, "bool") \
+    X(MONEY, "money") \
+    X(NUMBER, "number") \
+    X(PERCENT, "percent") \
+    X(STRING, "string") \
+    X(DATE, "date") \
+    X(TIME, "time") \
+    X(WEEKDAY, "weekday") \
+    X(CHANNEL, "channel") \
+    X(PAYMENT, "payment") \
+    X(ATTR, "attribute") \
+    X(UNTYPED, "number literal") \
+    X(LIST, "list")
+// clang-format on
 
 typedef enum ast_type {
 #define X(name, text) TY_##name,
