@@ -638,6 +638,19 @@ struct rx_reader {
         return true;
     }
 
+    /* Walks the fields of an object, giving each key, value and whether the value is
+     * JSON null to `fn`; stops at the first field `fn` rejects. */
+    template <class F> bool each_field(od::object &o, F &&fn) {
+        for (auto fr : o) {
+            od::field f;
+            error_code e = std::move(fr).get(f);
+            if (e) return fail_json(e);
+            od::value x = f.value();
+            if (!fn(f.key(), x, is_null_tok(trim(x.raw_json_token())))) return false;
+        }
+        return true;
+    }
+
     bool want_customer(od::value &v) {
         cust = promo_customer{};
         cust.registered = -1;
@@ -647,14 +660,7 @@ struct rx_reader {
         if (r < 0) return true;
         if (r == 0) return false;
         rec.customer = &cust;
-        for (auto fr : o) {
-            od::field f;
-            error_code e = std::move(fr).get(f);
-            if (e) return fail_json(e);
-            od::raw_json_string k = f.key();
-            od::value x = f.value();
-            std::string_view t = trim(x.raw_json_token());
-            bool null = is_null_tok(t);
+        return each_field(o, [&](od::raw_json_string k, od::value &x, bool null) {
             bool ok = true;
             if (k.unsafe_is_equal("id")) {
                 ok = null || want_ident(x, path("customer", "id"), false, &cust.id);
@@ -678,9 +684,8 @@ struct rx_reader {
             } else {
                 ok = skip(x);
             }
-            if (!ok) return false;
-        }
-        return true;
+            return ok;
+        });
     }
 
     bool want_line(od::value &v, long idx) {
@@ -690,14 +695,7 @@ struct rx_reader {
         if (r == 0) return false;
         promo_line ln{};
         bool has_sku = false, has_qty = false, has_price = false;
-        for (auto fr : o) {
-            od::field f;
-            error_code e = std::move(fr).get(f);
-            if (e) return fail_json(e);
-            od::raw_json_string k = f.key();
-            od::value x = f.value();
-            std::string_view t = trim(x.raw_json_token());
-            bool null = is_null_tok(t);
+        bool fields_ok = each_field(o, [&](od::raw_json_string k, od::value &x, bool null) {
             bool ok = true;
             if (k.unsafe_is_equal("sku")) {
                 ok = want_ident(x, path("lines", idx, "sku"), true, &ln.sku);
@@ -730,8 +728,9 @@ struct rx_reader {
             } else {
                 ok = skip(x);
             }
-            if (!ok) return false;
-        }
+            return ok;
+        });
+        if (!fields_ok) return false;
         if (!has_sku) return fail(PROMO_EINPUT, path("lines", idx, "sku"), "missing");
         if (!has_qty) return fail(PROMO_EINPUT, path("lines", idx, "qty"), "missing");
         if (!has_price) return fail(PROMO_EINPUT, path("lines", idx, "price"), "missing");
