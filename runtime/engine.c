@@ -24,6 +24,7 @@
 
 typedef struct eng_gen {
     promo_bundle *b;
+    pf_index *ix;         /* prefilter index of b, shared by every ctx */
     stk_budget **budgets; /* per campaign in evaluation order; NULL = no budget */
     struct eng_gen *next; /* retired list */
     uint64_t serial;      /* unique within the engine: keys its ctxs' per-bundle caches */
@@ -71,6 +72,7 @@ static stk_budget *eng_budget(promo_engine *e, uint64_t id_hash) {
 
 static void eng_gen_free(eng_gen *g) {
     if (!g) return;
+    pf_free(g->ix);
     promo_bundle_release(g->b);
     free(g->budgets);
     free(g);
@@ -92,6 +94,12 @@ static eng_gen *eng_gen_new(promo_engine *e, promo_bundle *b) {
             free(g);
             return NULL;
         }
+    }
+    /* The prefilter index is built here, once per generation, and shared by every ctx. */
+    if (pf_build(b, &g->ix) != PROMO_OK) {
+        free(g->budgets);
+        free(g);
+        return NULL;
     }
     promo_bundle_retain(b);
     g->b = b;
@@ -287,6 +295,7 @@ promo_status promo_eval(promo_ctx *c, const promo_receipt *r, const promo_result
     eng_gen *g = eng_acquire(c);
     c->gen = g;
     c->s.b = g->b;
+    c->s.ix = g->ix;
     c->s.gen = g->serial;
     c->s.budgets = g->budgets;
     c->s.store = &c->e->store;

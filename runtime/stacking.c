@@ -19,6 +19,7 @@
 
 #include "civil.h"
 #include "hash.h"
+#include "prefilter.h"
 
 /* Receipt bounds that keep every product of the arithmetic below 2^126. */
 #define STK_MAX_QTY   1000000000000LL    /* thousandths */
@@ -51,31 +52,6 @@ typedef struct stk_hcache {
     int64_t value;
 } stk_hcache;
 
-typedef struct stk_catpair {
-    uint64_t h;
-    uint32_t set;  /* dense index */
-    uint32_t kind; /* STK_LX_*: which of the line's hashes the set is tested against */
-} stk_catpair;
-enum { STK_LX_CAT, STK_LX_BRAND, STK_LX_SKU };
-
-typedef struct stk_catslot {
-    uint64_t h; /* 0 = empty */
-    uint32_t off, cnt;
-} stk_catslot;
-
-/* Receipt-constant prefilter index: a member hash of a campaign's stores, regions, card,
- * segment or code set (kind STK_RX_*), and the run of campaigns requiring it. */
-enum { STK_RX_STORE, STK_RX_REGION, STK_RX_CARD, STK_RX_SEG, STK_RX_CODE };
-typedef struct stk_rxpair {
-    uint64_t h;
-    uint32_t kind, ci;
-} stk_rxpair;
-typedef struct stk_rxslot {
-    uint64_t h;       /* 0 = empty */
-    uint32_t off;     /* into rxci */
-    uint32_t kindcnt; /* kind | count << 3 */
-} stk_rxslot;
-
 #define STK_NONE UINT32_MAX
 enum { STK_ACTED_DISCOUNT = 1, STK_ACTED_POINTS = 2 };
 
@@ -88,8 +64,8 @@ struct stk_scratch {
     uint32_t cap_lines, cap_anc, cap_codes, cap_segs, cap_seen, cap_attrs, cap_cattrs;
 
     /* per line */
-    uint8_t *blocked, *acted_now; /* acted_now: STK_ACTED_* bits of the current campaign */
-    uint32_t *blocker, *head, *tg;
+    uint8_t *acted_now; /* STK_ACTED_* bits of the current campaign */
+    uint32_t *head, *tg;
     int64_t *d, *w, *cnt, *share, *share2, *acc;
     stk_spread_tmp *stmp;
     stk_unitrun *runs;
@@ -131,64 +107,31 @@ struct stk_scratch {
     int64_t *benefit;
     uint32_t *uf; /* union-find over one run of equal priorities */
     uint32_t cap_order, cap_benefit, cap_uf;
-    int blocked_dirty; /* some blocked[] entry may be set */
     int trial;
     int trial_applies; /* the trial campaign would apply */
     int64_t trial_benefit;
 
-    /* Time prefilter cache: `active`, `days` and `hours` depend only on the date and on
-     * where the time falls among the bundle's hour boundaries, so per campaign the
-     * outcome (STK_T_*) is kept until either changes or the ctx changes generation. */
-    uint8_t *tc; /* per campaign */
-    int32_t *tb; /* sorted distinct hour-window boundaries of the bundle */
-    uint32_t ntb, cap_tc, cap_tb;
-    /* When small enough (STK_TW_MAX), the days/hours outcome of every campaign for every
-     * (weekday, slot) is tabulated once per generation, so random-order receipts hit
-     * too: per key, 2 * tw_words words: bit ci of the first half = days and hours
-     * hold, of the second half = some hour window holds. */
-    uint64_t *tw;
-    uint32_t cap_tw, tw_words;
-    int use_tw;
-    const uint64_t *tw_row; /* the receipt's key */
-    int32_t *dr;            /* per campaign: date_from, date_to (dense, for the scan) */
-    uint64_t *cand;         /* tw_words: campaigns whose time clauses hold */
-    uint32_t cap_dr, cap_cand;
-
-    /* Line predicate memo (vm_env.memo_*), indices computed once per generation. */
-    uint32_t *memo_idx, *memo_stamp;
-    uint64_t *memo_bits;
-    uint32_t cap_memo_idx, cap_memo_stamp, cap_memo_bits, nmemo, memo_epoch;
-
-    /* Category index (vm_env.cat_*): per generation, the sets OP_L_CAT_IN tests get a
-     * dense index and every member hash maps (open addressing, catmap) to the run of
-     * catpairs naming the sets that hold it; per receipt, each line's ancestors are
-     * looked up once. */
-    uint32_t *cat_idx, *brand_idx, *sku_idx; /* per set, for STK_LX_* */
-    stk_catpair *catpairs;
-    stk_catslot *catmap;
-    uint64_t *cat_bits;
-    uint32_t cap_cat_idx, cap_brand_idx, cap_sku_idx, cap_catpairs, cap_catmap, cap_cat_bits, ncat,
-        catmap_mask;
-
-    /* Compatibility, per generation: bit g of campaign i's acc_words words = i accepts
-     * group g (use_acc 0: computed from the accept lists each time). */
-    uint64_t *accb;
-    uint32_t cap_accb, acc_words;
-    int use_acc;
-    /* Receipt-constant prefilter clauses, per generation: rxfree holds, per clause group
-     * (stores or regions, card, segment, code), the campaigns without that clause, then
-     * per channel the campaigns it admits; rxmap maps (kind, member hash) to the run of
-     * rxpairs naming the campaigns requiring it. rxm: per-receipt scratch (4 groups). */
-    stk_rxpair *rxpairs; /* setup only: freed once rxci is built */
-    uint32_t *rxci;
-    stk_rxslot *rxmap;
-    uint64_t *rxfree, *rxm;
-    uint32_t cap_rxpairs, cap_rxci, cap_rxmap, cap_rxfree, cap_rxm, rxmap_mask;
-    int pre_done;    /* the candidates already passed every prefilter clause */
-    uint64_t tc_gen; /* stk_eval.gen the boundaries were computed for; 0 = none */
+    /* Prefilter (runtime/prefilter.h: the shared index of the generation), per ctx: the
+     * fallback time cache (per campaign PF_T_*, kept while date and time slot stay),
+     * the candidates, and the per-receipt line bits. */
+    uint64_t ix_gen; /* stk_eval.gen the arrays below are sized for; 0 = none */
+    uint8_t *tc;
     int tc_valid;
     int32_t tc_date;
     uint32_t tc_slot;
+    const uint64_t *tw_row; /* the receipt's (weekday, time slot) row of the time table */
+    uint64_t *cand;         /* campaigns still candidates */
+    uint64_t *rxm;          /* scratch of stk_rx_receipt (4 clause groups) */
+    int pre_done;           /* the candidates already passed every prefilter clause */
+    uint32_t *memo_stamp;   /* line predicate memo (vm_env.memo_*) */
+    uint64_t *memo_bits;
+    uint32_t memo_epoch;
+    uint64_t *cat_bits; /* per line: its atom bits (vm_env.cat_*) */
+    uint64_t *alines;   /* per atom: its lines */
+    uint64_t *exm;      /* the excluded lines */
+    uint64_t *pres;     /* atoms present on any line, then on non-excluded lines */
+    uint32_t cap_tc, cap_cand, cap_rxm, cap_memo_stamp, cap_memo_bits, cap_cat_bits, cap_alines,
+        cap_exm, cap_pres;
 
     /* evaluation state */
     int has_sl;
@@ -201,6 +144,7 @@ struct stk_scratch {
 typedef struct stk_camp {
     uint32_t ci;
     const pb_campaign *c;
+    int blk_done;        /* stk_blocking ran: the three fields below are set */
     int any_bad;         /* some applied campaign is incompatible with this one */
     int receipt_blocked; /* receipt-level rewards are blocked */
     uint32_t receipt_blocker;
@@ -251,16 +195,14 @@ promo_status stk_init(stk_eval *s) {
 void stk_free(stk_eval *s) {
     stk_scratch *x = s->sc;
     if (!x) return;
-    void *arrs[] = {x->lines,      x->anc,       x->codes,     x->segs,    x->seen,    x->attrs,
-                    x->cattrs,     x->blocked,   x->acted_now, x->blocker, x->head,    x->tg,
-                    x->d,          x->w,         x->cnt,       x->share,   x->share2,  x->acc,
-                    x->stmp,       x->runs,      x->nodes,     x->app,     x->bad,     x->bylog,
-                    x->pts,        x->coupons,   x->messages,  x->applied, x->explain, x->lres,
-                    x->by,         x->hc,        x->sw,        x->stmp2,   x->order,   x->benefit,
-                    x->uf,         x->pts_rl,    x->tc,        x->tb,      x->tw,      x->memo_idx,
-                    x->memo_stamp, x->memo_bits, x->dr,        x->cand,    x->cat_idx, x->catpairs,
-                    x->catmap,     x->cat_bits,  x->accb,      x->rxpairs, x->rxci,    x->rxmap,
-                    x->rxfree,     x->rxm,       x->brand_idx, x->sku_idx};
+    void *arrs[] = {x->lines,    x->anc,       x->codes,   x->segs,       x->seen,      x->attrs,
+                    x->cattrs,   x->acted_now, x->head,    x->tg,         x->d,         x->w,
+                    x->cnt,      x->share,     x->share2,  x->acc,        x->stmp,      x->runs,
+                    x->nodes,    x->app,       x->bad,     x->bylog,      x->pts,       x->coupons,
+                    x->messages, x->applied,   x->explain, x->lres,       x->by,        x->hc,
+                    x->sw,       x->stmp2,     x->order,   x->benefit,    x->uf,        x->pts_rl,
+                    x->tc,       x->cand,      x->rxm,     x->memo_stamp, x->memo_bits, x->cat_bits,
+                    x->alines,   x->exm,       x->pres};
     for (size_t i = 0; i < sizeof arrs / sizeof arrs[0]; i++)
         free(arrs[i]);
     free(s->budget_uses);
@@ -452,9 +394,7 @@ static promo_status stk_prepare(stk_eval *s, const promo_receipt *r) {
         uint32_t c = x->cap_pl;
 #define PL(arr)                                                                                    \
     if ((c = x->cap_pl, stk_grow((void **)&x->arr, &c, n, sizeof *x->arr))) return stk_nomem(x);
-        PL(blocked);
         PL(acted_now);
-        PL(blocker);
         PL(head);
         PL(tg);
         PL(d);
@@ -550,6 +490,7 @@ static promo_status stk_prepare(stk_eval *s, const promo_receipt *r) {
     x->env.memo_idx = NULL;
     x->env.cat_idx = NULL;
     x->env.brand_idx = x->env.sku_idx = NULL;
+    x->env.brandk_idx = x->env.skuk_idx = NULL;
 
     x->nnodes = x->napp = x->nbylog = x->npts = x->ncoupons = x->nmessages = 0;
     x->napplied = x->nexplain = x->nby = x->nhc = 0;
@@ -557,7 +498,6 @@ static promo_status stk_prepare(stk_eval *s, const promo_receipt *r) {
     x->sl = 0;
     x->stopped_by = STK_NONE;
     x->pre_done = 0;
-    x->blocked_dirty = 1;
     x->err = PROMO_OK;
     s->nbudget_uses = s->ndeltas = 0;
     s->has_customer_state = 0;
@@ -591,415 +531,198 @@ static int stk_in_set(const promo_bundle *b, uint32_t set, uint64_t h) {
     return h != 0 && bundle_set_has(b, set, h);
 }
 
-enum { STK_T_OK, STK_T_ACTIVE, STK_T_DAYS, STK_T_HOURS };
-#define STK_TW_MAX   (64 * 1024) /* bytes of the (weekday, slot) table */
-#define STK_MEMO_MAX (64 * 1024) /* bytes of line predicate memo bits */
+#define STK_MEMO_MAX (64 * 1024) /* bytes of per-receipt line bits (memo, atoms) */
 static const char *const stk_t_part[] = {NULL, "active", "days", "hours"};
 
-/* The time clauses of campaign c at (date, weekday wd, time t): STK_T_*. */
-static uint8_t stk_time_clauses(const promo_bundle *b, const pb_campaign *c, int32_t date,
-                                uint32_t wd, int32_t t) {
-    if (date < c->date_from || date > c->date_to) return STK_T_ACTIVE;
-    uint32_t prev = (wd + 6) % 7;
-    if (c->hours_cnt == 0) return c->weekday_mask >> wd & 1 ? STK_T_OK : STK_T_DAYS;
-    /* The part of an overnight window after midnight belongs to the day the window
-     * started (docs/semantics.md). */
-    int time_ok = 0, ok = 0;
-    for (uint32_t k = 0; k < c->hours_cnt && !ok; k++) {
-        int32_t from = (int32_t)b->hours[2 * (c->hours_off + k)];
-        int32_t to = (int32_t)b->hours[2 * (c->hours_off + k) + 1];
-        uint32_t day = STK_NONE;
-        if (from < to) {
-            if (t >= from && t < to) day = wd;
-        } else if (t >= from) {
-            day = wd;
-        } else if (t < to) {
-            day = prev;
-        }
-        if (day != STK_NONE) {
-            time_ok = 1;
-            ok = c->weekday_mask >> day & 1;
-        }
-    }
-    return ok ? STK_T_OK : time_ok ? STK_T_DAYS : STK_T_HOURS;
-}
-
-/* 1 when PRED block `blk` gives the same value for a line all through the receipt: it
- * reads neither the current amount, price or total, nor anything else that is not a
- * fixed fact (aggregates, history and ASSERT are not expected in PRED blocks; they are
- * excluded all the same). */
-static int stk_pred_fixed(const promo_bundle *b, uint32_t blk) {
-    const pb_block *bl = &b->blocks[blk];
-    if (bl->kind != PB_BLOCK_PRED) return 0;
-    for (uint32_t k = 0; k < bl->len; k++) {
-        switch (INSN_OP(b->code[bl->start + k])) {
-        case OP_R_TOTAL:
-        case OP_L_PRICE:
-        case OP_L_AMOUNT:
-        case OP_AGG_SUM:
-        case OP_AGG_COUNT:
-        case OP_AGG_ANY:
-        case OP_AGG_DISTINCT:
-        case OP_H_SUM:
-        case OP_H_COUNT:
-        case OP_H_VISITS:
-        case OP_ASSERT: return 0;
-        default: break;
-        }
-    }
-    return 1;
-}
-
-static promo_status stk_memo_setup(stk_scratch *x, const promo_bundle *b) {
-    if (STK_RESERVE(x, memo_idx, cap_memo_idx, b->nblocks)) return stk_nomem(x);
-    uint32_t n = 0;
-    for (uint32_t i = 0; i < b->nblocks; i++)
-        x->memo_idx[i] = stk_pred_fixed(b, i) ? n++ : UINT32_MAX;
-    if (STK_RESERVE(x, memo_stamp, cap_memo_stamp, n)) return stk_nomem(x);
-    for (uint32_t i = 0; i < n; i++)
+/* Sizes the ctx's per-receipt arrays for the index of a new generation. */
+static promo_status stk_bind(stk_eval *s) {
+    stk_scratch *x = s->sc;
+    const pf_index *ix = s->ix;
+    x->ix_gen = 0;
+    x->tc_valid = 0;
+    uint32_t cw = (ix->ncat + 63) / 64;
+    if (STK_RESERVE(x, tc, cap_tc, ix->ncampaigns) || STK_RESERVE(x, cand, cap_cand, ix->words) ||
+        STK_RESERVE(x, rxm, cap_rxm, (size_t)4 * ix->words) ||
+        STK_RESERVE(x, memo_stamp, cap_memo_stamp, ix->nmemo) ||
+        STK_RESERVE(x, pres, cap_pres, (size_t)2 * cw))
+        return stk_nomem(x);
+    for (uint32_t i = 0; i < ix->nmemo; i++)
         x->memo_stamp[i] = 0;
-    x->nmemo = n;
     x->memo_epoch = 0;
+    x->ix_gen = s->gen;
     return PROMO_OK;
 }
 
 /* Turns the memo on for the receipt when its bits fit in STK_MEMO_MAX bytes (they are
  * reserved lazily once, then reused). */
-static void stk_memo_receipt(stk_scratch *x) {
-    uint32_t words = (x->rx.nlines + 63) / 64;
-    size_t need = (size_t)x->nmemo * 2 * words;
+static void stk_memo_receipt(stk_eval *s) {
+    stk_scratch *x = s->sc;
+    uint32_t words = (x->rx.nlines + 63) / 64, nmemo = s->ix->nmemo;
+    size_t need = (size_t)nmemo * 2 * words;
     x->env.memo_idx = NULL;
-    if (!x->nmemo || need * sizeof(uint64_t) > STK_MEMO_MAX) return;
+    if (!nmemo || need * sizeof(uint64_t) > STK_MEMO_MAX) return;
     if (STK_RESERVE(x, memo_bits, cap_memo_bits, need)) return; /* no memo: still correct */
     if (++x->memo_epoch == 0) {
-        for (uint32_t i = 0; i < x->nmemo; i++)
+        for (uint32_t i = 0; i < nmemo; i++)
             x->memo_stamp[i] = 0;
         x->memo_epoch = 1;
     }
-    x->env.memo_idx = x->memo_idx;
+    x->env.memo_idx = s->ix->memo_idx;
     x->env.memo_stamp = x->memo_stamp;
     x->env.memo_bits = x->memo_bits;
     x->env.memo_words = words;
     x->env.memo_epoch = x->memo_epoch;
 }
 
-static int stk_catpair_cmp(const void *pa, const void *pb) {
-    const stk_catpair *a = pa, *b = pb;
-    if (a->h != b->h) return a->h < b->h ? -1 : 1;
-    if (a->kind != b->kind) return a->kind < b->kind ? -1 : 1;
-    return a->set < b->set ? -1 : a->set > b->set;
-}
-
-static promo_status stk_cat_setup(stk_scratch *x, const promo_bundle *b) {
-    x->ncat = 0;
-    x->catmap_mask = 0;
-    if (STK_RESERVE(x, cat_idx, cap_cat_idx, b->nsets) ||
-        STK_RESERVE(x, brand_idx, cap_brand_idx, b->nsets) ||
-        STK_RESERVE(x, sku_idx, cap_sku_idx, b->nsets))
-        return stk_nomem(x);
-    uint32_t *idx[3] = {x->cat_idx, x->brand_idx, x->sku_idx};
-    for (uint32_t i = 0; i < b->nsets; i++)
-        x->cat_idx[i] = x->brand_idx[i] = x->sku_idx[i] = UINT32_MAX;
-    /* L_CAT_IN A, and the `L_BRAND; IN_SET A` / `L_SKU; IN_SET A` pairs vm_run fuses. */
-    size_t npairs = 0;
-    for (uint32_t k = 0; k < b->ncode; k++) {
-        promo_insn in = b->code[k];
-        uint32_t kind, set;
-        if (INSN_OP(in) == OP_L_CAT_IN) {
-            kind = STK_LX_CAT;
-            set = INSN_A(in);
-        } else if ((INSN_OP(in) == OP_L_BRAND || INSN_OP(in) == OP_L_SKU) && k + 1 < b->ncode &&
-                   INSN_OP(b->code[k + 1]) == OP_IN_SET) {
-            kind = INSN_OP(in) == OP_L_BRAND ? STK_LX_BRAND : STK_LX_SKU;
-            set = INSN_A(b->code[k + 1]);
-        } else {
-            continue;
-        }
-        if (idx[kind][set] != UINT32_MAX) continue;
-        idx[kind][set] = x->ncat++;
-        npairs += b->sets[set].nslots;
-    }
-    if (!x->ncat) return PROMO_OK;
-    if (STK_RESERVE(x, catpairs, cap_catpairs, npairs)) return stk_nomem(x);
-    uint32_t n = 0;
-    for (uint32_t kind = 0; kind < 3; kind++)
-        for (uint32_t s = 0; s < b->nsets; s++) {
-            if (idx[kind][s] == UINT32_MAX) continue;
-            const uint64_t *slot = b->slots + b->sets[s].slot_off;
-            for (uint32_t k = 0; k < b->sets[s].nslots; k++)
-                if (slot[k]) x->catpairs[n++] = (stk_catpair){slot[k], idx[kind][s], kind};
-        }
-    stk_sort(x->catpairs, n, sizeof *x->catpairs, stk_catpair_cmp);
-    uint32_t size = 2;
-    while (size < 2 * n)
-        size *= 2;
-    if (STK_RESERVE(x, catmap, cap_catmap, size)) return stk_nomem(x);
-    memset(x->catmap, 0, size * sizeof *x->catmap);
-    for (uint32_t i = 0; i < n;) {
-        uint32_t j = i;
-        while (j < n && x->catpairs[j].h == x->catpairs[i].h)
-            j++;
-        uint32_t p = (uint32_t)x->catpairs[i].h & (size - 1);
-        while (x->catmap[p].h)
-            p = (p + 1) & (size - 1);
-        x->catmap[p] = (stk_catslot){x->catpairs[i].h, i, j - i};
-        i = j;
-    }
-    x->catmap_mask = size - 1;
-    return PROMO_OK;
-}
-
-/* Sets the bits of the sets of `kind` holding h (0: absent, in no set). */
-static void stk_cat_lookup(const stk_scratch *x, uint64_t *bits, uint32_t kind, uint64_t h) {
-    if (!h) return;
-    for (uint32_t p = (uint32_t)h & x->catmap_mask; x->catmap[p].h; p = (p + 1) & x->catmap_mask) {
-        if (x->catmap[p].h != h) continue;
-        for (uint32_t k = 0; k < x->catmap[p].cnt; k++) {
-            const stk_catpair *e = &x->catpairs[x->catmap[p].off + k];
-            if (e->kind == kind) bits[e->set / 64] |= 1ull << (e->set % 64);
-        }
-        return;
-    }
-}
-
-/* Fills every line's category bits; off when they would exceed STK_MEMO_MAX bytes. */
-static void stk_cat_receipt(stk_scratch *x) {
-    uint32_t words = (x->ncat + 63) / 64, n = x->rx.nlines;
-    size_t need = (size_t)n * words;
+/* Every line's atom bits (and per atom its lines, and the atoms present on the receipt);
+ * off when they would exceed STK_MEMO_MAX bytes. */
+static void stk_cat_receipt(stk_eval *s) {
+    stk_scratch *x = s->sc;
+    const pf_index *ix = s->ix;
+    uint32_t words = (ix->ncat + 63) / 64, n = x->rx.nlines, lw = (n + 63) / 64;
+    size_t need = (size_t)n * words, aneed = (size_t)ix->ncat * lw;
     x->env.cat_idx = NULL;
-    if (!x->ncat || need * sizeof(uint64_t) > STK_MEMO_MAX) return;
-    if (STK_RESERVE(x, cat_bits, cap_cat_bits, need)) return; /* no index: still correct */
+    if (!ix->ncat || need * sizeof(uint64_t) > STK_MEMO_MAX ||
+        aneed * sizeof(uint64_t) > STK_MEMO_MAX || STK_RESERVE(x, cat_bits, cap_cat_bits, need) ||
+        STK_RESERVE(x, alines, cap_alines, aneed) || STK_RESERVE(x, exm, cap_exm, lw))
+        return; /* no index: still correct */
     memset(x->cat_bits, 0, need * sizeof *x->cat_bits);
+    memset(x->alines, 0, aneed * sizeof *x->alines);
+    memset(x->exm, 0, lw * sizeof *x->exm);
+    /* pres: the atoms of any line, then of the lines that are not excluded. */
+    uint64_t *all = x->pres, *ne = x->pres + words;
+    memset(all, 0, 2 * words * sizeof *all);
     for (uint32_t i = 0; i < n; i++) {
         const vm_line *l = &x->lines[i];
         uint64_t *bits = x->cat_bits + (size_t)i * words;
         for (uint32_t a = 0; a < l->anc_cnt; a++)
-            stk_cat_lookup(x, bits, STK_LX_CAT, x->anc[l->anc_off + a]);
-        stk_cat_lookup(x, bits, STK_LX_BRAND, l->brand);
-        stk_cat_lookup(x, bits, STK_LX_SKU, l->sku);
+            pf_cat_lookup(ix, bits, PF_LX_CAT, x->anc[l->anc_off + a]);
+        pf_cat_lookup(ix, bits, PF_LX_BRAND, l->brand);
+        pf_cat_lookup(ix, bits, PF_LX_SKU, l->sku);
+        uint64_t lbit = 1ull << (i % 64);
+        for (uint32_t w = 0; w < words; w++)
+            for (uint64_t m = bits[w]; m; m &= m - 1)
+                x->alines[(size_t)(w * 64 + (uint32_t)__builtin_ctzll(m)) * lw + i / 64] |= lbit;
+        if (l->excluded) x->exm[i / 64] |= lbit;
+        for (uint32_t w = 0; w < words; w++)
+            all[w] |= bits[w];
+        if (!l->excluded)
+            for (uint32_t w = 0; w < words; w++)
+                ne[w] |= bits[w];
     }
-    x->env.cat_idx = x->cat_idx;
-    x->env.brand_idx = x->brand_idx;
-    x->env.sku_idx = x->sku_idx;
+    x->env.cat_idx = ix->cat_idx;
+    x->env.brand_idx = ix->brand_idx;
+    x->env.sku_idx = ix->sku_idx;
+    x->env.brandk_idx = ix->brandk_idx;
+    x->env.skuk_idx = ix->skuk_idx;
+    x->env.pred_atom = ix->pred_atom;
     x->env.cat_bits = x->cat_bits;
     x->env.cat_words = words;
+    x->env.atom_lines = x->alines;
+    x->env.atom_lw = lw;
 }
 
-static int stk_rxpair_cmp(const void *pa, const void *pb) {
-    const stk_rxpair *a = pa, *b = pb;
-    if (a->h != b->h) return a->h < b->h ? -1 : 1;
-    if (a->kind != b->kind) return a->kind < b->kind ? -1 : 1;
-    return a->ci < b->ci ? -1 : a->ci > b->ci;
+/* 0 when the receipt cannot meet some requirement of campaign ci (`atoms`: the line
+ * index is on for the receipt, so the line requirements can be checked). */
+static int stk_req_ok(const stk_scratch *x, const pf_index *ix, uint32_t ci, int atoms) {
+    if (x->rx.orig_total < ix->min_total[ci]) return 0;
+    if (!atoms) return 1;
+    uint32_t words = x->env.cat_words;
+    for (uint32_t q = ix->req_off[ci]; q < ix->req_off[ci + 1]; q++) {
+        const pf_req *r = &ix->reqs[q];
+        const uint64_t *p = x->pres + (r->excl ? words : 0);
+        const uint32_t *at = ix->req_atoms + r->off;
+        int met = 0;
+        for (uint32_t k = 0; k < r->cnt && !met; k++)
+            met = (int)(p[at[k] / 64] >> (at[k] % 64) & 1);
+        if (!met) return 0;
+    }
+    return 1;
 }
 
-static uint32_t stk_rx_probe(uint64_t h, uint32_t kind) {
-    return (uint32_t)((h ^ (0x9E3779B97F4A7C15ull * (kind + 1))) >> 7);
-}
-
-/* Indexes the receipt-constant prefilter clauses of every campaign (needs tw_words). */
-static promo_status stk_rx_setup(stk_scratch *x, const promo_bundle *b) {
-    uint32_t words = x->tw_words, nc = b->ncampaigns;
-    if (STK_RESERVE(x, rxfree, cap_rxfree, (size_t)6 * words) ||
-        STK_RESERVE(x, rxm, cap_rxm, (size_t)4 * words))
-        return stk_nomem(x);
-    memset(x->rxfree, 0, (size_t)6 * words * sizeof *x->rxfree);
-    size_t npairs = 0;
-    for (uint32_t i = 0; i < nc; i++) {
-        const pb_campaign *c = &b->campaigns[i];
-        uint32_t sets[5] = {c->stores_set, c->regions_set, c->card_set, c->segment_set,
-                            c->code_set};
-        for (uint32_t k = 0; k < 5; k++)
-            if (sets[k] != PB_NONE) npairs += b->sets[sets[k]].nslots;
-        uint64_t bit = 1ull << (i % 64);
-        if (sets[0] == PB_NONE && sets[1] == PB_NONE) x->rxfree[i / 64] |= bit;
-        for (uint32_t k = 2; k < 5; k++)
-            if (sets[k] == PB_NONE) x->rxfree[(size_t)(k - 1) * words + i / 64] |= bit;
-        for (uint32_t ch = 0; ch < 2; ch++)
-            if (!c->channel_mask || (c->channel_mask >> ch & 1))
-                x->rxfree[(size_t)(4 + ch) * words + i / 64] |= bit;
-    }
-    if (STK_RESERVE(x, rxpairs, cap_rxpairs, npairs)) return stk_nomem(x);
-    uint32_t n = 0;
-    for (uint32_t i = 0; i < nc; i++) {
-        const pb_campaign *c = &b->campaigns[i];
-        uint32_t sets[5] = {c->stores_set, c->regions_set, c->card_set, c->segment_set,
-                            c->code_set};
-        for (uint32_t k = 0; k < 5; k++) {
-            if (sets[k] == PB_NONE) continue;
-            const uint64_t *slot = b->slots + b->sets[sets[k]].slot_off;
-            for (uint32_t j = 0; j < b->sets[sets[k]].nslots; j++)
-                if (slot[j]) x->rxpairs[n++] = (stk_rxpair){slot[j], k, i};
-        }
-    }
-    stk_sort(x->rxpairs, n, sizeof *x->rxpairs, stk_rxpair_cmp);
-    uint32_t nkeys = 0;
-    if (STK_RESERVE(x, rxci, cap_rxci, n)) return stk_nomem(x);
-    for (uint32_t i = 0; i < n; i++) {
-        x->rxci[i] = x->rxpairs[i].ci;
-        nkeys += i == 0 || x->rxpairs[i].h != x->rxpairs[i - 1].h ||
-                 x->rxpairs[i].kind != x->rxpairs[i - 1].kind;
-    }
-    uint32_t size = 2;
-    while (size < 2 * nkeys)
-        size *= 2;
-    if (STK_RESERVE(x, rxmap, cap_rxmap, size)) return stk_nomem(x);
-    memset(x->rxmap, 0, size * sizeof *x->rxmap);
-    for (uint32_t i = 0; i < n;) {
-        uint32_t j = i;
-        while (j < n && x->rxpairs[j].h == x->rxpairs[i].h &&
-               x->rxpairs[j].kind == x->rxpairs[i].kind)
-            j++;
-        uint32_t p = stk_rx_probe(x->rxpairs[i].h, x->rxpairs[i].kind) & (size - 1);
-        while (x->rxmap[p].h)
-            p = (p + 1) & (size - 1);
-        x->rxmap[p] = (stk_rxslot){x->rxpairs[i].h, i, x->rxpairs[i].kind | (j - i) << 3};
-        i = j;
-    }
-    /* The ctx keeps only rxci and rxmap (the pairs are 4 times as big). */
-    free(x->rxpairs);
-    x->rxpairs = NULL;
-    x->cap_rxpairs = 0;
-    x->rxmap_mask = size - 1;
-    return PROMO_OK;
-}
-
-/* Adds to m the campaigns whose clause of `kind` admits the receipt's value h. Absent
- * values (h == 0) match no set, as in stk_in_set. */
-static void stk_rx_lookup(const stk_scratch *x, uint64_t *m, uint32_t kind, uint64_t h) {
-    if (!h) return;
-    for (uint32_t p = stk_rx_probe(h, kind) & x->rxmap_mask; x->rxmap[p].h;
-         p = (p + 1) & x->rxmap_mask) {
-        const stk_rxslot *e = &x->rxmap[p];
-        if (e->h != h || (e->kindcnt & 7) != kind) continue;
-        for (uint32_t k = 0; k < e->kindcnt >> 3; k++) {
-            uint32_t ci = x->rxci[e->off + k];
-            m[ci / 64] |= 1ull << (ci % 64);
-        }
-        return;
-    }
-}
-
-/* Narrows the candidates to the campaigns whose every prefilter clause holds. */
-static void stk_rx_receipt(stk_scratch *x) {
-    uint32_t words = x->tw_words;
+/* Narrows the candidates to the campaigns whose every receipt-constant clause holds. */
+static void stk_rx_receipt(stk_eval *s) {
+    stk_scratch *x = s->sc;
+    const pf_index *ix = s->ix;
+    uint32_t words = ix->words;
     const vm_receipt *rx = &x->rx;
     uint64_t *m = x->rxm;
-    memcpy(m, x->rxfree, (size_t)4 * words * sizeof *m);
-    stk_rx_lookup(x, m, STK_RX_STORE, rx->store);
-    stk_rx_lookup(x, m, STK_RX_REGION, rx->region);
-    stk_rx_lookup(x, m + words, STK_RX_CARD, rx->card);
+    memcpy(m, ix->rxfree, (size_t)4 * words * sizeof *m);
+    pf_rx_lookup(ix, m, PF_RX_STORE, rx->store);
+    pf_rx_lookup(ix, m, PF_RX_REGION, rx->region);
+    pf_rx_lookup(ix, m + words, PF_RX_CARD, rx->card);
     for (uint32_t k = 0; k < rx->nsegs; k++)
-        stk_rx_lookup(x, m + 2 * words, STK_RX_SEG, rx->segs[k]);
+        pf_rx_lookup(ix, m + 2 * words, PF_RX_SEG, rx->segs[k]);
     for (uint32_t k = 0; k < rx->ncodes; k++)
-        stk_rx_lookup(x, m + 3 * words, STK_RX_CODE, rx->codes[k]);
-    const uint64_t *ch = x->rxfree + (size_t)(4 + rx->channel) * words;
+        pf_rx_lookup(ix, m + 3 * words, PF_RX_CODE, rx->codes[k]);
+    const uint64_t *ch = ix->rxfree + (size_t)(4 + rx->channel) * words;
     for (uint32_t w = 0; w < words; w++)
         x->cand[w] &= m[w] & m[words + w] & m[2 * words + w] & m[3 * words + w] & ch[w];
     x->pre_done = 1;
 }
 
-static int stk_i32_cmp(const void *pa, const void *pb) {
-    int32_t a = *(const int32_t *)pa, b = *(const int32_t *)pb;
-    return a < b ? -1 : a > b;
-}
-
-static promo_status stk_compat_setup(stk_scratch *x, const promo_bundle *b);
-
-/* Per-receipt caches, rebuilt per generation first (s->gen): the time prefilter, the
- * line predicate memo and the category index. Every hour test is `t >= bound` or
- * `t < bound`, so its outcome is constant between consecutive distinct boundaries: the
- * slot of t (how many boundaries are <= t) and the date decide every campaign's time
- * clauses. Allocates only when the ctx first sees a generation (or a larger receipt). */
-static promo_status stk_time_cache(stk_eval *s) {
-    stk_scratch *x = s->sc;
-    const promo_bundle *b = s->b;
-    if (x->tc_gen != s->gen || s->gen == 0) {
-        x->tc_valid = 0;
-        x->tc_gen = 0;
-        if (STK_RESERVE(x, tc, cap_tc, b->ncampaigns) || STK_RESERVE(x, tb, cap_tb, b->nhours))
-            return stk_nomem(x);
-        for (uint32_t i = 0; i < b->nhours; i++)
-            x->tb[i] = (int32_t)b->hours[i];
-        stk_sort(x->tb, b->nhours, sizeof *x->tb, stk_i32_cmp);
-        uint32_t n = 0;
-        for (uint32_t i = 0; i < b->nhours; i++)
-            if (n == 0 || x->tb[n - 1] != x->tb[i]) x->tb[n++] = x->tb[i];
-        x->ntb = n;
-        /* The table: 7 * (ntb + 1) keys of 2 * tw_words words. */
-        uint32_t words = (b->ncampaigns + 63) / 64;
-        size_t nw = (size_t)7 * (n + 1) * 2 * words;
-        x->use_tw = nw * sizeof(uint64_t) <= STK_TW_MAX;
-        if (x->use_tw) {
-            if (STK_RESERVE(x, tw, cap_tw, nw) || STK_RESERVE(x, cand, cap_cand, words) ||
-                STK_RESERVE(x, dr, cap_dr, (size_t)2 * b->ncampaigns))
-                return stk_nomem(x);
-            for (uint32_t i = 0; i < b->ncampaigns; i++) {
-                x->dr[2 * i] = b->campaigns[i].date_from;
-                x->dr[2 * i + 1] = b->campaigns[i].date_to;
-            }
-            memset(x->tw, 0, nw * sizeof *x->tw);
-            x->tw_words = words;
-            for (uint32_t slot = 0; slot <= n; slot++) {
-                /* Any time of the slot: its lower boundary (0 for the first slot). */
-                int32_t t = slot ? x->tb[slot - 1] : 0;
-                for (uint32_t wd = 0; wd < 7; wd++) {
-                    uint64_t *row = x->tw + ((size_t)wd * (n + 1) + slot) * 2 * words;
-                    for (uint32_t i = 0; i < b->ncampaigns; i++) {
-                        const pb_campaign *c = &b->campaigns[i];
-                        /* date_from/date_to are checked per receipt: pass them here. */
-                        uint8_t o = stk_time_clauses(b, c, c->date_from, wd, t);
-                        if (o == STK_T_OK) row[i / 64] |= 1ull << (i % 64);
-                        if (o != STK_T_HOURS) row[words + i / 64] |= 1ull << (i % 64);
-                    }
-                }
-            }
-            if (stk_rx_setup(x, b) != PROMO_OK) return PROMO_ENOMEM;
-        }
-        if (stk_memo_setup(x, b) != PROMO_OK || stk_cat_setup(x, b) != PROMO_OK ||
-            stk_compat_setup(x, b) != PROMO_OK)
-            return PROMO_ENOMEM;
-        x->tc_gen = s->gen;
-    }
-    stk_memo_receipt(x);
-    stk_cat_receipt(x);
-    int32_t t = x->rx.time;
-    uint32_t lo = 0, hi = x->ntb;
+/* The number of entries of v[0 .. n) that are <= key (v sorted). */
+static uint32_t stk_slot(const int32_t *v, uint32_t n, int32_t key) {
+    uint32_t lo = 0, hi = n;
     while (lo < hi) {
         uint32_t mid = lo + (hi - lo) / 2;
-        if (x->tb[mid] <= t)
+        if (v[mid] <= key)
             lo = mid + 1;
         else
             hi = mid;
     }
-    if (x->use_tw) {
-        x->tw_row = x->tw + ((size_t)x->rx.weekday * (x->ntb + 1) + lo) * 2 * x->tw_words;
-        int32_t date = x->rx.date;
-        for (uint32_t w = 0; w < x->tw_words; w++) {
+    return lo;
+}
+
+/* Per-receipt prefilter state: line memo and atoms, and the time clauses of every
+ * campaign (the candidates when the index has the time table, else x->tc, kept while
+ * the date and time slot stay the same). Allocates only when the ctx first sees a
+ * generation (or a larger receipt). */
+static promo_status stk_time_cache(stk_eval *s) {
+    stk_scratch *x = s->sc;
+    const pf_index *ix = s->ix;
+    const promo_bundle *b = s->b;
+    if ((x->ix_gen != s->gen || s->gen == 0) && stk_bind(s) != PROMO_OK) return PROMO_ENOMEM;
+    stk_memo_receipt(s);
+    stk_cat_receipt(s);
+    int32_t date = x->rx.date;
+    uint32_t slot = stk_slot(ix->tb, ix->ntb, x->rx.time);
+    if (ix->use_tw) {
+        x->tw_row = ix->tw + ((size_t)x->rx.weekday * (ix->ntb + 1) + slot) * 2 * ix->words;
+        if (ix->use_dact) {
+            const uint64_t *act = ix->dact + (size_t)stk_slot(ix->db, ix->ndb, date) * ix->words;
+            for (uint32_t w = 0; w < ix->words; w++)
+                x->cand[w] = act[w] & x->tw_row[w];
+            return PROMO_OK;
+        }
+        for (uint32_t w = 0; w < ix->words; w++) {
             uint64_t act = 0;
             uint32_t end = w * 64 + 64 < b->ncampaigns ? w * 64 + 64 : b->ncampaigns;
             for (uint32_t i = w * 64; i < end; i++)
-                act |= (uint64_t)(date >= x->dr[2 * i] && date <= x->dr[2 * i + 1]) << (i % 64);
+                act |= (uint64_t)(date >= ix->dr[2 * i] && date <= ix->dr[2 * i + 1]) << (i % 64);
             x->cand[w] = act & x->tw_row[w];
         }
         return PROMO_OK;
     }
-    if (x->tc_valid && x->tc_date == x->rx.date && x->tc_slot == lo) return PROMO_OK;
+    if (x->tc_valid && x->tc_date == date && x->tc_slot == slot) return PROMO_OK;
     for (uint32_t i = 0; i < b->ncampaigns; i++)
-        x->tc[i] = stk_time_clauses(b, &b->campaigns[i], x->rx.date, x->rx.weekday, t);
-    x->tc_date = x->rx.date;
-    x->tc_slot = lo;
+        x->tc[i] = pf_time_clauses(b, &b->campaigns[i], date, x->rx.weekday, x->rx.time);
+    x->tc_date = date;
+    x->tc_slot = slot;
     x->tc_valid = 1;
     return PROMO_OK;
 }
 
-static const char *stk_prefilter(stk_scratch *x, const promo_bundle *b, uint32_t ci) {
+static const char *stk_prefilter(stk_eval *s, uint32_t ci) {
+    stk_scratch *x = s->sc;
+    const promo_bundle *b = s->b;
     const vm_receipt *rx = &x->rx;
     const pb_campaign *c = &b->campaigns[ci];
-    if (x->use_tw) {
+    if (s->ix->use_tw) {
         if (rx->date < c->date_from || rx->date > c->date_to) return "active";
         if (!(x->tw_row[ci / 64] >> (ci % 64) & 1))
-            return x->tw_row[x->tw_words + ci / 64] >> (ci % 64) & 1 ? "days" : "hours";
-    } else if (x->tc[ci] != STK_T_OK) {
+            return x->tw_row[s->ix->words + ci / 64] >> (ci % 64) & 1 ? "days" : "hours";
+    } else if (x->tc[ci] != PF_T_OK) {
         return stk_t_part[x->tc[ci]];
     }
     if (c->stores_set != PB_NONE || c->regions_set != PB_NONE) {
@@ -1026,63 +749,19 @@ static const char *stk_prefilter(stk_scratch *x, const promo_bundle *b, uint32_t
 
 /* ------------------------------------------------------- compatibility ---- */
 
-static int stk_accepts(const promo_bundle *b, const pb_campaign *a, uint32_t group) {
-    if (a->accept_mode == PB_ACCEPT_ANY) return 1;
-    if (a->accept_mode == PB_ACCEPT_NONE) return 0;
-    const uint32_t *l = b->accept + a->accept_off;
-    uint32_t lo = 0, hi = a->accept_cnt;
-    while (lo < hi) {
-        uint32_t mid = lo + (hi - lo) / 2;
-        if (l[mid] == group) return 1;
-        if (l[mid] < group)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return 0;
-}
-
-static int stk_compatible(const promo_bundle *b, uint32_t i, uint32_t j) {
-    if (i == j) return 1;
-    const pb_campaign *a = &b->campaigns[i], *c = &b->campaigns[j];
-    return stk_accepts(b, a, c->group) && stk_accepts(b, c, a->group);
-}
-
-static promo_status stk_compat_setup(stk_scratch *x, const promo_bundle *b) {
-    uint32_t words = (b->ngroups + 63) / 64;
-    size_t need = (size_t)b->ncampaigns * words;
-    x->use_acc = 0;
-    if (need * sizeof(uint64_t) > STK_MEMO_MAX) return PROMO_OK;
-    for (uint32_t i = 0; i < b->ncampaigns; i++)
-        if (b->campaigns[i].group >= b->ngroups) return PROMO_OK;
-    if (STK_RESERVE(x, accb, cap_accb, need)) return stk_nomem(x);
-    memset(x->accb, 0, need * sizeof *x->accb);
-    for (uint32_t i = 0; i < b->ncampaigns; i++)
-        for (uint32_t g = 0; g < b->ngroups; g++)
-            if (stk_accepts(b, &b->campaigns[i], g))
-                x->accb[(size_t)i * words + g / 64] |= 1ull << (g % 64);
-    x->acc_words = words;
-    x->use_acc = 1;
-    return PROMO_OK;
-}
-
-static int stk_compatible_x(const stk_scratch *x, const promo_bundle *b, uint32_t i, uint32_t j) {
-    if (!x->use_acc) return stk_compatible(b, i, j);
-    if (i == j) return 1;
-    uint32_t gi = b->campaigns[i].group, gj = b->campaigns[j].group;
-    return (x->accb[(size_t)i * x->acc_words + gj / 64] >> (gj % 64) & 1) &&
-           (x->accb[(size_t)j * x->acc_words + gi / 64] >> (gi % 64) & 1);
-}
-
-/* Which lines and whether the receipt are blocked for campaign k->ci. */
-static void stk_blocking(stk_eval *s, stk_camp *k) {
+/* Which applied campaigns campaign k->ci is incompatible with (x->bad), and whether
+ * the receipt is blocked for it. Computed on first need: most campaigns that reach
+ * their rewards find no target and never ask. */
+static promo_status stk_blocking(stk_eval *s, stk_camp *k) {
     stk_scratch *x = s->sc;
-    uint32_t n = x->rx.nlines;
+    if (k->blk_done) return PROMO_OK;
+    k->blk_done = 1;
     k->any_bad = 0;
     k->receipt_blocked = 0;
     k->receipt_blocker = STK_NONE;
+    if (STK_RESERVE(x, bad, cap_bad, (size_t)x->napp + 1)) return stk_nomem(x);
     for (uint32_t a = 0; a < x->napp; a++) {
-        x->bad[a] = !stk_compatible_x(x, s->b, k->ci, x->app[a].campaign);
+        x->bad[a] = !pf_compatible_x(s->ix, k->ci, x->app[a].campaign);
         if (x->bad[a]) {
             k->any_bad = 1;
             if (!x->app[a].sl_only && !k->receipt_blocked) {
@@ -1091,19 +770,16 @@ static void stk_blocking(stk_eval *s, stk_camp *k) {
             }
         }
     }
-    /* Most campaigns are compatible with everything applied so far: skip the lines. */
-    if (!k->any_bad && !x->blocked_dirty) return;
-    x->blocked_dirty = k->any_bad;
-    for (uint32_t i = 0; i < n; i++) {
-        x->blocked[i] = 0;
-        if (!k->any_bad) continue;
-        for (uint32_t nd = x->head[i]; nd != STK_NONE; nd = x->nodes[nd].next)
-            if (x->bad[x->nodes[nd].k]) {
-                x->blocked[i] = 1;
-                x->blocker[i] = x->app[x->nodes[nd].k].campaign;
-                break;
-            }
-    }
+    return PROMO_OK;
+}
+
+/* The campaign blocking line i for k (the latest applied incompatible campaign that
+ * acted on it), or STK_NONE. Needs stk_blocking. */
+static uint32_t stk_line_blocker(const stk_scratch *x, const stk_camp *k, uint32_t i) {
+    if (!k->any_bad) return STK_NONE;
+    for (uint32_t nd = x->head[i]; nd != STK_NONE; nd = x->nodes[nd].next)
+        if (x->bad[x->nodes[nd].k]) return x->app[x->nodes[nd].k].campaign;
+    return STK_NONE;
 }
 
 /* ------------------------------------------------------------- rewards ---- */
@@ -1112,20 +788,35 @@ static void stk_blocking(stk_eval *s, stk_camp *k) {
 static promo_status stk_targets(stk_eval *s, stk_camp *k, const pb_reward *rw, uint32_t *nt) {
     stk_scratch *x = s->sc;
     uint32_t n = 0;
-    for (uint32_t i = 0; i < x->rx.nlines; i++) {
-        if (x->lines[i].excluded) continue;
-        int m;
-        promo_status st = vm_pred(&x->env, rw->pred, i, &m);
-        if (st != PROMO_OK) return st;
-        if (!m) continue;
-        if (x->blocked[i]) {
-            if (!k->saw_blocked) k->blocker = x->blocker[i];
-            k->saw_blocked = 1;
+    const uint64_t *al = vm_pred_lines(&x->env, rw->pred);
+    if (al) {
+        for (uint32_t w = 0; w < x->env.atom_lw; w++)
+            for (uint64_t m = al[w] & ~x->exm[w]; m; m &= m - 1)
+                x->tg[n++] = w * 64 + (uint32_t)__builtin_ctzll(m);
+    } else {
+        for (uint32_t i = 0; i < x->rx.nlines; i++) {
+            if (x->lines[i].excluded) continue;
+            int m;
+            promo_status st = vm_pred(&x->env, rw->pred, i, &m);
+            if (st != PROMO_OK) return st;
+            if (m) x->tg[n++] = i;
+        }
+    }
+    *nt = 0;
+    if (n == 0) return PROMO_OK;
+    promo_status st = stk_blocking(s, k);
+    if (st != PROMO_OK) return st;
+    uint32_t kept = 0;
+    for (uint32_t j = 0; j < n; j++) {
+        uint32_t by = stk_line_blocker(x, k, x->tg[j]);
+        if (by == STK_NONE) {
+            x->tg[kept++] = x->tg[j];
             continue;
         }
-        x->tg[n++] = i;
+        if (!k->saw_blocked) k->blocker = by;
+        k->saw_blocked = 1;
     }
-    *nt = n;
+    *nt = kept;
     return PROMO_OK;
 }
 
@@ -1349,6 +1040,7 @@ static promo_status stk_reward(stk_eval *s, stk_camp *k, const pb_reward *rw) {
     uint32_t nt = 0;
     if (rw->kind == REWARD_SPEND_LIMIT) return stk_spend_limit(s, k, rw);
     if (rw->level == PB_LEVEL_RECEIPT) {
+        if ((st = stk_blocking(s, k)) != PROMO_OK) return st;
         if (k->receipt_blocked) {
             if (!k->saw_blocked) k->blocker = k->receipt_blocker;
             k->saw_blocked = 1;
@@ -1530,7 +1222,7 @@ static promo_status stk_campaign(stk_eval *s, uint32_t ci) {
 
     if (x->stopped_by != STK_NONE)
         return stk_explain(s, ci, PROMO_OUT_STOPPED, x->stopped_by, NULL);
-    const char *part = x->pre_done ? NULL : stk_prefilter(x, b, ci);
+    const char *part = x->pre_done ? NULL : stk_prefilter(s, ci);
     if (part) return stk_explain(s, ci, PROMO_OUT_NOT_APPLICABLE, STK_NONE, part);
     if (c->cond_block != PB_NONE) {
         int64_t v;
@@ -1562,8 +1254,6 @@ static promo_status stk_campaign(stk_eval *s, uint32_t ci) {
     k.pts0 = x->npts;
     k.coupons0 = x->ncoupons;
     k.messages0 = x->nmessages;
-    if (STK_RESERVE(x, bad, cap_bad, (size_t)x->napp + 1)) return stk_nomem(x);
-    stk_blocking(s, &k);
     int had_sl = x->has_sl;
     for (uint32_t r = 0; r < c->reward_cnt; r++) {
         if ((st = stk_reward(s, &k, &b->rewards[c->reward_off + r])) != PROMO_OK) return st;
@@ -1762,7 +1452,7 @@ static promo_status stk_tiebreak(stk_eval *s, uint32_t i, uint32_t j) {
     }
     for (uint32_t a = 0; a < n; a++)
         for (uint32_t c = a + 1; c < n; c++)
-            if (x->benefit[a] >= 0 && x->benefit[c] >= 0 && !stk_compatible(s->b, i + a, i + c))
+            if (x->benefit[a] >= 0 && x->benefit[c] >= 0 && !pf_compatible(s->b, i + a, i + c))
                 x->uf[stk_find(x->uf, a)] = stk_find(x->uf, c);
     /* Each component's members, in bundle order, hand their positions to the members
      * sorted by benefit (insertion sort: runs of equal priority are short). */
@@ -1829,11 +1519,15 @@ promo_status stk_evaluate(stk_eval *s, const promo_receipt *r) {
     }
     /* Without --explain and tiebreak, a campaign its time clauses reject (or any campaign
      * after a `stop`) leaves no trace: visit only the candidates, in evaluation order. */
-    if (x->use_tw && !tiebreak && !(s->flags & PROMO_CTX_EXPLAIN)) {
-        stk_rx_receipt(x);
-        for (uint32_t w = 0; w < x->tw_words && x->stopped_by == STK_NONE; w++)
+    const pf_index *ix = s->ix;
+    if (ix->use_tw && !tiebreak && !(s->flags & PROMO_CTX_EXPLAIN)) {
+        stk_rx_receipt(s);
+        /* Requirements need the receipt's line index (off for huge receipts). */
+        int atoms = x->env.cat_idx != NULL;
+        for (uint32_t w = 0; w < ix->words && x->stopped_by == STK_NONE; w++)
             for (uint64_t bits = x->cand[w]; bits && x->stopped_by == STK_NONE; bits &= bits - 1) {
                 uint32_t ci = w * 64 + (uint32_t)__builtin_ctzll(bits);
+                if (!stk_req_ok(x, ix, ci, atoms)) continue;
                 if ((st = stk_campaign(s, ci)) != PROMO_OK) {
                     if (st == PROMO_ENOMEM) snprintf(s->msg, sizeof s->msg, "out of memory");
                     return st;

@@ -15,6 +15,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
+#include "prefilter.h"
 #include "vm.h"
 
 /* A budget counter: engine-owned, keyed by campaign id hash, survives bundle swaps. */
@@ -49,11 +50,12 @@ typedef struct stk_scratch stk_scratch;
 typedef struct stk_eval {
     /* Inputs, set by the engine before each stk_evaluate. */
     const promo_bundle *b;
+    const pf_index *ix;         /* the prefilter index of b (shared, read-only) */
     stk_budget *const *budgets; /* per campaign (evaluation order), NULL = no budget */
     const promo_store *store;   /* NULL: no per-customer state */
     unsigned flags;             /* PROMO_CTX_* */
-    uint64_t gen; /* identifies (b, its generation); 0 = unknown: per-bundle caches are
-                   * rebuilt for every receipt */
+    uint64_t gen; /* identifies (b, ix); 0 = unknown: the ctx's arrays are re-sized for
+                   * every receipt */
 
     /* Outputs of the last evaluation. */
     promo_result res;

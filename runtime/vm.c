@@ -85,9 +85,45 @@ static int64_t vm_unit_price(const vm_line *l) {
 /* AGG_* and the current-receipt part of history: loops the lines through `pred`. */
 enum { VM_AGG_SUM, VM_AGG_COUNT, VM_AGG_ANY, VM_AGG_DISTINCT };
 
+/* AGG_DISTINCT: adds 1 (x1000) when the line's SKU was not seen yet. */
+static int64_t vm_distinct_add(vm_env *env, const vm_line *l, int64_t acc) {
+    uint64_t h = l->sku ? l->sku : 1;
+    uint32_t j = (uint32_t)h & env->seen_mask;
+    while (env->seen[j] && env->seen[j] != h)
+        j = (j + 1) & env->seen_mask;
+    if (env->seen[j]) return acc;
+    env->seen[j] = h;
+    return acc + 1000;
+}
+
+/* vm_aggregate over the lines of an indexed predicate (vm_pred_lines). */
+static int64_t vm_aggregate_lines(vm_env *env, const uint64_t *al, int kind) {
+    const vm_line *ln = env->rx->lines;
+    int64_t acc = 0;
+    for (uint32_t w = 0; w < env->atom_lw; w++)
+        for (uint64_t m = al[w]; m; m &= m - 1) {
+            const vm_line *l = &ln[w * 64 + (uint32_t)__builtin_ctzll(m)];
+            switch (kind) {
+            case VM_AGG_SUM: acc = vm_add(acc, l->amount); break;
+            case VM_AGG_COUNT: acc = vm_add(acc, l->qty); break;
+            case VM_AGG_ANY: return 1;
+            default: acc = vm_distinct_add(env, l, acc);
+            }
+        }
+    return acc;
+}
+
 static promo_status vm_aggregate(vm_env *env, uint32_t pred, int kind, int64_t *out) {
     vm_receipt *rx = env->rx;
     int64_t acc = 0;
+    const uint64_t *al = vm_pred_lines(env, pred);
+    if (al) {
+        if (kind == VM_AGG_DISTINCT)
+            for (uint32_t i = 0; i <= env->seen_mask; i++)
+                env->seen[i] = 0;
+        *out = vm_aggregate_lines(env, al, kind);
+        return PROMO_OK;
+    }
     if (kind == VM_AGG_DISTINCT)
         for (uint32_t i = 0; i <= env->seen_mask; i++)
             env->seen[i] = 0;
@@ -101,16 +137,7 @@ static promo_status vm_aggregate(vm_env *env, uint32_t pred, int kind, int64_t *
         case VM_AGG_SUM: acc = vm_add(acc, l->amount); break;
         case VM_AGG_COUNT: acc = vm_add(acc, l->qty); break;
         case VM_AGG_ANY: *out = 1; return PROMO_OK;
-        default: {
-            uint64_t h = l->sku ? l->sku : 1;
-            uint32_t j = (uint32_t)h & env->seen_mask;
-            while (env->seen[j] && env->seen[j] != h)
-                j = (j + 1) & env->seen_mask;
-            if (!env->seen[j]) {
-                env->seen[j] = h;
-                acc += 1000;
-            }
-        }
+        default: acc = vm_distinct_add(env, l, acc);
         }
     }
     *out = acc;
@@ -295,6 +322,13 @@ promo_status vm_run(vm_env *env, uint32_t block, uint32_t line, int64_t *out) {
                         PUSH(env->cat_bits[(size_t)line * env->cat_words + d / 64] >> (d % 64) & 1);
                         vmbreak;
                     }
+                } else if (env->cat_idx && INSN_OP(*pc) == OP_PUSH_K && INSN_OP(pc[1]) == OP_SEQ) {
+                    uint32_t d = env->skuk_idx[INSN_A(*pc)];
+                    if (d != UINT32_MAX) {
+                        pc += 2;
+                        PUSH(env->cat_bits[(size_t)line * env->cat_words + d / 64] >> (d % 64) & 1);
+                        vmbreak;
+                    }
                 }
                 PUSH((int64_t)ln->sku);
                 vmbreak;
@@ -304,6 +338,13 @@ promo_status vm_run(vm_env *env, uint32_t block, uint32_t line, int64_t *out) {
                     uint32_t d = env->brand_idx[INSN_A(*pc)];
                     if (d != UINT32_MAX) {
                         pc++;
+                        PUSH(env->cat_bits[(size_t)line * env->cat_words + d / 64] >> (d % 64) & 1);
+                        vmbreak;
+                    }
+                } else if (env->cat_idx && INSN_OP(*pc) == OP_PUSH_K && INSN_OP(pc[1]) == OP_SEQ) {
+                    uint32_t d = env->brandk_idx[INSN_A(*pc)];
+                    if (d != UINT32_MAX) {
+                        pc += 2;
                         PUSH(env->cat_bits[(size_t)line * env->cat_words + d / 64] >> (d % 64) & 1);
                         vmbreak;
                     }

@@ -132,12 +132,26 @@ typedef struct vm_env {
     /* The same bits for `L_BRAND; IN_SET A` and `L_SKU; IN_SET A` (bit brand_idx[A] or
      * sku_idx[A]: the line's brand or SKU is in A); set together with cat_idx. */
     const uint32_t *brand_idx, *sku_idx;
+    /* And for `L_BRAND; PUSH_K k; SEQ` / `L_SKU; PUSH_K k; SEQ`: per constant k. */
+    const uint32_t *brandk_idx, *skuk_idx;
+    /* Per block: the bit of a PRED block that is one indexed test, or UINT32_MAX. */
+    const uint32_t *pred_atom;
+    /* Per atom bit: the receipt's lines that have it (atom_lw words each). */
+    const uint64_t *atom_lines;
+    uint32_t atom_lw;
 } vm_env;
 
 /* Runs block `block` (line: the current line for PRED blocks, ignored for COND) and
  * stores its value in *out. A failing ASSERT makes the value 0 and sets
  * env->fail_part. Only a state store failure returns something other than PROMO_OK. */
 promo_status vm_run(vm_env *env, uint32_t block, uint32_t line, int64_t *out);
+
+/* The lines matching PRED block `pred` (atom_lw words), when the block is one indexed
+ * test and the index is on; NULL otherwise (use vm_pred per line). */
+static inline const uint64_t *vm_pred_lines(const vm_env *env, uint32_t pred) {
+    if (!env->cat_idx || pred == PRED_ALL_LINES || env->pred_atom[pred] == UINT32_MAX) return NULL;
+    return env->atom_lines + (size_t)env->pred_atom[pred] * env->atom_lw;
+}
 
 /* 1 when line `line` matches PRED block `pred` (PRED_ALL_LINES: every line). */
 static inline promo_status vm_pred(vm_env *env, uint32_t pred, uint32_t line, int *match) {
@@ -147,6 +161,11 @@ static inline promo_status vm_pred(vm_env *env, uint32_t pred, uint32_t line, in
     }
     uint64_t *m = NULL, bit = 1ull << (line % 64);
     uint32_t w = line / 64;
+    if (env->cat_idx && env->pred_atom[pred] != UINT32_MAX) {
+        uint32_t d = env->pred_atom[pred];
+        *match = (int)(env->cat_bits[(size_t)line * env->cat_words + d / 64] >> (d % 64) & 1);
+        return PROMO_OK;
+    }
     if (env->memo_idx) {
         uint32_t d = env->memo_idx[pred];
         if (d != UINT32_MAX) {

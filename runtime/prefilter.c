@@ -1,0 +1,521 @@
+/*
+ * prefilter.c — builds the prefilter index of a bundle (see prefilter.h). Runs once per
+ * engine generation, off the hot path: it may allocate and sort freely.
+ */
+#include "prefilter.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "need.h"
+
+/* Tables larger than this are not built (the engine falls back to per-campaign work). */
+#define PF_TABLE_MAX (4u << 20)
+
+typedef struct pf_build_ctx {
+    pf_index *ix;
+    int oom;
+} pf_build_ctx;
+
+static void *pf_alloc(pf_build_ctx *c, size_t n, size_t size) {
+    if (c->oom) return NULL;
+    void *p = calloc(n ? n : 1, size);
+    if (!p) {
+        c->oom = 1;
+        return NULL;
+    }
+    c->ix->bytes += (n ? n : 1) * size;
+    return p;
+}
+
+static int pf_i32_cmp(const void *pa, const void *pb) {
+    int32_t a = *(const int32_t *)pa, b = *(const int32_t *)pb;
+    return a < b ? -1 : a > b;
+}
+
+/* Sorts and dedups v[0 .. n); returns the distinct count. */
+static uint32_t pf_distinct(int32_t *v, uint32_t n) {
+    qsort(v, n, sizeof *v, pf_i32_cmp);
+    uint32_t u = 0;
+    for (uint32_t i = 0; i < n; i++)
+        if (u == 0 || v[u - 1] != v[i]) v[u++] = v[i];
+    return u;
+}
+
+/* ------------------------------------------------------------------ time ---- */
+
+uint8_t pf_time_clauses(const promo_bundle *b, const pb_campaign *c, int32_t date, uint32_t wd,
+                        int32_t t) {
+    if (date < c->date_from || date > c->date_to) return PF_T_ACTIVE;
+    uint32_t prev = (wd + 6) % 7;
+    if (c->hours_cnt == 0) return c->weekday_mask >> wd & 1 ? PF_T_OK : PF_T_DAYS;
+    /* The part of an overnight window after midnight belongs to the day the window
+     * started (docs/semantics.md). */
+    int time_ok = 0, ok = 0;
+    for (uint32_t k = 0; k < c->hours_cnt && !ok; k++) {
+        int32_t from = (int32_t)b->hours[2 * (c->hours_off + k)];
+        int32_t to = (int32_t)b->hours[2 * (c->hours_off + k) + 1];
+        uint32_t day = PF_NONE;
+        if (from < to) {
+            if (t >= from && t < to) day = wd;
+        } else if (t >= from) {
+            day = wd;
+        } else if (t < to) {
+            day = prev;
+        }
+        if (day != PF_NONE) {
+            time_ok = 1;
+            ok = c->weekday_mask >> day & 1;
+        }
+    }
+    return ok ? PF_T_OK : time_ok ? PF_T_DAYS : PF_T_HOURS;
+}
+
+/* Every hour test is `t >= bound` or `t < bound`, so its outcome is constant between
+ * consecutive distinct boundaries: the slot of t (how many boundaries are <= t) and the
+ * weekday decide every campaign's days and hours; likewise the date slot decides
+ * `active`. */
+static void pf_time_setup(pf_build_ctx *c) {
+    pf_index *ix = c->ix;
+    const promo_bundle *b = ix->b;
+    uint32_t nc = b->ncampaigns, words = ix->words;
+    ix->tb = pf_alloc(c, b->nhours, sizeof *ix->tb);
+    ix->dr = pf_alloc(c, (size_t)2 * nc, sizeof *ix->dr);
+    ix->db = pf_alloc(c, (size_t)2 * nc, sizeof *ix->db);
+    if (c->oom) return;
+    for (uint32_t i = 0; i < b->nhours; i++)
+        ix->tb[i] = (int32_t)b->hours[i];
+    ix->ntb = pf_distinct(ix->tb, b->nhours);
+
+    size_t nw = (size_t)7 * (ix->ntb + 1) * 2 * words;
+    if (nw * sizeof(uint64_t) <= PF_TABLE_MAX && (ix->tw = pf_alloc(c, nw, sizeof *ix->tw))) {
+        for (uint32_t slot = 0; slot <= ix->ntb; slot++) {
+            /* Any time of the slot: its lower boundary (0 for the first slot). */
+            int32_t t = slot ? ix->tb[slot - 1] : 0;
+            for (uint32_t wd = 0; wd < 7; wd++) {
+                uint64_t *row = ix->tw + ((size_t)wd * (ix->ntb + 1) + slot) * 2 * words;
+                for (uint32_t i = 0; i < nc; i++) {
+                    const pb_campaign *cp = &b->campaigns[i];
+                    /* date_from/date_to are the date table's: pass them here. */
+                    uint8_t o = pf_time_clauses(b, cp, cp->date_from, wd, t);
+                    if (o == PF_T_OK) row[i / 64] |= 1ull << (i % 64);
+                    if (o != PF_T_HOURS) row[words + i / 64] |= 1ull << (i % 64);
+                }
+            }
+        }
+        ix->use_tw = 1;
+    }
+
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < nc; i++) {
+        const pb_campaign *cp = &b->campaigns[i];
+        ix->dr[2 * i] = cp->date_from;
+        ix->dr[2 * i + 1] = cp->date_to;
+        ix->db[n++] = cp->date_from;
+        if (cp->date_to < INT32_MAX) ix->db[n++] = cp->date_to + 1;
+    }
+    ix->ndb = pf_distinct(ix->db, n);
+    nw = ((size_t)ix->ndb + 1) * words;
+    if (nw * sizeof(uint64_t) > PF_TABLE_MAX || !(ix->dact = pf_alloc(c, nw, sizeof *ix->dact)))
+        return;
+    /* Slot s holds the dates in [db[s - 1], db[s]); any of them decides. */
+    for (uint32_t slot = 0; slot <= ix->ndb; slot++) {
+        int32_t d = slot ? ix->db[slot - 1] : INT32_MIN;
+        uint64_t *row = ix->dact + (size_t)slot * words;
+        for (uint32_t i = 0; i < nc; i++)
+            if (d >= b->campaigns[i].date_from && d <= b->campaigns[i].date_to)
+                row[i / 64] |= 1ull << (i % 64);
+    }
+    ix->use_dact = 1;
+}
+
+/* ------------------------------------------------ receipt-constant clauses ---- */
+
+typedef struct pf_rxpair {
+    uint64_t h;
+    uint32_t kind, ci;
+} pf_rxpair;
+
+static int pf_rxpair_cmp(const void *pa, const void *pb) {
+    const pf_rxpair *a = pa, *b = pb;
+    if (a->h != b->h) return a->h < b->h ? -1 : 1;
+    if (a->kind != b->kind) return a->kind < b->kind ? -1 : 1;
+    return a->ci < b->ci ? -1 : a->ci > b->ci;
+}
+
+static uint32_t pf_rx_probe(uint64_t h, uint32_t kind) {
+    return (uint32_t)((h ^ (0x9E3779B97F4A7C15ull * (kind + 1))) >> 7);
+}
+
+static void pf_rx_setup(pf_build_ctx *c) {
+    pf_index *ix = c->ix;
+    const promo_bundle *b = ix->b;
+    uint32_t words = ix->words, nc = b->ncampaigns;
+    if (!(ix->rxfree = pf_alloc(c, (size_t)6 * words, sizeof *ix->rxfree))) return;
+    size_t npairs = 0;
+    for (uint32_t i = 0; i < nc; i++) {
+        const pb_campaign *cp = &b->campaigns[i];
+        uint32_t sets[5] = {cp->stores_set, cp->regions_set, cp->card_set, cp->segment_set,
+                            cp->code_set};
+        for (uint32_t k = 0; k < 5; k++)
+            if (sets[k] != PB_NONE) npairs += b->sets[sets[k]].nslots;
+        uint64_t bit = 1ull << (i % 64);
+        if (sets[0] == PB_NONE && sets[1] == PB_NONE) ix->rxfree[i / 64] |= bit;
+        for (uint32_t k = 2; k < 5; k++)
+            if (sets[k] == PB_NONE) ix->rxfree[(size_t)(k - 1) * words + i / 64] |= bit;
+        for (uint32_t ch = 0; ch < 2; ch++)
+            if (!cp->channel_mask || (cp->channel_mask >> ch & 1))
+                ix->rxfree[(size_t)(4 + ch) * words + i / 64] |= bit;
+    }
+    pf_rxpair *pairs = calloc(npairs ? npairs : 1, sizeof *pairs);
+    if (!pairs) {
+        c->oom = 1;
+        return;
+    }
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < nc; i++) {
+        const pb_campaign *cp = &b->campaigns[i];
+        uint32_t sets[5] = {cp->stores_set, cp->regions_set, cp->card_set, cp->segment_set,
+                            cp->code_set};
+        for (uint32_t k = 0; k < 5; k++) {
+            if (sets[k] == PB_NONE) continue;
+            const uint64_t *slot = b->slots + b->sets[sets[k]].slot_off;
+            for (uint32_t j = 0; j < b->sets[sets[k]].nslots; j++)
+                if (slot[j]) pairs[n++] = (pf_rxpair){slot[j], k, i};
+        }
+    }
+    qsort(pairs, n, sizeof *pairs, pf_rxpair_cmp);
+    uint32_t nkeys = 0;
+    ix->rxci = pf_alloc(c, n, sizeof *ix->rxci);
+    for (uint32_t i = 0; ix->rxci && i < n; i++) {
+        ix->rxci[i] = pairs[i].ci;
+        nkeys += i == 0 || pairs[i].h != pairs[i - 1].h || pairs[i].kind != pairs[i - 1].kind;
+    }
+    uint32_t size = 2;
+    while (size < 2 * nkeys)
+        size *= 2;
+    if ((ix->rxmap = pf_alloc(c, size, sizeof *ix->rxmap))) {
+        for (uint32_t i = 0; i < n;) {
+            uint32_t j = i;
+            while (j < n && pairs[j].h == pairs[i].h && pairs[j].kind == pairs[i].kind)
+                j++;
+            uint32_t p = pf_rx_probe(pairs[i].h, pairs[i].kind) & (size - 1);
+            while (ix->rxmap[p].h)
+                p = (p + 1) & (size - 1);
+            ix->rxmap[p] = (pf_slot){pairs[i].h, i, pairs[i].kind | (j - i) << 3};
+            i = j;
+        }
+        ix->rxmap_mask = size - 1;
+    }
+    free(pairs);
+}
+
+void pf_rx_lookup(const pf_index *ix, uint64_t *m, uint32_t kind, uint64_t h) {
+    if (!h) return;
+    for (uint32_t p = pf_rx_probe(h, kind) & ix->rxmap_mask; ix->rxmap[p].h;
+         p = (p + 1) & ix->rxmap_mask) {
+        const pf_slot *e = &ix->rxmap[p];
+        if (e->h != h || (e->kindcnt & 7) != kind) continue;
+        for (uint32_t k = 0; k < e->kindcnt >> 3; k++) {
+            uint32_t ci = ix->rxci[e->off + k];
+            m[ci / 64] |= 1ull << (ci % 64);
+        }
+        return;
+    }
+}
+
+/* ------------------------------------------------------------ line atoms ---- */
+
+static int pf_catpair_cmp(const void *pa, const void *pb) {
+    const pf_catpair *a = pa, *b = pb;
+    if (a->h != b->h) return a->h < b->h ? -1 : 1;
+    if (a->kind != b->kind) return a->kind < b->kind ? -1 : 1;
+    return a->set < b->set ? -1 : a->set > b->set;
+}
+
+/* L_CAT_IN A, and what vm_run fuses: `L_BRAND; IN_SET A`, `L_SKU; IN_SET A`,
+ * `L_BRAND; PUSH_K k; SEQ` and `L_SKU; PUSH_K k; SEQ` (a constant is a set of one). */
+static void pf_cat_setup(pf_build_ctx *c) {
+    pf_index *ix = c->ix;
+    const promo_bundle *b = ix->b;
+    uint32_t *idx[3];
+    idx[PF_LX_CAT] = ix->cat_idx = pf_alloc(c, b->nsets, sizeof *ix->cat_idx);
+    idx[PF_LX_BRAND] = ix->brand_idx = pf_alloc(c, b->nsets, sizeof *ix->brand_idx);
+    idx[PF_LX_SKU] = ix->sku_idx = pf_alloc(c, b->nsets, sizeof *ix->sku_idx);
+    ix->brandk_idx = pf_alloc(c, b->nconsts, sizeof *ix->brandk_idx);
+    ix->skuk_idx = pf_alloc(c, b->nconsts, sizeof *ix->skuk_idx);
+    if (c->oom) return;
+    for (uint32_t i = 0; i < b->nsets; i++)
+        ix->cat_idx[i] = ix->brand_idx[i] = ix->sku_idx[i] = PF_NONE;
+    for (uint32_t i = 0; i < b->nconsts; i++)
+        ix->brandk_idx[i] = ix->skuk_idx[i] = PF_NONE;
+    size_t npairs = 0;
+    for (uint32_t k = 0; k < b->ncode; k++) {
+        promo_opcode op = INSN_OP(b->code[k]);
+        if (op == OP_L_CAT_IN) {
+            uint32_t set = INSN_A(b->code[k]);
+            if (ix->cat_idx[set] != PF_NONE) continue;
+            ix->cat_idx[set] = ix->ncat++;
+            npairs += b->sets[set].nslots;
+            continue;
+        }
+        if ((op != OP_L_BRAND && op != OP_L_SKU) || k + 1 >= b->ncode) continue;
+        uint32_t kind = op == OP_L_BRAND ? PF_LX_BRAND : PF_LX_SKU;
+        promo_insn nx = b->code[k + 1];
+        if (INSN_OP(nx) == OP_IN_SET) {
+            if (idx[kind][INSN_A(nx)] != PF_NONE) continue;
+            idx[kind][INSN_A(nx)] = ix->ncat++;
+            npairs += b->sets[INSN_A(nx)].nslots;
+        } else if (INSN_OP(nx) == OP_PUSH_K && k + 2 < b->ncode &&
+                   INSN_OP(b->code[k + 2]) == OP_SEQ) {
+            uint32_t *kidx = kind == PF_LX_BRAND ? ix->brandk_idx : ix->skuk_idx;
+            if (kidx[INSN_A(nx)] != PF_NONE) continue;
+            kidx[INSN_A(nx)] = ix->ncat++;
+            npairs++;
+        }
+    }
+    if (!ix->ncat || !(ix->catpairs = pf_alloc(c, npairs, sizeof *ix->catpairs))) return;
+    uint32_t n = 0;
+    for (uint32_t kind = 0; kind < 3; kind++)
+        for (uint32_t s = 0; s < b->nsets; s++) {
+            if (idx[kind][s] == PF_NONE) continue;
+            const uint64_t *slot = b->slots + b->sets[s].slot_off;
+            for (uint32_t k = 0; k < b->sets[s].nslots; k++)
+                if (slot[k]) ix->catpairs[n++] = (pf_catpair){slot[k], idx[kind][s], kind};
+        }
+    /* SEQ is false for hash 0 (absent): such a constant gets a bit no line sets. */
+    for (uint32_t k = 0; k < b->nconsts; k++) {
+        uint64_t h = (uint64_t)b->consts[k].value;
+        if (ix->brandk_idx[k] != PF_NONE && h)
+            ix->catpairs[n++] = (pf_catpair){h, ix->brandk_idx[k], PF_LX_BRAND};
+        if (ix->skuk_idx[k] != PF_NONE && h)
+            ix->catpairs[n++] = (pf_catpair){h, ix->skuk_idx[k], PF_LX_SKU};
+    }
+    qsort(ix->catpairs, n, sizeof *ix->catpairs, pf_catpair_cmp);
+    uint32_t size = 2;
+    while (size < 2 * n)
+        size *= 2;
+    if (!(ix->catmap = pf_alloc(c, size, sizeof *ix->catmap))) return;
+    for (uint32_t i = 0; i < n;) {
+        uint32_t j = i;
+        while (j < n && ix->catpairs[j].h == ix->catpairs[i].h)
+            j++;
+        uint32_t p = (uint32_t)ix->catpairs[i].h & (size - 1);
+        while (ix->catmap[p].h)
+            p = (p + 1) & (size - 1);
+        ix->catmap[p] = (pf_slot){ix->catpairs[i].h, i, j - i};
+        i = j;
+    }
+    ix->catmap_mask = size - 1;
+}
+
+/* The atom PRED block `blk` is exactly (`L_CAT_IN A; RET`, `L_BRAND; IN_SET A; RET`,
+ * `L_SKU; PUSH_K k; SEQ; RET`...), or PF_NONE. */
+static uint32_t pf_pred_atom(const pf_index *ix, uint32_t blk) {
+    const promo_bundle *b = ix->b;
+    const pb_block *bl = &b->blocks[blk];
+    const promo_insn *c = b->code + bl->start;
+    if (bl->kind != PB_BLOCK_PRED || !ix->ncat) return PF_NONE;
+    if (bl->len == 2 && INSN_OP(c[0]) == OP_L_CAT_IN) return ix->cat_idx[INSN_A(c[0])];
+    if (INSN_OP(c[0]) != OP_L_BRAND && INSN_OP(c[0]) != OP_L_SKU) return PF_NONE;
+    int brand = INSN_OP(c[0]) == OP_L_BRAND;
+    if (bl->len == 3 && INSN_OP(c[1]) == OP_IN_SET)
+        return (brand ? ix->brand_idx : ix->sku_idx)[INSN_A(c[1])];
+    if (bl->len == 4 && INSN_OP(c[1]) == OP_PUSH_K && INSN_OP(c[2]) == OP_SEQ)
+        return (brand ? ix->brandk_idx : ix->skuk_idx)[INSN_A(c[1])];
+    return PF_NONE;
+}
+
+/* ---------------------------------------------------------- requirements ---- */
+
+typedef struct pf_vec {
+    void *v;
+    size_t n, cap, size;
+} pf_vec;
+
+static int pf_reserve(pf_build_ctx *c, pf_vec *v, size_t more) {
+    if (v->n + more <= v->cap) return 0;
+    size_t nc = v->cap ? v->cap : 64;
+    while (nc < v->n + more)
+        nc *= 2;
+    void *p = realloc(v->v, nc * v->size);
+    if (!p) {
+        c->oom = 1;
+        return -1;
+    }
+    v->v = p;
+    v->cap = nc;
+    return 0;
+}
+
+/* From each campaign's `when`, and when every reward is a line reward with a known need,
+ * "some non-excluded line has one of their atoms" (runtime/need.h). */
+static void pf_req_setup(pf_build_ctx *c) {
+    enum { MAXC = 16 };
+    pf_index *ix = c->ix;
+    const promo_bundle *b = ix->b;
+    uint32_t nc = b->ncampaigns;
+    ix->min_total = pf_alloc(c, nc, sizeof *ix->min_total);
+    ix->req_off = pf_alloc(c, (size_t)nc + 1, sizeof *ix->req_off);
+    if (c->oom) return;
+    const need_atoms na = {ix->cat_idx, ix->brand_idx, ix->sku_idx, ix->brandk_idx, ix->skuk_idx};
+    pf_vec reqs = {NULL, 0, 0, sizeof(pf_req)}, atoms = {NULL, 0, 0, sizeof(uint32_t)};
+    need_set ns[MAXC];
+    for (uint32_t ci = 0; ci < nc && !c->oom; ci++) {
+        const pb_campaign *cp = &b->campaigns[ci];
+        ix->req_off[ci] = (uint32_t)reqs.n;
+        ix->min_total[ci] = INT64_MIN;
+        int m = 0;
+        if (cp->cond_block != PB_NONE &&
+            (m = need_cond(b, &na, cp->cond_block, ns, MAXC, &ix->min_total[ci])) < 0) {
+            c->oom = 1;
+            break;
+        }
+        /* The rewards' needs as one union of any size. */
+        size_t rw_off = atoms.n;
+        int lines_only = cp->reward_cnt > 0;
+        for (uint32_t r = 0; r < cp->reward_cnt && lines_only; r++) {
+            const pb_reward *rw = &b->rewards[cp->reward_off + r];
+            if (rw->kind == REWARD_SPEND_LIMIT || rw->level == PB_LEVEL_RECEIPT ||
+                rw->pred == PRED_ALL_LINES) {
+                lines_only = 0;
+                break;
+            }
+            need_set p = need_pred(b, &na, rw->pred);
+            if (p.n == 0 || pf_reserve(c, &atoms, p.n)) {
+                lines_only = 0;
+                break;
+            }
+            memcpy((uint32_t *)atoms.v + atoms.n, p.at, p.n * sizeof p.at[0]);
+            atoms.n += p.n;
+        }
+        size_t rw_cnt = lines_only ? atoms.n - rw_off : 0;
+        if (!lines_only || rw_cnt > UINT16_MAX) atoms.n = rw_off, rw_cnt = 0;
+        if (pf_reserve(c, &reqs, (size_t)m + 1)) break;
+        pf_req *rq = reqs.v;
+        if (rw_cnt) rq[reqs.n++] = (pf_req){(uint32_t)rw_off, (uint16_t)rw_cnt, 1};
+        for (int k = 0; k < m; k++) {
+            if (pf_reserve(c, &atoms, ns[k].n)) break;
+            rq[reqs.n++] = (pf_req){(uint32_t)atoms.n, (uint16_t)ns[k].n, 0};
+            memcpy((uint32_t *)atoms.v + atoms.n, ns[k].at, ns[k].n * sizeof ns[k].at[0]);
+            atoms.n += ns[k].n;
+        }
+    }
+    ix->req_off[nc] = (uint32_t)reqs.n;
+    ix->reqs = reqs.v;
+    ix->req_atoms = atoms.v;
+    ix->bytes += reqs.cap * reqs.size + atoms.cap * atoms.size;
+}
+
+/* ------------------------------------------------------------------ memo ---- */
+
+/* 1 when PRED block `blk` gives the same value for a line all through the receipt: it
+ * reads neither the current amount, price or total, nor anything else that is not a
+ * fixed fact (aggregates, history and ASSERT are not expected in PRED blocks; they are
+ * excluded all the same). */
+static int pf_pred_fixed(const promo_bundle *b, uint32_t blk) {
+    const pb_block *bl = &b->blocks[blk];
+    if (bl->kind != PB_BLOCK_PRED) return 0;
+    for (uint32_t k = 0; k < bl->len; k++) {
+        switch (INSN_OP(b->code[bl->start + k])) {
+        case OP_R_TOTAL:
+        case OP_L_PRICE:
+        case OP_L_AMOUNT:
+        case OP_AGG_SUM:
+        case OP_AGG_COUNT:
+        case OP_AGG_ANY:
+        case OP_AGG_DISTINCT:
+        case OP_H_SUM:
+        case OP_H_COUNT:
+        case OP_H_VISITS:
+        case OP_ASSERT: return 0;
+        default: break;
+        }
+    }
+    return 1;
+}
+
+/* ---------------------------------------------------------- compatibility ---- */
+
+static int pf_accepts(const promo_bundle *b, const pb_campaign *a, uint32_t group) {
+    if (a->accept_mode == PB_ACCEPT_ANY) return 1;
+    if (a->accept_mode == PB_ACCEPT_NONE) return 0;
+    const uint32_t *l = b->accept + a->accept_off;
+    uint32_t lo = 0, hi = a->accept_cnt;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (l[mid] == group) return 1;
+        if (l[mid] < group)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return 0;
+}
+
+int pf_compatible(const promo_bundle *b, uint32_t i, uint32_t j) {
+    if (i == j) return 1;
+    const pb_campaign *a = &b->campaigns[i], *c = &b->campaigns[j];
+    return pf_accepts(b, a, c->group) && pf_accepts(b, c, a->group);
+}
+
+static void pf_compat_setup(pf_build_ctx *c) {
+    pf_index *ix = c->ix;
+    const promo_bundle *b = ix->b;
+    uint32_t words = (b->ngroups + 63) / 64;
+    size_t need = (size_t)b->ncampaigns * words;
+    if (need * sizeof(uint64_t) > PF_TABLE_MAX) return;
+    for (uint32_t i = 0; i < b->ncampaigns; i++)
+        if (b->campaigns[i].group >= b->ngroups) return;
+    if (!(ix->accb = pf_alloc(c, need, sizeof *ix->accb))) return;
+    for (uint32_t i = 0; i < b->ncampaigns; i++)
+        for (uint32_t g = 0; g < b->ngroups; g++)
+            if (pf_accepts(b, &b->campaigns[i], g))
+                ix->accb[(size_t)i * words + g / 64] |= 1ull << (g % 64);
+    ix->acc_words = words;
+    ix->use_acc = 1;
+}
+
+/* ----------------------------------------------------------------- build ---- */
+
+promo_status pf_build(const promo_bundle *b, pf_index **out) {
+    *out = NULL;
+    pf_index *ix = calloc(1, sizeof *ix);
+    if (!ix) return PROMO_ENOMEM;
+    pf_build_ctx c = {ix, 0};
+    ix->b = b;
+    ix->bytes = sizeof *ix;
+    ix->ncampaigns = b->ncampaigns;
+    ix->words = (b->ncampaigns + 63) / 64;
+    pf_time_setup(&c);
+    pf_rx_setup(&c);
+    pf_cat_setup(&c);
+    if (!c.oom && (ix->pred_atom = pf_alloc(&c, b->nblocks, sizeof *ix->pred_atom)))
+        for (uint32_t i = 0; i < b->nblocks; i++)
+            ix->pred_atom[i] = pf_pred_atom(ix, i);
+    pf_req_setup(&c);
+    /* A block that is one atom reads its bit instead (vm_pred). */
+    if (!c.oom && (ix->memo_idx = pf_alloc(&c, b->nblocks, sizeof *ix->memo_idx)))
+        for (uint32_t i = 0; i < b->nblocks; i++)
+            ix->memo_idx[i] =
+                ix->pred_atom[i] == PF_NONE && pf_pred_fixed(b, i) ? ix->nmemo++ : PF_NONE;
+    pf_compat_setup(&c);
+    if (c.oom) {
+        pf_free(ix);
+        return PROMO_ENOMEM;
+    }
+    *out = ix;
+    return PROMO_OK;
+}
+
+void pf_free(pf_index *ix) {
+    if (!ix) return;
+    void *arrs[] = {ix->tb,        ix->tw,         ix->dr,       ix->db,       ix->dact,
+                    ix->rxfree,    ix->rxmap,      ix->rxci,     ix->cat_idx,  ix->brand_idx,
+                    ix->sku_idx,   ix->brandk_idx, ix->skuk_idx, ix->catpairs, ix->catmap,
+                    ix->pred_atom, ix->min_total,  ix->req_off,  ix->reqs,     ix->req_atoms,
+                    ix->memo_idx,  ix->accb};
+    for (size_t i = 0; i < sizeof arrs / sizeof arrs[0]; i++)
+        free(arrs[i]);
+    free(ix);
+}

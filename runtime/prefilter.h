@@ -1,0 +1,144 @@
+/*
+ * prefilter.h — the prefilter index of a bundle (runtime stage "stacking", built once
+ * per engine generation by runtime/engine.c, then shared read-only by every ctx).
+ *
+ * Everything the stacking engine can decide about a campaign before running any of its
+ * bytecode, tabulated once: the time clauses per (weekday, time slot) and per date slot,
+ * the receipt-constant clauses (stores, regions, card, segment, code, channel) indexed
+ * by member hash, the line atoms (category/brand/SKU sets a PRED block tests) indexed by
+ * member hash, each campaign's needed atoms and minimum total (runtime/need.h), which
+ * line predicates can be memoised, and compatibility as bitsets. The per-receipt lookups
+ * below read it without writing: many threads use one index at once.
+ */
+#ifndef PROMO_PREFILTER_H
+#define PROMO_PREFILTER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "bundle.h"
+
+#define PF_NONE UINT32_MAX
+
+/* Outcome of a campaign's time clauses. */
+enum { PF_T_OK, PF_T_ACTIVE, PF_T_DAYS, PF_T_HOURS };
+
+/* Which hash of a line a line-atom set is tested against. */
+enum { PF_LX_CAT, PF_LX_BRAND, PF_LX_SKU };
+/* Receipt-constant clause kinds. */
+enum { PF_RX_STORE, PF_RX_REGION, PF_RX_CARD, PF_RX_SEG, PF_RX_CODE };
+
+typedef struct pf_catpair { /* member hash h is in line-atom set `set` (dense) */
+    uint64_t h;
+    uint32_t set, kind; /* kind: PF_LX_* */
+} pf_catpair;
+
+typedef struct pf_slot { /* open addressing: a member hash and its run of entries */
+    uint64_t h;          /* 0 = empty */
+    uint32_t off;        /* into catpairs / rxci */
+    uint32_t kindcnt;    /* catmap: count; rxmap: kind | count << 3 */
+} pf_slot;
+
+typedef struct pf_req {
+    uint32_t off;  /* into req_atoms */
+    uint16_t cnt;  /* atoms: one of them must be present */
+    uint16_t excl; /* 1: present on a non-excluded line (line rewards skip excluded lines) */
+} pf_req;
+
+typedef struct pf_index {
+    const promo_bundle *b;      /* not owned: the generation holds it */
+    uint32_t ncampaigns, words; /* words: campaign bitset words */
+
+    /* Time: hour-window boundaries tb[0 .. ntb) (sorted, distinct). When use_tw, tw holds
+     * per (weekday, slot) 2 * words words: the campaigns whose days and hours hold, then
+     * those some hour window holds. Date ranges per campaign (dr: from, to); when
+     * use_dact, dact holds per date slot (between boundaries db[0 .. ndb)) the active
+     * campaigns. Without use_tw the engine computes time clauses per campaign. */
+    int32_t *tb;
+    uint32_t ntb;
+    int use_tw;
+    uint64_t *tw;
+    int32_t *dr;
+    int32_t *db;
+    uint32_t ndb;
+    int use_dact;
+    uint64_t *dact;
+
+    /* Receipt-constant clauses (with use_tw): rxfree holds per group (stores or regions,
+     * card, segment, code) the campaigns without that clause, then per channel the
+     * campaigns it admits (6 * words); rxmap maps (kind, member hash) to the run of
+     * rxci naming the campaigns requiring it. */
+    uint64_t *rxfree;
+    pf_slot *rxmap;
+    uint32_t rxmap_mask;
+    uint32_t *rxci;
+
+    /* Line atoms: dense indices per set (cat/brand/sku) and per constant (brand_k/sku_k
+     * for `L_BRAND; PUSH_K k; SEQ`), PF_NONE = not indexed; catmap maps a member hash to
+     * its run of catpairs. pred_atom: per block, the atom a PRED block is exactly. */
+    uint32_t ncat;
+    uint32_t *cat_idx, *brand_idx, *sku_idx, *brandk_idx, *skuk_idx;
+    pf_catpair *catpairs;
+    pf_slot *catmap;
+    uint32_t catmap_mask;
+    uint32_t *pred_atom;
+
+    /* Requirements: campaign ci can apply only if the receipt's original total is at
+     * least min_total[ci] and each reqs[req_off[ci] .. req_off[ci + 1]) is met. */
+    int64_t *min_total;
+    uint32_t *req_off;
+    pf_req *reqs;
+    uint32_t *req_atoms;
+
+    /* Line predicates whose value cannot change during a receipt: per block a dense
+     * memo index, PF_NONE = not memoised. */
+    uint32_t *memo_idx;
+    uint32_t nmemo;
+
+    /* Compatibility: bit g of campaign i's acc_words words = i accepts group g. */
+    int use_acc;
+    uint64_t *accb;
+    uint32_t acc_words;
+
+    size_t bytes; /* memory held, for reports */
+} pf_index;
+
+/* Builds the index of bundle b (kept, not retained: b must outlive the index). */
+promo_status pf_build(const promo_bundle *b, pf_index **out);
+void pf_free(pf_index *ix);
+
+/* The time clauses of campaign c at (date, weekday wd 0 mon, time t): PF_T_*. */
+uint8_t pf_time_clauses(const promo_bundle *b, const pb_campaign *c, int32_t date, uint32_t wd,
+                        int32_t t);
+
+/* Compatibility of campaigns i and j (SPEC 3.4), from the accept lists. */
+int pf_compatible(const promo_bundle *b, uint32_t i, uint32_t j);
+
+/* The same, from the bitsets when the index has them. */
+static inline int pf_compatible_x(const pf_index *ix, uint32_t i, uint32_t j) {
+    if (!ix->use_acc) return pf_compatible(ix->b, i, j);
+    if (i == j) return 1;
+    uint32_t gi = ix->b->campaigns[i].group, gj = ix->b->campaigns[j].group;
+    return (ix->accb[(size_t)i * ix->acc_words + gj / 64] >> (gj % 64) & 1) &&
+           (ix->accb[(size_t)j * ix->acc_words + gi / 64] >> (gi % 64) & 1);
+}
+
+/* Sets in `bits` the line-atom bits of the sets of `kind` holding h (0: absent). */
+static inline void pf_cat_lookup(const pf_index *ix, uint64_t *bits, uint32_t kind, uint64_t h) {
+    if (!h) return;
+    for (uint32_t p = (uint32_t)h & ix->catmap_mask; ix->catmap[p].h;
+         p = (p + 1) & ix->catmap_mask) {
+        if (ix->catmap[p].h != h) continue;
+        for (uint32_t k = 0; k < ix->catmap[p].kindcnt; k++) {
+            const pf_catpair *e = &ix->catpairs[ix->catmap[p].off + k];
+            if (e->kind == kind) bits[e->set / 64] |= 1ull << (e->set % 64);
+        }
+        return;
+    }
+}
+
+/* Adds to m the campaigns whose receipt clause of `kind` admits value h (0: absent, in
+ * no set). */
+void pf_rx_lookup(const pf_index *ix, uint64_t *m, uint32_t kind, uint64_t h);
+
+#endif
