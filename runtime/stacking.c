@@ -67,6 +67,7 @@ struct stk_scratch {
     uint8_t *acted_now; /* STK_ACTED_* bits of the current campaign */
     uint32_t *head, *tg;
     int64_t *d, *w, *cnt, *share, *share2, *acc;
+    int64_t *ppshare; /* points_paid spread over the lines as of amounts epoch pp_epoch */
     stk_spread_tmp *stmp;
     stk_unitrun *runs;
     uint32_t cap_pl; /* capacity of every per-line array above */
@@ -134,6 +135,8 @@ struct stk_scratch {
         cap_exm, cap_pres;
 
     /* evaluation state */
+    uint32_t amt_epoch; /* bumped whenever a line amount changes */
+    uint32_t pp_epoch;  /* amt_epoch ppshare was computed at; 0 = not this receipt */
     int has_sl;
     int64_t sl;
     uint32_t stopped_by;
@@ -195,14 +198,14 @@ promo_status stk_init(stk_eval *s) {
 void stk_free(stk_eval *s) {
     stk_scratch *x = s->sc;
     if (!x) return;
-    void *arrs[] = {x->lines,    x->anc,       x->codes,   x->segs,       x->seen,      x->attrs,
-                    x->cattrs,   x->acted_now, x->head,    x->tg,         x->d,         x->w,
-                    x->cnt,      x->share,     x->share2,  x->acc,        x->stmp,      x->runs,
-                    x->nodes,    x->app,       x->bad,     x->bylog,      x->pts,       x->coupons,
-                    x->messages, x->applied,   x->explain, x->lres,       x->by,        x->hc,
-                    x->sw,       x->stmp2,     x->order,   x->benefit,    x->uf,        x->pts_rl,
-                    x->tc,       x->cand,      x->rxm,     x->memo_stamp, x->memo_bits, x->cat_bits,
-                    x->alines,   x->exm,       x->pres};
+    void *arrs[] = {x->lines,    x->anc,       x->codes,   x->segs,    x->seen,       x->attrs,
+                    x->cattrs,   x->acted_now, x->head,    x->tg,      x->d,          x->w,
+                    x->cnt,      x->ppshare,   x->share,   x->share2,  x->acc,        x->stmp,
+                    x->runs,     x->nodes,     x->app,     x->bad,     x->bylog,      x->pts,
+                    x->coupons,  x->messages,  x->applied, x->explain, x->lres,       x->by,
+                    x->hc,       x->sw,        x->stmp2,   x->order,   x->benefit,    x->uf,
+                    x->pts_rl,   x->tc,        x->cand,    x->rxm,     x->memo_stamp, x->memo_bits,
+                    x->cat_bits, x->alines,    x->exm,     x->pres};
     for (size_t i = 0; i < sizeof arrs / sizeof arrs[0]; i++)
         free(arrs[i]);
     free(s->budget_uses);
@@ -277,7 +280,16 @@ int stk_spread(int64_t d, const int64_t *w, const int64_t *cnt, uint32_t n, int6
     }
     vm_u128 left = (vm_u128)d - given;
     if (left && nt) {
-        stk_sort(tmp, nt, sizeof *tmp, stk_spread_cmp);
+        if (nt <= 32) {
+            for (uint32_t k = 1; k < nt; k++)
+                for (uint32_t j = k; j > 0 && stk_spread_cmp(&tmp[j], &tmp[j - 1]) < 0; j--) {
+                    stk_spread_tmp t = tmp[j];
+                    tmp[j] = tmp[j - 1];
+                    tmp[j - 1] = t;
+                }
+        } else {
+            stk_sort(tmp, nt, sizeof *tmp, stk_spread_cmp);
+        }
         for (uint32_t k = 0; k < nt && left; k++) {
             vm_u128 c = cnt ? (vm_u128)cnt[tmp[k].idx] : 1;
             vm_u128 g = c < left ? c : left;
@@ -366,7 +378,7 @@ static promo_status stk_prepare(stk_eval *s, const promo_receipt *r) {
     if (cu && ((cu->nsegments && !cu->segments) || (cu->nattrs && !cu->attrs)))
         return (promo_status)stk_fail(s, PROMO_EARG, "customer array is NULL", STK_NONE);
 
-    uint32_t n = r->nlines, nanc = 0;
+    uint32_t n = r->nlines;
     for (uint32_t i = 0; i < n; i++) {
         const promo_line *l = &r->lines[i];
         if (l->qty <= 0) return (promo_status)stk_fail(s, PROMO_EINPUT, "qty: must be positive", i);
@@ -375,18 +387,12 @@ static promo_status stk_prepare(stk_eval *s, const promo_receipt *r) {
         if (l->price < 0) return (promo_status)stk_fail(s, PROMO_EINPUT, "price: negative", i);
         if (l->price > STK_MAX_MONEY)
             return (promo_status)stk_fail(s, PROMO_ELIMIT, "price: too large", i);
-        if (l->category.p) {
-            nanc++;
-            for (uint32_t k = 0; k < l->category.n; k++)
-                nanc += l->category.p[k] == '/';
-        }
     }
     uint32_t nseen = 2;
     while (nseen < 2 * n)
         nseen *= 2;
     uint32_t nsegs = cu ? cu->nsegments : 0, ncattrs = cu ? cu->nattrs : 0;
-    if (STK_RESERVE(x, lines, cap_lines, n) || STK_RESERVE(x, anc, cap_anc, nanc) ||
-        STK_RESERVE(x, codes, cap_codes, r->ncodes) ||
+    if (STK_RESERVE(x, lines, cap_lines, n) || STK_RESERVE(x, codes, cap_codes, r->ncodes) ||
         STK_RESERVE(x, attrs, cap_attrs, r->nattrs) || STK_RESERVE(x, segs, cap_segs, nsegs) ||
         STK_RESERVE(x, cattrs, cap_cattrs, ncattrs) || STK_RESERVE(x, seen, cap_seen, nseen))
         return stk_nomem(x);
@@ -401,6 +407,7 @@ static promo_status stk_prepare(stk_eval *s, const promo_receipt *r) {
         PL(w);
         PL(cnt);
         PL(share);
+        PL(ppshare);
         PL(share2);
         PL(acc);
         PL(stmp);
@@ -456,10 +463,28 @@ static promo_status stk_prepare(stk_eval *s, const promo_receipt *r) {
         v->cat = stk_hash(l->category);
         v->anc_off = a;
         if (l->category.p) {
-            /* "dairy/milk" matches "dairy/milk" and "dairy": hash every '/'-prefix. */
+            /* "dairy/milk" matches "dairy/milk" and "dairy": hash every '/'-prefix,
+             * longest first. */
+            const char *p = l->category.p, *q;
+            uint32_t len = l->category.n, slash[16], ns = 0, deep = 0;
+            for (q = memchr(p, '/', len); q; q = memchr(q + 1, '/', len - (uint32_t)(q + 1 - p))) {
+                if (ns == 16) {
+                    deep = 1;
+                    break;
+                }
+                slash[ns++] = (uint32_t)(q - p);
+            }
+            if (deep)
+                for (uint32_t k = ns = 0; k < len; k++)
+                    ns += p[k] == '/';
+            if (STK_RESERVE(x, anc, cap_anc, (size_t)a + 1 + ns)) return stk_nomem(x);
             x->anc[a++] = v->cat;
-            for (uint32_t k = l->category.n; k-- > 0;)
-                if (l->category.p[k] == '/') x->anc[a++] = promo_hash(l->category.p, k);
+            if (!deep)
+                while (ns > 0)
+                    x->anc[a++] = promo_hash(p, slash[--ns]);
+            else
+                for (uint32_t k = len; k-- > 0;)
+                    if (p[k] == '/') x->anc[a++] = promo_hash(p, k);
         }
         v->anc_cnt = a - v->anc_off;
         v->qty = l->qty;
@@ -496,6 +521,8 @@ static promo_status stk_prepare(stk_eval *s, const promo_receipt *r) {
     x->napplied = x->nexplain = x->nby = x->nhc = 0;
     x->has_sl = 0;
     x->sl = 0;
+    x->amt_epoch = 1;
+    x->pp_epoch = 0;
     x->stopped_by = STK_NONE;
     x->pre_done = 0;
     x->err = PROMO_OK;
@@ -826,6 +853,7 @@ static promo_status stk_give(stk_eval *s, stk_camp *k, uint32_t line, int64_t d)
     if (d > l->amount) d = l->amount;
     if (d <= 0) return PROMO_OK;
     l->amount -= d;
+    x->amt_epoch++;
     x->rx.total -= d;
     x->acted_now[line] |= STK_ACTED_DISCOUNT;
     k->gave = 1;
@@ -986,22 +1014,26 @@ static promo_status stk_points_pct(stk_eval *s, stk_camp *k, const pb_reward *rw
     /* points_paid is spread over every non-excluded line as it stands now. */
     uint32_t n = x->rx.nlines, ne = 0;
     const promo_receipt *r = x->rx.r;
-    for (uint32_t i = 0; i < n; i++)
-        x->share[i] = 0;
-    if (r->points_paid > 0) {
+    /* The spread depends only on the amounts: kept until one changes. */
+    if (x->pp_epoch != x->amt_epoch) {
         for (uint32_t i = 0; i < n; i++)
-            if (!x->lines[i].excluded) {
-                x->w[ne] = x->lines[i].amount;
-                x->cnt[ne++] = i; /* line index of the ne-th weight */
-            }
-        if (!stk_spread(r->points_paid, x->w, NULL, ne, x->d, x->stmp))
-            for (uint32_t q = 0; q < ne; q++)
-                x->share[x->cnt[q]] = x->d[q];
+            x->ppshare[i] = 0;
+        if (r->points_paid > 0) {
+            for (uint32_t i = 0; i < n; i++)
+                if (!x->lines[i].excluded) {
+                    x->w[ne] = x->lines[i].amount;
+                    x->cnt[ne++] = i; /* line index of the ne-th weight */
+                }
+            if (!stk_spread(r->points_paid, x->w, NULL, ne, x->d, x->stmp))
+                for (uint32_t q = 0; q < ne; q++)
+                    x->ppshare[x->cnt[q]] = x->d[q];
+        }
+        x->pp_epoch = x->amt_epoch;
     }
     int64_t sum = 0;
     for (uint32_t j = 0; j < nt; j++) {
         uint32_t i = x->tg[j];
-        int64_t paid = x->lines[i].amount - x->share[i];
+        int64_t paid = x->lines[i].amount - x->ppshare[i];
         if (paid <= 0) continue;
         int64_t p = stk_pct_of(paid, rw->a);
         if (p > 0) {
@@ -1131,6 +1163,7 @@ static void stk_rollback(stk_eval *s, stk_camp *k) {
     stk_scratch *x = s->sc;
     for (uint32_t i = k->by0; i < x->nbylog; i++) {
         x->lines[x->bylog[i].line].amount += x->bylog[i].amount;
+        x->amt_epoch++;
         x->rx.total += x->bylog[i].amount;
     }
     x->nbylog = k->by0;
@@ -1164,6 +1197,7 @@ static void stk_scale(stk_eval *s, stk_camp *k, int64_t q) {
         stk_by e = x->bylog[k->by0 + i];
         int64_t back = e.amount - out[i];
         x->lines[e.line].amount += back;
+        x->amt_epoch++;
         x->rx.total += back;
         if (out[i] > 0) {
             e.amount = out[i];
@@ -1398,10 +1432,15 @@ static promo_status stk_finish(stk_eval *s, const promo_receipt *r) {
     uint32_t nd = 0;
     for (uint32_t h = 0; h < b->nhist; h++) {
         int64_t v = 0;
+        const uint64_t *al = vm_pred_lines(&x->env, b->hist[h].pred);
         for (uint32_t i = 0; i < n; i++) {
             int m;
-            promo_status st = vm_pred(&x->env, b->hist[h].pred, i, &m);
-            if (st != PROMO_OK) return st;
+            if (al) {
+                m = (int)(al[i / 64] >> (i % 64) & 1);
+            } else {
+                promo_status st = vm_pred(&x->env, b->hist[h].pred, i, &m);
+                if (st != PROMO_OK) return st;
+            }
             if (m) v = stk_sat_add(v, b->hist[h].kind ? x->lines[i].qty : x->lines[i].amount);
         }
         if (v) s->deltas[nd++] = (promo_delta){b->hist[h].key, x->rx.date, v};

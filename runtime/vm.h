@@ -29,6 +29,10 @@ static inline int64_t vm_sat(vm_i128 v) {
 
 /* round_half_up(num / den) for num >= 0, den > 0. */
 static inline vm_u128 vm_rdiv(vm_u128 num, vm_u128 den) {
+    if (!(num >> 64) && !(den >> 64)) { /* the usual case: no 128-bit division */
+        uint64_t n = (uint64_t)num, d = (uint64_t)den, q = n / d, r = n % d;
+        return r >= d - r ? q + 1 : q;
+    }
     vm_u128 q = num / den, r = num % den;
     return r >= den - r ? q + 1 : q;
 }
