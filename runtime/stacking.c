@@ -36,6 +36,10 @@ typedef struct stk_node { /* "applied campaign k acted on this line", a per-line
     uint32_t k, next;
 } stk_node;
 
+typedef struct stk_ptline { /* points entry `entry` of the current campaign acted on `line` */
+    uint32_t entry, line;
+} stk_ptline;
+
 typedef struct stk_applied {
     uint32_t campaign;
     int sl_only; /* gave only a spend limit: neither blocks nor is counted as acting */
@@ -82,7 +86,9 @@ struct stk_scratch {
     stk_by *bylog;
     uint32_t nbylog, cap_bylog;
     promo_points *pts;
-    uint8_t *pts_rl; /* per pts entry: a receipt-level reward added to it */
+    uint8_t *pts_rl;   /* per pts entry: a receipt-level reward added to it */
+    stk_ptline *ptlog; /* the current campaign's points entries and their lines */
+    uint32_t nptlog, cap_ptlog;
     uint32_t npts, cap_pts, cap_pts_rl;
     promo_text *coupons, *messages;
     uint32_t ncoupons, nmessages, cap_coupons, cap_messages;
@@ -198,14 +204,14 @@ promo_status stk_init(stk_eval *s) {
 void stk_free(stk_eval *s) {
     stk_scratch *x = s->sc;
     if (!x) return;
-    void *arrs[] = {x->lines,    x->anc,       x->codes,   x->segs,    x->seen,       x->attrs,
-                    x->cattrs,   x->acted_now, x->head,    x->tg,      x->d,          x->w,
-                    x->cnt,      x->ppshare,   x->share,   x->share2,  x->acc,        x->stmp,
-                    x->runs,     x->nodes,     x->app,     x->bad,     x->bylog,      x->pts,
-                    x->coupons,  x->messages,  x->applied, x->explain, x->lres,       x->by,
-                    x->hc,       x->sw,        x->stmp2,   x->order,   x->benefit,    x->uf,
-                    x->pts_rl,   x->tc,        x->cand,    x->rxm,     x->memo_stamp, x->memo_bits,
-                    x->cat_bits, x->alines,    x->exm,     x->pres};
+    void *arrs[] = {x->lines,     x->anc,       x->codes,    x->segs,    x->seen,    x->attrs,
+                    x->cattrs,    x->acted_now, x->head,     x->tg,      x->d,       x->w,
+                    x->cnt,       x->ppshare,   x->share,    x->share2,  x->acc,     x->stmp,
+                    x->runs,      x->nodes,     x->app,      x->bad,     x->bylog,   x->pts,
+                    x->ptlog,     x->coupons,   x->messages, x->applied, x->explain, x->lres,
+                    x->by,        x->hc,        x->sw,       x->stmp2,   x->order,   x->benefit,
+                    x->uf,        x->pts_rl,    x->tc,       x->cand,    x->rxm,     x->memo_stamp,
+                    x->memo_bits, x->cat_bits,  x->alines,   x->exm,     x->pres};
     for (size_t i = 0; i < sizeof arrs / sizeof arrs[0]; i++)
         free(arrs[i]);
     free(s->budget_uses);
@@ -1038,6 +1044,8 @@ static promo_status stk_points_pct(stk_eval *s, stk_camp *k, const pb_reward *rw
         int64_t p = stk_pct_of(paid, rw->a);
         if (p > 0) {
             x->acted_now[i] |= STK_ACTED_POINTS;
+            /* the entry stk_add_points is about to push */
+            STK_PUSH(x, ptlog, nptlog, cap_ptlog, ((stk_ptline){x->npts, i}));
             sum = stk_sat_add(sum, p);
         }
     }
@@ -1227,9 +1235,12 @@ static void stk_scale(stk_eval *s, stk_camp *k, int64_t q) {
             left = x->pts_rl[i];
         k->mark_all = left;
     }
-    if (x->npts == k->pts0)
-        for (uint32_t i = 0; i < x->rx.nlines; i++)
-            x->acted_now[i] &= (uint8_t)~STK_ACTED_POINTS;
+    /* A points entry acts on its lines only if the cut left it something. */
+    for (uint32_t i = 0; i < x->rx.nlines; i++)
+        x->acted_now[i] &= (uint8_t)~STK_ACTED_POINTS;
+    for (uint32_t i = 0; i < x->nptlog; i++)
+        if (out[nd + x->ptlog[i].entry - k->pts0] > 0)
+            x->acted_now[x->ptlog[i].line] |= STK_ACTED_POINTS;
 }
 
 /* ------------------------------------------------------------ campaign ---- */
@@ -1286,6 +1297,7 @@ static promo_status stk_campaign(stk_eval *s, uint32_t ci) {
     stk_camp k = {.ci = ci, .c = c, .blocker = STK_NONE};
     k.by0 = x->nbylog;
     k.pts0 = x->npts;
+    x->nptlog = 0;
     k.coupons0 = x->ncoupons;
     k.messages0 = x->nmessages;
     int had_sl = x->has_sl;

@@ -429,3 +429,33 @@ Test(stacking, tiebreak_benefit_keeps_compatible_campaigns_in_id_order) {
     cr_assert_eq(eh_by(res, 0, "a"), 500);
     cr_assert_eq(eh_by(res, 0, "b"), 1000);
 }
+
+/* A partial budget that cuts one of a campaign's points entries to 0: that entry's lines
+ * were not acted on (SPEC 3.3 rule 5), so a later incompatible campaign may take them.
+ * Both evaluation paths (with and without --explain) must agree. */
+Test(stacking, points_entry_cut_to_zero_does_not_block_its_lines) {
+    static const char src[] =
+        "campaign a { priority 2\n"
+        "  then points 10% of paid on lines where category \"dairy\"; "
+        "points 1% of paid on lines where category \"bread\"\n"
+        "  budget 5.00 partial }\n"
+        "campaign b { priority 1\n combine none\n then discount 50% on lines }\n";
+    for (unsigned flags = 0; flags <= PROMO_CTX_EXPLAIN; flags += PROMO_CTX_EXPLAIN) {
+        eh_receipt rc;
+        eh_receipt_init(&rc, "r", "2026-06-05T10:00");
+        eh_line(&rc, "1", "dairy/milk", 1000, 10000); /* 10% -> 10.00 points */
+        eh_line(&rc, "2", "bread", 1000, 100);        /* 1% -> 0.01 points */
+        cr_assert_eq(eh_env_init(&env, src, flags), 0);
+        const promo_result *res = NULL;
+        cr_assert_eq(promo_eval(env.c, &rc.r, &res), PROMO_OK);
+        /* 5.00 over 10.00 + 0.01 by largest remainder: 5.00 and 0.00 */
+        cr_assert_eq(res->npoints, 1, "flags %u", flags);
+        cr_assert_eq(eh_points(res, "a"), 500);
+        /* b is blocked on the dairy line only: 50% of 1.00 on the bread line */
+        cr_assert_eq(eh_applied(res, "b"), 1, "flags %u", flags);
+        cr_assert_eq(eh_by(res, 0, "b"), 0);
+        cr_assert_eq(eh_by(res, 1, "b"), 50);
+        cr_assert_eq(res->discount, 50);
+        eh_env_free(&env);
+    }
+}
