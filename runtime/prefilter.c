@@ -405,6 +405,17 @@ static void pf_req_setup(pf_build_ctx *c) {
     ix->reqs = reqs.v;
     ix->req_atoms = atoms.v;
     ix->bytes += reqs.cap * reqs.size + atoms.cap * atoms.size;
+    if (c->oom || !(ix->req1 = pf_alloc(c, nc, sizeof *ix->req1))) return;
+    for (uint32_t ci = 0; ci < nc; ci++) {
+        uint32_t from = ix->req_off[ci], to = ix->req_off[ci + 1];
+        const pf_req *r = &ix->reqs[from];
+        if (from == to)
+            ix->req1[ci] = PF_REQ_NONE;
+        else if (to - from == 1 && r->cnt == 1 && ix->req_atoms[r->off] < PF_REQ_MORE / 2)
+            ix->req1[ci] = ix->req_atoms[r->off] << 1 | r->excl;
+        else
+            ix->req1[ci] = PF_REQ_MORE;
+    }
 }
 
 /* ------------------------------------------------------------------ memo ---- */
@@ -467,7 +478,11 @@ static void pf_compat_setup(pf_build_ctx *c) {
     if (need * sizeof(uint64_t) > PF_TABLE_MAX) return;
     for (uint32_t i = 0; i < b->ncampaigns; i++)
         if (b->campaigns[i].group >= b->ngroups) return;
-    if (!(ix->accb = pf_alloc(c, need, sizeof *ix->accb))) return;
+    if (!(ix->accb = pf_alloc(c, need, sizeof *ix->accb)) ||
+        !(ix->group = pf_alloc(c, b->ncampaigns, sizeof *ix->group)))
+        return;
+    for (uint32_t i = 0; i < b->ncampaigns; i++)
+        ix->group[i] = b->campaigns[i].group;
     for (uint32_t i = 0; i < b->ncampaigns; i++)
         for (uint32_t g = 0; g < b->ngroups; g++)
             if (pf_accepts(b, &b->campaigns[i], g))
@@ -514,7 +529,7 @@ void pf_free(pf_index *ix) {
                     ix->rxfree,    ix->rxmap,      ix->rxci,     ix->cat_idx,  ix->brand_idx,
                     ix->sku_idx,   ix->brandk_idx, ix->skuk_idx, ix->catpairs, ix->catmap,
                     ix->pred_atom, ix->min_total,  ix->req_off,  ix->reqs,     ix->req_atoms,
-                    ix->memo_idx,  ix->accb};
+                    ix->memo_idx,  ix->accb,       ix->req1,     ix->group};
     for (size_t i = 0; i < sizeof arrs / sizeof arrs[0]; i++)
         free(arrs[i]);
     free(ix);

@@ -20,6 +20,9 @@
 
 #define PF_NONE UINT32_MAX
 
+#define PF_REQ_NONE UINT32_MAX
+#define PF_REQ_MORE (UINT32_MAX - 1)
+
 /* Outcome of a campaign's time clauses. */
 enum { PF_T_OK, PF_T_ACTIVE, PF_T_DAYS, PF_T_HOURS };
 
@@ -89,16 +92,21 @@ typedef struct pf_index {
     uint32_t *req_off;
     pf_req *reqs;
     uint32_t *req_atoms;
+    /* The common cases in one word per campaign: PF_REQ_NONE (no requirement),
+     * PF_REQ_MORE (see reqs), else exactly one requirement of one atom: atom << 1 | excl. */
+    uint32_t *req1;
 
     /* Line predicates whose value cannot change during a receipt: per block a dense
      * memo index, PF_NONE = not memoised. */
     uint32_t *memo_idx;
     uint32_t nmemo;
 
-    /* Compatibility: bit g of campaign i's acc_words words = i accepts group g. */
+    /* Compatibility: bit g of campaign i's acc_words words = i accepts group g; group:
+     * every campaign's group, packed. */
     int use_acc;
     uint64_t *accb;
     uint32_t acc_words;
+    uint32_t *group;
 
     size_t bytes; /* memory held, for reports */
 } pf_index;
@@ -118,7 +126,7 @@ int pf_compatible(const promo_bundle *b, uint32_t i, uint32_t j);
 static inline int pf_compatible_x(const pf_index *ix, uint32_t i, uint32_t j) {
     if (!ix->use_acc) return pf_compatible(ix->b, i, j);
     if (i == j) return 1;
-    uint32_t gi = ix->b->campaigns[i].group, gj = ix->b->campaigns[j].group;
+    uint32_t gi = ix->group[i], gj = ix->group[j];
     return (ix->accb[(size_t)i * ix->acc_words + gj / 64] >> (gj % 64) & 1) &&
            (ix->accb[(size_t)j * ix->acc_words + gi / 64] >> (gi % 64) & 1);
 }

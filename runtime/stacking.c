@@ -659,8 +659,13 @@ static void stk_cat_receipt(stk_eval *s) {
  * index is on for the receipt, so the line requirements can be checked). */
 static int stk_req_ok(const stk_scratch *x, const pf_index *ix, uint32_t ci, int atoms) {
     if (x->rx.orig_total < ix->min_total[ci]) return 0;
-    if (!atoms) return 1;
+    uint32_t r1 = ix->req1[ci];
+    if (!atoms || r1 == PF_REQ_NONE) return 1;
     uint32_t words = x->env.cat_words;
+    if (r1 != PF_REQ_MORE) {
+        uint32_t a = r1 >> 1;
+        return (int)(x->pres[(r1 & 1) * words + a / 64] >> (a % 64) & 1);
+    }
     for (uint32_t q = ix->req_off[ci]; q < ix->req_off[ci + 1]; q++) {
         const pf_req *r = &ix->reqs[q];
         const uint64_t *p = x->pres + (r->excl ? words : 0);
@@ -1445,15 +1450,19 @@ static promo_status stk_finish(stk_eval *s, const promo_receipt *r) {
     for (uint32_t h = 0; h < b->nhist; h++) {
         int64_t v = 0;
         const uint64_t *al = vm_pred_lines(&x->env, b->hist[h].pred);
-        for (uint32_t i = 0; i < n; i++) {
+        int qty = b->hist[h].kind != 0;
+        if (al) {
+            for (uint32_t w = 0; w < x->env.atom_lw; w++)
+                for (uint64_t m = al[w]; m; m &= m - 1) {
+                    const vm_line *l = &x->lines[w * 64 + (uint32_t)__builtin_ctzll(m)];
+                    v = stk_sat_add(v, qty ? l->qty : l->amount);
+                }
+        }
+        for (uint32_t i = 0; i < n && !al; i++) {
             int m;
-            if (al) {
-                m = (int)(al[i / 64] >> (i % 64) & 1);
-            } else {
-                promo_status st = vm_pred(&x->env, b->hist[h].pred, i, &m);
-                if (st != PROMO_OK) return st;
-            }
-            if (m) v = stk_sat_add(v, b->hist[h].kind ? x->lines[i].qty : x->lines[i].amount);
+            promo_status st = vm_pred(&x->env, b->hist[h].pred, i, &m);
+            if (st != PROMO_OK) return st;
+            if (m) v = stk_sat_add(v, qty ? x->lines[i].qty : x->lines[i].amount);
         }
         if (v) s->deltas[nd++] = (promo_delta){b->hist[h].key, x->rx.date, v};
     }
