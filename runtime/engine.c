@@ -78,28 +78,29 @@ static void eng_gen_free(eng_gen *g) {
     free(g);
 }
 
-/* Called with e->mu held. */
-static eng_gen *eng_gen_new(promo_engine *e, promo_bundle *b) {
+/* Called with e->mu held. Takes `ix` (the prefilter index of b, built beforehand
+ * without the lock: it takes a while and touches nothing shared) even on failure. */
+static eng_gen *eng_gen_new(promo_engine *e, promo_bundle *b, pf_index *ix) {
     eng_gen *g = calloc(1, sizeof *g);
-    if (!g) return NULL;
+    if (!g) {
+        pf_free(ix);
+        return NULL;
+    }
+    g->ix = ix;
     g->budgets = calloc(b->ncampaigns ? b->ncampaigns : 1, sizeof *g->budgets);
     if (!g->budgets) {
+        pf_free(ix);
         free(g);
         return NULL;
     }
     for (uint32_t i = 0; i < b->ncampaigns; i++) {
         if (b->campaigns[i].budget < 0) continue;
         if (!(g->budgets[i] = eng_budget(e, b->campaigns[i].id_hash))) {
+            pf_free(ix);
             free(g->budgets);
             free(g);
             return NULL;
         }
-    }
-    /* The prefilter index is built here, once per generation, and shared by every ctx. */
-    if (pf_build(b, &g->ix) != PROMO_OK) {
-        free(g->budgets);
-        free(g);
-        return NULL;
     }
     promo_bundle_retain(b);
     g->b = b;
@@ -157,9 +158,14 @@ promo_status promo_engine_new(promo_bundle *bundle, const promo_engine_opts *opt
         }
         e->own_store = 1;
     }
-    pthread_mutex_lock(&e->mu);
-    eng_gen *g = eng_gen_new(e, bundle);
-    pthread_mutex_unlock(&e->mu);
+    /* The prefilter index: built once per generation, shared by every ctx. */
+    pf_index *ix = NULL;
+    eng_gen *g = NULL;
+    if (pf_build(bundle, &ix) == PROMO_OK) {
+        pthread_mutex_lock(&e->mu);
+        g = eng_gen_new(e, bundle, ix);
+        pthread_mutex_unlock(&e->mu);
+    }
     if (!g) {
         promo_engine_free(e);
         return PROMO_ENOMEM;
@@ -171,8 +177,10 @@ promo_status promo_engine_new(promo_bundle *bundle, const promo_engine_opts *opt
 
 promo_status promo_engine_swap(promo_engine *e, promo_bundle *bundle) {
     if (!e || !bundle) return PROMO_EARG;
+    pf_index *ix = NULL;
+    if (pf_build(bundle, &ix) != PROMO_OK) return PROMO_ENOMEM;
     pthread_mutex_lock(&e->mu);
-    eng_gen *g = eng_gen_new(e, bundle);
+    eng_gen *g = eng_gen_new(e, bundle, ix);
     if (!g) {
         pthread_mutex_unlock(&e->mu);
         return PROMO_ENOMEM;

@@ -170,10 +170,18 @@ static int nd_block(nd *n, uint32_t blk, need_set *result, need_set *out, uint32
     int is_cond = bl->kind == PB_BLOCK_COND;
     result->n = 0;
     if (bl->max_stack > ND_STACK || bl->len > ND_MAXLEN || bl->len == 0) return 0;
-    nd_state *in = calloc(bl->len, sizeof *in);
+    /* States waiting at jump targets: at most one per jump. */
+    uint32_t njumps = 0;
+    for (uint32_t pc = 0; pc < bl->len; pc++) {
+        promo_opcode op = INSN_OP(b->code[bl->start + pc]);
+        njumps += op == OP_JF_KEEP || op == OP_JT_KEEP;
+    }
+    nd_state *in = calloc(njumps + 1, sizeof *in);
+    uint32_t *at = calloc(njumps + 1, sizeof *at), nin = 0;
     nd_state *s = malloc(sizeof *s);
-    if (!in || !s) {
+    if (!in || !at || !s) {
         free(in);
+        free(at);
         free(s);
         return -1;
     }
@@ -182,10 +190,12 @@ static int nd_block(nd *n, uint32_t blk, need_set *result, need_set *out, uint32
     uint32_t reach = 0; /* the farthest jump target seen so far */
     int collect = 1;    /* every path still reaches pc */
     for (uint32_t pc = 0; pc < bl->len; pc++) {
-        if (in[pc].live) {
-            nd_merge(n, &in[pc], s);
-            *s = in[pc];
-        }
+        for (uint32_t k = 0; k < nin; k++)
+            if (at[k] == pc && in[k].live) {
+                nd_merge(n, &in[k], s);
+                *s = in[k];
+                in[k].live = 0;
+            }
         if (!s->live) break; /* unreachable: the verifier forbids it */
         promo_insn i = b->code[bl->start + pc];
         promo_opcode op = INSN_OP(i);
@@ -253,7 +263,10 @@ static int nd_block(nd *n, uint32_t blk, need_set *result, need_set *out, uint32
         }
         case OP_JF_KEEP:
         case OP_JT_KEEP: {
-            uint32_t t = pc + 1 + A;
+            uint32_t t = pc + 1 + A, slot = 0;
+            while (slot < nin && !(at[slot] == t && in[slot].live))
+                slot++;
+            if (slot == nin) at[nin++] = t; /* in[slot] is not live: a new join */
             nd_val *top = &sp[-1];
             int zero = top->kind == ND_ZERO;
             need_set tn = top->kind == ND_NEED ? top->need : (need_set){0, {0}};
@@ -261,14 +274,14 @@ static int nd_block(nd *n, uint32_t blk, need_set *result, need_set *out, uint32
                 /* taken: the top is 0 there; fallen through: it was nonzero */
                 nd_state save = *s;
                 save.v[save.depth - 1] = (nd_val){++n->next_id, ND_ZERO, ND_NONE, 0, {0, {0}}};
-                nd_merge(n, &in[t], &save);
+                nd_merge(n, &in[slot], &save);
                 if (zero) s->live = 0;
                 s->fact = nd_better(s->fact, tn);
             } else if (!zero) {
                 /* taken: the top is nonzero there, so its need holds */
                 nd_state save = *s;
                 save.fact = nd_better(save.fact, tn);
-                nd_merge(n, &in[t], &save);
+                nd_merge(n, &in[slot], &save);
             }
             if (t > reach) reach = t;
             s->depth--;
@@ -307,6 +320,7 @@ static int nd_block(nd *n, uint32_t blk, need_set *result, need_set *out, uint32
         }
     }
     free(in);
+    free(at);
     free(s);
     return 0;
 }

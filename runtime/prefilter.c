@@ -89,17 +89,24 @@ static void pf_time_setup(pf_build_ctx *c) {
 
     size_t nw = (size_t)7 * (ix->ntb + 1) * 2 * words;
     if (nw * sizeof(uint64_t) <= PF_TABLE_MAX && (ix->tw = pf_alloc(c, nw, sizeof *ix->tw))) {
-        for (uint32_t slot = 0; slot <= ix->ntb; slot++) {
-            /* Any time of the slot: its lower boundary (0 for the first slot). */
-            int32_t t = slot ? ix->tb[slot - 1] : 0;
+        /* Campaign by campaign: without hours the outcome does not depend on the slot. */
+        size_t stride = 2 * (size_t)words; /* words per (weekday, slot) row */
+        for (uint32_t i = 0; i < nc; i++) {
+            const pb_campaign *cp = &b->campaigns[i];
+            uint64_t bit = 1ull << (i % 64);
             for (uint32_t wd = 0; wd < 7; wd++) {
-                uint64_t *row = ix->tw + ((size_t)wd * (ix->ntb + 1) + slot) * 2 * words;
-                for (uint32_t i = 0; i < nc; i++) {
-                    const pb_campaign *cp = &b->campaigns[i];
-                    /* date_from/date_to are the date table's: pass them here. */
-                    uint8_t o = pf_time_clauses(b, cp, cp->date_from, wd, t);
-                    if (o == PF_T_OK) row[i / 64] |= 1ull << (i % 64);
-                    if (o != PF_T_HOURS) row[words + i / 64] |= 1ull << (i % 64);
+                uint64_t *row = ix->tw + (size_t)wd * (ix->ntb + 1) * stride + i / 64;
+                for (uint32_t slot = 0; slot <= ix->ntb; slot++, row += stride) {
+                    /* Any time of the slot: its lower boundary (0 for the first slot).
+                     * date_from/date_to are the date table's: pass them here. Without
+                     * hours, the previous slot's outcome. */
+                    uint8_t o;
+                    if (cp->hours_cnt || slot == 0)
+                        o = pf_time_clauses(b, cp, cp->date_from, wd, slot ? ix->tb[slot - 1] : 0);
+                    else
+                        o = (row - stride)[0] & bit ? PF_T_OK : PF_T_DAYS;
+                    if (o == PF_T_OK) row[0] |= bit;
+                    if (o != PF_T_HOURS) row[words] |= bit;
                 }
             }
         }
