@@ -453,6 +453,132 @@ static int pf_pred_fixed(const promo_bundle *b, uint32_t blk) {
     return 1;
 }
 
+/* -------------------------------------------------------- line-mask programs ---- */
+
+/* The atom of the indexed test starting at c[k] (L_CAT_IN A; L_BRAND/L_SKU with IN_SET A
+ * or PUSH_K k; SEQ), with *len its instruction count; PF_NONE when there is none. */
+static uint32_t pf_atom_at(const pf_index *ix, const promo_insn *c, uint32_t k, uint32_t len,
+                           uint32_t *n) {
+    promo_opcode op = INSN_OP(c[k]);
+    *n = 1;
+    if (op == OP_L_CAT_IN) return ix->cat_idx[INSN_A(c[k])];
+    if ((op != OP_L_BRAND && op != OP_L_SKU) || k + 1 >= len) return PF_NONE;
+    int brand = op == OP_L_BRAND;
+    if (INSN_OP(c[k + 1]) == OP_IN_SET) {
+        *n = 2;
+        return (brand ? ix->brand_idx : ix->sku_idx)[INSN_A(c[k + 1])];
+    }
+    if (INSN_OP(c[k + 1]) == OP_PUSH_K && k + 2 < len && INSN_OP(c[k + 2]) == OP_SEQ) {
+        *n = 3;
+        return (brand ? ix->brandk_idx : ix->skuk_idx)[INSN_A(c[k + 1])];
+    }
+    return PF_NONE;
+}
+
+static int pf_is_cmp(promo_opcode op) {
+    return op == OP_EQ || op == OP_NE || op == OP_LT || op == OP_LE || op == OP_GT || op == OP_GE;
+}
+
+/* A numeric constant pushed by c[k] (PUSH_I, or PUSH_K of a non-ABSENT value). */
+static int pf_num_const(const promo_bundle *b, promo_insn in, int64_t *v) {
+    if (INSN_OP(in) == OP_PUSH_I) {
+        *v = INSN_SA(in);
+        return 1;
+    }
+    if (INSN_OP(in) != OP_PUSH_K || b->consts[INSN_A(in)].str != PB_NONE) return 0;
+    *v = b->consts[INSN_A(in)].value;
+    return *v != PROMO_ABSENT;
+}
+
+/* Compiles PRED block `blk` into out[0 ..) (VM_M_END last); returns the op count, 0 when
+ * the block has a shape the programs do not cover. The bytecode is postfix already but
+ * for `and`/`or`: `A JF_KEEP L; B; L:` becomes `A B AND`. Only properly nested jumps are
+ * accepted (each target at or before the enclosing one's), so the rewrite is exact. */
+static uint32_t pf_mask_compile(const pf_index *ix, uint32_t blk, vm_mop *out, uint32_t cap) {
+    const promo_bundle *b = ix->b;
+    const pb_block *bl = &b->blocks[blk];
+    const promo_insn *c = b->code + bl->start;
+    uint32_t tgt[VM_MASK_DEPTH], kind[VM_MASK_DEPTH], nj = 0, n = 0, depth = 0;
+    static const uint8_t swap[OP__COUNT] = {[OP_EQ] = OP_EQ, [OP_NE] = OP_NE, [OP_LT] = OP_GT,
+                                            [OP_LE] = OP_GE, [OP_GT] = OP_LT, [OP_GE] = OP_LE};
+#define PF_EMIT(...)                                                                               \
+    do {                                                                                           \
+        if (n + 1 >= cap) return 0;                                                                \
+        out[n++] = (vm_mop){__VA_ARGS__};                                                          \
+    } while (0)
+    for (uint32_t k = 0; k < bl->len;) {
+        /* Close the and/or whose jumps land here, innermost first. */
+        while (nj && tgt[nj - 1] == k) {
+            PF_EMIT(.op = (uint8_t)kind[--nj]);
+            depth--;
+        }
+        for (uint32_t j = 0; j < nj; j++)
+            if (tgt[j] <= k) return 0; /* not nested */
+        promo_opcode op = INSN_OP(c[k]);
+        uint32_t len;
+        uint32_t atom = pf_atom_at(ix, c, k, bl->len, &len);
+        int64_t v;
+        if (atom != PF_NONE) {
+            PF_EMIT(.op = VM_M_ATOM, .atom = atom);
+            depth++;
+            k += len;
+        } else if (op == OP_L_EXCLUDED) {
+            PF_EMIT(.op = VM_M_EXCL);
+            depth++;
+            k++;
+        } else if ((op == OP_L_QTY || op == OP_L_ORIG_PRICE) && k + 2 < bl->len &&
+                   pf_num_const(b, c[k + 1], &v) && pf_is_cmp(INSN_OP(c[k + 2]))) {
+            PF_EMIT(.op = op == OP_L_QTY ? VM_M_QTY : VM_M_OPRICE,
+                    .cmp = (uint8_t)INSN_OP(c[k + 2]), .c = v);
+            depth++;
+            k += 3;
+        } else if (k + 2 < bl->len && pf_num_const(b, c[k], &v) &&
+                   (INSN_OP(c[k + 1]) == OP_L_QTY || INSN_OP(c[k + 1]) == OP_L_ORIG_PRICE) &&
+                   pf_is_cmp(INSN_OP(c[k + 2]))) {
+            PF_EMIT(.op = INSN_OP(c[k + 1]) == OP_L_QTY ? VM_M_QTY : VM_M_OPRICE,
+                    .cmp = swap[INSN_OP(c[k + 2])], .c = v);
+            depth++;
+            k += 3;
+        } else if (op == OP_NOT) {
+            PF_EMIT(.op = VM_M_NOT);
+            k++;
+        } else if (op == OP_JF_KEEP || op == OP_JT_KEEP) {
+            uint32_t t = k + 1 + INSN_A(c[k]);
+            if (nj == VM_MASK_DEPTH || (nj && t > tgt[nj - 1])) return 0;
+            tgt[nj] = t;
+            kind[nj++] = op == OP_JF_KEEP ? VM_M_AND : VM_M_OR;
+            k++;
+        } else if (op == OP_RET && k + 1 == bl->len && nj == 0 && depth == 1) {
+            PF_EMIT(.op = VM_M_END);
+            return n;
+        } else {
+            return 0;
+        }
+        if (depth > VM_MASK_DEPTH) return 0;
+    }
+    return 0;
+#undef PF_EMIT
+}
+
+static void pf_mask_setup(pf_build_ctx *c) {
+    pf_index *ix = c->ix;
+    const promo_bundle *b = ix->b;
+    if (c->oom || !(ix->mprog_off = pf_alloc(c, b->nblocks, sizeof *ix->mprog_off))) return;
+    pf_vec prog = {NULL, 0, 0, sizeof(vm_mop)};
+    for (uint32_t i = 0; i < b->nblocks; i++) {
+        ix->mprog_off[i] = PF_NONE;
+        if (ix->memo_idx[i] == PF_NONE || !ix->ncat) continue;
+        uint32_t cap = 2 * b->blocks[i].len + 2;
+        if (pf_reserve(c, &prog, cap)) return;
+        uint32_t n = pf_mask_compile(ix, i, (vm_mop *)prog.v + prog.n, cap);
+        if (!n) continue;
+        ix->mprog_off[i] = (uint32_t)prog.n;
+        prog.n += n;
+    }
+    ix->mprog = prog.v;
+    ix->bytes += prog.cap * prog.size;
+}
+
 /* ---------------------------------------------------------- compatibility ---- */
 
 static int pf_accepts(const promo_bundle *b, const pb_campaign *a, uint32_t group) {
@@ -521,6 +647,7 @@ promo_status pf_build(const promo_bundle *b, pf_index **out) {
         for (uint32_t i = 0; i < b->nblocks; i++)
             ix->memo_idx[i] =
                 ix->pred_atom[i] == PF_NONE && pf_pred_fixed(b, i) ? ix->nmemo++ : PF_NONE;
+    pf_mask_setup(&c);
     pf_compat_setup(&c);
     if (c.oom) {
         pf_free(ix);
@@ -536,7 +663,8 @@ void pf_free(pf_index *ix) {
                     ix->rxfree,    ix->rxmap,      ix->rxci,     ix->cat_idx,  ix->brand_idx,
                     ix->sku_idx,   ix->brandk_idx, ix->skuk_idx, ix->catpairs, ix->catmap,
                     ix->pred_atom, ix->min_total,  ix->req_off,  ix->reqs,     ix->req_atoms,
-                    ix->memo_idx,  ix->accb,       ix->req1,     ix->group};
+                    ix->memo_idx,  ix->accb,       ix->req1,     ix->group,    ix->mprog_off,
+                    ix->mprog};
     for (size_t i = 0; i < sizeof arrs / sizeof arrs[0]; i++)
         free(arrs[i]);
     free(ix);

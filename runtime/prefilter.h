@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "bundle.h"
+#include "vm.h"
 
 #define PF_NONE UINT32_MAX
 
@@ -100,6 +101,11 @@ typedef struct pf_index {
      * memo index, PF_NONE = not memoised. */
     uint32_t *memo_idx;
     uint32_t nmemo;
+    /* Line-mask programs (vm.h) of memoised blocks made only of atoms, `excluded`,
+     * `qty`/`original_price` against constants, not/and/or: per block the first op in
+     * mprog, PF_NONE = none. */
+    uint32_t *mprog_off;
+    vm_mop *mprog;
 
     /* Compatibility: bit g of campaign i's acc_words words = i accepts group g; group:
      * every campaign's group, packed. */

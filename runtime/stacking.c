@@ -653,6 +653,9 @@ static void stk_cat_receipt(stk_eval *s) {
     x->env.cat_words = words;
     x->env.atom_lines = x->alines;
     x->env.atom_lw = lw;
+    x->env.excl_lines = x->exm;
+    x->env.mprog_off = ix->mprog_off;
+    x->env.mprog = ix->mprog;
 }
 
 /* 0 when the receipt cannot meet some requirement of campaign ci (`atoms`: the line

@@ -11,6 +11,8 @@
  */
 #include "vm.h"
 
+#include <string.h>
+
 #include "civil.h"
 #include "hash.h"
 
@@ -94,6 +96,79 @@ static int64_t vm_distinct_add(vm_env *env, const vm_line *l, int64_t acc) {
     if (env->seen[j]) return acc;
     env->seen[j] = h;
     return acc + 1000;
+}
+
+/* `v cmp c` for the comparison opcodes (neither side is ABSENT here). */
+static int vm_cmp(uint8_t cmp, int64_t v, int64_t c) {
+    switch (cmp) {
+    case OP_EQ: return v == c;
+    case OP_NE: return v != c;
+    case OP_LT: return v < c;
+    case OP_LE: return v <= c;
+    case OP_GT: return v > c;
+    default: return v >= c;
+    }
+}
+
+const uint64_t *vm_pred_mask(vm_env *env, uint32_t pred) {
+    uint32_t lw = env->atom_lw, n = env->rx->nlines;
+    if (!env->memo_idx || env->memo_idx[pred] == UINT32_MAX || lw > VM_MASK_WORDS ||
+        env->memo_words != lw)
+        return NULL;
+    uint32_t d = env->memo_idx[pred];
+    uint64_t *m = env->memo_bits + (size_t)d * 2 * lw;
+    uint64_t valid[VM_MASK_WORDS];
+    for (uint32_t w = 0; w < lw; w++)
+        valid[w] = w + 1 < lw || n % 64 == 0 ? ~0ull : (1ull << (n % 64)) - 1;
+    if (env->memo_stamp[d] == env->memo_epoch) {
+        uint32_t w = 0;
+        while (w < lw && m[w] == valid[w])
+            w++;
+        if (w == lw) return m + lw; /* already computed */
+    }
+    uint64_t st[VM_MASK_DEPTH][VM_MASK_WORDS];
+    uint32_t sp = 0;
+    for (const vm_mop *op = env->mprog + env->mprog_off[pred]; op->op != VM_M_END; op++) {
+        uint64_t *t = st[sp], *u = sp ? st[sp - 1] : NULL;
+        switch (op->op) {
+        case VM_M_ATOM:
+            memcpy(t, env->atom_lines + (size_t)op->atom * lw, lw * sizeof *t);
+            sp++;
+            break;
+        case VM_M_EXCL:
+            memcpy(t, env->excl_lines, lw * sizeof *t);
+            sp++;
+            break;
+        case VM_M_QTY:
+        case VM_M_OPRICE:
+            memset(t, 0, lw * sizeof *t);
+            for (uint32_t i = 0; i < n; i++) {
+                const vm_line *l = &env->rx->lines[i];
+                int64_t v = op->op == VM_M_QTY ? l->qty : l->price;
+                t[i / 64] |= (uint64_t)vm_cmp(op->cmp, v, op->c) << (i % 64);
+            }
+            sp++;
+            break;
+        case VM_M_NOT:
+            for (uint32_t w = 0; w < lw; w++)
+                u[w] = ~u[w] & valid[w];
+            break;
+        case VM_M_AND:
+            for (uint32_t w = 0; w < lw; w++)
+                st[sp - 2][w] &= u[w];
+            sp--;
+            break;
+        default: /* VM_M_OR */
+            for (uint32_t w = 0; w < lw; w++)
+                st[sp - 2][w] |= u[w];
+            sp--;
+            break;
+        }
+    }
+    memcpy(m, valid, lw * sizeof *m);
+    memcpy(m + lw, st[0], lw * sizeof *m);
+    env->memo_stamp[d] = env->memo_epoch;
+    return m + lw;
 }
 
 /* vm_aggregate over the lines of an indexed predicate (vm_pred_lines). */

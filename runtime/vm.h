@@ -108,6 +108,21 @@ typedef struct vm_receipt {
  * slot `slot` (UINT32_MAX = visits) of the receipt's customer over days [from, to]. */
 typedef promo_status (*vm_hist_fn)(void *u, uint32_t slot, int32_t from, int32_t to, int64_t *out);
 
+/* A line-mask program: a PRED block made only of indexed tests (atoms), `excluded`,
+ * `qty` or `original_price` compared with a constant, `not`, `and` and `or`, rewritten
+ * once per generation (runtime/prefilter.c) in postfix form over line masks, so the
+ * predicate is evaluated for all the lines of a receipt at once with bit operations.
+ * Ends with VM_M_END. */
+enum { VM_M_END, VM_M_ATOM, VM_M_EXCL, VM_M_QTY, VM_M_OPRICE, VM_M_NOT, VM_M_AND, VM_M_OR };
+typedef struct vm_mop {
+    uint8_t op;  /* VM_M_* */
+    uint8_t cmp; /* VM_M_QTY / VM_M_OPRICE: OP_EQ .. OP_GE, the line's value on the left */
+    uint32_t atom;
+    int64_t c;
+} vm_mop;
+#define VM_MASK_DEPTH 8 /* deepest program stack */
+#define VM_MASK_WORDS 4 /* programs run on receipts of up to 256 lines */
+
 typedef struct vm_env {
     const promo_bundle *b;
     vm_receipt *rx;
@@ -143,6 +158,11 @@ typedef struct vm_env {
     /* Per atom bit: the receipt's lines that have it (atom_lw words each). */
     const uint64_t *atom_lines;
     uint32_t atom_lw;
+    const uint64_t *excl_lines; /* the excluded lines (atom_lw words) */
+    /* Line-mask programs: per block the first op in mprog, or UINT32_MAX. A program's
+     * result is kept in the block's memo bits (all lines known at once). */
+    const uint32_t *mprog_off;
+    const vm_mop *mprog;
 } vm_env;
 
 /* Runs block `block` (line: the current line for PRED blocks, ignored for COND) and
@@ -150,11 +170,19 @@ typedef struct vm_env {
  * env->fail_part. Only a state store failure returns something other than PROMO_OK. */
 promo_status vm_run(vm_env *env, uint32_t block, uint32_t line, int64_t *out);
 
+/* Runs the line-mask program of PRED block `pred` into its memo bits and returns the
+ * lines matching (atom_lw words); NULL when it cannot (no program, memo off, receipt
+ * too large). */
+const uint64_t *vm_pred_mask(vm_env *env, uint32_t pred);
+
 /* The lines matching PRED block `pred` (atom_lw words), when the block is one indexed
- * test and the index is on; NULL otherwise (use vm_pred per line). */
-static inline const uint64_t *vm_pred_lines(const vm_env *env, uint32_t pred) {
-    if (!env->cat_idx || pred == PRED_ALL_LINES || env->pred_atom[pred] == UINT32_MAX) return NULL;
-    return env->atom_lines + (size_t)env->pred_atom[pred] * env->atom_lw;
+ * test or has a line-mask program and the index is on; NULL otherwise (use vm_pred per
+ * line). */
+static inline const uint64_t *vm_pred_lines(vm_env *env, uint32_t pred) {
+    if (!env->cat_idx || pred == PRED_ALL_LINES) return NULL;
+    if (env->pred_atom[pred] != UINT32_MAX)
+        return env->atom_lines + (size_t)env->pred_atom[pred] * env->atom_lw;
+    return env->mprog_off[pred] != UINT32_MAX ? vm_pred_mask(env, pred) : NULL;
 }
 
 /* 1 when line `line` matches PRED block `pred` (PRED_ALL_LINES: every line). */
@@ -179,6 +207,11 @@ static inline promo_status vm_pred(vm_env *env, uint32_t pred, uint32_t line, in
                     m[k] = 0;
                 env->memo_stamp[d] = env->memo_epoch;
             } else if (m[w] & bit) {
+                *match = (m[env->memo_words + w] & bit) != 0;
+                return PROMO_OK;
+            }
+            /* The whole mask at once when the block has a program. */
+            if (env->cat_idx && env->mprog_off[pred] != UINT32_MAX && vm_pred_mask(env, pred)) {
                 *match = (m[env->memo_words + w] & bit) != 0;
                 return PROMO_OK;
             }
