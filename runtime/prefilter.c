@@ -622,6 +622,40 @@ static void pf_compat_setup(pf_build_ctx *c) {
                 ix->accb[(size_t)i * words + g / 64] |= 1ull << (g % 64);
     ix->acc_words = words;
     ix->use_acc = 1;
+    size_t nw = (size_t)b->ncampaigns * ix->words;
+    if (nw * sizeof(uint64_t) > PF_TABLE_MAX ||
+        !(ix->incompat = pf_alloc(c, nw, sizeof *ix->incompat)))
+        return;
+    /* Row i: the campaigns in a group i accepts that accept i's group, i itself, negated.
+     * in[g]: the campaigns in group g; by[g]: the campaigns accepting group g. */
+    uint32_t cw = ix->words, nc = b->ncampaigns;
+    uint64_t *in = calloc((size_t)2 * b->ngroups * cw + cw + 1, sizeof *in);
+    if (!in) {
+        c->oom = 1;
+        return;
+    }
+    uint64_t *by = in + (size_t)b->ngroups * cw, *row = by + (size_t)b->ngroups * cw;
+    for (uint32_t j = 0; j < nc; j++) {
+        in[(size_t)ix->group[j] * cw + j / 64] |= 1ull << (j % 64);
+        for (uint32_t g = 0; g < b->ngroups; g++)
+            if (ix->accb[(size_t)j * words + g / 64] >> (g % 64) & 1)
+                by[(size_t)g * cw + j / 64] |= 1ull << (j % 64);
+    }
+    for (uint32_t i = 0; i < nc; i++) {
+        memset(row, 0, cw * sizeof *row);
+        for (uint32_t g = 0; g < b->ngroups; g++)
+            if (ix->accb[(size_t)i * words + g / 64] >> (g % 64) & 1)
+                for (uint32_t w = 0; w < cw; w++)
+                    row[w] |= in[(size_t)g * cw + w];
+        const uint64_t *acc_gi = by + (size_t)ix->group[i] * cw;
+        row[i / 64] |= 1ull << (i % 64);
+        for (uint32_t w = 0; w < cw; w++) {
+            uint64_t valid = w + 1 < cw || nc % 64 == 0 ? ~0ull : (1ull << (nc % 64)) - 1;
+            uint64_t ok = (row[w] & acc_gi[w]) | (w == i / 64 ? 1ull << (i % 64) : 0);
+            ix->incompat[(size_t)i * cw + w] = ~ok & valid;
+        }
+    }
+    free(in);
 }
 
 /* ----------------------------------------------------------------- build ---- */
@@ -664,7 +698,7 @@ void pf_free(pf_index *ix) {
                     ix->sku_idx,   ix->brandk_idx, ix->skuk_idx, ix->catpairs, ix->catmap,
                     ix->pred_atom, ix->min_total,  ix->req_off,  ix->reqs,     ix->req_atoms,
                     ix->memo_idx,  ix->accb,       ix->req1,     ix->group,    ix->mprog_off,
-                    ix->mprog};
+                    ix->mprog,     ix->incompat};
     for (size_t i = 0; i < sizeof arrs / sizeof arrs[0]; i++)
         free(arrs[i]);
     free(ix);

@@ -113,6 +113,9 @@ typedef struct pf_index {
     uint64_t *accb;
     uint32_t acc_words;
     uint32_t *group;
+    /* When it fits PF_TABLE_MAX: bit j of campaign i's `words` words = i and j are
+     * incompatible (the two tests above, done once). */
+    uint64_t *incompat;
 
     size_t bytes; /* memory held, for reports */
 } pf_index;
@@ -130,6 +133,7 @@ int pf_compatible(const promo_bundle *b, uint32_t i, uint32_t j);
 
 /* The same, from the bitsets when the index has them. */
 static inline int pf_compatible_x(const pf_index *ix, uint32_t i, uint32_t j) {
+    if (ix->incompat) return !(ix->incompat[(size_t)i * ix->words + j / 64] >> (j % 64) & 1);
     if (!ix->use_acc) return pf_compatible(ix->b, i, j);
     if (i == j) return 1;
     uint32_t gi = ix->group[i], gj = ix->group[j];
