@@ -112,8 +112,8 @@ static int vm_cmp(uint8_t cmp, int64_t v, int64_t c) {
 
 const uint64_t *vm_pred_mask(vm_env *env, uint32_t pred) {
     uint32_t lw = env->atom_lw, n = env->rx->nlines;
-    if (!env->memo_idx || env->memo_idx[pred] == UINT32_MAX || lw > VM_MASK_WORDS ||
-        env->memo_words != lw)
+    if (!env->cat_idx || !env->mprog_off || env->mprog_off[pred] == UINT32_MAX || !env->memo_idx ||
+        env->memo_idx[pred] == UINT32_MAX || lw > VM_MASK_WORDS || env->memo_words != lw)
         return NULL;
     uint32_t d = env->memo_idx[pred];
     uint64_t *m = env->memo_bits + (size_t)d * 2 * lw;
@@ -124,7 +124,11 @@ const uint64_t *vm_pred_mask(vm_env *env, uint32_t pred) {
         uint32_t w = 0;
         while (w < lw && m[w] == valid[w])
             w++;
-        if (w == lw) return m + lw; /* already computed */
+        if (w == lw) { /* every line known already (per line, or by an earlier run) */
+            for (w = 0; w < lw; w++)
+                m[lw + w] &= valid[w]; /* value bits past the last line may be stale */
+            return m + lw;
+        }
     }
     uint64_t st[VM_MASK_DEPTH][VM_MASK_WORDS];
     uint32_t sp = 0;
