@@ -2,6 +2,9 @@
  * bench_e2e.c — the whole pipeline as a user runs it: `promo run --threads N set.pbc
  * receipts.jsonl > /dev/null` on a generated 400-campaign bundle and a generated JSONL
  * file (read -> parse -> evaluate -> write JSON), timed by wall clock per run.
+ * bm_e2e_io runs the same receipts with a 10-campaign bundle: evaluation is then a small
+ * part, so it shows the cost of everything around it (input, parsing, threads,
+ * ordering, result formatting, output).
  */
 #include <fcntl.h>
 #include <pthread.h>
@@ -20,33 +23,50 @@ extern char **environ;
 
 #define E2E_RECEIPTS 200000u
 
-static char e2e_dir[64];
-static char e2e_pbc[96], e2e_jsonl[96];
-static const char *e2e_err;
-static pthread_once_t e2e_once = PTHREAD_ONCE_INIT;
+/* One bundle + receipts file in a temporary directory, written on first use. */
+typedef struct e2e_files {
+    uint32_t ncampaigns;
+    pthread_once_t once;
+    char dir[64];
+    char pbc[96], jsonl[96];
+    const char *err;
+} e2e_files;
+
+static e2e_files e2e_run = {400, PTHREAD_ONCE_INIT, "", "", "", NULL};
+static e2e_files e2e_io = {10, PTHREAD_ONCE_INIT, "", "", "", NULL};
 
 static void e2e_cleanup(void) {
-    unlink(e2e_pbc);
-    unlink(e2e_jsonl);
-    rmdir(e2e_dir);
+    e2e_files *all[] = {&e2e_run, &e2e_io};
+    for (size_t i = 0; i < 2; i++) {
+        if (!all[i]->dir[0]) continue;
+        unlink(all[i]->pbc);
+        unlink(all[i]->jsonl);
+        rmdir(all[i]->dir);
+    }
 }
 
-static void e2e_prepare(void) {
-    const bench_set *s = bench_set_get(400, &e2e_err);
-    if (!s) return;
-    snprintf(e2e_dir, sizeof e2e_dir, "/tmp/promo-bench-XXXXXX");
-    if (!mkdtemp(e2e_dir)) {
-        e2e_err = "mkdtemp failed";
-        return;
-    }
-    snprintf(e2e_pbc, sizeof e2e_pbc, "%s/set.pbc", e2e_dir);
-    snprintf(e2e_jsonl, sizeof e2e_jsonl, "%s/receipts.jsonl", e2e_dir);
+static void e2e_register_cleanup(void) {
     atexit(e2e_cleanup);
-    if (bench_write_file(e2e_pbc, s->bundle.data, s->bundle.len)) {
-        e2e_err = "cannot write the bundle";
+}
+
+static void e2e_prepare(e2e_files *F) {
+    static pthread_once_t at_exit = PTHREAD_ONCE_INIT;
+    const bench_set *s = bench_set_get(F->ncampaigns, &F->err);
+    if (!s) return;
+    snprintf(F->dir, sizeof F->dir, "/tmp/promo-bench-XXXXXX");
+    if (!mkdtemp(F->dir)) {
+        F->dir[0] = 0;
+        F->err = "mkdtemp failed";
         return;
     }
-    FILE *f = fopen(e2e_jsonl, "wb");
+    snprintf(F->pbc, sizeof F->pbc, "%s/set.pbc", F->dir);
+    snprintf(F->jsonl, sizeof F->jsonl, "%s/receipts.jsonl", F->dir);
+    pthread_once(&at_exit, e2e_register_cleanup);
+    if (bench_write_file(F->pbc, s->bundle.data, s->bundle.len)) {
+        F->err = "cannot write the bundle";
+        return;
+    }
+    FILE *f = fopen(F->jsonl, "wb");
     gen_arena *a = gen_arena_new();
     strbuf line = STRBUF_INIT;
     for (uint32_t i = 0; f && i < E2E_RECEIPTS; i++) {
@@ -58,15 +78,23 @@ static void e2e_prepare(void) {
         sb_putc(&line, '\n');
         fwrite(line.data, 1, line.len, f);
     }
-    if (!f || fclose(f) != 0) e2e_err = "cannot write receipts.jsonl";
+    if (!f || fclose(f) != 0) F->err = "cannot write receipts.jsonl";
     sb_free(&line);
     gen_arena_free(a);
 }
 
-static void bm_e2e_run(gb_state *st) {
-    pthread_once(&e2e_once, e2e_prepare);
-    if (e2e_err) {
-        gb_skip_with_error(st, e2e_err);
+static void e2e_prepare_run(void) {
+    e2e_prepare(&e2e_run);
+}
+
+static void e2e_prepare_io(void) {
+    e2e_prepare(&e2e_io);
+}
+
+static void e2e_bench(gb_state *st, e2e_files *F, void (*prepare)(void)) {
+    pthread_once(&F->once, prepare);
+    if (F->err) {
+        gb_skip_with_error(st, F->err);
         return;
     }
     if (access(PROMO_CLI_PATH, X_OK) != 0) {
@@ -75,9 +103,9 @@ static void bm_e2e_run(gb_state *st) {
     }
     char threads[16];
     snprintf(threads, sizeof threads, "%d", (int)gb_range(st, 0));
-    char *argv[] = {"promo", "run", "--threads", threads, e2e_pbc, e2e_jsonl, NULL};
+    char *argv[] = {"promo", "run", "--threads", threads, F->pbc, F->jsonl, NULL};
     struct stat sb;
-    stat(e2e_jsonl, &sb);
+    stat(F->jsonl, &sb);
     long max_rss = 0;
     double cpu = 0;
     while (gb_keep_running(st)) {
@@ -107,7 +135,23 @@ static void bm_e2e_run(gb_state *st) {
     gb_counter(st, "receipts_per_cpu_second",
                cpu > 0 ? (double)E2E_RECEIPTS * (double)gb_iterations(st) / cpu : 0, 0);
 }
+
+static void bm_e2e_run(gb_state *st) {
+    e2e_bench(st, &e2e_run, e2e_prepare_run);
+}
 GB_BENCHMARK(bm_e2e_run) {
+    gb_arg_name(b, "threads");
+    gb_arg(b, 1);
+    gb_arg(b, 2);
+    gb_fixed_iterations(b, 3);
+    gb_use_real_time(b);
+    gb_unit(b, GB_MS);
+}
+
+static void bm_e2e_io(gb_state *st) {
+    e2e_bench(st, &e2e_io, e2e_prepare_io);
+}
+GB_BENCHMARK(bm_e2e_io) {
     gb_arg_name(b, "threads");
     gb_arg(b, 1);
     gb_arg(b, 2);

@@ -2,21 +2,36 @@
  * cmd_run.c — `promo run set.pbc [receipts.jsonl]`: the stream evaluator (CLI face of
  * the runtime: JSON lines -> receipt reader -> engine -> result writer -> stdout).
  *
- * Pipeline, per batch of input lines:
- *   1. the main thread reads lines into one buffer (no copy per line) and assigns each
- *      line a slot; every slot owns a promo_ctx, so its receipt and evaluation stay
- *      alive until the batch is committed;
- *   2. the slots are parsed and evaluated (promo_eval) by --threads threads in
- *      parallel, each result formatted into its slot's buffer;
- *   3. the main thread commits the slots IN INPUT ORDER (promo_commit); a slot whose
- *      commit reports PROMO_ECONFLICT (an earlier receipt of the batch changed a budget
- *      or the customer's state it read) is evaluated again, now sequentially, and
- *      committed. The output is therefore the one of a sequential run, byte for byte,
- *      whatever the thread count or batch size;
- *   4. the outputs are written in input order, one line per input line, and flushed.
- * Between batches: progress on stderr (terminal only), bundle reload after SIGHUP.
- * After warm-up nothing is allocated per receipt: the line buffer, the slots, their
- * contexts and output buffers are reused.
+ * A pipeline without a barrier between batches:
+ *   1. the main thread reads the input in large chunks and publishes each complete line
+ *      to a ring of lines, numbered in input order (no copy per line);
+ *   2. every thread (the main one too) takes the next unclaimed line and parses,
+ *      evaluates (promo_eval) and formats it in one of its own few contexts. A thread
+ *      reuses the context it used last whenever that one is free again, so the
+ *      context's scratch memory stays in the cache (with one context per line of a
+ *      256-line batch, evaluation ran about twice as slow, all of it cache misses);
+ *   3. lines are committed IN INPUT ORDER (promo_commit) under a try-only lock, their
+ *      output appended to the output buffer and their contexts freed. The thread that
+ *      evaluated the oldest uncommitted line commits it and the following ones it
+ *      evaluated (its own contexts are in its cache); a thread with nothing else to do
+ *      commits any. A line whose commit reports PROMO_ECONFLICT (an earlier receipt
+ *      changed a budget or its customer's state since it was evaluated) is evaluated
+ *      again by the committer, and committed. The output is therefore the one of a
+ *      sequential run, byte for byte, whatever the thread count or batch size;
+ *   4. the output is written with write(2) after every --batch lines, when 1 MiB is
+ *      buffered, and whenever the input has nothing more to read yet.
+ *
+ * Evaluations overlap commits of earlier lines. A budget counter only grows between
+ * two successful commits, which is what makes an evaluation's refusal ("budget
+ * exhausted") safe to keep; but a commit that fails gives back the budget it had
+ * already reserved, so an evaluation running at the same time may have seen a counter
+ * higher than it will ever be. Every failed commit therefore bumps `fails`, and a line
+ * evaluated while one happened is evaluated again before its commit.
+ *
+ * Between batches: progress on stderr (terminal only), bundle reload after SIGHUP (the
+ * pipeline is drained first). After warm-up nothing is allocated per receipt and no
+ * lock is taken per receipt: the chunks, the ring, the contexts and the output buffers
+ * are reused; threads hand work over through atomics and sleep only when idle.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -48,7 +63,7 @@ static const char run_help[] =
     "options:\n"
     "  --threads N         evaluation threads (default: the number of online CPUs);\n"
     "                      the output does not depend on it\n"
-    "  --batch N           lines evaluated together between two commits (default 256)\n"
+    "  --batch N           write the output after every N lines (default 256)\n"
     "  --explain           add \"explain\" (why each campaign did or did not apply)\n"
     "  --summary           print totals and per-campaign counts on stderr at the end\n"
     "  --strict            exit 1 when any line was malformed\n"
@@ -62,11 +77,17 @@ static const char run_help[] =
     "             2 usage, I/O or bundle error\n";
 
 #define RUN_PAD          PROMO_JSON_PADDING /* readable bytes kept after the data */
-#define RUN_READ_MIN     (1u << 20)         /* initial input buffer */
+#define RUN_READ_MIN     (1u << 20)         /* initial size of an input chunk */
 #define RUN_MAX_LINE     (64u << 20)        /* longer lines are refused */
 #define RUN_MAX_BATCH    65536u
 #define RUN_MAX_THREADS  256
-#define RUN_MAX_CONFLICT 1000 /* re-evaluations of one receipt before giving up */
+#define RUN_MAX_CONFLICT 1000       /* re-evaluations of one receipt before giving up */
+#define RUN_CHUNKS       4          /* input chunks: lines in flight point into them */
+#define RUN_RING         4096u      /* lines published and not yet committed, at most */
+#define RUN_LOW          256u       /* the main thread reads on below this many unclaimed lines */
+#define RUN_CTXS         8          /* contexts per thread */
+#define RUN_OUT_MAX      (1u << 20) /* output buffered before a write, at most */
+#define RUN_SPIN         500        /* polls of the event counter before sleeping */
 
 typedef struct run_opts {
     const char *bundle_path;
@@ -76,20 +97,48 @@ typedef struct run_opts {
     int explain, summary, strict, quiet, reload;
 } run_opts;
 
-enum { SLOT_OUT, SLOT_PENDING }; /* output ready / evaluated, to commit */
-
-typedef struct run_slot {
+/* One evaluation context, owned by one thread; busy from the moment its thread claims
+ * a line until that line is committed (then the committer owns it). */
+typedef struct run_cx {
     promo_ctx *ctx;
-    const char *line;
-    size_t len;
-    uint64_t lineno;
-    int state;
-    int bad; /* the output is an error record */
     const promo_receipt *rcpt;
     const promo_result *res;
+    uint64_t lineno;
+    int pending;    /* evaluated, to commit */
+    int bad;        /* the output is an error record */
+    unsigned fails; /* run_state.fails when the evaluation started */
+    const struct run_thr *owner;
     char *out;
     size_t outlen, outcap;
-} run_slot;
+    atomic_int busy;
+} run_cx;
+
+/* A published input line, alone on its cache line: neighbours are evaluated by other
+ * threads at the same time. */
+typedef struct run_line {
+    _Alignas(64) const char *p;
+    size_t len;
+    uint64_t lineno;
+    run_cx *cx;          /* the context that evaluated it, once ready */
+    unsigned char flush; /* last line of a batch: write the output after it */
+    unsigned char toolong;
+    atomic_int ready; /* evaluated: cx holds its output */
+} run_line;
+
+typedef struct run_chunk {
+    char *buf;
+    size_t cap;    /* including RUN_PAD */
+    uint64_t last; /* lines numbered below `last` may point into buf */
+} run_chunk;
+
+struct run_state;
+
+typedef struct run_thr {
+    struct run_state *R;
+    run_cx *cx; /* RUN_CTXS */
+    unsigned last;
+    pthread_t tid;
+} run_thr;
 
 /* Per-campaign applied counts for --summary, keyed by campaign id across reloads. */
 typedef struct run_count {
@@ -100,26 +149,40 @@ typedef struct run_count {
 typedef struct run_state {
     run_opts o;
     promo_engine *eng;
+    char toolong_msg[64];
 
-    int fd;
-    char *buf; /* input: [pos, end) not yet assigned to slots */
-    size_t cap, pos, end;
-    int eof;
-    uint64_t lineno;
+    /* input (main thread only): the current chunk holds [pos, end) unpublished, with
+     * no newline in [pos, scan) */
+    int fd, isreg;
+    run_chunk chunks[RUN_CHUNKS];
+    unsigned cur;
+    size_t pos, scan, end;
+    int eof, done_in; /* end of input seen / and every line published */
+    uint64_t lineno, pub;
+    unsigned since_flush;
 
-    run_slot *slots;
-    unsigned nslots_alloc, nslots;
+    run_line *ring; /* RUN_RING, indexed by line number modulo RUN_RING */
+    void *ring_mem;
 
-    /* worker pool */
-    pthread_t *tids;
-    int nworkers;
+    /* hand-over between threads; each group on its own cache line */
+    _Alignas(64) atomic_uint_fast64_t published; /* lines [0, published) readable */
+    _Alignas(64) atomic_uint_fast64_t claimed;   /* lines [0, claimed) taken */
+    _Alignas(64) atomic_uint_fast64_t committed; /* lines [0, committed) done */
+    atomic_int clock;                            /* the committer's lock (try-only) */
+    _Alignas(64) atomic_uint fails;              /* failed promo_commit calls */
+    _Alignas(64) atomic_uint_fast64_t ev;        /* moves when a waiting thread may go on */
+    atomic_int nwait;                            /* threads about to wait or waiting */
+    atomic_int nsleep;                           /* of them, asleep on cv */
+    atomic_int quit, werr;
     pthread_mutex_t mu;
-    pthread_cond_t go, done;
-    uint64_t gen;
-    int active, quit;
-    atomic_uint next;
+    pthread_cond_t cv;
 
-    /* totals */
+    _Alignas(64) run_thr *thr;
+    int nthr, nstarted;
+
+    /* committer only (clock held): output, totals */
+    char *obuf;
+    size_t olen, ocap;
     uint64_t receipts, errors;
     int64_t discount, points;
     run_count *counts;
@@ -139,28 +202,75 @@ static void run_on_hup(int sig) {
     run_hup = 1;
 }
 
+static inline void run_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ volatile("yield");
+#endif
+}
+
+/* ------------------------------------------------------------------ waiting ---- */
+
+/*
+ * An event count. A thread that found nothing to do announces itself (nwait), reads
+ * `ev`, looks again, and only then waits for `ev` to move: spinning briefly, since the
+ * other threads are usually a fraction of a receipt away from giving it work, then
+ * asleep. A thread that changes what others wait for (publishes lines, commits, quits)
+ * moves `ev` only when somebody announced itself, so while every thread is busy the
+ * hand-over costs one read of a shared counter.
+ */
+static void run_announce(run_state *R, uint_fast64_t *seen) {
+    atomic_fetch_add(&R->nwait, 1);
+    *seen = atomic_load(&R->ev);
+}
+
+static void run_wait(run_state *R, uint_fast64_t seen) {
+    for (int i = 0; i < RUN_SPIN && atomic_load(&R->ev) == seen; i++)
+        run_relax();
+    if (atomic_load(&R->ev) == seen) {
+        pthread_mutex_lock(&R->mu);
+        atomic_fetch_add(&R->nsleep, 1);
+        while (atomic_load(&R->ev) == seen)
+            pthread_cond_wait(&R->cv, &R->mu);
+        atomic_fetch_sub(&R->nsleep, 1);
+        pthread_mutex_unlock(&R->mu);
+    }
+    atomic_fetch_sub(&R->nwait, 1);
+}
+
+static void run_wake(run_state *R) {
+    if (!atomic_load(&R->nwait)) return;
+    atomic_fetch_add(&R->ev, 1);
+    if (atomic_load(&R->nsleep)) {
+        pthread_mutex_lock(&R->mu);
+        pthread_cond_broadcast(&R->cv);
+        pthread_mutex_unlock(&R->mu);
+    }
+}
+
 /* ----------------------------------------------------------------- outputs ---- */
 
-static void run_grow(run_slot *s, size_t need) {
-    size_t nc = s->outcap ? s->outcap : 1024;
+static void run_grow(run_cx *s, size_t need) {
+    size_t nc = s->outcap ? s->outcap : 4096;
     while (nc <= need)
         nc *= 2;
     s->out = xrealloc(s->out, nc);
     s->outcap = nc;
 }
 
-static void run_error(run_slot *s, promo_str id, const char *msg) {
+static void run_error(run_cx *s, promo_str id, const char *msg) {
     size_t n = out_error_to_json(id, s->lineno, msg, s->out, s->outcap);
     if (n >= s->outcap) {
         run_grow(s, n);
         n = out_error_to_json(id, s->lineno, msg, s->out, s->outcap);
     }
     s->outlen = n;
-    s->state = SLOT_OUT;
+    s->pending = 0;
     s->bad = 1;
 }
 
-static void run_result(run_slot *s) {
+static void run_result(run_cx *s) {
     size_t n = promo_result_to_json(s->res, s->out, s->outcap);
     if (n >= s->outcap) {
         run_grow(s, n);
@@ -169,12 +279,18 @@ static void run_result(run_slot *s) {
     s->outlen = n;
 }
 
-/* Parse + evaluate one slot (any thread). */
-static void run_eval_slot(run_slot *s) {
+/* Parse + evaluate + format one line (any thread). */
+static void run_eval_line(run_state *R, run_cx *s, const run_line *L) {
     promo_str id = {NULL, 0};
     s->bad = 0;
+    s->pending = 0;
     s->res = NULL;
-    promo_status st = promo_receipt_parse_json(s->ctx, s->line, s->len, &s->rcpt, &id);
+    s->lineno = L->lineno;
+    if (L->toolong) {
+        run_error(s, id, R->toolong_msg);
+        return;
+    }
+    promo_status st = promo_receipt_parse_json(s->ctx, L->p, L->len, &s->rcpt, &id);
     if (st != PROMO_OK) {
         run_error(s, id, promo_ctx_errmsg(s->ctx));
         return;
@@ -185,76 +301,36 @@ static void run_eval_slot(run_slot *s) {
         return;
     }
     run_result(s);
-    s->state = SLOT_PENDING;
+    s->pending = 1;
 }
 
-/* Commit one evaluated slot (main thread, input order). */
-static void run_commit_slot(run_slot *s) {
+/* Evaluates a line again (committer); 0 when it is ready to commit. */
+static int run_reeval(run_cx *s) {
+    promo_status st = promo_eval(s->ctx, s->rcpt, &s->res);
+    if (st != PROMO_OK) {
+        run_error(s, s->rcpt->id, promo_ctx_errmsg(s->ctx));
+        return -1;
+    }
+    run_result(s);
+    return 0;
+}
+
+/* Commits one evaluated line (committer, input order). */
+static void run_commit_cx(run_state *R, run_cx *s) {
+    /* A commit failed while this line was evaluated: what it read may have included
+     * budget that was given back since (see the top of the file). */
+    if (s->fails != atomic_load(&R->fails) && run_reeval(s)) return;
     for (int tries = 0;; tries++) {
         promo_status st = promo_commit(s->ctx);
         if (st == PROMO_OK) break;
+        atomic_fetch_add(&R->fails, 1);
         if (st != PROMO_ECONFLICT || tries == RUN_MAX_CONFLICT) {
             run_error(s, s->rcpt->id, promo_ctx_errmsg(s->ctx));
             return;
         }
-        st = promo_eval(s->ctx, s->rcpt, &s->res);
-        if (st != PROMO_OK) {
-            run_error(s, s->rcpt->id, promo_ctx_errmsg(s->ctx));
-            return;
-        }
-        run_result(s);
+        if (run_reeval(s)) return;
     }
-    s->state = SLOT_OUT;
-}
-
-/* ------------------------------------------------------------------ workers ---- */
-
-static void run_work(run_state *R) {
-    for (;;) {
-        unsigned i = atomic_fetch_add(&R->next, 4);
-        if (i >= R->nslots) return;
-        unsigned end = i + 4 < R->nslots ? i + 4 : R->nslots;
-        for (; i < end; i++)
-            run_eval_slot(&R->slots[i]);
-    }
-}
-
-static void *run_worker(void *arg) {
-    run_state *R = arg;
-    uint64_t seen = 0;
-    for (;;) {
-        pthread_mutex_lock(&R->mu);
-        while (R->gen == seen && !R->quit)
-            pthread_cond_wait(&R->go, &R->mu);
-        if (R->quit) {
-            pthread_mutex_unlock(&R->mu);
-            return NULL;
-        }
-        seen = R->gen;
-        pthread_mutex_unlock(&R->mu);
-        run_work(R);
-        pthread_mutex_lock(&R->mu);
-        if (--R->active == 0) pthread_cond_signal(&R->done);
-        pthread_mutex_unlock(&R->mu);
-    }
-}
-
-static void run_evaluate_batch(run_state *R) {
-    atomic_store(&R->next, 0);
-    if (R->nworkers == 0 || R->nslots <= 4) {
-        run_work(R);
-        return;
-    }
-    pthread_mutex_lock(&R->mu);
-    R->gen++;
-    R->active = R->nworkers;
-    pthread_cond_broadcast(&R->go);
-    pthread_mutex_unlock(&R->mu);
-    run_work(R);
-    pthread_mutex_lock(&R->mu);
-    while (R->active > 0)
-        pthread_cond_wait(&R->done, &R->mu);
-    pthread_mutex_unlock(&R->mu);
+    s->pending = 0;
 }
 
 /* ------------------------------------------------------------------- totals ---- */
@@ -278,7 +354,7 @@ static void run_map(run_state *R, const promo_bundle *b) {
     R->map_bundle = b;
 }
 
-static void run_tally(run_state *R, const run_slot *s) {
+static void run_tally(run_state *R, const run_cx *s) {
     R->receipts++;
     if (s->bad) {
         R->errors++;
@@ -331,6 +407,134 @@ static void run_progress(run_state *R, int final) {
     fflush(stderr);
 }
 
+/* ------------------------------------------------------------------ commits ---- */
+
+/* Writes the buffered output (clock held). */
+static void run_write_out(run_state *R) {
+    size_t off = 0;
+    while (off < R->olen && !atomic_load(&R->werr)) {
+        ssize_t n = write(1, R->obuf + off, R->olen - off);
+        if (n > 0) {
+            off += (size_t)n;
+            continue;
+        }
+        if (n < 0 && errno == EINTR) continue;
+        fprintf(stderr, "promo run: write error: %s\n", strerror(n < 0 ? errno : EIO));
+        atomic_store(&R->werr, 1);
+        run_wake(R);
+    }
+    R->olen = 0;
+    run_progress(R, 0);
+}
+
+static void run_commit_line(run_state *R, run_line *L) {
+    run_cx *s = L->cx;
+    if (s->pending) run_commit_cx(R, s);
+    run_tally(R, s);
+    size_t need = R->olen + s->outlen + 1;
+    if (need > R->ocap) {
+        while (R->ocap < need)
+            R->ocap *= 2;
+        R->obuf = xrealloc(R->obuf, R->ocap);
+    }
+    memcpy(R->obuf + R->olen, s->out, s->outlen);
+    R->obuf[R->olen + s->outlen] = '\n';
+    R->olen = need;
+    int flush = L->flush;
+    atomic_store_explicit(&L->ready, 0, memory_order_relaxed);
+    atomic_store_explicit(&s->busy, 0, memory_order_release);
+    if (flush || R->olen >= RUN_OUT_MAX) run_write_out(R);
+}
+
+/*
+ * Commits the evaluated lines at the head of the ring, if no other thread is at it.
+ * `me`: only lines this thread evaluated (their context and output are in its cache;
+ * committing another core's context costs more than the commit itself), or NULL for
+ * any line (a thread about to wait, or out of contexts). A line made ready while
+ * another thread held the lock is seen by that thread after unlocking: it commits it
+ * or wakes the waiters, so a ready line at the head is never left unnoticed.
+ */
+static void run_try_commit(run_state *R, const run_thr *me) {
+    for (;;) {
+        if (atomic_exchange(&R->clock, 1)) return;
+        uint_fast64_t s = atomic_load_explicit(&R->committed, memory_order_relaxed), s0 = s;
+        run_line *L;
+        while (atomic_load(&(L = &R->ring[s % RUN_RING])->ready) && (!me || L->cx->owner == me)) {
+            run_commit_line(R, L);
+            atomic_store_explicit(&R->committed, ++s, memory_order_release);
+        }
+        atomic_store(&R->clock, 0);
+        if (!atomic_load(&L->ready)) {
+            if (s != s0) run_wake(R);
+            return;
+        }
+        if (me && L->cx->owner != me) {
+            run_wake(R);
+            return;
+        }
+    }
+}
+
+/* Writes what is buffered (main thread, nothing in flight). */
+static void run_flush_now(run_state *R) {
+    while (atomic_exchange(&R->clock, 1))
+        run_relax();
+    if (R->olen) run_write_out(R);
+    atomic_store(&R->clock, 0);
+}
+
+/* ------------------------------------------------------------------ workers ---- */
+
+enum { RUN_DID, RUN_NOLINE, RUN_NOCTX };
+
+/* A free context of this thread, the last one used first (it is warm). */
+static run_cx *run_pick(run_thr *t) {
+    if (!atomic_load_explicit(&t->cx[t->last].busy, memory_order_acquire)) return &t->cx[t->last];
+    for (unsigned i = 0; i < RUN_CTXS; i++)
+        if (!atomic_load_explicit(&t->cx[i].busy, memory_order_acquire)) {
+            t->last = i;
+            return &t->cx[i];
+        }
+    return NULL;
+}
+
+/* Takes the next line and evaluates it. A context is secured before the line is
+ * claimed, so a claimed line is always evaluated without waiting. */
+static int run_eval_one(run_thr *t) {
+    run_state *R = t->R;
+    run_cx *s = run_pick(t);
+    if (!s) return RUN_NOCTX;
+    uint_fast64_t n = atomic_load(&R->claimed);
+    do {
+        if (n >= atomic_load_explicit(&R->published, memory_order_acquire)) return RUN_NOLINE;
+    } while (!atomic_compare_exchange_weak(&R->claimed, &n, n + 1));
+    atomic_store_explicit(&s->busy, 1, memory_order_relaxed);
+    run_line *L = &R->ring[n % RUN_RING];
+    s->fails = atomic_load(&R->fails);
+    run_eval_line(R, s, L);
+    L->cx = s;
+    atomic_store(&L->ready, 1);
+    run_try_commit(R, t);
+    return RUN_DID;
+}
+
+static void *run_worker(void *arg) {
+    run_thr *t = arg;
+    run_state *R = t->R;
+    for (;;) {
+        if (atomic_load(&R->quit)) return NULL;
+        if (run_eval_one(t) == RUN_DID) continue;
+        uint_fast64_t seen;
+        run_announce(R, &seen);
+        if (!atomic_load(&R->quit) && run_eval_one(t) != RUN_DID) {
+            run_try_commit(R, NULL);
+            run_wait(R, seen);
+        } else {
+            atomic_fetch_sub(&R->nwait, 1);
+        }
+    }
+}
+
 /* ------------------------------------------------------------------- reload ---- */
 
 static void run_reload(run_state *R) {
@@ -356,16 +560,18 @@ static void run_reload(run_state *R) {
 /* -------------------------------------------------------------------- input ---- */
 
 /* 1 when a read would not block (always for files). */
-static int run_readable(int fd, int timeout_ms) {
-    struct pollfd p = {fd, POLLIN, 0};
+static int run_readable(run_state *R, int timeout_ms) {
+    if (R->isreg) return 1;
+    struct pollfd p = {R->fd, POLLIN, 0};
     int r = poll(&p, 1, timeout_ms);
     return r != 0; /* errors: let read() report them */
 }
 
-/* Reads more input after `end`; 1 data, 0 EOF, -1 error (message printed). */
+/* Reads more input after `end` of the current chunk; 1 data, 0 EOF, -1 error. */
 static int run_fill(run_state *R) {
+    run_chunk *c = &R->chunks[R->cur];
     for (;;) {
-        ssize_t n = read(R->fd, R->buf + R->end, R->cap - RUN_PAD - R->end);
+        ssize_t n = read(R->fd, c->buf + R->end, c->cap - RUN_PAD - R->end);
         if (n > 0) {
             R->end += (size_t)n;
             return 1;
@@ -377,41 +583,41 @@ static int run_fill(run_state *R) {
     }
 }
 
-static void run_add_slot(run_state *R, const char *line, size_t len) {
-    run_slot *s = &R->slots[R->nslots++];
+/* Publishes one line (main thread; the ring has room). */
+static void run_publish(run_state *R, const char *line, size_t len, int toolong) {
+    run_line *L = &R->ring[R->pub % RUN_RING];
     if (len && line[len - 1] == '\r') len--;
     /* Files saved by some Windows tools start with a UTF-8 byte order mark. */
     if (R->lineno == 0 && len >= 3 && !memcmp(line, "\xEF\xBB\xBF", 3)) line += 3, len -= 3;
-    s->line = line;
-    s->len = len;
-    s->lineno = ++R->lineno;
+    L->p = line;
+    L->len = len;
+    L->lineno = ++R->lineno;
+    L->toolong = (unsigned char)toolong;
+    L->flush = ++R->since_flush >= R->o.batch;
+    if (L->flush) R->since_flush = 0;
+    R->pub++;
 }
 
-/* Writes the slots' outputs in order; -1 on a write error. */
-static int run_write(run_state *R) {
-    for (unsigned i = 0; i < R->nslots; i++) {
-        run_slot *s = &R->slots[i];
-        s->out[s->outlen] = '\n';
-        fwrite(s->out, 1, s->outlen + 1, stdout);
-    }
-    if (fflush(stdout) != 0 || ferror(stdout)) {
-        fprintf(stderr, "promo run: write error: %s\n", strerror(errno));
-        return -1;
-    }
-    return 0;
+/* Makes the lines published so far visible to the other threads. */
+static void run_expose(run_state *R) {
+    atomic_store_explicit(&R->published, R->pub, memory_order_release);
 }
 
-/* A line longer than RUN_MAX_LINE: its error record is written now, the rest of the
- * line skipped. Called with no slot in use. */
+/* Resizes a chunk that no line in flight points into (what it gains is zeroed: padding
+ * must be readable). */
+static void run_chunk_size(run_chunk *c, size_t cap) {
+    size_t old = c->buf ? c->cap : 0;
+    c->buf = xrealloc(c->buf, cap);
+    if (cap > old) memset(c->buf + old, 0, cap - old);
+    c->cap = cap;
+}
+
+/* A line longer than RUN_MAX_LINE: its error record is published and the rest of the
+ * line skipped. */
 static int run_skip_long_line(run_state *R) {
-    run_slot *s = &R->slots[0];
-    s->lineno = ++R->lineno;
-    char msg[80];
-    snprintf(msg, sizeof msg, "line too long (more than %u bytes)", RUN_MAX_LINE);
-    run_error(s, (promo_str){NULL, 0}, msg);
-    R->receipts++;
-    R->errors++;
-    R->pos = R->end = 0;
+    run_publish(R, "", 0, 1);
+    run_chunk *c = &R->chunks[R->cur];
+    R->pos = R->scan = R->end = 0;
     for (;;) {
         int r = run_fill(R);
         if (r < 0) return -1;
@@ -419,83 +625,151 @@ static int run_skip_long_line(run_state *R) {
             R->eof = 1;
             break;
         }
-        char *nl = memchr(R->buf, '\n', R->end);
+        char *nl = memchr(c->buf, '\n', R->end);
         if (nl) {
-            R->pos = (size_t)(nl + 1 - R->buf);
+            R->pos = R->scan = (size_t)(nl + 1 - c->buf);
             break;
         }
         R->end = 0;
     }
-    R->nslots = 1;
-    int w = run_write(R);
-    R->nslots = 0;
-    return w;
+    c->last = R->pub;
+    return 1;
 }
 
 /*
- * Fills the next batch of slots. Blocks only while it has no line at all: with some
- * lines in hand it takes only what can be read without waiting, so a slow producer
- * (a POS feed through a pipe) gets each result as soon as its line is complete.
- * Returns the number of slots, 0 at the end of the input, -1 on error.
+ * The current chunk is full and holds no newline after `pos`: grow it (the line starts
+ * it) or move the partial line to the front of a free chunk. Returns 1 when there is
+ * room to read, 0 when every other chunk still holds lines in flight, -1 on error.
  */
-static int run_gather(run_state *R) {
-    R->nslots = 0;
-    /* No slot refers to the buffer now: move the unread tail to the front. */
-    if (R->pos > 0) {
-        memmove(R->buf, R->buf + R->pos, R->end - R->pos);
-        R->end -= R->pos;
-        R->pos = 0;
+static int run_make_room(run_state *R) {
+    run_chunk *c = &R->chunks[R->cur];
+    if (R->pos == 0) {
+        if (c->cap >= RUN_MAX_LINE) return run_skip_long_line(R);
+        run_chunk_size(c, c->cap * 2);
+        return 1;
     }
-    size_t scan = R->pos;
-    while (R->nslots < R->o.batch) {
-        char *nl = memchr(R->buf + scan, '\n', R->end - scan);
-        if (nl) {
-            run_add_slot(R, R->buf + R->pos, (size_t)(nl - (R->buf + R->pos)));
-            R->pos = scan = (size_t)(nl + 1 - R->buf);
-            continue;
+    uint_fast64_t done = atomic_load_explicit(&R->committed, memory_order_acquire);
+    unsigned i = 0;
+    while (i < RUN_CHUNKS && (i == R->cur || R->chunks[i].last > done))
+        i++;
+    if (i == RUN_CHUNKS) return 0;
+    run_chunk *d = &R->chunks[i];
+    /* Sized for the partial line: a chunk grown for a long line shrinks back. */
+    size_t part = R->end - R->pos, cap = RUN_READ_MIN;
+    while (cap - RUN_PAD <= part)
+        cap *= 2;
+    if (cap != d->cap) run_chunk_size(d, cap);
+    memcpy(d->buf, c->buf + R->pos, part);
+    R->scan -= R->pos;
+    R->end = part;
+    R->pos = 0;
+    R->cur = i;
+    d->last = R->pub;
+    return 1;
+}
+
+/*
+ * Main thread: publishes the complete lines in hand, reading more when there are none.
+ * `block`: nothing is in flight, so waiting for input is allowed (the output is written
+ * first). Returns the number of lines published, 0 when nothing can be done now (the
+ * ring or the chunks are full until commits free them, no input ready, the end), -1 on
+ * a read error.
+ */
+static int run_feed(run_state *R, int block) {
+    int n = 0;
+    for (;;) {
+        uint_fast64_t room =
+            RUN_RING - (R->pub - atomic_load_explicit(&R->committed, memory_order_acquire));
+        run_chunk *c = &R->chunks[R->cur];
+        while (room > 0) {
+            char *nl = memchr(c->buf + R->scan, '\n', R->end - R->scan);
+            if (!nl) {
+                R->scan = R->end;
+                break;
+            }
+            run_publish(R, c->buf + R->pos, (size_t)(nl - (c->buf + R->pos)), 0);
+            R->pos = R->scan = (size_t)(nl + 1 - c->buf);
+            room--;
+            if (++n % 32 == 0) run_expose(R);
         }
-        scan = R->end;
+        c->last = R->pub;
+        if (n > 0 || room == 0) break;
         if (R->eof) {
             if (R->pos < R->end) {
-                run_add_slot(R, R->buf + R->pos, R->end - R->pos);
+                run_publish(R, c->buf + R->pos, R->end - R->pos, 0);
                 R->pos = R->end;
+                c->last = R->pub;
+                n++;
             }
+            R->done_in = 1;
             break;
         }
-        if (R->nslots > 0 && !run_readable(R->fd, 0)) break;
-        if (R->end + RUN_PAD == R->cap) {
-            if (R->nslots > 0) break; /* full: evaluate what we have first */
-            if (R->cap >= RUN_MAX_LINE) {
-                if (run_skip_long_line(R) < 0) return -1;
-                scan = R->pos;
-                if (R->pos > 0) {
-                    memmove(R->buf, R->buf + R->pos, R->end - R->pos);
-                    R->end -= R->pos;
-                    R->pos = scan = 0;
-                }
-                continue;
+        if (R->end + RUN_PAD == c->cap) {
+            int r = run_make_room(R);
+            if (r <= 0) {
+                run_expose(R);
+                return r < 0 ? -1 : n;
             }
-            size_t nc = R->cap * 2;
-            R->buf = xrealloc(R->buf, nc);
-            memset(R->buf + R->cap, 0, nc - R->cap);
-            R->cap = nc;
+            continue;
         }
-        if (R->nslots == 0) {
+        if (!run_readable(R, 0)) {
+            if (!block) break;
+            run_flush_now(R);
             /* Waiting for input: wake up now and then for SIGHUP and the progress. */
-            while (!run_readable(R->fd, 250)) {
+            while (!run_readable(R, 250)) {
                 if (R->o.reload && run_hup) run_reload(R);
                 run_progress(R, 0);
             }
             if (R->o.reload && run_hup) run_reload(R);
         }
         int r = run_fill(R);
-        if (r < 0) return -1;
+        if (r < 0) {
+            run_expose(R);
+            return -1;
+        }
         if (r == 0) R->eof = 1;
     }
-    return (int)R->nslots;
+    run_expose(R);
+    if (n) run_wake(R);
+    return n;
 }
 
-/* ------------------------------------------------------------------ command ---- */
+/* The main thread's loop: keeps the ring fed, evaluates, reloads between batches. */
+static int run_stream(run_state *R) {
+    run_thr *me = &R->thr[0];
+    int rerr = 0;
+    for (;;) {
+        if (atomic_load(&R->werr)) return -1;
+        uint_fast64_t done = atomic_load(&R->committed);
+        int drained = done == R->pub;
+        int hold = R->o.reload && run_hup; /* no new line until the reload */
+        if (hold && drained) {
+            run_flush_now(R);
+            run_reload(R);
+            continue;
+        }
+        if (!hold && !R->done_in && R->pub - atomic_load(&R->claimed) < RUN_LOW &&
+            run_feed(R, drained) < 0)
+            rerr = R->done_in = 1; /* the lines read before the error are still answered */
+        if (run_eval_one(me) == RUN_DID) continue;
+        if (drained && atomic_load(&R->committed) == R->pub) {
+            if (R->done_in) break;
+            if (!hold) continue; /* nothing in flight: the next feed may wait for input */
+        }
+        /* Lines in flight on other threads: wait for a commit. */
+        uint_fast64_t seen;
+        run_announce(R, &seen);
+        if (atomic_load(&R->committed) == done && !atomic_load(&R->werr) &&
+            run_eval_one(me) != RUN_DID) {
+            run_try_commit(R, NULL);
+            run_wait(R, seen);
+        } else {
+            atomic_fetch_sub(&R->nwait, 1);
+        }
+    }
+    run_flush_now(R);
+    return rerr ? -1 : 0;
+}
 
 static int run_usage(const char *msg, const char *arg) {
     fprintf(stderr, "promo run: %s%s%s\n", msg, arg ? ": " : "", arg ? arg : "");
@@ -562,30 +836,32 @@ static int run_args(int argc, char **argv, run_opts *o) {
 }
 
 static void run_cleanup(run_state *R) {
-    if (R->nworkers) {
-        pthread_mutex_lock(&R->mu);
-        R->quit = 1;
-        pthread_cond_broadcast(&R->go);
-        pthread_mutex_unlock(&R->mu);
-        for (int i = 0; i < R->nworkers; i++)
-            pthread_join(R->tids[i], NULL);
+    if (R->nstarted) {
+        atomic_store(&R->quit, 1);
+        run_wake(R);
+        for (int i = 1; i <= R->nstarted; i++)
+            pthread_join(R->thr[i].tid, NULL);
     }
-    for (unsigned i = 0; i < R->nslots_alloc; i++) {
-        promo_ctx_free(R->slots[i].ctx);
-        xfree(R->slots[i].out);
+    for (int t = 0; R->thr && t < R->nthr; t++) {
+        for (unsigned i = 0; R->thr[t].cx && i < RUN_CTXS; i++) {
+            promo_ctx_free(R->thr[t].cx[i].ctx);
+            xfree(R->thr[t].cx[i].out);
+        }
+        xfree(R->thr[t].cx);
     }
-    xfree(R->slots);
-    xfree(R->tids);
+    xfree(R->thr);
+    xfree(R->ring_mem);
     promo_engine_free(R->eng);
-    xfree(R->buf);
+    for (unsigned i = 0; i < RUN_CHUNKS; i++)
+        xfree(R->chunks[i].buf);
+    xfree(R->obuf);
     for (size_t i = 0; i < R->ncounts; i++)
         xfree(R->counts[i].id);
     xfree(R->counts);
     xfree(R->map);
     if (R->fd > 0) close(R->fd);
     pthread_mutex_destroy(&R->mu);
-    pthread_cond_destroy(&R->go);
-    pthread_cond_destroy(&R->done);
+    pthread_cond_destroy(&R->cv);
 }
 
 int cmd_run(int argc, char **argv) {
@@ -598,10 +874,10 @@ int cmd_run(int argc, char **argv) {
     if (rc >= 0) return rc;
 
     pthread_mutex_init(&R.mu, NULL);
-    pthread_cond_init(&R.go, NULL);
-    pthread_cond_init(&R.done, NULL);
-    atomic_init(&R.next, 0);
+    pthread_cond_init(&R.cv, NULL);
     R.fd = 0;
+    snprintf(R.toolong_msg, sizeof R.toolong_msg, "line too long (more than %u bytes)",
+             RUN_MAX_LINE);
 
     promo_bundle *b = NULL;
     char err[256] = "";
@@ -629,20 +905,30 @@ int cmd_run(int argc, char **argv) {
             goto out;
         }
     }
+    struct stat sb;
+    R.isreg = fstat(R.fd, &sb) == 0 && S_ISREG(sb.st_mode);
 
-    R.nslots_alloc = R.o.batch;
-    R.slots = xcalloc(R.nslots_alloc, sizeof *R.slots);
-    for (unsigned i = 0; i < R.nslots_alloc; i++) {
-        st = promo_ctx_new(R.eng, R.o.explain ? PROMO_CTX_EXPLAIN : 0, &R.slots[i].ctx);
-        if (st != PROMO_OK) {
-            fprintf(stderr, "promo run: %s\n", promo_strerror(st));
-            rc = 2;
-            goto out;
+    R.nthr = R.o.threads;
+    R.thr = xcalloc((size_t)R.nthr, sizeof *R.thr);
+    for (int t = 0; t < R.nthr; t++) {
+        R.thr[t].R = &R;
+        R.thr[t].cx = xcalloc(RUN_CTXS, sizeof *R.thr[t].cx);
+        for (unsigned i = 0; i < RUN_CTXS; i++) {
+            R.thr[t].cx[i].owner = &R.thr[t];
+            st = promo_ctx_new(R.eng, R.o.explain ? PROMO_CTX_EXPLAIN : 0, &R.thr[t].cx[i].ctx);
+            if (st != PROMO_OK) {
+                fprintf(stderr, "promo run: %s\n", promo_strerror(st));
+                rc = 2;
+                goto out;
+            }
+            run_grow(&R.thr[t].cx[i], 0);
         }
-        run_grow(&R.slots[i], 0);
     }
-    R.cap = RUN_READ_MIN;
-    R.buf = xcalloc(1, R.cap);
+    R.ring_mem = xcalloc(1, RUN_RING * sizeof *R.ring + 64);
+    R.ring = (run_line *)(((uintptr_t)R.ring_mem + 63) & ~(uintptr_t)63);
+    run_chunk_size(&R.chunks[0], RUN_READ_MIN);
+    R.ocap = RUN_OUT_MAX + (RUN_OUT_MAX >> 2);
+    R.obuf = xmalloc(R.ocap);
 
     if (R.o.reload) {
         struct sigaction sa;
@@ -653,42 +939,16 @@ int cmd_run(int argc, char **argv) {
         sigaction(SIGHUP, &sa, NULL);
     }
 
-    R.nworkers = R.o.threads - 1;
-    if (R.nworkers > 0) {
-        R.tids = xcalloc((size_t)R.nworkers, sizeof *R.tids);
-        for (int i = 0; i < R.nworkers; i++)
-            if (pthread_create(&R.tids[i], NULL, run_worker, &R)) {
-                R.nworkers = i;
-                break;
-            }
+    for (int t = 1; t < R.nthr; t++) {
+        if (pthread_create(&R.thr[t].tid, NULL, run_worker, &R.thr[t])) break;
+        R.nstarted = t;
     }
 
-    static char obuf[1 << 20];
-    setvbuf(stdout, obuf, _IOFBF, sizeof obuf);
     R.progress = !R.o.quiet && isatty(2);
     clock_gettime(CLOCK_MONOTONIC, &R.t0);
     R.last = R.t0;
 
-    rc = 0;
-    for (;;) {
-        if (R.o.reload && run_hup) run_reload(&R);
-        int n = run_gather(&R);
-        if (n < 0) {
-            rc = 2;
-            break;
-        }
-        if (n == 0) break;
-        run_evaluate_batch(&R);
-        for (unsigned i = 0; i < R.nslots; i++) {
-            if (R.slots[i].state == SLOT_PENDING) run_commit_slot(&R.slots[i]);
-            run_tally(&R, &R.slots[i]);
-        }
-        if (run_write(&R) < 0) {
-            rc = 2;
-            break;
-        }
-        run_progress(&R, 0);
-    }
+    rc = run_stream(&R) < 0 ? 2 : 0;
     run_progress(&R, 1);
     if (R.o.summary) run_print_summary(&R);
     if (rc == 0 && R.o.strict && R.errors) rc = 1;

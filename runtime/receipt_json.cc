@@ -78,6 +78,43 @@ enum rx_dec { DEC_OK, DEC_SYNTAX, DEC_DECIMALS, DEC_RANGE };
 
 /* Parses the JSON number text s[0..n) into value * 10^scale exactly. */
 rx_dec rx_decimal(const char *s, size_t n, int scale, int64_t *out) {
+    /* The common case first, in one pass: [-]int[.frac] with at most 15 digits and no
+     * exponent. It gives what the general path below gives (no range error is possible,
+     * and "exact" is divisibility by the dropped power of ten); anything else, valid or
+     * not, goes to the general path. */
+    {
+        size_t i = 0;
+        bool neg = i < n && s[i] == '-';
+        i += neg;
+        size_t i0 = i;
+        uint64_t d = 0;
+        while (i < n && (unsigned)(s[i] - '0') <= 9)
+            d = d * 10 + (uint64_t)(s[i++] - '0');
+        size_t nint = i - i0, nfrac = 0;
+        bool ok = nint > 0 && (nint == 1 || s[i0] != '0');
+        if (ok && i < n && s[i] == '.') {
+            size_t f0 = ++i;
+            while (i < n && (unsigned)(s[i] - '0') <= 9)
+                d = d * 10 + (uint64_t)(s[i++] - '0');
+            nfrac = i - f0;
+            ok = nfrac > 0;
+        }
+        if (ok && i == n && nint + nfrac <= 15 && scale >= 0 && scale <= 3) {
+            uint64_t p = 1;
+            if (nfrac > (size_t)scale) {
+                for (size_t k = (size_t)scale; k < nfrac; k++)
+                    p *= 10;
+                if (d % p) return DEC_DECIMALS;
+                d /= p;
+            } else {
+                for (size_t k = nfrac; k < (size_t)scale; k++)
+                    p *= 10;
+                d *= p;
+            }
+            *out = neg ? -(int64_t)d : (int64_t)d;
+            return DEC_OK;
+        }
+    }
     size_t i = 0;
     bool neg = false;
     if (i < n && s[i] == '-') neg = true, i++;
@@ -144,6 +181,32 @@ rx_dec rx_decimal(const char *s, size_t n, int scale, int64_t *out) {
     if (d > (uint64_t)INT64_MAX) return DEC_RANGE;
     *out = neg ? -(int64_t)d : (int64_t)d;
     return DEC_OK;
+}
+
+/* Index of the first '"' or '\\' in s[0..n), or n. Eight bytes at a time: strings
+ * lie inside the line, which is followed by at least PROMO_JSON_PADDING readable
+ * bytes, so the last word may read past s + n. */
+inline size_t rx_quote_or_backslash(const char *s, size_t n) {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+    for (size_t i = 0; i < n; i += 8) {
+        uint64_t w;
+        memcpy(&w, s + i, 8);
+        uint64_t a = w ^ (ones * '"'), b = w ^ (ones * '\\');
+        /* The lowest flagged byte of each is a real match (borrows only go up). */
+        uint64_t m = ((a - ones) & ~a & highs) | ((b - ones) & ~b & highs);
+        if (m) {
+            size_t j = i + ((size_t)__builtin_ctzll(m) >> 3);
+            return j < n ? j : n;
+        }
+    }
+    return n;
+#else
+    size_t i = 0;
+    while (i < n && s[i] != '"' && s[i] != '\\')
+        i++;
+    return i;
+#endif
 }
 
 inline bool rx_space(char c) {
@@ -311,9 +374,7 @@ struct rx_reader {
         if (t.empty() || t[0] != '"') return -1;
         const char *p = t.data() + 1;
         const char *end = t.data() + t.size();
-        const char *q = p;
-        while (q < end && *q != '"' && *q != '\\')
-            q++;
+        const char *q = p + rx_quote_or_backslash(p, (size_t)(end - p));
         if (q < end && *q == '"') {
             out->p = p;
             out->n = (uint32_t)(q - p);
@@ -561,9 +622,8 @@ struct rx_reader {
         if (r <= 0) return r < 0;
         long i = 0;
         for (auto vr : a) {
-            od::value x;
-            error_code e = vr.get(x);
-            if (e) return fail_json(e);
+            if (error_code e = vr.error()) return fail_json(e);
+            od::value &x = vr.value_unsafe(); /* in place, see each_field */
             if (out.n >= RX_MAX_ITEMS)
                 return fail(PROMO_ELIMIT, path(name), "more than %u entries", RX_MAX_ITEMS);
             promo_str s{nullptr, 0};
@@ -602,12 +662,11 @@ struct rx_reader {
         int r = open_object(v, path(name), &o);
         if (r <= 0) return r < 0;
         for (auto fr : o) {
-            od::field f;
-            error_code e = std::move(fr).get(f);
-            if (e) return fail_json(e);
+            if (error_code e = fr.error()) return fail_json(e);
+            od::field &f = fr.value_unsafe(); /* in place, see each_field */
             promo_kv kv{};
             if (!key_text(f, &kv.key)) return false;
-            od::value x = f.value();
+            od::value &x = f.value();
             rx_path p{name, -1, kv.key.p, kv.key.n};
             if (kv.key.n > 64) p.blen = 64;
             std::string_view t = trim(x.raw_json_token());
@@ -642,10 +701,12 @@ struct rx_reader {
      * JSON null to `fn`; stops at the first field `fn` rejects. */
     template <class F> bool each_field(od::object &o, F &&fn) {
         for (auto fr : o) {
-            od::field f;
-            error_code e = std::move(fr).get(f);
-            if (e) return fail_json(e);
-            od::value x = f.value();
+            /* The field is used where the iterator built it: copying it out (a pair)
+             * compiles to 16-byte reloads of just-stored scalars, which stall on store
+             * forwarding, twice per field. */
+            if (error_code e = fr.error()) return fail_json(e);
+            od::field &f = fr.value_unsafe();
+            od::value &x = f.value();
             if (!fn(f.key(), x, is_null_tok(trim(x.raw_json_token())))) return false;
         }
         return true;
@@ -748,9 +809,8 @@ struct rx_reader {
         if (r == 0) return false;
         long i = 0;
         for (auto vr : a) {
-            od::value x;
-            error_code e = vr.get(x);
-            if (e) return fail_json(e);
+            if (error_code e = vr.error()) return fail_json(e);
+            od::value &x = vr.value_unsafe(); /* in place, see each_field */
             if (lines.n >= PROMO_MAX_LINES)
                 return fail(PROMO_ELIMIT, path("lines"), "more than %u lines", PROMO_MAX_LINES);
             if (!want_line(x, i++)) return false;
@@ -776,10 +836,10 @@ struct rx_reader {
         static const char *const channels[] = {"pos", "online"};
         static const char *const payments[] = {"cash", "card", "credit", "bonus", "mixed"};
         for (auto fr : o) {
-            od::field f;
-            if ((e = std::move(fr).get(f))) return fail_json(e);
+            if ((e = fr.error())) return fail_json(e);
+            od::field &f = fr.value_unsafe(); /* in place, see each_field */
             od::raw_json_string k = f.key();
-            od::value x = f.value();
+            od::value &x = f.value();
             std::string_view t = trim(x.raw_json_token());
             bool null = is_null_tok(t);
             bool ok = true;

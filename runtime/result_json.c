@@ -36,7 +36,28 @@ static inline void out_ch(out_w *w, char c) {
 static void out_esc(out_w *w, const char *s, size_t n) {
     static const char hex[] = "0123456789abcdef";
     size_t run = 0; /* bytes that need no escape, copied in one go */
-    for (size_t i = 0; i < n; i++) {
+    size_t i = 0;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    /* Eight bytes at a time (the last word overlapping the one before): ids and texts
+     * rarely need an escape, and then they are copied in one go. */
+    if (n >= 8) {
+        const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+        uint64_t m = 0;
+        for (size_t k = 0;; k += 8) {
+            uint64_t x;
+            memcpy(&x, s + (k + 8 < n ? k : n - 8), 8);
+            uint64_t q = x ^ (ones * '"'), b = x ^ (ones * '\\');
+            /* non-zero when some byte is < 0x20, '"' or '\\' */
+            m |= ((x - ones * 0x20) | ((q - ones) & ~q) | ((b - ones) & ~b)) & ~x & highs;
+            if (m || k + 8 >= n) break;
+        }
+        if (!m) {
+            out_put(w, s, n);
+            return;
+        }
+    }
+#endif
+    for (; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
         if (c >= 0x20 && c != '"' && c != '\\') continue;
         out_put(w, s + run, i - run);
@@ -68,28 +89,52 @@ static void out_cstr(out_w *w, const char *s) {
     out_str(w, s, strlen(s));
 }
 
-size_t out_money(int64_t v, char out[24]) {
-    char tmp[24];
-    size_t i = sizeof tmp;
+/* "00" "01" ... "99": two digits per division by 100 (money is most of a result). */
+static const char out_d2[201] =
+    "00010203040506070809101112131415161718192021222324252627282930313233"
+    "34353637383940414243444546474849505152535455565758596061626364656667"
+    "6869707172737475767778798081828384858687888990919293949596979899";
+
+/* Writes money at o (at most 22 bytes: "-", 18 digits, "." and 2 digits). */
+static inline size_t out_money_at(char *o, int64_t v) {
     uint64_t m = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
-    tmp[--i] = (char)('0' + m % 10);
-    m /= 10;
-    tmp[--i] = (char)('0' + m % 10);
-    m /= 10;
-    tmp[--i] = '.';
-    do {
-        tmp[--i] = (char)('0' + m % 10);
-        m /= 10;
-    } while (m);
-    if (v < 0) tmp[--i] = '-';
-    size_t n = sizeof tmp - i;
-    memcpy(out, tmp + i, n);
-    return n;
+    uint64_t q = m / 100;
+    unsigned r = (unsigned)(m % 100);
+    size_t nd = 1; /* digits of q: at most 18 */
+    for (uint64_t t = q; t >= 10; t /= 10)
+        nd++;
+    size_t neg = v < 0;
+    o[0] = '-';
+    char *e = o + neg + nd; /* one past the last integer digit */
+    char *d = e;
+    while (q >= 100) {
+        unsigned t = (unsigned)(q % 100);
+        q /= 100;
+        d -= 2;
+        memcpy(d, out_d2 + 2 * t, 2);
+    }
+    if (q >= 10) {
+        d -= 2;
+        memcpy(d, out_d2 + 2 * q, 2);
+    } else {
+        *--d = (char)('0' + q);
+    }
+    e[0] = '.';
+    memcpy(e + 1, out_d2 + 2 * r, 2);
+    return neg + nd + 3;
 }
 
-static void out_mny(out_w *w, int64_t v) {
-    char b[24];
-    out_put(w, b, out_money(v, b));
+size_t out_money(int64_t v, char out[24]) {
+    return out_money_at(out, v);
+}
+
+static inline void out_mny(out_w *w, int64_t v) {
+    if (w->n + 24 <= w->cap) {
+        w->n += out_money_at(w->p + w->n, v);
+    } else {
+        char b[24];
+        out_put(w, b, out_money_at(b, v));
+    }
 }
 
 static void out_uint(out_w *w, uint64_t v) {

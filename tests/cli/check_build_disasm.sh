@@ -4,9 +4,8 @@
 # complete and lists, a corrupt bundle is refused with a one-line message.
 set -euo pipefail
 PROMO=$1
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
+# shellcheck source=../support/cli_prelude.bash
+source "$(dirname "${BASH_SOURCE[0]}")/../support/cli_prelude.bash"
 
 mkdir -p "$T/set/sub"
 cat > "$T/set/a.rule" <<'RULE'

@@ -6,12 +6,8 @@
 #   tests/cli/run_stream.sh PROMO_BINARY SOURCE_DIR
 set -euo pipefail
 PROMO=$1
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-fail() {
-    echo "FAIL: $*" >&2
-    exit 1
-}
+# shellcheck source=../support/cli_prelude.bash
+source "$(dirname "${BASH_SOURCE[0]}")/../support/cli_prelude.bash"
 
 cat > "$T/set.rule" <<'RULE'
 set dairy = category "dairy"
