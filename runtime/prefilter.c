@@ -256,29 +256,33 @@ static void pf_cat_setup(pf_build_ctx *c) {
         ix->cat_idx[i] = ix->brand_idx[i] = ix->sku_idx[i] = PF_NONE;
     for (uint32_t i = 0; i < b->nconsts; i++)
         ix->brandk_idx[i] = ix->skuk_idx[i] = PF_NONE;
+    /* Block by block: only verified instructions, and no pair across two blocks. */
     size_t npairs = 0;
-    for (uint32_t k = 0; k < b->ncode; k++) {
-        promo_opcode op = INSN_OP(b->code[k]);
-        if (op == OP_L_CAT_IN) {
-            uint32_t set = INSN_A(b->code[k]);
-            if (ix->cat_idx[set] != PF_NONE) continue;
-            ix->cat_idx[set] = ix->ncat++;
-            npairs += b->sets[set].nslots;
-            continue;
-        }
-        if ((op != OP_L_BRAND && op != OP_L_SKU) || k + 1 >= b->ncode) continue;
-        uint32_t kind = op == OP_L_BRAND ? PF_LX_BRAND : PF_LX_SKU;
-        promo_insn nx = b->code[k + 1];
-        if (INSN_OP(nx) == OP_IN_SET) {
-            if (idx[kind][INSN_A(nx)] != PF_NONE) continue;
-            idx[kind][INSN_A(nx)] = ix->ncat++;
-            npairs += b->sets[INSN_A(nx)].nslots;
-        } else if (INSN_OP(nx) == OP_PUSH_K && k + 2 < b->ncode &&
-                   INSN_OP(b->code[k + 2]) == OP_SEQ) {
-            uint32_t *kidx = kind == PF_LX_BRAND ? ix->brandk_idx : ix->skuk_idx;
-            if (kidx[INSN_A(nx)] != PF_NONE) continue;
-            kidx[INSN_A(nx)] = ix->ncat++;
-            npairs++;
+    for (uint32_t blk = 0; blk < b->nblocks; blk++) {
+        uint32_t end = b->blocks[blk].start + b->blocks[blk].len;
+        for (uint32_t k = b->blocks[blk].start; k < end; k++) {
+            promo_opcode op = INSN_OP(b->code[k]);
+            if (op == OP_L_CAT_IN) {
+                uint32_t set = INSN_A(b->code[k]);
+                if (ix->cat_idx[set] != PF_NONE) continue;
+                ix->cat_idx[set] = ix->ncat++;
+                npairs += b->sets[set].nslots;
+                continue;
+            }
+            if ((op != OP_L_BRAND && op != OP_L_SKU) || k + 1 >= end) continue;
+            uint32_t kind = op == OP_L_BRAND ? PF_LX_BRAND : PF_LX_SKU;
+            promo_insn nx = b->code[k + 1];
+            if (INSN_OP(nx) == OP_IN_SET) {
+                if (idx[kind][INSN_A(nx)] != PF_NONE) continue;
+                idx[kind][INSN_A(nx)] = ix->ncat++;
+                npairs += b->sets[INSN_A(nx)].nslots;
+            } else if (INSN_OP(nx) == OP_PUSH_K && k + 2 < end &&
+                       INSN_OP(b->code[k + 2]) == OP_SEQ) {
+                uint32_t *kidx = kind == PF_LX_BRAND ? ix->brandk_idx : ix->skuk_idx;
+                if (kidx[INSN_A(nx)] != PF_NONE) continue;
+                kidx[INSN_A(nx)] = ix->ncat++;
+                npairs++;
+            }
         }
     }
     if (!ix->ncat || !(ix->catpairs = pf_alloc(c, npairs, sizeof *ix->catpairs))) return;

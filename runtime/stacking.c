@@ -688,6 +688,8 @@ static void stk_rx_receipt(stk_eval *s) {
     uint32_t words = ix->words;
     const vm_receipt *rx = &x->rx;
     uint64_t *m = x->rxm;
+    x->pre_done = 1;
+    if (!words) return; /* no campaigns (and no arrays) */
     memcpy(m, ix->rxfree, (size_t)4 * words * sizeof *m);
     pf_rx_lookup(ix, m, PF_RX_STORE, rx->store);
     pf_rx_lookup(ix, m, PF_RX_REGION, rx->region);
