@@ -2,7 +2,7 @@
 # README's second command: the whole test suite, as CI runs it (.ci/run calls this).
 #   1. unit, golden and CLI tests (Criterion + ctest) in a normal build, benches built;
 #   2. the same under AddressSanitizer + UndefinedBehaviorSanitizer;
-#   3. the thread tests under ThreadSanitizer;
+#   3. the thread tests and the `promo run` pipeline tests under ThreadSanitizer;
 #   4. a short libFuzzer smoke run of every fuzz target (FUZZ_SECONDS each, default 20).
 # Ends with one line "N passed, N failed" over all ctest tests and fuzz targets.
 set -uo pipefail
@@ -37,10 +37,11 @@ cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DPROMO_SANITIZE=ON -DPROMO_BE
   ctest -j"$JOBS" --output-on-failure 2>&1) | tee "$log"
 count
 
-stage "thread tests under ThreadSanitizer"
+stage "thread tests under ThreadSanitizer (the engine, and promo run's pipeline)"
 cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPROMO_TSAN=ON -DPROMO_BENCH=OFF >/dev/null &&
-  cmake --build build-tsan -j"$JOBS" --target test_threads 2>&1 | grep -E 'error|warning|Error' ; true
-(cd build-tsan && TSAN_OPTIONS=halt_on_error=1 ctest -R '^test_threads$' --output-on-failure 2>&1) | tee "$log"
+  cmake --build build-tsan -j"$JOBS" --target test_threads promo_cli 2>&1 | grep -E 'error|warning|Error' ; true
+(cd build-tsan && TSAN_OPTIONS=halt_on_error=1 ctest -R '^(test_threads|cli_run_stream|cli_run_pipeline)$' \
+  --output-on-failure 2>&1) | tee "$log"
 count
 
 stage "fuzz smoke (libFuzzer, ${FUZZ_SECONDS:-20}s per target)"
