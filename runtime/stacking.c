@@ -32,10 +32,6 @@ typedef struct stk_by {
     int receipt; /* given by a receipt-level reward */
 } stk_by;
 
-typedef struct stk_node { /* "applied campaign k acted on this line", a per-line list */
-    uint32_t k, next;
-} stk_node;
-
 typedef struct stk_ptline { /* points entry `entry` of the current campaign acted on `line` */
     uint32_t entry, line;
 } stk_ptline;
@@ -68,16 +64,17 @@ struct stk_scratch {
     uint32_t cap_lines, cap_anc, cap_codes, cap_segs, cap_seen, cap_attrs, cap_cattrs;
 
     /* per line */
-    uint8_t *acted_now; /* STK_ACTED_* bits of the current campaign */
-    uint32_t *head, *tg;
+    uint8_t *acted_now;  /* STK_ACTED_* bits of the current campaign */
+    uint32_t *head, *tg; /* head: per-line counts of stk_finish */
     int64_t *d, *w, *cnt, *share, *share2, *acc;
     int64_t *ppshare; /* points_paid spread over the lines as of amounts epoch pp_epoch */
     stk_spread_tmp *stmp;
     stk_unitrun *runs;
     uint32_t cap_pl; /* capacity of every per-line array above */
 
-    stk_node *nodes;
-    uint32_t nnodes, cap_nodes;
+    uint64_t *app_lines; /* per applied campaign (app order): the lines it acted on, lw words */
+    uint64_t *blk;       /* the lines blocked for the current campaign, lw words */
+    uint32_t lw, cap_app_lines, cap_blk;
     stk_applied *app;
     uint32_t napp, cap_app;
     uint8_t *bad;
@@ -204,14 +201,14 @@ promo_status stk_init(stk_eval *s) {
 void stk_free(stk_eval *s) {
     stk_scratch *x = s->sc;
     if (!x) return;
-    void *arrs[] = {x->lines,     x->anc,       x->codes,    x->segs,    x->seen,    x->attrs,
-                    x->cattrs,    x->acted_now, x->head,     x->tg,      x->d,       x->w,
-                    x->cnt,       x->ppshare,   x->share,    x->share2,  x->acc,     x->stmp,
-                    x->runs,      x->nodes,     x->app,      x->bad,     x->bylog,   x->pts,
-                    x->ptlog,     x->coupons,   x->messages, x->applied, x->explain, x->lres,
-                    x->by,        x->hc,        x->sw,       x->stmp2,   x->order,   x->benefit,
-                    x->uf,        x->pts_rl,    x->tc,       x->cand,    x->rxm,     x->memo_stamp,
-                    x->memo_bits, x->cat_bits,  x->alines,   x->exm,     x->pres};
+    void *arrs[] = {x->lines,      x->anc,       x->codes,    x->segs,     x->seen,    x->attrs,
+                    x->cattrs,     x->acted_now, x->head,     x->tg,       x->d,       x->w,
+                    x->cnt,        x->ppshare,   x->share,    x->share2,   x->acc,     x->stmp,
+                    x->runs,       x->app_lines, x->blk,      x->app,      x->bad,     x->bylog,
+                    x->pts,        x->ptlog,     x->coupons,  x->messages, x->applied, x->explain,
+                    x->lres,       x->by,        x->hc,       x->sw,       x->stmp2,   x->order,
+                    x->benefit,    x->uf,        x->pts_rl,   x->tc,       x->cand,    x->rxm,
+                    x->memo_stamp, x->memo_bits, x->cat_bits, x->alines,   x->exm,     x->pres};
     for (size_t i = 0; i < sizeof arrs / sizeof arrs[0]; i++)
         free(arrs[i]);
     free(s->budget_uses);
@@ -503,7 +500,6 @@ static promo_status stk_prepare(stk_eval *s, const promo_receipt *r) {
         total += v->amount0;
         if (total > STK_MAX_MONEY)
             return (promo_status)stk_fail(s, PROMO_ELIMIT, "receipt total too large", STK_NONE);
-        x->head[i] = STK_NONE;
         x->acted_now[i] = 0;
     }
     rx->lines = x->lines;
@@ -523,7 +519,9 @@ static promo_status stk_prepare(stk_eval *s, const promo_receipt *r) {
     x->env.brand_idx = x->env.sku_idx = NULL;
     x->env.brandk_idx = x->env.skuk_idx = NULL;
 
-    x->nnodes = x->napp = x->nbylog = x->npts = x->ncoupons = x->nmessages = 0;
+    x->lw = (n + 63) / 64;
+    if (STK_RESERVE(x, blk, cap_blk, x->lw)) return stk_nomem(x);
+    x->napp = x->nbylog = x->npts = x->ncoupons = x->nmessages = 0;
     x->napplied = x->nexplain = x->nby = x->nhc = 0;
     x->has_sl = 0;
     x->sl = 0;
@@ -816,12 +814,24 @@ static promo_status stk_blocking(stk_eval *s, stk_camp *k) {
     return PROMO_OK;
 }
 
-/* The campaign blocking line i for k (the latest applied incompatible campaign that
- * acted on it), or STK_NONE. Needs stk_blocking. */
-static uint32_t stk_line_blocker(const stk_scratch *x, const stk_camp *k, uint32_t i) {
-    if (!k->any_bad) return STK_NONE;
-    for (uint32_t nd = x->head[i]; nd != STK_NONE; nd = x->nodes[nd].next)
-        if (x->bad[x->nodes[nd].k]) return x->app[x->nodes[nd].k].campaign;
+/* The lines blocked for k: acted on by an applied campaign incompatible with it, into
+ * x->blk. Needs stk_blocking. */
+static void stk_blocked_lines(stk_scratch *x, const stk_camp *k) {
+    for (uint32_t w = 0; w < x->lw; w++)
+        x->blk[w] = 0;
+    if (!k->any_bad) return;
+    for (uint32_t a = 0; a < x->napp; a++)
+        if (x->bad[a])
+            for (uint32_t w = 0; w < x->lw; w++)
+                x->blk[w] |= x->app_lines[(size_t)a * x->lw + w];
+}
+
+/* The campaign blocking line i for k: the latest applied incompatible campaign that
+ * acted on it, or STK_NONE. Needs stk_blocking. */
+static uint32_t stk_line_blocker(const stk_scratch *x, uint32_t i) {
+    for (uint32_t a = x->napp; a-- > 0;)
+        if (x->bad[a] && (x->app_lines[(size_t)a * x->lw + i / 64] >> (i % 64) & 1))
+            return x->app[a].campaign;
     return STK_NONE;
 }
 
@@ -849,14 +859,19 @@ static promo_status stk_targets(stk_eval *s, stk_camp *k, const pb_reward *rw, u
     if (n == 0) return PROMO_OK;
     promo_status st = stk_blocking(s, k);
     if (st != PROMO_OK) return st;
+    if (!k->any_bad) {
+        *nt = n;
+        return PROMO_OK;
+    }
+    stk_blocked_lines(x, k);
     uint32_t kept = 0;
     for (uint32_t j = 0; j < n; j++) {
-        uint32_t by = stk_line_blocker(x, k, x->tg[j]);
-        if (by == STK_NONE) {
-            x->tg[kept++] = x->tg[j];
+        uint32_t i = x->tg[j];
+        if (!(x->blk[i / 64] >> (i % 64) & 1)) {
+            x->tg[kept++] = i;
             continue;
         }
-        if (!k->saw_blocked) k->blocker = by;
+        if (!k->saw_blocked) k->blocker = stk_line_blocker(x, i);
         k->saw_blocked = 1;
     }
     *nt = kept;
@@ -1367,15 +1382,16 @@ static promo_status stk_campaign(stk_eval *s, uint32_t ci) {
     /* The campaign applies: record where it acted, for later blocking. */
     uint32_t ka = x->napp;
     STK_PUSH(x, app, napp, cap_app, ((stk_applied){ci, !k.gave}));
-    if (k.gave) {
+    if (STK_RESERVE(x, app_lines, cap_app_lines, (size_t)(ka + 1) * x->lw)) return stk_nomem(x);
+    uint64_t *al = x->app_lines + (size_t)ka * x->lw;
+    for (uint32_t w = 0; w < x->lw; w++)
+        al[w] = 0;
+    if (k.gave)
         for (uint32_t i = 0; i < x->rx.nlines; i++) {
             if (!x->acted_now[i] && !k.mark_all) continue;
             x->acted_now[i] = 0;
-            if (STK_RESERVE(x, nodes, cap_nodes, (size_t)x->nnodes + 1)) return stk_nomem(x);
-            x->nodes[x->nnodes] = (stk_node){ka, x->head[i]};
-            x->head[i] = x->nnodes++;
+            al[i / 64] |= 1ull << (i % 64);
         }
-    }
     STK_PUSH(x, applied, napplied, cap_applied, ci);
     if (c->flags & PBC_STOP) x->stopped_by = ci;
     return stk_explain(s, ci, PROMO_OUT_APPLIED, STK_NONE, NULL);
@@ -1389,7 +1405,7 @@ static promo_status stk_finish(stk_eval *s, const promo_receipt *r) {
     promo_result *res = &s->res;
     /* by entries grouped per line (counting sort), a campaign's entries merged. */
     if (STK_RESERVE(x, by, cap_by, x->nbylog)) return stk_nomem(x);
-    uint32_t *cnt = x->head; /* reused: acted lists are no longer needed */
+    uint32_t *cnt = x->head;
     for (uint32_t i = 0; i < n; i++)
         cnt[i] = 0;
     for (uint32_t e = 0; e < x->nbylog; e++)
