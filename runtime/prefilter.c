@@ -315,6 +315,8 @@ static void pf_cat_setup(pf_build_ctx *c) {
         while (ix->catmap[p].h)
             p = (p + 1) & (size - 1);
         ix->catmap[p] = (pf_slot){ix->catpairs[i].h, i, j - i};
+        uint32_t f = pf_catfilter_bit(ix->catpairs[i].h);
+        ix->catfilter[f / 64] |= 1ull << (f % 64);
         i = j;
     }
     ix->catmap_mask = size - 1;

@@ -21,6 +21,7 @@
 
 #define PF_NONE UINT32_MAX
 
+#define PF_CATBITS  16384 /* bits of pf_index.catfilter */
 #define PF_REQ_NONE UINT32_MAX
 #define PF_REQ_MORE (UINT32_MAX - 1)
 
@@ -85,6 +86,9 @@ typedef struct pf_index {
     pf_catpair *catpairs;
     pf_slot *catmap;
     uint32_t catmap_mask;
+    /* One bit per PF_CATBITS-th of the hash space: 0 = no member hash falls there, so
+     * most lookups (SKUs, brands and categories no set names) end on one L1 access. */
+    uint64_t catfilter[PF_CATBITS / 64];
     uint32_t *pred_atom;
 
     /* Requirements: campaign ci can apply only if the receipt's original total is at
@@ -142,8 +146,13 @@ static inline int pf_compatible_x(const pf_index *ix, uint32_t i, uint32_t j) {
 }
 
 /* Sets in `bits` the line-atom bits of the sets of `kind` holding h (0: absent). */
+static inline uint32_t pf_catfilter_bit(uint64_t h) {
+    return (uint32_t)(h >> 40) & (PF_CATBITS - 1);
+}
+
 static inline void pf_cat_lookup(const pf_index *ix, uint64_t *bits, uint32_t kind, uint64_t h) {
-    if (!h) return;
+    uint32_t f = pf_catfilter_bit(h);
+    if (!h || !(ix->catfilter[f / 64] >> (f % 64) & 1)) return;
     for (uint32_t p = (uint32_t)h & ix->catmap_mask; ix->catmap[p].h;
          p = (p + 1) & ix->catmap_mask) {
         if (ix->catmap[p].h != h) continue;
