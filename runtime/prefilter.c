@@ -368,7 +368,7 @@ static void pf_req_setup(pf_build_ctx *c) {
     pf_index *ix = c->ix;
     const promo_bundle *b = ix->b;
     uint32_t nc = b->ncampaigns;
-    ix->min_total = pf_alloc(c, nc, sizeof *ix->min_total);
+    ix->creq = pf_alloc(c, nc, sizeof *ix->creq);
     ix->req_off = pf_alloc(c, (size_t)nc + 1, sizeof *ix->req_off);
     if (c->oom) return;
     const need_atoms na = {ix->cat_idx, ix->brand_idx, ix->sku_idx, ix->brandk_idx, ix->skuk_idx};
@@ -377,10 +377,10 @@ static void pf_req_setup(pf_build_ctx *c) {
     for (uint32_t ci = 0; ci < nc && !c->oom; ci++) {
         const pb_campaign *cp = &b->campaigns[ci];
         ix->req_off[ci] = (uint32_t)reqs.n;
-        ix->min_total[ci] = INT64_MIN;
+        ix->creq[ci].min_total = INT64_MIN;
         int m = 0;
         if (cp->cond_block != PB_NONE &&
-            (m = need_cond(b, &na, cp->cond_block, ns, MAXC, &ix->min_total[ci])) < 0) {
+            (m = need_cond(b, &na, cp->cond_block, ns, MAXC, &ix->creq[ci].min_total)) < 0) {
             c->oom = 1;
             break;
         }
@@ -418,16 +418,16 @@ static void pf_req_setup(pf_build_ctx *c) {
     ix->reqs = reqs.v;
     ix->req_atoms = atoms.v;
     ix->bytes += reqs.cap * reqs.size + atoms.cap * atoms.size;
-    if (c->oom || !(ix->req1 = pf_alloc(c, nc, sizeof *ix->req1))) return;
+    if (c->oom) return;
     for (uint32_t ci = 0; ci < nc; ci++) {
         uint32_t from = ix->req_off[ci], to = ix->req_off[ci + 1];
         const pf_req *r = &ix->reqs[from];
         if (from == to)
-            ix->req1[ci] = PF_REQ_NONE;
+            ix->creq[ci].req1 = PF_REQ_NONE;
         else if (to - from == 1 && r->cnt == 1 && ix->req_atoms[r->off] < PF_REQ_MORE / 2)
-            ix->req1[ci] = ix->req_atoms[r->off] << 1 | r->excl;
+            ix->creq[ci].req1 = ix->req_atoms[r->off] << 1 | r->excl;
         else
-            ix->req1[ci] = PF_REQ_MORE;
+            ix->creq[ci].req1 = PF_REQ_MORE;
     }
 }
 
@@ -699,12 +699,12 @@ promo_status pf_build(const promo_bundle *b, pf_index **out) {
 
 void pf_free(pf_index *ix) {
     if (!ix) return;
-    void *arrs[] = {ix->tb,        ix->tw,         ix->dr,       ix->db,       ix->dact,
-                    ix->rxfree,    ix->rxmap,      ix->rxci,     ix->cat_idx,  ix->brand_idx,
-                    ix->sku_idx,   ix->brandk_idx, ix->skuk_idx, ix->catpairs, ix->catmap,
-                    ix->pred_atom, ix->min_total,  ix->req_off,  ix->reqs,     ix->req_atoms,
-                    ix->memo_idx,  ix->accb,       ix->req1,     ix->group,    ix->mprog_off,
-                    ix->mprog,     ix->incompat};
+    void *arrs[] = {ix->tb,        ix->tw,         ix->dr,       ix->db,        ix->dact,
+                    ix->rxfree,    ix->rxmap,      ix->rxci,     ix->cat_idx,   ix->brand_idx,
+                    ix->sku_idx,   ix->brandk_idx, ix->skuk_idx, ix->catpairs,  ix->catmap,
+                    ix->pred_atom, ix->creq,       ix->req_off,  ix->reqs,      ix->req_atoms,
+                    ix->memo_idx,  ix->accb,       ix->group,    ix->mprog_off, ix->mprog,
+                    ix->incompat};
     for (size_t i = 0; i < sizeof arrs / sizeof arrs[0]; i++)
         free(arrs[i]);
     free(ix);

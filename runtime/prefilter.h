@@ -50,6 +50,13 @@ typedef struct pf_req {
     uint16_t excl; /* 1: present on a non-excluded line (line rewards skip excluded lines) */
 } pf_req;
 
+/* The requirement check of one campaign, packed: one cache access per candidate. */
+typedef struct pf_creq {
+    int64_t min_total; /* the original total must be at least this */
+    uint32_t req1;     /* PF_REQ_NONE, PF_REQ_MORE (see reqs), or atom << 1 | excl */
+    uint32_t unused;
+} pf_creq;
+
 typedef struct pf_index {
     const promo_bundle *b;      /* not owned: the generation holds it */
     uint32_t ncampaigns, words; /* words: campaign bitset words */
@@ -92,14 +99,12 @@ typedef struct pf_index {
     uint32_t *pred_atom;
 
     /* Requirements: campaign ci can apply only if the receipt's original total is at
-     * least min_total[ci] and each reqs[req_off[ci] .. req_off[ci + 1]) is met. */
-    int64_t *min_total;
+     * least creq[ci].min_total and creq[ci].req1 or each reqs[req_off[ci] .. req_off[ci + 1])
+     * (for PF_REQ_MORE) is met. */
+    pf_creq *creq;
     uint32_t *req_off;
     pf_req *reqs;
     uint32_t *req_atoms;
-    /* The common cases in one word per campaign: PF_REQ_NONE (no requirement),
-     * PF_REQ_MORE (see reqs), else exactly one requirement of one atom: atom << 1 | excl. */
-    uint32_t *req1;
 
     /* Line predicates whose value cannot change during a receipt: per block a dense
      * memo index, PF_NONE = not memoised. */

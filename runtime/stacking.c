@@ -659,8 +659,9 @@ static void stk_cat_receipt(stk_eval *s) {
 /* 0 when the receipt cannot meet some requirement of campaign ci (`atoms`: the line
  * index is on for the receipt, so the line requirements can be checked). */
 static int stk_req_ok(const stk_scratch *x, const pf_index *ix, uint32_t ci, int atoms) {
-    if (x->rx.orig_total < ix->min_total[ci]) return 0;
-    uint32_t r1 = ix->req1[ci];
+    const pf_creq *cr = &ix->creq[ci];
+    if (x->rx.orig_total < cr->min_total) return 0;
+    uint32_t r1 = cr->req1;
     if (!atoms || r1 == PF_REQ_NONE) return 1;
     uint32_t words = x->env.cat_words;
     if (r1 != PF_REQ_MORE) {
