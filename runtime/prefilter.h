@@ -150,12 +150,23 @@ static inline int pf_compatible_x(const pf_index *ix, uint32_t i, uint32_t j) {
            (ix->accb[(size_t)j * ix->acc_words + gi / 64] >> (gi % 64) & 1);
 }
 
-/* Sets in `bits` the line-atom bits of the sets of `kind` holding h (0: absent). */
+/* The presence-filter bit of member hash h (pf_index.catfilter). */
 static inline uint32_t pf_catfilter_bit(uint64_t h) {
     return (uint32_t)(h >> 40) & (PF_CATBITS - 1);
 }
 
-static inline void pf_cat_lookup(const pf_index *ix, uint64_t *bits, uint32_t kind, uint64_t h) {
+/* One line being indexed: its word and bit in every atom's line mask (atom a's mask at
+ * lines + a * lw), and the atoms present on any line / on non-excluded lines (ne NULL
+ * for an excluded line). */
+typedef struct pf_mark {
+    uint64_t *lines;
+    uint32_t lw;
+    uint64_t lbit;
+    uint64_t *all, *ne;
+} pf_mark;
+
+/* Marks the line in the masks of the atoms of `kind` holding h (0: absent). */
+static inline void pf_atom_mark(const pf_index *ix, const pf_mark *m, uint32_t kind, uint64_t h) {
     uint32_t f = pf_catfilter_bit(h);
     if (!h || !(ix->catfilter[f / 64] >> (f % 64) & 1)) return;
     for (uint32_t p = (uint32_t)h & ix->catmap_mask; ix->catmap[p].h;
@@ -163,7 +174,10 @@ static inline void pf_cat_lookup(const pf_index *ix, uint64_t *bits, uint32_t ki
         if (ix->catmap[p].h != h) continue;
         for (uint32_t k = 0; k < ix->catmap[p].kindcnt; k++) {
             const pf_catpair *e = &ix->catpairs[ix->catmap[p].off + k];
-            if (e->kind == kind) bits[e->set / 64] |= 1ull << (e->set % 64);
+            if (e->kind != kind) continue;
+            m->lines[(size_t)e->set * m->lw] |= m->lbit;
+            m->all[e->set / 64] |= 1ull << (e->set % 64);
+            if (m->ne) m->ne[e->set / 64] |= 1ull << (e->set % 64);
         }
         return;
     }

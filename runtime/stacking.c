@@ -130,12 +130,11 @@ struct stk_scratch {
     uint32_t *memo_stamp;   /* line predicate memo (vm_env.memo_*) */
     uint64_t *memo_bits;
     uint32_t memo_epoch;
-    uint64_t *cat_bits; /* per line: its atom bits (vm_env.cat_*) */
-    uint64_t *alines;   /* per atom: its lines */
-    uint64_t *exm;      /* the excluded lines */
-    uint64_t *pres;     /* atoms present on any line, then on non-excluded lines */
-    uint32_t cap_tc, cap_cand, cap_rxm, cap_memo_stamp, cap_memo_bits, cap_cat_bits, cap_alines,
-        cap_exm, cap_pres;
+    uint64_t *alines; /* per atom: its lines */
+    uint64_t *exm;    /* the excluded lines */
+    uint64_t *pres;   /* atoms present on any line, then on non-excluded lines */
+    uint32_t cap_tc, cap_cand, cap_rxm, cap_memo_stamp, cap_memo_bits, cap_alines, cap_exm,
+        cap_pres;
 
     /* evaluation state */
     uint32_t amt_epoch; /* bumped whenever a line amount changes */
@@ -201,14 +200,14 @@ promo_status stk_init(stk_eval *s) {
 void stk_free(stk_eval *s) {
     stk_scratch *x = s->sc;
     if (!x) return;
-    void *arrs[] = {x->lines,      x->anc,       x->codes,    x->segs,     x->seen,    x->attrs,
-                    x->cattrs,     x->acted_now, x->head,     x->tg,       x->d,       x->w,
-                    x->cnt,        x->ppshare,   x->share,    x->share2,   x->acc,     x->stmp,
-                    x->runs,       x->app_lines, x->blk,      x->app,      x->bad,     x->bylog,
-                    x->pts,        x->ptlog,     x->coupons,  x->messages, x->applied, x->explain,
-                    x->lres,       x->by,        x->hc,       x->sw,       x->stmp2,   x->order,
-                    x->benefit,    x->uf,        x->pts_rl,   x->tc,       x->cand,    x->rxm,
-                    x->memo_stamp, x->memo_bits, x->cat_bits, x->alines,   x->exm,     x->pres};
+    void *arrs[] = {x->lines,      x->anc,       x->codes,   x->segs,     x->seen,    x->attrs,
+                    x->cattrs,     x->acted_now, x->head,    x->tg,       x->d,       x->w,
+                    x->cnt,        x->ppshare,   x->share,   x->share2,   x->acc,     x->stmp,
+                    x->runs,       x->app_lines, x->blk,     x->app,      x->bad,     x->bylog,
+                    x->pts,        x->ptlog,     x->coupons, x->messages, x->applied, x->explain,
+                    x->lres,       x->by,        x->hc,      x->sw,       x->stmp2,   x->order,
+                    x->benefit,    x->uf,        x->pts_rl,  x->tc,       x->cand,    x->rxm,
+                    x->memo_stamp, x->memo_bits, x->alines,  x->exm,      x->pres};
     for (size_t i = 0; i < sizeof arrs / sizeof arrs[0]; i++)
         free(arrs[i]);
     free(s->budget_uses);
@@ -611,13 +610,11 @@ static void stk_cat_receipt(stk_eval *s) {
     stk_scratch *x = s->sc;
     const pf_index *ix = s->ix;
     uint32_t words = (ix->ncat + 63) / 64, n = x->rx.nlines, lw = (n + 63) / 64;
-    size_t need = (size_t)n * words, aneed = (size_t)ix->ncat * lw;
+    size_t aneed = (size_t)ix->ncat * lw;
     x->env.cat_idx = NULL;
-    if (!ix->ncat || need * sizeof(uint64_t) > STK_MEMO_MAX ||
-        aneed * sizeof(uint64_t) > STK_MEMO_MAX || STK_RESERVE(x, cat_bits, cap_cat_bits, need) ||
+    if (!ix->ncat || aneed * sizeof(uint64_t) > STK_MEMO_MAX ||
         STK_RESERVE(x, alines, cap_alines, aneed) || STK_RESERVE(x, exm, cap_exm, lw))
         return; /* no index: still correct */
-    memset(x->cat_bits, 0, need * sizeof *x->cat_bits);
     memset(x->alines, 0, aneed * sizeof *x->alines);
     memset(x->exm, 0, lw * sizeof *x->exm);
     /* pres: the atoms of any line, then of the lines that are not excluded. */
@@ -625,21 +622,12 @@ static void stk_cat_receipt(stk_eval *s) {
     memset(all, 0, 2 * words * sizeof *all);
     for (uint32_t i = 0; i < n; i++) {
         const vm_line *l = &x->lines[i];
-        uint64_t *bits = x->cat_bits + (size_t)i * words;
+        pf_mark m = {x->alines + i / 64, lw, 1ull << (i % 64), all, l->excluded ? NULL : ne};
         for (uint32_t a = 0; a < l->anc_cnt; a++)
-            pf_cat_lookup(ix, bits, PF_LX_CAT, x->anc[l->anc_off + a]);
-        pf_cat_lookup(ix, bits, PF_LX_BRAND, l->brand);
-        pf_cat_lookup(ix, bits, PF_LX_SKU, l->sku);
-        uint64_t lbit = 1ull << (i % 64);
-        for (uint32_t w = 0; w < words; w++)
-            for (uint64_t m = bits[w]; m; m &= m - 1)
-                x->alines[(size_t)(w * 64 + (uint32_t)__builtin_ctzll(m)) * lw + i / 64] |= lbit;
-        if (l->excluded) x->exm[i / 64] |= lbit;
-        for (uint32_t w = 0; w < words; w++)
-            all[w] |= bits[w];
-        if (!l->excluded)
-            for (uint32_t w = 0; w < words; w++)
-                ne[w] |= bits[w];
+            pf_atom_mark(ix, &m, PF_LX_CAT, x->anc[l->anc_off + a]);
+        pf_atom_mark(ix, &m, PF_LX_BRAND, l->brand);
+        pf_atom_mark(ix, &m, PF_LX_SKU, l->sku);
+        if (l->excluded) x->exm[i / 64] |= m.lbit;
     }
     x->env.cat_idx = ix->cat_idx;
     x->env.brand_idx = ix->brand_idx;
@@ -647,7 +635,6 @@ static void stk_cat_receipt(stk_eval *s) {
     x->env.brandk_idx = ix->brandk_idx;
     x->env.skuk_idx = ix->skuk_idx;
     x->env.pred_atom = ix->pred_atom;
-    x->env.cat_bits = x->cat_bits;
     x->env.cat_words = words;
     x->env.atom_lines = x->alines;
     x->env.atom_lw = lw;

@@ -398,14 +398,16 @@ promo_status vm_run(vm_env *env, uint32_t block, uint32_t line, int64_t *out) {
                     uint32_t d = env->sku_idx[INSN_A(*pc)];
                     if (d != UINT32_MAX) {
                         pc++;
-                        PUSH(env->cat_bits[(size_t)line * env->cat_words + d / 64] >> (d % 64) & 1);
+                        PUSH(env->atom_lines[(size_t)d * env->atom_lw + line / 64] >> (line % 64) &
+                             1);
                         vmbreak;
                     }
                 } else if (env->cat_idx && INSN_OP(*pc) == OP_PUSH_K && INSN_OP(pc[1]) == OP_SEQ) {
                     uint32_t d = env->skuk_idx[INSN_A(*pc)];
                     if (d != UINT32_MAX) {
                         pc += 2;
-                        PUSH(env->cat_bits[(size_t)line * env->cat_words + d / 64] >> (d % 64) & 1);
+                        PUSH(env->atom_lines[(size_t)d * env->atom_lw + line / 64] >> (line % 64) &
+                             1);
                         vmbreak;
                     }
                 }
@@ -417,14 +419,16 @@ promo_status vm_run(vm_env *env, uint32_t block, uint32_t line, int64_t *out) {
                     uint32_t d = env->brand_idx[INSN_A(*pc)];
                     if (d != UINT32_MAX) {
                         pc++;
-                        PUSH(env->cat_bits[(size_t)line * env->cat_words + d / 64] >> (d % 64) & 1);
+                        PUSH(env->atom_lines[(size_t)d * env->atom_lw + line / 64] >> (line % 64) &
+                             1);
                         vmbreak;
                     }
                 } else if (env->cat_idx && INSN_OP(*pc) == OP_PUSH_K && INSN_OP(pc[1]) == OP_SEQ) {
                     uint32_t d = env->brandk_idx[INSN_A(*pc)];
                     if (d != UINT32_MAX) {
                         pc += 2;
-                        PUSH(env->cat_bits[(size_t)line * env->cat_words + d / 64] >> (d % 64) & 1);
+                        PUSH(env->atom_lines[(size_t)d * env->atom_lw + line / 64] >> (line % 64) &
+                             1);
                         vmbreak;
                     }
                 }
@@ -438,7 +442,7 @@ promo_status vm_run(vm_env *env, uint32_t block, uint32_t line, int64_t *out) {
             vmcase(OP_L_CAT_IN) {
                 uint32_t d = env->cat_idx ? env->cat_idx[A] : UINT32_MAX;
                 if (d != UINT32_MAX) {
-                    v = env->cat_bits[(size_t)line * env->cat_words + d / 64] >> (d % 64) & 1;
+                    v = env->atom_lines[(size_t)d * env->atom_lw + line / 64] >> (line % 64) & 1;
                     PUSH(v);
                     vmbreak;
                 }

@@ -143,10 +143,10 @@ typedef struct vm_env {
     uint32_t memo_epoch;
 
     /* Category index, built per receipt by the stacking engine (cat_idx NULL = off):
-     * bit cat_idx[set] of the line's cat_words words at cat_bits + line * cat_words is 1
-     * when the line's category or an ancestor is in that set (OP_L_CAT_IN). */
+     * atom cat_idx[set] (an "atom" is one indexed test) holds for line i when bit i of
+     * its line mask (atom_lines below) is set: the line's category or an ancestor is in
+     * that set (OP_L_CAT_IN). cat_words: words of a bitset over atoms. */
     const uint32_t *cat_idx; /* per set: dense index, UINT32_MAX = not indexed */
-    const uint64_t *cat_bits;
     uint32_t cat_words;
     /* The same bits for `L_BRAND; IN_SET A` and `L_SKU; IN_SET A` (bit brand_idx[A] or
      * sku_idx[A]: the line's brand or SKU is in A); set together with cat_idx. */
@@ -195,7 +195,7 @@ static inline promo_status vm_pred(vm_env *env, uint32_t pred, uint32_t line, in
     uint32_t w = line / 64;
     if (env->cat_idx && env->pred_atom[pred] != UINT32_MAX) {
         uint32_t d = env->pred_atom[pred];
-        *match = (int)(env->cat_bits[(size_t)line * env->cat_words + d / 64] >> (d % 64) & 1);
+        *match = (int)(env->atom_lines[(size_t)d * env->atom_lw + line / 64] >> (line % 64) & 1);
         return PROMO_OK;
     }
     if (env->memo_idx) {

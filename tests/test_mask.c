@@ -26,6 +26,22 @@
 #include "promo.h"
 #include "vm.h"
 
+/* Sets in `bits` the atom bits of the sets of `kind` holding h: the lookup of the line
+ * index done by hand (line-major bits, transposed below), independently of the engine's
+ * pf_atom_mark. */
+static void mx_cat_lookup(const pf_index *ix, uint64_t *bits, uint32_t kind, uint64_t h) {
+    if (!h) return;
+    for (uint32_t p = (uint32_t)h & ix->catmap_mask; ix->catmap[p].h;
+         p = (p + 1) & ix->catmap_mask) {
+        if (ix->catmap[p].h != h) continue;
+        for (uint32_t k = 0; k < ix->catmap[p].kindcnt; k++) {
+            const pf_catpair *e = &ix->catpairs[ix->catmap[p].off + k];
+            if (e->kind == kind) bits[e->set / 64] |= 1ull << (e->set % 64);
+        }
+        return;
+    }
+}
+
 #define MX_MAX 300u /* lines of the largest receipt */
 #define MX_W   ((MX_MAX + 63) / 64)
 #define MX_ANC 4u /* category hashes per line: the pools have at most 3 '/' */
@@ -191,9 +207,9 @@ static void mx_receipt(mx *m, const mx_line *ls, uint32_t n) {
         const vm_line *l = &m->lines[i];
         uint64_t *bits = m->cat_bits + (size_t)i * cw;
         for (uint32_t k = 0; k < l->anc_cnt; k++)
-            pf_cat_lookup(ix, bits, PF_LX_CAT, m->anc[l->anc_off + k]);
-        pf_cat_lookup(ix, bits, PF_LX_BRAND, l->brand);
-        pf_cat_lookup(ix, bits, PF_LX_SKU, l->sku);
+            mx_cat_lookup(ix, bits, PF_LX_CAT, m->anc[l->anc_off + k]);
+        mx_cat_lookup(ix, bits, PF_LX_BRAND, l->brand);
+        mx_cat_lookup(ix, bits, PF_LX_SKU, l->sku);
         uint64_t lbit = 1ull << (i % 64);
         for (uint32_t w = 0; w < cw; w++)
             for (uint64_t x = bits[w]; x; x &= x - 1)
@@ -228,7 +244,6 @@ static void mx_receipt(mx *m, const mx_line *ls, uint32_t n) {
         e->brandk_idx = ix->brandk_idx;
         e->skuk_idx = ix->skuk_idx;
         e->pred_atom = ix->pred_atom;
-        e->cat_bits = m->cat_bits;
         e->cat_words = cw;
         e->atom_lines = m->alines;
         e->atom_lw = lw;
