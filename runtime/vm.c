@@ -245,6 +245,30 @@ static promo_status vm_history(vm_env *env, uint32_t slot, int64_t days, int64_t
     return PROMO_OK;
 }
 
+/* Bit of atom d for `line` in the receipt's line masks (vm_env.atom_lines). */
+static inline int64_t vm_atom_bit(const vm_env *env, uint32_t d, uint32_t line) {
+    return (int64_t)(env->atom_lines[(size_t)d * env->atom_lw + line / 64] >> (line % 64) & 1);
+}
+
+/* After L_SKU / L_BRAND at pc[-1]: the atom of a following `IN_SET A` (set_idx[A]) or
+ * `PUSH_K k; SEQ` (const_idx[k]) and the instructions it covers (*skip), or
+ * UINT32_MAX when the index is off or the pair is not indexed. A block ends with RET,
+ * so pc[0] and pc[1] are inside it whenever pc[0] is IN_SET or PUSH_K. */
+static inline uint32_t vm_fused_atom(const vm_env *env, const promo_insn *pc,
+                                     const uint32_t *set_idx, const uint32_t *const_idx,
+                                     uint32_t *skip) {
+    if (!env->cat_idx) return UINT32_MAX;
+    if (INSN_OP(pc[0]) == OP_IN_SET) {
+        *skip = 1;
+        return set_idx[INSN_A(pc[0])];
+    }
+    if (INSN_OP(pc[0]) == OP_PUSH_K && INSN_OP(pc[1]) == OP_SEQ) {
+        *skip = 2;
+        return const_idx[INSN_A(pc[0])];
+    }
+    return UINT32_MAX;
+}
+
 #ifdef VM_USE_GOTO
 #define vmdispatch(o) goto *vm_disptab[o];
 #define vmcase(l)     L_##l:
@@ -391,46 +415,25 @@ promo_status vm_run(vm_env *env, uint32_t block, uint32_t line, int64_t *out) {
                 PUSH(kv ? kv->num : PROMO_ABSENT);
                 vmbreak;
             }
-            /* `L_SKU; IN_SET A` and `L_BRAND; IN_SET A` read the line's index bit when
-             * the stacking engine indexed A (a jump to the IN_SET itself still probes). */
+            /* `L_SKU/L_BRAND; IN_SET A` and `L_SKU/L_BRAND; PUSH_K k; SEQ` read the line's
+             * atom bit when the stacking engine indexed A or k (a jump to the IN_SET or
+             * PUSH_K itself still runs it). */
             vmcase(OP_L_SKU) {
-                if (env->cat_idx && INSN_OP(*pc) == OP_IN_SET) {
-                    uint32_t d = env->sku_idx[INSN_A(*pc)];
-                    if (d != UINT32_MAX) {
-                        pc++;
-                        PUSH(env->atom_lines[(size_t)d * env->atom_lw + line / 64] >> (line % 64) &
-                             1);
-                        vmbreak;
-                    }
-                } else if (env->cat_idx && INSN_OP(*pc) == OP_PUSH_K && INSN_OP(pc[1]) == OP_SEQ) {
-                    uint32_t d = env->skuk_idx[INSN_A(*pc)];
-                    if (d != UINT32_MAX) {
-                        pc += 2;
-                        PUSH(env->atom_lines[(size_t)d * env->atom_lw + line / 64] >> (line % 64) &
-                             1);
-                        vmbreak;
-                    }
+                uint32_t skip, d = vm_fused_atom(env, pc, env->sku_idx, env->skuk_idx, &skip);
+                if (d != UINT32_MAX) {
+                    pc += skip;
+                    PUSH(vm_atom_bit(env, d, line));
+                    vmbreak;
                 }
                 PUSH((int64_t)ln->sku);
                 vmbreak;
             }
             vmcase(OP_L_BRAND) {
-                if (env->cat_idx && INSN_OP(*pc) == OP_IN_SET) {
-                    uint32_t d = env->brand_idx[INSN_A(*pc)];
-                    if (d != UINT32_MAX) {
-                        pc++;
-                        PUSH(env->atom_lines[(size_t)d * env->atom_lw + line / 64] >> (line % 64) &
-                             1);
-                        vmbreak;
-                    }
-                } else if (env->cat_idx && INSN_OP(*pc) == OP_PUSH_K && INSN_OP(pc[1]) == OP_SEQ) {
-                    uint32_t d = env->brandk_idx[INSN_A(*pc)];
-                    if (d != UINT32_MAX) {
-                        pc += 2;
-                        PUSH(env->atom_lines[(size_t)d * env->atom_lw + line / 64] >> (line % 64) &
-                             1);
-                        vmbreak;
-                    }
+                uint32_t skip, d = vm_fused_atom(env, pc, env->brand_idx, env->brandk_idx, &skip);
+                if (d != UINT32_MAX) {
+                    pc += skip;
+                    PUSH(vm_atom_bit(env, d, line));
+                    vmbreak;
                 }
                 PUSH((int64_t)ln->brand);
                 vmbreak;
@@ -442,7 +445,7 @@ promo_status vm_run(vm_env *env, uint32_t block, uint32_t line, int64_t *out) {
             vmcase(OP_L_CAT_IN) {
                 uint32_t d = env->cat_idx ? env->cat_idx[A] : UINT32_MAX;
                 if (d != UINT32_MAX) {
-                    v = env->atom_lines[(size_t)d * env->atom_lw + line / 64] >> (line % 64) & 1;
+                    v = vm_atom_bit(env, d, line);
                     PUSH(v);
                     vmbreak;
                 }
