@@ -48,6 +48,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "ops.h"
 #include "promo.h"
 #include "result_json.h"
 #include "xalloc.h"
@@ -70,10 +71,17 @@ static const char run_help[] =
     "  --reload-on-signal  on SIGHUP, reload set.pbc once the lines in flight are\n"
     "                      committed (a bundle that fails to load is reported and\n"
     "                      the old one kept)\n"
+    "  --state DIR         keep the state of record (limits, history, budgets, the\n"
+    "                      journal of confirmed receipts) in the LMDB store in DIR,\n"
+    "                      across runs; without it state lives in memory for this run\n"
+    "  --durability MODE   process (default: a result is written once its commit\n"
+    "                      survives kill -9) or strict (also power loss: fsync)\n"
+    "  --return-window N   days a confirmed receipt stays returnable (default 180)\n"
     "  -q, --quiet         no progress display\n"
     "  -h, --help          this help\n"
     "\n"
-    "Progress (receipts, receipts/s) is shown on stderr when it is a terminal.\n"
+    "Each line may carry \"op\": confirm (the default), calculate, cancel, return\n"
+    "(docs/io.md). Progress (receipts, receipts/s) is shown on stderr on a terminal.\n"
     "exit status: 0 stream processed, 1 malformed lines with --strict,\n"
     "             2 usage, I/O or bundle error\n";
 
@@ -96,6 +104,9 @@ typedef struct run_opts {
     int threads;
     unsigned batch;
     int explain, summary, strict, quiet, reload;
+    const char *state_dir;
+    int durability;
+    long return_window;
 } run_opts;
 
 /* One evaluation context, owned by one thread; busy from the moment its thread claims
@@ -104,6 +115,9 @@ typedef struct run_cx {
     promo_ctx *ctx;
     const promo_receipt *rcpt;
     const promo_result *res;
+    promo_op op; /* the line's operation */
+    promo_op_result ores;
+    int proto;   /* through the purchase protocol (ops_prepare / ops_commit) */
     uint64_t lineno;
     int pending;    /* evaluated, to commit */
     int bad;        /* the output is an error record */
@@ -150,6 +164,7 @@ typedef struct run_count {
 typedef struct run_state {
     run_opts o;
     promo_engine *eng;
+    promo_store store; /* the engine's (it frees it); ops NULL without --state */
     char toolong_msg[64];
 
     /* input (main thread only): the current chunk holds [pos, end) unpublished, with
@@ -280,6 +295,8 @@ static void run_result(run_cx *s) {
     s->outlen = n;
 }
 
+static int run_prepare(run_cx *s);
+
 /* Parse + evaluate + format one line (any thread). */
 static void run_eval_line(run_state *R, run_cx *s, const run_line *L) {
     promo_str id = {NULL, 0};
@@ -291,9 +308,16 @@ static void run_eval_line(run_state *R, run_cx *s, const run_line *L) {
         run_error(s, id, R->toolong_msg);
         return;
     }
-    promo_status st = promo_receipt_parse_json(s->ctx, L->p, L->len, &s->rcpt, &id);
+    promo_status st = promo_op_parse_json(s->ctx, L->p, L->len, &s->op, &id);
     if (st != PROMO_OK) {
         run_error(s, id, promo_ctx_errmsg(s->ctx));
+        return;
+    }
+    s->rcpt = s->op.receipt;
+    /* Without --state, a receipt without "op" is a stateless replay: no journal. */
+    s->proto = R->store.ops || (s->op.flags & PROMO_OPF_ECHO_OP);
+    if (s->proto) {
+        run_prepare(s);
         return;
     }
     st = promo_eval(s->ctx, s->rcpt, &s->res);
@@ -305,8 +329,27 @@ static void run_eval_line(run_state *R, run_cx *s, const run_line *L) {
     s->pending = 1;
 }
 
+/* The purchase protocol's first phase: duplicate check, evaluation, the record;
+ * 0 when it is ready (s->pending: to commit). */
+static int run_prepare(run_cx *s) {
+    int pending = 0;
+    promo_status st = ops_prepare(s->ctx, &s->op, &s->ores, &pending);
+    if (st != PROMO_OK) {
+        run_error(s, s->rcpt ? s->rcpt->id : s->op.id, promo_ctx_errmsg(s->ctx));
+        return -1;
+    }
+    s->res = s->ores.result;
+    if (s->outcap <= s->ores.json_len) run_grow(s, s->ores.json_len);
+    memcpy(s->out, s->ores.json, s->ores.json_len);
+    s->outlen = s->ores.json_len;
+    /* a calculate is evaluated again when its turn comes (state as of its place) */
+    s->pending = pending || s->op.op == PROMO_OP_CALCULATE;
+    return 0;
+}
+
 /* Evaluates a line again (committer); 0 when it is ready to commit. */
 static int run_reeval(run_cx *s) {
+    if (s->proto) return run_prepare(s);
     promo_status st = promo_eval(s->ctx, s->rcpt, &s->res);
     if (st != PROMO_OK) {
         run_error(s, s->rcpt->id, promo_ctx_errmsg(s->ctx));
@@ -318,18 +361,30 @@ static int run_reeval(run_cx *s) {
 
 /* Commits one evaluated line (committer, input order). */
 static void run_commit_cx(run_state *R, run_cx *s) {
-    /* A commit failed while this line was evaluated: what it read may have included
-     * budget that was given back since (see the top of the file). */
-    if (s->fails != atomic_load(&R->fails) && run_reeval(s)) return;
+    /* A return or cancel was committed while this line was evaluated: what it read may
+     * have included budget that was given back since (see the top of the file). */
+    int op = s->proto ? s->op.op : PROMO_OP_CONFIRM;
+    if ((s->fails != atomic_load(&R->fails) || op == PROMO_OP_CALCULATE) && run_reeval(s)) return;
+    if (op == PROMO_OP_CALCULATE) {
+        s->pending = 0;
+        return;
+    }
+    if (!s->pending) return; /* a duplicate found by the re-evaluation */
     for (int tries = 0;; tries++) {
-        promo_status st = promo_commit(s->ctx);
+        promo_status st = s->proto ? ops_commit(s->ctx, &s->op, &s->ores) : promo_commit(s->ctx);
+        if (st == PROMO_OK && (op == PROMO_OP_CANCEL || op == PROMO_OP_RETURN)) {
+            atomic_fetch_add(&R->fails, 1); /* budgets may have gone down */
+            if (s->outcap <= s->ores.json_len) run_grow(s, s->ores.json_len);
+            memcpy(s->out, s->ores.json, s->ores.json_len);
+            s->outlen = s->ores.json_len;
+        }
         if (st == PROMO_OK) break;
-        atomic_fetch_add(&R->fails, 1);
         if (st != PROMO_ECONFLICT || tries == RUN_MAX_CONFLICT) {
-            run_error(s, s->rcpt->id, promo_ctx_errmsg(s->ctx));
+            run_error(s, s->proto ? s->op.id.p ? s->op.id : s->rcpt->id : s->rcpt->id,
+                      promo_ctx_errmsg(s->ctx));
             return;
         }
-        if (run_reeval(s)) return;
+        if (run_reeval(s) || !s->pending) return;
     }
     s->pending = 0;
 }
@@ -361,8 +416,8 @@ static void run_tally(run_state *R, const run_cx *s) {
         R->errors++;
         return;
     }
-    if (!R->o.summary) return;
     const promo_result *res = s->res;
+    if (!R->o.summary || !res) return; /* no evaluation: a duplicate, a cancel, a return */
     R->discount += res->discount;
     for (uint32_t i = 0; i < res->npoints; i++)
         R->points += res->points[i].points;
@@ -413,6 +468,15 @@ static void run_progress(run_state *R, int final) {
 /* Writes the buffered output (clock held). */
 static void run_write_out(run_state *R) {
     size_t off = 0;
+    /* SPEC 7.2: a result line leaves only once its commit is durable (group commit). */
+    if (R->store.ops && R->olen && !atomic_load(&R->werr)) {
+        promo_status st = promo_store_sync(&R->store);
+        if (st != PROMO_OK) {
+            fprintf(stderr, "promo run: state store: %s\n", promo_strerror(st));
+            atomic_store(&R->werr, 1);
+            run_wake(R);
+        }
+    }
     while (off < R->olen && !atomic_load(&R->werr)) {
         ssize_t n = write(1, R->obuf + off, R->olen - off);
         if (n > 0) {
@@ -811,6 +875,23 @@ static int run_args(int argc, char **argv, run_opts *o) {
             if (!val || run_parse_num(val, 1, RUN_MAX_THREADS, &v))
                 return run_usage("--threads needs a number from 1 to 256", val);
             o->threads = (int)v;
+        } else if (!strncmp(a, "--state", 7) && (a[7] == '=' || a[7] == 0)) {
+            val = a[7] ? a + 8 : (i + 1 < argc ? argv[++i] : NULL);
+            if (!val || !*val) return run_usage("--state needs a directory", val);
+            o->state_dir = val;
+        } else if (!strncmp(a, "--durability", 12) && (a[12] == '=' || a[12] == 0)) {
+            val = a[12] ? a + 13 : (i + 1 < argc ? argv[++i] : NULL);
+            if (val && !strcmp(val, "process"))
+                o->durability = PROMO_DURABLE_PROCESS;
+            else if (val && !strcmp(val, "strict"))
+                o->durability = PROMO_DURABLE_STRICT;
+            else
+                return run_usage("--durability needs process or strict", val);
+        } else if (!strncmp(a, "--return-window", 15) && (a[15] == '=' || a[15] == 0)) {
+            val = a[15] ? a + 16 : (i + 1 < argc ? argv[++i] : NULL);
+            if (!val || run_parse_num(val, 0, 36500, &v))
+                return run_usage("--return-window needs a number of days from 0 to 36500", val);
+            o->return_window = v;
         } else if (!strncmp(a, "--batch", 7) && (a[7] == '=' || a[7] == 0)) {
             val = a[7] ? a + 8 : (i + 1 < argc ? argv[++i] : NULL);
             if (!val || run_parse_num(val, 1, RUN_MAX_BATCH, &v))
@@ -869,6 +950,7 @@ int cmd_run(int argc, char **argv) {
     run_state R;
     memset(&R, 0, sizeof R);
     R.o.batch = 256;
+    R.o.return_window = 180;
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     R.o.threads = ncpu < 1 ? 1 : ncpu > RUN_MAX_THREADS ? RUN_MAX_THREADS : (int)ncpu;
     int rc = run_args(argc, argv, &R.o);
@@ -889,8 +971,27 @@ int cmd_run(int argc, char **argv) {
         rc = 2;
         goto out;
     }
-    st = promo_engine_new(b, NULL, &R.eng);
+    promo_engine_opts eo;
+    memset(&eo, 0, sizeof eo);
+    if (R.o.state_dir) {
+        promo_store_opts so;
+        promo_store_opts_init(&so);
+        so.durability = R.o.durability;
+        so.return_window = (int32_t)R.o.return_window;
+        so.group_commit = 1; /* synced before each write of the output */
+        st = promo_store_open(R.o.state_dir, &so, &R.store, err, sizeof err);
+        if (st != PROMO_OK) {
+            promo_bundle_release(b);
+            fprintf(stderr, "promo run: %s\n", err[0] ? err : promo_strerror(st));
+            rc = 2;
+            goto out;
+        }
+        eo.store = R.store;
+        eo.own_store = 1;
+    }
+    st = promo_engine_new(b, &eo, &R.eng);
     promo_bundle_release(b);
+    if (st != PROMO_OK && R.o.state_dir) promo_store_free(&R.store);
     if (st != PROMO_OK) {
         fprintf(stderr, "promo run: %s\n", promo_strerror(st));
         rc = 2;

@@ -17,41 +17,12 @@
 #include <string.h>
 
 #include "bundle.h"
+#include "engine_int.h"
 #include "hash.h"
+#include "ops.h"
 #include "promo.h"
 #include "receipt_json.h"
 #include "stacking.h"
-
-typedef struct eng_gen {
-    promo_bundle *b;
-    pf_index *ix;         /* prefilter index of b, shared by every ctx */
-    stk_budget **budgets; /* per campaign in evaluation order; NULL = no budget */
-    struct eng_gen *next; /* retired list */
-    uint64_t serial;      /* unique within the engine: keys its ctxs' per-bundle caches */
-} eng_gen;
-
-struct promo_engine {
-    _Atomic(eng_gen *) cur;
-    _Atomic uint64_t serial; /* last generation serial handed out (no global state) */
-    pthread_mutex_t mu;
-    promo_ctx **ctxs;
-    size_t nctx, capctx;
-    eng_gen *retired;
-    stk_budget *budgets; /* every counter ever created; freed with the engine */
-    promo_store store;
-    int own_store;
-};
-
-struct promo_ctx {
-    promo_engine *e;
-    _Atomic(eng_gen *) hazard;
-    eng_gen *gen; /* generation of the last evaluation */
-    unsigned flags;
-    int can_commit;
-    stk_eval s;
-    rx_reader *rx;
-    char msg[256];
-};
 
 /* Conflicts in a row after which promo_process gives up. */
 #define ENG_MAX_RETRIES 1000
@@ -64,9 +35,23 @@ static stk_budget *eng_budget(promo_engine *e, uint64_t id_hash) {
     stk_budget *c = calloc(1, sizeof *c);
     if (!c) return NULL;
     c->id_hash = id_hash;
-    atomic_init(&c->spent, 0);
+    int64_t spent = 0; /* budgets are state of record: start from the store's value */
+    if (e->store.ops->budget(e->store.self, id_hash, &spent) != PROMO_OK) {
+        free(c);
+        return NULL;
+    }
+    atomic_init(&c->spent, spent);
     c->next = e->budgets;
     e->budgets = c;
+    return c;
+}
+
+stk_budget *eng_budget_find(promo_engine *e, uint64_t id_hash) {
+    pthread_mutex_lock(&e->mu);
+    stk_budget *c = e->budgets;
+    while (c && c->id_hash != id_hash)
+        c = c->next;
+    pthread_mutex_unlock(&e->mu);
     return c;
 }
 
@@ -146,6 +131,13 @@ promo_status promo_engine_new(promo_bundle *bundle, const promo_engine_opts *opt
     promo_engine *e = calloc(1, sizeof *e);
     if (!e) return PROMO_ENOMEM;
     pthread_mutex_init(&e->mu, NULL);
+    pthread_mutex_init(&e->cmu, NULL);
+    if (opts && opts->store.ops && opts->store.ops->size < sizeof(promo_store_ops)) {
+        pthread_mutex_destroy(&e->mu);
+        pthread_mutex_destroy(&e->cmu);
+        free(e);
+        return PROMO_EARG;
+    }
     if (opts && opts->store.ops) {
         e->store = opts->store;
         e->own_store = opts->own_store;
@@ -153,6 +145,7 @@ promo_status promo_engine_new(promo_bundle *bundle, const promo_engine_opts *opt
         promo_status st = promo_store_new_memory(&e->store);
         if (st != PROMO_OK) {
             pthread_mutex_destroy(&e->mu);
+            pthread_mutex_destroy(&e->cmu);
             free(e);
             return st;
         }
@@ -232,6 +225,7 @@ void promo_engine_free(promo_engine *e) {
     if (e->own_store) promo_store_free(&e->store);
     free(e->ctxs);
     pthread_mutex_destroy(&e->mu);
+    pthread_mutex_destroy(&e->cmu);
     free(e);
 }
 
@@ -283,6 +277,10 @@ void promo_ctx_free(promo_ctx *c) {
     pthread_mutex_unlock(&e->mu);
     stk_free(&c->s);
     rx_free(c->rx);
+    if (c->reader) e->store.ops->reader_free(e->store.self, c->reader);
+    ops_free(c->ops);
+    ops_json_free(c->opsjson);
+    free(c->bd);
     free(c);
 }
 
@@ -290,7 +288,19 @@ const char *promo_ctx_errmsg(const promo_ctx *c) {
     return c ? c->msg : "invalid argument";
 }
 
-static promo_status eng_err(promo_ctx *c, promo_status st, const char *msg) {
+static int stk_grow_bd(promo_ctx *c, uint32_t n) {
+    if (n <= c->cap_bd) return 0;
+    uint32_t nc = c->cap_bd ? c->cap_bd * 2 : 16;
+    while (nc < n)
+        nc *= 2;
+    promo_budget_delta *p = realloc(c->bd, nc * sizeof *p);
+    if (!p) return -1;
+    c->bd = p;
+    c->cap_bd = nc;
+    return 0;
+}
+
+promo_status eng_err(promo_ctx *c, promo_status st, const char *msg) {
     snprintf(c->msg, sizeof c->msg, "%s", msg && *msg ? msg : promo_strerror(st));
     return st;
 }
@@ -307,6 +317,7 @@ promo_status promo_eval(promo_ctx *c, const promo_receipt *r, const promo_result
     c->s.gen = g->serial;
     c->s.budgets = g->budgets;
     c->s.store = &c->e->store;
+    c->s.reader = &c->reader;
     c->s.flags = c->flags;
     promo_status st = stk_evaluate(&c->s, r);
     if (st != PROMO_OK) return eng_err(c, st, c->s.msg);
@@ -316,42 +327,56 @@ promo_status promo_eval(promo_ctx *c, const promo_receipt *r, const promo_result
     return PROMO_OK;
 }
 
-static void eng_unreserve(const stk_eval *s, uint32_t n) {
-    for (uint32_t i = 0; i < n; i++)
-        atomic_fetch_sub(&s->budget_uses[i].ctr->spent, s->budget_uses[i].granted);
+promo_status eng_commit(promo_ctx *c, promo_str jkey, const void *jdata, size_t jlen) {
+    stk_eval *s = &c->s;
+    promo_engine *e = c->e;
+    if (stk_grow_bd(c, s->nbudget_uses)) return eng_err(c, PROMO_ENOMEM, NULL);
+    promo_store_write w = {0};
+    if (s->has_customer_state) {
+        w.customer = s->customer;
+        w.expected = s->version;
+        w.deltas = s->deltas;
+        w.ndeltas = s->ndeltas;
+        for (uint32_t i = 0; i < s->ndeltas; i++)
+            if (s->deltas[i].key == STK_VISITS_KEY && s->deltas[i].day > INT32_MIN + ENG_KEEP_DAYS)
+                w.prune_before = s->deltas[i].day - ENG_KEEP_DAYS;
+    }
+    w.budgets = c->bd;
+    w.nbudgets = s->nbudget_uses;
+    w.jkey = jkey;
+    w.jdata = jdata;
+    w.jlen = jlen;
+    w.jcreate = 1;
+    pthread_mutex_lock(&e->cmu);
+    /* Budgets: the decision the evaluation took must still hold (a full grant still
+     * fits; a partial grant saw exactly this counter). Counters move only under cmu. */
+    for (uint32_t i = 0; i < s->nbudget_uses; i++) {
+        const stk_budget_use *u = &s->budget_uses[i];
+        int64_t cur = atomic_load(&u->ctr->spent), remaining = u->cap - cur;
+        int same = u->granted == u->want ? remaining >= u->want : cur == u->seen;
+        if (!same) {
+            pthread_mutex_unlock(&e->cmu);
+            return eng_err(c, PROMO_ECONFLICT, "budget changed since evaluation");
+        }
+        c->bd[i] = (promo_budget_delta){u->ctr->id_hash, u->granted};
+    }
+    promo_status r = PROMO_OK;
+    if (w.customer.p || w.nbudgets || w.jkey.p) r = e->store.ops->write(e->store.self, &w);
+    if (r == PROMO_OK)
+        for (uint32_t i = 0; i < s->nbudget_uses; i++)
+            atomic_fetch_add(&s->budget_uses[i].ctr->spent, s->budget_uses[i].granted);
+    pthread_mutex_unlock(&e->cmu);
+    if (r == PROMO_ECONFLICT) return eng_err(c, r, "customer state changed since evaluation");
+    if (r != PROMO_OK)
+        return eng_err(c, r == PROMO_ENOMEM ? r : PROMO_ESTATE, "state store: write failed");
+    c->can_commit = 0;
+    return PROMO_OK;
 }
 
 promo_status promo_commit(promo_ctx *c) {
     if (!c) return PROMO_EARG;
     if (!c->can_commit) return eng_err(c, PROMO_EARG, "no evaluation to commit");
-    stk_eval *s = &c->s;
-    /* Budgets: reserve what the evaluation granted, but only while the decision it took
-     * still holds (a full grant still fits; a partial grant saw exactly this counter). */
-    for (uint32_t i = 0; i < s->nbudget_uses; i++) {
-        const stk_budget_use *u = &s->budget_uses[i];
-        int64_t cur = atomic_load(&u->ctr->spent);
-        for (;;) {
-            int64_t remaining = u->cap - cur;
-            int same = u->granted == u->want ? remaining >= u->want : cur == u->seen;
-            if (!same) {
-                eng_unreserve(s, i);
-                return eng_err(c, PROMO_ECONFLICT, "budget changed since evaluation");
-            }
-            if (atomic_compare_exchange_weak(&u->ctr->spent, &cur, cur + u->granted)) break;
-        }
-    }
-    if (s->has_customer_state && s->ndeltas) {
-        const promo_store *st = s->store;
-        promo_status r = st->ops->apply(st->self, s->customer, s->version, s->deltas, s->ndeltas);
-        if (r != PROMO_OK) {
-            eng_unreserve(s, s->nbudget_uses);
-            if (r == PROMO_ECONFLICT)
-                return eng_err(c, r, "customer state changed since evaluation");
-            return eng_err(c, r == PROMO_ENOMEM ? r : PROMO_ESTATE, "state store: apply failed");
-        }
-    }
-    c->can_commit = 0;
-    return PROMO_OK;
+    return eng_commit(c, (promo_str){NULL, 0}, NULL, 0);
 }
 
 promo_status promo_process(promo_ctx *c, const promo_receipt *r, const promo_result **out) {

@@ -90,17 +90,27 @@ PROMO_API const char *promo_bundle_string(const promo_bundle *b, uint32_t str_in
 
 /* ------------------------------------------------------------ state store ---- */
 
+typedef struct promo_str {
+    const char *p; /* not necessarily NUL-terminated; NULL with n 0 = absent */
+    uint32_t n;
+} promo_str;
+
 /*
- * Per-customer state behind a small interface, so an embedded persistent store can
- * replace the in-memory one. State is a set of counters keyed by
- * (customer, key, day): key identifies a campaign limit or a history slot, day a
- * period bucket (days since 1970 for days, the first day of the ISO week / month for
- * week / month limits, 0 for whole-life limits).
+ * The state of record (SPEC 7) behind a small interface, so the embedded persistent
+ * store (LMDB) and the in-memory one are interchangeable. It holds:
+ *   - per customer (keyed by the whole customer id text): a version and counters keyed
+ *     by (key, day): key a campaign limit or a history slot, day a period bucket (days
+ *     since 1970 for days, the first day of the ISO week / month for week / month
+ *     limits, 0 for whole-life limits), sorted by (key, day);
+ *   - campaign budgets (spent so far), keyed by the 64-bit hash of the campaign id;
+ *   - the journal: an opaque blob per key (confirmed receipts, refunds), written by the
+ *     engine (runtime/ops.c) and read back for duplicates, returns and `promo state`.
  *
- * Evaluation reads (sum_range, version); commit writes (apply) only when the
- * customer's version is still the one read, so an evaluation that raced with another
- * receipt of the same customer is detected (PROMO_ECONFLICT) and redone.
- * Every function must be thread-safe.
+ * Evaluation reads one customer's whole record at once (read). Writes (write) are
+ * serialized by the engine and version-checked: a write whose customer version moved
+ * since the evaluation read it, or that would create a journal key that exists, is
+ * refused with PROMO_ECONFLICT and nothing is applied. sync makes every write so far
+ * durable (the group commit). Every function except write/sync may run concurrently.
  */
 typedef struct promo_delta {
     uint64_t key;
@@ -108,16 +118,53 @@ typedef struct promo_delta {
     int64_t add;
 } promo_delta;
 
+typedef struct promo_cell { /* one counter of a customer record */
+    uint64_t key;
+    int32_t day;
+    int32_t pad_; /* 0 */
+    int64_t value;
+} promo_cell;
+
+typedef struct promo_store_rec { /* a customer's record as read */
+    uint64_t version;            /* 0: unknown customer (no cells) */
+    const promo_cell *cells;     /* sorted by (key, day); valid until the reader's next read */
+    uint32_t ncells;
+} promo_store_rec;
+
+typedef struct promo_budget_delta {
+    uint64_t key; /* hash of the campaign id */
+    int64_t add;
+} promo_budget_delta;
+
+typedef struct promo_store_write { /* one operation's changes, applied atomically */
+    promo_str customer;            /* absent: no customer change */
+    uint64_t expected;             /* the version the evaluation read; UINT64_MAX: any */
+    const promo_delta *deltas;
+    size_t ndeltas;
+    int32_t prune_before; /* cells of days in [1, prune_before) are dropped; 0 = none */
+    const promo_budget_delta *budgets;
+    size_t nbudgets;
+    promo_str jkey;    /* absent: no journal change */
+    const void *jdata; /* the journal entry's new content */
+    size_t jlen;
+    int jcreate; /* 1: refuse (PROMO_ECONFLICT) when jkey exists */
+    promo_str jkey2; /* a second journal entry (a refund record), absent: none */
+    const void *jdata2;
+    size_t jlen2;
+} promo_store_write;
+
 typedef struct promo_store_ops {
-    /* Sum of counters of (customer, key) with day in [from, to]; 0 when none. */
-    promo_status (*sum_range)(void *self, uint64_t customer, uint64_t key, int32_t from, int32_t to,
-                              int64_t *out);
-    /* Current version of the customer's state (0 for an unknown customer). */
-    promo_status (*version)(void *self, uint64_t customer, uint64_t *out);
-    /* Applies all deltas atomically iff the version is still `expected`, then bumps it.
-     * Returns PROMO_ECONFLICT (nothing applied) when the version moved. */
-    promo_status (*apply)(void *self, uint64_t customer, uint64_t expected,
-                          const promo_delta *deltas, size_t n);
+    size_t size; /* sizeof(promo_store_ops): fields are only ever added at the end */
+    /* `*reader` is the caller's read handle (NULL at first; the store creates it);
+     * what a read returns stays valid until the next read through the same handle. */
+    promo_status (*read)(void *self, void **reader, promo_str customer, promo_store_rec *out);
+    /* A journal entry: *data NULL (and *len 0) when the key is absent. */
+    promo_status (*journal)(void *self, void **reader, promo_str key, const void **data,
+                            size_t *len);
+    promo_status (*budget)(void *self, uint64_t key, int64_t *spent); /* 0 when absent */
+    promo_status (*write)(void *self, const promo_store_write *w);
+    promo_status (*sync)(void *self);
+    void (*reader_free)(void *self, void *reader);
     void (*destroy)(void *self);
 } promo_store_ops;
 
@@ -126,9 +173,30 @@ typedef struct promo_store {
     void *self;
 } promo_store;
 
-/* The default in-memory store (a sharded hash table). Free with promo_store_free. */
+/* The in-memory store (sharded hash tables; state lives as long as the store). Free
+ * with promo_store_free. */
 PROMO_API promo_status promo_store_new_memory(promo_store *out);
-PROMO_API void promo_store_free(promo_store *s);
+
+enum { PROMO_DURABLE_PROCESS = 0, PROMO_DURABLE_STRICT = 1 };
+
+typedef struct promo_store_opts {
+    size_t size;            /* sizeof(promo_store_opts); set by promo_store_opts_init */
+    int durability;         /* PROMO_DURABLE_*: survive kill -9 / also power loss */
+    uint64_t map_size;      /* bytes of address space for the store (default 64 GiB) */
+    int32_t return_window;  /* days a confirmed receipt stays returnable (default 180) */
+    int group_commit;       /* 0: every commit is durable when it returns; 1: durable at
+                               the next promo_store_sync (the caller's group commit) */
+    int read_only;          /* 1: open for reading only (promo state) */
+} promo_store_opts;
+
+PROMO_API void promo_store_opts_init(promo_store_opts *o);
+/* Opens (creating it when absent) the persistent LMDB store in directory `dir`.
+ * errbuf (may be NULL) receives a one-line message on failure. */
+PROMO_API promo_status promo_store_open(const char *dir, const promo_store_opts *opts,
+                                        promo_store *out, char *errbuf, size_t errlen);
+/* Makes every commit so far durable (one write transaction for all of them). */
+PROMO_API promo_status promo_store_sync(promo_store *s);
+PROMO_API void promo_store_free(promo_store *s); /* syncs first */
 
 /* --------------------------------------------------------------- engines ---- */
 
@@ -154,11 +222,6 @@ PROMO_API int64_t promo_engine_budget_spent(promo_engine *e, const char *campaig
 PROMO_API void promo_engine_free(promo_engine *e);
 
 /* ---------------------------------------------------------------- receipts ---- */
-
-typedef struct promo_str {
-    const char *p; /* not necessarily NUL-terminated; NULL with n 0 = absent */
-    uint32_t n;
-} promo_str;
 
 typedef struct promo_kv {
     promo_str key;
@@ -312,6 +375,69 @@ PROMO_API promo_status promo_commit(promo_ctx *c);
 /* promo_eval + promo_commit, re-evaluating on conflict. */
 PROMO_API promo_status promo_process(promo_ctx *c, const promo_receipt *r,
                                      const promo_result **out);
+
+/* ------------------------------------------------ purchase protocol (SPEC 7.1) ---- */
+
+typedef enum promo_op_kind {
+    PROMO_OP_CONFIRM = 0, /* evaluate and commit; idempotent by receipt id */
+    PROMO_OP_CALCULATE = 1, /* evaluate against the current state, change nothing */
+    PROMO_OP_CANCEL = 2,    /* reverse a confirmed receipt completely */
+    PROMO_OP_RETURN = 3     /* reverse returned units; idempotent by refund_id */
+} promo_op_kind;
+
+typedef struct promo_return_line {
+    uint32_t n;  /* line index in the confirmed receipt */
+    int64_t qty; /* thousandths, > 0 */
+} promo_return_line;
+
+typedef struct promo_op {
+    size_t size;                  /* sizeof(promo_op); set by promo_op_init */
+    int op;                       /* promo_op_kind */
+    unsigned flags;               /* PROMO_OPF_* */
+    const promo_receipt *receipt; /* calculate, confirm */
+    promo_str id;                 /* cancel, return: the confirmed receipt's id */
+    promo_str refund_id;          /* return */
+    const promo_return_line *lines;
+    uint32_t nlines;
+} promo_op;
+
+enum { PROMO_OPF_ECHO_OP = 1u << 0 }; /* the JSON record carries "op" (the input did) */
+
+/* Receipt states in the journal. */
+enum {
+    PROMO_RS_NONE = 0,
+    PROMO_RS_CONFIRMED = 1,
+    PROMO_RS_PARTIALLY_RETURNED = 2,
+    PROMO_RS_RETURNED = 3,
+    PROMO_RS_CANCELLED = 4
+};
+
+typedef struct promo_op_result {
+    size_t size;                 /* sizeof(promo_op_result); set by promo_op_run */
+    int op;                      /* promo_op_kind */
+    int duplicate;               /* an operation done before: its stored record */
+    const promo_result *result;  /* calculate and a fresh confirm: the evaluation */
+    const char *json;            /* the record as `promo run` writes it (no newline), */
+    size_t json_len;             /* owned by the ctx until its next call */
+    int state;                   /* PROMO_RS_* of the receipt afterwards */
+    int64_t refund;              /* cancel / return: money paid back, kopecks */
+    int64_t points;              /* cancel / return: points taken back (<= 0) */
+} promo_op_result;
+
+PROMO_API void promo_op_init(promo_op *op);
+/* Runs one operation against the engine's store (confirm: evaluation + commit,
+ * re-evaluated on conflict). PROMO_EINPUT: the operation is refused (unknown id, id
+ * reused with another receipt, over-return, refund_id reused with other lines...),
+ * nothing changed, the message is promo_ctx_errmsg. `out` stays valid until the next
+ * call on this ctx. */
+PROMO_API promo_status promo_op_run(promo_ctx *c, const promo_op *op, promo_op_result *out);
+
+/* Parses one JSON input line (SPEC 7.1) into an operation held by the ctx (valid until
+ * the next parse on this ctx): "op" absent is a confirm; calculate and confirm lines
+ * are receipts (promo_receipt_parse_json), cancel and return lines are read here.
+ * Same padding rule and error reporting as promo_receipt_parse_json. */
+PROMO_API promo_status promo_op_parse_json(promo_ctx *c, const char *line, size_t len,
+                                           promo_op *op, promo_str *out_id);
 
 /* JSON convenience (SPEC 4). Parses one JSON line into a receipt held by the ctx (valid
  * until the next parse on this ctx). On PROMO_EINPUT the ctx message is the SPEC error

@@ -212,6 +212,8 @@ void stk_free(stk_eval *s) {
         free(arrs[i]);
     free(s->budget_uses);
     free(s->deltas);
+    free(s->hist_lines);
+    free(s->hist_off);
     free(x);
     s->sc = NULL;
 }
@@ -529,7 +531,7 @@ static promo_status stk_prepare(stk_eval *s, const promo_receipt *r) {
     x->stopped_by = STK_NONE;
     x->pre_done = 0;
     x->err = PROMO_OK;
-    s->nbudget_uses = s->ndeltas = 0;
+    s->nbudget_uses = s->ndeltas = s->nhist_deltas = 0;
     s->has_customer_state = 0;
     return PROMO_OK;
 }
@@ -545,11 +547,7 @@ static promo_status stk_hist(void *u, uint32_t slot, int32_t from, int32_t to, i
             return PROMO_OK;
         }
     uint64_t key = slot == UINT32_MAX ? STK_VISITS_KEY : s->b->hist[slot].key;
-    promo_status st = s->store->ops->sum_range(s->store->self, s->customer, key, from, to, out);
-    if (st != PROMO_OK) {
-        snprintf(s->msg, sizeof s->msg, "state store: history read failed");
-        return PROMO_ESTATE;
-    }
+    *out = stk_rec_sum(&s->rec, key, from, to);
     if (!STK_RESERVE(x, hc, cap_hc, (size_t)x->nhc + 1))
         x->hc[x->nhc++] = (stk_hcache){slot, from, *out};
     return PROMO_OK;
@@ -1294,15 +1292,9 @@ static promo_status stk_campaign(stk_eval *s, uint32_t ci) {
     if (c->limit_customer) {
         /* A receipt without a customer id cannot be counted: the campaign does not apply. */
         if (!s->has_customer_state) return stk_explain(s, ci, PROMO_OUT_LIMIT, STK_NONE, NULL);
-        int64_t used = 0;
         int32_t bucket = stk_period_bucket(c->limit_period, x->rx.date);
-        st = s->store->ops->sum_range(s->store->self, s->customer,
-                                      stk_limit_key(c->id_hash, c->limit_period), bucket, bucket,
-                                      &used);
-        if (st != PROMO_OK) {
-            snprintf(s->msg, sizeof s->msg, "state store: limit read failed");
-            return PROMO_ESTATE;
-        }
+        int64_t used =
+            stk_rec_sum(&s->rec, stk_limit_key(c->id_hash, c->limit_period), bucket, bucket);
         if (used >= (int64_t)c->limit_customer)
             return stk_explain(s, ci, PROMO_OUT_LIMIT, STK_NONE, NULL);
     }
@@ -1455,16 +1447,25 @@ static promo_status stk_finish(stk_eval *s, const promo_receipt *r) {
     const promo_bundle *b = s->b;
     size_t need = (size_t)b->nhist + 1 + x->napplied;
     if (stk_grow((void **)&s->deltas, &x->cap_deltas, need, sizeof *s->deltas)) return stk_nomem(x);
-    uint32_t nd = 0;
+    uint32_t nd = 0, nhl = 0;
+    /* the journal's attribution of history to lines (runtime/ops.c) */
+    if (stk_grow((void **)&s->hist_off, &s->cap_hist_off, (size_t)b->nhist + 1,
+                 sizeof *s->hist_off) ||
+        stk_grow((void **)&s->hist_lines, &s->cap_hist_lines, (size_t)b->nhist * n + 1,
+                 sizeof *s->hist_lines))
+        return stk_nomem(x);
     for (uint32_t h = 0; h < b->nhist; h++) {
         int64_t v = 0;
+        uint32_t hl0 = nhl;
         const uint64_t *al = vm_pred_lines(&x->env, b->hist[h].pred);
         int qty = b->hist[h].kind != 0;
         if (al) {
             for (uint32_t w = 0; w < x->env.atom_lw; w++)
                 for (uint64_t m = al[w]; m; m &= m - 1) {
-                    const vm_line *l = &x->lines[w * 64 + (uint32_t)__builtin_ctzll(m)];
+                    uint32_t li = w * 64 + (uint32_t)__builtin_ctzll(m);
+                    const vm_line *l = &x->lines[li];
                     v = stk_sat_add(v, qty ? l->qty : l->amount);
+                    s->hist_lines[nhl++] = (stk_hline){li, qty ? l->qty : l->amount};
                 }
         }
         for (uint32_t i = 0; i < n && !al; i++) {
@@ -1472,9 +1473,19 @@ static promo_status stk_finish(stk_eval *s, const promo_receipt *r) {
             promo_status st = vm_pred(&x->env, b->hist[h].pred, i, &m);
             if (st != PROMO_OK) return st;
             if (m) v = stk_sat_add(v, qty ? x->lines[i].qty : x->lines[i].amount);
+            if (m)
+                s->hist_lines[nhl++] =
+                    (stk_hline){i, qty ? x->lines[i].qty : x->lines[i].amount};
         }
-        if (v) s->deltas[nd++] = (promo_delta){b->hist[h].key, x->rx.date, v};
+        if (v) {
+            s->hist_off[nd] = hl0;
+            s->deltas[nd++] = (promo_delta){b->hist[h].key, x->rx.date, v};
+        } else {
+            nhl = hl0;
+        }
     }
+    s->hist_off[nd] = nhl;
+    s->nhist_deltas = nd;
     s->deltas[nd++] = (promo_delta){STK_VISITS_KEY, x->rx.date, 1};
     for (uint32_t a = 0; a < x->napplied; a++) {
         const pb_campaign *c = &b->campaigns[x->applied[a]];
@@ -1556,11 +1567,14 @@ promo_status stk_evaluate(stk_eval *s, const promo_receipt *r) {
     }
     stk_scratch *x = s->sc;
     if (s->store && r->customer && r->customer->id.p) {
-        s->customer = x->rx.cust_id;
-        if (s->store->ops->version(s->store->self, s->customer, &s->version) != PROMO_OK) {
-            snprintf(s->msg, sizeof s->msg, "state store: version read failed");
+        /* One read of the customer's whole record (SPEC 7): limits and history below
+         * are sums over it. */
+        s->customer = r->customer->id;
+        if (s->store->ops->read(s->store->self, s->reader, s->customer, &s->rec) != PROMO_OK) {
+            snprintf(s->msg, sizeof s->msg, "state store: customer read failed");
             return PROMO_ESTATE;
         }
+        s->version = s->rec.version;
         s->has_customer_state = 1;
         x->env.hist = stk_hist;
     }

@@ -44,6 +44,30 @@ static inline uint64_t stk_limit_key(uint64_t id_hash, uint32_t period) {
 /* The period bucket of `date` (days since 1970) for PERIOD_*. */
 int32_t stk_period_bucket(uint32_t period, int32_t date);
 
+/* Sum of the record's counters of `key` with day in [from, to] (cells sorted by
+ * (key, day)), saturating. */
+static inline int64_t stk_rec_sum(const promo_store_rec *r, uint64_t key, int32_t from, int32_t to) {
+    uint32_t lo = 0, hi = r->ncells;
+    while (lo < hi) { /* first cell >= (key, from) */
+        uint32_t mid = lo + (hi - lo) / 2;
+        const promo_cell *c = &r->cells[mid];
+        if (c->key < key || (c->key == key && c->day < from))
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    int64_t sum = 0;
+    for (; lo < r->ncells && r->cells[lo].key == key && r->cells[lo].day <= to; lo++)
+        if (__builtin_add_overflow(sum, r->cells[lo].value, &sum)) sum = INT64_MAX;
+    return sum;
+}
+
+/* One line's part of a history delta. */
+typedef struct stk_hline {
+    uint32_t line;
+    int64_t value;
+} stk_hline;
+
 /* Internal growable-array scratch; opaque outside stacking.c. */
 typedef struct stk_scratch stk_scratch;
 
@@ -53,6 +77,7 @@ typedef struct stk_eval {
     const pf_index *ix;         /* the prefilter index of b (shared, read-only) */
     stk_budget *const *budgets; /* per campaign (evaluation order), NULL = no budget */
     const promo_store *store;   /* NULL: no per-customer state */
+    void **reader;              /* the ctx's read handle of store */
     unsigned flags;             /* PROMO_CTX_* */
     uint64_t gen; /* identifies (b, ix); 0 = unknown: the ctx's arrays are re-sized for
                    * every receipt */
@@ -64,8 +89,14 @@ typedef struct stk_eval {
     promo_delta *deltas; /* per-customer state changes of the receipt */
     uint32_t ndeltas;
     int has_customer_state; /* commit applies deltas for `customer` at `version` */
-    uint64_t customer;
+    promo_str customer;     /* the customer id (points into the receipt) */
     uint64_t version;
+    promo_store_rec rec; /* the customer's record as read (valid until the next read) */
+    /* Per history delta, the lines it sums (journal attribution of returns):
+     * hist_lines[hist_off[d] .. hist_off[d + 1]) for delta d < nhist_deltas. */
+    struct stk_hline *hist_lines;
+    uint32_t *hist_off;
+    uint32_t nhist_deltas, cap_hist_lines, cap_hist_off;
 
     char msg[200]; /* message of the last error */
     stk_scratch *sc;

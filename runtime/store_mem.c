@@ -1,230 +1,464 @@
 /*
- * store_mem.c — the in-memory per-customer state store (runtime stage "state"): the
- * default promo_store behind limits and history. Customers are spread over shards by
- * their hash, one mutex per shard; each customer holds a version and an
- * open-addressing table of counters keyed by (key, day).
+ * store_mem.c — the in-memory state store (runtime stage "state") and what it shares
+ * with the LMDB store (store_kv.h): a sharded hash table of byte keys -> blobs, one
+ * mutex per shard for readers, one writer lock; customer records merged with their
+ * deltas at write time; budgets and journal entries as plain entries.
  */
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "promo.h"
+#include "hash.h"
+#include "store_kv.h"
 
-#define MS_SHARDS 64
+/* ------------------------------------------------------------------- keys ---- */
 
-typedef struct ms_cell {
-    uint64_t key;
-    int32_t day;
-    int used;
-    int64_t value;
-} ms_cell;
-
-typedef struct ms_cust {
-    uint64_t id;
-    int used;
-    uint64_t version;
-    ms_cell *cells;
-    uint32_t ncells, capcells; /* capcells: 0 or a power of two */
-} ms_cust;
-
-typedef struct ms_shard {
-    pthread_mutex_t mu;
-    ms_cust *tab;
-    uint32_t n, cap; /* cap: 0 or a power of two */
-} ms_shard;
-
-typedef struct ms_store {
-    ms_shard shards[MS_SHARDS];
-} ms_store;
-
-static uint64_t ms_mix(uint64_t x) {
-    x ^= x >> 33;
-    x *= 0xff51afd7ed558ccdull;
-    x ^= x >> 33;
-    x *= 0xc4ceb9fe1a85ec53ull;
-    x ^= x >> 33;
-    return x;
+size_t skv_key(char ns, const void *text, size_t n, char *k) {
+    k[0] = ns;
+    if (n <= SKV_MAX_TEXT) {
+        if (n) memcpy(k + 1, text, n);
+        return n + 1;
+    }
+    memcpy(k + 1, text, SKV_MAX_TEXT - 16);
+    XXH128_hash_t h = XXH3_128bits(text, n);
+    memcpy(k + 1 + SKV_MAX_TEXT - 16, &h.low64, 8);
+    memcpy(k + 1 + SKV_MAX_TEXT - 8, &h.high64, 8);
+    return SKV_MAX_TEXT + 1;
 }
 
-static ms_shard *ms_shard_of(ms_store *s, uint64_t customer) {
-    return &s->shards[ms_mix(customer) % MS_SHARDS];
+void *skv_grow(void **buf, size_t *cap, size_t need) {
+    if (need <= *cap) return *buf;
+    size_t nc = *cap ? *cap : 256;
+    while (nc < need)
+        nc *= 2;
+    void *p = realloc(*buf, nc);
+    if (!p) return NULL;
+    *buf = p;
+    *cap = nc;
+    return p;
 }
 
-static ms_cust *ms_find(ms_shard *sh, uint64_t id) {
+void skv_reader_free(skv_reader *r) {
+    if (!r) return;
+    free(r->rbuf);
+    free(r->jbuf);
+    free(r);
+}
+
+/* -------------------------------------------------------------- hash table ---- */
+
+static uint64_t skv_hash(const void *k, size_t n) {
+    return promo_hash(k, n); /* never 0 */
+}
+
+static skv_shard *skv_shard_of(skv_map *m, uint64_t h) {
+    return &m->sh[h % SKV_SHARDS];
+}
+
+static skv_ent *skv_find(skv_shard *sh, uint64_t h, const void *k, size_t n) {
     if (!sh->cap) return NULL;
     uint32_t mask = sh->cap - 1;
-    for (uint32_t i = (uint32_t)(ms_mix(id) >> 7) & mask;; i = (i + 1) & mask) {
-        if (!sh->tab[i].used) return NULL;
-        if (sh->tab[i].id == id) return &sh->tab[i];
+    for (uint32_t i = (uint32_t)(h >> 8) & mask;; i = (i + 1) & mask) {
+        skv_ent *e = &sh->tab[i];
+        if (!e->h) return NULL;
+        if (e->h == h && e->klen == n && !memcmp(e->key, k, n)) return e;
     }
 }
 
-static ms_cust *ms_insert_slot(ms_cust *tab, uint32_t cap, uint64_t id) {
-    uint32_t mask = cap - 1;
-    uint32_t i = (uint32_t)(ms_mix(id) >> 7) & mask;
-    while (tab[i].used)
-        i = (i + 1) & mask;
-    return &tab[i];
-}
-
-static ms_cust *ms_get(ms_shard *sh, uint64_t id) {
-    ms_cust *c = ms_find(sh, id);
-    if (c) return c;
-    if ((sh->n + 1) * 10 > sh->cap * 7) {
-        uint32_t nc = sh->cap ? sh->cap * 2 : 64;
-        ms_cust *t = calloc(nc, sizeof *t);
-        if (!t) return NULL;
-        for (uint32_t i = 0; i < sh->cap; i++)
-            if (sh->tab[i].used) *ms_insert_slot(t, nc, sh->tab[i].id) = sh->tab[i];
-        free(sh->tab);
-        sh->tab = t;
-        sh->cap = nc;
-    }
-    c = ms_insert_slot(sh->tab, sh->cap, id);
-    memset(c, 0, sizeof *c);
-    c->id = id;
-    c->used = 1;
-    sh->n++;
-    return c;
-}
-
-static uint32_t ms_cell_hash(uint64_t key, int32_t day) {
-    return (uint32_t)(ms_mix(key ^ ((uint64_t)(uint32_t)day * 0x9E3779B97F4A7C15ull)) >> 11);
-}
-
-static ms_cell *ms_cell_find(const ms_cust *c, uint64_t key, int32_t day) {
-    if (!c->capcells) return NULL;
-    uint32_t mask = c->capcells - 1;
-    for (uint32_t i = ms_cell_hash(key, day) & mask;; i = (i + 1) & mask) {
-        ms_cell *e = &c->cells[i];
-        if (!e->used) return NULL;
-        if (e->key == key && e->day == day) return e;
-    }
-}
-
-/* Makes room for `extra` more cells (so apply cannot fail halfway). */
-static int ms_cells_reserve(ms_cust *c, uint32_t extra) {
-    if ((uint64_t)(c->ncells + extra) * 10 <= (uint64_t)c->capcells * 7) return 0;
-    uint32_t nc = c->capcells ? c->capcells : 16;
-    while ((uint64_t)(c->ncells + extra) * 10 > (uint64_t)nc * 7)
-        nc *= 2;
-    ms_cell *t = calloc(nc, sizeof *t);
-    if (!t) return -1;
-    for (uint32_t i = 0; i < c->capcells; i++) {
-        ms_cell *e = &c->cells[i];
-        if (!e->used) continue;
-        uint32_t j = ms_cell_hash(e->key, e->day) & (nc - 1);
-        while (t[j].used)
-            j = (j + 1) & (nc - 1);
-        t[j] = *e;
-    }
-    free(c->cells);
-    c->cells = t;
-    c->capcells = nc;
-    return 0;
-}
-
-static void ms_cell_add(ms_cust *c, uint64_t key, int32_t day, int64_t add) {
-    ms_cell *e = ms_cell_find(c, key, day);
-    if (!e) {
-        uint32_t mask = c->capcells - 1, i = ms_cell_hash(key, day) & mask;
-        while (c->cells[i].used)
-            i = (i + 1) & mask;
-        e = &c->cells[i];
-        *e = (ms_cell){key, day, 1, 0};
-        c->ncells++;
-    }
-    if (__builtin_add_overflow(e->value, add, &e->value))
-        e->value = add < 0 ? INT64_MIN : INT64_MAX;
-}
-
-static promo_status ms_sum_range(void *self, uint64_t customer, uint64_t key, int32_t from,
-                                 int32_t to, int64_t *out) {
-    ms_shard *sh = ms_shard_of(self, customer);
-    int64_t sum = 0;
+int skv_map_get(skv_map *m, const void *key, size_t klen, void **buf, size_t *cap, size_t *len) {
+    uint64_t h = skv_hash(key, klen);
+    skv_shard *sh = skv_shard_of(m, h);
+    int r = 0;
     pthread_mutex_lock(&sh->mu);
-    const ms_cust *c = ms_find(sh, customer);
-    if (c && from <= to) {
-        if ((int64_t)to - from + 1 <= (int64_t)c->ncells) {
-            for (int64_t d = from; d <= to; d++) {
-                const ms_cell *e = ms_cell_find(c, key, (int32_t)d);
-                if (e && __builtin_add_overflow(sum, e->value, &sum)) sum = INT64_MAX;
-            }
-        } else {
-            for (uint32_t i = 0; i < c->capcells; i++) {
-                const ms_cell *e = &c->cells[i];
-                if (e->used && e->key == key && e->day >= from && e->day <= to &&
-                    __builtin_add_overflow(sum, e->value, &sum))
-                    sum = INT64_MAX;
-            }
+    const skv_ent *e = skv_find(sh, h, key, klen);
+    if (e) {
+        r = -1;
+        if (skv_grow(buf, cap, e->vlen ? e->vlen : 1)) {
+            memcpy(*buf, e->key + e->klen, e->vlen);
+            *len = e->vlen;
+            r = 1;
         }
     }
     pthread_mutex_unlock(&sh->mu);
-    *out = sum;
-    return PROMO_OK;
+    return r;
 }
 
-static promo_status ms_version(void *self, uint64_t customer, uint64_t *out) {
-    ms_shard *sh = ms_shard_of(self, customer);
-    pthread_mutex_lock(&sh->mu);
-    const ms_cust *c = ms_find(sh, customer);
-    *out = c ? c->version : 0;
-    pthread_mutex_unlock(&sh->mu);
-    return PROMO_OK;
-}
-
-static promo_status ms_apply(void *self, uint64_t customer, uint64_t expected,
-                             const promo_delta *deltas, size_t n) {
-    ms_shard *sh = ms_shard_of(self, customer);
-    promo_status st = PROMO_OK;
-    pthread_mutex_lock(&sh->mu);
-    ms_cust *c = ms_get(sh, customer);
-    if (!c) {
-        st = PROMO_ENOMEM;
-    } else if (c->version != expected) {
-        st = PROMO_ECONFLICT;
-    } else if (n > UINT32_MAX / 2 || ms_cells_reserve(c, (uint32_t)n)) {
-        st = PROMO_ENOMEM;
-    } else {
-        for (size_t i = 0; i < n; i++)
-            ms_cell_add(c, deltas[i].key, deltas[i].day, deltas[i].add);
-        c->version++;
+static int skv_rehash(skv_shard *sh) {
+    uint32_t nc = sh->cap ? sh->cap * 2 : 64;
+    skv_ent *t = calloc(nc, sizeof *t);
+    if (!t) return -1;
+    for (uint32_t i = 0; i < sh->cap; i++) {
+        if (!sh->tab[i].h) continue;
+        uint32_t j = (uint32_t)(sh->tab[i].h >> 8) & (nc - 1);
+        while (t[j].h)
+            j = (j + 1) & (nc - 1);
+        t[j] = sh->tab[i];
     }
+    free(sh->tab);
+    sh->tab = t;
+    sh->cap = nc;
+    return 0;
+}
+
+int skv_map_put(skv_map *m, const void *key, size_t klen, const void *val, size_t vlen) {
+    uint64_t h = skv_hash(key, klen);
+    skv_shard *sh = skv_shard_of(m, h);
+    int r = 0;
+    pthread_mutex_lock(&sh->mu);
+    skv_ent *e = skv_find(sh, h, key, klen);
+    if (!e) {
+        if ((sh->n + 1) * 10 > sh->cap * 7 && skv_rehash(sh)) {
+            r = -1;
+            goto out;
+        }
+        uint32_t mask = sh->cap - 1, i = (uint32_t)(h >> 8) & mask;
+        while (sh->tab[i].h)
+            i = (i + 1) & mask;
+        char *p = malloc(klen + (vlen ? vlen : 1));
+        if (!p) {
+            r = -1;
+            goto out;
+        }
+        memcpy(p, key, klen);
+        e = &sh->tab[i];
+        *e = (skv_ent){h, p, (uint32_t)klen, 0, (uint32_t)(vlen ? vlen : 1)};
+        sh->n++;
+        m->count++;
+    } else if (vlen > e->vcap) {
+        char *p = realloc(e->key, e->klen + vlen);
+        if (!p) {
+            r = -1;
+            goto out;
+        }
+        e->key = p;
+        e->vcap = (uint32_t)vlen;
+    }
+    if (vlen) memcpy(e->key + e->klen, val, vlen);
+    e->vlen = (uint32_t)vlen;
+out:
     pthread_mutex_unlock(&sh->mu);
+    return r;
+}
+
+int skv_map_each(skv_map *m, int (*f)(void *u, const void *k, size_t kl, const void *v, size_t vl),
+                 void *u) {
+    for (int s = 0; s < SKV_SHARDS; s++) {
+        skv_shard *sh = &m->sh[s];
+        for (uint32_t i = 0; i < sh->cap; i++) {
+            const skv_ent *e = &sh->tab[i];
+            if (!e->h) continue;
+            int r = f(u, e->key, e->klen, e->key + e->klen, e->vlen);
+            if (r) return r;
+        }
+    }
+    return 0;
+}
+
+void skv_map_clear(skv_map *m) {
+    for (int s = 0; s < SKV_SHARDS; s++) {
+        skv_shard *sh = &m->sh[s];
+        pthread_mutex_lock(&sh->mu);
+        for (uint32_t i = 0; i < sh->cap; i++)
+            free(sh->tab[i].key);
+        free(sh->tab);
+        sh->tab = NULL;
+        sh->n = sh->cap = 0;
+        pthread_mutex_unlock(&sh->mu);
+    }
+    m->count = 0;
+}
+
+void skv_init(skv_store *s) {
+    memset(s, 0, sizeof *s);
+    for (int i = 0; i < SKV_SHARDS; i++)
+        pthread_mutex_init(&s->map.sh[i].mu, NULL);
+    pthread_mutex_init(&s->wmu, NULL);
+}
+
+void skv_destroy(skv_store *s) {
+    skv_map_clear(&s->map);
+    for (int i = 0; i < SKV_SHARDS; i++)
+        pthread_mutex_destroy(&s->map.sh[i].mu);
+    pthread_mutex_destroy(&s->wmu);
+    free(s->mbuf);
+}
+
+/* ----------------------------------------------------------------- records ---- */
+
+int skv_rec_view(const void *p, size_t len, promo_store_rec *out) {
+    *out = (promo_store_rec){0, NULL, 0};
+    if (!len) return 0;
+    if (len < sizeof(skv_rec_hdr)) return -1;
+    skv_rec_hdr h;
+    memcpy(&h, p, sizeof h);
+    if ((len - sizeof h) / sizeof(promo_cell) < h.ncells) return -1;
+    out->version = h.version;
+    out->cells = (const promo_cell *)((const char *)p + sizeof h);
+    out->ncells = h.ncells;
+    return 0;
+}
+
+static int skv_cell_cmp(uint64_t ka, int32_t da, uint64_t kb, int32_t db) {
+    if (ka != kb) return ka < kb ? -1 : 1;
+    return da < db ? -1 : da > db;
+}
+
+static int skv_delta_cmp(const void *a, const void *b) {
+    const promo_delta *x = a, *y = b;
+    return skv_cell_cmp(x->key, x->day, y->key, y->day);
+}
+
+/*
+ * Merges sorted old cells with the deltas into s->mbuf as a record of version `ver`:
+ * equal (key, day) cells add up (saturating), cells of a day in [1, prune_before) and
+ * cells that come to 0 are dropped. Returns the blob length, 0 on no memory.
+ */
+static size_t skv_merge(skv_store *s, const promo_store_rec *old, uint64_t ver,
+                        const promo_delta *deltas, size_t nd, int32_t prune_before) {
+    promo_delta stackd[64], *d = stackd;
+    if (nd > 64 && !(d = malloc(nd * sizeof *d))) return 0;
+    if (nd) memcpy(d, deltas, nd * sizeof *d);
+    qsort(d, nd, sizeof *d, skv_delta_cmp);
+    size_t need = sizeof(skv_rec_hdr) + (old->ncells + nd) * sizeof(promo_cell);
+    if (!skv_grow(&s->mbuf, &s->mcap, need)) {
+        if (d != stackd) free(d);
+        return 0;
+    }
+    promo_cell *out = (promo_cell *)((char *)s->mbuf + sizeof(skv_rec_hdr));
+    uint32_t n = 0;
+    size_t i = 0, j = 0;
+    while (i < old->ncells || j < nd) {
+        promo_cell c;
+        if (j == nd || (i < old->ncells && skv_cell_cmp(old->cells[i].key, old->cells[i].day,
+                                                        d[j].key, d[j].day) <= 0)) {
+            memcpy(&c, &old->cells[i++], sizeof c);
+        } else {
+            c = (promo_cell){d[j].key, d[j].day, 0, 0}; /* its deltas are added below */
+        }
+        while (j < nd && d[j].key == c.key && d[j].day == c.day) {
+            if (__builtin_add_overflow(c.value, d[j].add, &c.value))
+                c.value = d[j].add < 0 ? INT64_MIN : INT64_MAX;
+            j++;
+        }
+        if (c.value == 0 || (c.day >= 1 && c.day < prune_before)) continue;
+        if (n && out[n - 1].key == c.key && out[n - 1].day == c.day) {
+            out[n - 1].value += c.value;
+            continue;
+        }
+        out[n++] = c;
+    }
+    if (d != stackd) free(d);
+    skv_rec_hdr h = {ver, n, 0};
+    memcpy(s->mbuf, &h, sizeof h);
+    return sizeof h + (size_t)n * sizeof(promo_cell);
+}
+
+/* The current value of a key: the map (pending writes), else the base. */
+static int skv_current(skv_store *s, const char *k, size_t kl, void **buf, size_t *cap,
+                       const void **p, size_t *len) {
+    int r = skv_map_get(&s->map, k, kl, buf, cap, len);
+    if (r) {
+        *p = *buf;
+        return r;
+    }
+    if (!s->base_get) return 0;
+    return s->base_get(s->base, k, kl, p, len);
+}
+
+promo_status skv_write(skv_store *s, const promo_store_write *w) {
+    char k[SKV_MAX_KEY + 16];
+    size_t kl;
+    static const promo_store_rec none = {0, NULL, 0};
+    void *cbuf = NULL;
+    size_t ccap = 0;
+    promo_status st = PROMO_OK;
+    /* 1. checks: journal key free, customer version unchanged */
+    if (w->jkey.p && w->jcreate) {
+        const void *p;
+        size_t len;
+        kl = skv_key('J', w->jkey.p, w->jkey.n, k);
+        int r = skv_current(s, k, kl, &cbuf, &ccap, &p, &len);
+        if (r) {
+            st = r < 0 ? PROMO_ESTATE : PROMO_ECONFLICT;
+            goto out;
+        }
+    }
+    size_t reclen = 0;
+    char ck[SKV_MAX_KEY + 16];
+    size_t ckl = 0;
+    if (w->customer.p) {
+        const void *p = NULL;
+        size_t len = 0;
+        ckl = skv_key('C', w->customer.p, w->customer.n, ck);
+        int r = skv_current(s, ck, ckl, &cbuf, &ccap, &p, &len);
+        promo_store_rec old = none;
+        void *al = NULL;
+        if (r > 0 && ((uintptr_t)p & 7)) { /* LMDB data need not be aligned */
+            if (!(al = malloc(len))) {
+                st = PROMO_ENOMEM;
+                goto out;
+            }
+            memcpy(al, p, len);
+            p = al;
+        }
+        if (r < 0 || (r > 0 && skv_rec_view(p, len, &old))) {
+            free(al);
+            st = PROMO_ESTATE;
+            goto out;
+        }
+        if (w->expected != UINT64_MAX && old.version != w->expected) {
+            free(al);
+            st = PROMO_ECONFLICT;
+            goto out;
+        }
+        reclen = skv_merge(s, &old, old.version + 1, w->deltas, w->ndeltas, w->prune_before);
+        free(al);
+        if (!reclen) {
+            st = PROMO_ENOMEM;
+            goto out;
+        }
+    }
+    /* 2. budgets: read every current value first, so a failure changes nothing */
+    int64_t bstack[16], *bv = bstack;
+    if (w->nbudgets > 16 && !(bv = malloc(w->nbudgets * sizeof *bv))) {
+        st = PROMO_ENOMEM;
+        goto out;
+    }
+    for (size_t i = 0; i < w->nbudgets; i++) {
+        const void *p;
+        size_t len;
+        kl = skv_key('B', &w->budgets[i].key, 8, k);
+        int r = skv_current(s, k, kl, &cbuf, &ccap, &p, &len);
+        int64_t v = 0;
+        if (r < 0) st = PROMO_ESTATE;
+        if (r > 0 && len == 8) memcpy(&v, p, 8);
+        if (__builtin_add_overflow(v, w->budgets[i].add, &v)) v = INT64_MAX;
+        bv[i] = v;
+    }
+    /* 3. apply (the map only grows here: a failure past this point is out of memory) */
+    if (st == PROMO_OK && w->customer.p && skv_map_put(&s->map, ck, ckl, s->mbuf, reclen))
+        st = PROMO_ENOMEM;
+    for (size_t i = 0; st == PROMO_OK && i < w->nbudgets; i++) {
+        kl = skv_key('B', &w->budgets[i].key, 8, k);
+        if (skv_map_put(&s->map, k, kl, &bv[i], 8)) st = PROMO_ENOMEM;
+    }
+    if (bv != bstack) free(bv);
+    if (st == PROMO_OK && w->jkey.p) {
+        kl = skv_key('J', w->jkey.p, w->jkey.n, k);
+        if (skv_map_put(&s->map, k, kl, w->jdata, w->jlen)) st = PROMO_ENOMEM;
+    }
+    if (st == PROMO_OK && w->jkey2.p) {
+        kl = skv_key('J', w->jkey2.p, w->jkey2.n, k);
+        if (skv_map_put(&s->map, k, kl, w->jdata2, w->jlen2)) st = PROMO_ENOMEM;
+    }
+out:
+    free(cbuf);
     return st;
 }
 
-static void ms_destroy(void *self) {
-    ms_store *s = self;
-    if (!s) return;
-    for (int i = 0; i < MS_SHARDS; i++) {
-        ms_shard *sh = &s->shards[i];
-        for (uint32_t k = 0; k < sh->cap; k++)
-            free(sh->tab[k].cells);
-        free(sh->tab);
-        pthread_mutex_destroy(&sh->mu);
-    }
-    free(s);
+/* ------------------------------------------------------------ memory store ---- */
+
+static skv_reader *ms_reader(void **reader) {
+    if (!*reader) *reader = calloc(1, sizeof(skv_reader));
+    return *reader;
 }
 
-static const promo_store_ops ms_ops = {ms_sum_range, ms_version, ms_apply, ms_destroy};
+static promo_status ms_read(void *self, void **reader, promo_str customer, promo_store_rec *out) {
+    skv_store *s = self;
+    skv_reader *r = ms_reader(reader);
+    *out = (promo_store_rec){0, NULL, 0};
+    if (!r) return PROMO_ENOMEM;
+    char k[SKV_MAX_KEY + 16];
+    size_t kl = skv_key('C', customer.p, customer.n, k), len = 0;
+    int f = skv_map_get(&s->map, k, kl, &r->rbuf, &r->rcap, &len);
+    if (f < 0) return PROMO_ENOMEM;
+    if (f && skv_rec_view(r->rbuf, len, out)) return PROMO_ESTATE;
+    return PROMO_OK;
+}
+
+static promo_status ms_journal(void *self, void **reader, promo_str key, const void **data,
+                               size_t *len) {
+    skv_store *s = self;
+    skv_reader *r = ms_reader(reader);
+    *data = NULL;
+    *len = 0;
+    if (!r) return PROMO_ENOMEM;
+    char k[SKV_MAX_KEY + 16];
+    size_t kl = skv_key('J', key.p, key.n, k);
+    int f = skv_map_get(&s->map, k, kl, &r->jbuf, &r->jcap, len);
+    if (f < 0) return PROMO_ENOMEM;
+    if (f) *data = r->jbuf;
+    return PROMO_OK;
+}
+
+static promo_status ms_budget(void *self, uint64_t key, int64_t *spent) {
+    skv_store *s = self;
+    char k[SKV_MAX_KEY + 16];
+    size_t kl = skv_key('B', &key, 8, k), len = 0, cap = 0;
+    void *buf = NULL;
+    *spent = 0;
+    int f = skv_map_get(&s->map, k, kl, &buf, &cap, &len);
+    if (f > 0 && len == 8) memcpy(spent, buf, 8);
+    free(buf);
+    return f < 0 ? PROMO_ENOMEM : PROMO_OK;
+}
+
+static promo_status ms_write(void *self, const promo_store_write *w) {
+    skv_store *s = self;
+    pthread_mutex_lock(&s->wmu);
+    promo_status st = skv_write(s, w);
+    pthread_mutex_unlock(&s->wmu);
+    return st;
+}
+
+static promo_status ms_sync(void *self) {
+    (void)self;
+    return PROMO_OK;
+}
+
+static void ms_reader_free(void *self, void *reader) {
+    (void)self;
+    skv_reader_free(reader);
+}
+
+static void ms_destroy(void *self) {
+    if (!self) return;
+    skv_destroy(self);
+    free(self);
+}
+
+static const promo_store_ops ms_ops = {sizeof(promo_store_ops), ms_read, ms_journal, ms_budget,
+                                       ms_write, ms_sync, ms_reader_free, ms_destroy};
 
 promo_status promo_store_new_memory(promo_store *out) {
     if (!out) return PROMO_EARG;
     out->ops = NULL;
     out->self = NULL;
-    ms_store *s = calloc(1, sizeof *s);
+    skv_store *s = malloc(sizeof *s);
     if (!s) return PROMO_ENOMEM;
-    for (int i = 0; i < MS_SHARDS; i++)
-        pthread_mutex_init(&s->shards[i].mu, NULL);
+    skv_init(s);
     out->ops = &ms_ops;
     out->self = s;
     return PROMO_OK;
 }
 
+promo_status promo_store_sync(promo_store *s) {
+    if (!s || !s->ops) return PROMO_EARG;
+    return s->ops->sync(s->self);
+}
+
 void promo_store_free(promo_store *s) {
     if (!s || !s->ops) return;
+    if (s->ops->sync) s->ops->sync(s->self);
     if (s->ops->destroy) s->ops->destroy(s->self);
     s->ops = NULL;
     s->self = NULL;
+}
+
+void promo_store_opts_init(promo_store_opts *o) {
+    if (!o) return;
+    memset(o, 0, sizeof *o);
+    o->size = sizeof *o;
+    o->durability = PROMO_DURABLE_PROCESS;
+    o->map_size = (uint64_t)64 << 30;
+    o->return_window = 180;
 }

@@ -1,0 +1,809 @@
+/*
+ * ops.c — the purchase protocol (runtime stage "state of record", SPEC 7.1 and
+ * docs/semantics.md "Returns"): confirm writes a journal entry with the receipt, its
+ * stored result and the attribution of everything it changed to its lines; cancel and
+ * return reverse that attribution pro rata of the returned units, never re-evaluating.
+ *
+ * Journal entry (key = receipt id), one blob, native byte order:
+ *   jr_hdr, customer id (padded to 8), jr_line[nlines], jr_attr[nattr],
+ *   jr_limit[nlimit], jr_pts[npts], campaign ids of the points (padded), result JSON.
+ * Refund record (key = receipt id, NUL, refund_id; a cancel: receipt id, NUL):
+ *   jf_hdr then the record's JSON.
+ *
+ * Rounding of a return (docs/semantics.md): a value V given for a line of Q units, of
+ * which c0 were returned before and c1 after this return, takes back
+ *   round_half_up(V * c1 / Q) - round_half_up(V * c0 / Q),
+ * so that returning every unit, in any steps, takes back exactly V.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bundle.h"
+#include "engine_int.h"
+#include "hash.h"
+#include "ops.h"
+#include "strbuf.h"
+
+#define JR_MAGIC 0x314a5250u /* "PRJ1" */
+#define JF_MAGIC 0x31465250u /* "PRF1" */
+#define OPS_MAX_RETRIES 1000
+
+typedef struct jr_hdr {
+    uint32_t magic;
+    uint32_t state; /* PROMO_RS_* */
+    uint64_t hash;  /* ops_receipt_hash of the confirmed receipt */
+    int32_t date;
+    uint32_t cust_len; /* 0: anonymous */
+    uint32_t nlines, nattr, nlimit, npts;
+    uint32_t strings; /* bytes of the campaign-id area (padded) */
+    uint32_t json_len;
+} jr_hdr;
+
+typedef struct jr_line {
+    int64_t qty, final, returned;
+} jr_line;
+
+enum { JA_HIST = 0, JA_DISCOUNT = 1, JA_POINTS = 2 };
+
+typedef struct jr_attr {
+    uint64_t key; /* history key, or the campaign hash */
+    int64_t value;
+    uint32_t line;
+    uint16_t kind;     /* JA_* */
+    uint16_t budgeted; /* the campaign has a budget: a return gives back to it */
+    uint32_t pts;      /* JA_POINTS: entry index */
+    uint32_t pad;
+} jr_attr;
+
+typedef struct jr_limit {
+    uint64_t key;
+    int32_t day;
+    int32_t pad;
+} jr_limit;
+
+typedef struct jr_pts {
+    uint64_t camp;
+    int64_t points;
+    uint32_t id_off, id_len;
+} jr_pts;
+
+typedef struct jf_hdr {
+    uint32_t magic;
+    uint32_t state;
+    uint64_t lines_hash;
+    int64_t refund, points;
+    uint32_t json_len, pad;
+} jf_hdr;
+
+/* A parsed journal entry (pointers into its blob). */
+typedef struct jr_view {
+    jr_hdr h;
+    const char *cust;
+    jr_line *lines;
+    const jr_attr *attrs;
+    const jr_limit *limits;
+    const jr_pts *pts;
+    const char *strings;
+    const char *json;
+} jr_view;
+
+struct ops_scratch {
+    strbuf jr;  /* the journal entry being written */
+    strbuf rec; /* the output record */
+    strbuf key; /* a refund key */
+    strbuf old; /* a copy of the journal entry a return changes */
+    strbuf rf;  /* the refund record */
+    int64_t *w, *sp, *rem, *req, *refund, *ptsback;
+    size_t cap_w, cap_sp, cap_rem, cap_req, cap_refund, cap_pts;
+    promo_delta *d;
+    promo_budget_delta *bd;
+    size_t cap_d, cap_bd;
+};
+
+void ops_free(struct ops_scratch *o) {
+    if (!o) return;
+    sb_free(&o->jr);
+    sb_free(&o->rec);
+    sb_free(&o->key);
+    sb_free(&o->old);
+    sb_free(&o->rf);
+    free(o->w);
+    free(o->sp);
+    free(o->rem);
+    free(o->req);
+    free(o->refund);
+    free(o->ptsback);
+    free(o->d);
+    free(o->bd);
+    free(o);
+}
+
+static struct ops_scratch *ops_get(promo_ctx *c) {
+    if (!c->ops) c->ops = calloc(1, sizeof *c->ops);
+    return c->ops;
+}
+
+/* Grows *p to n elements of `elem` bytes; 0 or -1. */
+static int ops_grow(void *pp, size_t *cap, size_t n, size_t elem) {
+    void **p = pp;
+    if (n <= *cap) return 0;
+    size_t nc = *cap ? *cap : 16;
+    while (nc < n)
+        nc *= 2;
+    void *q = realloc(*p, nc * elem);
+    if (!q) return -1;
+    *p = q;
+    *cap = nc;
+    return 0;
+}
+
+/* ------------------------------------------------------------ arithmetic ---- */
+
+/* round_half_up(v * num / den) for den > 0 (v of any sign rounds half away from 0). */
+static int64_t ops_rhu(int64_t v, int64_t num, int64_t den) {
+    __int128 p = (__int128)v * num;
+    int neg = p < 0;
+    if (neg) p = -p;
+    __int128 q = (2 * p + den) / (2 * (__int128)den);
+    return (int64_t)(neg ? -q : q);
+}
+
+/* What a return of units c0 -> c1 of Q takes back of V. */
+static int64_t ops_take(int64_t v, int64_t c0, int64_t c1, int64_t q) {
+    return ops_rhu(v, c1, q) - ops_rhu(v, c0, q);
+}
+
+/* Largest-remainder spread of p >= 0 over weights w >= 0 (sum W > 0): floor shares,
+ * then one unit each to the largest remainders, ties to the earlier line. rem: n
+ * entries of scratch. */
+static void ops_spread(int64_t p, const int64_t *w, uint32_t n, int64_t *out, int64_t *rem) {
+    __int128 W = 0;
+    for (uint32_t i = 0; i < n; i++)
+        W += w[i];
+    int64_t given = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        __int128 x = (__int128)p * w[i];
+        out[i] = (int64_t)(x / W);
+        rem[i] = (int64_t)(x % W);
+        given += out[i];
+    }
+    for (int64_t left = p - given; left > 0; left--) {
+        uint32_t best = 0;
+        for (uint32_t i = 1; i < n; i++)
+            if (rem[i] > rem[best]) best = i;
+        out[best]++;
+        rem[best] = -1;
+    }
+}
+
+/* ------------------------------------------------------------------ hashes ---- */
+
+static void ops_h_str(XXH3_state_t *st, promo_str s) {
+    uint32_t n = s.p ? s.n : UINT32_MAX;
+    XXH3_64bits_update(st, &n, sizeof n);
+    if (s.p && s.n) XXH3_64bits_update(st, s.p, s.n);
+}
+
+static void ops_h_i64(XXH3_state_t *st, int64_t v) {
+    XXH3_64bits_update(st, &v, sizeof v);
+}
+
+static void ops_h_kv(XXH3_state_t *st, const promo_kv *kv, uint32_t n) {
+    ops_h_i64(st, n);
+    for (uint32_t i = 0; i < n; i++) {
+        ops_h_str(st, kv[i].key);
+        ops_h_str(st, kv[i].value);
+    }
+}
+
+uint64_t ops_receipt_hash(const promo_receipt *r) {
+    XXH3_state_t st;
+    XXH3_64bits_reset(&st);
+    ops_h_str(&st, r->id);
+    ops_h_str(&st, r->store);
+    ops_h_str(&st, r->region);
+    ops_h_i64(&st, r->channel);
+    ops_h_i64(&st, r->payment);
+    ops_h_i64(&st, r->points_paid);
+    ops_h_i64(&st, r->date);
+    ops_h_i64(&st, r->time);
+    ops_h_i64(&st, r->ncodes);
+    for (uint32_t i = 0; i < r->ncodes; i++)
+        ops_h_str(&st, r->codes[i]);
+    ops_h_kv(&st, r->attrs, r->nattrs);
+    const promo_customer *cu = r->customer;
+    ops_h_i64(&st, cu != NULL);
+    if (cu) {
+        ops_h_str(&st, cu->id);
+        ops_h_str(&st, cu->card);
+        ops_h_str(&st, cu->tier);
+        ops_h_i64(&st, cu->nsegments);
+        for (uint32_t i = 0; i < cu->nsegments; i++)
+            ops_h_str(&st, cu->segments[i]);
+        ops_h_i64(&st, cu->has_birthday ? cu->birthday : INT64_MIN);
+        ops_h_i64(&st, cu->registered);
+        ops_h_kv(&st, cu->attrs, cu->nattrs);
+    }
+    ops_h_i64(&st, r->nlines);
+    for (uint32_t i = 0; i < r->nlines; i++) {
+        const promo_line *l = &r->lines[i];
+        ops_h_str(&st, l->sku);
+        ops_h_str(&st, l->category);
+        ops_h_str(&st, l->brand);
+        ops_h_i64(&st, l->qty);
+        ops_h_i64(&st, l->price);
+        ops_h_i64(&st, l->excluded);
+    }
+    return XXH3_64bits_digest(&st);
+}
+
+/* ------------------------------------------------------------- journal ---- */
+
+static size_t ops_pad8(size_t n) {
+    return (n + 7) & ~(size_t)7;
+}
+
+static int ops_view(const void *data, size_t len, jr_view *v) {
+    if (!data || len < sizeof(jr_hdr)) return -1;
+    memcpy(&v->h, data, sizeof v->h);
+    const jr_hdr *h = &v->h;
+    if (h->magic != JR_MAGIC) return -1;
+    size_t off = sizeof *h;
+    uint64_t need = off + ops_pad8(h->cust_len) + (uint64_t)h->nlines * sizeof(jr_line) +
+                    (uint64_t)h->nattr * sizeof(jr_attr) + (uint64_t)h->nlimit * sizeof(jr_limit) +
+                    (uint64_t)h->npts * sizeof(jr_pts) + h->strings + h->json_len;
+    if (need != len || ((uintptr_t)data & 7)) return -1;
+    const char *p = data;
+    v->cust = p + off;
+    off += ops_pad8(h->cust_len);
+    v->lines = (jr_line *)(p + off);
+    off += h->nlines * sizeof(jr_line);
+    v->attrs = (const jr_attr *)(p + off);
+    off += h->nattr * sizeof(jr_attr);
+    v->limits = (const jr_limit *)(p + off);
+    off += h->nlimit * sizeof(jr_limit);
+    v->pts = (const jr_pts *)(p + off);
+    off += h->npts * sizeof(jr_pts);
+    v->strings = p + off;
+    off += h->strings;
+    v->json = p + off;
+    for (uint32_t i = 0; i < h->nattr; i++)
+        if (v->attrs[i].line >= h->nlines || (v->attrs[i].kind == JA_POINTS && v->attrs[i].pts >= h->npts))
+            return -1;
+    for (uint32_t i = 0; i < h->npts; i++)
+        if ((uint64_t)v->pts[i].id_off + v->pts[i].id_len > h->strings) return -1;
+    for (uint32_t i = 0; i < h->nlines; i++)
+        if (v->lines[i].qty <= 0 || v->lines[i].returned < 0 ||
+            v->lines[i].returned > v->lines[i].qty)
+            return -1;
+    return 0;
+}
+
+/* Builds the journal entry of the ctx's last evaluation (of receipt r) into o->jr. */
+static int ops_build_entry(promo_ctx *c, struct ops_scratch *o, const promo_receipt *r,
+                           const promo_result *res, uint64_t hash) {
+    const stk_eval *s = &c->s;
+    const promo_bundle *b = res->bundle;
+    uint32_t n = res->nlines;
+    /* count attributions */
+    uint32_t nattr = 0, nlimit = 0;
+    for (uint32_t d = 0; d < s->nhist_deltas; d++)
+        nattr += s->hist_off[d + 1] - s->hist_off[d];
+    nattr += res->nby;
+    for (uint32_t d = s->nhist_deltas; d < s->ndeltas; d++)
+        if (s->deltas[d].key != STK_VISITS_KEY) nlimit++;
+    /* points spread over the lines: weights = final of the lines not excluded, else
+     * every line's amount */
+    if (ops_grow(&o->w, &o->cap_w, n + 1, sizeof *o->w) ||
+        ops_grow(&o->sp, &o->cap_sp, n + 1, sizeof *o->sp) ||
+        ops_grow(&o->rem, &o->cap_rem, n + 1, sizeof *o->rem))
+        return -1;
+    int64_t W = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        o->w[i] = r->lines[i].excluded ? 0 : res->lines[i].final;
+        if (o->w[i] < 0) o->w[i] = 0;
+        W += o->w[i];
+    }
+    if (W == 0)
+        for (uint32_t i = 0; i < n; i++)
+            W += o->w[i] = res->lines[i].amount > 0 ? res->lines[i].amount : 1;
+    uint32_t npts_attr = 0;
+    if (n)
+        for (uint32_t p = 0; p < res->npoints; p++)
+            if (res->points[p].points) npts_attr += n;
+    nattr += npts_attr;
+    size_t strings = 0;
+    for (uint32_t p = 0; p < res->npoints; p++)
+        strings += bundle_strlen(b, b->campaigns[res->points[p].campaign].id);
+    strings = ops_pad8(strings);
+    size_t jl0 = o->rec.len; /* the result JSON is in o->rec */
+    uint32_t cust_len = s->has_customer_state ? s->customer.n : 0;
+
+    strbuf *j = &o->jr;
+    j->len = 0;
+    jr_hdr h = {JR_MAGIC,    PROMO_RS_CONFIRMED, hash,    r->date,          cust_len, n, nattr,
+                nlimit,      res->npoints,        (uint32_t)strings, (uint32_t)jl0};
+    sb_add(j, &h, sizeof h);
+    if (cust_len) sb_add(j, s->customer.p, cust_len);
+    sb_zero(j, ops_pad8(cust_len) - cust_len);
+    for (uint32_t i = 0; i < n; i++) {
+        jr_line l = {r->lines[i].qty, res->lines[i].final, 0};
+        sb_add(j, &l, sizeof l);
+    }
+    uint32_t wrote = 0;
+    for (uint32_t d = 0; d < s->nhist_deltas; d++)
+        for (uint32_t k = s->hist_off[d]; k < s->hist_off[d + 1]; k++) {
+            jr_attr a = {s->deltas[d].key, s->hist_lines[k].value, s->hist_lines[k].line,
+                         JA_HIST, 0, 0, 0};
+            sb_add(j, &a, sizeof a);
+            wrote++;
+        }
+    for (uint32_t i = 0; i < n; i++)
+        for (uint32_t k = 0; k < res->lines[i].by_cnt; k++) {
+            const promo_by *by = &res->by[res->lines[i].by_off + k];
+            const pb_campaign *cp = &b->campaigns[by->campaign];
+            jr_attr a = {cp->id_hash, by->amount, i, JA_DISCOUNT, cp->budget >= 0, 0, 0};
+            sb_add(j, &a, sizeof a);
+            wrote++;
+        }
+    for (uint32_t p = 0; p < res->npoints && n; p++) {
+        if (!res->points[p].points) continue;
+        const pb_campaign *cp = &b->campaigns[res->points[p].campaign];
+        int64_t *sh = o->sp;
+        ops_spread(res->points[p].points, o->w, n, sh, o->rem);
+        for (uint32_t i = 0; i < n; i++) {
+            jr_attr a = {cp->id_hash, sh[i], i, JA_POINTS, cp->budget >= 0, p, 0};
+            sb_add(j, &a, sizeof a);
+            wrote++;
+        }
+    }
+    if (wrote != nattr) return -1;
+    for (uint32_t d = s->nhist_deltas; d < s->ndeltas; d++)
+        if (s->deltas[d].key != STK_VISITS_KEY) {
+            jr_limit l = {s->deltas[d].key, s->deltas[d].day, 0};
+            sb_add(j, &l, sizeof l);
+        }
+    uint32_t off = 0;
+    for (uint32_t p = 0; p < res->npoints; p++) {
+        const pb_campaign *cp = &b->campaigns[res->points[p].campaign];
+        jr_pts e = {cp->id_hash, res->points[p].points, off, bundle_strlen(b, cp->id)};
+        off += e.id_len;
+        sb_add(j, &e, sizeof e);
+    }
+    for (uint32_t p = 0; p < res->npoints; p++) {
+        const pb_campaign *cp = &b->campaigns[res->points[p].campaign];
+        sb_add(j, bundle_str(b, cp->id), bundle_strlen(b, cp->id));
+    }
+    sb_zero(j, strings - off);
+    sb_add(j, o->rec.data, jl0);
+    return 0;
+}
+
+/* ------------------------------------------------------------- records ---- */
+
+static const char *const ops_state_text[] = {"none", "confirmed", "partially_returned",
+                                             "returned", "cancelled"};
+static const char *const ops_op_text[] = {"confirm", "calculate", "cancel", "return"};
+
+static void ops_qty(strbuf *b, int64_t q) { /* thousandths as a JSON number */
+    if (q < 0) {
+        sb_putc(b, '-');
+        q = -q;
+    }
+    sb_printf(b, "%lld", (long long)(q / 1000));
+    int64_t f = q % 1000;
+    if (f) {
+        char t[5];
+        t[0] = '.';
+        t[1] = (char)('0' + f / 100);
+        t[2] = (char)('0' + f / 10 % 10);
+        t[3] = (char)('0' + f % 10);
+        size_t k = 4;
+        while (t[k - 1] == '0')
+            k--;
+        sb_add(b, t, k);
+    }
+}
+
+/* JSON `json` (an object) with extra fields before its closing brace, into o->rec. */
+static void ops_decorate(struct ops_scratch *o, const char *json, size_t n, int op, int echo,
+                         int dup) {
+    strbuf *b = &o->rec;
+    if (json != b->data) {
+        b->len = 0;
+        sb_add(b, json, n);
+    } else {
+        b->len = n;
+    }
+    if (!echo && !dup) {
+        sb_cstr(b);
+        return;
+    }
+    if (b->len && b->data[b->len - 1] == '}') b->len--;
+    if (echo) {
+        sb_puts(b, ",\"op\":\"");
+        sb_puts(b, ops_op_text[op]);
+        sb_putc(b, '"');
+    }
+    if (dup) sb_puts(b, ",\"duplicate\":true");
+    sb_putc(b, '}');
+}
+
+static void ops_out(promo_op_result *out, struct ops_scratch *o) {
+    out->json = sb_cstr(&o->rec);
+    out->json_len = o->rec.len;
+}
+
+/* ------------------------------------------------------ confirm / calculate ---- */
+
+static promo_status ops_refuse(promo_ctx *c, const char *msg) {
+    return eng_err(c, PROMO_EINPUT, msg);
+}
+
+promo_status ops_prepare(promo_ctx *c, const promo_op *op, promo_op_result *out, int *pending) {
+    *pending = 0;
+    struct ops_scratch *o = ops_get(c);
+    if (!o) return eng_err(c, PROMO_ENOMEM, NULL);
+    int echo = (op->flags & PROMO_OPF_ECHO_OP) != 0;
+    memset(out, 0, sizeof *out);
+    out->size = sizeof *out;
+    out->op = op->op;
+    if (op->op == PROMO_OP_CANCEL || op->op == PROMO_OP_RETURN) {
+        if (!op->id.p) return ops_refuse(c, "id: missing");
+        if (op->op == PROMO_OP_RETURN && !op->refund_id.p)
+            return ops_refuse(c, "refund_id: missing");
+        if (op->op == PROMO_OP_RETURN && !op->nlines) return ops_refuse(c, "lines: missing");
+        *pending = 1;
+        return PROMO_OK;
+    }
+    if (op->op != PROMO_OP_CONFIRM && op->op != PROMO_OP_CALCULATE)
+        return eng_err(c, PROMO_EARG, "unknown operation");
+    const promo_receipt *r = op->receipt;
+    if (!r) return eng_err(c, PROMO_EARG, "receipt must not be NULL");
+    uint64_t hash = 0;
+    if (op->op == PROMO_OP_CONFIRM) {
+        hash = ops_receipt_hash(r);
+        const void *data;
+        size_t len;
+        promo_store *st = &c->e->store;
+        if (st->ops->journal(st->self, &c->reader, r->id, &data, &len) != PROMO_OK)
+            return eng_err(c, PROMO_ESTATE, "state store: journal read failed");
+        if (data) {
+            jr_view v;
+            if (ops_view(data, len, &v)) return eng_err(c, PROMO_ESTATE, "state store: corrupt journal entry");
+            if (v.h.hash != hash)
+                return ops_refuse(c, "id: already confirmed with another receipt");
+            ops_decorate(o, v.json, v.h.json_len, op->op, echo, 1);
+            out->duplicate = 1;
+            out->state = (int)v.h.state;
+            ops_out(out, o);
+            return PROMO_OK;
+        }
+    }
+    const promo_result *res;
+    promo_status st = promo_eval(c, r, &res);
+    if (st != PROMO_OK) return st;
+    strbuf *b = &o->rec;
+    for (;;) {
+        size_t need = promo_result_to_json(res, b->data, b->cap);
+        if (need < b->cap) {
+            b->len = need;
+            break;
+        }
+        sb_reserve(b, need + 1 - b->len);
+    }
+    out->result = res;
+    if (op->op == PROMO_OP_CONFIRM) {
+        if (ops_build_entry(c, o, r, res, hash)) return eng_err(c, PROMO_ENOMEM, NULL);
+        out->state = PROMO_RS_CONFIRMED;
+        *pending = 1;
+    }
+    ops_decorate(o, b->data, b->len, op->op, echo, 0);
+    ops_out(out, o);
+    return PROMO_OK;
+}
+
+/* ---------------------------------------------------------- cancel / return ---- */
+
+static int ops_add_delta(struct ops_scratch *o, size_t *nd, uint64_t key, int32_t day, int64_t add) {
+    if (!add) return 0;
+    if (ops_grow(&o->d, &o->cap_d, *nd + 1, sizeof *o->d)) return -1;
+    o->d[(*nd)++] = (promo_delta){key, day, add};
+    return 0;
+}
+
+static int ops_add_budget(struct ops_scratch *o, size_t *nb, uint64_t key, int64_t add) {
+    if (!add) return 0;
+    for (size_t i = 0; i < *nb; i++)
+        if (o->bd[i].key == key) {
+            o->bd[i].add += add;
+            return 0;
+        }
+    if (ops_grow(&o->bd, &o->cap_bd, *nb + 1, sizeof *o->bd)) return -1;
+    o->bd[(*nb)++] = (promo_budget_delta){key, add};
+    return 0;
+}
+
+static promo_status ops_reverse(promo_ctx *c, const promo_op *op, promo_op_result *out) {
+    struct ops_scratch *o = c->ops;
+    promo_engine *e = c->e;
+    promo_store *st = &e->store;
+    int cancel = op->op == PROMO_OP_CANCEL;
+    const void *data;
+    size_t len;
+    if (st->ops->journal(st->self, &c->reader, op->id, &data, &len) != PROMO_OK)
+        return eng_err(c, PROMO_ESTATE, "state store: journal read failed");
+    if (!data) return ops_refuse(c, "id: no confirmed receipt with this id");
+    o->old.len = 0;
+    sb_add(&o->old, data, len);
+    jr_view v;
+    if (ops_view(o->old.data, len, &v))
+        return eng_err(c, PROMO_ESTATE, "state store: corrupt journal entry");
+    uint32_t n = v.h.nlines;
+    /* the request, per line */
+    if (ops_grow(&o->req, &o->cap_req, n + 1, sizeof *o->req) ||
+        ops_grow(&o->refund, &o->cap_refund, n + 1, sizeof *o->refund))
+        return eng_err(c, PROMO_ENOMEM, NULL);
+    memset(o->refund, 0, (n + 1) * sizeof *o->refund);
+    memset(o->req, 0, (n + 1) * sizeof *o->req);
+    if (cancel) {
+        for (uint32_t i = 0; i < n; i++)
+            o->req[i] = v.lines[i].qty - v.lines[i].returned;
+    } else {
+        for (uint32_t k = 0; k < op->nlines; k++) {
+            const promo_return_line *rl = &op->lines[k];
+            char msg[96];
+            if (rl->n >= n) {
+                snprintf(msg, sizeof msg, "lines[%u].n: the receipt has no line %u", k, rl->n);
+                return ops_refuse(c, msg);
+            }
+            if (rl->qty <= 0) {
+                snprintf(msg, sizeof msg, "lines[%u].qty: must be positive", k);
+                return ops_refuse(c, msg);
+            }
+            o->req[rl->n] += rl->qty;
+        }
+    }
+    XXH3_state_t hs;
+    XXH3_64bits_reset(&hs);
+    for (uint32_t i = 0; i < n; i++)
+        if (o->req[i]) {
+            XXH3_64bits_update(&hs, &i, sizeof i);
+            XXH3_64bits_update(&hs, &o->req[i], sizeof o->req[i]);
+        }
+    uint64_t lines_hash = cancel ? 0 : XXH3_64bits_digest(&hs);
+    /* the refund key: an operation done before gives its stored record */
+    strbuf *key = &o->key;
+    key->len = 0;
+    sb_add(key, op->id.p, op->id.n);
+    sb_putc(key, 0);
+    if (!cancel) sb_add(key, op->refund_id.p, op->refund_id.n);
+    promo_str rk = {key->data, (uint32_t)key->len};
+    if (st->ops->journal(st->self, &c->reader, rk, &data, &len) != PROMO_OK)
+        return eng_err(c, PROMO_ESTATE, "state store: journal read failed");
+    if (data) {
+        jf_hdr f;
+        if (len < sizeof f) return eng_err(c, PROMO_ESTATE, "state store: corrupt refund record");
+        memcpy(&f, data, sizeof f);
+        if (f.magic != JF_MAGIC || sizeof f + f.json_len != len)
+            return eng_err(c, PROMO_ESTATE, "state store: corrupt refund record");
+        if (f.lines_hash != lines_hash)
+            return ops_refuse(c, "refund_id: already used with other lines");
+        ops_decorate(o, (const char *)data + sizeof f, f.json_len, op->op, 0, 1);
+        out->duplicate = 1;
+        out->state = (int)f.state;
+        out->refund = f.refund;
+        out->points = f.points;
+        ops_out(out, o);
+        return PROMO_OK;
+    }
+    for (uint32_t i = 0; i < n; i++)
+        if (o->req[i] > v.lines[i].qty - v.lines[i].returned) {
+            char msg[96];
+            snprintf(msg, sizeof msg, "lines: line %u has %lld thousandths left to return", i,
+                     (long long)(v.lines[i].qty - v.lines[i].returned));
+            return ops_refuse(c, msg);
+        }
+    /* what the returned units take back */
+    if (ops_grow(&o->ptsback, &o->cap_pts, v.h.npts + 1, sizeof *o->ptsback))
+        return eng_err(c, PROMO_ENOMEM, NULL);
+    memset(o->ptsback, 0, (v.h.npts + 1) * sizeof *o->ptsback);
+    size_t nd = 0, nb = 0;
+    int nomem = 0;
+    int64_t refund = 0, points = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        if (!o->req[i]) continue;
+        const jr_line *l = &v.lines[i];
+        o->refund[i] = ops_take(l->final, l->returned, l->returned + o->req[i], l->qty);
+        refund += o->refund[i];
+    }
+    for (uint32_t k = 0; k < v.h.nattr; k++) {
+        const jr_attr *a = &v.attrs[k];
+        const jr_line *l = &v.lines[a->line];
+        if (!o->req[a->line]) continue;
+        int64_t t = ops_take(a->value, l->returned, l->returned + o->req[a->line], l->qty);
+        if (a->kind == JA_HIST) nomem |= ops_add_delta(o, &nd, a->key, v.h.date, -t);
+        if (a->kind == JA_POINTS) o->ptsback[a->pts] += t, points -= t;
+        if (a->kind != JA_HIST && a->budgeted) nomem |= ops_add_budget(o, &nb, a->key, -t);
+    }
+    int full = 1;
+    for (uint32_t i = 0; i < n; i++) {
+        v.lines[i].returned += o->req[i]; /* in o->old: the new entry */
+        if (v.lines[i].returned != v.lines[i].qty) full = 0;
+    }
+    int was_full = v.h.state == PROMO_RS_RETURNED || v.h.state == PROMO_RS_CANCELLED;
+    if (full && !was_full) {
+        nomem |= ops_add_delta(o, &nd, STK_VISITS_KEY, v.h.date, -1);
+        for (uint32_t k = 0; k < v.h.nlimit; k++)
+            nomem |= ops_add_delta(o, &nd, v.limits[k].key, v.limits[k].day, -1);
+    }
+    if (nomem) return eng_err(c, PROMO_ENOMEM, NULL);
+    uint32_t state = full ? (cancel ? PROMO_RS_CANCELLED : PROMO_RS_RETURNED)
+                          : PROMO_RS_PARTIALLY_RETURNED;
+    if (was_full) state = v.h.state;
+    v.h.state = state;
+    memcpy(o->old.data, &v.h, sizeof v.h);
+    /* the record */
+    strbuf *b = &o->rec;
+    b->len = 0;
+    sb_puts(b, "{\"id\":");
+    sb_json_str(b, op->id.p, op->id.n);
+    sb_puts(b, ",\"op\":\"");
+    sb_puts(b, ops_op_text[op->op]);
+    sb_putc(b, '"');
+    if (!cancel) {
+        sb_puts(b, ",\"refund_id\":");
+        sb_json_str(b, op->refund_id.p, op->refund_id.n);
+    }
+    sb_puts(b, ",\"state\":\"");
+    sb_puts(b, ops_state_text[state]);
+    sb_puts(b, "\",\"refund\":");
+    sb_money(b, refund);
+    sb_puts(b, ",\"refunds\":[");
+    int first = 1;
+    for (uint32_t i = 0; i < n; i++) {
+        if (!o->req[i]) continue;
+        sb_printf(b, "%s{\"n\":%u,\"qty\":", first ? "" : ",", i);
+        ops_qty(b, o->req[i]);
+        sb_puts(b, ",\"refund\":");
+        sb_money(b, o->refund[i]);
+        sb_putc(b, '}');
+        first = 0;
+    }
+    sb_puts(b, "],\"points\":[");
+    first = 1;
+    for (uint32_t p = 0; p < v.h.npts; p++) {
+        if (!o->ptsback[p]) continue;
+        sb_puts(b, first ? "{\"campaign\":" : ",{\"campaign\":");
+        sb_json_str(b, v.strings + v.pts[p].id_off, v.pts[p].id_len);
+        sb_puts(b, ",\"points\":");
+        sb_money(b, -o->ptsback[p]);
+        sb_putc(b, '}');
+        first = 0;
+    }
+    sb_puts(b, "]}");
+    jf_hdr f = {JF_MAGIC, state, lines_hash, refund, points, (uint32_t)b->len, 0};
+    o->rf.len = 0;
+    sb_add(&o->rf, &f, sizeof f);
+    sb_add(&o->rf, b->data, b->len);
+    promo_store_write w = {0};
+    if (v.h.cust_len) {
+        w.customer = (promo_str){v.cust, v.h.cust_len};
+        w.expected = UINT64_MAX;
+        w.deltas = o->d;
+        w.ndeltas = nd;
+    }
+    w.budgets = o->bd;
+    w.nbudgets = nb;
+    w.jkey = op->id;
+    w.jdata = o->old.data;
+    w.jlen = o->old.len;
+    w.jkey2 = rk;
+    w.jdata2 = o->rf.data;
+    w.jlen2 = o->rf.len;
+    promo_status r = st->ops->write(st->self, &w);
+    if (r != PROMO_OK) return eng_err(c, r == PROMO_ENOMEM ? r : PROMO_ESTATE, "state store: write failed");
+    for (size_t i = 0; i < nb; i++) {
+        stk_budget *ctr = eng_budget_find(e, o->bd[i].key);
+        if (ctr) atomic_fetch_add(&ctr->spent, o->bd[i].add);
+    }
+    out->state = (int)state;
+    out->refund = refund;
+    out->points = points;
+    ops_out(out, o);
+    return PROMO_OK;
+}
+
+promo_status ops_commit(promo_ctx *c, const promo_op *op, promo_op_result *out) {
+    struct ops_scratch *o = c->ops;
+    if (!o) return eng_err(c, PROMO_EARG, "nothing to commit");
+    if (op->op == PROMO_OP_CONFIRM) {
+        if (!c->can_commit) return eng_err(c, PROMO_EARG, "no evaluation to commit");
+        return eng_commit(c, op->receipt->id, o->jr.data, o->jr.len);
+    }
+    if (op->op == PROMO_OP_CANCEL || op->op == PROMO_OP_RETURN) {
+        pthread_mutex_lock(&c->e->cmu);
+        promo_status st = ops_reverse(c, op, out);
+        pthread_mutex_unlock(&c->e->cmu);
+        return st;
+    }
+    return PROMO_OK;
+}
+
+void promo_op_init(promo_op *op) {
+    if (!op) return;
+    memset(op, 0, sizeof *op);
+    op->size = sizeof *op;
+}
+
+promo_status promo_op_run(promo_ctx *c, const promo_op *op, promo_op_result *out) {
+    if (!c) return PROMO_EARG;
+    if (!op || !out || op->size < sizeof *op) return eng_err(c, PROMO_EARG, "bad promo_op");
+    promo_status st = PROMO_ECONFLICT;
+    for (int tries = 0; tries < OPS_MAX_RETRIES && st == PROMO_ECONFLICT; tries++) {
+        int pending;
+        st = ops_prepare(c, op, out, &pending);
+        if (st != PROMO_OK || !pending) return st;
+        st = ops_commit(c, op, out);
+    }
+    return st;
+}
+
+/* ----------------------------------------------------------- description ---- */
+
+int ops_journal_describe(const void *key, size_t klen, const void *data, size_t len,
+                         strbuf *b) {
+    const char *k = key;
+    const char *nul = memchr(k, 0, klen);
+    if (nul) { /* a refund record */
+        jf_hdr f;
+        if (len < sizeof f) return -1;
+        memcpy(&f, data, sizeof f);
+        if (f.magic != JF_MAGIC || sizeof f + f.json_len != len) return -1;
+        sb_puts(b, "{\"id\":");
+        sb_json_str(b, k, (size_t)(nul - k));
+        if (nul + 1 < k + klen) {
+            sb_puts(b, ",\"refund_id\":");
+            sb_json_str(b, nul + 1, klen - (size_t)(nul + 1 - k));
+        } else {
+            sb_puts(b, ",\"cancel\":true");
+        }
+        sb_puts(b, ",\"record\":");
+        sb_add(b, (const char *)data + sizeof f, f.json_len);
+        sb_putc(b, '}');
+        return 0;
+    }
+    void *al = malloc(len ? len : 1);
+    if (!al) return -1;
+    memcpy(al, data, len);
+    jr_view v;
+    if (ops_view(al, len, &v)) {
+        free(al);
+        return -1;
+    }
+    sb_puts(b, "{\"id\":");
+    sb_json_str(b, k, klen);
+    sb_puts(b, ",\"state\":\"");
+    sb_puts(b, ops_state_text[v.h.state <= PROMO_RS_CANCELLED ? v.h.state : 0]);
+    sb_puts(b, "\",\"customer\":");
+    if (v.h.cust_len)
+        sb_json_str(b, v.cust, v.h.cust_len);
+    else
+        sb_puts(b, "null");
+    sb_puts(b, ",\"lines\":[");
+    for (uint32_t i = 0; i < v.h.nlines; i++) {
+        sb_printf(b, "%s{\"n\":%u,\"qty\":", i ? "," : "", i);
+        ops_qty(b, v.lines[i].qty);
+        sb_puts(b, ",\"final\":");
+        sb_money(b, v.lines[i].final);
+        sb_puts(b, ",\"returned\":");
+        ops_qty(b, v.lines[i].returned);
+        sb_putc(b, '}');
+    }
+    sb_puts(b, "],\"result\":");
+    sb_add(b, v.json, v.h.json_len);
+    sb_putc(b, '}');
+    free(al);
+    return 0;
+}

@@ -1,0 +1,36 @@
+/*
+ * ops.h — the purchase protocol (runtime stage "state of record", SPEC 7.1): calculate,
+ * confirm (idempotent by receipt id, journaled), cancel and return (reversal by the
+ * journal's attribution). Internal to libpromo; promo.h has the public entry
+ * (promo_op_run), `promo run` uses the two phases below so that evaluations run in
+ * parallel and commits in input order.
+ */
+#ifndef PROMO_OPS_H
+#define PROMO_OPS_H
+
+#include "promo.h"
+
+struct ops_scratch;
+void ops_free(struct ops_scratch *o);
+struct ops_json_buf;
+void ops_json_free(struct ops_json_buf *b);
+
+/*
+ * Phase 1 (any thread, parallel): for calculate/confirm, the duplicate check and the
+ * evaluation; the record is formatted. For cancel/return nothing (everything happens
+ * in phase 2). *pending is 1 when ops_commit must be called.
+ * PROMO_EINPUT: an error record (promo_ctx_errmsg), nothing changed.
+ */
+promo_status ops_prepare(promo_ctx *c, const promo_op *op, promo_op_result *out, int *pending);
+/* Phase 2 (commit order). PROMO_ECONFLICT: call ops_prepare again. */
+promo_status ops_commit(promo_ctx *c, const promo_op *op, promo_op_result *out);
+
+/* The content hash that tells "the same receipt" on a repeated confirm. */
+uint64_t ops_receipt_hash(const promo_receipt *r);
+
+/* Journal entries (for `promo state`): the JSON description of entry (key, data). */
+struct strbuf;
+int ops_journal_describe(const void *key, size_t klen, const void *data, size_t len,
+                         struct strbuf *out);
+
+#endif

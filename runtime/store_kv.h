@@ -1,0 +1,96 @@
+/*
+ * store_kv.h — what the two state stores share (runtime stage "state"): a sharded hash
+ * table of byte keys -> value blobs (the whole in-memory store, and the LMDB store's
+ * overlay of writes not yet synced), the customer record format and its merge, and the
+ * version-checked write of one operation. Internal to libpromo.
+ *
+ * Keys are a namespace byte and the text: 'C' + customer id, 'J' + journal key,
+ * 'B' + the 8 bytes of a campaign hash. Texts longer than SKV_MAX_TEXT keep their first
+ * SKV_MAX_TEXT - 16 bytes and a 128-bit hash of the whole (LMDB keys are at most 511
+ * bytes); docs/semantics.md says so.
+ *
+ * A customer record: skv_rec_hdr then ncells promo_cell sorted by (key, day).
+ */
+#ifndef PROMO_STORE_KV_H
+#define PROMO_STORE_KV_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "promo.h"
+
+#define SKV_SHARDS   64
+#define SKV_MAX_TEXT 480
+#define SKV_MAX_KEY  (SKV_MAX_TEXT + 1)
+
+typedef struct skv_rec_hdr {
+    uint64_t version;
+    uint32_t ncells;
+    uint32_t pad_;
+} skv_rec_hdr;
+
+typedef struct skv_ent {
+    uint64_t h; /* 0: empty slot */
+    char *key;  /* key bytes then the value, one allocation */
+    uint32_t klen, vlen, vcap;
+} skv_ent;
+
+typedef struct skv_shard {
+    pthread_mutex_t mu;
+    skv_ent *tab;
+    uint32_t n, cap; /* cap: 0 or a power of two */
+} skv_shard;
+
+typedef struct skv_map {
+    skv_shard sh[SKV_SHARDS];
+    size_t count; /* entries, all shards (writer only) */
+} skv_map;
+
+/* A read handle: buffers for copies (customer record, journal entry). */
+typedef struct skv_reader {
+    void *rbuf, *jbuf;
+    size_t rcap, jcap;
+    void *backend; /* the LMDB read transaction */
+} skv_reader;
+
+/* Where a write finds what the map does not hold (the LMDB store's database); NULL
+ * for the memory store. Returns 1 found (*p valid until the next call), 0 absent,
+ * -1 error. */
+typedef int (*skv_base_get)(void *base, const void *key, size_t klen, const void **p, size_t *len);
+
+typedef struct skv_store {
+    skv_map map;
+    pthread_mutex_t wmu; /* serializes write and sync */
+    skv_base_get base_get;
+    void *base;
+    void *mbuf; /* the merged record of a write */
+    size_t mcap;
+} skv_store;
+
+void skv_init(skv_store *s);
+void skv_destroy(skv_store *s);
+void skv_map_clear(skv_map *m);
+
+/* Builds the key of namespace `ns` and `text` into k[SKV_MAX_KEY + 16]; returns its length. */
+size_t skv_key(char ns, const void *text, size_t n, char *k);
+
+/* Copies the value of `key` into *buf (grown as needed): 1 found, 0 absent, -1 no memory. */
+int skv_map_get(skv_map *m, const void *key, size_t klen, void **buf, size_t *cap, size_t *len);
+/* Inserts or replaces (caller holds the writer lock); 0 or -1 no memory. */
+int skv_map_put(skv_map *m, const void *key, size_t klen, const void *val, size_t vlen);
+/* Calls f for every entry (caller holds the writer lock); stops at a non-zero return. */
+int skv_map_each(skv_map *m, int (*f)(void *u, const void *k, size_t kl, const void *v, size_t vl),
+                 void *u);
+
+/* A record blob as promo_store_rec (len 0: unknown customer). 0, or -1 malformed. */
+int skv_rec_view(const void *p, size_t len, promo_store_rec *out);
+
+/* The version-checked write (caller holds wmu). */
+promo_status skv_write(skv_store *s, const promo_store_write *w);
+
+/* Reader buffers. */
+void *skv_grow(void **buf, size_t *cap, size_t need);
+void skv_reader_free(skv_reader *r);
+
+#endif

@@ -1,0 +1,303 @@
+/*
+ * store_lmdb.c — the persistent state store (runtime stage "state", SPEC 7.2): one LMDB
+ * environment in a directory, one database of the keys of store_kv.h.
+ *
+ * Writes go to an in-memory overlay (store_kv.h's table) under the writer lock; sync
+ * writes the whole overlay in ONE LMDB write transaction (the group commit) and then
+ * empties it, so the process holds only what was written since the last sync: the
+ * customers themselves live in the file, whose pages are the OS's cache. Reads look in
+ * the overlay first, then in LMDB through the reader's own read transaction
+ * (MDB_NOTLS: a transaction per reader, not per thread), renewed for each read so it
+ * sees the last sync; a customer record is used in place in the map when it is 8-byte
+ * aligned (LMDB aligns values to 2 bytes only), copied otherwise.
+ *
+ * Durability: `process` opens with MDB_NOSYNC (a committed transaction is in the OS
+ * page cache, which survives kill -9 of the process); `strict` lets LMDB fsync at
+ * every commit (survives power loss).
+ */
+#include <errno.h>
+#include <lmdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "store_internal.h"
+#include "store_kv.h"
+
+#define LM_OVERLAY_MAX 200000 /* entries pending before a write syncs by itself */
+
+typedef struct lm_store {
+    skv_store kv; /* first: the ops get an lm_store as self */
+    MDB_env *env;
+    MDB_dbi dbi;
+    MDB_txn *wtxn; /* the writer's read transaction (base lookups of skv_write) */
+    int group, read_only;
+    char err[160];
+} lm_store;
+
+static promo_status lm_fail(lm_store *s, const char *what, int rc) {
+    snprintf(s->err, sizeof s->err, "state store: %s: %s", what, mdb_strerror(rc));
+    return PROMO_ESTATE;
+}
+
+/* A read transaction made current: renewed (or begun) for the caller. */
+static int lm_renew(lm_store *s, MDB_txn **t) {
+    if (*t) {
+        mdb_txn_reset(*t);
+        return mdb_txn_renew(*t);
+    }
+    return mdb_txn_begin(s->env, NULL, MDB_RDONLY, t);
+}
+
+static int lm_base_get(void *base, const void *key, size_t klen, const void **p, size_t *len) {
+    lm_store *s = base;
+    MDB_val k = {klen, (void *)key}, v;
+    int rc = mdb_get(s->wtxn, s->dbi, &k, &v);
+    if (rc == MDB_NOTFOUND) return 0;
+    if (rc) return -1;
+    *p = v.mv_data;
+    *len = v.mv_size;
+    return 1;
+}
+
+static skv_reader *lm_reader(void **reader) {
+    if (!*reader) *reader = calloc(1, sizeof(skv_reader));
+    return *reader;
+}
+
+/* Overlay, else LMDB through the reader's transaction. 1 found (*p, *len), 0 absent. */
+static int lm_get(lm_store *s, skv_reader *r, const char *k, size_t kl, void **buf, size_t *cap,
+                  const void **p, size_t *len) {
+    int f = skv_map_get(&s->kv.map, k, kl, buf, cap, len);
+    if (f) {
+        *p = *buf;
+        return f;
+    }
+    MDB_txn *t = r->backend;
+    int rc = lm_renew(s, &t);
+    r->backend = t;
+    if (rc) return -1;
+    MDB_val key = {kl, (void *)k}, v;
+    rc = mdb_get(t, s->dbi, &key, &v);
+    if (rc == MDB_NOTFOUND) return 0;
+    if (rc) return -1;
+    *p = v.mv_data;
+    *len = v.mv_size;
+    return 1;
+}
+
+static promo_status lm_read(void *self, void **reader, promo_str customer, promo_store_rec *out) {
+    lm_store *s = self;
+    skv_reader *r = lm_reader(reader);
+    *out = (promo_store_rec){0, NULL, 0};
+    if (!r) return PROMO_ENOMEM;
+    char k[SKV_MAX_KEY + 16];
+    size_t kl = skv_key('C', customer.p, customer.n, k), len = 0;
+    const void *p = NULL;
+    int f = lm_get(s, r, k, kl, &r->rbuf, &r->rcap, &p, &len);
+    if (f < 0) return PROMO_ESTATE;
+    if (!f) return PROMO_OK;
+    if ((uintptr_t)p & 7) {
+        if (!skv_grow(&r->rbuf, &r->rcap, len)) return PROMO_ENOMEM;
+        memcpy(r->rbuf, p, len);
+        p = r->rbuf;
+    }
+    return skv_rec_view(p, len, out) ? PROMO_ESTATE : PROMO_OK;
+}
+
+static promo_status lm_journal(void *self, void **reader, promo_str key, const void **data,
+                               size_t *len) {
+    lm_store *s = self;
+    skv_reader *r = lm_reader(reader);
+    *data = NULL;
+    *len = 0;
+    if (!r) return PROMO_ENOMEM;
+    char k[SKV_MAX_KEY + 16];
+    size_t kl = skv_key('J', key.p, key.n, k);
+    const void *p = NULL;
+    int f = lm_get(s, r, k, kl, &r->jbuf, &r->jcap, &p, len);
+    if (f < 0) return PROMO_ESTATE;
+    if (!f) return PROMO_OK;
+    if (p != r->jbuf) { /* a copy: the caller may read a customer through r meanwhile */
+        if (!skv_grow(&r->jbuf, &r->jcap, *len ? *len : 1)) return PROMO_ENOMEM;
+        memcpy(r->jbuf, p, *len);
+    }
+    *data = r->jbuf;
+    return PROMO_OK;
+}
+
+static promo_status lm_budget(void *self, uint64_t key, int64_t *spent) {
+    lm_store *s = self;
+    void *rd = NULL;
+    skv_reader *r = lm_reader(&rd);
+    *spent = 0;
+    if (!r) return PROMO_ENOMEM;
+    char k[SKV_MAX_KEY + 16];
+    size_t kl = skv_key('B', &key, 8, k), len = 0;
+    const void *p = NULL;
+    int f = lm_get(s, r, k, kl, &r->rbuf, &r->rcap, &p, &len);
+    if (f > 0 && len == 8) memcpy(spent, p, 8);
+    if (r->backend) mdb_txn_abort(r->backend);
+    skv_reader_free(r);
+    return f < 0 ? PROMO_ESTATE : PROMO_OK;
+}
+
+static int lm_put_one(void *u, const void *k, size_t kl, const void *v, size_t vl) {
+    MDB_txn *t = ((void **)u)[0];
+    MDB_dbi dbi = *(MDB_dbi *)((void **)u)[1];
+    MDB_val key = {kl, (void *)k}, val = {vl, (void *)v};
+    return mdb_put(t, dbi, &key, &val, 0);
+}
+
+/* Writes the overlay in one transaction and empties it (writer lock held). */
+static promo_status lm_sync_locked(lm_store *s) {
+    if (!s->kv.map.count) return PROMO_OK;
+    MDB_txn *t;
+    int rc = mdb_txn_begin(s->env, NULL, 0, &t);
+    if (rc) return lm_fail(s, "begin", rc);
+    void *u[2] = {t, &s->dbi};
+    rc = skv_map_each(&s->kv.map, lm_put_one, u);
+    if (rc) {
+        mdb_txn_abort(t);
+        return lm_fail(s, "put", rc);
+    }
+    rc = mdb_txn_commit(t);
+    if (rc) return lm_fail(s, "commit", rc);
+    skv_map_clear(&s->kv.map);
+    return PROMO_OK;
+}
+
+static promo_status lm_write(void *self, const promo_store_write *w) {
+    lm_store *s = self;
+    if (s->read_only) return PROMO_EARG;
+    pthread_mutex_lock(&s->kv.wmu);
+    promo_status st = PROMO_OK;
+    int rc = lm_renew(s, &s->wtxn);
+    if (rc) st = lm_fail(s, "read", rc);
+    if (st == PROMO_OK) st = skv_write(&s->kv, w);
+    mdb_txn_reset(s->wtxn);
+    if (st == PROMO_OK && (!s->group || s->kv.map.count >= LM_OVERLAY_MAX))
+        st = lm_sync_locked(s);
+    pthread_mutex_unlock(&s->kv.wmu);
+    return st;
+}
+
+static promo_status lm_sync(void *self) {
+    lm_store *s = self;
+    pthread_mutex_lock(&s->kv.wmu);
+    promo_status st = lm_sync_locked(s);
+    pthread_mutex_unlock(&s->kv.wmu);
+    return st;
+}
+
+static void lm_reader_free(void *self, void *reader) {
+    (void)self;
+    skv_reader *r = reader;
+    if (!r) return;
+    if (r->backend) mdb_txn_abort(r->backend);
+    skv_reader_free(r);
+}
+
+static void lm_destroy(void *self) {
+    lm_store *s = self;
+    if (!s) return;
+    if (s->wtxn) mdb_txn_abort(s->wtxn);
+    if (s->env) mdb_env_close(s->env);
+    skv_destroy(&s->kv);
+    free(s);
+}
+
+static const promo_store_ops lm_ops = {sizeof(promo_store_ops), lm_read,  lm_journal,
+                                       lm_budget,                lm_write, lm_sync,
+                                       lm_reader_free,           lm_destroy};
+
+promo_status promo_store_open(const char *dir, const promo_store_opts *opts, promo_store *out,
+                              char *errbuf, size_t errlen) {
+    if (!out) return PROMO_EARG;
+    out->ops = NULL;
+    out->self = NULL;
+    if (!dir) return PROMO_EARG;
+    promo_store_opts o;
+    promo_store_opts_init(&o);
+    if (opts) memcpy(&o, opts, opts->size < sizeof o ? opts->size : sizeof o);
+    if (!o.map_size) o.map_size = (uint64_t)64 << 30;
+    lm_store *s = calloc(1, sizeof *s);
+    if (!s) return PROMO_ENOMEM;
+    skv_init(&s->kv);
+    s->kv.base_get = lm_base_get;
+    s->kv.base = s;
+    s->group = o.group_commit;
+    s->read_only = o.read_only;
+    promo_status st = PROMO_OK;
+    int rc;
+    if (!o.read_only && mkdir(dir, 0777) && errno != EEXIST) {
+        snprintf(s->err, sizeof s->err, "cannot create %s: %s", dir, strerror(errno));
+        st = PROMO_EIO;
+        goto fail;
+    }
+    unsigned flags = MDB_NOTLS | MDB_NORDAHEAD;
+    if (o.durability != PROMO_DURABLE_STRICT) flags |= MDB_NOSYNC;
+    if (o.read_only) flags |= MDB_RDONLY;
+    if ((rc = mdb_env_create(&s->env)) || (rc = mdb_env_set_mapsize(s->env, (size_t)o.map_size)) ||
+        (rc = mdb_env_set_maxreaders(s->env, 4096)) ||
+        (rc = mdb_env_open(s->env, dir, flags, 0666))) {
+        snprintf(s->err, sizeof s->err, "cannot open the state store %s: %s", dir,
+                 mdb_strerror(rc));
+        st = PROMO_ESTATE;
+        goto fail;
+    }
+    MDB_txn *t;
+    if ((rc = mdb_txn_begin(s->env, NULL, o.read_only ? MDB_RDONLY : 0, &t)) ||
+        (rc = mdb_dbi_open(t, NULL, 0, &s->dbi)) || (rc = mdb_txn_commit(t))) {
+        snprintf(s->err, sizeof s->err, "cannot open the state store %s: %s", dir,
+                 mdb_strerror(rc));
+        st = PROMO_ESTATE;
+        goto fail;
+    }
+    out->ops = &lm_ops;
+    out->self = s;
+    return PROMO_OK;
+fail:
+    if (errbuf && errlen) snprintf(errbuf, errlen, "%s", s->err);
+    lm_destroy(s);
+    return st;
+}
+
+/* ------------------------------------------------ promo state (internal) ---- */
+
+int store_lmdb_is(const promo_store *s) {
+    return s && s->ops == &lm_ops;
+}
+
+int store_lmdb_each(promo_store *ps, int (*f)(void *u, const void *k, size_t kl, const void *v,
+                                              size_t vl),
+                    void *u) {
+    lm_store *s = ps->self;
+    lm_sync(s);
+    MDB_txn *t;
+    MDB_cursor *c;
+    if (mdb_txn_begin(s->env, NULL, MDB_RDONLY, &t)) return -1;
+    if (mdb_cursor_open(t, s->dbi, &c)) {
+        mdb_txn_abort(t);
+        return -1;
+    }
+    MDB_val k, v;
+    int r = 0, rc = mdb_cursor_get(c, &k, &v, MDB_FIRST);
+    while (!rc && !r) {
+        r = f(u, k.mv_data, k.mv_size, v.mv_data, v.mv_size);
+        rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+    }
+    mdb_cursor_close(c);
+    mdb_txn_abort(t);
+    return r;
+}
+
+int store_lmdb_put_raw(promo_store *ps, const void *k, size_t kl, const void *v, size_t vl) {
+    lm_store *s = ps->self;
+    pthread_mutex_lock(&s->kv.wmu);
+    int r = skv_map_put(&s->kv.map, k, kl, v, vl);
+    if (!r && s->kv.map.count >= LM_OVERLAY_MAX && lm_sync_locked(s) != PROMO_OK) r = -1;
+    pthread_mutex_unlock(&s->kv.wmu);
+    return r;
+}
