@@ -18,6 +18,7 @@ static const struct {
     {"test", cmd_test, "run the example blocks of .rule files"},
     {"fmt", cmd_fmt, "format .rule files canonically"},
     {"disasm", cmd_disasm, "list a bundle in human-readable form"},
+    {"state", cmd_state, "look into, export, import or verify a state store (run --state)"},
 };
 
 static void usage(FILE *f) {

@@ -23,6 +23,8 @@
 #include "engine_int.h"
 #include "hash.h"
 #include "ops.h"
+#include "store_internal.h"
+#include "store_kv.h"
 #include "strbuf.h"
 
 #define JR_MAGIC 0x314a5250u /* "PRJ1" */
@@ -806,4 +808,154 @@ int ops_journal_describe(const void *key, size_t klen, const void *data, size_t 
     sb_putc(b, '}');
     free(al);
     return 0;
+}
+
+/* ---------------------------------------------------------------- verify ---- */
+
+typedef struct ov_ctx {
+    skv_store exp; /* the state the journal says */
+    strbuf *report;
+    size_t problems, entries, customers, budgets;
+    promo_delta *d;
+    promo_budget_delta *bd;
+    size_t cap_d, cap_bd;
+} ov_ctx;
+
+/* Pass 1: what every journal entry still contributes (what its returns left). */
+static int ov_journal(void *u, const void *k, size_t kl, const void *data, size_t len) {
+    ov_ctx *v = u;
+    const char *key = k;
+    if (!kl || key[0] != 'J' || memchr(key + 1, 0, kl - 1)) return 0;
+    void *al = malloc(len ? len : 1);
+    if (!al) return -1;
+    memcpy(al, data, len);
+    jr_view j;
+    if (ops_view(al, len, &j)) {
+        sb_printf(v->report, "journal entry %.*s: corrupt\n", (int)(kl - 1), key + 1);
+        v->problems++;
+        free(al);
+        return 0;
+    }
+    v->entries++;
+    size_t nd = 0, nb = 0;
+    int full = j.h.state == PROMO_RS_RETURNED || j.h.state == PROMO_RS_CANCELLED;
+    int bad = 0;
+    for (uint32_t a = 0; a < j.h.nattr; a++) {
+        const jr_attr *at = &j.attrs[a];
+        const jr_line *l = &j.lines[at->line];
+        int64_t left = at->value - ops_rhu(at->value, l->returned, l->qty);
+        if (!left) continue;
+        if (at->kind == JA_HIST) {
+            bad |= ops_grow(&v->d, &v->cap_d, nd + 1, sizeof *v->d);
+            if (!bad) v->d[nd++] = (promo_delta){at->key, j.h.date, left};
+        } else if (at->budgeted) {
+            bad |= ops_grow(&v->bd, &v->cap_bd, nb + 1, sizeof *v->bd);
+            if (!bad) v->bd[nb++] = (promo_budget_delta){at->key, left};
+        }
+    }
+    if (!full) {
+        bad |= ops_grow(&v->d, &v->cap_d, nd + 1 + j.h.nlimit, sizeof *v->d);
+        if (!bad) {
+            v->d[nd++] = (promo_delta){STK_VISITS_KEY, j.h.date, 1};
+            for (uint32_t i = 0; i < j.h.nlimit; i++)
+                v->d[nd++] = (promo_delta){j.limits[i].key, j.limits[i].day, 1};
+        }
+    }
+    if (!bad) {
+        promo_store_write w = {0};
+        if (j.h.cust_len) {
+            w.customer = (promo_str){j.cust, j.h.cust_len};
+            w.expected = UINT64_MAX;
+            w.deltas = v->d;
+            w.ndeltas = nd;
+        }
+        w.budgets = v->bd;
+        w.nbudgets = nb;
+        if ((w.customer.p || nb) && skv_write(&v->exp, &w) != PROMO_OK) bad = 1;
+    }
+    free(al);
+    return bad ? -1 : 0;
+}
+
+/* Pass 2: every stored customer and budget against the journal's. */
+static int ov_compare(void *u, const void *k, size_t kl, const void *data, size_t len) {
+    ov_ctx *v = u;
+    const char *key = k;
+    if (!kl || (key[0] != 'C' && key[0] != 'B')) return 0;
+    void *buf = NULL;
+    size_t cap = 0, elen = 0;
+    int f = skv_map_get(&v->exp.map, k, kl, &buf, &cap, &elen);
+    if (f < 0) return -1;
+    if (key[0] == 'B') {
+        int64_t got = 0, want = 0;
+        if (len == 8) memcpy(&got, data, 8);
+        if (f && elen == 8) memcpy(&want, buf, 8);
+        v->budgets++;
+        if (got != want) {
+            uint64_t h;
+            memcpy(&h, key + 1, 8);
+            sb_printf(v->report, "budget %016llx: stored %lld, journal %lld\n",
+                      (unsigned long long)h, (long long)got, (long long)want);
+            v->problems++;
+        }
+        free(buf);
+        return 0;
+    }
+    v->customers++;
+    void *al = malloc(len ? len : 1);
+    if (!al) {
+        free(buf);
+        return -1;
+    }
+    memcpy(al, data, len);
+    promo_store_rec got, want = {0, NULL, 0};
+    int ok = !skv_rec_view(al, len, &got) && (!f || !skv_rec_view(buf, elen, &want)) &&
+             got.ncells == want.ncells;
+    for (uint32_t i = 0; ok && i < got.ncells; i++)
+        ok = got.cells[i].key == want.cells[i].key && got.cells[i].day == want.cells[i].day &&
+             got.cells[i].value == want.cells[i].value;
+    if (!ok) {
+        sb_printf(v->report, "customer %.*s: stored counters differ from the journal's\n",
+                  (int)(kl - 1), key + 1);
+        v->problems++;
+    }
+    free(al);
+    free(buf);
+    return 0;
+}
+
+int ops_verify(promo_store *s, strbuf *report) {
+    ov_ctx v;
+    memset(&v, 0, sizeof v);
+    v.report = report;
+    skv_init(&v.exp);
+    int r = store_lmdb_each(s, ov_journal, &v);
+    size_t want_customers = 0, want_budgets = 0;
+    for (int i = 0; i < SKV_SHARDS && !r; i++)
+        for (uint32_t e = 0; e < v.exp.map.sh[i].cap; e++) {
+            const skv_ent *x = &v.exp.map.sh[i].tab[e];
+            if (!x->h) continue;
+            if (x->key[0] == 'C') {
+                promo_store_rec rec;
+                if (!skv_rec_view(x->key + x->klen, x->vlen, &rec) && rec.ncells) want_customers++;
+            }
+            if (x->key[0] == 'B') {
+                int64_t b;
+                memcpy(&b, x->key + x->klen, 8);
+                if (b) want_budgets++;
+            }
+        }
+    if (!r) r = store_lmdb_each(s, ov_compare, &v);
+    (void)want_budgets;
+    if (!r && v.customers < want_customers) {
+        sb_printf(report, "%zu customers in the journal have no stored record\n",
+                  want_customers - v.customers);
+        v.problems++;
+    }
+    sb_printf(report, "%zu journal entries, %zu customers, %zu budgets: %zu problems\n", v.entries,
+              v.customers, v.budgets, v.problems);
+    skv_destroy(&v.exp);
+    free(v.d);
+    free(v.bd);
+    return r ? -1 : v.problems ? 1 : 0;
 }

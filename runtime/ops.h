@@ -33,4 +33,9 @@ struct strbuf;
 int ops_journal_describe(const void *key, size_t klen, const void *data, size_t len,
                          struct strbuf *out);
 
+/* Recomputes every customer's counters and every budget from the journal of an LMDB
+ * store and compares them with the stored ones; a line per difference, then a summary
+ * line, into report. 0 equal, 1 differences, -1 error. */
+int ops_verify(promo_store *s, struct strbuf *report);
+
 #endif
