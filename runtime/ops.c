@@ -603,8 +603,7 @@ static promo_status ops_reverse(promo_ctx *c, const promo_op *op, promo_op_resul
     for (uint32_t i = 0; i < n; i++)
         if (o->req[i] > v.lines[i].qty - v.lines[i].returned) {
             char msg[96];
-            snprintf(msg, sizeof msg, "lines: line %u has %lld thousandths left to return", i,
-                     (long long)(v.lines[i].qty - v.lines[i].returned));
+            snprintf(msg, sizeof msg, "lines: more than remains of line %u", i);
             return ops_refuse(c, msg);
         }
     /* what the returned units take back */

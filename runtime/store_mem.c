@@ -331,8 +331,13 @@ promo_status skv_write(skv_store *s, const promo_store_write *w) {
         int64_t v = 0;
         if (r < 0) st = PROMO_ESTATE;
         if (r > 0 && len == 8) memcpy(&v, p, 8);
+        for (size_t j = i; j-- > 0;) /* the same campaign twice: the sum so far */
+            if (w->budgets[j].key == w->budgets[i].key) {
+                v = bv[j];
+                break;
+            }
         if (__builtin_add_overflow(v, w->budgets[i].add, &v)) v = INT64_MAX;
-        bv[i] = v;
+        bv[i] = v; /* the last put of a key writes its total */
     }
     /* 3. apply (the map only grows here: a failure past this point is out of memory) */
     if (st == PROMO_OK && w->customer.p && skv_map_put(&s->map, ck, ckl, s->mbuf, reclen))
