@@ -1,0 +1,379 @@
+/*
+ * test_ops.c — the purchase protocol through the library (SPEC 7.1, docs/semantics.md
+ * "Returns and cancels"): confirm idempotency, calculate, returns and cancels checked to
+ * the kopeck against the hand-computed example of docs/semantics.md, limits and visits
+ * given back only on a full return, bad operations refused without changing anything,
+ * and concurrent confirms never past a budget, on the memory and the LMDB store.
+ */
+#include <criterion/criterion.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "eval_helpers.h"
+#include "hash.h"
+#include "promo.h"
+
+#define VISITS 0x7669736974732121ull
+
+static const char *rules =
+    "campaign d10 { then discount 10% on lines where category \"dairy\"\n budget 100000 }\n"
+    "campaign p5 { then points 5% of paid\n budget 100000 }\n"
+    "campaign fix { then points 10 }\n"
+    "campaign once { then coupon \"ONCE\"\n limit 1 per customer per day }\n";
+
+typedef struct ox {
+    promo_bundle *b;
+    promo_store st;
+    promo_engine *e;
+    promo_ctx *c;
+    char dir[64];
+} ox;
+
+static void ox_open(ox *x, int lmdb, const char *src) {
+    memset(x, 0, sizeof *x);
+    x->b = eh_compile(src);
+    cr_assert(x->b);
+    if (lmdb) {
+        snprintf(x->dir, sizeof x->dir, "/tmp/promo-test-ops-XXXXXX");
+        cr_assert(mkdtemp(x->dir));
+        promo_store_opts o;
+        promo_store_opts_init(&o);
+        o.map_size = 64u << 20;
+        cr_assert_eq(promo_store_open(x->dir, &o, &x->st, NULL, 0), PROMO_OK);
+    } else {
+        cr_assert_eq(promo_store_new_memory(&x->st), PROMO_OK);
+    }
+    promo_engine_opts eo;
+    memset(&eo, 0, sizeof eo);
+    eo.store = x->st;
+    eo.own_store = 1;
+    cr_assert_eq(promo_engine_new(x->b, &eo, &x->e), PROMO_OK);
+    cr_assert_eq(promo_ctx_new(x->e, 0, &x->c), PROMO_OK);
+}
+
+static void ox_close(ox *x) {
+    promo_ctx_free(x->c);
+    promo_engine_free(x->e);
+    promo_bundle_release(x->b);
+    if (x->dir[0]) {
+        char p[128];
+        snprintf(p, sizeof p, "%s/data.mdb", x->dir);
+        unlink(p);
+        snprintf(p, sizeof p, "%s/lock.mdb", x->dir);
+        unlink(p);
+        rmdir(x->dir);
+    }
+}
+
+/* The example receipt: 3 x 100.00 of dairy, 1 x 50.01 of bread, customer c1. */
+static void example(eh_receipt *rc, const char *id, const char *cust) {
+    eh_receipt_init(rc, id, "2026-06-05T10:00");
+    if (cust) eh_customer(rc, cust);
+    eh_line(rc, "1", "dairy/milk", 3000, 10000);
+    eh_line(rc, "2", "bread", 1000, 5001);
+}
+
+static promo_status run(ox *x, int op, const eh_receipt *rc, promo_op_result *out) {
+    promo_op o;
+    promo_op_init(&o);
+    o.op = op;
+    o.receipt = rc ? &rc->r : NULL;
+    return promo_op_run(x->c, &o, out);
+}
+
+static promo_status ret(ox *x, const char *id, const char *refund, const promo_return_line *l,
+                        uint32_t n, promo_op_result *out) {
+    promo_op o;
+    promo_op_init(&o);
+    o.op = refund ? PROMO_OP_RETURN : PROMO_OP_CANCEL;
+    o.id = eh_str(id);
+    if (refund) o.refund_id = eh_str(refund);
+    o.lines = l;
+    o.nlines = n;
+    return promo_op_run(x->c, &o, out);
+}
+
+static int has(const promo_op_result *r, const char *text) {
+    return strstr(r->json, text) != NULL;
+}
+
+static int64_t cell(ox *x, const char *cust, uint64_t key) {
+    void *rd = NULL;
+    promo_store_rec rec;
+    cr_assert_eq(x->st.ops->read(x->st.self, &rd, eh_str(cust), &rec), PROMO_OK);
+    int64_t v = 0;
+    for (uint32_t i = 0; i < rec.ncells; i++)
+        if (rec.cells[i].key == key) v += rec.cells[i].value;
+    x->st.ops->reader_free(x->st.self, rd);
+    return v;
+}
+
+static uint64_t version(ox *x, const char *cust) {
+    void *rd = NULL;
+    promo_store_rec rec;
+    cr_assert_eq(x->st.ops->read(x->st.self, &rd, eh_str(cust), &rec), PROMO_OK);
+    x->st.ops->reader_free(x->st.self, rd);
+    return rec.version;
+}
+
+static void returns_to_the_kopeck(int lmdb) {
+    ox x;
+    ox_open(&x, lmdb, rules);
+    eh_receipt rc;
+    example(&rc, "r1", "c1");
+    promo_op_result r;
+    cr_assert_eq(run(&x, PROMO_OP_CONFIRM, &rc, &r), PROMO_OK, "%s", promo_ctx_errmsg(x.c));
+    cr_assert_eq(r.duplicate, 0);
+    cr_assert_eq(r.result->final, 32001);
+    cr_assert_eq(eh_points(r.result, "p5"), 1600); /* 13.50 + 2.50 */
+    cr_assert_eq(eh_points(r.result, "fix"), 1000);
+    cr_assert_eq(promo_engine_budget_spent(x.e, "d10"), 3000);
+    cr_assert_eq(promo_engine_budget_spent(x.e, "p5"), 1600);
+    cr_assert_eq(cell(&x, "c1", VISITS), 1);
+
+    /* unit by unit: 90.00 each; p5 1350 of line 0 -> 4.50 a unit; fix 844 -> 2.81,
+     * 2.82, 2.81 (docs/semantics.md, worked example) */
+    promo_return_line l0 = {0, 1000};
+    cr_assert_eq(ret(&x, "r1", "f1", &l0, 1, &r), PROMO_OK, "%s", promo_ctx_errmsg(x.c));
+    cr_assert_eq(r.refund, 9000);
+    cr_assert_eq(r.points, -(450 + 281));
+    cr_assert_eq(r.state, PROMO_RS_PARTIALLY_RETURNED);
+    cr_assert(has(&r, "\"refunds\":[{\"n\":0,\"qty\":1,\"refund\":90.00}]"), "%s", r.json);
+    cr_assert(has(&r, "{\"campaign\":\"p5\",\"points\":-4.50}"), "%s", r.json);
+    cr_assert(has(&r, "{\"campaign\":\"fix\",\"points\":-2.81}"), "%s", r.json);
+    cr_assert_eq(promo_engine_budget_spent(x.e, "d10"), 2000, "10.00 back to the budget");
+    cr_assert_eq(promo_engine_budget_spent(x.e, "p5"), 1150);
+    cr_assert_eq(cell(&x, "c1", VISITS), 1, "a partial return keeps the visit");
+
+    cr_assert_eq(ret(&x, "r1", "f2", &l0, 1, &r), PROMO_OK);
+    cr_assert_eq(r.refund, 9000);
+    cr_assert_eq(r.points, -(450 + 282));
+    /* the same refund_id again: the stored record, changing nothing */
+    cr_assert_eq(ret(&x, "r1", "f2", &l0, 1, &r), PROMO_OK);
+    cr_assert_eq(r.duplicate, 1);
+    cr_assert(has(&r, "\"duplicate\":true"));
+    cr_assert_eq(promo_engine_budget_spent(x.e, "p5"), 700);
+
+    cr_assert_eq(ret(&x, "r1", "f3", &l0, 1, &r), PROMO_OK);
+    cr_assert_eq(r.points, -(450 + 281));
+    /* the cancel takes what is left: line 1 */
+    cr_assert_eq(ret(&x, "r1", NULL, NULL, 0, &r), PROMO_OK);
+    cr_assert_eq(r.refund, 5001);
+    cr_assert_eq(r.points, -(250 + 156));
+    cr_assert_eq(r.state, PROMO_RS_CANCELLED);
+    /* every points entry netted to exactly 0, budgets back to 0, the visit gone */
+    cr_assert_eq(promo_engine_budget_spent(x.e, "d10"), 0);
+    cr_assert_eq(promo_engine_budget_spent(x.e, "p5"), 0);
+    cr_assert_eq(cell(&x, "c1", VISITS), 0);
+    cr_assert_eq(ret(&x, "r1", NULL, NULL, 0, &r), PROMO_OK);
+    cr_assert_eq(r.duplicate, 1);
+    ox_close(&x);
+}
+
+Test(ops, returns_to_the_kopeck_memory) {
+    returns_to_the_kopeck(0);
+}
+Test(ops, returns_to_the_kopeck_lmdb) {
+    returns_to_the_kopeck(1);
+}
+
+static void limits_come_back_only_on_a_full_return(int lmdb) {
+    ox x;
+    ox_open(&x, lmdb, rules);
+    eh_receipt a, b, c;
+    example(&a, "a", "c1");
+    example(&b, "b", "c1");
+    example(&c, "c", "c1");
+    promo_op_result r;
+    cr_assert_eq(run(&x, PROMO_OP_CONFIRM, &a, &r), PROMO_OK);
+    cr_assert_geq(eh_applied(r.result, "once"), 0);
+    promo_return_line l = {1, 1000};
+    cr_assert_eq(ret(&x, "a", "f", &l, 1, &r), PROMO_OK);
+    cr_assert_eq(run(&x, PROMO_OP_CALCULATE, &b, &r), PROMO_OK);
+    cr_assert_lt(eh_applied(r.result, "once"), 0, "a partial return keeps the limit used");
+    uint64_t v = version(&x, "c1");
+    cr_assert_eq(run(&x, PROMO_OP_CALCULATE, &b, &r), PROMO_OK);
+    cr_assert_eq(version(&x, "c1"), v, "calculate changes nothing");
+    promo_return_line rest = {0, 3000};
+    cr_assert_eq(ret(&x, "a", "g", &rest, 1, &r), PROMO_OK);
+    cr_assert_eq(r.state, PROMO_RS_RETURNED);
+    cr_assert_eq(run(&x, PROMO_OP_CONFIRM, &c, &r), PROMO_OK);
+    cr_assert_geq(eh_applied(r.result, "once"), 0, "a full return gives the limit back");
+    ox_close(&x);
+}
+
+Test(ops, limits_come_back_only_on_a_full_return_memory) {
+    limits_come_back_only_on_a_full_return(0);
+}
+Test(ops, limits_come_back_only_on_a_full_return_lmdb) {
+    limits_come_back_only_on_a_full_return(1);
+}
+
+static void bad_operations_change_nothing(int lmdb) {
+    ox x;
+    ox_open(&x, lmdb, rules);
+    eh_receipt a, other;
+    example(&a, "a", "c1");
+    promo_op_result r;
+    cr_assert_eq(run(&x, PROMO_OP_CONFIRM, &a, &r), PROMO_OK);
+    promo_return_line one = {0, 1000};
+    cr_assert_eq(ret(&x, "a", "f1", &one, 1, &r), PROMO_OK);
+    uint64_t v = version(&x, "c1");
+    int64_t spent = promo_engine_budget_spent(x.e, "p5");
+    struct {
+        const char *id, *refund;
+        promo_return_line l[2];
+        uint32_t n;
+        const char *msg;
+    } bad[] = {
+        {"nope", "f9", {{0, 1000}}, 1, "no confirmed receipt"},
+        {"a", "f2", {{0, 2001}}, 1, "more than remains"},
+        {"a", "f2", {{0, 1000}, {0, 1001}}, 2, "more than remains"},
+        {"a", "f2", {{2, 1000}}, 1, "no line 2"},
+        {"a", "f2", {{0, 0}}, 1, "must be positive"},
+        {"a", "f1", {{1, 1000}}, 1, "already used with other lines"},
+        {"a", "f2", {{0, 0}}, 0, "lines: missing"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        cr_assert_eq(ret(&x, bad[i].id, bad[i].refund, bad[i].l, bad[i].n, &r), PROMO_EINPUT,
+                     "case %zu", i);
+        cr_assert(strstr(promo_ctx_errmsg(x.c), bad[i].msg), "case %zu: %s", i,
+                  promo_ctx_errmsg(x.c));
+    }
+    promo_op o;
+    promo_op_init(&o);
+    o.op = PROMO_OP_RETURN;
+    o.id = eh_str("a");
+    o.lines = &one;
+    o.nlines = 1;
+    cr_assert_eq(promo_op_run(x.c, &o, &r), PROMO_EINPUT, "no refund_id");
+    o.op = PROMO_OP_CANCEL;
+    o.id = (promo_str){NULL, 0};
+    cr_assert_eq(promo_op_run(x.c, &o, &r), PROMO_EINPUT, "no id");
+    /* the id again with another receipt */
+    example(&other, "a", "c1");
+    other.lines[1].price = 5002;
+    cr_assert_eq(run(&x, PROMO_OP_CONFIRM, &other, &r), PROMO_EINPUT);
+    cr_assert(strstr(promo_ctx_errmsg(x.c), "another receipt"));
+    /* ... and with the same receipt: the stored result */
+    cr_assert_eq(run(&x, PROMO_OP_CONFIRM, &a, &r), PROMO_OK);
+    cr_assert_eq(r.duplicate, 1);
+    cr_assert_null(r.result);
+    cr_assert(has(&r, "\"final\":320.01"), "%s", r.json);
+    cr_assert_eq(version(&x, "c1"), v);
+    cr_assert_eq(promo_engine_budget_spent(x.e, "p5"), spent);
+    ox_close(&x);
+}
+
+Test(ops, bad_operations_change_nothing_memory) {
+    bad_operations_change_nothing(0);
+}
+Test(ops, bad_operations_change_nothing_lmdb) {
+    bad_operations_change_nothing(1);
+}
+
+/* Budgets are state of record: a second engine on the same store starts from them. */
+Test(ops, budgets_survive_a_restart) {
+    ox x;
+    ox_open(&x, 1, rules);
+    eh_receipt a;
+    example(&a, "a", NULL);
+    promo_op_result r;
+    cr_assert_eq(run(&x, PROMO_OP_CONFIRM, &a, &r), PROMO_OK);
+    char dir[64];
+    memcpy(dir, x.dir, sizeof dir);
+    x.dir[0] = 0;
+    ox_close(&x);
+    promo_bundle *b = eh_compile(rules);
+    promo_store st;
+    cr_assert_eq(promo_store_open(dir, NULL, &st, NULL, 0), PROMO_OK);
+    promo_engine_opts eo;
+    memset(&eo, 0, sizeof eo);
+    eo.store = st;
+    eo.own_store = 1;
+    promo_engine *e;
+    cr_assert_eq(promo_engine_new(b, &eo, &e), PROMO_OK);
+    cr_assert_eq(promo_engine_budget_spent(e, "d10"), 3000);
+    cr_assert_eq(promo_engine_budget_spent(e, "p5"), 1600);
+    promo_engine_free(e);
+    promo_bundle_release(b);
+    char p[128];
+    snprintf(p, sizeof p, "%s/data.mdb", dir);
+    unlink(p);
+    snprintf(p, sizeof p, "%s/lock.mdb", dir);
+    unlink(p);
+    rmdir(dir);
+}
+
+/* ------------------------------------------------------------ concurrency ---- */
+
+typedef struct thr {
+    ox *x;
+    int t;
+    int64_t granted;
+} thr;
+
+static void *confirmer(void *arg) {
+    thr *t = arg;
+    promo_ctx *c;
+    cr_assert_eq(promo_ctx_new(t->x->e, 0, &c), PROMO_OK);
+    for (int i = 0; i < 300; i++) {
+        eh_receipt rc;
+        char id[32], cust[16];
+        snprintf(id, sizeof id, "t%d-%d", t->t, i);
+        snprintf(cust, sizeof cust, "c%d", i % 7);
+        eh_receipt_init(&rc, id, "2026-06-05T10:00");
+        eh_customer(&rc, cust);
+        eh_line(&rc, "1", "dairy", 1000, 10000 + i);
+        promo_op o;
+        promo_op_init(&o);
+        o.receipt = &rc.r;
+        promo_op_result r;
+        cr_assert_eq(promo_op_run(c, &o, &r), PROMO_OK, "%s", promo_ctx_errmsg(c));
+        int64_t got = eh_by(r.result, 0, "d");
+        t->granted += got;
+        if (i % 10 == 9) { /* and give some back */
+            promo_op k;
+            promo_op_init(&k);
+            k.op = PROMO_OP_CANCEL;
+            k.id = rc.r.id;
+            cr_assert_eq(promo_op_run(c, &k, &r), PROMO_OK, "%s", promo_ctx_errmsg(c));
+            t->granted -= got;
+        }
+    }
+    promo_ctx_free(c);
+    return NULL;
+}
+
+static void concurrent(int lmdb) {
+    ox x;
+    ox_open(&x, lmdb, "campaign d { then discount 10 on lines\n budget 5000 }\n");
+    pthread_t tid[4];
+    thr t[4];
+    for (int i = 0; i < 4; i++) {
+        t[i] = (thr){&x, i, 0};
+        pthread_create(&tid[i], NULL, confirmer, &t[i]);
+    }
+    for (int i = 0; i < 4; i++)
+        pthread_join(tid[i], NULL);
+    int64_t spent = promo_engine_budget_spent(x.e, "d"), granted = 0;
+    for (int i = 0; i < 4; i++)
+        granted += t[i].granted;
+    cr_assert_leq(spent, 500000, "never past the cap");
+    cr_assert_eq(spent, granted, "spent is what the kept receipts got");
+    cr_assert_geq(spent, 500000 - 1000 * 4, "the cancels' budget was used again");
+    int64_t in_store = -1;
+    cr_assert_eq(x.st.ops->budget(x.st.self, promo_hash("d", 1), &in_store), PROMO_OK);
+    cr_assert_eq(in_store, spent, "the store holds the same budget");
+    ox_close(&x);
+}
+
+Test(ops, concurrent_confirms_and_cancels_memory) {
+    concurrent(0);
+}
+Test(ops, concurrent_confirms_and_cancels_lmdb) {
+    concurrent(1);
+}

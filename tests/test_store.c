@@ -1,0 +1,254 @@
+/*
+ * test_store.c — the state store conformance suite (SPEC 7, promo.h "state store"):
+ * every test runs against the in-memory store and the LMDB store alike. Customer
+ * records (sorted cells, versions, conflicts, pruning, whole-id keys), budgets, journal
+ * entries, atomicity of a refused write; for LMDB also persistence across reopen and
+ * the group commit.
+ */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "promo.h"
+
+enum { MEM, LMDB };
+
+typedef struct sx {
+    int kind;
+    char dir[64];
+    promo_store s;
+    void *reader;
+} sx;
+
+static void sx_open(sx *x, int kind, int group) {
+    memset(x, 0, sizeof *x);
+    x->kind = kind;
+    if (kind == MEM) {
+        cr_assert_eq(promo_store_new_memory(&x->s), PROMO_OK);
+        return;
+    }
+    snprintf(x->dir, sizeof x->dir, "/tmp/promo-test-store-XXXXXX");
+    cr_assert(mkdtemp(x->dir));
+    promo_store_opts o;
+    promo_store_opts_init(&o);
+    o.group_commit = group;
+    o.map_size = 64u << 20;
+    char err[200];
+    cr_assert_eq(promo_store_open(x->dir, &o, &x->s, err, sizeof err), PROMO_OK, "%s", err);
+}
+
+static void sx_reopen(sx *x) {
+    if (x->reader) x->s.ops->reader_free(x->s.self, x->reader);
+    x->reader = NULL;
+    promo_store_free(&x->s);
+    promo_store_opts o;
+    promo_store_opts_init(&o);
+    o.map_size = 64u << 20;
+    char err[200];
+    cr_assert_eq(promo_store_open(x->dir, &o, &x->s, err, sizeof err), PROMO_OK, "%s", err);
+}
+
+static void sx_close(sx *x) {
+    if (x->reader) x->s.ops->reader_free(x->s.self, x->reader);
+    promo_store_free(&x->s);
+    if (x->kind == LMDB) {
+        char p[128];
+        snprintf(p, sizeof p, "%s/data.mdb", x->dir);
+        unlink(p);
+        snprintf(p, sizeof p, "%s/lock.mdb", x->dir);
+        unlink(p);
+        rmdir(x->dir);
+    }
+}
+
+static promo_str S(const char *s) {
+    return (promo_str){s, (uint32_t)strlen(s)};
+}
+
+static promo_store_rec rd(sx *x, const char *cust) {
+    promo_store_rec r;
+    cr_assert_eq(x->s.ops->read(x->s.self, &x->reader, S(cust), &r), PROMO_OK);
+    return r;
+}
+
+static promo_status wr(sx *x, const char *cust, uint64_t expected, const promo_delta *d, size_t n) {
+    promo_store_write w = {0};
+    w.customer = S(cust);
+    w.expected = expected;
+    w.deltas = d;
+    w.ndeltas = n;
+    return x->s.ops->write(x->s.self, &w);
+}
+
+static int64_t budget(sx *x, uint64_t key) {
+    int64_t v = -1;
+    cr_assert_eq(x->s.ops->budget(x->s.self, key, &v), PROMO_OK);
+    return v;
+}
+
+#define BOTH(name)                                                                                 \
+    static void name##_body(sx *x);                                                                \
+    Test(store, name##_memory) {                                                                   \
+        sx x;                                                                                      \
+        sx_open(&x, MEM, 0);                                                                       \
+        name##_body(&x);                                                                           \
+        sx_close(&x);                                                                              \
+    }                                                                                              \
+    Test(store, name##_lmdb) {                                                                     \
+        sx x;                                                                                      \
+        sx_open(&x, LMDB, 0);                                                                      \
+        name##_body(&x);                                                                           \
+        sx_close(&x);                                                                              \
+    }                                                                                              \
+    Test(store, name##_lmdb_group) {                                                               \
+        sx x;                                                                                      \
+        sx_open(&x, LMDB, 1);                                                                      \
+        name##_body(&x);                                                                           \
+        sx_close(&x);                                                                              \
+    }                                                                                              \
+    static void name##_body(sx *x)
+
+BOTH(unknown_customer_is_empty) {
+    promo_store_rec r = rd(x, "nobody");
+    cr_assert_eq(r.version, 0);
+    cr_assert_eq(r.ncells, 0);
+}
+
+BOTH(cells_sorted_summed_versioned) {
+    promo_delta d[] = {{9, 20, 5}, {3, 21, 1}, {3, 20, 2}, {9, 20, 7}, {3, 21, 4}};
+    cr_assert_eq(wr(x, "c1", 0, d, 5), PROMO_OK);
+    promo_store_rec r = rd(x, "c1");
+    cr_assert_eq(r.version, 1);
+    cr_assert_eq(r.ncells, 3);
+    cr_assert(r.cells[0].key == 3 && r.cells[0].day == 20 && r.cells[0].value == 2);
+    cr_assert(r.cells[1].key == 3 && r.cells[1].day == 21 && r.cells[1].value == 5);
+    cr_assert(r.cells[2].key == 9 && r.cells[2].day == 20 && r.cells[2].value == 12);
+    promo_delta e[] = {{3, 21, -5}, {4, 1, 1}};
+    cr_assert_eq(wr(x, "c1", 1, e, 2), PROMO_OK);
+    r = rd(x, "c1");
+    cr_assert_eq(r.version, 2);
+    cr_assert_eq(r.ncells, 3); /* (3,21) came to 0 and is gone */
+    cr_assert(r.cells[1].key == 4 && r.cells[1].value == 1);
+    cr_assert_eq(rd(x, "c2").version, 0, "another customer is untouched");
+}
+
+BOTH(stale_version_conflicts_and_changes_nothing) {
+    promo_delta d[] = {{1, 10, 1}};
+    cr_assert_eq(wr(x, "c", 0, d, 1), PROMO_OK);
+    promo_store_write w = {0};
+    promo_budget_delta b[] = {{77, 500}};
+    w.customer = S("c");
+    w.expected = 0; /* stale */
+    w.deltas = d;
+    w.ndeltas = 1;
+    w.budgets = b;
+    w.nbudgets = 1;
+    w.jkey = S("r1");
+    w.jdata = "abc";
+    w.jlen = 3;
+    w.jcreate = 1;
+    cr_assert_eq(x->s.ops->write(x->s.self, &w), PROMO_ECONFLICT);
+    promo_store_rec r = rd(x, "c");
+    cr_assert_eq(r.version, 1);
+    cr_assert_eq(r.cells[0].value, 1);
+    cr_assert_eq(budget(x, 77), 0);
+    const void *data;
+    size_t len;
+    cr_assert_eq(x->s.ops->journal(x->s.self, &x->reader, S("r1"), &data, &len), PROMO_OK);
+    cr_assert_null(data);
+    cr_assert_eq(wr(x, "c", UINT64_MAX, d, 1), PROMO_OK, "UINT64_MAX: any version");
+    cr_assert_eq(rd(x, "c").cells[0].value, 2);
+}
+
+BOTH(journal_create_refuses_an_existing_key) {
+    promo_store_write w = {0};
+    promo_budget_delta b[] = {{5, 100}, {6, 1}, {5, 50}};
+    w.budgets = b;
+    w.nbudgets = 3;
+    w.jkey = S("r1");
+    w.jdata = "first";
+    w.jlen = 5;
+    w.jcreate = 1;
+    w.jkey2 = S("r1\0f1");
+    w.jkey2.n = 5;
+    w.jdata2 = "R";
+    w.jlen2 = 1;
+    cr_assert_eq(x->s.ops->write(x->s.self, &w), PROMO_OK);
+    cr_assert_eq(budget(x, 5), 150, "the same budget twice in one write adds up");
+    cr_assert_eq(budget(x, 6), 1);
+    w.jdata = "second";
+    w.jlen = 6;
+    cr_assert_eq(x->s.ops->write(x->s.self, &w), PROMO_ECONFLICT);
+    cr_assert_eq(budget(x, 5), 150);
+    const void *data;
+    size_t len;
+    cr_assert_eq(x->s.ops->journal(x->s.self, &x->reader, S("r1"), &data, &len), PROMO_OK);
+    cr_assert_eq(len, 5);
+    cr_assert_eq(memcmp(data, "first", 5), 0);
+    promo_str k2 = {"r1\0f1", 5};
+    cr_assert_eq(x->s.ops->journal(x->s.self, &x->reader, k2, &data, &len), PROMO_OK);
+    cr_assert(data && len == 1 && *(const char *)data == 'R');
+    w.jcreate = 0; /* an update (a return rewrites the entry) */
+    cr_assert_eq(x->s.ops->write(x->s.self, &w), PROMO_OK);
+    cr_assert_eq(x->s.ops->journal(x->s.self, &x->reader, S("r1"), &data, &len), PROMO_OK);
+    cr_assert(len == 6 && !memcmp(data, "second", 6));
+    cr_assert_eq(budget(x, 5), 300);
+}
+
+BOTH(prune_keeps_life_buckets_and_recent_days) {
+    promo_delta d[] = {{1, 0, 1}, {1, 100, 1}, {1, 500, 1}, {2, 499, 3}};
+    cr_assert_eq(wr(x, "c", 0, d, 4), PROMO_OK);
+    promo_store_write w = {0};
+    promo_delta e[] = {{1, 600, 1}};
+    w.customer = S("c");
+    w.expected = 1;
+    w.deltas = e;
+    w.ndeltas = 1;
+    w.prune_before = 500;
+    cr_assert_eq(x->s.ops->write(x->s.self, &w), PROMO_OK);
+    promo_store_rec r = rd(x, "c");
+    cr_assert_eq(r.ncells, 3);
+    cr_assert_eq(r.cells[0].day, 0);
+    cr_assert_eq(r.cells[1].day, 500);
+    cr_assert_eq(r.cells[2].day, 600);
+}
+
+BOTH(customer_key_is_the_whole_id) {
+    char a[1200], b[1200];
+    memset(a, 'x', sizeof a - 1);
+    a[sizeof a - 1] = 0;
+    memcpy(b, a, sizeof a);
+    b[sizeof b - 2] = 'y'; /* differs only in its last byte, far past any key prefix */
+    promo_delta d[] = {{1, 1, 1}};
+    cr_assert_eq(wr(x, a, 0, d, 1), PROMO_OK);
+    cr_assert_eq(rd(x, b).version, 0);
+    cr_assert_eq(wr(x, "c42", 0, d, 1), PROMO_OK);
+    cr_assert_eq(rd(x, "c4").version, 0);
+    cr_assert_eq(rd(x, "c42 ").version, 0);
+    cr_assert_eq(rd(x, a).version, 1);
+}
+
+Test(store, lmdb_survives_reopen_and_group_commit_syncs) {
+    sx x;
+    sx_open(&x, LMDB, 1);
+    promo_delta d[] = {{7, 3, 11}};
+    cr_assert_eq(wr(&x, "c", 0, d, 1), PROMO_OK);
+    cr_assert_eq(rd(&x, "c").version, 1, "a pending write is visible before sync");
+    cr_assert_eq(promo_store_sync(&x.s), PROMO_OK);
+    cr_assert_eq(wr(&x, "c", 1, d, 1), PROMO_OK);
+    sx_reopen(&x); /* promo_store_free syncs */
+    promo_store_rec r = rd(&x, "c");
+    cr_assert_eq(r.version, 2);
+    cr_assert_eq(r.cells[0].value, 22);
+    sx_close(&x);
+}
+
+Test(store, lmdb_open_errors_are_reported) {
+    promo_store s;
+    char err[200] = "";
+    cr_assert_neq(promo_store_open("/proc/promo-no-such/dir", NULL, &s, err, sizeof err), PROMO_OK);
+    cr_assert(err[0]);
+    cr_assert_null(s.ops);
+}
