@@ -21,12 +21,19 @@
  *   4. the output is written with write(2) after every --batch lines, when 1 MiB is
  *      buffered, and whenever the input has nothing more to read yet.
  *
- * Evaluations overlap commits of earlier lines. A budget counter only grows between
- * two successful commits, which is what makes an evaluation's refusal ("budget
- * exhausted") safe to keep; but a commit that fails gives back the budget it had
- * already reserved, so an evaluation running at the same time may have seen a counter
- * higher than it will ever be. Every failed commit therefore bumps `fails`, and a line
- * evaluated while one happened is evaluated again before its commit.
+ * Evaluations overlap commits of earlier lines. A confirm only makes a budget counter
+ * grow (a commit checks everything before it moves any counter, so a refused commit
+ * gives nothing back), which is what makes an evaluation's refusal ("budget
+ * exhausted") safe to keep; but a cancel or return gives budget back, so an evaluation
+ * running at the same time may have seen a counter higher than it is now. Every
+ * committed cancel and return therefore bumps `fails`, and a line evaluated while one
+ * happened is evaluated again before its commit; a calculate is always evaluated again
+ * at its turn.
+ *
+ * With --state, lines go through the purchase protocol (runtime/ops.h: ops_prepare in
+ * parallel, ops_commit in order) and the store is synced (one LMDB transaction for all
+ * the commits since the last write) right before each write of the output: a result
+ * line leaves only once its commit is durable.
  *
  * Between batches: progress on stderr (terminal only), bundle reload after SIGHUP (the
  * pipeline is drained first). After warm-up nothing is allocated per receipt and no
@@ -117,7 +124,7 @@ typedef struct run_cx {
     const promo_result *res;
     promo_op op; /* the line's operation */
     promo_op_result ores;
-    int proto;   /* through the purchase protocol (ops_prepare / ops_commit) */
+    int proto; /* through the purchase protocol (ops_prepare / ops_commit) */
     uint64_t lineno;
     int pending;    /* evaluated, to commit */
     int bad;        /* the output is an error record */
@@ -340,7 +347,7 @@ static int run_prepare(run_cx *s) {
     }
     s->res = s->ores.result;
     if (s->outcap <= s->ores.json_len) run_grow(s, s->ores.json_len);
-    memcpy(s->out, s->ores.json, s->ores.json_len);
+    if (s->ores.json_len) memcpy(s->out, s->ores.json, s->ores.json_len);
     s->outlen = s->ores.json_len;
     /* a calculate is evaluated again when its turn comes (state as of its place) */
     s->pending = pending || s->op.op == PROMO_OP_CALCULATE;
@@ -375,7 +382,7 @@ static void run_commit_cx(run_state *R, run_cx *s) {
         if (st == PROMO_OK && (op == PROMO_OP_CANCEL || op == PROMO_OP_RETURN)) {
             atomic_fetch_add(&R->fails, 1); /* budgets may have gone down */
             if (s->outcap <= s->ores.json_len) run_grow(s, s->ores.json_len);
-            memcpy(s->out, s->ores.json, s->ores.json_len);
+            if (s->ores.json_len) memcpy(s->out, s->ores.json, s->ores.json_len);
             s->outlen = s->ores.json_len;
         }
         if (st == PROMO_OK) break;

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "bundle.h"
 #include "civil.h"
@@ -279,8 +280,8 @@ int cmd_state(int argc, char **argv) {
     st_opts o = {0};
     int rc = st_args(argc, argv, &o);
     if (rc >= 0) return rc;
-    static const char *const cmds[] = {"customer", "receipt", "budgets", "export", "import",
-                                       "verify"};
+    static const char *const cmds[] = {"customer", "receipt", "budgets",
+                                       "export",   "import",  "verify"};
     size_t c = 0;
     while (c < 6 && strcmp(o.cmd, cmds[c]))
         c++;
@@ -289,6 +290,14 @@ int cmd_state(int argc, char **argv) {
     char err[256] = "";
     if (o.bundle && promo_bundle_load_file(o.bundle, &b, err, sizeof err) != PROMO_OK) {
         fprintf(stderr, "promo state: cannot load %s: %s\n", o.bundle, err);
+        return 2;
+    }
+    char probe[4096];
+    struct stat sb;
+    snprintf(probe, sizeof probe, "%s/data.mdb", o.dir);
+    if (c != 4 && stat(probe, &sb) != 0) { /* only import creates a store */
+        fprintf(stderr, "promo state: no state store in %s\n", o.dir);
+        promo_bundle_release(b);
         return 2;
     }
     promo_store_opts so;
@@ -337,8 +346,7 @@ int cmd_state(int argc, char **argv) {
             lineno++;
             if (n == 1 && line[0] == '\n') continue;
             if (st_import_line(&s, line, &k, &v)) {
-                fprintf(stderr, "promo state: import: line %" PRIu64 ": malformed entry\n",
-                        lineno);
+                fprintf(stderr, "promo state: import: line %" PRIu64 ": malformed entry\n", lineno);
                 rc = 2;
             }
         }

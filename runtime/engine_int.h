@@ -42,10 +42,10 @@ struct promo_ctx {
     int can_commit;
     stk_eval s;
     rx_reader *rx;
-    void *reader; /* the store's read handle of this ctx */
-    struct ops_scratch *ops; /* runtime/ops.c: operations, journal entries, records */
+    void *reader;                 /* the store's read handle of this ctx */
+    struct ops_scratch *ops;      /* runtime/ops.c: operations, journal entries, records */
     struct ops_json_buf *opsjson; /* runtime/ops_json.c: the return lines of a parse */
-    promo_budget_delta *bd; /* commit: budget deltas */
+    promo_budget_delta *bd;       /* commit: budget deltas */
     uint32_t cap_bd;
     char msg[256];
 };

@@ -27,8 +27,8 @@
 #include "store_kv.h"
 #include "strbuf.h"
 
-#define JR_MAGIC 0x314a5250u /* "PRJ1" */
-#define JF_MAGIC 0x31465250u /* "PRF1" */
+#define JR_MAGIC        0x314a5250u /* "PRJ1" */
+#define JF_MAGIC        0x31465250u /* "PRF1" */
 #define OPS_MAX_RETRIES 1000
 
 typedef struct jr_hdr {
@@ -44,9 +44,10 @@ typedef struct jr_hdr {
 
 typedef struct jr_line {
     int64_t qty, final, returned;
+    int64_t weight; /* of the points spread (docs/semantics.md) */
 } jr_line;
 
-enum { JA_HIST = 0, JA_DISCOUNT = 1, JA_POINTS = 2 };
+enum { JA_HIST = 0, JA_DISCOUNT = 1 };
 
 typedef struct jr_attr {
     uint64_t key; /* history key, or the campaign hash */
@@ -54,8 +55,6 @@ typedef struct jr_attr {
     uint32_t line;
     uint16_t kind;     /* JA_* */
     uint16_t budgeted; /* the campaign has a budget: a return gives back to it */
-    uint32_t pts;      /* JA_POINTS: entry index */
-    uint32_t pad;
 } jr_attr;
 
 typedef struct jr_limit {
@@ -64,10 +63,11 @@ typedef struct jr_limit {
     int32_t pad;
 } jr_limit;
 
-typedef struct jr_pts {
+typedef struct jr_pts { /* a points entry: spread over the lines' weights when needed */
     uint64_t camp;
     int64_t points;
     uint32_t id_off, id_len;
+    uint32_t budgeted, pad;
 } jr_pts;
 
 typedef struct jf_hdr {
@@ -271,15 +271,31 @@ static int ops_view(const void *data, size_t len, jr_view *v) {
     off += h->strings;
     v->json = p + off;
     for (uint32_t i = 0; i < h->nattr; i++)
-        if (v->attrs[i].line >= h->nlines || (v->attrs[i].kind == JA_POINTS && v->attrs[i].pts >= h->npts))
-            return -1;
+        if (v->attrs[i].line >= h->nlines) return -1;
     for (uint32_t i = 0; i < h->npts; i++)
         if ((uint64_t)v->pts[i].id_off + v->pts[i].id_len > h->strings) return -1;
     for (uint32_t i = 0; i < h->nlines; i++)
-        if (v->lines[i].qty <= 0 || v->lines[i].returned < 0 ||
+        if (v->lines[i].qty <= 0 || v->lines[i].returned < 0 || v->lines[i].weight < 0 ||
             v->lines[i].returned > v->lines[i].qty)
             return -1;
     return 0;
+}
+
+/* The parts of points entry p on each line (largest remainder over the weights) into
+ * o->sp; the caller has grown o->sp and o->rem to nlines. */
+static void ops_shares(struct ops_scratch *o, const jr_view *v, uint32_t p) {
+    uint32_t n = v->h.nlines;
+    int64_t W = 0;
+    for (uint32_t i = 0; i < n; i++)
+        W += v->lines[i].weight;
+    if (ops_grow(&o->w, &o->cap_w, n + 1, sizeof *o->w)) return;
+    for (uint32_t i = 0; i < n; i++)
+        o->w[i] = v->lines[i].weight;
+    if (W > 0) {
+        ops_spread(v->pts[p].points, o->w, n, o->sp, o->rem);
+    } else {
+        memset(o->sp, 0, (n + 1) * sizeof *o->sp);
+    }
 }
 
 /* Builds the journal entry of the ctx's last evaluation (of receipt r) into o->jr. */
@@ -310,11 +326,6 @@ static int ops_build_entry(promo_ctx *c, struct ops_scratch *o, const promo_rece
     if (W == 0)
         for (uint32_t i = 0; i < n; i++)
             W += o->w[i] = res->lines[i].amount > 0 ? res->lines[i].amount : 1;
-    uint32_t npts_attr = 0;
-    if (n)
-        for (uint32_t p = 0; p < res->npoints; p++)
-            if (res->points[p].points) npts_attr += n;
-    nattr += npts_attr;
     size_t strings = 0;
     for (uint32_t p = 0; p < res->npoints; p++)
         strings += bundle_strlen(b, b->campaigns[res->points[p].campaign].id);
@@ -324,20 +335,20 @@ static int ops_build_entry(promo_ctx *c, struct ops_scratch *o, const promo_rece
 
     strbuf *j = &o->jr;
     j->len = 0;
-    jr_hdr h = {JR_MAGIC,    PROMO_RS_CONFIRMED, hash,    r->date,          cust_len, n, nattr,
-                nlimit,      res->npoints,        (uint32_t)strings, (uint32_t)jl0};
+    jr_hdr h = {JR_MAGIC,     PROMO_RS_CONFIRMED, hash,         r->date, cust_len, n, nattr, nlimit,
+                res->npoints, (uint32_t)strings,  (uint32_t)jl0};
     sb_add(j, &h, sizeof h);
     if (cust_len) sb_add(j, s->customer.p, cust_len);
     sb_zero(j, ops_pad8(cust_len) - cust_len);
     for (uint32_t i = 0; i < n; i++) {
-        jr_line l = {r->lines[i].qty, res->lines[i].final, 0};
+        jr_line l = {r->lines[i].qty, res->lines[i].final, 0, o->w[i]};
         sb_add(j, &l, sizeof l);
     }
     uint32_t wrote = 0;
     for (uint32_t d = 0; d < s->nhist_deltas; d++)
         for (uint32_t k = s->hist_off[d]; k < s->hist_off[d + 1]; k++) {
-            jr_attr a = {s->deltas[d].key, s->hist_lines[k].value, s->hist_lines[k].line,
-                         JA_HIST, 0, 0, 0};
+            jr_attr a = {s->deltas[d].key, s->hist_lines[k].value, s->hist_lines[k].line, JA_HIST,
+                         0};
             sb_add(j, &a, sizeof a);
             wrote++;
         }
@@ -345,21 +356,10 @@ static int ops_build_entry(promo_ctx *c, struct ops_scratch *o, const promo_rece
         for (uint32_t k = 0; k < res->lines[i].by_cnt; k++) {
             const promo_by *by = &res->by[res->lines[i].by_off + k];
             const pb_campaign *cp = &b->campaigns[by->campaign];
-            jr_attr a = {cp->id_hash, by->amount, i, JA_DISCOUNT, cp->budget >= 0, 0, 0};
+            jr_attr a = {cp->id_hash, by->amount, i, JA_DISCOUNT, cp->budget >= 0};
             sb_add(j, &a, sizeof a);
             wrote++;
         }
-    for (uint32_t p = 0; p < res->npoints && n; p++) {
-        if (!res->points[p].points) continue;
-        const pb_campaign *cp = &b->campaigns[res->points[p].campaign];
-        int64_t *sh = o->sp;
-        ops_spread(res->points[p].points, o->w, n, sh, o->rem);
-        for (uint32_t i = 0; i < n; i++) {
-            jr_attr a = {cp->id_hash, sh[i], i, JA_POINTS, cp->budget >= 0, p, 0};
-            sb_add(j, &a, sizeof a);
-            wrote++;
-        }
-    }
     if (wrote != nattr) return -1;
     for (uint32_t d = s->nhist_deltas; d < s->ndeltas; d++)
         if (s->deltas[d].key != STK_VISITS_KEY) {
@@ -369,7 +369,8 @@ static int ops_build_entry(promo_ctx *c, struct ops_scratch *o, const promo_rece
     uint32_t off = 0;
     for (uint32_t p = 0; p < res->npoints; p++) {
         const pb_campaign *cp = &b->campaigns[res->points[p].campaign];
-        jr_pts e = {cp->id_hash, res->points[p].points, off, bundle_strlen(b, cp->id)};
+        jr_pts e = {
+            cp->id_hash, res->points[p].points, off, bundle_strlen(b, cp->id), cp->budget >= 0, 0};
         off += e.id_len;
         sb_add(j, &e, sizeof e);
     }
@@ -384,8 +385,8 @@ static int ops_build_entry(promo_ctx *c, struct ops_scratch *o, const promo_rece
 
 /* ------------------------------------------------------------- records ---- */
 
-static const char *const ops_state_text[] = {"none", "confirmed", "partially_returned",
-                                             "returned", "cancelled"};
+static const char *const ops_state_text[] = {"none", "confirmed", "partially_returned", "returned",
+                                             "cancelled"};
 static const char *const ops_op_text[] = {"confirm", "calculate", "cancel", "return"};
 
 static void ops_qty(strbuf *b, int64_t q) { /* thousandths as a JSON number */
@@ -464,6 +465,9 @@ promo_status ops_prepare(promo_ctx *c, const promo_op *op, promo_op_result *out,
     const promo_receipt *r = op->receipt;
     if (!r) return eng_err(c, PROMO_EARG, "receipt must not be NULL");
     uint64_t hash = 0;
+    /* NUL separates a receipt id from a refund_id in the journal's keys */
+    if (op->op == PROMO_OP_CONFIRM && r->id.n && memchr(r->id.p, 0, r->id.n))
+        return ops_refuse(c, "id: must not contain U+0000");
     if (op->op == PROMO_OP_CONFIRM) {
         hash = ops_receipt_hash(r);
         const void *data;
@@ -473,7 +477,8 @@ promo_status ops_prepare(promo_ctx *c, const promo_op *op, promo_op_result *out,
             return eng_err(c, PROMO_ESTATE, "state store: journal read failed");
         if (data) {
             jr_view v;
-            if (ops_view(data, len, &v)) return eng_err(c, PROMO_ESTATE, "state store: corrupt journal entry");
+            if (ops_view(data, len, &v))
+                return eng_err(c, PROMO_ESTATE, "state store: corrupt journal entry");
             if (v.h.hash != hash)
                 return ops_refuse(c, "id: already confirmed with another receipt");
             ops_decorate(o, v.json, v.h.json_len, op->op, echo, 1);
@@ -508,7 +513,8 @@ promo_status ops_prepare(promo_ctx *c, const promo_op *op, promo_op_result *out,
 
 /* ---------------------------------------------------------- cancel / return ---- */
 
-static int ops_add_delta(struct ops_scratch *o, size_t *nd, uint64_t key, int32_t day, int64_t add) {
+static int ops_add_delta(struct ops_scratch *o, size_t *nd, uint64_t key, int32_t day,
+                         int64_t add) {
     if (!add) return 0;
     if (ops_grow(&o->d, &o->cap_d, *nd + 1, sizeof *o->d)) return -1;
     o->d[(*nd)++] = (promo_delta){key, day, add};
@@ -625,8 +631,23 @@ static promo_status ops_reverse(promo_ctx *c, const promo_op *op, promo_op_resul
         if (!o->req[a->line]) continue;
         int64_t t = ops_take(a->value, l->returned, l->returned + o->req[a->line], l->qty);
         if (a->kind == JA_HIST) nomem |= ops_add_delta(o, &nd, a->key, v.h.date, -t);
-        if (a->kind == JA_POINTS) o->ptsback[a->pts] += t, points -= t;
         if (a->kind != JA_HIST && a->budgeted) nomem |= ops_add_budget(o, &nb, a->key, -t);
+    }
+    if (ops_grow(&o->sp, &o->cap_sp, n + 1, sizeof *o->sp) ||
+        ops_grow(&o->rem, &o->cap_rem, n + 1, sizeof *o->rem) ||
+        ops_grow(&o->w, &o->cap_w, n + 1, sizeof *o->w))
+        return eng_err(c, PROMO_ENOMEM, NULL);
+    for (uint32_t p = 0; p < v.h.npts; p++) {
+        if (!v.pts[p].points) continue;
+        ops_shares(o, &v, p);
+        for (uint32_t i = 0; i < n; i++) {
+            const jr_line *l = &v.lines[i];
+            if (!o->req[i]) continue;
+            int64_t t = ops_take(o->sp[i], l->returned, l->returned + o->req[i], l->qty);
+            o->ptsback[p] += t;
+            points -= t;
+            if (v.pts[p].budgeted) nomem |= ops_add_budget(o, &nb, v.pts[p].camp, -t);
+        }
     }
     int full = 1;
     for (uint32_t i = 0; i < n; i++) {
@@ -640,8 +661,8 @@ static promo_status ops_reverse(promo_ctx *c, const promo_op *op, promo_op_resul
             nomem |= ops_add_delta(o, &nd, v.limits[k].key, v.limits[k].day, -1);
     }
     if (nomem) return eng_err(c, PROMO_ENOMEM, NULL);
-    uint32_t state = full ? (cancel ? PROMO_RS_CANCELLED : PROMO_RS_RETURNED)
-                          : PROMO_RS_PARTIALLY_RETURNED;
+    uint32_t state =
+        full ? (cancel ? PROMO_RS_CANCELLED : PROMO_RS_RETURNED) : PROMO_RS_PARTIALLY_RETURNED;
     if (was_full) state = v.h.state;
     v.h.state = state;
     memcpy(o->old.data, &v.h, sizeof v.h);
@@ -704,7 +725,8 @@ static promo_status ops_reverse(promo_ctx *c, const promo_op *op, promo_op_resul
     w.jdata2 = o->rf.data;
     w.jlen2 = o->rf.len;
     promo_status r = st->ops->write(st->self, &w);
-    if (r != PROMO_OK) return eng_err(c, r == PROMO_ENOMEM ? r : PROMO_ESTATE, "state store: write failed");
+    if (r != PROMO_OK)
+        return eng_err(c, r == PROMO_ENOMEM ? r : PROMO_ESTATE, "state store: write failed");
     for (size_t i = 0; i < nb; i++) {
         stk_budget *ctr = eng_budget_find(e, o->bd[i].key);
         if (ctr) atomic_fetch_add(&ctr->spent, o->bd[i].add);
@@ -753,8 +775,7 @@ promo_status promo_op_run(promo_ctx *c, const promo_op *op, promo_op_result *out
 
 /* ----------------------------------------------------------- description ---- */
 
-int ops_journal_describe(const void *key, size_t klen, const void *data, size_t len,
-                         strbuf *b) {
+int ops_journal_describe(const void *key, size_t klen, const void *data, size_t len, strbuf *b) {
     const char *k = key;
     const char *nul = memchr(k, 0, klen);
     if (nul) { /* a refund record */
@@ -812,7 +833,8 @@ int ops_journal_describe(const void *key, size_t klen, const void *data, size_t 
 /* ---------------------------------------------------------------- verify ---- */
 
 typedef struct ov_ctx {
-    skv_store exp; /* the state the journal says */
+    skv_store exp;        /* the state the journal says */
+    struct ops_scratch o; /* the points spread */
     strbuf *report;
     size_t problems, entries, customers, budgets;
     promo_delta *d;
@@ -850,6 +872,20 @@ static int ov_journal(void *u, const void *k, size_t kl, const void *data, size_
         } else if (at->budgeted) {
             bad |= ops_grow(&v->bd, &v->cap_bd, nb + 1, sizeof *v->bd);
             if (!bad) v->bd[nb++] = (promo_budget_delta){at->key, left};
+        }
+    }
+    if (j.h.npts && (ops_grow(&v->o.sp, &v->o.cap_sp, j.h.nlines + 1, sizeof(int64_t)) ||
+                     ops_grow(&v->o.rem, &v->o.cap_rem, j.h.nlines + 1, sizeof(int64_t))))
+        bad = 1;
+    for (uint32_t p = 0; !bad && p < j.h.npts; p++) {
+        if (!j.pts[p].budgeted || !j.pts[p].points) continue;
+        ops_shares(&v->o, &j, p);
+        for (uint32_t i = 0; i < j.h.nlines && !bad; i++) {
+            const jr_line *l = &j.lines[i];
+            int64_t left = v->o.sp[i] - ops_rhu(v->o.sp[i], l->returned, l->qty);
+            if (!left) continue;
+            bad |= ops_grow(&v->bd, &v->cap_bd, nb + 1, sizeof *v->bd);
+            if (!bad) v->bd[nb++] = (promo_budget_delta){j.pts[p].camp, left};
         }
     }
     if (!full) {
@@ -954,6 +990,9 @@ int ops_verify(promo_store *s, strbuf *report) {
     sb_printf(report, "%zu journal entries, %zu customers, %zu budgets: %zu problems\n", v.entries,
               v.customers, v.budgets, v.problems);
     skv_destroy(&v.exp);
+    free(v.o.w);
+    free(v.o.sp);
+    free(v.o.rem);
     free(v.d);
     free(v.bd);
     return r ? -1 : v.problems ? 1 : 0;

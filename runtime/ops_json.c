@@ -97,7 +97,11 @@ static int oj_skip(oj *j) {
         }
     } else if (c == 't' || c == 'f' || c == 'n') {
         size_t n = c == 'f' ? 5 : 4;
-        if ((size_t)(j->end - j->p) < n || memcmp(j->p, c == 't' ? "true" : c == 'f' ? "false" : "null", n))
+        if ((size_t)(j->end - j->p) < n || memcmp(j->p,
+                                                  c == 't'   ? "true"
+                                                  : c == 'f' ? "false"
+                                                             : "null",
+                                                  n))
             return -1;
         j->p += n;
     } else {

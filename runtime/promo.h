@@ -147,7 +147,7 @@ typedef struct promo_store_write { /* one operation's changes, applied atomicall
     promo_str jkey;    /* absent: no journal change */
     const void *jdata; /* the journal entry's new content */
     size_t jlen;
-    int jcreate; /* 1: refuse (PROMO_ECONFLICT) when jkey exists */
+    int jcreate;     /* 1: refuse (PROMO_ECONFLICT) when jkey exists */
     promo_str jkey2; /* a second journal entry (a refund record), absent: none */
     const void *jdata2;
     size_t jlen2;
@@ -180,13 +180,13 @@ PROMO_API promo_status promo_store_new_memory(promo_store *out);
 enum { PROMO_DURABLE_PROCESS = 0, PROMO_DURABLE_STRICT = 1 };
 
 typedef struct promo_store_opts {
-    size_t size;            /* sizeof(promo_store_opts); set by promo_store_opts_init */
-    int durability;         /* PROMO_DURABLE_*: survive kill -9 / also power loss */
-    uint64_t map_size;      /* bytes of address space for the store (default 64 GiB) */
-    int32_t return_window;  /* days a confirmed receipt stays returnable (default 180) */
-    int group_commit;       /* 0: every commit is durable when it returns; 1: durable at
-                               the next promo_store_sync (the caller's group commit) */
-    int read_only;          /* 1: open for reading only (promo state) */
+    size_t size;           /* sizeof(promo_store_opts); set by promo_store_opts_init */
+    int durability;        /* PROMO_DURABLE_*: survive kill -9 / also power loss */
+    uint64_t map_size;     /* bytes of address space for the store (default 64 GiB) */
+    int32_t return_window; /* days a confirmed receipt stays returnable (default 180) */
+    int group_commit;      /* 0: every commit is durable when it returns; 1: durable at
+                              the next promo_store_sync (the caller's group commit) */
+    int read_only;         /* 1: open for reading only (promo state) */
 } promo_store_opts;
 
 PROMO_API void promo_store_opts_init(promo_store_opts *o);
@@ -379,7 +379,7 @@ PROMO_API promo_status promo_process(promo_ctx *c, const promo_receipt *r,
 /* ------------------------------------------------ purchase protocol (SPEC 7.1) ---- */
 
 typedef enum promo_op_kind {
-    PROMO_OP_CONFIRM = 0, /* evaluate and commit; idempotent by receipt id */
+    PROMO_OP_CONFIRM = 0,   /* evaluate and commit; idempotent by receipt id */
     PROMO_OP_CALCULATE = 1, /* evaluate against the current state, change nothing */
     PROMO_OP_CANCEL = 2,    /* reverse a confirmed receipt completely */
     PROMO_OP_RETURN = 3     /* reverse returned units; idempotent by refund_id */
@@ -413,15 +413,15 @@ enum {
 };
 
 typedef struct promo_op_result {
-    size_t size;                 /* sizeof(promo_op_result); set by promo_op_run */
-    int op;                      /* promo_op_kind */
-    int duplicate;               /* an operation done before: its stored record */
-    const promo_result *result;  /* calculate and a fresh confirm: the evaluation */
-    const char *json;            /* the record as `promo run` writes it (no newline), */
-    size_t json_len;             /* owned by the ctx until its next call */
-    int state;                   /* PROMO_RS_* of the receipt afterwards */
-    int64_t refund;              /* cancel / return: money paid back, kopecks */
-    int64_t points;              /* cancel / return: points taken back (<= 0) */
+    size_t size;                /* sizeof(promo_op_result); set by promo_op_run */
+    int op;                     /* promo_op_kind */
+    int duplicate;              /* an operation done before: its stored record */
+    const promo_result *result; /* calculate and a fresh confirm: the evaluation */
+    const char *json;           /* the record as `promo run` writes it (no newline), */
+    size_t json_len;            /* owned by the ctx until its next call */
+    int state;                  /* PROMO_RS_* of the receipt afterwards */
+    int64_t refund;             /* cancel / return: money paid back, kopecks */
+    int64_t points;             /* cancel / return: points taken back (<= 0) */
 } promo_op_result;
 
 PROMO_API void promo_op_init(promo_op *op);
@@ -436,8 +436,8 @@ PROMO_API promo_status promo_op_run(promo_ctx *c, const promo_op *op, promo_op_r
  * the next parse on this ctx): "op" absent is a confirm; calculate and confirm lines
  * are receipts (promo_receipt_parse_json), cancel and return lines are read here.
  * Same padding rule and error reporting as promo_receipt_parse_json. */
-PROMO_API promo_status promo_op_parse_json(promo_ctx *c, const char *line, size_t len,
-                                           promo_op *op, promo_str *out_id);
+PROMO_API promo_status promo_op_parse_json(promo_ctx *c, const char *line, size_t len, promo_op *op,
+                                           promo_str *out_id);
 
 /* JSON convenience (SPEC 4). Parses one JSON line into a receipt held by the ctx (valid
  * until the next parse on this ctx). On PROMO_EINPUT the ctx message is the SPEC error

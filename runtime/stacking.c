@@ -1472,10 +1472,10 @@ static promo_status stk_finish(stk_eval *s, const promo_receipt *r) {
             int m;
             promo_status st = vm_pred(&x->env, b->hist[h].pred, i, &m);
             if (st != PROMO_OK) return st;
-            if (m) v = stk_sat_add(v, qty ? x->lines[i].qty : x->lines[i].amount);
-            if (m)
-                s->hist_lines[nhl++] =
-                    (stk_hline){i, qty ? x->lines[i].qty : x->lines[i].amount};
+            if (!m) continue;
+            int64_t lv = qty ? x->lines[i].qty : x->lines[i].amount;
+            v = stk_sat_add(v, lv);
+            s->hist_lines[nhl++] = (stk_hline){i, lv};
         }
         if (v) {
             s->hist_off[nd] = hl0;

@@ -46,7 +46,8 @@ int32_t stk_period_bucket(uint32_t period, int32_t date);
 
 /* Sum of the record's counters of `key` with day in [from, to] (cells sorted by
  * (key, day)), saturating. */
-static inline int64_t stk_rec_sum(const promo_store_rec *r, uint64_t key, int32_t from, int32_t to) {
+static inline int64_t stk_rec_sum(const promo_store_rec *r, uint64_t key, int32_t from,
+                                  int32_t to) {
     uint32_t lo = 0, hi = r->ncells;
     while (lo < hi) { /* first cell >= (key, from) */
         uint32_t mid = lo + (hi - lo) / 2;

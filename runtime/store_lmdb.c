@@ -177,8 +177,7 @@ static promo_status lm_write(void *self, const promo_store_write *w) {
     if (rc) st = lm_fail(s, "read", rc);
     if (st == PROMO_OK) st = skv_write(&s->kv, w);
     mdb_txn_reset(s->wtxn);
-    if (st == PROMO_OK && (!s->group || s->kv.map.count >= LM_OVERLAY_MAX))
-        st = lm_sync_locked(s);
+    if (st == PROMO_OK && (!s->group || s->kv.map.count >= LM_OVERLAY_MAX)) st = lm_sync_locked(s);
     pthread_mutex_unlock(&s->kv.wmu);
     return st;
 }
@@ -208,9 +207,9 @@ static void lm_destroy(void *self) {
     free(s);
 }
 
-static const promo_store_ops lm_ops = {sizeof(promo_store_ops), lm_read,  lm_journal,
-                                       lm_budget,                lm_write, lm_sync,
-                                       lm_reader_free,           lm_destroy};
+static const promo_store_ops lm_ops = {
+    sizeof(promo_store_ops), lm_read,   lm_journal, lm_budget, lm_write, lm_sync,
+    lm_reader_free,          lm_destroy};
 
 promo_status promo_store_open(const char *dir, const promo_store_opts *opts, promo_store *out,
                               char *errbuf, size_t errlen) {
@@ -247,6 +246,8 @@ promo_status promo_store_open(const char *dir, const promo_store_opts *opts, pro
         st = PROMO_ESTATE;
         goto fail;
     }
+    int dead;
+    mdb_reader_check(s->env, &dead); /* reader slots of killed processes */
     MDB_txn *t;
     if ((rc = mdb_txn_begin(s->env, NULL, o.read_only ? MDB_RDONLY : 0, &t)) ||
         (rc = mdb_dbi_open(t, NULL, 0, &s->dbi)) || (rc = mdb_txn_commit(t))) {
@@ -270,8 +271,8 @@ int store_lmdb_is(const promo_store *s) {
     return s && s->ops == &lm_ops;
 }
 
-int store_lmdb_each(promo_store *ps, int (*f)(void *u, const void *k, size_t kl, const void *v,
-                                              size_t vl),
+int store_lmdb_each(promo_store *ps,
+                    int (*f)(void *u, const void *k, size_t kl, const void *v, size_t vl),
                     void *u) {
     lm_store *s = ps->self;
     lm_sync(s);

@@ -431,8 +431,9 @@ static void ms_destroy(void *self) {
     free(self);
 }
 
-static const promo_store_ops ms_ops = {sizeof(promo_store_ops), ms_read, ms_journal, ms_budget,
-                                       ms_write, ms_sync, ms_reader_free, ms_destroy};
+static const promo_store_ops ms_ops = {
+    sizeof(promo_store_ops), ms_read,   ms_journal, ms_budget, ms_write, ms_sync,
+    ms_reader_free,          ms_destroy};
 
 promo_status promo_store_new_memory(promo_store *out) {
     if (!out) return PROMO_EARG;
