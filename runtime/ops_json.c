@@ -280,12 +280,14 @@ promo_status promo_op_parse_json(promo_ctx *c, const char *line, size_t len, pro
     if (!line || !op) return eng_err(c, PROMO_EARG, "line and op must not be NULL");
     promo_op_init(op);
     /* Most lines are receipts without "op": no second scan of them. */
-    int maybe = 0;
-    for (const char *p = line; (p = memchr(p, '"', (size_t)(line + len - p))) != NULL; p++)
-        if ((size_t)(line + len - p) >= 4 && !memcmp(p, "\"op\"", 4)) {
+    int maybe = 0; /* a key "op" somewhere: look for its 'p' (rarer than quotes) */
+    for (const char *p = line + 2; p + 1 < line + len; p++) {
+        if (!(p = memchr(p, 'p', (size_t)(line + len - 1 - p)))) break;
+        if (p[-1] == 'o' && p[-2] == '"' && p[1] == '"') {
             maybe = 1;
             break;
         }
+    }
     char err[160] = "";
     int has_op = 0;
     if (maybe) {

@@ -235,7 +235,7 @@ promo_status promo_store_open(const char *dir, const promo_store_opts *opts, pro
         st = PROMO_EIO;
         goto fail;
     }
-    unsigned flags = MDB_NOTLS | MDB_NORDAHEAD;
+    unsigned flags = MDB_NOTLS | MDB_NORDAHEAD | MDB_NOMEMINIT;
     if (o.durability != PROMO_DURABLE_STRICT) flags |= MDB_NOSYNC;
     if (o.read_only) flags |= MDB_RDONLY;
     if ((rc = mdb_env_create(&s->env)) || (rc = mdb_env_set_mapsize(s->env, (size_t)o.map_size)) ||
