@@ -59,12 +59,7 @@ static void ox_close(ox *x) {
     promo_engine_free(x->e);
     promo_bundle_release(x->b);
     if (x->dir[0]) {
-        char p[128];
-        snprintf(p, sizeof p, "%s/data.mdb", x->dir);
-        unlink(p);
-        snprintf(p, sizeof p, "%s/lock.mdb", x->dir);
-        unlink(p);
-        rmdir(x->dir);
+        eh_store_remove(x->dir);
     }
 }
 
@@ -300,12 +295,7 @@ Test(ops, budgets_survive_a_restart) {
     cr_assert_eq(promo_engine_budget_spent(e, "p5"), 1600);
     promo_engine_free(e);
     promo_bundle_release(b);
-    char p[128];
-    snprintf(p, sizeof p, "%s/data.mdb", dir);
-    unlink(p);
-    snprintf(p, sizeof p, "%s/lock.mdb", dir);
-    unlink(p);
-    rmdir(dir);
+    eh_store_remove(dir);
 }
 
 /* ------------------------------------------------------------ concurrency ---- */

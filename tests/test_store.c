@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "eval_helpers.h"
 #include "promo.h"
 
 enum { MEM, LMDB };
@@ -54,12 +55,7 @@ static void sx_close(sx *x) {
     if (x->reader) x->s.ops->reader_free(x->s.self, x->reader);
     promo_store_free(&x->s);
     if (x->kind == LMDB) {
-        char p[128];
-        snprintf(p, sizeof p, "%s/data.mdb", x->dir);
-        unlink(p);
-        snprintf(p, sizeof p, "%s/lock.mdb", x->dir);
-        unlink(p);
-        rmdir(x->dir);
+        eh_store_remove(x->dir);
     }
 }
 

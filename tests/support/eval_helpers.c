@@ -54,6 +54,15 @@ promo_str eh_str(const char *s) {
     return s ? (promo_str){s, (uint32_t)strlen(s)} : (promo_str){NULL, 0};
 }
 
+void eh_store_remove(const char *dir) {
+    char p[512];
+    snprintf(p, sizeof p, "%s/data.mdb", dir);
+    remove(p);
+    snprintf(p, sizeof p, "%s/lock.mdb", dir);
+    remove(p);
+    remove(dir);
+}
+
 int32_t eh_date(const char *ymd) {
     int32_t d = 0;
     if (!civil_parse_date(ymd, (unsigned)strlen(ymd), &d)) abort();

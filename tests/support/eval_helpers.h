@@ -47,6 +47,8 @@ void eh_code(eh_receipt *rc, const char *code);
 void eh_attr(eh_receipt *rc, const char *key, const char *value);
 promo_str eh_str(const char *s);
 int32_t eh_date(const char *ymd);
+/* Removes an LMDB state store directory (data.mdb, lock.mdb, the directory). */
+void eh_store_remove(const char *dir);
 
 /* Result lookups. */
 int64_t eh_line_discount(const promo_result *res, uint32_t line);
