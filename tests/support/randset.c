@@ -65,6 +65,7 @@ typedef struct gen {
     int tiebreak;   /* `tiebreak benefit` set: few levels, `combine none` more often */
     unsigned avoid; /* RS_AVOID bits, for triage only (see rs_source) */
     char ids[16][8];
+    int group[16]; /* per campaign: its `group` clause (index in groups[]), or -1 */
     int nids;
 } gen;
 
@@ -364,7 +365,7 @@ static void gen_campaign(gen *x, int idx) {
         sb_printf(o, "    priority %d\n", rs_chance(g, 70) ? 10 : 50);
     else if (rs_chance(g, 85))
         sb_printf(o, "    priority %d\n", PICK(g, prios));
-    if (rs_chance(g, 55)) sb_printf(o, "    group %s\n", PICK(g, groups));
+    if (x->group[idx] >= 0) sb_printf(o, "    group %s\n", groups[x->group[idx]]);
     unsigned r = x->tiebreak && rs_chance(g, 50) ? 0 : rs_below(g, 100);
     if (r < 15) {
         sb_puts(o, "    combine none\n");
@@ -373,10 +374,12 @@ static void gen_campaign(gen *x, int idx) {
         int n = 1 + (int)rs_below(g, 2);
         for (int k = 0; k < n; k++) {
             if (k) sb_puts(o, ", ");
-            if (rs_chance(g, 75))
-                sb_puts(o, PICK(g, groups));
+            /* SPEC 3.3 rule 2: a campaign id only of a campaign without `group` */
+            int c = rs_chance(g, 75) ? -1 : (int)rs_below(g, (uint32_t)x->nids);
+            if (c >= 0 && x->group[c] < 0)
+                sb_puts(o, x->ids[c]);
             else
-                sb_puts(o, x->ids[rs_below(g, (uint32_t)x->nids)]);
+                sb_puts(o, PICK(g, groups));
         }
         sb_putc(o, '\n');
     } else if (r < 58) {
@@ -508,6 +511,8 @@ char *rs_source(uint64_t seed) {
                 dup |= strcmp(x.ids[j], x.ids[k]) == 0;
         } while (dup);
     }
+    for (int k = 0; k < x.nids; k++)
+        x.group[k] = rs_chance(&x.g, 55) ? (int)rs_below(&x.g, 3) : -1;
     for (int k = 0; k < x.nids; k++)
         gen_campaign(&x, k);
     char *s = strdup(sb_cstr(&out));
