@@ -838,10 +838,9 @@ static void cg_reward(cg *g, const ast_node *n) {
         break;
     case REWARD_POINTS_PCT:
         r.a = n->a ? cg_lit(n->a) : 0;
-        if (n->c)
-            r.pred = cg_target(g, n->c, &on_receipt);
-        else
-            r.level = PB_LEVEL_RECEIPT; /* `points P% of paid` without a target */
+        if (n->c) r.pred = cg_target(g, n->c, &on_receipt);
+        /* `points P% of paid` without a target or `on receipt` (SPEC 3.3 rule 3) */
+        if (!n->c || on_receipt) r.level = PB_LEVEL_RECEIPT;
         r.activate_days = n->d1;
         r.expire_days = n->d2;
         break;

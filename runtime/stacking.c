@@ -1357,7 +1357,8 @@ static promo_status stk_campaign(stk_eval *s, uint32_t ci) {
     }
     if (c->limit_customer) {
         /* A receipt without a customer id cannot be counted: the campaign does not apply. */
-        if (!s->has_customer_state) return stk_explain(s, ci, PROMO_OUT_LIMIT, STK_NONE, NULL);
+        if (!s->has_customer_state)
+            return stk_explain(s, ci, PROMO_OUT_NO_CUSTOMER, STK_NONE, NULL);
         int64_t used = 0;
         int32_t bucket = stk_period_bucket(c->limit_period, x->rx.date);
         st = s->store->ops->sum_range(s->store->self, s->customer,

@@ -266,3 +266,36 @@ Test(settled, expect_discount_on_a_missing_sku_is_an_error) {
                      "got:\n%s", got);
     free(got);
 }
+
+/* `points P% of paid on receipt` is receipt-level like the form without a target: an
+ * incompatible campaign that applied blocks it on every line. */
+Test(settled, points_of_paid_on_receipt_is_receipt_level) {
+    eh_receipt rc;
+    eh_receipt_init(&rc, "r", "2027-03-03T12:00");
+    eh_line(&rc, "1", NULL, 1000, 10000);
+    eh_line(&rc, "2", NULL, 1000, 5000);
+    const promo_result *res =
+        eval("campaign a { priority 2 combine none then discount 10% on lines where sku \"1\" }\n"
+             "campaign p { priority 1 then points 10% of paid on receipt }\n"
+             "campaign q { priority 0 then points 10% of paid on lines }\n",
+             &rc);
+    cr_assert_eq(eh_points(res, "p"), 0);
+    cr_assert_eq(eh_explain(res, "p")->outcome, PROMO_OUT_BLOCKED);
+    cr_assert_eq(eh_points(res, "q"), 500, "line 2 only: 50.00 x 10%");
+}
+
+/* SPEC 3.4: a per-customer limit on a receipt without a customer id: the campaign does
+ * not apply, and --explain says why. */
+Test(settled, per_customer_limit_without_customer_id_explains_it) {
+    eh_receipt rc;
+    eh_receipt_init(&rc, "r", "2027-03-03T12:00");
+    eh_line(&rc, "1", NULL, 1000, 10000);
+    const promo_result *res =
+        eval("campaign once { then discount 10 on receipt limit 1 per customer per day }\n", &rc);
+    cr_assert_eq(res->discount, 0);
+    cr_assert_eq(eh_explain(res, "once")->outcome, PROMO_OUT_NO_CUSTOMER);
+    char buf[1024];
+    promo_result_to_json(res, buf, sizeof buf);
+    cr_assert(strstr(buf, "{\"campaign\":\"once\",\"outcome\":\"no customer id\"}") != NULL, "%s",
+              buf);
+}

@@ -342,10 +342,7 @@ static void gen_reward(gen *x, int *kind, int no_points) {
             sb_printf(o, "message \"%s\"", PICK(g, msgs));
     } else if (r < 92) {
         sb_printf(o, "points %s of paid", PICK(g, ppct));
-        if (rs_chance(g, 50)) {
-            sb_puts(o, " on ");
-            gen_lines(x);
-        }
+        if (rs_chance(g, 50)) gen_target(x, 1); /* `on receipt` is receipt-level too */
         gen_points_when(x);
         *kind = K_POINTS;
     } else {

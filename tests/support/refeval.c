@@ -1197,7 +1197,7 @@ static int eval_campaign(rstate *s, size_t ci) {
         if (!truthy(ev(&s->x, c->when[k], 0))) return PROMO_OUT_NOT_APPLICABLE;
     if (c->limit_customer) {
         const promo_customer *cu = r->customer;
-        if (!cu || !cu->id.p || cu->id.n == 0) return PROMO_OUT_LIMIT;
+        if (!cu || !cu->id.p || cu->id.n == 0) return PROMO_OUT_NO_CUSTOMER;
         if (lim_count(e, cu->id, c->id, period_bucket(c->period, r->date)) >= c->limit_customer)
             return PROMO_OUT_LIMIT;
     }
