@@ -7,8 +7,8 @@ tree, rebuilds the copy incrementally (one build directory, reused across mutant
 runs, so a mutant costs one compile and a few links), and runs, until one fails:
 
   1. catalog       `promo test rules/` (the catalog's examples)
-  2. golden        tests/test_golden (golden results and listings)
-  3. settled       tests/test_settled (SPEC's settled rules, hand-computed)
+  2. settled       tests/test_settled (SPEC's settled rules, hand-computed)
+  3. golden        tests/test_golden (golden results and listings)
   4. differential  tests/test_differential (DIFF_SEEDS random sets against the
                    reference evaluator, and its hand-written receipts)
 
@@ -135,8 +135,8 @@ def stages(copy, bld, seeds):
     env = dict(os.environ, DIFF_SEEDS=str(seeds))
     return [
         ("catalog", [os.path.join(bld, "promo"), "test", os.path.join(copy, "rules")], None),
-        ("golden", [os.path.join(tests, "test_golden"), "--jobs", "2"], None),
         ("settled", [os.path.join(tests, "test_settled"), "--jobs", "2"], None),
+        ("golden", [os.path.join(tests, "test_golden"), "--jobs", "2"], None),
         ("differential", [os.path.join(tests, "test_differential"), "--jobs", "2"], env),
     ]
 
@@ -169,7 +169,9 @@ def main():
     os.makedirs(copy, exist_ok=True)
     sync(src, copy)
     if not os.path.exists(os.path.join(bld, "CMakeCache.txt")):
-        subprocess.run(["cmake", "-S", copy, "-B", bld, "-DCMAKE_BUILD_TYPE=Release",
+        # -O0: a mutant costs one compile, and the stages run in a second or two anyway
+        subprocess.run(["cmake", "-S", copy, "-B", bld, "-DCMAKE_BUILD_TYPE=Debug",
+                        "-DCMAKE_C_FLAGS_DEBUG=-O0", "-DCMAKE_CXX_FLAGS_DEBUG=-O0",
                         "-DPROMO_BENCH=OFF", "-DPROMO_FUZZ=OFF"], check=True,
                        capture_output=True)
     ok, log = build(bld, a.jobs)
