@@ -318,6 +318,10 @@ static int cg_is_store(const ast_node *n) {
     return n->kind == AST_FACT && n->op == FACT_STORE;
 }
 
+static int cg_is_price(const ast_node *n) {
+    return n->kind == AST_FACT && n->op == FACT_PRICE;
+}
+
 static int cg_is_category(const ast_node *n) {
     return n->kind == AST_FACT && n->op == FACT_CATEGORY;
 }
@@ -397,6 +401,16 @@ static void cg_compare(cg *g, cg_code *k, const ast_node *n) {
         cg_strval(g, k, a);
         cg_strval(g, k, b);
         cg_emit(g, k, neg ? OP_SNE : OP_SEQ, 0); /* sema rejects ordering strings */
+        return;
+    }
+    /* `price` is exact (SPEC 3.1): compared by cross-multiplying, never rounded. */
+    int pa = cg_is_price(a), pb = cg_is_price(b);
+    if (pa != pb) {
+        static const int cmp[] = {
+            [BIN_EQ] = 0, [BIN_NE] = 1, [BIN_LT] = 2, [BIN_LE] = 3, [BIN_GT] = 4, [BIN_GE] = 5};
+        static const int flip[] = {0, 1, 4, 5, 2, 3}; /* x < price: price > x */
+        cg_numval(g, k, pa ? b : a);
+        cg_emit(g, k, OP_L_PRICE_CMP, pa ? cmp[n->op] : flip[cmp[n->op]]);
         return;
     }
     cg_numval(g, k, a);
@@ -791,12 +805,12 @@ static void cg_reward(cg *g, const ast_node *n) {
     r.expire_days = -1;
     int on_receipt = 0;
     switch (n->op) {
-    case REWARD_DISCOUNT_PCT:
     case REWARD_DISCOUNT_EACH:
     case REWARD_PRICE:
         r.a = n->a ? cg_lit(n->a) : 0;
         r.pred = cg_target(g, n->c, &on_receipt);
         break;
+    case REWARD_DISCOUNT_PCT: /* `on receipt`: one amount, like the money form */
     case REWARD_DISCOUNT_AMOUNT:
         r.a = n->a ? cg_lit(n->a) : 0;
         r.pred = cg_target(g, n->c, &on_receipt);
@@ -824,10 +838,9 @@ static void cg_reward(cg *g, const ast_node *n) {
         break;
     case REWARD_POINTS_PCT:
         r.a = n->a ? cg_lit(n->a) : 0;
-        if (n->c)
-            r.pred = cg_target(g, n->c, &on_receipt);
-        else
-            r.level = PB_LEVEL_RECEIPT; /* `points P% of paid` without a target */
+        if (n->c) r.pred = cg_target(g, n->c, &on_receipt);
+        /* `points P% of paid` without a target or `on receipt` (SPEC 3.3 rule 3) */
+        if (!n->c || on_receipt) r.level = PB_LEVEL_RECEIPT;
         r.activate_days = n->d1;
         r.expire_days = n->d2;
         break;

@@ -1504,9 +1504,33 @@ static void sema_ex_money(sema *s, ast_node *v, const char *what, int decimals_t
 
 static int sema_ex_items(sema *s, ast_node *items, int in_history);
 
-static void sema_ex_expect(sema *s, ast_node *e) {
+/* `expect discount X on "SKU"`: some line of the example must have that SKU (a typo
+ * would otherwise expect 0 of nothing and pass). */
+static void sema_ex_sku(sema *s, const ast_node *items, const ast_node *e) {
+    sema_near nr;
+    char hint[128];
+    sema_near_init(&nr, e->str);
+    for (const ast_node *it = items; it; it = it->next) {
+        if (it->kind != AST_EX_LINE) continue;
+        for (const ast_node *f = it->a; f; f = f->next) {
+            if (f->kind != AST_EX_FIELD || !f->str || strcmp(f->str, "sku") != 0) continue;
+            if (!f->a || (f->a->kind != AST_STRING && f->a->kind != AST_IDENT) || !f->a->str)
+                return; /* a number: compared as text at run time, not here */
+            if (strcmp(f->a->str, e->str) == 0) return;
+            sema_near_try(&nr, f->a->str);
+        }
+    }
+    diag_report(s->d, DIAG_E024, e->span,
+                "'expect discount' on \"%s\": no line of this example has that sku%s", e->str,
+                sema_near_hint(&nr, hint, sizeof hint));
+}
+
+static void sema_ex_expect(sema *s, const ast_node *items, ast_node *e) {
     switch (e->op) {
-    case EXP_DISCOUNT: sema_ex_money(s, e->a, "discount", TY_MONEY); break;
+    case EXP_DISCOUNT:
+        sema_ex_money(s, e->a, "discount", TY_MONEY);
+        if (e->str) sema_ex_sku(s, items, e);
+        break;
     case EXP_TOTAL: sema_ex_money(s, e->a, "total", TY_MONEY); break;
     case EXP_FINAL: sema_ex_money(s, e->a, "final", TY_MONEY); break;
     case EXP_SPEND_LIMIT: sema_ex_money(s, e->a, "spend_limit", TY_MONEY); break;
@@ -1581,7 +1605,7 @@ static int sema_ex_items(sema *s, ast_node *items, int in_history) {
                 break;
             }
             nexpect++;
-            sema_ex_expect(s, it);
+            sema_ex_expect(s, items, it);
             break;
         default: break;
         }
@@ -1854,8 +1878,8 @@ static void sema_unknown_group(sema *s, src_span at, const char *name, int with_
     for (size_t i = 0; i < s->ngroups; i++)
         sema_near_try(&nr, s->groups[i].node->str);
     if (with_ids)
-        for (size_t i = 0; i < s->ncamps; i++)
-            sema_near_try(&nr, s->camps[i].pub.id);
+        for (size_t i = 0; i < s->ncamps; i++) /* ungrouped campaigns: their own group */
+            if (!s->camps[i].group_clause) sema_near_try(&nr, s->camps[i].pub.id);
     diag_report(s->d, DIAG_E007, at, "unknown group '%s'%s%s", name, suffix,
                 sema_near_hint(&nr, hint, sizeof hint));
 }
@@ -1920,10 +1944,18 @@ static void sema_lints(sema *s, sema_camp **sorted, size_t n) {
             src_span at = b->priority_clause
                               ? sema_tok_after(s, b->priority_clause->span, "priority")
                               : sema_name_span(s, b->pub.node->span, "campaign", b->pub.id);
-            diag *d = diag_report(s->d, DIAG_W001, at,
-                                  "campaigns '%s' and '%s' have equal priority %d and may touch "
-                                  "the same lines; '%s' goes first by id",
-                                  a->pub.id, b->pub.id, (int)b->pub.priority, a->pub.id);
+            diag *d;
+            if (s->tiebreak && !sema_compatible(&a->pub, &b->pub)) /* SPEC 3.3 rule 6 */
+                d = diag_report(s->d, DIAG_W001, at,
+                                "campaigns '%s' and '%s' have equal priority %d and may touch "
+                                "the same lines; under 'tiebreak benefit' the one giving the "
+                                "greater benefit goes first ('%s' on a tie)",
+                                a->pub.id, b->pub.id, (int)b->pub.priority, a->pub.id);
+            else
+                d = diag_report(s->d, DIAG_W001, at,
+                                "campaigns '%s' and '%s' have equal priority %d and may touch "
+                                "the same lines; '%s' goes first by id",
+                                a->pub.id, b->pub.id, (int)b->pub.priority, a->pub.id);
             diag_add_note(d, sema_name_span(s, a->pub.node->span, "campaign", a->pub.id),
                           "'%s' defined here", a->pub.id);
             break;
@@ -2007,8 +2039,19 @@ static void sema_build(sema *s, sema_store *st) {
             if (sema_map_get(&s->groupmap, it->str, &gi)) {
                 s->groups[gi].used = 1;
                 acc[na++] = sema_group_index(names, u, it->str);
+            } else if (sema_map_get(&s->campmap, it->str, &ci) && !s->camps[ci].group_clause) {
+                acc[na++] = s->camps[ci].pub.group; /* an ungrouped campaign: its own group */
             } else if (sema_map_get(&s->campmap, it->str, &ci)) {
-                acc[na++] = s->camps[ci].pub.group;
+                /* SPEC 3.3 rule 2: the id of a grouped campaign names nothing */
+                const char *g = s->camps[ci].group_clause->str;
+                diag *d = diag_report(s->d, DIAG_E007, it->span,
+                                      "'%s' in combine with is a campaign in group '%s', not a "
+                                      "group (did you mean '%s'?)",
+                                      it->str, g ? g : "", g ? g : "");
+                diag_add_note(d,
+                              sema_name_span(s, s->camps[ci].pub.node->span, "campaign", it->str),
+                              "'%s' defined here", it->str);
+                continue;
             } else {
                 sema_unknown_group(s, it->span, it->str, 1, " in combine with");
                 continue;

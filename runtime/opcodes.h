@@ -95,7 +95,10 @@
     OP(JF_KEEP, JUMP, 0, 0, ANY, "and: if top is 0 jump keeping it, else pop it")                  \
     OP(JT_KEEP, JUMP, 0, 0, ANY, "or: if top is not 0 jump keeping it, else pop it")               \
     OP(ASSERT, PART, 1, 0, COND, "pop; if 0 the block returns false naming part A")                \
-    OP(RET, NONE, 1, 0, ANY, "return the popped value as the block's result")
+    OP(RET, NONE, 1, 0, ANY, "return the popped value as the block's result")                      \
+    /* exact comparisons of the current unit price (SPEC 3.1) */                                   \
+    OP(L_PRICE_CMP, IMM, 1, 1, LINE,                                                               \
+       "price OP popped money, exact (amount / qty); A: 0 == 1 != 2 < 3 <= 4 > 5 >=")
 
 typedef enum promo_opcode {
 #define OP(name, kind, pops, pushes, ctx, doc) OP_##name,

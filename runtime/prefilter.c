@@ -444,6 +444,7 @@ static int pf_pred_fixed(const promo_bundle *b, uint32_t blk) {
         switch (INSN_OP(b->code[bl->start + k])) {
         case OP_R_TOTAL:
         case OP_L_PRICE:
+        case OP_L_PRICE_CMP:
         case OP_L_AMOUNT:
         case OP_AGG_SUM:
         case OP_AGG_COUNT:

@@ -314,7 +314,8 @@ typedef struct promo_text { /* a coupon or message issued by a campaign */
     X(BLOCKED, "blocked")                /* incompatible with `other` */                           \
     X(LIMIT, "limit reached")                                                                      \
     X(BUDGET, "budget exhausted")                                                                  \
-    X(STOPPED, "stopped") /* by `other` */
+    X(STOPPED, "stopped")            /* by `other` */                                              \
+    X(NO_CUSTOMER, "no customer id") /* a per-customer limit, and no customer id */
 
 typedef enum promo_outcome {
 #define X(name, text) PROMO_OUT_##name,

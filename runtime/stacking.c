@@ -52,6 +52,11 @@ typedef struct stk_hcache {
     int64_t value;
 } stk_hcache;
 
+typedef struct stk_tbmem { /* `tiebreak benefit`: a member of a component */
+    int64_t benefit;
+    uint32_t k; /* index in the run of equal priorities (id order) */
+} stk_tbmem;
+
 #define STK_NONE UINT32_MAX
 enum { STK_ACTED_DISCOUNT = 1, STK_ACTED_POINTS = 2 };
 
@@ -109,8 +114,10 @@ struct stk_scratch {
      * benefit as if it went first and then undo it */
     uint32_t *order;
     int64_t *benefit;
-    uint32_t *uf; /* union-find over one run of equal priorities */
-    uint32_t cap_order, cap_benefit, cap_uf;
+    uint32_t *uf;     /* union-find over one run of equal priorities */
+    uint32_t *tbpos;  /* one component's positions */
+    stk_tbmem *tbmem; /* one component's members, sorted by benefit */
+    uint32_t cap_order, cap_benefit, cap_uf, cap_tbpos, cap_tbmem;
     int trial;
     int trial_applies; /* the trial campaign would apply */
     int64_t trial_benefit;
@@ -200,14 +207,14 @@ promo_status stk_init(stk_eval *s) {
 void stk_free(stk_eval *s) {
     stk_scratch *x = s->sc;
     if (!x) return;
-    void *arrs[] = {x->lines,      x->anc,       x->codes,   x->segs,     x->seen,    x->attrs,
-                    x->cattrs,     x->acted_now, x->head,    x->tg,       x->d,       x->w,
-                    x->cnt,        x->ppshare,   x->share,   x->share2,   x->acc,     x->stmp,
-                    x->runs,       x->app_lines, x->blk,     x->app,      x->bad,     x->bylog,
-                    x->pts,        x->ptlog,     x->coupons, x->messages, x->applied, x->explain,
-                    x->lres,       x->by,        x->hc,      x->sw,       x->stmp2,   x->order,
-                    x->benefit,    x->uf,        x->pts_rl,  x->tc,       x->cand,    x->rxm,
-                    x->memo_stamp, x->memo_bits, x->alines,  x->exm,      x->pres};
+    void *arrs[] = {
+        x->lines,     x->anc,     x->codes,      x->segs,      x->seen,   x->attrs,     x->cattrs,
+        x->acted_now, x->head,    x->tg,         x->d,         x->w,      x->cnt,       x->ppshare,
+        x->share,     x->share2,  x->acc,        x->stmp,      x->runs,   x->app_lines, x->blk,
+        x->app,       x->bad,     x->bylog,      x->pts,       x->ptlog,  x->coupons,   x->messages,
+        x->applied,   x->explain, x->lres,       x->by,        x->hc,     x->sw,        x->stmp2,
+        x->order,     x->benefit, x->uf,         x->pts_rl,    x->tbpos,  x->tbmem,     x->tc,
+        x->cand,      x->rxm,     x->memo_stamp, x->memo_bits, x->alines, x->exm,       x->pres};
     for (size_t i = 0; i < sizeof arrs / sizeof arrs[0]; i++)
         free(arrs[i]);
     free(s->budget_uses);
@@ -968,6 +975,54 @@ static promo_status stk_buy(stk_eval *s, stk_camp *k, const pb_reward *rw, uint3
     return stk_give_acc(s, k, nt);
 }
 
+static uint64_t stk_gcd(uint64_t a, uint64_t b) {
+    while (b) {
+        uint64_t t = a % b;
+        a = b;
+        b = t;
+    }
+    return a;
+}
+
+/* Exact unit prices of the segments s[0 .. ns) of one bundle group as integer weights
+ * over a common denominator: price_q = amount_q * 1000 / qty_q = w[q] / *den. Returns
+ * 0 when the weights do not fit (absurd quantities): then w[q] approximates the
+ * price in 1/2^20 kopecks and *den is 2^20. */
+static int stk_unit_weights(const stk_scratch *x, const uint32_t *seg, uint32_t ns, int64_t *w,
+                            int64_t *den) {
+    uint64_t l = 1;
+    int fits = 1;
+    for (uint32_t q = 0; q < ns && fits; q++) {
+        uint64_t qt = (uint64_t)x->runs[seg[q]].qty;
+        uint64_t m = l / stk_gcd(l, qt);
+        fits = !__builtin_mul_overflow(m, qt, &l) && l <= (1ull << 62);
+    }
+    for (uint32_t q = 0; q < ns && fits; q++) {
+        const stk_unitrun *u = &x->runs[seg[q]];
+        vm_u128 v = (vm_u128)u->amount * 1000u * (vm_u128)(l / (uint64_t)u->qty);
+        fits = v <= ((vm_u128)1 << 62);
+        w[q] = (int64_t)v;
+    }
+    if (fits) {
+        *den = (int64_t)l;
+        return 1;
+    }
+    for (uint32_t q = 0; q < ns; q++) {
+        const stk_unitrun *u = &x->runs[seg[q]];
+        w[q] = (int64_t)vm_rdiv((vm_u128)u->amount * 1000u << 20, (vm_u128)u->qty);
+    }
+    *den = 1 << 20;
+    return 0;
+}
+
+/* round_half_up(S - X) for S = sum / den (exact), or 0 when S <= X. */
+static int64_t stk_over(vm_u128 sum, int64_t den, int64_t price) {
+    vm_u128 xp = (vm_u128)price * (vm_u128)den;
+    if (sum <= xp) return 0;
+    vm_u128 r = vm_rdiv(sum - xp, (vm_u128)den);
+    return r > (vm_u128)INT64_MAX ? INT64_MAX : (int64_t)r;
+}
+
 static promo_status stk_bundle(stk_eval *s, stk_camp *k, const pb_reward *rw, uint32_t nt) {
     stk_scratch *x = s->sc;
     int64_t n = rw->n, price = stk_money(rw->b), units;
@@ -975,48 +1030,49 @@ static promo_status stk_bundle(stk_eval *s, stk_camp *k, const pb_reward *rw, ui
     if (n < 1) return PROMO_OK;
     int64_t groups = units / n;
     if (k->c->limit_receipt && groups > (int64_t)k->c->limit_receipt) groups = k->c->limit_receipt;
-    /* x->share accumulates each run's discount; x->w/x->cnt/x->d describe one group. */
-    for (uint32_t j = 0; j < nr; j++) {
+    /* x->share accumulates each run's discount; x->w/x->cnt/x->d describe one group
+     * (x->head: the runs of its segments). A unit's price is amount / qty, exact. */
+    for (uint32_t j = 0; j < nr; j++)
         x->share[j] = 0;
-        const stk_unitrun *u = &x->runs[j];
-        x->share2[j] = (int64_t)vm_rdiv((vm_u128)u->amount * 1000u, (vm_u128)u->qty);
-    }
     uint32_t j = 0;
     int64_t off = 0; /* units of run j already grouped */
     while (groups > 0 && j < nr) {
-        int64_t left = x->runs[j].units - off;
+        const stk_unitrun *u = &x->runs[j];
+        int64_t left = u->units - off;
         if (left >= n) {
-            /* c identical groups inside one run: each costs max(0, n*p - X). */
+            /* c identical groups inside one run: each costs n * amount / qty - X. */
             int64_t c = left / n;
             if (c > groups) c = groups;
-            vm_u128 sum = (vm_u128)n * (vm_u128)x->share2[j];
-            int64_t dsc = sum > (vm_u128)price ? (int64_t)(sum - (vm_u128)price) : 0;
-            x->share[j] += c * dsc;
+            vm_u128 sum = (vm_u128)n * (vm_u128)u->amount * 1000u;
+            x->share[j] += c * stk_over(sum, u->qty, price);
             groups -= c;
             off += c * n;
-            if (off == x->runs[j].units) j++, off = 0;
+            if (off == u->units) j++, off = 0;
             continue;
         }
         /* A group straddling runs: its units are segments of equal-priced units. */
-        uint32_t ns = 0, j0 = j;
+        uint32_t ns = 0;
         int64_t need = n;
-        vm_u128 sum = 0;
         while (need > 0 && j < nr) {
             int64_t take = x->runs[j].units - off;
             if (take > need) take = need;
-            x->w[ns] = x->share2[j];
+            x->head[ns] = j;
             x->cnt[ns] = take;
-            sum += (vm_u128)take * (vm_u128)x->share2[j];
             ns++;
             need -= take;
             off += take;
             if (off == x->runs[j].units) j++, off = 0;
         }
         if (need > 0) break; /* cannot happen: groups <= units / n */
-        int64_t dsc = sum > (vm_u128)price ? (int64_t)(sum - (vm_u128)price) : 0;
+        int64_t den;
+        stk_unit_weights(x, x->head, ns, x->w, &den);
+        vm_u128 sum = 0;
+        for (uint32_t q = 0; q < ns; q++)
+            sum += (vm_u128)x->cnt[q] * (vm_u128)x->w[q];
+        int64_t dsc = stk_over(sum, den, price);
         if (stk_spread(dsc, x->w, x->cnt, ns, x->d, x->stmp)) return PROMO_OK;
         for (uint32_t q = 0; q < ns; q++)
-            x->share[j0 + q] += x->d[q];
+            x->share[x->head[q]] += x->d[q];
         groups--;
     }
     for (uint32_t q = 0; q < nt; q++)
@@ -1123,7 +1179,15 @@ static promo_status stk_reward(stk_eval *s, stk_camp *k, const pb_reward *rw) {
             if (rw->kind == REWARD_POINTS_PCT) {
                 if ((st = stk_points_pct(s, k, rw, nt)) != PROMO_OK) return st;
             } else {
-                stk_spread_lines(x, stk_money(rw->a), nt, x->d);
+                /* one amount: X, or P% of the targets' current amounts (SPEC 3.2) */
+                int64_t amt = stk_money(rw->a);
+                if (rw->kind == REWARD_DISCOUNT_PCT) {
+                    int64_t sum = 0;
+                    for (uint32_t j = 0; j < nt; j++)
+                        sum = stk_sat_add(sum, x->lines[x->tg[j]].amount);
+                    amt = stk_pct_of(sum, rw->a);
+                }
+                stk_spread_lines(x, amt, nt, x->d);
                 for (uint32_t j = 0; j < nt; j++)
                     if ((st = stk_give(s, k, x->tg[j], x->d[j])) != PROMO_OK) return st;
             }
@@ -1291,7 +1355,8 @@ static promo_status stk_campaign(stk_eval *s, uint32_t ci) {
     }
     if (c->limit_customer) {
         /* A receipt without a customer id cannot be counted: the campaign does not apply. */
-        if (!s->has_customer_state) return stk_explain(s, ci, PROMO_OUT_LIMIT, STK_NONE, NULL);
+        if (!s->has_customer_state)
+            return stk_explain(s, ci, PROMO_OUT_NO_CUSTOMER, STK_NONE, NULL);
         int32_t bucket = stk_period_bucket(c->limit_period, x->rx.date);
         int64_t used =
             stk_rec_sum(&s->rec, stk_limit_key(c->id_hash, c->limit_period), bucket, bucket);
@@ -1503,9 +1568,11 @@ static uint32_t stk_find(uint32_t *uf, uint32_t a) {
     return a;
 }
 
-static int stk_order_cmp_benefit(const stk_scratch *x, uint32_t a, uint32_t b) {
-    if (x->benefit[a] != x->benefit[b]) return x->benefit[a] > x->benefit[b] ? -1 : 1;
-    return a < b ? -1 : a > b;
+/* Greater benefit first, then id order (the index in the run). */
+static int stk_tb_cmp(const void *pa, const void *pb) {
+    const stk_tbmem *a = pa, *b = pb;
+    if (a->benefit != b->benefit) return a->benefit > b->benefit ? -1 : 1;
+    return a->k < b->k ? -1 : a->k > b->k;
 }
 
 /* `tiebreak benefit` over the run [i, j) of equal priorities: campaigns that could
@@ -1535,21 +1602,19 @@ static promo_status stk_tiebreak(stk_eval *s, uint32_t i, uint32_t j) {
             if (x->benefit[a] >= 0 && x->benefit[c] >= 0 && !pf_compatible(s->b, i + a, i + c))
                 x->uf[stk_find(x->uf, a)] = stk_find(x->uf, c);
     /* Each component's members, in bundle order, hand their positions to the members
-     * sorted by benefit (insertion sort: runs of equal priority are short). */
+     * sorted by benefit, however many there are (SPEC 3.3 rule 6). */
     for (uint32_t root = 0; root < n; root++) {
         if (stk_find(x->uf, root) != root) continue;
-        uint32_t pos[64], mem[64], m = 0; /* a larger component: its first 64 members */
-        for (uint32_t a = 0; a < n && m < 64; a++)
-            if (stk_find(x->uf, a) == root) pos[m] = mem[m] = a, m++;
-        if (m < 2) continue;
-        for (uint32_t p = 1; p < m; p++)
-            for (uint32_t q = p; q > 0 && stk_order_cmp_benefit(x, mem[q], mem[q - 1]) < 0; q--) {
-                uint32_t t = mem[q];
-                mem[q] = mem[q - 1];
-                mem[q - 1] = t;
+        uint32_t m = 0;
+        for (uint32_t a = 0; a < n; a++)
+            if (stk_find(x->uf, a) == root) {
+                x->tbpos[m] = a;
+                x->tbmem[m++] = (stk_tbmem){x->benefit[a], a};
             }
+        if (m < 2) continue;
+        stk_sort(x->tbmem, m, sizeof *x->tbmem, stk_tb_cmp);
         for (uint32_t p = 0; p < m; p++)
-            x->order[pos[p]] = i + mem[p];
+            x->order[x->tbpos[p]] = i + x->tbmem[p].k;
     }
     return PROMO_OK;
 }
@@ -1582,7 +1647,9 @@ promo_status stk_evaluate(stk_eval *s, const promo_receipt *r) {
     int tiebreak = (b->hdr->flags & PBF_TIEBREAK_BENEFIT) != 0;
     if (tiebreak && (STK_RESERVE(x, order, cap_order, b->ncampaigns) ||
                      STK_RESERVE(x, benefit, cap_benefit, b->ncampaigns) ||
-                     STK_RESERVE(x, uf, cap_uf, b->ncampaigns))) {
+                     STK_RESERVE(x, uf, cap_uf, b->ncampaigns) ||
+                     STK_RESERVE(x, tbpos, cap_tbpos, b->ncampaigns) ||
+                     STK_RESERVE(x, tbmem, cap_tbmem, b->ncampaigns))) {
         snprintf(s->msg, sizeof s->msg, "out of memory");
         return PROMO_ENOMEM;
     }

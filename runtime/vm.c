@@ -84,6 +84,26 @@ static int64_t vm_unit_price(const vm_line *l) {
     return (int64_t)vm_rdiv((vm_u128)l->amount * 1000u, (vm_u128)l->qty);
 }
 
+/* OP_L_PRICE_CMP: the current unit price (exact: amount / qty once discounted) compared
+ * with v by comparator A (0 == 1 != 2 < 3 <= 4 > 5 >=); false when v is ABSENT. */
+static int64_t vm_price_cmp(const vm_line *l, int64_t v, uint32_t a) {
+    if (v == PROMO_ABSENT) return 0;
+    vm_i128 lhs = l->price, rhs = v;
+    if (l->amount != l->amount0) {
+        lhs = (vm_i128)l->amount * 1000;
+        rhs = (vm_i128)v * l->qty;
+    }
+    int c = (lhs > rhs) - (lhs < rhs);
+    switch (a) {
+    case 0: return c == 0;
+    case 1: return c != 0;
+    case 2: return c < 0;
+    case 3: return c <= 0;
+    case 4: return c > 0;
+    default: return c >= 0;
+    }
+}
+
 /* AGG_* and the current-receipt part of history: loops the lines through `pred`. */
 enum { VM_AGG_SUM, VM_AGG_COUNT, VM_AGG_ANY, VM_AGG_DISTINCT };
 
@@ -461,6 +481,10 @@ promo_status vm_run(vm_env *env, uint32_t block, uint32_t line, int64_t *out) {
             }
             vmcase(OP_L_PRICE) {
                 PUSH(vm_unit_price(ln));
+                vmbreak;
+            }
+            vmcase(OP_L_PRICE_CMP) {
+                TOP = vm_price_cmp(ln, TOP, A);
                 vmbreak;
             }
             vmcase(OP_L_ORIG_PRICE) {

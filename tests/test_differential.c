@@ -343,6 +343,12 @@ static size_t env_size(const char *name, size_t dflt) {
     return v && *v ? (size_t)strtoull(v, NULL, 10) : dflt;
 }
 
+/* The stateful workload (Test stateful_streams_agree_with_reference): sets from
+ * rs_stateful_source, receipts from rs_stateful_receipts; outcomes of the engine's
+ * explain traces are counted in stateful_seen. */
+static int stateful;
+static size_t stateful_seen[PROMO__OUTCOME_COUNT];
+
 /* Runs one seed; returns 1 when both sides agree on every receipt. */
 static int run_seed(uint64_t seed, size_t nreceipts, unsigned alt, int quiet, size_t *compared,
                     size_t *rejected) {
@@ -353,7 +359,7 @@ static int run_seed(uint64_t seed, size_t nreceipts, unsigned alt, int quiet, si
     int ok = 0;
     for (unsigned k = 0; k < 64 && !ok; k++) {
         free(src);
-        src = rs_source(seed * 64 + k);
+        src = stateful ? rs_stateful_source(seed * 64 + k) : rs_source(seed * 64 + k);
         sb_free(&why);
         ok = pipe_open(&p, src, alt, &why);
         if (!ok) {
@@ -378,7 +384,8 @@ static int run_seed(uint64_t seed, size_t nreceipts, unsigned alt, int quiet, si
         sb_free(&why);
         return 0;
     }
-    rs_receipt *rc = rs_receipts(seed, nreceipts);
+    rs_receipt *rc =
+        stateful ? rs_stateful_receipts(seed, nreceipts) : rs_receipts(seed, nreceipts);
     int agree = 1;
     for (size_t k = 0; k < nreceipts && agree; k++) {
         if (k == nreceipts / 2) {
@@ -421,6 +428,9 @@ static int run_seed(uint64_t seed, size_t nreceipts, unsigned alt, int quiet, si
             agree = 0;
         } else {
             (*compared)++;
+            for (uint32_t q = 0; q < xr->nexplain; q++)
+                if (xr->explain[q].outcome < PROMO__OUTCOME_COUNT)
+                    stateful_seen[xr->explain[q].outcome]++;
         }
     }
     free(rc);
@@ -482,6 +492,34 @@ Test(differential, random_sets_agree_with_reference, .timeout = 600) {
 /* ------------------------------------------------ hand-computed cases ---- */
 
 /* A minimal receipt builder for the hand cases. */
+/* Stateful mechanics over multi-receipt streams: every campaign keeps per-customer
+ * state (limits per day / week / month / life, history windows, budgets, partial or
+ * not); a few customers walk through an ISO week across a year end, 29 February and
+ * month ends. Both sides keep their own state; the counts below make sure the limits
+ * and budgets were actually reached, not just configured. */
+Test(differential, stateful_streams_agree_with_reference, .timeout = 600) {
+    size_t nseeds = env_size("DIFF_STATEFUL_SEEDS", getenv("DIFF_QUICK") ? 300 : 1500);
+    size_t nreceipts = env_size("DIFF_STATEFUL_RECEIPTS", 40);
+    size_t compared = 0, rejected = 0, failed = 0;
+    stateful = 1;
+    for (uint64_t seed = 1; seed <= nseeds && !failed; seed++)
+        if (!run_seed(seed, nreceipts, 0, 0, &compared, &rejected)) failed++;
+    stateful = 0;
+    fprintf(stderr,
+            "differential (stateful): %zu seeds, %zu receipts compared; outcomes: %zu applied, "
+            "%zu limit reached, %zu no customer id, %zu budget exhausted, %zu condition false\n",
+            nseeds, compared, stateful_seen[PROMO_OUT_APPLIED], stateful_seen[PROMO_OUT_LIMIT],
+            stateful_seen[PROMO_OUT_NO_CUSTOMER], stateful_seen[PROMO_OUT_BUDGET],
+            stateful_seen[PROMO_OUT_NOT_APPLICABLE]);
+    cr_assert_eq(failed, 0, "a stateful stream differs (details above)");
+    cr_assert_eq(rejected, 0, "stateful sets always compile");
+    cr_assert_eq(compared, nseeds * nreceipts);
+    cr_assert_gt(stateful_seen[PROMO_OUT_LIMIT], compared / 50, "limits are reached");
+    cr_assert_gt(stateful_seen[PROMO_OUT_BUDGET], compared / 100, "budgets run out");
+    cr_assert_gt(stateful_seen[PROMO_OUT_NO_CUSTOMER], 0);
+    cr_assert_gt(stateful_seen[PROMO_OUT_APPLIED], compared / 2);
+}
+
 typedef struct hand {
     rs_receipt rc;
 } hand;

@@ -1252,7 +1252,7 @@ static void e2e_run(int when_sum) {
         if (when_sum)
             snprintf(src, sizeof src,
                      "campaign c {\n when sum(lines where %s) >= 300\n"
-                     " then discount 10%% on receipt\n}\n"
+                     " then discount 10%% on lines\n}\n"
                      "campaign zz {\n code \"NEVER\"\n"
                      " then discount 10%% on lines where category \"zz\" and qty > 0\n}\n",
                      ecases[c].pred);

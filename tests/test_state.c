@@ -67,7 +67,7 @@ Test(state, limit_per_customer_per_day) {
     cr_assert(applies("a", "c2", "2026-06-05T12:00")); /* another customer */
     cr_assert(applies("a", "c1", "2026-06-06T00:00"));
     /* without a customer id the limit cannot be counted */
-    cr_assert_eq(outcome("a", NULL, "2026-06-07T10:00"), PROMO_OUT_LIMIT);
+    cr_assert_eq(outcome("a", NULL, "2026-06-07T10:00"), PROMO_OUT_NO_CUSTOMER);
 }
 
 Test(state, limit_per_customer_per_iso_week) {

@@ -65,6 +65,7 @@ typedef struct gen {
     int tiebreak;   /* `tiebreak benefit` set: few levels, `combine none` more often */
     unsigned avoid; /* RS_AVOID bits, for triage only (see rs_source) */
     char ids[16][8];
+    int group[16]; /* per campaign: its `group` clause (index in groups[]), or -1 */
     int nids;
 } gen;
 
@@ -341,10 +342,7 @@ static void gen_reward(gen *x, int *kind, int no_points) {
             sb_printf(o, "message \"%s\"", PICK(g, msgs));
     } else if (r < 92) {
         sb_printf(o, "points %s of paid", PICK(g, ppct));
-        if (rs_chance(g, 50)) {
-            sb_puts(o, " on ");
-            gen_lines(x);
-        }
+        if (rs_chance(g, 50)) gen_target(x, 1); /* `on receipt` is receipt-level too */
         gen_points_when(x);
         *kind = K_POINTS;
     } else {
@@ -364,7 +362,7 @@ static void gen_campaign(gen *x, int idx) {
         sb_printf(o, "    priority %d\n", rs_chance(g, 70) ? 10 : 50);
     else if (rs_chance(g, 85))
         sb_printf(o, "    priority %d\n", PICK(g, prios));
-    if (rs_chance(g, 55)) sb_printf(o, "    group %s\n", PICK(g, groups));
+    if (x->group[idx] >= 0) sb_printf(o, "    group %s\n", groups[x->group[idx]]);
     unsigned r = x->tiebreak && rs_chance(g, 50) ? 0 : rs_below(g, 100);
     if (r < 15) {
         sb_puts(o, "    combine none\n");
@@ -373,10 +371,12 @@ static void gen_campaign(gen *x, int idx) {
         int n = 1 + (int)rs_below(g, 2);
         for (int k = 0; k < n; k++) {
             if (k) sb_puts(o, ", ");
-            if (rs_chance(g, 75))
-                sb_puts(o, PICK(g, groups));
+            /* SPEC 3.3 rule 2: a campaign id only of a campaign without `group` */
+            int c = rs_chance(g, 75) ? -1 : (int)rs_below(g, (uint32_t)x->nids);
+            if (c >= 0 && x->group[c] < 0)
+                sb_puts(o, x->ids[c]);
             else
-                sb_puts(o, x->ids[rs_below(g, (uint32_t)x->nids)]);
+                sb_puts(o, PICK(g, groups));
         }
         sb_putc(o, '\n');
     } else if (r < 58) {
@@ -508,6 +508,8 @@ char *rs_source(uint64_t seed) {
                 dup |= strcmp(x.ids[j], x.ids[k]) == 0;
         } while (dup);
     }
+    for (int k = 0; k < x.nids; k++)
+        x.group[k] = rs_chance(&x.g, 55) ? (int)rs_below(&x.g, 3) : -1;
     for (int k = 0; k < x.nids; k++)
         gen_campaign(&x, k);
     char *s = strdup(sb_cstr(&out));
@@ -765,4 +767,77 @@ void rs_receipt_json(const promo_receipt *r, strbuf *o) {
         sb_putc(o, '}');
     }
     sb_puts(o, "]}");
+}
+
+/* ------------------------------------------------------- stateful sets ---- */
+
+char *rs_stateful_source(uint64_t seed) {
+    rs_rng g;
+    rs_seed(&g, seed ^ 0x5747e5ull);
+    strbuf out = STRBUF_INIT;
+    sb_printf(&out, "# stateful campaign set, seed %llu\ngroup disc, pts\n\n",
+              (unsigned long long)seed);
+    static const char *const when[] = {
+        "history.visits(1 days) >= 2",
+        "history.visits(7 days) >= 3",
+        "history.visits(30 days) >= 4",
+        "history.sum(lines where category \"dairy\", 2 days) >= 300",
+        "history.sum(lines, 7 days) >= 1000",
+        "history.count(lines where sku \"101\", 14 days) >= 3",
+        "history.count(lines where category \"drinks\", 1 days) >= 2",
+        "sum(lines) >= 200",
+    };
+    static const char *const reward[] = {
+        "discount 10% on lines where category \"dairy\"",
+        "discount 5% on receipt",
+        "discount 30 on receipt",
+        "discount 15 each on lines where category \"drinks\"",
+        "buy 2 get 1 free on lines where category \"dairy\"",
+        "points 5% of paid",
+        "points 10% of paid on lines where category \"fruit\"",
+        "points 25",
+        "coupon \"BACK\"",
+        "discount 3% on lines; points 2% of paid",
+    };
+    static const char *const per[] = {"", " per day", " per week", " per month"};
+    static const char *const budgets[] = {"1.00", "5.00", "20", "100", "500", "2000"};
+    int n = 3 + (int)rs_below(&g, 6);
+    for (int k = 0; k < n; k++) {
+        sb_printf(&out, "campaign s%d {\n    priority %d\n", k, 10 * (int)rs_below(&g, 3));
+        if (rs_chance(&g, 30))
+            sb_printf(&out, "    group %s\n    combine with %s\n",
+                      rs_chance(&g, 50) ? "disc" : "pts", rs_chance(&g, 50) ? "pts" : "disc");
+        if (rs_chance(&g, 55)) sb_printf(&out, "    when %s\n", PICK(&g, when));
+        sb_printf(&out, "    then %s\n", PICK(&g, reward));
+        int limited = rs_chance(&g, 55);
+        if (limited)
+            sb_printf(&out, "    limit %u per customer%s\n", 1 + rs_below(&g, 3), PICK(&g, per));
+        if (!limited || rs_chance(&g, 40))
+            sb_printf(&out, "    budget %s%s\n", PICK(&g, budgets),
+                      rs_chance(&g, 50) ? " partial" : "");
+        sb_puts(&out, "}\n\n");
+    }
+    char *s = strdup(sb_cstr(&out));
+    sb_free(&out);
+    return s;
+}
+
+rs_receipt *rs_stateful_receipts(uint64_t seed, size_t n) {
+    rs_receipt *v = rs_receipts(seed, n);
+    rs_rng g;
+    rs_seed(&g, seed ^ 0x57a7ef11ull);
+    /* Calendar corners: a year end inside one ISO week, 29 February, month ends. */
+    static const int anchors[][3] = {{2026, 12, 24}, {2028, 2, 22}, {2027, 5, 26}, {2027, 8, 28}};
+    const int *a = anchors[rs_below(&g, 4)];
+    int32_t d = civil_days(a[0], (unsigned)a[1], (unsigned)a[2]);
+    for (size_t k = 0; k < n; k++) {
+        unsigned r = rs_below(&g, 100);
+        d += r < 30 ? 0 : r < 80 ? 1 : r < 92 ? 2 + (int32_t)rs_below(&g, 5) : -1;
+        v[k].r.date = d;
+        if (v[k].r.nlines == 0) { /* keep receipts non-empty: they carry history */
+            v[k].lines[0] = (promo_line){S("101"), S("dairy/milk"), S("Prost"), 2000, 15000, 0};
+            v[k].r.nlines = 1;
+        }
+    }
+    return v;
 }

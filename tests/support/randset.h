@@ -48,6 +48,15 @@ char *rs_valid_source(uint64_t seed, unsigned *tries);
  * sequence so that per-customer limits and history matter. */
 rs_receipt *rs_receipts(uint64_t seed, size_t n);
 
+/* A set where every campaign keeps per-customer state: limits per day / week / month /
+ * life, history conditions (visits, sums, counts over 1-30 days) and budgets, partial
+ * or not (always compiles). */
+char *rs_stateful_source(uint64_t seed);
+/* n receipts of a few customers walking through calendar corners (an ISO week across
+ * a year end, 29 February, month ends), a day or two apart, sometimes the same day or
+ * one day back; never empty. */
+rs_receipt *rs_stateful_receipts(uint64_t seed, size_t n);
+
 /* SPEC-4 JSON of a receipt (for failure reports). */
 void rs_receipt_json(const promo_receipt *r, strbuf *out);
 

@@ -185,6 +185,9 @@ typedef struct val {
     const char *s;
     size_t n;
     int cat; /* a category path: compares hierarchically */
+    /* `price`: the exact value xnum / xden when xden > 0 (i is it rounded, for
+     * arithmetic); comparisons use the exact value (SPEC 3.1) */
+    __int128 xnum, xden;
 } val;
 
 static val v_bool(int b) {
@@ -339,6 +342,10 @@ static int cmp_vals(int op, val l, val r) {
         c = memcmp(l.s, r.s, m);
         if (c == 0) c = l.n < r.n ? -1 : l.n > r.n;
         c = c < 0 ? -1 : c > 0;
+    } else if (l.xden || r.xden) {
+        __int128 ln = l.xden ? l.xnum : l.i, ld = l.xden ? l.xden : 1;
+        __int128 rn = r.xden ? r.xnum : r.i, rd = r.xden ? r.xden : 1;
+        c = ln * rd < rn * ld ? -1 : ln * rd > rn * ld;
     } else {
         c = l.i < r.i ? -1 : l.i > r.i;
     }
@@ -492,7 +499,16 @@ static val ev_fact(rctx *x, const ast_node *n) {
         return v;
     }
     case FACT_QTY: return v_int(l->qty);
-    case FACT_PRICE: return v_int(cur_price(l));
+    case FACT_PRICE: {
+        val v = v_int(cur_price(l));
+        v.xnum = l->price;
+        v.xden = 1;
+        if (l->amount != l->orig_amount || l->price_from_amount) {
+            v.xnum = (__int128)l->amount * 1000; /* amount / qty, qty in thousandths */
+            v.xden = l->qty;
+        }
+        return v;
+    }
     case FACT_ORIGINAL_PRICE: return v_int(l->price);
     case FACT_AMOUNT: return v_int(l->amount);
     case FACT_EXCLUDED: return v_bool(l->excluded);
@@ -625,7 +641,18 @@ static int compatible(const ref_eval *e, size_t a, size_t b) {
 
 /* Spreads d over weights w[0..n) in proportion (floor, then largest remainder, ties to
  * the earlier item). Requires d <= sum(w) or sum(w) == 0 (then nothing is given). */
+static void spread128(int64_t d, const __int128 *w, size_t n, int64_t *out);
+
 static void spread(int64_t d, const int64_t *w, size_t n, int64_t *out) {
+    __int128 *w2 = ref_xalloc(n * sizeof *w2);
+    for (size_t k = 0; k < n; k++)
+        w2[k] = w[k];
+    spread128(d, w2, n, out);
+    free(w2);
+}
+
+/* Largest remainder over weights w (ties to the earlier item). */
+static void spread128(int64_t d, const __int128 *w, size_t n, int64_t *out) {
     __int128 a = 0;
     for (size_t k = 0; k < n; k++)
         a += w[k];
@@ -633,11 +660,11 @@ static void spread(int64_t d, const int64_t *w, size_t n, int64_t *out) {
         out[k] = 0;
     if (a == 0 || d <= 0) return;
     int64_t given = 0;
-    int64_t *rem = ref_xalloc(n * sizeof *rem);
+    __int128 *rem = ref_xalloc(n * sizeof *rem);
     char *used = ref_xalloc(n);
     for (size_t k = 0; k < n; k++) {
         out[k] = (int64_t)((__int128)d * w[k] / a);
-        rem[k] = (int64_t)((__int128)d * w[k] % a);
+        rem[k] = (__int128)d * w[k] % a;
         given += out[k];
     }
     for (int64_t left = d - given; left > 0; left--) {
@@ -805,6 +832,7 @@ static const ast_node *rw_lit(const ast_node *rw, int kind) {
 
 static int rw_receipt_level(const ast_node *rw) {
     switch (rw->op) {
+    case REWARD_DISCOUNT_PCT:
     case REWARD_DISCOUNT_AMOUNT: return rw->c && rw->c->op == TARGET_RECEIPT;
     case REWARD_POINTS_PCT: return !rw->c || rw->c->op == TARGET_RECEIPT;
     case REWARD_POINTS_FIXED:
@@ -951,8 +979,24 @@ static void run_reward(rstate *s, ceff *f, size_t ci, const ast_node *rw) {
     switch (rw->op) {
     case REWARD_DISCOUNT_PCT: {
         int64_t p = lit_num(rw_lit(rw, AST_PERCENT), TY_PERCENT);
+        if (!rl) {
+            for (uint32_t i = 0; i < n; i++)
+                if (tg[i]) give(f, i, rhu((__int128)f->amount[i] * p, 100000));
+            break;
+        }
+        /* `on receipt`: one amount, P% of the lines' sum, spread like `discount X` */
+        int64_t a = 0;
+        int64_t *w = ref_xalloc(n * sizeof *w), *sh = ref_xalloc(n * sizeof *sh);
+        for (uint32_t i = 0; i < n; i++) {
+            w[i] = tg[i] ? f->amount[i] : 0;
+            a += w[i];
+        }
+        spread(rhu((__int128)a * p, 100000), w, n, sh);
         for (uint32_t i = 0; i < n; i++)
-            if (tg[i]) give(f, i, rhu((__int128)f->amount[i] * p, 100000));
+            give(f, i, sh[i]);
+        f->rrl[f->ri] = 1;
+        free(w);
+        free(sh);
         break;
     }
     case REWARD_DISCOUNT_EACH: {
@@ -1018,17 +1062,27 @@ static void run_reward(rstate *s, ceff *f, size_t ci, const ast_node *rw) {
         int64_t *share = ref_xalloc(n * sizeof *share);
         if (rw->op == REWARD_BUNDLE) {
             int64_t x = lit_num(rw_lit(rw, AST_NUM), TY_MONEY);
-            int64_t *pr = ref_xalloc((size_t)gsize * sizeof *pr);
+            __int128 *pr = ref_xalloc((size_t)gsize * sizeof *pr);
             int64_t *sh = ref_xalloc((size_t)gsize * sizeof *sh);
             for (int64_t g = 0; g < ngroups; g++) {
-                int64_t sum = 0;
+                /* exact unit prices amount * 1000 / qty over one common denominator */
+                __int128 den = 1, sum = 0;
+                for (int64_t j = 0; j < gsize; j++) {
+                    __int128 q = u[g * gsize + j].qty, a = den, b = q;
+                    while (b) {
+                        __int128 t = a % b;
+                        a = b;
+                        b = t;
+                    }
+                    den = den / a * q;
+                }
                 for (int64_t j = 0; j < gsize; j++) {
                     const unit *un = &u[g * gsize + j];
-                    pr[j] = rhu((__int128)un->amount * 1000, un->qty);
+                    pr[j] = (__int128)un->amount * 1000 * (den / un->qty);
                     sum += pr[j];
                 }
-                int64_t dg = sum - x > 0 ? sum - x : 0;
-                spread(dg, pr, (size_t)gsize, sh);
+                int64_t dg = sum > (__int128)x * den ? rhu(sum - (__int128)x * den, den) : 0;
+                spread128(dg, pr, (size_t)gsize, sh);
                 for (int64_t j = 0; j < gsize; j++)
                     share[u[g * gsize + j].line] += sh[j];
             }
@@ -1143,7 +1197,7 @@ static int eval_campaign(rstate *s, size_t ci) {
         if (!truthy(ev(&s->x, c->when[k], 0))) return PROMO_OUT_NOT_APPLICABLE;
     if (c->limit_customer) {
         const promo_customer *cu = r->customer;
-        if (!cu || !cu->id.p || cu->id.n == 0) return PROMO_OUT_LIMIT;
+        if (!cu || !cu->id.p || cu->id.n == 0) return PROMO_OUT_NO_CUSTOMER;
         if (lim_count(e, cu->id, c->id, period_bucket(c->period, r->date)) >= c->limit_customer)
             return PROMO_OUT_LIMIT;
     }
