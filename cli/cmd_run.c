@@ -768,8 +768,8 @@ static int run_stream(run_state *R) {
             atomic_fetch_sub(&R->nwait, 1);
         }
     }
-    run_flush_now(R);
-    return rerr ? -1 : 0;
+    run_flush_now(R); /* the last write fails like any other (exit 2) */
+    return rerr || atomic_load(&R->werr) ? -1 : 0;
 }
 
 static int run_usage(const char *msg, const char *arg) {

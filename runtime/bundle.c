@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "bundle.h"
+#include "bundle_sum.h"
 #include "hash.h"
 
 typedef struct vctx {
@@ -94,7 +95,7 @@ static promo_status bundle_check_header(vctx *v) {
     if (h->file_size != b->size)
         return bundle_fail(v, "truncated or padded: header says %llu bytes, got %zu",
                            (unsigned long long)h->file_size, b->size);
-    uint64_t sum = XXH3_64bits(b->mem + sizeof(pb_header), b->size - sizeof(pb_header));
+    uint64_t sum = pb_checksum(b->mem, b->size);
     if (sum != h->checksum)
         return bundle_fail(v, "checksum mismatch (stored %016llx, computed %016llx)",
                            (unsigned long long)h->checksum, (unsigned long long)sum);

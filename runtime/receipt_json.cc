@@ -278,6 +278,17 @@ struct rx_reader {
         return false;
     }
 
+    /* A value nested deeper than RX_MAX_DEPTH, at token t. */
+    bool fail_too_deep(std::string_view t) {
+        if (failed) return false;
+        failed = true;
+        status = PROMO_EINPUT;
+        if (err && errlen)
+            snprintf(err, errlen, "invalid JSON: nested deeper than %u levels at byte %zu",
+                     (unsigned)RX_MAX_DEPTH, (size_t)(t.data() - base));
+        return false;
+    }
+
     bool fail_json_at(error_code e, size_t at) {
         if (e == simdjson::MEMALLOC) return nomem();
         if (failed) return false;
@@ -557,10 +568,13 @@ struct rx_reader {
 
     /* ------------------------------------------------------------ containers ---- */
 
-    /* Walks a value we do not use, checking it is valid JSON. */
-    bool skip(od::value &v) {
+    /* Walks a value we do not use, checking it is valid JSON. `depth` is the nesting
+     * of v in the document (the root object is 1); deeper than RX_MAX_DEPTH is refused,
+     * so the recursion is bounded and simdjson's own depth limit is never reached. */
+    bool skip(od::value &v, unsigned depth) {
         std::string_view t = trim(v.raw_json_token());
         char c = t.empty() ? 0 : t[0];
+        if ((c == '{' || c == '[') && depth >= RX_MAX_DEPTH) return fail_too_deep(t);
         if (c == '{') {
             od::object o;
             error_code e = v.get_object().get(o);
@@ -568,7 +582,7 @@ struct rx_reader {
             for (auto fr : o) {
                 od::field f;
                 if ((e = std::move(fr).get(f))) return fail_json(e);
-                if (!skip(f.value())) return false;
+                if (!skip(f.value(), depth + 1)) return false;
             }
             return true;
         }
@@ -579,7 +593,7 @@ struct rx_reader {
             for (auto vr : a) {
                 od::value x;
                 if ((e = vr.get(x))) return fail_json(e);
-                if (!skip(x)) return false;
+                if (!skip(x, depth + 1)) return false;
             }
             return true;
         }
@@ -743,7 +757,7 @@ struct rx_reader {
             } else if (k.unsafe_is_equal("attrs")) {
                 ok = want_attrs(x, "customer.attrs", cattrs);
             } else {
-                ok = skip(x);
+                ok = skip(x, 3);
             }
             return ok;
         });
@@ -787,7 +801,7 @@ struct rx_reader {
                 ln.excluded = 0;
                 ok = null || want_bool(x, path("lines", idx, "excluded"), &ln.excluded);
             } else {
-                ok = skip(x);
+                ok = skip(x, 4);
             }
             return ok;
         });
@@ -920,7 +934,7 @@ struct rx_reader {
                 }
                 break;
             }
-            ok = skip(x);
+            ok = skip(x, 2);
         next:
             if (!ok) return false;
         }
