@@ -19,6 +19,7 @@
 #include "bundle.h"
 #include "bundle_sum.h"
 #include "hash.h"
+#include "readfile.h"
 
 typedef struct vctx {
     promo_bundle *b;
@@ -523,7 +524,12 @@ promo_status bundle_load_owned(unsigned char *mem, size_t size, promo_bundle **o
 promo_status promo_bundle_load_memory(const void *data, size_t len, promo_bundle **out,
                                       char *errbuf, size_t errlen) {
     if (out) *out = NULL;
-    if (!data && len) return PROMO_EARG;
+    if (errbuf && errlen) errbuf[0] = 0;
+    if ((!data && len) || !out) {
+        if (errbuf && errlen)
+            snprintf(errbuf, errlen, "bundle: %s is NULL", out ? "data" : "the output handle");
+        return PROMO_EARG;
+    }
     unsigned char *mem = malloc(len ? len : 1);
     if (!mem) {
         if (errbuf && errlen) snprintf(errbuf, errlen, "bundle: out of memory");
@@ -536,41 +542,24 @@ promo_status promo_bundle_load_memory(const void *data, size_t len, promo_bundle
 promo_status promo_bundle_load_file(const char *path, promo_bundle **out, char *errbuf,
                                     size_t errlen) {
     if (out) *out = NULL;
-    if (!path) return PROMO_EARG;
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        if (errbuf && errlen) snprintf(errbuf, errlen, "%s: %s", path, strerror(errno));
-        return PROMO_EIO;
+    if (errbuf && errlen) errbuf[0] = 0;
+    if (!path || !out) {
+        if (errbuf && errlen)
+            snprintf(errbuf, errlen, "bundle: %s is NULL", path ? "the output handle" : "path");
+        return PROMO_EARG;
     }
-    size_t cap = 1 << 16, len = 0;
-    unsigned char *mem = malloc(cap);
-    while (mem) {
-        if (len == cap) {
-            unsigned char *m2 = realloc(mem, cap * 2);
-            if (!m2) {
-                free(mem);
-                mem = NULL;
-                break;
-            }
-            mem = m2;
-            cap *= 2;
-        }
-        size_t n = fread(mem + len, 1, cap - len, f);
-        len += n;
-        if (n == 0) break;
-    }
-    int err = ferror(f);
-    fclose(f);
-    if (!mem) {
-        if (errbuf && errlen) snprintf(errbuf, errlen, "%s: out of memory", path);
-        return PROMO_ENOMEM;
-    }
+    char *mem;
+    size_t len;
+    int err = rf_read(path, PROMO_MAX_BUNDLE_BYTES, &mem, &len);
     if (err) {
-        free(mem);
-        if (errbuf && errlen) snprintf(errbuf, errlen, "%s: read error", path);
-        return PROMO_EIO;
+        char why[64];
+        if (errbuf && errlen)
+            snprintf(errbuf, errlen, "%s: %s", path,
+                     err == ENOMEM ? "out of memory"
+                                   : rf_strerror(err, PROMO_MAX_BUNDLE_BYTES, why, sizeof why));
+        return err == ENOMEM ? PROMO_ENOMEM : PROMO_EIO;
     }
-    return bundle_load_owned(mem, len, out, errbuf, errlen);
+    return bundle_load_owned((unsigned char *)mem, len, out, errbuf, errlen);
 }
 
 void promo_bundle_retain(promo_bundle *b) {

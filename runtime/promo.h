@@ -74,7 +74,9 @@ PROMO_API const char *promo_errname(promo_status s);  /* "PROMO_ECORRUPT" */
 typedef struct promo_bundle promo_bundle;
 
 /* Loads and verifies (magic, format, checksum, every offset, every instruction).
- * On failure *out is NULL and errbuf (if not NULL) receives a one-line message. */
+ * On failure *out is NULL and errbuf (if not NULL) receives a one-line message.
+ * A directory, a device or a file larger than PROMO_MAX_BUNDLE_BYTES is refused. */
+#define PROMO_MAX_BUNDLE_BYTES ((size_t)256 << 20)
 PROMO_API promo_status promo_bundle_load_file(const char *path, promo_bundle **out, char *errbuf,
                                               size_t errlen);
 /* Copies `data`; the caller keeps ownership of it. */
