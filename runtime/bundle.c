@@ -575,6 +575,14 @@ void promo_bundle_release(promo_bundle *b) {
     }
 }
 
+uint64_t promo_bundle_checksum(const promo_bundle *b) {
+    return b ? b->hdr->checksum : 0;
+}
+
+int64_t promo_bundle_campaign_budget(const promo_bundle *b, uint32_t i) {
+    return b && i < b->ncampaigns ? b->campaigns[i].budget : -1;
+}
+
 uint32_t promo_bundle_campaign_count(const promo_bundle *b) {
     return b ? b->ncampaigns : 0;
 }

@@ -84,6 +84,11 @@ PROMO_API promo_status promo_bundle_load_memory(const void *data, size_t len, pr
                                                 char *errbuf, size_t errlen);
 PROMO_API void promo_bundle_retain(promo_bundle *b);
 PROMO_API void promo_bundle_release(promo_bundle *b); /* NULL is ignored */
+/* The checksum stored in the bundle's header (what `promo disasm` prints first, and
+ * `promo run --stamp` adds to every result); 0 for NULL. */
+PROMO_API uint64_t promo_bundle_checksum(const promo_bundle *b);
+/* The budget of campaign i in kopecks (money and points alike), -1 when it has none. */
+PROMO_API int64_t promo_bundle_campaign_budget(const promo_bundle *b, uint32_t i);
 
 PROMO_API uint32_t promo_bundle_campaign_count(const promo_bundle *b);
 /* Campaign id of evaluation-order index i (NUL-terminated, owned by the bundle). */
