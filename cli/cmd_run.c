@@ -673,8 +673,10 @@ static int run_skip_long_line(run_state *R) {
 static int run_make_room(run_state *R) {
     run_chunk *c = &R->chunks[R->cur];
     if (R->pos == 0) {
-        if (c->cap >= RUN_MAX_LINE) return run_skip_long_line(R);
-        run_chunk_size(c, c->cap * 2);
+        /* room for a line of RUN_MAX_LINE bytes and its newline, no more */
+        size_t most = RUN_MAX_LINE + 1 + RUN_PAD;
+        if (c->cap >= most) return run_skip_long_line(R);
+        run_chunk_size(c, c->cap * 2 < most ? c->cap * 2 : most);
         return 1;
     }
     uint_fast64_t done = atomic_load_explicit(&R->committed, memory_order_acquire);

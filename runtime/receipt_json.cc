@@ -294,8 +294,14 @@ struct rx_reader {
         if (failed) return false;
         failed = true;
         status = PROMO_EINPUT;
+        /* simdjson says "ended early" for a closed root followed by more text. */
+        if (e == simdjson::INCOMPLETE_ARRAY_OR_OBJECT) {
+            size_t t = trailing_at();
+            if (t < len) e = simdjson::TRAILING_CONTENT;
+            at = t;
+        }
         /* A root object that is not closed is only noticed at its start. */
-        if (e == simdjson::INCOMPLETE_ARRAY_OR_OBJECT || at > len) at = len;
+        if (at > len) at = len;
         if (err && errlen) {
             const char *m = simdjson::error_message(e);
             size_t mn = strlen(m);
@@ -303,6 +309,32 @@ struct rx_reader {
             snprintf(err, errlen, "invalid JSON: %.*s at byte %zu", (int)mn, m, at);
         }
         return false;
+    }
+
+    /* The first non-space byte after the root value's closing bracket, or len (not
+     * closed, or nothing after it). Only on the error path. */
+    size_t trailing_at() const {
+        size_t i = 0, depth = 0;
+        bool in_str = false;
+        for (; i < len; i++) {
+            char c = base[i];
+            if (in_str) {
+                if (c == '\\')
+                    i++;
+                else if (c == '"')
+                    in_str = false;
+            } else if (c == '"') {
+                in_str = true;
+            } else if (c == '{' || c == '[') {
+                depth++;
+            } else if ((c == '}' || c == ']') && depth && --depth == 0) {
+                break;
+            }
+        }
+        if (i >= len) return len;
+        for (i++; i < len && rx_space(base[i]); i++) {
+        }
+        return i;
     }
 
     bool fail_json(error_code e) {
