@@ -914,3 +914,47 @@ Test(docs, bytecode_md_names_every_opcode_and_section) {
     free(text);
     free(doc);
 }
+
+/* ---------------------------------------------------- misuse (issue 10.10) ---- */
+
+static promo_status null_sum(void *self, uint64_t c, uint64_t k, int32_t f, int32_t t, int64_t *o) {
+    (void)self, (void)c, (void)k, (void)f, (void)t;
+    *o = 0;
+    return PROMO_OK;
+}
+
+Test(misuse, null_arguments_are_reported) {
+    char err[128] = "untouched";
+    promo_bundle *b = (promo_bundle *)1;
+    cr_assert_eq(promo_bundle_load_file(NULL, &b, err, sizeof err), PROMO_EARG);
+    cr_assert_null(b);
+    cr_assert_str_eq(err, "bundle: path is NULL");
+    strcpy(err, "untouched");
+    cr_assert_eq(promo_bundle_load_memory("x", 1, NULL, err, sizeof err), PROMO_EARG);
+    cr_assert_str_eq(err, "bundle: the output handle is NULL");
+    strcpy(err, "untouched");
+    cr_assert_eq(promo_bundle_load_file("/dev/zero", &b, err, sizeof err), PROMO_EIO);
+    cr_assert_str_eq(err, "/dev/zero: not a regular file");
+    cr_assert_eq(promo_bundle_load_file("/tmp", &b, err, sizeof err), PROMO_EIO);
+    cr_assert_str_eq(err, "/tmp: Is a directory");
+    char buf[8] = "zz";
+    cr_assert_eq(promo_result_to_json(NULL, buf, sizeof buf), 0);
+    cr_assert_eq(buf[0], 0);
+    cr_assert_eq(promo_result_to_json(NULL, NULL, 0), 0);
+}
+
+Test(misuse, store_with_a_null_operation_is_refused) {
+    size_t len;
+    unsigned char *mem = build_all(&len);
+    promo_bundle *b = NULL;
+    cr_assert_eq(promo_bundle_load_memory(mem, len, &b, NULL, 0), PROMO_OK);
+    static const promo_store_ops half = {null_sum, NULL, NULL, NULL};
+    promo_engine_opts o;
+    memset(&o, 0, sizeof o);
+    o.store.ops = &half;
+    promo_engine *e = (promo_engine *)1;
+    cr_assert_eq(promo_engine_new(b, &o, &e), PROMO_EARG);
+    cr_assert_null(e);
+    promo_bundle_release(b);
+    free(mem);
+}
