@@ -16,6 +16,7 @@
  * `--check` lists the files that would change and exits 1; `--diff` shows a unified
  * diff (through diff -u) instead of writing.
  */
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -412,15 +413,23 @@ static int fmt_file(compilation *c, uint32_t fi, strbuf *out) {
 
 /* ------------------------------------------------------------ the command ---- */
 
+/* Replaces the file atomically, through a symbolic link (the link stays a link) and
+ * keeping the file's permission bits (0640 stays 0640). */
 static int write_file(const char *path, const char *data, size_t len) {
+    char *real = realpath(path, NULL);
+    const char *target = real ? real : path;
+    struct stat st;
+    int have_mode = stat(target, &st) == 0;
     strbuf tmp = STRBUF_INIT;
-    sb_printf(&tmp, "%s.fmt.%ld", path, (long)getpid());
+    sb_printf(&tmp, "%s.fmt.%ld", target, (long)getpid());
     FILE *fp = fopen(sb_cstr(&tmp), "wb");
     int ok = fp && fwrite(data, 1, len, fp) == len;
+    if (ok && have_mode && fchmod(fileno(fp), st.st_mode & 07777) != 0) ok = 0;
     if (fp && fclose(fp) != 0) ok = 0;
-    if (ok && rename(sb_cstr(&tmp), path) != 0) ok = 0;
+    if (ok && rename(sb_cstr(&tmp), target) != 0) ok = 0;
     if (!ok) remove(sb_cstr(&tmp));
     sb_free(&tmp);
+    free(real);
     return ok ? 0 : -1;
 }
 

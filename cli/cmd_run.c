@@ -58,6 +58,7 @@
 #include "ops.h"
 #include "promo.h"
 #include "result_json.h"
+#include "run_signals.h"
 #include "xalloc.h"
 
 static const char run_help[] =
@@ -77,7 +78,12 @@ static const char run_help[] =
     "  --strict            exit 1 when any line was malformed\n"
     "  --reload-on-signal  on SIGHUP, reload set.pbc once the lines in flight are\n"
     "                      committed (a bundle that fails to load is reported and\n"
-    "                      the old one kept)\n"
+    "                      the old one kept); without it SIGHUP is ignored\n"
+    "  --watch             reload the same way when set.pbc is replaced\n"
+    "  --stamp             add \"bundle\":\"<checksum>\" of the bundle that produced it\n"
+    "                      to every result\n"
+    "  --metrics FILE      rewrite FILE every second with JSON stats (receipts, errors,\n"
+    "                      rate, conflicts, reloads, budgets remaining, bundle checksum)\n"
     "  --state DIR         keep the state of record (limits, history, budgets, the\n"
     "                      journal of confirmed receipts) in the LMDB store in DIR,\n"
     "                      across runs; without it state lives in memory for this run\n"
@@ -87,10 +93,13 @@ static const char run_help[] =
     "  -q, --quiet         no progress display\n"
     "  -h, --help          this help\n"
     "\n"
+    "Progress (receipts, receipts/s) is shown on stderr when it is a terminal.\n"
     "Each line may carry \"op\": confirm (the default), calculate, cancel, return\n"
-    "(docs/io.md). Progress (receipts, receipts/s) is shown on stderr on a terminal.\n"
+    "(docs/io.md).\n"
+    "SIGTERM or SIGINT: stop reading, write the results of the lines already read,\n"
+    "print the summary and the input line reached, exit 128 + the signal number.\n"
     "exit status: 0 stream processed, 1 malformed lines with --strict,\n"
-    "             2 usage, I/O or bundle error\n";
+    "             2 usage, I/O or bundle error, 130/143 stopped by SIGINT/SIGTERM\n";
 
 #define RUN_PAD          PROMO_JSON_PADDING /* readable bytes kept after the data */
 #define RUN_READ_MIN     (1u << 20)         /* initial size of an input chunk */
@@ -110,7 +119,8 @@ typedef struct run_opts {
     const char *input_path;
     int threads;
     unsigned batch;
-    int explain, summary, strict, quiet, reload;
+    int explain, summary, strict, quiet, reload, watch, stamp;
+    const char *metrics;
     const char *state_dir;
     int durability;
     long return_window;
@@ -128,6 +138,7 @@ typedef struct run_cx {
     uint64_t lineno;
     int pending;    /* evaluated, to commit */
     int bad;        /* the output is an error record */
+    int stamp;      /* --stamp */
     unsigned fails; /* run_state.fails when the evaluation started */
     const struct run_thr *owner;
     char *out;
@@ -213,17 +224,12 @@ typedef struct run_state {
     const promo_bundle *map_bundle;
     uint32_t *map; /* campaign index of map_bundle -> counts index */
 
-    /* progress */
+    /* progress, operator (run_signals.h) */
     int progress;
-    struct timespec t0, last;
+    struct timespec t0, last, last_metrics;
+    rs_watch watch;
+    uint64_t reloads, reload_fails;
 } run_state;
-
-static volatile sig_atomic_t run_hup;
-
-static void run_on_hup(int sig) {
-    (void)sig;
-    run_hup = 1;
-}
 
 static inline void run_relax(void) {
 #if defined(__x86_64__) || defined(__i386__)
@@ -295,11 +301,12 @@ static void run_error(run_cx *s, promo_str id, const char *msg) {
 
 static void run_result(run_cx *s) {
     size_t n = promo_result_to_json(s->res, s->out, s->outcap);
-    if (n >= s->outcap) {
-        run_grow(s, n);
+    if (n + RS_STAMP_LEN >= s->outcap) {
+        run_grow(s, n + RS_STAMP_LEN);
         n = promo_result_to_json(s->res, s->out, s->outcap);
     }
     s->outlen = n;
+    if (s->stamp) rs_stamp(s->out, &s->outlen, s->res->bundle);
 }
 
 static int run_prepare(run_cx *s);
@@ -456,7 +463,20 @@ static int64_t run_ms(const struct timespec *a, const struct timespec *b) {
     return (int64_t)(b->tv_sec - a->tv_sec) * 1000 + (b->tv_nsec - a->tv_nsec) / 1000000;
 }
 
+/* --metrics: at most once a second, and at the end (committer or main thread). */
+static void run_metrics(run_state *R, int final) {
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    if (!final && run_ms(&R->last_metrics, &now) < 1000) return;
+    R->last_metrics = now;
+    rs_stats st = {R->receipts,     R->errors, atomic_load(&R->fails), R->reloads,
+                   R->reload_fails, R->lineno, run_ms(&R->t0, &now),   rs_stop_signal(),
+                   final,           R->eng};
+    rs_metrics_write(R->o.metrics, &st);
+}
+
 static void run_progress(run_state *R, int final) {
+    if (R->o.metrics) run_metrics(R, final);
     if (!R->progress) return;
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);
@@ -609,14 +629,22 @@ static void *run_worker(void *arg) {
 
 /* ------------------------------------------------------------------- reload ---- */
 
+/* SIGHUP with --reload-on-signal, or set.pbc replaced with --watch. */
+static int run_reload_due(run_state *R) {
+    return (R->o.reload && rs_hup()) || rs_watch_due(&R->watch);
+}
+
 static void run_reload(run_state *R) {
-    run_hup = 0;
+    rs_hup_clear();
+    rs_watch_done(&R->watch);
+    R->reloads++;
     promo_bundle *b = NULL;
     char err[256] = "";
     promo_status st = promo_bundle_load_file(R->o.bundle_path, &b, err, sizeof err);
     if (st != PROMO_OK) {
         fprintf(stderr, "promo run: reload of %s failed, keeping the old bundle: %s\n",
                 R->o.bundle_path, err[0] ? err : promo_strerror(st));
+        R->reload_fails++;
         return;
     }
     st = promo_engine_swap(R->eng, b);
@@ -636,7 +664,8 @@ static int run_readable(run_state *R, int timeout_ms) {
     if (R->isreg) return 1;
     struct pollfd p = {R->fd, POLLIN, 0};
     int r = poll(&p, 1, timeout_ms);
-    return r != 0; /* errors: let read() report them */
+    if (r < 0 && errno == EINTR) return 0; /* a signal: the caller looks at the flags */
+    return r != 0;                         /* errors: let read() report them */
 }
 
 /* Reads more input after `end` of the current chunk; 1 data, 0 EOF, -1 error. */
@@ -716,8 +745,10 @@ static int run_skip_long_line(run_state *R) {
 static int run_make_room(run_state *R) {
     run_chunk *c = &R->chunks[R->cur];
     if (R->pos == 0) {
-        if (c->cap >= RUN_MAX_LINE) return run_skip_long_line(R);
-        run_chunk_size(c, c->cap * 2);
+        /* room for a line of RUN_MAX_LINE bytes and its newline, no more */
+        size_t most = RUN_MAX_LINE + 1 + RUN_PAD;
+        if (c->cap >= most) return run_skip_long_line(R);
+        run_chunk_size(c, c->cap * 2 < most ? c->cap * 2 : most);
         return 1;
     }
     uint_fast64_t done = atomic_load_explicit(&R->committed, memory_order_acquire);
@@ -787,12 +818,15 @@ static int run_feed(run_state *R, int block) {
         if (!run_readable(R, 0)) {
             if (!block) break;
             run_flush_now(R);
-            /* Waiting for input: wake up now and then for SIGHUP and the progress. */
+            /* Waiting for input: wake up now and then for a signal, a reload and the
+             * progress. */
             while (!run_readable(R, 250)) {
-                if (R->o.reload && run_hup) run_reload(R);
+                if (rs_stop_signal()) break;
+                if (run_reload_due(R)) run_reload(R);
                 run_progress(R, 0);
             }
-            if (R->o.reload && run_hup) run_reload(R);
+            if (rs_stop_signal()) break;
+            if (run_reload_due(R)) run_reload(R);
         }
         int r = run_fill(R);
         if (r < 0) {
@@ -814,7 +848,9 @@ static int run_stream(run_state *R) {
         if (atomic_load(&R->werr)) return -1;
         uint_fast64_t done = atomic_load(&R->committed);
         int drained = done == R->pub;
-        int hold = R->o.reload && run_hup; /* no new line until the reload */
+        /* SIGTERM/SIGINT: no more input; the lines read are answered, then the end. */
+        if (rs_stop_signal() && !R->done_in) R->done_in = 1;
+        int hold = run_reload_due(R); /* no new line until the reload */
         if (hold && drained) {
             run_flush_now(R);
             run_reload(R);
@@ -839,8 +875,8 @@ static int run_stream(run_state *R) {
             atomic_fetch_sub(&R->nwait, 1);
         }
     }
-    run_flush_now(R);
-    return rerr ? -1 : 0;
+    run_flush_now(R); /* the last write fails like any other (exit 2) */
+    return rerr || atomic_load(&R->werr) ? -1 : 0;
 }
 
 static int run_usage(const char *msg, const char *arg) {
@@ -877,6 +913,14 @@ static int run_args(int argc, char **argv, run_opts *o) {
             o->quiet = 1;
         } else if (!strcmp(a, "--reload-on-signal")) {
             o->reload = 1;
+        } else if (!strcmp(a, "--watch")) {
+            o->watch = 1;
+        } else if (!strcmp(a, "--stamp")) {
+            o->stamp = 1;
+        } else if (!strncmp(a, "--metrics", 9) && (a[9] == '=' || a[9] == 0)) {
+            val = a[9] ? a + 10 : (i + 1 < argc ? argv[++i] : NULL);
+            if (!val || !*val) return run_usage("--metrics needs a file name", NULL);
+            o->metrics = val;
         } else if (!strncmp(a, "--threads", 9) && (a[9] == '=' || a[9] == 0)) {
             val = a[9] ? a + 10 : (i + 1 < argc ? argv[++i] : NULL);
             if (!val || run_parse_num(val, 1, RUN_MAX_THREADS, &v))
@@ -1024,6 +1068,7 @@ int cmd_run(int argc, char **argv) {
         R.thr[t].cx = xcalloc(RUN_CTXS, sizeof *R.thr[t].cx);
         for (unsigned i = 0; i < RUN_CTXS; i++) {
             R.thr[t].cx[i].owner = &R.thr[t];
+            R.thr[t].cx[i].stamp = R.o.stamp;
             st = promo_ctx_new(R.eng, R.o.explain ? PROMO_CTX_EXPLAIN : 0, &R.thr[t].cx[i].ctx);
             if (st != PROMO_OK) {
                 fprintf(stderr, "promo run: %s\n", promo_strerror(st));
@@ -1039,14 +1084,8 @@ int cmd_run(int argc, char **argv) {
     R.ocap = RUN_OUT_MAX + (RUN_OUT_MAX >> 2);
     R.obuf = xmalloc(R.ocap);
 
-    if (R.o.reload) {
-        struct sigaction sa;
-        memset(&sa, 0, sizeof sa);
-        sa.sa_handler = run_on_hup;
-        sa.sa_flags = SA_RESTART;
-        sigemptyset(&sa.sa_mask);
-        sigaction(SIGHUP, &sa, NULL);
-    }
+    rs_install(R.o.reload);
+    rs_watch_init(&R.watch, R.o.bundle_path, R.o.watch);
 
     for (int t = 1; t < R.nthr; t++) {
         if (pthread_create(&R.thr[t].tid, NULL, run_worker, &R.thr[t])) break;
@@ -1059,8 +1098,15 @@ int cmd_run(int argc, char **argv) {
 
     rc = run_stream(&R) < 0 ? 2 : 0;
     run_progress(&R, 1);
-    if (R.o.summary) run_print_summary(&R);
+    int sig = rs_stop_signal();
+    if (sig) /* what a stop leaves: every line read up to here has its result */
+        fprintf(stderr,
+                "promo run: stopped by %s after input line %" PRIu64 " (%" PRIu64
+                " results written)\n",
+                sig == SIGTERM ? "SIGTERM" : "SIGINT", R.lineno, R.receipts);
+    if (R.o.summary || sig) run_print_summary(&R);
     if (rc == 0 && R.o.strict && R.errors) rc = 1;
+    if (rc == 0 && sig) rc = 128 + sig;
 out:
     fflush(stdout);
     run_cleanup(&R);

@@ -1,10 +1,12 @@
 /*
  * main.c — `promo`: dispatches to the subcommands of cli.h.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "cli.h"
+#include "bundle_format.h"
 #include "promo.h"
 
 static const struct {
@@ -28,6 +30,23 @@ static void usage(FILE *f) {
     fprintf(f, "\n`promo <command> --help` describes a command; docs/cli.md has them all.\n");
 }
 
+/* Every command's output is checked once more here: a write that failed at any time
+ * (ferror), the last flush and the close of standard output all count, so no command
+ * exits 0 after losing output (docs/cli.md: exit 2). */
+static int main_finish(const char *cmd, int rc) {
+    errno = 0;
+    int bad = fflush(stdout) != 0 || ferror(stdout);
+    int e = errno;
+    if (fclose(stdout) != 0 && !bad) {
+        bad = 1;
+        e = errno;
+    }
+    if (!bad) return rc;
+    fprintf(stderr, "promo %s: write error on standard output: %s\n", cmd,
+            e ? strerror(e) : "an earlier write failed");
+    return 2;
+}
+
 int main(int argc, char **argv) {
     if (argc < 2) {
         usage(stderr);
@@ -35,14 +54,15 @@ int main(int argc, char **argv) {
     }
     if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
         usage(stdout);
-        return 0;
+        return main_finish("help", 0);
     }
     if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version")) {
-        printf("promo %s (bundle format %d)\n", promo_version(), 1);
-        return 0;
+        printf("promo %s (bundle format %d)\n", promo_version(), PB_FORMAT);
+        return main_finish("version", 0);
     }
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        if (!strcmp(argv[1], commands[i].name)) return commands[i].fn(argc - 1, argv + 1);
+        if (!strcmp(argv[1], commands[i].name))
+            return main_finish(commands[i].name, commands[i].fn(argc - 1, argv + 1));
     fprintf(stderr, "promo: unknown command '%s'\n", argv[1]);
     usage(stderr);
     return 2;

@@ -217,6 +217,7 @@ struct ast_node {
     int64_t ival, ival2; /* literal values, counts */
     int32_t scale;       /* decimals of a NUM/PERCENT literal */
     int32_t d1, d2;      /* points activate/expire days (-1 = none) */
+    uint32_t depth;      /* operators nested below and at this node (parser, AST_MAX_DEPTH) */
     const char *str;     /* NUL-terminated, arena-owned */
     const char *str2;
     /* ---- filled by sema ---- */
@@ -225,6 +226,11 @@ struct ast_node {
     int64_t value; /* literal converted to its typed representation */
     ast_node *ref; /* IDENT -> SET node it names; C_GROUP etc. */
 };
+
+/* The deepest operator nesting an expression may have: every later stage walks an
+ * expression recursively, so a 100,000-term `or` chain is refused by the parser (E004)
+ * instead of overflowing the stack. */
+#define AST_MAX_DEPTH 1000
 
 /* The arena owning every node and string of one compilation. */
 typedef struct ast_arena ast_arena;

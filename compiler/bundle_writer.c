@@ -2,13 +2,14 @@
  * bundle_writer.c — the last step of code generation: lays the tables built by
  * codegen.c out as a .pbc file (runtime/bundle_format.h): header, section table, then
  * every section 8-byte aligned in section-id order, padding zeroed, and the XXH3
- * checksum of everything after the header. Equal tables give equal bytes.
+ * checksum of the whole file (bundle_sum.h). Equal tables give equal bytes.
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "codegen_int.h"
 #include "compile.h"
+#include "bundle_sum.h"
 #include "hash.h"
 #include "sema.h"
 
@@ -65,7 +66,9 @@ void cg_write(cg *g, strbuf *out) {
 
     h.file_size = f.len;
     memcpy(f.data + sizeof h, tab, sizeof tab);
-    h.checksum = XXH3_64bits(f.data + sizeof h, f.len - sizeof h);
+    h.checksum = 0;
+    memcpy(f.data, &h, sizeof h);
+    h.checksum = pb_checksum(f.data, f.len);
     memcpy(f.data, &h, sizeof h);
     sb_add(out, f.data, f.len);
     sb_free(&f);

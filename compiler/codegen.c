@@ -113,11 +113,40 @@ static uint32_t cg_const(cg *g, int64_t value, uint32_t str, uint32_t type) {
 typedef struct cg_items {
     VEC(uint64_t) keys;
     VEC(uint32_t) strs;
+    uint64_t *seen; /* past CG_ITEMS_LINEAR items: open addressing over keys (never 0) */
+    uint32_t seen_cap;
 } cg_items;
 
+#define CG_ITEMS_LINEAR 16
+
+/* 1 when key was already in the table (else it is added). */
+static int cg_items_seen(cg_items *it, uint64_t key) {
+    if ((it->keys.n + 1) * 2 > it->seen_cap) { /* grow and re-add every key */
+        xfree(it->seen);
+        it->seen_cap = it->seen_cap ? it->seen_cap * 2 : 64;
+        it->seen = xcalloc(it->seen_cap, sizeof *it->seen);
+        for (uint32_t i = 0; i < it->keys.n; i++) {
+            uint32_t h = (uint32_t)it->keys.v[i] & (it->seen_cap - 1);
+            while (it->seen[h])
+                h = (h + 1) & (it->seen_cap - 1);
+            it->seen[h] = it->keys.v[i];
+        }
+    }
+    uint32_t h = (uint32_t)key & (it->seen_cap - 1);
+    for (; it->seen[h]; h = (h + 1) & (it->seen_cap - 1))
+        if (it->seen[h] == key) return 1;
+    it->seen[h] = key;
+    return 0;
+}
+
 static void cg_items_add(cg *g, cg_items *it, uint64_t key, const char *text, size_t len) {
-    for (uint32_t i = 0; i < it->keys.n; i++)
-        if (it->keys.v[i] == key) return; /* a repeated item adds nothing */
+    /* a repeated item adds nothing; long lists (200,000 skus) look it up in a table */
+    if (it->keys.n < CG_ITEMS_LINEAR) {
+        for (uint32_t i = 0; i < it->keys.n; i++)
+            if (it->keys.v[i] == key) return;
+    } else if (cg_items_seen(it, key)) {
+        return;
+    }
     VPUSH(it->keys, key);
     VPUSH(it->strs, cg_str(g, text, len));
 }
@@ -125,6 +154,7 @@ static void cg_items_add(cg *g, cg_items *it, uint64_t key, const char *text, si
 static void cg_items_free(cg_items *it) {
     xfree(it->keys.v);
     xfree(it->strs.v);
+    xfree(it->seen);
 }
 
 /* Interns a set; identical (kind, items in order) sets share one entry. Also returns

@@ -15,6 +15,7 @@
 
 #include "codegen.h"
 #include "parse.h"
+#include "readfile.h"
 #include "sema.h"
 #include "strbuf.h"
 #include "xalloc.h"
@@ -74,29 +75,18 @@ static int comp_has_file(const compilation *c, const char *path) {
 int comp_add_file(compilation *c, const char *path) {
     /* A file named twice (directly and through its directory) is read once. */
     if (comp_has_file(c, path)) return 0;
-    FILE *fp = fopen(path, "rb");
-    strbuf sb = STRBUF_INIT;
-    int err = 0;
-    if (!fp) {
-        err = errno;
-    } else {
-        char buf[65536];
-        size_t n;
-        while ((n = fread(buf, 1, sizeof buf, fp)) > 0)
-            sb_add(&sb, buf, n);
-        if (ferror(fp)) err = errno ? errno : EIO;
-        fclose(fp);
-    }
+    char *text;
+    size_t len;
+    int err = rf_read(path, COMP_MAX_FILE, &text, &len);
     if (err) {
-        sb_free(&sb);
         /* The file stays in the table (empty) so the diagnostic can name it. */
         uint32_t idx = comp_push(c, xstrdup(path), xstrdup(""), 0);
         src_span sp = {idx, 0, 0, 0, 0};
-        diag_report(&c->diags, DIAG_E025, sp, "cannot read file: %s", strerror(err));
+        char why[64];
+        diag_report(&c->diags, DIAG_E025, sp, "cannot read file: %s",
+                    rf_strerror(err, COMP_MAX_FILE, why, sizeof why));
         return -1;
     }
-    size_t len = sb.len;
-    char *text = sb.data ? sb.data : xstrdup("");
     comp_push(c, xstrdup(path), text, len);
     return 0;
 }
@@ -138,6 +128,13 @@ static int comp_walk(compilation *c, const char *dir, char ***list, size_t *n, s
             if (comp_walk(c, p.data, list, n, cap) != 0) rc = -1;
             sb_free(&p);
         } else if (nl > 5 && strcmp(e->d_name + nl - 5, ".rule") == 0) {
+            if (!S_ISREG(st.st_mode)) { /* a FIFO would block the walk, a device not end */
+                uint32_t idx = comp_push(c, p.data, xstrdup(""), 0);
+                src_span sp = {idx, 0, 0, 0, 0};
+                diag_report(&c->diags, DIAG_E025, sp, "cannot read file: not a regular file");
+                rc = -1;
+                continue;
+            }
             if (*n == *cap) {
                 *cap = *cap ? *cap * 2 : 16;
                 *list = xrealloc(*list, *cap * sizeof **list);

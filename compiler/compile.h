@@ -33,7 +33,9 @@ typedef struct compilation {
 void comp_init(compilation *c, const compile_opts *opts);
 void comp_free(compilation *c);
 
-/* Reads a file (reports E025 on failure and returns -1). */
+/* Reads a file (reports E025 on failure and returns -1): a directory, a device, or a
+ * file larger than COMP_MAX_FILE is refused. */
+#define COMP_MAX_FILE ((size_t)64 << 20)
 int comp_add_file(compilation *c, const char *path);
 /* Adds a source from memory (copied). */
 void comp_add_source(compilation *c, const char *path, const char *text, size_t len);

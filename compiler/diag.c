@@ -37,6 +37,14 @@ static char *diag_vformat(const char *fmt, va_list ap) {
 }
 
 diag *diag_report(diag_list *l, diag_code code, src_span span, const char *fmt, ...) {
+    if (l->n >= DIAG_MAX_KEPT) {
+        if (diag_code_names[code][0] == 'W')
+            l->nwarnings++;
+        else
+            l->nerrors++;
+        l->nmore++;
+        return NULL;
+    }
     if (l->n == l->cap) {
         l->cap = l->cap ? l->cap * 2 : 16;
         l->items = xrealloc(l->items, l->cap * sizeof *l->items);
@@ -115,7 +123,7 @@ void diag_list_free(diag_list *l) {
     }
     xfree(l->items);
     l->items = NULL;
-    l->n = l->cap = l->nerrors = l->nwarnings = 0;
+    l->n = l->cap = l->nerrors = l->nwarnings = l->nmore = 0;
 }
 
 /* ---- positions ---- */
@@ -144,6 +152,8 @@ static diag_pos diag_position(const diag_list *l, src_span s) {
 
 /* ---- text ---- */
 
+#define DIAG_LINE_SHOWN 160 /* bytes of a long source line shown around the span */
+
 #define C_BOLD    "\033[1m"
 #define C_RED     "\033[1;31m"
 #define C_MAGENTA "\033[1;35m"
@@ -163,9 +173,26 @@ static void diag_text_source(const diag_list *l, src_span s, strbuf *out, int co
         end++;
     size_t shown = end;
     if (shown > start && f->text[shown - 1] == '\r') shown--;
+    /* A long line is shown as a window around the span, cut at character bounds. */
+    int cut_left = 0, cut_right = 0;
+    if (shown - start > DIAG_LINE_SHOWN) {
+        size_t ws = s.off > start + DIAG_LINE_SHOWN / 3 ? s.off - DIAG_LINE_SHOWN / 3 : start;
+        while (ws > start && ((unsigned char)f->text[ws] & 0xC0) == 0x80)
+            ws--;
+        size_t we = ws + DIAG_LINE_SHOWN < shown ? ws + DIAG_LINE_SHOWN : shown;
+        while (we < shown && ((unsigned char)f->text[we] & 0xC0) == 0x80)
+            we++;
+        cut_left = ws > start;
+        cut_right = we < shown;
+        start = ws;
+        shown = we;
+    }
+    if (cut_left) sb_puts(out, "...");
     sb_add(out, f->text + start, shown - start);
+    if (cut_right) sb_puts(out, "...");
     sb_putc(out, '\n');
     /* The caret line copies the tabs of the source so it lines up in any tab width. */
+    if (cut_left) sb_puts(out, "   ");
     for (size_t i = start; i < s.off && i < shown; i++)
         sb_putc(out, f->text[i] == '\t' ? '\t' : ' ');
     if (color) sb_puts(out, C_GREEN);
@@ -203,6 +230,9 @@ void diag_render_text(const diag_list *l, strbuf *out, int color) {
             diag_text_source(l, n->span, out, color);
         }
     }
+    if (l->nmore)
+        sb_printf(out, "%zu more errors and warnings not shown (the first %d are)\n", l->nmore,
+                  DIAG_MAX_KEPT);
 }
 
 /* ---- JSON ---- */

@@ -78,12 +78,18 @@ typedef struct diag_list {
     diag *items;
     size_t n, cap;
     size_t nerrors, nwarnings;
+    size_t nmore;          /* reported past DIAG_MAX_KEPT: counted, not kept */
     const src_file *files; /* borrowed from the compilation */
     size_t nfiles;
 } diag_list;
 
+/* At most this many diagnostics are kept per compilation (the first reported); the
+ * rest are only counted (nerrors, nwarnings, nmore), so no input makes the output or
+ * the memory grow without bound. The text rendering ends with "N more ... not shown". */
+#define DIAG_MAX_KEPT 100
+
 /* Adds a diagnostic (severity from the code's letter); returns it so notes can be
- * attached. */
+ * attached, or NULL past DIAG_MAX_KEPT (diag_add_note ignores NULL). */
 diag *diag_report(diag_list *l, diag_code code, src_span span, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 void diag_add_note(diag *d, src_span span, const char *fmt, ...)

@@ -1907,6 +1907,8 @@ static int sema_always_stops(const sema_campaign *p) {
     return 0;
 }
 
+#define SEMA_W001_WINDOW 256
+
 static void sema_lints(sema *s, sema_camp **sorted, size_t n) {
     compilation *c = s->c;
     /* W003 */
@@ -1935,9 +1937,12 @@ static void sema_lints(sema *s, sema_camp **sorted, size_t n) {
     if (s->d->nerrors) return;
     for (size_t i = 0; i < n; i++)
         sema_camp_sels(s, sorted[i]);
+    /* W001 looks back over at most SEMA_W001_WINDOW campaigns of equal priority, so a
+     * set with 100,000 campaigns at one priority is checked in linear time (a pairwise
+     * check took minutes); docs/diagnostics.md says so. */
     for (size_t i = 0; i < n; i++) {
         sema_camp *b = sorted[i];
-        for (size_t j = i; j-- > 0;) {
+        for (size_t j = i; j-- > 0 && i - j <= SEMA_W001_WINDOW;) {
             sema_camp *a = sorted[j];
             if (a->pub.priority != b->pub.priority) break;
             if (!sema_may_overlap(a, b)) continue;

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "bundle.h"
+#include "bundle_sum.h"
 #include "hash.h"
 #include "promo.h"
 #include "strbuf.h"
@@ -88,7 +89,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     memcpy(m, data, size);
     uint64_t fs = size;
     memcpy(m + offsetof(pb_header, file_size), &fs, 8);
-    uint64_t sum = XXH3_64bits(m + sizeof(pb_header), size - sizeof(pb_header));
+    uint64_t sum = pb_checksum(m, size);
     memcpy(m + offsetof(pb_header, checksum), &sum, 8);
     fz_try(m, size);
     free(m);

@@ -214,21 +214,54 @@ static ast_node *lex_number(lexer *lx, ast_kind kind, const char *s, const char 
 
 static int lex_2(const char *s) { return (s[0] - '0') * 10 + (s[1] - '0'); }
 
+/* A byte that starts no token: a control character, DEL, or any non-ASCII byte. */
+static int lex_is_bad(unsigned char c) {
+    return c >= 0x7F || (c < 0x20 && c != '\t' && c != '\n' && c != '\r' && c != 0);
+}
+
 /* Reports a byte sequence the language does not use. Multi-byte UTF-8 characters are
- * skipped whole so the message shows the character. */
+ * skipped whole so the message shows the character. A run of such bytes on one line is
+ * one diagnostic (10 MB of binary is not ten million of them). */
 static void lex_bad_char(lexer *lx, const unsigned char **pcur) {
     const unsigned char *s = (const unsigned char *)lx->tok, *e = s + 1;
+    const unsigned char *lim = (const unsigned char *)lx->lim;
     if (*s >= 0xC0) {
         int more = *s >= 0xF0 ? 3 : *s >= 0xE0 ? 2 : 1;
-        while (more-- > 0 && e < (const unsigned char *)lx->lim && (*e & 0xC0) == 0x80) e++;
+        while (more-- > 0 && e < lim && (*e & 0xC0) == 0x80) e++;
     }
-    *pcur = e;
-    src_span sp = lex_span(lx, (const char *)s, (const char *)e);
+    const unsigned char *run = e;
+    while (run < lim && lex_is_bad(*run))
+        run++;
+    *pcur = run;
+    src_span sp = lex_span(lx, (const char *)s, (const char *)run);
+    char more[48] = "";
+    if (run > e) snprintf(more, sizeof more, " and %zu more invalid bytes", (size_t)(run - e));
     if (*s < 0x20 || *s == 0x7F || (*s >= 0x80 && e == s + 1))
-        diag_report(&lx->c->diags, DIAG_E001, sp, "invalid character '\\x%02X'", *s);
+        diag_report(&lx->c->diags, DIAG_E001, sp, "invalid character '\\x%02X'%s", *s, more);
     else
-        diag_report(&lx->c->diags, DIAG_E001, sp, "invalid character '%.*s'", (int)(e - s),
-                    (const char *)s);
+        diag_report(&lx->c->diags, DIAG_E001, sp, "invalid character '%.*s'%s", (int)(e - s),
+                    (const char *)s, more);
+}
+
+/* The first byte of [s, e) that is not part of well-formed UTF-8 (no overlong forms,
+ * surrogates or code points past U+10FFFF), or NULL. */
+static const unsigned char *lex_utf8_invalid(const unsigned char *s, const unsigned char *e) {
+    while (s < e) {
+        unsigned char c = *s;
+        if (c < 0x80) {
+            s++;
+            continue;
+        }
+        size_t k = c >= 0xC2 && c <= 0xDF ? 1 : c >= 0xE0 && c <= 0xEF ? 2 : c >= 0xF0 && c <= 0xF4 ? 3 : 0;
+        if (k == 0 || (size_t)(e - s) <= k) return s;
+        for (size_t j = 1; j <= k; j++)
+            if ((s[j] & 0xC0) != 0x80) return s;
+        if ((c == 0xE0 && s[1] < 0xA0) || (c == 0xED && s[1] > 0x9F) ||
+            (c == 0xF0 && s[1] < 0x90) || (c == 0xF4 && s[1] > 0x8F))
+            return s;
+        s += k + 1;
+    }
+    return NULL;
 }
 
 /* The body of a string literal, after its opening quote. Decodes into the arena.
@@ -242,6 +275,7 @@ static ast_node *lex_string(lexer *lx, const unsigned char **pcur) {
         end += *end == '\\' && end[1] != '\n' && end[1] != 0 ? 2 : 1;
     char *buf = ast_alloc(lx->c->arena, (size_t)(end - cur) + 1);
     size_t n = 0;
+    int utf8_bad = 0; /* reported once per string */
     for (;;) {
         const unsigned char *s = cur;
         /*!re2c
@@ -263,6 +297,14 @@ static ast_node *lex_string(lexer *lx, const unsigned char **pcur) {
                 continue;
             }
             [^"\\\n\x00]+ {
+                const unsigned char *bad = utf8_bad ? NULL : lex_utf8_invalid(s, cur);
+                if (bad) {
+                    utf8_bad = 1;
+                    diag_report(&lx->c->diags, DIAG_E001,
+                                lex_span(lx, (const char *)bad, (const char *)bad + 1),
+                                "invalid UTF-8 in string (byte '\\x%02X'): strings are "
+                                "copied into JSON output, which must be UTF-8", *bad);
+                }
                 memcpy(buf + n, s, (size_t)(cur - s));
                 n += (size_t)(cur - s);
                 continue;

@@ -73,11 +73,33 @@ static ast_node *parse_node_op(parse_ctx *ctx, ast_kind kind, int op, src_span s
     return n;
 }
 
-static ast_node *parse_bin(parse_ctx *ctx, int op, ast_node *a, ast_node *b, src_span sp) {
-    ast_node *n = parse_node_op(ctx, AST_BINOP, op, sp);
+/*
+ * An operator node over a and b (b NULL for a unary one). Past AST_MAX_DEPTH nested
+ * operators the expression is refused once (E004, at the operator that goes one too
+ * deep) and a is returned in its place, so no later stage recurses deeper.
+ */
+static ast_node *parse_op(parse_ctx *ctx, ast_kind kind, int op, ast_node *a, ast_node *b,
+                          src_span sp) {
+    uint32_t d = a ? a->depth : 0;
+    if (b && b->depth > d) d = b->depth;
+    if (d >= AST_MAX_DEPTH) {
+        if (d == AST_MAX_DEPTH)
+            diag_report(&ctx->c->diags, DIAG_E004, sp,
+                        "expression nested too deeply (more than %d operators in a chain; "
+                        "split it into sets, or use `in [...]`)",
+                        AST_MAX_DEPTH);
+        if (a) a->depth = AST_MAX_DEPTH + 1;
+        return a ? a : b;
+    }
+    ast_node *n = parse_node_op(ctx, kind, op, sp);
     n->a = a;
     n->b = b;
+    n->depth = d + 1;
     return n;
+}
+
+static ast_node *parse_bin(parse_ctx *ctx, int op, ast_node *a, ast_node *b, src_span sp) {
+    return parse_op(ctx, AST_BINOP, op, a, b, sp);
 }
 
 static ast_node *parse_fact(parse_ctx *ctx, int op, ast_node *arg, src_span sp) {
@@ -565,7 +587,7 @@ step
 expr
     : expr KW_OR expr { $$ = parse_bin(ctx, BIN_OR, $1, $3, @$); }
     | expr KW_AND expr { $$ = parse_bin(ctx, BIN_AND, $1, $3, @$); }
-    | KW_NOT expr { $$ = parse_node_op(ctx, AST_UNOP, UN_NOT, @$); $$->a = $2; }
+    | KW_NOT expr { $$ = parse_op(ctx, AST_UNOP, UN_NOT, $2, NULL, @$); }
     | expr EQEQ expr { $$ = parse_bin(ctx, BIN_EQ, $1, $3, @$); }
     | expr NE expr { $$ = parse_bin(ctx, BIN_NE, $1, $3, @$); }
     | expr '<' expr { $$ = parse_bin(ctx, BIN_LT, $1, $3, @$); }
@@ -577,7 +599,7 @@ expr
     | expr '+' expr { $$ = parse_bin(ctx, BIN_ADD, $1, $3, @$); }
     | expr '-' expr { $$ = parse_bin(ctx, BIN_SUB, $1, $3, @$); }
     | expr '*' expr { $$ = parse_bin(ctx, BIN_MUL, $1, $3, @$); }
-    | '-' expr %prec UMINUS { $$ = parse_node_op(ctx, AST_UNOP, UN_NEG, @$); $$->a = $2; }
+    | '-' expr %prec UMINUS { $$ = parse_op(ctx, AST_UNOP, UN_NEG, $2, NULL, @$); }
     | primary { $$ = $1; }
     ;
 

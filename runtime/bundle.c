@@ -17,7 +17,9 @@
 #include <string.h>
 
 #include "bundle.h"
+#include "bundle_sum.h"
 #include "hash.h"
+#include "readfile.h"
 
 typedef struct vctx {
     promo_bundle *b;
@@ -94,7 +96,7 @@ static promo_status bundle_check_header(vctx *v) {
     if (h->file_size != b->size)
         return bundle_fail(v, "truncated or padded: header says %llu bytes, got %zu",
                            (unsigned long long)h->file_size, b->size);
-    uint64_t sum = XXH3_64bits(b->mem + sizeof(pb_header), b->size - sizeof(pb_header));
+    uint64_t sum = pb_checksum(b->mem, b->size);
     if (sum != h->checksum)
         return bundle_fail(v, "checksum mismatch (stored %016llx, computed %016llx)",
                            (unsigned long long)h->checksum, (unsigned long long)sum);
@@ -522,7 +524,12 @@ promo_status bundle_load_owned(unsigned char *mem, size_t size, promo_bundle **o
 promo_status promo_bundle_load_memory(const void *data, size_t len, promo_bundle **out,
                                       char *errbuf, size_t errlen) {
     if (out) *out = NULL;
-    if (!data && len) return PROMO_EARG;
+    if (errbuf && errlen) errbuf[0] = 0;
+    if ((!data && len) || !out) {
+        if (errbuf && errlen)
+            snprintf(errbuf, errlen, "bundle: %s is NULL", out ? "data" : "the output handle");
+        return PROMO_EARG;
+    }
     unsigned char *mem = malloc(len ? len : 1);
     if (!mem) {
         if (errbuf && errlen) snprintf(errbuf, errlen, "bundle: out of memory");
@@ -535,41 +542,24 @@ promo_status promo_bundle_load_memory(const void *data, size_t len, promo_bundle
 promo_status promo_bundle_load_file(const char *path, promo_bundle **out, char *errbuf,
                                     size_t errlen) {
     if (out) *out = NULL;
-    if (!path) return PROMO_EARG;
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        if (errbuf && errlen) snprintf(errbuf, errlen, "%s: %s", path, strerror(errno));
-        return PROMO_EIO;
+    if (errbuf && errlen) errbuf[0] = 0;
+    if (!path || !out) {
+        if (errbuf && errlen)
+            snprintf(errbuf, errlen, "bundle: %s is NULL", path ? "the output handle" : "path");
+        return PROMO_EARG;
     }
-    size_t cap = 1 << 16, len = 0;
-    unsigned char *mem = malloc(cap);
-    while (mem) {
-        if (len == cap) {
-            unsigned char *m2 = realloc(mem, cap * 2);
-            if (!m2) {
-                free(mem);
-                mem = NULL;
-                break;
-            }
-            mem = m2;
-            cap *= 2;
-        }
-        size_t n = fread(mem + len, 1, cap - len, f);
-        len += n;
-        if (n == 0) break;
-    }
-    int err = ferror(f);
-    fclose(f);
-    if (!mem) {
-        if (errbuf && errlen) snprintf(errbuf, errlen, "%s: out of memory", path);
-        return PROMO_ENOMEM;
-    }
+    char *mem;
+    size_t len;
+    int err = rf_read(path, PROMO_MAX_BUNDLE_BYTES, &mem, &len);
     if (err) {
-        free(mem);
-        if (errbuf && errlen) snprintf(errbuf, errlen, "%s: read error", path);
-        return PROMO_EIO;
+        char why[64];
+        if (errbuf && errlen)
+            snprintf(errbuf, errlen, "%s: %s", path,
+                     err == ENOMEM ? "out of memory"
+                                   : rf_strerror(err, PROMO_MAX_BUNDLE_BYTES, why, sizeof why));
+        return err == ENOMEM ? PROMO_ENOMEM : PROMO_EIO;
     }
-    return bundle_load_owned(mem, len, out, errbuf, errlen);
+    return bundle_load_owned((unsigned char *)mem, len, out, errbuf, errlen);
 }
 
 void promo_bundle_retain(promo_bundle *b) {
@@ -583,6 +573,14 @@ void promo_bundle_release(promo_bundle *b) {
         free(b->mem);
         free(b);
     }
+}
+
+uint64_t promo_bundle_checksum(const promo_bundle *b) {
+    return b ? b->hdr->checksum : 0;
+}
+
+int64_t promo_bundle_campaign_budget(const promo_bundle *b, uint32_t i) {
+    return b && i < b->ncampaigns ? b->campaigns[i].budget : -1;
 }
 
 uint32_t promo_bundle_campaign_count(const promo_bundle *b) {

@@ -4,9 +4,9 @@
  * (runtime/bundle.c). Documented for humans in docs/bytecode.md.
  *
  * File = header | section table | sections. All integers little-endian, every
- * section 8-byte aligned, padding bytes zero. The checksum is XXH3-64 (seed 0) of
- * every byte after the header. The writer is deterministic: equal inputs give equal
- * bytes.
+ * section 8-byte aligned, padding bytes zero. The checksum covers every byte of the
+ * file, the header included (bundle_sum.h; format 1 left the header out). The writer is
+ * deterministic: equal inputs give equal bytes.
  */
 #ifndef PROMO_BUNDLE_FORMAT_H
 #define PROMO_BUNDLE_FORMAT_H
@@ -15,7 +15,7 @@
 
 #define PB_MAGIC        "PROMOBC\x1a" /* 8 bytes, no NUL needed */
 #define PB_MAGIC_LEN    8
-#define PB_FORMAT       1 /* bundle format number, kept apart from the library version */
+#define PB_FORMAT       2 /* bundle format number, kept apart from the library version */
 #define PB_ENDIAN_PROBE 0x01020304u
 #define PB_NONE         0xFFFFFFFFu /* "no index" in any u32 index field */
 
@@ -48,7 +48,7 @@ typedef struct pb_header { /* 64 bytes */
     char magic[8];
     uint32_t format;   /* PB_FORMAT */
     uint32_t endian;   /* PB_ENDIAN_PROBE as written by a little-endian writer */
-    uint64_t checksum; /* XXH3_64bits(file + 64, file_size - 64) */
+    uint64_t checksum; /* pb_checksum(file, file_size), bundle_sum.h */
     uint64_t file_size;
     uint32_t nsections;
     uint32_t flags;       /* PBF_* */

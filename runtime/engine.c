@@ -128,6 +128,10 @@ promo_status promo_engine_new(promo_bundle *bundle, const promo_engine_opts *opt
     if (!out) return PROMO_EARG;
     *out = NULL;
     if (!bundle) return PROMO_EARG;
+    /* A store must give every operation: a NULL one would crash at first use. */
+    if (opts && opts->store.ops &&
+        (!opts->store.ops->sum_range || !opts->store.ops->version || !opts->store.ops->apply))
+        return PROMO_EARG;
     promo_engine *e = calloc(1, sizeof *e);
     if (!e) return PROMO_ENOMEM;
     pthread_mutex_init(&e->mu, NULL);

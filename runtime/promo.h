@@ -74,7 +74,9 @@ PROMO_API const char *promo_errname(promo_status s);  /* "PROMO_ECORRUPT" */
 typedef struct promo_bundle promo_bundle;
 
 /* Loads and verifies (magic, format, checksum, every offset, every instruction).
- * On failure *out is NULL and errbuf (if not NULL) receives a one-line message. */
+ * On failure *out is NULL and errbuf (if not NULL) receives a one-line message.
+ * A directory, a device or a file larger than PROMO_MAX_BUNDLE_BYTES is refused. */
+#define PROMO_MAX_BUNDLE_BYTES ((size_t)256 << 20)
 PROMO_API promo_status promo_bundle_load_file(const char *path, promo_bundle **out, char *errbuf,
                                               size_t errlen);
 /* Copies `data`; the caller keeps ownership of it. */
@@ -82,6 +84,11 @@ PROMO_API promo_status promo_bundle_load_memory(const void *data, size_t len, pr
                                                 char *errbuf, size_t errlen);
 PROMO_API void promo_bundle_retain(promo_bundle *b);
 PROMO_API void promo_bundle_release(promo_bundle *b); /* NULL is ignored */
+/* The checksum stored in the bundle's header (what `promo disasm` prints first, and
+ * `promo run --stamp` adds to every result); 0 for NULL. */
+PROMO_API uint64_t promo_bundle_checksum(const promo_bundle *b);
+/* The budget of campaign i in kopecks (money and points alike), -1 when it has none. */
+PROMO_API int64_t promo_bundle_campaign_budget(const promo_bundle *b, uint32_t i);
 
 PROMO_API uint32_t promo_bundle_campaign_count(const promo_bundle *b);
 /* Campaign id of evaluation-order index i (NUL-terminated, owned by the bundle). */

@@ -278,13 +278,30 @@ struct rx_reader {
         return false;
     }
 
+    /* A value nested deeper than RX_MAX_DEPTH, at token t. */
+    bool fail_too_deep(std::string_view t) {
+        if (failed) return false;
+        failed = true;
+        status = PROMO_EINPUT;
+        if (err && errlen)
+            snprintf(err, errlen, "invalid JSON: nested deeper than %u levels at byte %zu",
+                     (unsigned)RX_MAX_DEPTH, (size_t)(t.data() - base));
+        return false;
+    }
+
     bool fail_json_at(error_code e, size_t at) {
         if (e == simdjson::MEMALLOC) return nomem();
         if (failed) return false;
         failed = true;
         status = PROMO_EINPUT;
+        /* simdjson says "ended early" for a closed root followed by more text. */
+        if (e == simdjson::INCOMPLETE_ARRAY_OR_OBJECT) {
+            size_t t = trailing_at();
+            if (t < len) e = simdjson::TRAILING_CONTENT;
+            at = t;
+        }
         /* A root object that is not closed is only noticed at its start. */
-        if (e == simdjson::INCOMPLETE_ARRAY_OR_OBJECT || at > len) at = len;
+        if (at > len) at = len;
         if (err && errlen) {
             const char *m = simdjson::error_message(e);
             size_t mn = strlen(m);
@@ -292,6 +309,32 @@ struct rx_reader {
             snprintf(err, errlen, "invalid JSON: %.*s at byte %zu", (int)mn, m, at);
         }
         return false;
+    }
+
+    /* The first non-space byte after the root value's closing bracket, or len (not
+     * closed, or nothing after it). Only on the error path. */
+    size_t trailing_at() const {
+        size_t i = 0, depth = 0;
+        bool in_str = false;
+        for (; i < len; i++) {
+            char c = base[i];
+            if (in_str) {
+                if (c == '\\')
+                    i++;
+                else if (c == '"')
+                    in_str = false;
+            } else if (c == '"') {
+                in_str = true;
+            } else if (c == '{' || c == '[') {
+                depth++;
+            } else if ((c == '}' || c == ']') && depth && --depth == 0) {
+                break;
+            }
+        }
+        if (i >= len) return len;
+        for (i++; i < len && rx_space(base[i]); i++) {
+        }
+        return i;
     }
 
     bool fail_json(error_code e) {
@@ -557,10 +600,13 @@ struct rx_reader {
 
     /* ------------------------------------------------------------ containers ---- */
 
-    /* Walks a value we do not use, checking it is valid JSON. */
-    bool skip(od::value &v) {
+    /* Walks a value we do not use, checking it is valid JSON. `depth` is the nesting
+     * of v in the document (the root object is 1); deeper than RX_MAX_DEPTH is refused,
+     * so the recursion is bounded and simdjson's own depth limit is never reached. */
+    bool skip(od::value &v, unsigned depth) {
         std::string_view t = trim(v.raw_json_token());
         char c = t.empty() ? 0 : t[0];
+        if ((c == '{' || c == '[') && depth >= RX_MAX_DEPTH) return fail_too_deep(t);
         if (c == '{') {
             od::object o;
             error_code e = v.get_object().get(o);
@@ -568,7 +614,7 @@ struct rx_reader {
             for (auto fr : o) {
                 od::field f;
                 if ((e = std::move(fr).get(f))) return fail_json(e);
-                if (!skip(f.value())) return false;
+                if (!skip(f.value(), depth + 1)) return false;
             }
             return true;
         }
@@ -579,7 +625,7 @@ struct rx_reader {
             for (auto vr : a) {
                 od::value x;
                 if ((e = vr.get(x))) return fail_json(e);
-                if (!skip(x)) return false;
+                if (!skip(x, depth + 1)) return false;
             }
             return true;
         }
@@ -743,7 +789,7 @@ struct rx_reader {
             } else if (k.unsafe_is_equal("attrs")) {
                 ok = want_attrs(x, "customer.attrs", cattrs);
             } else {
-                ok = skip(x);
+                ok = skip(x, 3);
             }
             return ok;
         });
@@ -787,7 +833,7 @@ struct rx_reader {
                 ln.excluded = 0;
                 ok = null || want_bool(x, path("lines", idx, "excluded"), &ln.excluded);
             } else {
-                ok = skip(x);
+                ok = skip(x, 4);
             }
             return ok;
         });
@@ -920,7 +966,7 @@ struct rx_reader {
                 }
                 break;
             }
-            ok = skip(x);
+            ok = skip(x, 2);
         next:
             if (!ok) return false;
         }

@@ -46,6 +46,7 @@ promo_status rx_parse(rx_reader *r, const char *line, size_t len, const promo_re
 #define RX_MAX_QTY   1000000000LL    /* thousandths: 1,000,000 units */
 #define RX_MAX_PRICE 1000000000000LL /* kopecks: 10^12 */
 #define RX_MAX_ITEMS PROMO_MAX_LINES /* codes, segments, attrs per receipt */
+#define RX_MAX_DEPTH 64              /* nesting of arrays and objects in a line */
 
 #ifdef __cplusplus
 }

@@ -190,6 +190,10 @@ static const char *const outcome_text[] = {
 };
 
 size_t promo_result_to_json(const promo_result *res, char *buf, size_t cap) {
+    if (!res) { /* misuse: nothing to write */
+        if (buf && cap) buf[0] = 0;
+        return 0;
+    }
     out_w w = {buf, 0, buf ? cap : 0};
     const promo_bundle *b = res->bundle;
 

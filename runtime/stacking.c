@@ -21,6 +21,25 @@
 #include "hash.h"
 #include "prefilter.h"
 
+/* The '/'-prefixes of a category with more than 16 components, longest first, in one
+ * pass: a streaming hash digested at every '/' (a digest equals the one-shot hash of
+ * the bytes so far), so a 500,000-component path costs linear time, not quadratic.
+ * Returns the new fill of anc. */
+static uint32_t stk_deep_ancestors(uint64_t *anc, uint32_t a, const char *p, uint32_t len,
+                                   uint32_t ns) {
+    XXH3_state_t st;
+    XXH3_64bits_reset(&st);
+    uint32_t from = 0, k = a + ns;
+    for (uint32_t i = 0; i < len; i++) {
+        if (p[i] != '/') continue;
+        XXH3_64bits_update(&st, p + from, i - from);
+        from = i;
+        uint64_t h = XXH3_64bits_digest(&st);
+        anc[--k] = h ? h : 1;
+    }
+    return a + ns;
+}
+
 /* Receipt bounds that keep every product of the arithmetic below 2^126. */
 #define STK_MAX_QTY   1000000000000LL    /* thousandths */
 #define STK_MAX_MONEY 1000000000000000LL /* kopecks, per line, total and points_paid */
@@ -494,8 +513,7 @@ static promo_status stk_prepare(stk_eval *s, const promo_receipt *r) {
                 while (ns > 0)
                     x->anc[a++] = promo_hash(p, slash[--ns]);
             else
-                for (uint32_t k = len; k-- > 0;)
-                    if (p[k] == '/') x->anc[a++] = promo_hash(p, k);
+                a = stk_deep_ancestors(x->anc, a, p, len, ns);
         }
         v->anc_cnt = a - v->anc_off;
         v->qty = l->qty;

@@ -382,3 +382,78 @@ Test(diag, documentation_matches_the_compiler) {
     }
     free(doc);
 }
+
+/* ---- issue 10: every input bounded ---- */
+
+/* 10.9: a device, a FIFO in a directory: refused without reading (no hang, no OOM). */
+Test(diag, devices_and_fifos_are_refused) {
+    char *paths[] = {"/dev/zero"};
+    cr_expect_eq(comp_add_paths(&comp, paths, 1), -1);
+    cr_assert_eq(comp.diags.n, 1);
+    cr_expect_str_eq(comp.diags.items[0].msg, "cannot read file: not a regular file");
+    char dir[] = "/tmp/promo_fifo_XXXXXX";
+    cr_assert_not_null(mkdtemp(dir));
+    char fifo[300];
+    snprintf(fifo, sizeof fifo, "%s/x.rule", dir);
+    cr_assert_eq(mkfifo(fifo, 0600), 0);
+    char *p2[] = {dir};
+    cr_expect_eq(comp_add_paths(&comp, p2, 1), -1);
+    cr_assert_eq(comp.diags.n, 2);
+    cr_expect_str_eq(comp.diags.items[1].msg, "cannot read file: not a regular file");
+    unlink(fifo);
+    rmdir(dir);
+}
+
+/* 10.6: diagnostics are capped: the first DIAG_MAX_KEPT are kept, the rest counted. */
+Test(diag, diagnostics_are_capped) {
+    strbuf src = STRBUF_INIT;
+    for (int i = 0; i < 5000; i++)
+        sb_puts(&src, "@ $\n");
+    comp_add_source(&comp, "flood.rule", src.data, src.len);
+    sb_free(&src);
+    parse_file(&comp, 0, NULL);
+    cr_expect_eq(comp.diags.n, DIAG_MAX_KEPT);
+    cr_expect_eq(comp.diags.nerrors, 10000);
+    cr_expect_eq(comp.diags.nmore, 10000 - DIAG_MAX_KEPT);
+    diag_render_text(&comp.diags, &out, 0);
+    cr_expect(
+        strstr(sb_cstr(&out), "\n9900 more errors and warnings not shown (the first 100 are)\n"));
+    cr_expect_lt(out.len, 20000);
+}
+
+/* 10.4: a 100,000-term `or` chain (and `and`, and a 50,000-term `+`) is one E004, not a
+ * stack overflow in the checks; 1000 operators in a chain are fine. */
+Test(diag, long_operator_chains_are_refused) {
+    static const char *const ops[] = {" or total > 1", " and total > 1", " + 1"};
+    static const int terms[] = {100000, 100000, 50000};
+    for (int k = 0; k < 3; k++) {
+        comp_free(&comp);
+        comp_init(&comp, NULL);
+        strbuf src = STRBUF_INIT;
+        sb_puts(&src, "campaign c \"x\" {\n when total > 1");
+        for (int i = 1; i < terms[k]; i++)
+            sb_puts(&src, ops[k]);
+        sb_puts(&src, "\n then discount 1% on receipt\n}\n");
+        comp_add_source(&comp, "chain.rule", src.data, src.len);
+        sb_free(&src);
+        strbuf bytes = STRBUF_INIT;
+        cr_expect_gt(comp_build(&comp, &bytes), 0);
+        sb_free(&bytes);
+        cr_assert_eq(comp.diags.n, 1, "case %d: %zu diagnostics", k, comp.diags.n);
+        cr_expect_eq(comp.diags.items[0].code, DIAG_E004);
+        cr_expect(strstr(comp.diags.items[0].msg, "expression nested too deeply"));
+    }
+    comp_free(&comp);
+    comp_init(&comp, NULL);
+    strbuf src = STRBUF_INIT;
+    sb_puts(&src, "campaign c \"x\" {\n when total > 1");
+    for (int i = 1; i < AST_MAX_DEPTH; i++)
+        sb_puts(&src, " or total > 1");
+    sb_puts(&src, "\n then discount 1% on receipt\n}\n");
+    comp_add_source(&comp, "ok.rule", src.data, src.len);
+    sb_free(&src);
+    strbuf bytes = STRBUF_INIT;
+    cr_expect_eq(comp_build(&comp, &bytes), 0);
+    cr_expect_gt(bytes.len, 0);
+    sb_free(&bytes);
+}

@@ -436,6 +436,44 @@ Test(receipt, too_many_lines) {
     __libc_free(json);
 }
 
+/* issue 10.1: a nesting bomb in a field the reader skips (top level, in the customer,
+ * in a line; before and after the id) is one error, never a deep recursion. */
+static char *nest_bomb(const char *pre, const char *post, int depth) {
+    size_t cap = strlen(pre) + strlen(post) + 2 * (size_t)depth + 1;
+    char *j = __libc_malloc(cap);
+    size_t n = strlen(pre);
+    memcpy(j, pre, n);
+    memset(j + n, '[', (size_t)depth);
+    memset(j + n + depth, ']', (size_t)depth);
+    strcpy(j + n + 2 * (size_t)depth, post);
+    return j;
+}
+
+Test(receipt, nesting_bomb_is_one_error) {
+    static const struct {
+        const char *pre, *post, *id;
+    } cases[] = {
+        {HEAD "\"lines\":[],\"x\":", "}", "r1"},
+        {"{\"time\":\"2026-06-05T10:15\",\"lines\":[],\"x\":", ",\"id\":\"r9\"}", "r9"},
+        {HEAD "\"customer\":{\"id\":\"c\",\"x\":", "},\"lines\":[]}", "r1"},
+        {HEAD "\"lines\":[{\"sku\":\"1\",\"qty\":1,\"price\":1,\"x\":", "}]}", "r1"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *j = nest_bomb(cases[i].pre, cases[i].post, 100000);
+        cr_assert_eq(parse(j, NULL), PROMO_EINPUT, "case %zu", i);
+        cr_assert(strstr(err, "nested deeper than 64 levels") != NULL, "case %zu: %s", i, err);
+        assert_str(rid, cases[i].id);
+        __libc_free(j);
+    }
+    /* 60 levels inside the root object are fine, 64 are not */
+    char *j = nest_bomb(HEAD "\"lines\":[],\"x\":", "}", 62);
+    ok(j);
+    __libc_free(j);
+    j = nest_bomb(HEAD "\"lines\":[],\"x\":", "}", 64);
+    cr_assert_eq(parse(j, NULL), PROMO_EINPUT);
+    __libc_free(j);
+}
+
 Test(receipt, no_allocation_after_warm_up) {
     const char *big =
         "{\"id\":\"r\\u00311\",\"store\":101,\"time\":\"2026-06-05T10:15\",\"codes\":[\"A\",\"B\"],"

@@ -271,11 +271,30 @@ Test(lexer, invalid_characters) {
     int n = lex_all("a @ b\n  $é\x01 c", t, 8);
     cr_assert_eq(n, 4); /* a b c EOF: the bad bytes are skipped */
     cr_expect_str_eq(t[2].v->str, "c");
-    cr_assert_eq(comp.diags.n, 4);
+    cr_assert_eq(comp.diags.n, 2);
     check_diag(0, DIAG_E001, 1, 3, 1, "invalid character '@'");
-    check_diag(1, DIAG_E001, 2, 3, 1, "invalid character '$'");
-    check_diag(2, DIAG_E001, 2, 4, 2, "invalid character 'é'");
-    check_diag(3, DIAG_E001, 2, 6, 1, "invalid character '\\x01'");
+    /* $, é and \x01 touch: one run, one diagnostic */
+    check_diag(1, DIAG_E001, 2, 3, 4, "invalid character '$' and 3 more invalid bytes");
+}
+
+/* issue 10.6: a run of bad bytes is one diagnostic, and a flood of them is capped. */
+Test(lexer, run_of_bad_bytes_is_one_diagnostic) {
+    tok t[8];
+    int n = lex_all("a \xff\xfe\x80\x01\x7f b\n\xff", t, 8);
+    cr_assert_eq(n, 3); /* a b EOF */
+    cr_assert_eq(comp.diags.n, 2);
+    check_diag(0, DIAG_E001, 1, 3, 5, "invalid character '\\xFF' and 4 more invalid bytes");
+    check_diag(1, DIAG_E001, 2, 1, 1, "invalid character '\\xFF'");
+}
+
+Test(lexer, invalid_utf8_in_a_string_is_an_error) {
+    tok t[4];
+    lex_all("\"ok \xff\xfe x\" \"caf\xc3\xa9\" \"\xed\xa0\x80\"", t, 4);
+    cr_assert_eq(comp.diags.n, 2, "%zu diagnostics", comp.diags.n);
+    check_diag(0, DIAG_E001, 1, 5, 1,
+               "invalid UTF-8 in string (byte '\\xFF'): strings are copied into JSON output, "
+               "which must be UTF-8");
+    cr_expect_eq(comp.diags.items[1].span.col, 20); /* a UTF-16 surrogate, encoded */
 }
 
 Test(lexer, embedded_nul_is_an_invalid_character) {

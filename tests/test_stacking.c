@@ -4,6 +4,7 @@
  */
 #include <criterion/criterion.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "eval_helpers.h"
@@ -458,4 +459,45 @@ Test(stacking, points_entry_cut_to_zero_does_not_block_its_lines) {
         cr_assert_eq(res->discount, 50);
         eh_env_free(&env);
     }
+}
+
+/* issue 10.5: a category with more than 16 components takes the one-pass path: every
+ * '/'-prefix still matches, exactly as for a short path (and 500,000 components are
+ * linear work, no longer 15 s of prefix hashing). */
+Test(stacking, deep_category_paths_match_every_prefix) {
+    char deep[400] = "a";
+    for (int i = 1; i < 30; i++)
+        snprintf(deep + strlen(deep), sizeof deep - strlen(deep), "/c%d", i);
+    /* the prefix with 18 components, inside the deep part */
+    char mid[200] = "a";
+    for (int i = 1; i < 18; i++)
+        snprintf(mid + strlen(mid), sizeof mid - strlen(mid), "/c%d", i);
+    char src[1200];
+    snprintf(src, sizeof src,
+             "campaign top { priority 3\n then discount 1%% on lines where category \"a\" }\n"
+             "campaign mid { priority 2\n then discount 2%% on lines where category \"%s\" }\n"
+             "campaign all { priority 1\n then discount 3%% on lines where category \"%s\" }\n"
+             "campaign no { priority 0\n then discount 4%% on lines where category \"a/c2\" }\n",
+             mid, deep);
+    eh_receipt rc;
+    eh_receipt_init(&rc, "r", "2026-06-05T10:00");
+    eh_line(&rc, "1", deep, 1000, 10000);
+    const promo_result *res = eval(src, &rc);
+    cr_assert_eq(eh_by(res, 0, "top"), 100);
+    cr_assert_eq(eh_by(res, 0, "mid"), 198);
+    cr_assert_eq(eh_by(res, 0, "all"), 291);
+    cr_assert_eq(eh_by(res, 0, "no"), 0);
+    eh_env_free(&env);
+
+    size_t n = 500000;
+    char *huge = malloc(n * 8 + 2);
+    size_t len = (size_t)sprintf(huge, "a");
+    for (size_t i = 1; i < n; i++)
+        len += (size_t)sprintf(huge + len, "/c%zu", i % 10);
+    eh_receipt_init(&rc, "r", "2026-06-05T10:00");
+    eh_line(&rc, "1", huge, 1000, 10000);
+    res = eval(src, &rc);
+    cr_assert_eq(eh_by(res, 0, "top"), 100);
+    cr_assert_eq(eh_by(res, 0, "all"), 0);
+    free(huge);
 }

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bundle_sum.h"
 #include "hash.h"
 #include "xalloc.h"
 
@@ -118,7 +119,7 @@ unsigned char *tb_finish(tb *t, size_t *len) {
 
 void tb_fix_checksum(unsigned char *mem, size_t len) {
     if (len < sizeof(pb_header)) return;
-    uint64_t sum = XXH3_64bits(mem + sizeof(pb_header), len - sizeof(pb_header));
+    uint64_t sum = pb_checksum(mem, len);
     memcpy(mem + offsetof(pb_header, checksum), &sum, 8);
 }
 
