@@ -98,8 +98,26 @@ static uint32_t cg_cstr(cg *g, const char *s) {
     return cg_str(g, s, strlen(s));
 }
 
+/* The bundle's type tag (PB_CONST_*) of a constant of compile-time type t. */
+static uint32_t cg_const_type(uint32_t t) {
+    switch (t) {
+    case TY_BOOL: return PB_CONST_BOOL;
+    case TY_MONEY: return PB_CONST_MONEY;
+    case TY_NUMBER: return PB_CONST_NUMBER;
+    case TY_PERCENT: return PB_CONST_PERCENT;
+    case TY_STRING: return PB_CONST_STRING;
+    case TY_DATE: return PB_CONST_DATE;
+    case TY_TIME: return PB_CONST_TIME;
+    case TY_WEEKDAY: return PB_CONST_WEEKDAY;
+    case TY_CHANNEL: return PB_CONST_CHANNEL;
+    case TY_PAYMENT: return PB_CONST_PAYMENT;
+    case TY_UNTYPED: return PB_CONST_UNTYPED;
+    default: return PB_CONST_OTHER;
+    }
+}
+
 static uint32_t cg_const(cg *g, int64_t value, uint32_t str, uint32_t type) {
-    pb_const k = {value, str, type};
+    pb_const k = {value, str, cg_const_type(type)};
     uint64_t h = XXH3_64bits(&k, sizeof k);
     uint32_t idx = cg_map_find(&g->const_map, &k, sizeof k, h);
     if (idx != PB_NONE) return idx;

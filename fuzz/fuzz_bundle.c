@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "bundle.h"
+#include "disasm.h"
 #include "hash.h"
 #include "promo.h"
 #include "strbuf.h"

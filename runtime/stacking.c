@@ -17,14 +17,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc.h"
 #include "civil.h"
 #include "hash.h"
 #include "prefilter.h"
 
-/* Receipt bounds that keep every product of the arithmetic below 2^126. */
-#define STK_MAX_QTY   1000000000000LL    /* thousandths */
-#define STK_MAX_MONEY 1000000000000000LL /* kopecks, per line, total and points_paid */
+/* Receipt bounds that keep every product of the arithmetic below 2^126: the one set of
+ * limits of promo.h, shared with the JSON reader. */
+#define STK_MAX_QTY   PROMO_MAX_QTY
+#define STK_MAX_MONEY PROMO_MAX_MONEY
 #define STK_PCT_MAX   100000             /* 100% in thousandths */
+#define STK_LAST_DAY  2932896            /* 9999-12-31, days since 1970: civil_days(9999, 12, 31) */
 
 typedef struct stk_by {
     uint32_t line, campaign;
@@ -56,6 +59,7 @@ typedef struct stk_hcache {
 enum { STK_ACTED_DISCOUNT = 1, STK_ACTED_POINTS = 2 };
 
 struct stk_scratch {
+    const promo_allocator *a; /* the engine's: every array below */
     vm_receipt rx;
     vm_env env;
     vm_line *lines;
@@ -165,20 +169,20 @@ typedef struct stk_camp {
 
 /* ------------------------------------------------------------- scratch ---- */
 
-static int stk_grow(void **p, uint32_t *cap, size_t need, size_t elem) {
+static int stk_grow(const promo_allocator *a, void **p, uint32_t *cap, size_t need, size_t elem) {
     if (need <= *cap) return 0;
     size_t nc = *cap ? *cap : 16;
     while (nc < need)
         nc *= 2;
     if (nc > UINT32_MAX / 2) return -1;
-    void *q = realloc(*p, nc * elem);
+    void *q = pa_realloc(a, *p, nc * elem);
     if (!q) return -1;
     *p = q;
     *cap = (uint32_t)nc;
     return 0;
 }
 #define STK_RESERVE(x, arr, capf, need)                                                            \
-    stk_grow((void **)&(x)->arr, &(x)->capf, (need), sizeof *(x)->arr)
+    stk_grow((x)->a, (void **)&(x)->arr, &(x)->capf, (need), sizeof *(x)->arr)
 
 #define STK_PUSH(x, arr, n, capf, val)                                                             \
     do {                                                                                           \
@@ -191,10 +195,13 @@ static promo_status stk_nomem(stk_scratch *x) {
     return PROMO_ENOMEM;
 }
 
-promo_status stk_init(stk_eval *s) {
+promo_status stk_init(stk_eval *s, const promo_allocator *a) {
     memset(s, 0, sizeof *s);
-    s->sc = calloc(1, sizeof *s->sc);
-    return s->sc ? PROMO_OK : PROMO_ENOMEM;
+    a = pa_or_default(a);
+    s->sc = pa_calloc(a, 1, sizeof *s->sc);
+    if (!s->sc) return PROMO_ENOMEM;
+    s->sc->a = a;
+    return PROMO_OK;
 }
 
 void stk_free(stk_eval *s) {
@@ -208,11 +215,12 @@ void stk_free(stk_eval *s) {
                     x->lres,       x->by,        x->hc,      x->sw,       x->stmp2,   x->order,
                     x->benefit,    x->uf,        x->pts_rl,  x->tc,       x->cand,    x->rxm,
                     x->memo_stamp, x->memo_bits, x->alines,  x->exm,      x->pres};
+    const promo_allocator *a = x->a;
     for (size_t i = 0; i < sizeof arrs / sizeof arrs[0]; i++)
-        free(arrs[i]);
-    free(s->budget_uses);
-    free(s->deltas);
-    free(x);
+        pa_free(a, arrs[i]);
+    pa_free(a, s->budget_uses);
+    pa_free(a, s->deltas);
+    pa_free(a, x);
     s->sc = NULL;
 }
 
@@ -387,7 +395,7 @@ static promo_status stk_prepare(stk_eval *s, const promo_receipt *r) {
         if (l->qty > STK_MAX_QTY)
             return (promo_status)stk_fail(s, PROMO_ELIMIT, "qty: too large", i);
         if (l->price < 0) return (promo_status)stk_fail(s, PROMO_EINPUT, "price: negative", i);
-        if (l->price > STK_MAX_MONEY)
+        if (l->price > PROMO_MAX_PRICE)
             return (promo_status)stk_fail(s, PROMO_ELIMIT, "price: too large", i);
     }
     uint32_t nseen = 2;
@@ -401,7 +409,7 @@ static promo_status stk_prepare(stk_eval *s, const promo_receipt *r) {
     if (n > x->cap_pl) {
         uint32_t c = x->cap_pl;
 #define PL(arr)                                                                                    \
-    if ((c = x->cap_pl, stk_grow((void **)&x->arr, &c, n, sizeof *x->arr))) return stk_nomem(x);
+    if ((c = x->cap_pl, stk_grow(x->a, (void **)&x->arr, &c, n, sizeof *x->arr))) return stk_nomem(x);
         PL(acted_now);
         PL(head);
         PL(tg);
@@ -885,8 +893,11 @@ static promo_status stk_add_points(stk_eval *s, stk_camp *k, const pb_reward *rw
     if (p <= 0) return PROMO_OK;
     int64_t a64 = (int64_t)x->rx.date + (rw->activate_days > 0 ? rw->activate_days : 0);
     int64_t e64 = a64 + (rw->expire_days > 0 ? rw->expire_days : 0);
-    int32_t act = a64 > INT32_MAX ? INT32_MAX : (int32_t)a64;
-    int32_t exp = rw->expire_days < 0 ? INT32_MIN : e64 > INT32_MAX ? INT32_MAX : (int32_t)e64;
+    /* Receipt dates end at 9999-12-31 and durations at PB_MAX_DAYS: a points date past
+     * the calendar's last day is written as that day (docs/semantics.md). */
+    const int64_t last = STK_LAST_DAY;
+    int32_t act = (int32_t)(a64 > last ? last : a64);
+    int32_t exp = rw->expire_days < 0 ? INT32_MIN : (int32_t)(e64 > last ? last : e64);
     k->gave = 1;
     /* One entry per points reward given (docs/io.md `points[]`). */
     if (STK_RESERVE(x, pts_rl, cap_pts_rl, (size_t)x->npts + 1)) return stk_nomem(x);
@@ -1346,7 +1357,7 @@ static promo_status stk_campaign(stk_eval *s, uint32_t ci) {
                 granted = remaining;
             }
             if (x->trial) goto trial_done;
-            if (stk_grow((void **)&s->budget_uses, &x->cap_uses, (size_t)s->nbudget_uses + 1,
+            if (stk_grow(x->a, (void **)&s->budget_uses, &x->cap_uses, (size_t)s->nbudget_uses + 1,
                          sizeof *s->budget_uses))
                 return stk_nomem(x);
             s->budget_uses[s->nbudget_uses++] =
@@ -1454,7 +1465,7 @@ static promo_status stk_finish(stk_eval *s, const promo_receipt *r) {
     if (!s->has_customer_state) return PROMO_OK;
     const promo_bundle *b = s->b;
     size_t need = (size_t)b->nhist + 1 + x->napplied;
-    if (stk_grow((void **)&s->deltas, &x->cap_deltas, need, sizeof *s->deltas)) return stk_nomem(x);
+    if (stk_grow(x->a, (void **)&s->deltas, &x->cap_deltas, need, sizeof *s->deltas)) return stk_nomem(x);
     uint32_t nd = 0;
     for (uint32_t h = 0; h < b->nhist; h++) {
         int64_t v = 0;

@@ -71,7 +71,8 @@ typedef struct stk_eval {
     stk_scratch *sc;
 } stk_eval;
 
-promo_status stk_init(stk_eval *s);
+/* a: the engine's allocator; it must outlive the stk_eval (NULL = libc). */
+promo_status stk_init(stk_eval *s, const promo_allocator *a);
 void stk_free(stk_eval *s);
 /* Evaluates a receipt; s->res is the result. Changes no shared state. */
 promo_status stk_evaluate(stk_eval *s, const promo_receipt *r);

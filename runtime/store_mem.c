@@ -8,7 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc.h"
 #include "promo.h"
+#include "store_mem.h"
 
 #define MS_SHARDS 64
 
@@ -29,12 +31,14 @@ typedef struct ms_cust {
 
 typedef struct ms_shard {
     pthread_mutex_t mu;
+    const promo_allocator *a; /* the store's */
     ms_cust *tab;
     uint32_t n, cap; /* cap: 0 or a power of two */
 } ms_shard;
 
 typedef struct ms_store {
     ms_shard shards[MS_SHARDS];
+    promo_allocator alloc;
 } ms_store;
 
 static uint64_t ms_mix(uint64_t x) {
@@ -72,11 +76,11 @@ static ms_cust *ms_get(ms_shard *sh, uint64_t id) {
     if (c) return c;
     if ((sh->n + 1) * 10 > sh->cap * 7) {
         uint32_t nc = sh->cap ? sh->cap * 2 : 64;
-        ms_cust *t = calloc(nc, sizeof *t);
+        ms_cust *t = pa_calloc(sh->a, nc, sizeof *t);
         if (!t) return NULL;
         for (uint32_t i = 0; i < sh->cap; i++)
             if (sh->tab[i].used) *ms_insert_slot(t, nc, sh->tab[i].id) = sh->tab[i];
-        free(sh->tab);
+        pa_free(sh->a, sh->tab);
         sh->tab = t;
         sh->cap = nc;
     }
@@ -103,12 +107,12 @@ static ms_cell *ms_cell_find(const ms_cust *c, uint64_t key, int32_t day) {
 }
 
 /* Makes room for `extra` more cells (so apply cannot fail halfway). */
-static int ms_cells_reserve(ms_cust *c, uint32_t extra) {
+static int ms_cells_reserve(const promo_allocator *a, ms_cust *c, uint32_t extra) {
     if ((uint64_t)(c->ncells + extra) * 10 <= (uint64_t)c->capcells * 7) return 0;
     uint32_t nc = c->capcells ? c->capcells : 16;
     while ((uint64_t)(c->ncells + extra) * 10 > (uint64_t)nc * 7)
         nc *= 2;
-    ms_cell *t = calloc(nc, sizeof *t);
+    ms_cell *t = pa_calloc(a, nc, sizeof *t);
     if (!t) return -1;
     for (uint32_t i = 0; i < c->capcells; i++) {
         ms_cell *e = &c->cells[i];
@@ -118,7 +122,7 @@ static int ms_cells_reserve(ms_cust *c, uint32_t extra) {
             j = (j + 1) & (nc - 1);
         t[j] = *e;
     }
-    free(c->cells);
+    pa_free(a, c->cells);
     c->cells = t;
     c->capcells = nc;
     return 0;
@@ -183,7 +187,7 @@ static promo_status ms_apply(void *self, uint64_t customer, uint64_t expected,
         st = PROMO_ENOMEM;
     } else if (c->version != expected) {
         st = PROMO_ECONFLICT;
-    } else if (n > UINT32_MAX / 2 || ms_cells_reserve(c, (uint32_t)n)) {
+    } else if (n > UINT32_MAX / 2 || ms_cells_reserve(sh->a, c, (uint32_t)n)) {
         st = PROMO_ENOMEM;
     } else {
         for (size_t i = 0; i < n; i++)
@@ -200,26 +204,35 @@ static void ms_destroy(void *self) {
     for (int i = 0; i < MS_SHARDS; i++) {
         ms_shard *sh = &s->shards[i];
         for (uint32_t k = 0; k < sh->cap; k++)
-            free(sh->tab[k].cells);
-        free(sh->tab);
+            pa_free(&s->alloc, sh->tab[k].cells);
+        pa_free(&s->alloc, sh->tab);
         pthread_mutex_destroy(&sh->mu);
     }
-    free(s);
+    promo_allocator a = s->alloc;
+    pa_free(&a, s);
 }
 
 static const promo_store_ops ms_ops = {ms_sum_range, ms_version, ms_apply, ms_destroy};
 
-promo_status promo_store_new_memory(promo_store *out) {
+promo_status store_mem_new(const promo_allocator *a, promo_store *out) {
     if (!out) return PROMO_EARG;
     out->ops = NULL;
     out->self = NULL;
-    ms_store *s = calloc(1, sizeof *s);
+    a = pa_or_default(a);
+    ms_store *s = pa_calloc(a, 1, sizeof *s);
     if (!s) return PROMO_ENOMEM;
-    for (int i = 0; i < MS_SHARDS; i++)
+    s->alloc = *a;
+    for (int i = 0; i < MS_SHARDS; i++) {
         pthread_mutex_init(&s->shards[i].mu, NULL);
+        s->shards[i].a = &s->alloc;
+    }
     out->ops = &ms_ops;
     out->self = s;
     return PROMO_OK;
+}
+
+promo_status promo_store_new_memory(promo_store *out) {
+    return store_mem_new(NULL, out);
 }
 
 void promo_store_free(promo_store *s) {

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "bundle.h"
+#include "disasm.h"
 #include "bundle_helpers.h"
 #include "compile.h"
 #include "hash.h"
