@@ -431,8 +431,9 @@ static void show_diff(const char *path, const char *formatted, size_t len) {
     if (w == (ssize_t)len) {
         strbuf label = STRBUF_INIT;
         sb_printf(&label, "%s (formatted)", path);
-        char *argv[] = {"diff", "-u", "--label", (char *)path, "--label", (char *)sb_cstr(&label),
-                        "--",   (char *)path, tmpl, NULL};
+        char *argv[] = {
+            "diff", "-u",         "--label", (char *)path, "--label", (char *)sb_cstr(&label),
+            "--",   (char *)path, tmpl,      NULL};
         fflush(stdout);
         pid_t pid = fork();
         if (pid == 0) {

@@ -20,8 +20,7 @@ static void pa_libc_free(void *ud, void *p) {
     free(p);
 }
 
-static const promo_allocator pa_libc = {
-    pa_libc_malloc, pa_libc_realloc, pa_libc_free, NULL};
+static const promo_allocator pa_libc = {pa_libc_malloc, pa_libc_realloc, pa_libc_free, NULL};
 
 const promo_allocator *pa_default(void) {
     return &pa_libc;

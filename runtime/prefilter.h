@@ -126,7 +126,7 @@ typedef struct pf_index {
      * incompatible (the two tests above, done once). */
     uint64_t *incompat;
 
-    size_t bytes; /* memory held, for reports */
+    size_t bytes;          /* memory held, for reports */
     promo_allocator alloc; /* where every array of the index comes from */
 } pf_index;
 

@@ -194,7 +194,8 @@ typedef struct promo_engine_opts {
     promo_allocator alloc;
 } promo_engine_opts;
 
-#define PROMO_ENGINE_OPTS_INIT {.size = sizeof(promo_engine_opts)}
+#define PROMO_ENGINE_OPTS_INIT                                                                     \
+    { .size = sizeof(promo_engine_opts) }
 /* Sets every field to its default and `size` to sizeof(promo_engine_opts). */
 PROMO_API void promo_engine_opts_init(promo_engine_opts *opts);
 
@@ -278,17 +279,18 @@ typedef struct promo_receipt {
     uint32_t nlines;
 } promo_receipt;
 
-#define PROMO_RECEIPT_INIT {.size = sizeof(promo_receipt)}
+#define PROMO_RECEIPT_INIT                                                                         \
+    { .size = sizeof(promo_receipt) }
 PROMO_API void promo_receipt_init(promo_receipt *r);
 
 /* Limits of a receipt, the same for the JSON reader, the engine and the verifier of what
  * a bundle may hold: larger values are refused (PROMO_ELIMIT from promo_eval, an error
  * record from the JSON reader). Under them no sum or product of the evaluation can
  * overflow (docs/semantics.md, "Numbers"). */
-#define PROMO_MAX_LINES 10000u                 /* lines per receipt */
-#define PROMO_MAX_QTY   1000000000LL           /* thousandths: 10^6 units per line */
-#define PROMO_MAX_PRICE 1000000000000LL        /* kopecks: 10^10 roubles per unit */
-#define PROMO_MAX_MONEY 1000000000000000LL     /* kopecks: a line amount, a total, points_paid */
+#define PROMO_MAX_LINES 10000u             /* lines per receipt */
+#define PROMO_MAX_QTY   1000000000LL       /* thousandths: 10^6 units per line */
+#define PROMO_MAX_PRICE 1000000000000LL    /* kopecks: 10^10 roubles per unit */
+#define PROMO_MAX_MONEY 1000000000000000LL /* kopecks: a line amount, a total, points_paid */
 
 /* ---------------------------------------------------------------- results ---- */
 

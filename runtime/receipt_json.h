@@ -27,7 +27,7 @@ typedef struct rx_reader rx_reader;
 
 /* NULL on out-of-memory. */
 rx_reader *rx_new(const promo_allocator *a); /* a NULL: libc */
-void rx_free(rx_reader *r); /* NULL is ignored */
+void rx_free(rx_reader *r);                  /* NULL is ignored */
 
 /*
  * Parses one receipt. `line` (len bytes, no newline needed) must be followed by at least

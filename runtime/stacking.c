@@ -26,8 +26,8 @@
  * limits of promo.h, shared with the JSON reader. */
 #define STK_MAX_QTY   PROMO_MAX_QTY
 #define STK_MAX_MONEY PROMO_MAX_MONEY
-#define STK_PCT_MAX   100000             /* 100% in thousandths */
-#define STK_LAST_DAY  2932896            /* 9999-12-31, days since 1970: civil_days(9999, 12, 31) */
+#define STK_PCT_MAX   100000  /* 100% in thousandths */
+#define STK_LAST_DAY  2932896 /* 9999-12-31, days since 1970: civil_days(9999, 12, 31) */
 
 typedef struct stk_by {
     uint32_t line, campaign;
@@ -409,7 +409,8 @@ static promo_status stk_prepare(stk_eval *s, const promo_receipt *r) {
     if (n > x->cap_pl) {
         uint32_t c = x->cap_pl;
 #define PL(arr)                                                                                    \
-    if ((c = x->cap_pl, stk_grow(x->a, (void **)&x->arr, &c, n, sizeof *x->arr))) return stk_nomem(x);
+    if ((c = x->cap_pl, stk_grow(x->a, (void **)&x->arr, &c, n, sizeof *x->arr)))                  \
+        return stk_nomem(x);
         PL(acted_now);
         PL(head);
         PL(tg);
@@ -1465,7 +1466,8 @@ static promo_status stk_finish(stk_eval *s, const promo_receipt *r) {
     if (!s->has_customer_state) return PROMO_OK;
     const promo_bundle *b = s->b;
     size_t need = (size_t)b->nhist + 1 + x->napplied;
-    if (stk_grow(x->a, (void **)&s->deltas, &x->cap_deltas, need, sizeof *s->deltas)) return stk_nomem(x);
+    if (stk_grow(x->a, (void **)&s->deltas, &x->cap_deltas, need, sizeof *s->deltas))
+        return stk_nomem(x);
     uint32_t nd = 0;
     for (uint32_t h = 0; h < b->nhist; h++) {
         int64_t v = 0;

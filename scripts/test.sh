@@ -3,7 +3,10 @@
 #   1. unit, golden and CLI tests (Criterion + ctest) in a normal build, benches built;
 #   2. the same under AddressSanitizer + UndefinedBehaviorSanitizer;
 #   3. the thread tests and the `promo run` pipeline tests under ThreadSanitizer;
-#   4. a short libFuzzer smoke run of every fuzz target (FUZZ_SECONDS each, default 20).
+#   4. a library-only build installed to a fresh prefix, the embedding example built
+#      against it with pkg-config and with find_package (tests/install.sh);
+#   5. a short libFuzzer smoke run of every fuzz target (FUZZ_SECONDS each, default 20).
+# A configure or build that fails counts as a failure (its tests are not run).
 # Ends with one line "N passed, N failed" over all ctest tests and fuzz targets.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -65,6 +68,13 @@ if build build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPROMO_TSAN=ON -DPROMO_BE
   (cd build-tsan && TSAN_OPTIONS=halt_on_error=1 ctest -R '^(test_threads|cli_run_stream|cli_run_pipeline)$' \
     --output-on-failure 2>&1) | tee "$log"
   count
+fi
+
+stage "install: library-only build, cmake --install, docs/embedding.md with pkg-config and find_package"
+if [ -x build-ci/promo ] && bash tests/install.sh build-ci/promo 2>&1 | tail -n 20; then
+  passed=$((passed + 1))
+else
+  echo "!! install test failed"; failed=$((failed + 1))
 fi
 
 stage "fuzz smoke (libFuzzer, ${FUZZ_SECONDS:-20}s per target)"
