@@ -9,13 +9,6 @@
 /* Under AddressSanitizer the unused part of every chunk is poisoned, and so is all of it
  * after a reset: reading past what a block asked for, or a block from before the
  * reset, is reported as it would be for malloc'd memory. */
-#if defined(__SANITIZE_ADDRESS__)
-#define ARENA_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define ARENA_ASAN 1
-#endif
-#endif
 #ifdef ARENA_ASAN
 #include <sanitizer/asan_interface.h>
 #define ARENA_POISON(p, n)   ASAN_POISON_MEMORY_REGION((p), (n))
@@ -28,18 +21,8 @@
 #define ARENA_ALIGN 16
 #define ARENA_MIN   4096 /* smallest chunk */
 
-struct arena_chunk {
-    arena_chunk *next;
-    size_t size, off; /* bytes of data[], bytes bumped */
-    _Alignas(ARENA_ALIGN) unsigned char data[];
-};
-
-typedef struct arena_hdr { /* before every block */
-    size_t cap;            /* bytes the block may grow to in place */
-    size_t len;            /* bytes asked for (the rest is poisoned under ASan) */
-    arena_chunk *chunk;
-} arena_hdr;
-#define ARENA_HDR ((sizeof(arena_hdr) + ARENA_ALIGN - 1) & ~(size_t)(ARENA_ALIGN - 1))
+#define ARENA_HDR sizeof(arena_hdr)
+_Static_assert(sizeof(arena_hdr) % ARENA_ALIGN == 0, "blocks stay 16-aligned");
 
 static size_t arena_round(size_t n) {
     return (n + ARENA_ALIGN - 1) & ~(size_t)(ARENA_ALIGN - 1);
@@ -86,7 +69,9 @@ void *arena_grow(arena *ar, void *p, size_t n) {
     arena_chunk *c = ar->chunks;
     /* The newest block of the newest chunk grows in place. */
     if (p && p == ar->last && arena_hdr_of(p)->chunk == c) {
-        size_t want = arena_round(n);
+        /* geometric when there is room, so pushes rarely come back here */
+        size_t want = arena_round(n > 2 * old ? n : 2 * old);
+        if (c->off - old + want > c->size) want = arena_round(n);
         if (c->off - old + want <= c->size) {
             c->off += want - old;
             ar->used += want - old;
@@ -112,9 +97,14 @@ void *arena_grow(arena *ar, void *p, size_t n) {
     if (ar->used > ar->peak) ar->peak = ar->used;
     void *q = (unsigned char *)h + ARENA_HDR;
     if (p) {
-        arena_hdr *oh = arena_hdr_of(p);
-        memcpy(q, p, oh->len);
-        ARENA_POISON(p, oh->len); /* the old block is dead */
+#ifdef ARENA_ASAN
+        /* every call comes here (no inline fast path): len is what the owner uses */
+        size_t keep = arena_hdr_of(p)->len;
+#else
+        size_t keep = old; /* arena_reserve's fast path does not track len */
+#endif
+        memcpy(q, p, keep);
+        ARENA_POISON(p, keep); /* the old block is dead */
     }
     ar->last = q;
     return q;

@@ -167,9 +167,10 @@ typedef struct stk_camp {
 
 /* Makes *p (an array of the arena, or NULL) hold `need` elements of `elem` bytes,
  * keeping its contents. */
-static int stk_reserve(arena *ar, void **p, size_t need, size_t elem) {
+static inline __attribute__((always_inline)) int stk_reserve(arena *ar, void **p, size_t need,
+                                                             size_t elem) {
     if (need > SIZE_MAX / 2 / elem) return -1;
-    void *q = arena_grow(ar, *p, need ? need * elem : 1);
+    void *q = arena_reserve(ar, *p, need ? need * elem : 1);
     if (!q) return -1;
     *p = q;
     return 0;
@@ -536,7 +537,11 @@ static promo_status stk_prepare(stk_eval *s, const promo_receipt *r) {
     x->env.brandk_idx = x->env.skuk_idx = NULL;
 
     x->lw = (n + 63) / 64;
-    if (STK_RESERVE(x, blk, x->lw)) return stk_nomem(x);
+    /* A campaign applies at most once: these never grow during the receipt. */
+    size_t nc = (size_t)s->b->ncampaigns + 1;
+    if (STK_RESERVE(x, blk, x->lw) || STK_RESERVE(x, app, nc) || STK_RESERVE(x, applied, nc) ||
+        STK_RESERVE(x, bad, nc))
+        return stk_nomem(x);
     x->napp = x->nbylog = x->npts = x->ncoupons = x->nmessages = 0;
     x->napplied = x->nexplain = x->nby = x->nhc = 0;
     x->has_sl = 0;

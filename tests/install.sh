@@ -35,15 +35,7 @@ done
 syms=$(nm -D --defined-only "$PREFIX/lib/libpromo.so" | awk '{print $NF}')
 if grep -v '^promo_' <<<"$syms"; then echo "installed libpromo.so exports more than promo_*"; exit 1; fi
 
-cat > "$T/set.rule" <<'RULE'
-set dairy = category "dairy"
-campaign dairy_10 "Dairy: 10% off from 500" {
-    priority 100
-    when sum(lines where dairy) >= 500
-    then discount 10% on lines where dairy
-}
-RULE
-"$PROMO" build "$T/set.rule" -o "$T/set.pbc"
+"$PROMO" build "$SRC/tests/fixtures/embed_dairy.rule" -o "$T/set.pbc"
 
 expect() { # output of ./embed
   grep -qx 'total 600.00, discount 60.00, 1 campaign(s) applied' <<<"$1" &&
