@@ -568,8 +568,8 @@ static void gen_campaign(gen_world *w, uint64_t seed, uint32_t i) {
     case GEN_M_BUNDLE: {
         static const uint32_t ns[] = {2, 3, 5};
         uint32_t n = ns[gen_rng_below(r, 3)];
-        int64_t avg = (top_price_lo[tp] + top_price_hi[tp]) / 2;
-        int64_t x = avg * n * (50 + gen_rng_below(r, 30)) / 100;
+        int64_t mid = (top_price_lo[tp] + top_price_hi[tp]) / 2;
+        int64_t x = mid * n * (50 + gen_rng_below(r, 30)) / 100;
         x = x < 10 ? 9 : x / 10 * 10 - 1; /* 999-style prices */
         sb_printf(&rw, "bundle %u for ", n);
         gen_money(&rw, x * 100);

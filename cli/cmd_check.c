@@ -233,10 +233,10 @@ static int check_run(int argc, char **argv, int build) {
             rc = 1;
         } else {
             promo_bundle_release(b);
-            char err[512];
+            char werr[512];
             rc = 0;
-            if (aw_write_file(a.output, bundle.data, bundle.len, err, sizeof err) < 0) {
-                fprintf(stderr, "promo build: %s\n", err);
+            if (aw_write_file(a.output, bundle.data, bundle.len, werr, sizeof werr) < 0) {
+                fprintf(stderr, "promo build: %s\n", werr);
                 rc = 2;
             }
         }
