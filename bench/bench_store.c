@@ -102,7 +102,7 @@ static void bm_store_confirm(gb_state *st) {
     snprintf(p, sizeof p, "%s/data.mdb", dir);
     double bytes_per_customer = stat(p, &sb) == 0 ? (double)sb.st_size / (double)ncust : 0;
     promo_engine_opts eo;
-    memset(&eo, 0, sizeof eo);
+    promo_engine_opts_init(&eo);
     eo.store = s;
     eo.own_store = 1;
     promo_engine_new(b, &eo, &e);

@@ -568,8 +568,8 @@ static void gen_campaign(gen_world *w, uint64_t seed, uint32_t i) {
     case GEN_M_BUNDLE: {
         static const uint32_t ns[] = {2, 3, 5};
         uint32_t n = ns[gen_rng_below(r, 3)];
-        int64_t avg = (top_price_lo[tp] + top_price_hi[tp]) / 2;
-        int64_t x = avg * n * (50 + gen_rng_below(r, 30)) / 100;
+        int64_t mid = (top_price_lo[tp] + top_price_hi[tp]) / 2;
+        int64_t x = mid * n * (50 + gen_rng_below(r, 30)) / 100;
         x = x < 10 ? 9 : x / 10 * 10 - 1; /* 999-style prices */
         sb_printf(&rw, "bundle %u for ", n);
         gen_money(&rw, x * 100);
@@ -1024,7 +1024,8 @@ static const uint32_t hour_weight[24] = {1, 1, 1, 1, 1, 1,  1,  3,  5,  6, 7, 7,
 void gen_receipt(gen_arena *a, uint64_t seed, uint64_t index, uint32_t lines, promo_receipt *out) {
     gen_rng rr, *r = &rr;
     gen_rng_seed(r, seed, STREAM_RECEIPT + index);
-    memset(out, 0, sizeof *out);
+    memset(out, 0, sizeof *out); /* promo_receipt_init without linking libpromo */
+    out->size = sizeof *out;
     char buf[48];
     out->id = gen_str(a, buf, snprintf(buf, sizeof buf, "r%llu", (unsigned long long)index));
     uint32_t store = 101 + gen_rng_below(r, GEN_STORES);

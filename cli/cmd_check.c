@@ -12,7 +12,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "atomic_write.h"
 #include "bundle.h"
+#include "disasm.h"
 #include "civil.h"
 #include "cli.h"
 #include "compile.h"
@@ -197,44 +199,6 @@ static int check_failed(const check_args *a, const compilation *c) {
 
 /* Writes `data` next to `path` and renames it into place, so a reader never sees a
  * half-written bundle and a failed build leaves the old one. */
-static int check_write_atomic(const char *path, const void *data, size_t len) {
-    size_t n = strlen(path);
-    char *tmp = xmalloc(n + 16);
-    memcpy(tmp, path, n);
-    memcpy(tmp + n, ".tmp.XXXXXX", 12);
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        fprintf(stderr, "promo build: cannot create '%s': %s\n", tmp, strerror(errno));
-        xfree(tmp);
-        return -1;
-    }
-    mode_t mask = umask(0);
-    umask(mask);
-    const char *p = data;
-    size_t left = len;
-    int err = 0;
-    while (left && !err) {
-        ssize_t w = write(fd, p, left);
-        if (w < 0 && errno == EINTR) continue;
-        if (w <= 0) {
-            err = errno ? errno : EIO;
-            break;
-        }
-        p += w;
-        left -= (size_t)w;
-    }
-    if (!err && fchmod(fd, 0666 & ~mask) != 0) err = errno;
-    if (!err && fsync(fd) != 0) err = errno;
-    if (close(fd) != 0 && !err) err = errno;
-    if (!err && rename(tmp, path) != 0) err = errno;
-    if (err) {
-        fprintf(stderr, "promo build: cannot write '%s': %s\n", path, strerror(err));
-        unlink(tmp);
-    }
-    xfree(tmp);
-    return err ? -1 : 0;
-}
-
 static int check_run(int argc, char **argv, int build) {
     const char *cmd = build ? "build" : "check";
     check_args a;
@@ -269,7 +233,12 @@ static int check_run(int argc, char **argv, int build) {
             rc = 1;
         } else {
             promo_bundle_release(b);
-            rc = check_write_atomic(a.output, bundle.data, bundle.len) ? 2 : 0;
+            char werr[512];
+            rc = 0;
+            if (aw_write_file(a.output, bundle.data, bundle.len, werr, sizeof werr) < 0) {
+                fprintf(stderr, "promo build: %s\n", werr);
+                rc = 2;
+            }
         }
     }
     sb_free(&bundle);

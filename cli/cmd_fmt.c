@@ -14,14 +14,18 @@
  *  - runs of blank lines become one; no blank line after `{` or before `}`.
  * A file with a lexical or syntax error is left alone (its diagnostics are printed).
  * `--check` lists the files that would change and exits 1; `--diff` shows a unified
- * diff (through diff -u) instead of writing.
+ * diff (diff -u, run without a shell) instead of writing. Files are replaced through
+ * the CLI's one atomic writer (tools/atomic_write.c).
  */
 #include <sys/stat.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include "atomic_write.h"
 #include "cli.h"
 #include "compile.h"
 #include "parse.h"
@@ -413,42 +417,41 @@ static int fmt_file(compilation *c, uint32_t fi, strbuf *out) {
 
 /* ------------------------------------------------------------ the command ---- */
 
-/* Replaces the file atomically, through a symbolic link (the link stays a link) and
- * keeping the file's permission bits (0640 stays 0640). */
-static int write_file(const char *path, const char *data, size_t len) {
-    char *real = realpath(path, NULL);
-    const char *target = real ? real : path;
-    struct stat st;
-    int have_mode = stat(target, &st) == 0;
-    strbuf tmp = STRBUF_INIT;
-    sb_printf(&tmp, "%s.fmt.%ld", target, (long)getpid());
-    FILE *fp = fopen(sb_cstr(&tmp), "wb");
-    int ok = fp && fwrite(data, 1, len, fp) == len;
-    if (ok && have_mode && fchmod(fileno(fp), st.st_mode & 07777) != 0) ok = 0;
-    if (fp && fclose(fp) != 0) ok = 0;
-    if (ok && rename(sb_cstr(&tmp), target) != 0) ok = 0;
-    if (!ok) remove(sb_cstr(&tmp));
-    sb_free(&tmp);
-    free(real);
-    return ok ? 0 : -1;
-}
-
+/* Shows how `path` would change: `diff -u` run directly (fork + execvp, no shell, so
+ * no file name is ever read as a command) on the file and a private temporary copy of
+ * the formatted text. */
 static void show_diff(const char *path, const char *formatted, size_t len) {
     char tmpl[] = "/tmp/promo-fmt-XXXXXX";
     int fd = mkstemp(tmpl);
-    if (fd < 0) return;
+    if (fd < 0) {
+        fprintf(stderr, "promo fmt: cannot create a temporary file: %s\n", strerror(errno));
+        return;
+    }
     ssize_t w = write(fd, formatted, len);
     close(fd);
     if (w == (ssize_t)len) {
-        strbuf cmd = STRBUF_INIT;
-        sb_printf(&cmd, "diff -u --label '%s' --label '%s (formatted)' '%s' '%s'", path, path, path,
-                  tmpl);
+        strbuf label = STRBUF_INIT;
+        sb_printf(&label, "%s (formatted)", path);
+        char *argv[] = {
+            "diff", "-u",         "--label", (char *)path, "--label", (char *)sb_cstr(&label),
+            "--",   (char *)path, tmpl,      NULL};
         fflush(stdout);
-        int rc = system(sb_cstr(&cmd));
-        (void)rc;
-        sb_free(&cmd);
+        pid_t pid = fork();
+        if (pid == 0) {
+            execvp(argv[0], argv);
+            fprintf(stderr, "promo fmt: cannot run diff: %s\n", strerror(errno));
+            _exit(127);
+        }
+        if (pid < 0) {
+            fprintf(stderr, "promo fmt: cannot run diff: %s\n", strerror(errno));
+        } else {
+            int status;
+            while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+            }
+        }
+        sb_free(&label);
     }
-    remove(tmpl);
+    unlink(tmpl);
 }
 
 static void usage(FILE *f) {
@@ -471,6 +474,7 @@ int cmd_fmt(int argc, char **argv) {
     int rc = comp_add_paths(&c, paths, npaths) < 0 ? 2 : 0;
     xfree(paths);
     int changed = 0, bad = 0;
+    char err[512];
     for (uint32_t fi = 0; fi < c.nfiles; fi++) {
         strbuf out = STRBUF_INIT;
         if (fmt_file(&c, fi, &out) < 0) {
@@ -487,8 +491,8 @@ int cmd_fmt(int argc, char **argv) {
             printf("%s\n", sf->path);
         } else if (diff) {
             show_diff(sf->path, sb_cstr(&out), out.len);
-        } else if (write_file(sf->path, sb_cstr(&out), out.len) < 0) {
-            fprintf(stderr, "promo fmt: cannot write %s\n", sf->path);
+        } else if (aw_write_file(sf->path, sb_cstr(&out), out.len, err, sizeof err) < 0) {
+            fprintf(stderr, "promo fmt: %s\n", err);
             rc = 2;
         }
         sb_free(&out);

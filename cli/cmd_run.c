@@ -114,6 +114,10 @@ static const char run_help[] =
 #define RUN_OUT_MAX      (1u << 20) /* output buffered before a write, at most */
 #define RUN_SPIN         500        /* polls of the event counter before sleeping */
 
+/* 128-bit totals of --summary. */
+__extension__ typedef __int128 run_i128;
+__extension__ typedef unsigned __int128 run_u128;
+
 typedef struct run_opts {
     const char *bundle_path;
     const char *input_path;
@@ -218,7 +222,9 @@ typedef struct run_state {
     char *obuf;
     size_t olen, ocap;
     uint64_t receipts, errors;
-    int64_t discount, points;
+    /* --summary totals: 128-bit, so no stream of accepted receipts can overflow them
+     * (a receipt's own figures are bounded by PROMO_MAX_MONEY and the literal bounds). */
+    run_i128 discount, points;
     run_count *counts;
     size_t ncounts;
     const promo_bundle *map_bundle;
@@ -440,10 +446,17 @@ static void run_tally(run_state *R, const run_cx *s) {
         R->counts[R->map[res->applied[i]]].applied++;
 }
 
-static void run_money(FILE *f, int64_t v) {
-    char b[24];
-    size_t n = out_money(v, b);
-    fwrite(b, 1, n, f);
+static void run_money(FILE *f, run_i128 v) {
+    char b[48];
+    size_t n = sizeof b;
+    run_u128 u = v < 0 ? -(run_u128)v : (run_u128)v;
+    for (int i = 0; i < 3 || u; i++) { /* at least "0.00" */
+        if (i == 2) b[--n] = '.';
+        b[--n] = (char)('0' + (int)(u % 10));
+        u /= 10;
+    }
+    if (v < 0) b[--n] = '-';
+    fwrite(b + n, 1, sizeof b - n, f);
 }
 
 static void run_print_summary(run_state *R) {
@@ -1023,7 +1036,7 @@ int cmd_run(int argc, char **argv) {
         goto out;
     }
     promo_engine_opts eo;
-    memset(&eo, 0, sizeof eo);
+    promo_engine_opts_init(&eo);
     if (R.o.state_dir) {
         promo_store_opts so;
         promo_store_opts_init(&so);

@@ -214,6 +214,7 @@ static void apply_customer(ex_receipt *x, const ast_node *cust, ex_error *err) {
 static void build_receipt(ex_receipt *x, const char *id, const ast_node *items,
                           const ast_node *customer, int32_t default_date, ex_error *err) {
     memset(x, 0, sizeof *x);
+    promo_receipt_init(&x->r);
     x->r.id = pstr(id);
     x->r.channel = PROMO_CHANNEL_POS;
     x->r.payment = PROMO_PAY_CARD;

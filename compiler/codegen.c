@@ -98,8 +98,26 @@ static uint32_t cg_cstr(cg *g, const char *s) {
     return cg_str(g, s, strlen(s));
 }
 
+/* The bundle's type tag (PB_CONST_*) of a constant of compile-time type t. */
+static uint32_t cg_const_type(uint32_t t) {
+    switch (t) {
+    case TY_BOOL: return PB_CONST_BOOL;
+    case TY_MONEY: return PB_CONST_MONEY;
+    case TY_NUMBER: return PB_CONST_NUMBER;
+    case TY_PERCENT: return PB_CONST_PERCENT;
+    case TY_STRING: return PB_CONST_STRING;
+    case TY_DATE: return PB_CONST_DATE;
+    case TY_TIME: return PB_CONST_TIME;
+    case TY_WEEKDAY: return PB_CONST_WEEKDAY;
+    case TY_CHANNEL: return PB_CONST_CHANNEL;
+    case TY_PAYMENT: return PB_CONST_PAYMENT;
+    case TY_UNTYPED: return PB_CONST_UNTYPED;
+    default: return PB_CONST_OTHER;
+    }
+}
+
 static uint32_t cg_const(cg *g, int64_t value, uint32_t str, uint32_t type) {
-    pb_const k = {value, str, type};
+    pb_const k = {value, str, cg_const_type(type)};
     uint64_t h = XXH3_64bits(&k, sizeof k);
     uint32_t idx = cg_map_find(&g->const_map, &k, sizeof k, h);
     if (idx != PB_NONE) return idx;
@@ -262,7 +280,7 @@ static void cg_emit(cg *g, cg_code *k, promo_opcode op, int64_t a) {
     }
     if (k->depth > k->maxd) k->maxd = k->depth;
     /* Canonical bytes: the instruction with its operand by content, not by index, so
-     * a predicate has the same bytes in every rebuild (history keys). */
+     * equal predicates share one block. */
     sb_putc(&k->canon, (char)op);
     switch (oi->operand) {
     case OPK_IMM:
@@ -631,8 +649,70 @@ static void cg_fact(cg *g, cg_code *k, const ast_node *n) {
     cg_emit(g, k, OP_PUSH_I, 0);
 }
 
-/* History slot of (kind, predicate), keyed by the predicate's canonical bytes so the
- * per-customer state survives rebuilds of a changed campaign set. */
+/* The meaning of a predicate as text, for history keys: node kinds, operators and facts
+ * by name, literals by typed value, strings by content, named sets by their own
+ * definition. Nothing here depends on opcode numbers, jump offsets, the order of
+ * declarations, the pools of the bundle or the names given to sets, so a key survives
+ * recompiling the same rule after any unrelated change (tests/test_codegen_keys.c). */
+static void cg_pred_text(strbuf *o, const ast_node *n, int depth) {
+    static const char *const bin[] = {"or", "and", "==",     "!=", "<", "<=", ">",
+                                      ">=", "in",  "not in", "+",  "-", "*"};
+    static const char *const fact[] = {
+#define X(name, level) #name,
+        FACT_LIST(X)
+#undef X
+    };
+    if (!n || depth > 64) {
+        sb_putc(o, '_');
+        return;
+    }
+    switch (n->kind) {
+    case AST_IDENT:
+        if (n->ref && n->ref->kind == AST_SET) { /* a named set: what it means */
+            cg_pred_text(o, n->ref->a, depth + 1);
+        } else {
+            sb_printf(o, "'%s'", n->str ? n->str : "");
+        }
+        return;
+    case AST_STRING:
+        sb_printf(o, "\"%zu:%s\"", n->str ? strlen(n->str) : 0, n->str ? n->str : "");
+        return;
+    case AST_NUM:
+    case AST_PERCENT: sb_printf(o, "%lld/%u", (long long)n->value, (unsigned)n->type); return;
+    case AST_DATE:
+    case AST_TIME:
+    case AST_DURATION: sb_printf(o, "%s:%lld", ast_kind_names[n->kind], (long long)n->ival); return;
+    default: break;
+    }
+    sb_printf(o, "(%s", ast_kind_names[n->kind]);
+    if (n->kind == AST_BINOP && n->op < sizeof bin / sizeof bin[0])
+        sb_printf(o, " %s", bin[n->op]);
+    else if (n->kind == AST_FACT && n->op < FACT_COUNT)
+        sb_printf(o, " %s", fact[n->op]);
+    else
+        sb_printf(o, " %u", (unsigned)n->op);
+    if (n->kind == AST_FACT) sb_printf(o, " %lld", (long long)n->ival);
+    if (n->str) sb_printf(o, " \"%zu:%s\"", strlen(n->str), n->str);
+    const ast_node *kids[3] = {n->a, n->b, n->c};
+    for (int i = 0; i < 3; i++) {
+        if (!kids[i]) continue;
+        sb_putc(o, ' ');
+        if (kids[i]->next) { /* a list */
+            sb_putc(o, '[');
+            for (const ast_node *e = kids[i]; e; e = e->next) {
+                cg_pred_text(o, e, depth + 1);
+                if (e->next) sb_putc(o, ',');
+            }
+            sb_putc(o, ']');
+        } else {
+            cg_pred_text(o, kids[i], depth + 1);
+        }
+    }
+    sb_putc(o, ')');
+}
+
+/* History slot of (kind, predicate), keyed by the predicate's meaning (cg_pred_text) so
+ * the per-customer state survives rebuilds of a changed campaign set. */
 static uint32_t cg_hist(cg *g, uint32_t kind, const ast_node *pred, src_span span) {
     uint32_t pb = cg_pred(g, pred, span);
     strbuf key = STRBUF_INIT;
@@ -640,7 +720,7 @@ static uint32_t cg_hist(cg *g, uint32_t kind, const ast_node *pred, src_span spa
     if (pb == PRED_ALL_LINES)
         sb_puts(&key, "*");
     else
-        sb_add(&key, g->pred_canon.v[pb].p, g->pred_canon.v[pb].n);
+        cg_pred_text(&key, pred, 0);
     uint64_t h = XXH3_64bits(key.data, key.len);
     uint32_t idx = cg_map_find(&g->hist_map, key.data, key.len, h);
     if (idx == PB_NONE) {
@@ -760,14 +840,6 @@ static uint32_t cg_pred(cg *g, const ast_node *pred, src_span span) {
     if (idx == PB_NONE) {
         idx = cg_block_add(g, &k, PB_BLOCK_PRED);
         cg_map_put(&g->pred_map, k.canon.data, k.canon.len, h, idx);
-    }
-    /* pred_canon is indexed by block: keep it aligned with blocks. */
-    while (g->pred_canon.n < g->blocks.n)
-        VPUSH(g->pred_canon, ((cg_bytes){NULL, 0}));
-    if (!g->pred_canon.v[idx].p) {
-        g->pred_canon.v[idx].p = xmalloc(k.canon.len ? k.canon.len : 1);
-        memcpy(g->pred_canon.v[idx].p, k.canon.data, k.canon.len);
-        g->pred_canon.v[idx].n = k.canon.len;
     }
     cg_code_free(&k);
     return idx;
@@ -1024,9 +1096,6 @@ static void cg_free(cg *g) {
     xfree(g->rewards.v);
     xfree(g->hist.v);
     xfree(g->campaigns.v);
-    for (uint32_t i = 0; i < g->pred_canon.n; i++)
-        xfree(g->pred_canon.v[i].p);
-    xfree(g->pred_canon.v);
     cg_map_free(&g->str_map);
     cg_map_free(&g->const_map);
     cg_map_free(&g->set_map);

@@ -43,13 +43,8 @@ typedef struct cg_map {
     uint32_t n, cap;
 } cg_map;
 
-typedef struct cg_bytes {
-    char *p;
-    size_t n;
-} cg_bytes;
-
 /* One block being emitted: its words, running stack depth, and canonical bytes (the
- * instructions with operands by content, for deduplication and history keys). */
+ * instructions with operands by content, to share equal predicate blocks). */
 typedef struct cg_code {
     VEC(promo_insn) w;
     int depth, maxd;
@@ -71,7 +66,6 @@ typedef struct cg {
     VEC(uint32_t) setitems;
     VEC(promo_insn) code;
     VEC(pb_block) blocks;
-    VEC(cg_bytes) pred_canon; /* by block index: canonical bytes of PRED blocks */
     VEC(uint32_t) groups;
     VEC(uint32_t) accept;
     VEC(uint32_t) hours;

@@ -21,6 +21,7 @@
 #include "compile.h"
 #include "diag.h"
 #include "hash.h"
+#include "promo.h"
 #include "strbuf.h"
 #include "xalloc.h"
 
@@ -248,15 +249,15 @@ static size_t sema_edit_distance(const char *a, const char *b) {
     for (size_t j = 0; j <= lb; j++)
         row[j] = j;
     for (size_t i = 1; i <= la; i++) {
-        size_t diag = row[0];
+        size_t corner = row[0];
         row[0] = i;
         for (size_t j = 1; j <= lb; j++) {
             size_t up = row[j];
-            size_t best = diag + (a[i - 1] != b[j - 1]);
+            size_t best = corner + (a[i - 1] != b[j - 1]);
             if (up + 1 < best) best = up + 1;
             if (row[j - 1] + 1 < best) best = row[j - 1] + 1;
             row[j] = best;
-            diag = up;
+            corner = up;
         }
     }
     return row[lb];
@@ -459,6 +460,15 @@ static int sema_fixed(sema *s, ast_node *n, int decimals, const char *what) {
             return 0;
         }
         v *= 10;
+    }
+    /* One bound for every money, points and number literal (the engine's largest
+     * amount, PROMO_MAX_MONEY units of its type), so that no accepted program can
+     * overflow the evaluation or the totals of a stream. */
+    if (v > PROMO_MAX_MONEY || v < -PROMO_MAX_MONEY) {
+        diag_report(s->d, DIAG_E012, n->span, "'%.*s' is too large for %s (at most %s)", tl, txt,
+                    what, decimals == 2 ? "10000000000000.00" : "1000000000000");
+        n->type = TY_ERROR;
+        return 0;
     }
     n->value = v;
     return 1;

@@ -14,6 +14,7 @@
 
 #include "bundle.h"
 #include "bundle_sum.h"
+#include "disasm.h"
 #include "hash.h"
 #include "promo.h"
 #include "strbuf.h"

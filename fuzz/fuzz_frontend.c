@@ -10,6 +10,7 @@
 #include <stdlib.h>
 
 #include "bundle.h"
+#include "disasm.h"
 #include "compile.h"
 #include "strbuf.h"
 

@@ -47,7 +47,7 @@ static char *fz_out;
 static size_t fz_outcap = 1 << 16;
 
 static void fz_init(void) {
-    fz_rx = rx_new();
+    fz_rx = rx_new(NULL);
     fz_out = malloc(fz_outcap);
     if (!fz_rx || !fz_out) abort();
     compilation c;

@@ -553,8 +553,11 @@ duration
     : INT dur_unit {
         $$ = parse_node_op(ctx, AST_DURATION, $2 == 7, @$);
         $$->ival2 = parse_int($1);
-        if ($$->ival2 > INT32_MAX / 7) {
-            diag_report(&ctx->c->diags, DIAG_E012, @1, "duration is too long");
+        /* PB_MAX_DAYS (about 100 years) bounds every duration: points dates and history
+         * windows stay valid calendar dates whatever the receipt date. */
+        if ($$->ival2 > PB_MAX_DAYS / $2) {
+            diag_report(&ctx->c->diags, DIAG_E012, @1, "duration is too long (at most %d days)",
+                        PB_MAX_DAYS);
             $$->ival2 = 0;
         }
         $$->ival = $$->ival2 * $2;

@@ -18,6 +18,8 @@
 
 #include "bundle.h"
 #include "bundle_sum.h"
+
+#include "alloc.h"
 #include "hash.h"
 #include "readfile.h"
 
@@ -388,7 +390,9 @@ static promo_status bundle_check_rewards(vctx *v) {
         if (!bundle_pred_ok(b, r->pred)) RW_FAIL("target is not a PRED block");
         if (!bundle_str_ok(b, r->str, 1)) RW_FAIL("string out of range");
         if (!bundle_range_ok(r->steps_off, r->steps_cnt, b->nsteps)) RW_FAIL("steps out of range");
-        if (r->activate_days < -1 || r->expire_days < -1) RW_FAIL("bad activate/expire days");
+        if (r->activate_days < -1 || r->expire_days < -1 || r->activate_days > PB_MAX_DAYS ||
+            r->expire_days > PB_MAX_DAYS)
+            RW_FAIL("bad activate/expire days");
         int ok = 1;
         switch (r->kind) {
         case REWARD_DISCOUNT_PCT: ok = r->a > 0 && r->a <= 100000; break;
@@ -467,13 +471,13 @@ static promo_status bundle_verify(vctx *v) {
     if ((st = bundle_check_strings(v, sec[PBS_STRINGS]))) return st;
     if ((st = bundle_check_consts_sets(v))) return st;
     if ((st = bundle_check_blocks(v))) return st;
-    int16_t *depth = malloc((size_t)v->b->ncode * sizeof *depth + 1);
+    int16_t *depth = pa_malloc(&v->b->alloc, (size_t)v->b->ncode * sizeof *depth + 1);
     if (!depth) {
         if (v->err && v->errlen) snprintf(v->err, v->errlen, "bundle: out of memory");
         return PROMO_ENOMEM;
     }
     st = bundle_check_code(v, depth);
-    free(depth);
+    pa_free(&v->b->alloc, depth);
     if (st) return st;
     if ((st = bundle_check_rewards(v))) return st;
     return bundle_check_campaigns(v);
@@ -481,48 +485,58 @@ static promo_status bundle_verify(vctx *v) {
 
 /* ------------------------------------------------------------ public API ---- */
 
-promo_status bundle_load_owned(unsigned char *mem, size_t size, promo_bundle **out, char *errbuf,
-                               size_t errlen) {
+promo_status bundle_load_owned_with(unsigned char *mem, size_t size, const promo_allocator *a,
+                                    promo_bundle **out, char *errbuf, size_t errlen) {
+    a = pa_or_default(a);
     if (out) *out = NULL;
     if (errbuf && errlen) errbuf[0] = 0;
     if (!out) {
-        free(mem);
+        pa_free(a, mem);
         return PROMO_EARG;
     }
-    promo_bundle *b = calloc(1, sizeof *b);
+    promo_bundle *b = pa_calloc(a, 1, sizeof *b);
     if (!b) {
-        free(mem);
+        pa_free(a, mem);
         if (errbuf && errlen) snprintf(errbuf, errlen, "bundle: out of memory");
         return PROMO_ENOMEM;
     }
+    b->alloc = *a;
     b->mem = mem;
     b->size = size;
     vctx v = {b, errbuf, errlen};
     promo_status st = mem ? bundle_verify(&v) : PROMO_EARG;
     if (st != PROMO_OK) {
-        free(mem);
-        free(b);
+        pa_free(a, mem);
+        pa_free(a, b);
         return st;
     }
     /* Derived once, read-only afterwards: the hash of every pooled string, so the VM
      * never hashes an operand string per receipt. */
-    uint64_t *sh = malloc((b->nstrings ? b->nstrings : 1) * sizeof *sh);
+    uint64_t *sh = pa_malloc(a, (b->nstrings ? b->nstrings : 1) * sizeof *sh);
     if (!sh) {
-        free(mem);
-        free(b);
+        pa_free(a, mem);
+        pa_free(a, b);
         if (errbuf && errlen) snprintf(errbuf, errlen, "bundle: out of memory");
         return PROMO_ENOMEM;
     }
     for (uint32_t i = 0; i < b->nstrings; i++)
         sh[i] = promo_hash(bundle_str(b, i), bundle_strlen(b, i));
     b->str_hash = sh;
+    snprintf(b->label, sizeof b->label, "pbc%u:%016llx:%uc", (unsigned)b->hdr->format,
+             (unsigned long long)b->hdr->checksum, (unsigned)b->ncampaigns);
     atomic_init(&b->refs, 1);
     *out = b;
     return PROMO_OK;
 }
 
-promo_status promo_bundle_load_memory(const void *data, size_t len, promo_bundle **out,
-                                      char *errbuf, size_t errlen) {
+promo_status bundle_load_owned(unsigned char *mem, size_t size, promo_bundle **out, char *errbuf,
+                               size_t errlen) {
+    return bundle_load_owned_with(mem, size, NULL, out, errbuf, errlen);
+}
+
+promo_status promo_bundle_load_memory_with(const void *data, size_t len,
+                                           const promo_allocator *alloc, promo_bundle **out,
+                                           char *errbuf, size_t errlen) {
     if (out) *out = NULL;
     if (errbuf && errlen) errbuf[0] = 0;
     if ((!data && len) || !out) {
@@ -530,13 +544,18 @@ promo_status promo_bundle_load_memory(const void *data, size_t len, promo_bundle
             snprintf(errbuf, errlen, "bundle: %s is NULL", out ? "data" : "the output handle");
         return PROMO_EARG;
     }
-    unsigned char *mem = malloc(len ? len : 1);
+    unsigned char *mem = pa_malloc(alloc, len ? len : 1);
     if (!mem) {
         if (errbuf && errlen) snprintf(errbuf, errlen, "bundle: out of memory");
         return PROMO_ENOMEM;
     }
     if (len) memcpy(mem, data, len);
-    return bundle_load_owned(mem, len, out, errbuf, errlen);
+    return bundle_load_owned_with(mem, len, alloc, out, errbuf, errlen);
+}
+
+promo_status promo_bundle_load_memory(const void *data, size_t len, promo_bundle **out,
+                                      char *errbuf, size_t errlen) {
+    return promo_bundle_load_memory_with(data, len, NULL, out, errbuf, errlen);
 }
 
 promo_status promo_bundle_load_file(const char *path, promo_bundle **out, char *errbuf,
@@ -569,9 +588,10 @@ void promo_bundle_retain(promo_bundle *b) {
 void promo_bundle_release(promo_bundle *b) {
     if (!b) return;
     if (atomic_fetch_sub_explicit(&b->refs, 1, memory_order_acq_rel) == 1) {
-        free((void *)b->str_hash);
-        free(b->mem);
-        free(b);
+        promo_allocator a = b->alloc;
+        pa_free(&a, (void *)b->str_hash);
+        pa_free(&a, b->mem);
+        pa_free(&a, b);
     }
 }
 
@@ -595,4 +615,12 @@ const char *promo_bundle_campaign_id(const promo_bundle *b, uint32_t i) {
 const char *promo_bundle_string(const promo_bundle *b, uint32_t str_index) {
     if (!b || str_index >= b->nstrings) return NULL;
     return bundle_str(b, str_index);
+}
+
+uint64_t promo_bundle_checksum(const promo_bundle *b) {
+    return b ? b->hdr->checksum : 0;
+}
+
+const char *promo_bundle_label(const promo_bundle *b) {
+    return b ? b->label : "";
 }

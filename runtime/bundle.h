@@ -59,6 +59,8 @@ struct promo_bundle {
     /* Derived at load time (still immutable afterwards). */
     uint32_t max_stack;       /* largest pb_block.max_stack */
     const uint64_t *str_hash; /* promo_hash of every pooled string (nstrings entries) */
+    char label[48];           /* promo_bundle_label */
+    promo_allocator alloc;    /* what mem, str_hash and the bundle itself came from */
 };
 
 /* String i of the pool (NUL-terminated); "" for PB_NONE. */
@@ -84,9 +86,8 @@ static inline int bundle_set_has(const promo_bundle *b, uint32_t s, uint64_t h) 
  * (malloc'd, `size` bytes) whether it succeeds or not. */
 promo_status bundle_load_owned(unsigned char *mem, size_t size, promo_bundle **out, char *errbuf,
                                size_t errlen);
-
-/* Human-readable listing of a bundle (promo disasm; golden tests). */
-struct strbuf;
-void bundle_disasm(const promo_bundle *b, struct strbuf *out);
+/* The same with `mem` from allocator a (NULL = libc), which allocates the rest too. */
+promo_status bundle_load_owned_with(unsigned char *mem, size_t size, const promo_allocator *a,
+                                    promo_bundle **out, char *errbuf, size_t errlen);
 
 #endif

@@ -1,6 +1,6 @@
 /*
  * bundle_format.h — the on-disk layout of a compiled campaign set (.pbc), shared by
- * the bundle writer (compiler/bundle_writer.c) and the loader/verifier
+ * the bundle writer (bundle_writer.c of the compiler) and the loader/verifier
  * (runtime/bundle.c). Documented for humans in docs/bytecode.md.
  *
  * File = header | section table | sections. All integers little-endian, every
@@ -18,6 +18,9 @@
 #define PB_FORMAT       2 /* bundle format number, kept apart from the library version */
 #define PB_ENDIAN_PROBE 0x01020304u
 #define PB_NONE         0xFFFFFFFFu /* "no index" in any u32 index field */
+/* The longest duration the language accepts and the verifier lets through (points
+ * `activate in` / `expire in`, history windows): about 100 years. */
+#define PB_MAX_DAYS 36600
 
 /* Shared vocabulary of the compiler and the runtime. */
 enum { PERIOD_NONE, PERIOD_DAY, PERIOD_WEEK, PERIOD_MONTH };
@@ -89,10 +92,33 @@ enum {
         PBS__COUNT
 };
 
+/* The type tag of a constant (pb_const.type): how the disassembler shows its value; the
+ * VM never reads it. Declared here, not in the compiler, so that the runtime and the
+ * tools need nothing from the compiler; the numbers are part of the format. */
+#define PB_CONST_LIST(X)                                                                           \
+    X(OTHER, 0, "shown as a plain integer")                                                        \
+    X(BOOL, 1, "0 or 1")                                                                           \
+    X(MONEY, 2, "kopecks")                                                                         \
+    X(NUMBER, 3, "thousandths")                                                                    \
+    X(PERCENT, 4, "thousandths of a percent")                                                      \
+    X(STRING, 5, "XXH3 of the string `str`")                                                       \
+    X(DATE, 6, "days since 1970-01-01")                                                            \
+    X(TIME, 7, "seconds since midnight")                                                           \
+    X(WEEKDAY, 8, "0 mon .. 6 sun")                                                                \
+    X(CHANNEL, 9, "PROMO_CHANNEL_*")                                                               \
+    X(PAYMENT, 10, "PROMO_PAY_*")                                                                  \
+    X(UNTYPED, 12, "a number literal, thousandths")
+
+enum {
+#define X(name, num, doc) PB_CONST_##name = num,
+    PB_CONST_LIST(X)
+#undef X
+};
+
 typedef struct pb_const { /* 16 bytes */
     int64_t value;
     uint32_t str;  /* string the value is the hash of, or PB_NONE */
-    uint32_t type; /* ast_type of the value (for disasm) */
+    uint32_t type; /* PB_CONST_* (for disasm) */
 } pb_const;
 
 enum { PB_SET_STRING = 0, PB_SET_NUMBER = 1, PB_SET_CATEGORY = 2 };

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc.h"
 #include "bundle.h"
 #include "engine_int.h"
 #include "hash.h"
@@ -23,6 +24,7 @@
 #include "promo.h"
 #include "receipt_json.h"
 #include "stacking.h"
+#include "store_mem.h"
 
 /* Conflicts in a row after which promo_process gives up. */
 #define ENG_MAX_RETRIES 1000
@@ -32,12 +34,12 @@
 static stk_budget *eng_budget(promo_engine *e, uint64_t id_hash) {
     for (stk_budget *c = e->budgets; c; c = c->next)
         if (c->id_hash == id_hash) return c;
-    stk_budget *c = calloc(1, sizeof *c);
+    stk_budget *c = pa_calloc(&e->alloc, 1, sizeof *c);
     if (!c) return NULL;
     c->id_hash = id_hash;
     int64_t spent = 0; /* budgets are state of record: start from the store's value */
     if (e->store.ops->budget(e->store.self, id_hash, &spent) != PROMO_OK) {
-        free(c);
+        pa_free(&e->alloc, c);
         return NULL;
     }
     atomic_init(&c->spent, spent);
@@ -55,35 +57,35 @@ stk_budget *eng_budget_find(promo_engine *e, uint64_t id_hash) {
     return c;
 }
 
-static void eng_gen_free(eng_gen *g) {
+static void eng_gen_free(promo_engine *e, eng_gen *g) {
     if (!g) return;
     pf_free(g->ix);
     promo_bundle_release(g->b);
-    free(g->budgets);
-    free(g);
+    pa_free(&e->alloc, g->budgets);
+    pa_free(&e->alloc, g);
 }
 
 /* Called with e->mu held. Takes `ix` (the prefilter index of b, built beforehand
  * without the lock: it takes a while and touches nothing shared) even on failure. */
 static eng_gen *eng_gen_new(promo_engine *e, promo_bundle *b, pf_index *ix) {
-    eng_gen *g = calloc(1, sizeof *g);
+    eng_gen *g = pa_calloc(&e->alloc, 1, sizeof *g);
     if (!g) {
         pf_free(ix);
         return NULL;
     }
     g->ix = ix;
-    g->budgets = calloc(b->ncampaigns ? b->ncampaigns : 1, sizeof *g->budgets);
+    g->budgets = pa_calloc(&e->alloc, b->ncampaigns ? b->ncampaigns : 1, sizeof *g->budgets);
     if (!g->budgets) {
         pf_free(ix);
-        free(g);
+        pa_free(&e->alloc, g);
         return NULL;
     }
     for (uint32_t i = 0; i < b->ncampaigns; i++) {
         if (b->campaigns[i].budget < 0) continue;
         if (!(g->budgets[i] = eng_budget(e, b->campaigns[i].id_hash))) {
             pf_free(ix);
-            free(g->budgets);
-            free(g);
+            pa_free(&e->alloc, g->budgets);
+            pa_free(&e->alloc, g);
             return NULL;
         }
     }
@@ -105,7 +107,7 @@ static void eng_reclaim(promo_engine *e) {
             pp = &g->next;
         } else {
             *pp = g->next;
-            eng_gen_free(g);
+            eng_gen_free(e, g);
         }
     }
 }
@@ -128,29 +130,32 @@ promo_status promo_engine_new(promo_bundle *bundle, const promo_engine_opts *opt
     if (!out) return PROMO_EARG;
     *out = NULL;
     if (!bundle) return PROMO_EARG;
-    /* A store must give every operation: a NULL one would crash at first use. */
-    if (opts && opts->store.ops &&
-        (!opts->store.ops->sum_range || !opts->store.ops->version || !opts->store.ops->apply))
-        return PROMO_EARG;
-    promo_engine *e = calloc(1, sizeof *e);
+    /* opts->size: the first version is the whole struct as it is today. */
+    if (opts && opts->size < sizeof(promo_engine_opts)) return PROMO_EARG;
+    const promo_allocator *a = pa_or_default(opts ? &opts->alloc : NULL);
+    promo_engine *e = pa_calloc(a, 1, sizeof *e);
     if (!e) return PROMO_ENOMEM;
+    e->alloc = *a;
     pthread_mutex_init(&e->mu, NULL);
     pthread_mutex_init(&e->cmu, NULL);
-    if (opts && opts->store.ops && opts->store.ops->size < sizeof(promo_store_ops)) {
+    /* A store must give every operation: a NULL one would crash at first use. */
+    const promo_store_ops *so = opts ? opts->store.ops : NULL;
+    if (so && (so->size < sizeof(promo_store_ops) || !so->read || !so->journal || !so->budget ||
+               !so->write || !so->sync || !so->reader_free || !so->destroy)) {
         pthread_mutex_destroy(&e->mu);
         pthread_mutex_destroy(&e->cmu);
-        free(e);
+        pa_free(&e->alloc, e);
         return PROMO_EARG;
     }
     if (opts && opts->store.ops) {
         e->store = opts->store;
         e->own_store = opts->own_store;
     } else {
-        promo_status st = promo_store_new_memory(&e->store);
+        promo_status st = store_mem_new(&e->alloc, &e->store);
         if (st != PROMO_OK) {
             pthread_mutex_destroy(&e->mu);
             pthread_mutex_destroy(&e->cmu);
-            free(e);
+            pa_free(&e->alloc, e);
             return st;
         }
         e->own_store = 1;
@@ -158,7 +163,7 @@ promo_status promo_engine_new(promo_bundle *bundle, const promo_engine_opts *opt
     /* The prefilter index: built once per generation, shared by every ctx. */
     pf_index *ix = NULL;
     eng_gen *g = NULL;
-    if (pf_build(bundle, &ix) == PROMO_OK) {
+    if (pf_build(bundle, &e->alloc, &ix) == PROMO_OK) {
         pthread_mutex_lock(&e->mu);
         g = eng_gen_new(e, bundle, ix);
         pthread_mutex_unlock(&e->mu);
@@ -175,7 +180,7 @@ promo_status promo_engine_new(promo_bundle *bundle, const promo_engine_opts *opt
 promo_status promo_engine_swap(promo_engine *e, promo_bundle *bundle) {
     if (!e || !bundle) return PROMO_EARG;
     pf_index *ix = NULL;
-    if (pf_build(bundle, &ix) != PROMO_OK) return PROMO_ENOMEM;
+    if (pf_build(bundle, &e->alloc, &ix) != PROMO_OK) return PROMO_ENOMEM;
     pthread_mutex_lock(&e->mu);
     eng_gen *g = eng_gen_new(e, bundle, ix);
     if (!g) {
@@ -215,22 +220,23 @@ int64_t promo_engine_budget_spent(promo_engine *e, const char *campaign_id) {
 
 void promo_engine_free(promo_engine *e) {
     if (!e) return;
-    eng_gen_free(atomic_load(&e->cur));
+    eng_gen_free(e, atomic_load(&e->cur));
     while (e->retired) {
         eng_gen *g = e->retired;
         e->retired = g->next;
-        eng_gen_free(g);
+        eng_gen_free(e, g);
     }
     while (e->budgets) {
         stk_budget *c = e->budgets;
         e->budgets = c->next;
-        free(c);
+        pa_free(&e->alloc, c);
     }
     if (e->own_store) promo_store_free(&e->store);
-    free(e->ctxs);
+    pa_free(&e->alloc, e->ctxs);
     pthread_mutex_destroy(&e->mu);
     pthread_mutex_destroy(&e->cmu);
-    free(e);
+    promo_allocator a = e->alloc;
+    pa_free(&a, e);
 }
 
 /* -------------------------------------------------------------------- ctx ---- */
@@ -239,23 +245,23 @@ promo_status promo_ctx_new(promo_engine *e, unsigned flags, promo_ctx **out) {
     if (!out) return PROMO_EARG;
     *out = NULL;
     if (!e) return PROMO_EARG;
-    promo_ctx *c = calloc(1, sizeof *c);
+    promo_ctx *c = pa_calloc(&e->alloc, 1, sizeof *c);
     if (!c) return PROMO_ENOMEM;
     c->e = e;
     c->flags = flags;
     atomic_init(&c->hazard, NULL);
-    if (stk_init(&c->s) != PROMO_OK) {
-        free(c);
+    if (stk_init(&c->s, &e->alloc) != PROMO_OK) {
+        pa_free(&e->alloc, c);
         return PROMO_ENOMEM;
     }
     pthread_mutex_lock(&e->mu);
     if (e->nctx == e->capctx) {
         size_t nc = e->capctx ? e->capctx * 2 : 8;
-        promo_ctx **t = realloc(e->ctxs, nc * sizeof *t);
+        promo_ctx **t = pa_realloc(&e->alloc, e->ctxs, nc * sizeof *t);
         if (!t) {
             pthread_mutex_unlock(&e->mu);
             stk_free(&c->s);
-            free(c);
+            pa_free(&e->alloc, c);
             return PROMO_ENOMEM;
         }
         e->ctxs = t;
@@ -285,7 +291,7 @@ void promo_ctx_free(promo_ctx *c) {
     ops_free(c->ops);
     ops_json_free(c->opsjson);
     free(c->bd);
-    free(c);
+    pa_free(&e->alloc, c);
 }
 
 const char *promo_ctx_errmsg(const promo_ctx *c) {
@@ -314,6 +320,8 @@ promo_status promo_eval(promo_ctx *c, const promo_receipt *r, const promo_result
     if (out) *out = NULL;
     c->can_commit = 0;
     if (!r || !out) return eng_err(c, PROMO_EARG, "receipt and result must not be NULL");
+    if (r->size < sizeof(promo_receipt))
+        return eng_err(c, PROMO_EARG, "receipt size not set: start it with promo_receipt_init()");
     eng_gen *g = eng_acquire(c);
     c->gen = g;
     c->s.b = g->b;
@@ -399,7 +407,7 @@ promo_status promo_receipt_parse_json(promo_ctx *c, const char *line, size_t len
     if (!c) return PROMO_EARG;
     if (out_id) *out_id = (promo_str){NULL, 0};
     if (!line || !out) return eng_err(c, PROMO_EARG, "line and receipt must not be NULL");
-    if (!c->rx && !(c->rx = rx_new())) return eng_err(c, PROMO_ENOMEM, NULL);
+    if (!c->rx && !(c->rx = rx_new(&c->e->alloc))) return eng_err(c, PROMO_ENOMEM, NULL);
     c->msg[0] = 0;
     promo_status st = rx_parse(c->rx, line, len, out, out_id, c->msg, sizeof c->msg);
     if (st != PROMO_OK && !c->msg[0]) eng_err(c, st, NULL);

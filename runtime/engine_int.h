@@ -32,6 +32,7 @@ struct promo_engine {
     promo_store store;
     int own_store;
     pthread_mutex_t cmu; /* serializes commits (budget checks + the store write) */
+    promo_allocator alloc; /* every allocation of the engine and its ctxs */
 };
 
 struct promo_ctx {

@@ -12,6 +12,8 @@
  */
 #include "need.h"
 
+#include "alloc.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -176,13 +178,14 @@ static int nd_block(nd *n, uint32_t blk, need_set *result, need_set *out, uint32
         promo_opcode op = INSN_OP(b->code[bl->start + pc]);
         njumps += op == OP_JF_KEEP || op == OP_JT_KEEP;
     }
-    nd_state *in = calloc(njumps + 1, sizeof *in);
-    uint32_t *at = calloc(njumps + 1, sizeof *at), nin = 0;
-    nd_state *s = malloc(sizeof *s);
+    const promo_allocator *al = n->a->alloc;
+    nd_state *in = pa_calloc(al, njumps + 1, sizeof *in);
+    uint32_t *at = pa_calloc(al, njumps + 1, sizeof *at), nin = 0;
+    nd_state *s = pa_malloc(al, sizeof *s);
     if (!in || !at || !s) {
-        free(in);
-        free(at);
-        free(s);
+        pa_free(al, in);
+        pa_free(al, at);
+        pa_free(al, s);
         return -1;
     }
     memset(s, 0, sizeof *s);
@@ -319,9 +322,9 @@ static int nd_block(nd *n, uint32_t blk, need_set *result, need_set *out, uint32
             continue;
         }
     }
-    free(in);
-    free(at);
-    free(s);
+    pa_free(al, in);
+    pa_free(al, at);
+    pa_free(al, s);
     return 0;
 }
 

@@ -26,6 +26,7 @@
 typedef struct need_atoms {
     const uint32_t *cat, *brand, *sku; /* per set: L_CAT_IN A, L_BRAND/L_SKU; IN_SET A */
     const uint32_t *brand_k, *sku_k;   /* per constant: L_BRAND/L_SKU; PUSH_K k; SEQ */
+    const promo_allocator *alloc;      /* the analysis' scratch (NULL = libc) */
 } need_atoms;
 
 #define NEED_MAX 8 /* atoms in one need; a larger union is reported as no need */

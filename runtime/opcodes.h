@@ -1,7 +1,7 @@
 /*
  * opcodes.h — the one list of bytecode instructions, shared by the code generator
- * (compiler/codegen.c), the verifier (runtime/verify.c), the disassembler
- * (runtime/disasm.c) and the VM (runtime/vm.c). Everything else is derived from it.
+ * (codegen.c of the compiler), the verifier (runtime/verify.c), the disassembler
+ * (tools/disasm.c) and the VM (runtime/vm.c). Everything else is derived from it.
  *
  * Instruction word: 32 bits, little-endian, `op` in the low 8 bits, operand A in the
  * high 24 bits (unsigned, or signed for IMM). Every value on the VM stack is an int64

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc.h"
 #include "need.h"
 
 /* Tables larger than this are not built (the engine falls back to per-campaign work). */
@@ -19,7 +20,7 @@ typedef struct pf_build_ctx {
 
 static void *pf_alloc(pf_build_ctx *c, size_t n, size_t size) {
     if (c->oom) return NULL;
-    void *p = calloc(n ? n : 1, size);
+    void *p = pa_calloc(&c->ix->alloc, n ? n : 1, size);
     if (!p) {
         c->oom = 1;
         return NULL;
@@ -174,7 +175,7 @@ static void pf_rx_setup(pf_build_ctx *c) {
             if (!cp->channel_mask || (cp->channel_mask >> ch & 1))
                 ix->rxfree[(size_t)(4 + ch) * words + i / 64] |= bit;
     }
-    pf_rxpair *pairs = calloc(npairs ? npairs : 1, sizeof *pairs);
+    pf_rxpair *pairs = pa_calloc(&ix->alloc, npairs ? npairs : 1, sizeof *pairs);
     if (!pairs) {
         c->oom = 1;
         return;
@@ -214,7 +215,7 @@ static void pf_rx_setup(pf_build_ctx *c) {
         }
         ix->rxmap_mask = size - 1;
     }
-    free(pairs);
+    pa_free(&ix->alloc, pairs);
 }
 
 void pf_rx_lookup(const pf_index *ix, uint64_t *m, uint32_t kind, uint64_t h) {
@@ -351,7 +352,7 @@ static int pf_reserve(pf_build_ctx *c, pf_vec *v, size_t more) {
     size_t nc = v->cap ? v->cap : 64;
     while (nc < v->n + more)
         nc *= 2;
-    void *p = realloc(v->v, nc * v->size);
+    void *p = pa_realloc(&c->ix->alloc, v->v, nc * v->size);
     if (!p) {
         c->oom = 1;
         return -1;
@@ -371,7 +372,8 @@ static void pf_req_setup(pf_build_ctx *c) {
     ix->creq = pf_alloc(c, nc, sizeof *ix->creq);
     ix->req_off = pf_alloc(c, (size_t)nc + 1, sizeof *ix->req_off);
     if (c->oom) return;
-    const need_atoms na = {ix->cat_idx, ix->brand_idx, ix->sku_idx, ix->brandk_idx, ix->skuk_idx};
+    const need_atoms na = {ix->cat_idx,    ix->brand_idx, ix->sku_idx,
+                           ix->brandk_idx, ix->skuk_idx,  &ix->alloc};
     pf_vec reqs = {NULL, 0, 0, sizeof(pf_req)}, atoms = {NULL, 0, 0, sizeof(uint32_t)};
     need_set ns[MAXC];
     for (uint32_t ci = 0; ci < nc && !c->oom; ci++) {
@@ -636,7 +638,7 @@ static void pf_compat_setup(pf_build_ctx *c) {
     /* Row i: the campaigns in a group i accepts that accept i's group, i itself, negated.
      * in[g]: the campaigns in group g; by[g]: the campaigns accepting group g. */
     uint32_t cw = ix->words, nc = b->ncampaigns;
-    uint64_t *in = calloc((size_t)2 * b->ngroups * cw + cw + 1, sizeof *in);
+    uint64_t *in = pa_calloc(&ix->alloc, (size_t)2 * b->ngroups * cw + cw + 1, sizeof *in);
     if (!in) {
         c->oom = 1;
         return;
@@ -662,15 +664,17 @@ static void pf_compat_setup(pf_build_ctx *c) {
             ix->incompat[(size_t)i * cw + w] = ~ok & valid;
         }
     }
-    free(in);
+    pa_free(&ix->alloc, in);
 }
 
 /* ----------------------------------------------------------------- build ---- */
 
-promo_status pf_build(const promo_bundle *b, pf_index **out) {
+promo_status pf_build(const promo_bundle *b, const promo_allocator *a, pf_index **out) {
     *out = NULL;
-    pf_index *ix = calloc(1, sizeof *ix);
+    a = pa_or_default(a);
+    pf_index *ix = pa_calloc(a, 1, sizeof *ix);
     if (!ix) return PROMO_ENOMEM;
+    ix->alloc = *a;
     pf_build_ctx c = {ix, 0};
     ix->b = b;
     ix->bytes = sizeof *ix;
@@ -706,7 +710,8 @@ void pf_free(pf_index *ix) {
                     ix->pred_atom, ix->creq,       ix->req_off,  ix->reqs,      ix->req_atoms,
                     ix->memo_idx,  ix->accb,       ix->group,    ix->mprog_off, ix->mprog,
                     ix->incompat};
+    promo_allocator a = ix->alloc;
     for (size_t i = 0; i < sizeof arrs / sizeof arrs[0]; i++)
-        free(arrs[i]);
-    free(ix);
+        pa_free(&a, arrs[i]);
+    pa_free(&a, ix);
 }

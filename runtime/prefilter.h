@@ -126,11 +126,12 @@ typedef struct pf_index {
      * incompatible (the two tests above, done once). */
     uint64_t *incompat;
 
-    size_t bytes; /* memory held, for reports */
+    size_t bytes;          /* memory held, for reports */
+    promo_allocator alloc; /* where every array of the index comes from */
 } pf_index;
 
 /* Builds the index of bundle b (kept, not retained: b must outlive the index). */
-promo_status pf_build(const promo_bundle *b, pf_index **out);
+promo_status pf_build(const promo_bundle *b, const promo_allocator *a, pf_index **out);
 void pf_free(pf_index *ix);
 
 /* The time clauses of campaign c at (date, weekday wd 0 mon, time t): PF_T_*. */

@@ -44,7 +44,13 @@ extern "C" {
 #define PROMO_VERSION_MINOR  1
 #define PROMO_VERSION_PATCH  0
 #define PROMO_VERSION_STRING "0.1.0"
-PROMO_API const char *promo_version(void);
+/* MAJOR * 1000000 + MINOR * 1000 + PATCH, for #if and for comparing with the library a
+ * program runs against: promo_version_number() == PROMO_VERSION_NUMBER when the header
+ * and the library match. */
+#define PROMO_VERSION_NUMBER                                                                       \
+    (PROMO_VERSION_MAJOR * 1000000 + PROMO_VERSION_MINOR * 1000 + PROMO_VERSION_PATCH)
+PROMO_API const char *promo_version(void); /* "0.1.0" of the library, not of the header */
+PROMO_API int promo_version_number(void);
 
 /* Status codes, declared once: X(name, message). */
 #define PROMO_STATUS_LIST(X)                                                                       \
@@ -69,6 +75,36 @@ typedef enum promo_status {
 PROMO_API const char *promo_strerror(promo_status s); /* "corrupt or truncated bundle" */
 PROMO_API const char *promo_errname(promo_status s);  /* "PROMO_ECORRUPT" */
 
+/* ------------------------------------------------------- dates and times ---- */
+
+/* The receipt's local date as days since 1970-01-01 (proleptic Gregorian), for
+ * promo_receipt.date: promo_date(2026, 6, 5) == 20609. Years 1..9999; an invalid date
+ * (2026-02-30, month 13) gives INT32_MIN. */
+PROMO_API int32_t promo_date(int year, int month, int day);
+/* Seconds since local midnight, for promo_receipt.time: promo_time(10, 15, 0) == 36900.
+ * Out of range (hour 24, minute 60, second 60) gives -1. */
+PROMO_API int32_t promo_time(int hour, int minute, int second);
+
+/* -------------------------------------------------------------- allocator ---- */
+
+/*
+ * Every allocation of the runtime goes through one of these (SQLite's
+ * SQLITE_CONFIG_MALLOC, Lua's lua_Alloc): the engine's (promo_engine_opts.alloc) for the
+ * engine, its contexts, prefilter indexes, budget counters and the default in-memory
+ * store; the bundle's (promo_bundle_load_memory_with) for a bundle. NULL, or a struct
+ * with any function NULL, means libc. The functions must be thread-safe when the engine
+ * is used from several threads; `malloc` may return NULL (the call then fails with
+ * PROMO_ENOMEM and leaks nothing); `realloc(ud, NULL, n)` must act as malloc. The one
+ * exception is the JSON convenience parser (promo_receipt_parse_json), whose simdjson
+ * buffers come from C++ operator new.
+ */
+typedef struct promo_allocator {
+    void *(*malloc)(void *ud, size_t n);
+    void *(*realloc)(void *ud, void *p, size_t n);
+    void (*free)(void *ud, void *p); /* p is never NULL */
+    void *ud;
+} promo_allocator;
+
 /* ---------------------------------------------------------------- bundles ---- */
 
 typedef struct promo_bundle promo_bundle;
@@ -82,6 +118,11 @@ PROMO_API promo_status promo_bundle_load_file(const char *path, promo_bundle **o
 /* Copies `data`; the caller keeps ownership of it. */
 PROMO_API promo_status promo_bundle_load_memory(const void *data, size_t len, promo_bundle **out,
                                                 char *errbuf, size_t errlen);
+/* The same, every allocation of the bundle through `alloc` (copied; NULL = libc). */
+PROMO_API promo_status promo_bundle_load_memory_with(const void *data, size_t len,
+                                                     const promo_allocator *alloc,
+                                                     promo_bundle **out, char *errbuf,
+                                                     size_t errlen);
 PROMO_API void promo_bundle_retain(promo_bundle *b);
 PROMO_API void promo_bundle_release(promo_bundle *b); /* NULL is ignored */
 /* The checksum stored in the bundle's header (what `promo disasm` prints first, and
@@ -94,6 +135,12 @@ PROMO_API uint32_t promo_bundle_campaign_count(const promo_bundle *b);
 /* Campaign id of evaluation-order index i (NUL-terminated, owned by the bundle). */
 PROMO_API const char *promo_bundle_campaign_id(const promo_bundle *b, uint32_t i);
 PROMO_API const char *promo_bundle_string(const promo_bundle *b, uint32_t str_index);
+/* For logs: which bundle served a receipt (result->bundle). The checksum is the one in
+ * the bundle's header (XXH3-64 of its bytes), equal for equal bundles. The label is
+ * "pbc<format>:<checksum as 16 hex digits>:<campaigns>c", e.g.
+ * "pbc1:9f3a0c2e5b7d4411:12c"; it is owned by the bundle. */
+PROMO_API uint64_t promo_bundle_checksum(const promo_bundle *b);
+PROMO_API const char *promo_bundle_label(const promo_bundle *b);
 
 /* ------------------------------------------------------------ state store ---- */
 
@@ -209,13 +256,26 @@ PROMO_API void promo_store_free(promo_store *s); /* syncs first */
 
 typedef struct promo_engine promo_engine;
 
+/* Options of promo_engine_new. The struct can grow: `size` (set by
+ * promo_engine_opts_init or PROMO_ENGINE_OPTS_INIT to the sizeof the caller was compiled
+ * with) tells the library which fields the caller knows; fields past it take their
+ * defaults. A size smaller than the first version's is PROMO_EARG. */
 typedef struct promo_engine_opts {
+    size_t size;
     promo_store store; /* ops NULL: an in-memory store owned by the engine */
     int own_store;     /* 1: the engine frees `store` with it */
+    /* Every allocation of the engine, its contexts and its default store (copied; a
+     * zeroed struct = libc). Bundles are allocated by whoever loads them. */
+    promo_allocator alloc;
 } promo_engine_opts;
 
+#define PROMO_ENGINE_OPTS_INIT                                                                     \
+    { .size = sizeof(promo_engine_opts) }
+/* Sets every field to its default and `size` to sizeof(promo_engine_opts). */
+PROMO_API void promo_engine_opts_init(promo_engine_opts *opts);
+
 /* `bundle` may be released by the caller afterwards (the engine keeps a reference).
- * opts may be NULL. */
+ * opts may be NULL (every default). */
 PROMO_API promo_status promo_engine_new(promo_bundle *bundle, const promo_engine_opts *opts,
                                         promo_engine **out);
 /* Atomically makes `bundle` current. Evaluations in flight finish on the old bundle,
@@ -266,7 +326,12 @@ typedef struct promo_customer {
     uint32_t nattrs;
 } promo_customer;
 
+/* A receipt, filled by the caller. The struct can grow: start from
+ * promo_receipt_init() (or PROMO_RECEIPT_INIT), which zeroes it and sets `size`;
+ * promo_eval refuses (PROMO_EARG) a receipt whose size is smaller than the first
+ * version's, and gives fields past `size` their defaults. */
 typedef struct promo_receipt {
+    uint32_t size; /* sizeof(promo_receipt) the caller was compiled with */
     promo_str id;
     promo_str store; /* decimal text of a numeric store id, or the string */
     promo_str region;
@@ -284,7 +349,18 @@ typedef struct promo_receipt {
     uint32_t nlines;
 } promo_receipt;
 
-#define PROMO_MAX_LINES 10000u /* larger receipts are refused with PROMO_ELIMIT */
+#define PROMO_RECEIPT_INIT                                                                         \
+    { .size = sizeof(promo_receipt) }
+PROMO_API void promo_receipt_init(promo_receipt *r);
+
+/* Limits of a receipt, the same for the JSON reader, the engine and the verifier of what
+ * a bundle may hold: larger values are refused (PROMO_ELIMIT from promo_eval, an error
+ * record from the JSON reader). Under them no sum or product of the evaluation can
+ * overflow (docs/semantics.md, "Numbers"). */
+#define PROMO_MAX_LINES 10000u             /* lines per receipt */
+#define PROMO_MAX_QTY   1000000000LL       /* thousandths: 10^6 units per line */
+#define PROMO_MAX_PRICE 1000000000000LL    /* kopecks: 10^10 roubles per unit */
+#define PROMO_MAX_MONEY 1000000000000000LL /* kopecks: a line amount, a total, points_paid */
 
 /* ---------------------------------------------------------------- results ---- */
 

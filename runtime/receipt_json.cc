@@ -16,6 +16,8 @@
  */
 #include "receipt_json.h"
 
+#include "alloc.h"
+
 #include <cstdarg>
 #include <cstdio>
 #include <cstdlib>
@@ -40,14 +42,15 @@ constexpr bool rx_in_place = simdjson::SIMDJSON_PADDING <= PROMO_JSON_PADDING;
 template <class T> struct rx_vec {
     T *p = nullptr;
     uint32_t n = 0, cap = 0;
+    const promo_allocator *a = nullptr; /* the reader's */
     ~rx_vec() {
-        free(p);
+        pa_free(a, p);
     }
     /* Returns the new slot, or NULL on out-of-memory. */
     T *push() {
         if (n == cap) {
             uint32_t nc = cap ? cap * 2 : 16;
-            T *q = static_cast<T *>(realloc(p, sizeof(T) * nc));
+            T *q = static_cast<T *>(pa_realloc(a, p, sizeof(T) * nc));
             if (!q) return nullptr;
             p = q;
             cap = nc;
@@ -241,8 +244,15 @@ struct rx_reader {
     promo_str id;
     bool has_id = false;
 
+    promo_allocator alloc; /* every array of the reader (simdjson's buffers excepted) */
+
+    explicit rx_reader(const promo_allocator *al) : alloc(*pa_or_default(al)) {
+        lines.a = &alloc;
+        codes.a = segments.a = &alloc;
+        attrs.a = cattrs.a = &alloc;
+    }
     ~rx_reader() {
-        free(pad);
+        pa_free(&alloc, pad);
     }
 
     /* ---------------------------------------------------------------- errors ---- */
@@ -811,7 +821,7 @@ struct rx_reader {
                 ok = want_dec(x, path("lines", idx, "qty"), 3, &ln.qty);
                 if (ok && ln.qty <= 0)
                     ok = fail(PROMO_EINPUT, path("lines", idx, "qty"), "must be positive");
-                if (ok && ln.qty > RX_MAX_QTY)
+                if (ok && ln.qty > PROMO_MAX_QTY)
                     ok = fail(PROMO_EINPUT, path("lines", idx, "qty"),
                               "too large (more than 1000000)");
                 has_qty = true;
@@ -819,7 +829,7 @@ struct rx_reader {
                 ok = want_dec(x, path("lines", idx, "price"), 2, &ln.price);
                 if (ok && ln.price < 0)
                     ok = fail(PROMO_EINPUT, path("lines", idx, "price"), "must not be negative");
-                if (ok && ln.price > RX_MAX_PRICE)
+                if (ok && ln.price > PROMO_MAX_PRICE)
                     ok = fail(PROMO_EINPUT, path("lines", idx, "price"),
                               "too large (more than 10000000000.00)");
                 has_price = true;
@@ -946,9 +956,9 @@ struct rx_reader {
                     ok = want_dec(x, path("points_paid"), 2, &rec.points_paid);
                     if (ok && rec.points_paid < 0)
                         ok = fail(PROMO_EINPUT, path("points_paid"), "must not be negative");
-                    if (ok && rec.points_paid > RX_MAX_PRICE)
+                    if (ok && rec.points_paid > PROMO_MAX_MONEY)
                         ok = fail(PROMO_EINPUT, path("points_paid"),
-                                  "too large (more than 10000000000.00)");
+                                  "too large (more than 10000000000000.00)");
                     goto next;
                 }
                 break;
@@ -1048,6 +1058,7 @@ struct rx_reader {
         has_id = false;
         id = promo_str{nullptr, 0};
         rec = promo_receipt{};
+        rec.size = sizeof rec;
         rec.channel = PROMO_CHANNEL_POS;
         rec.payment = PROMO_PAY_CARD;
         lines.n = codes.n = segments.n = attrs.n = cattrs.n = 0;
@@ -1093,7 +1104,7 @@ struct rx_reader {
             n + (simdjson::SIMDJSON_PADDING > PROMO_JSON_PADDING ? simdjson::SIMDJSON_PADDING
                                                                  : PROMO_JSON_PADDING);
         if (need > padcap) {
-            char *q = static_cast<char *>(realloc(pad, need));
+            char *q = static_cast<char *>(pa_realloc(&alloc, pad, need));
             if (!q) return nomem();
             pad = q;
             padcap = need;
@@ -1107,6 +1118,7 @@ struct rx_reader {
         has_id = false;
         id = promo_str{nullptr, 0};
         rec = promo_receipt{};
+        rec.size = sizeof rec;
         rec.channel = PROMO_CHANNEL_POS;
         rec.payment = PROMO_PAY_CARD;
         lines.n = codes.n = segments.n = attrs.n = cattrs.n = 0;
@@ -1139,16 +1151,23 @@ struct rx_reader {
     }
 };
 
-extern "C" rx_reader *rx_new(void) {
+extern "C" rx_reader *rx_new(const promo_allocator *a) {
+    a = pa_or_default(a);
+    void *mem = pa_malloc(a, sizeof(rx_reader));
+    if (!mem) return nullptr;
     try {
-        return new (std::nothrow) rx_reader();
+        return new (mem) rx_reader(a);
     } catch (...) {
+        pa_free(a, mem);
         return nullptr;
     }
 }
 
 extern "C" void rx_free(rx_reader *r) {
-    delete r;
+    if (!r) return;
+    promo_allocator a = r->alloc;
+    r->~rx_reader();
+    pa_free(&a, r);
 }
 
 extern "C" promo_status rx_parse(rx_reader *r, const char *line, size_t len,

@@ -26,8 +26,8 @@ extern "C" {
 typedef struct rx_reader rx_reader;
 
 /* NULL on out-of-memory. */
-rx_reader *rx_new(void);
-void rx_free(rx_reader *r); /* NULL is ignored */
+rx_reader *rx_new(const promo_allocator *a); /* a NULL: libc */
+void rx_free(rx_reader *r);                  /* NULL is ignored */
 
 /*
  * Parses one receipt. `line` (len bytes, no newline needed) must be followed by at least
@@ -42,11 +42,10 @@ void rx_free(rx_reader *r); /* NULL is ignored */
 promo_status rx_parse(rx_reader *r, const char *line, size_t len, const promo_receipt **out,
                       promo_str *id, char *err, size_t errlen);
 
-/* Limits applied by the reader (also documented in docs/io.md). */
-#define RX_MAX_QTY   1000000000LL    /* thousandths: 1,000,000 units */
-#define RX_MAX_PRICE 1000000000000LL /* kopecks: 10^12 */
-#define RX_MAX_ITEMS PROMO_MAX_LINES /* codes, segments, attrs per receipt */
-#define RX_MAX_DEPTH 64              /* nesting of arrays and objects in a line */
+/* Limits applied by the reader (docs/io.md): the engine's (PROMO_MAX_* in promo.h), and
+ * as many codes, segments and attrs per receipt as lines. */
+#define RX_MAX_ITEMS PROMO_MAX_LINES
+#define RX_MAX_DEPTH 64 /* nesting of arrays and objects in a line */
 
 #ifdef __cplusplus
 }

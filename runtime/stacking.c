@@ -17,6 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc.h"
+#include "arena.h"
 #include "civil.h"
 #include "hash.h"
 #include "prefilter.h"
@@ -40,10 +42,12 @@ static uint32_t stk_deep_ancestors(uint64_t *anc, uint32_t a, const char *p, uin
     return a + ns;
 }
 
-/* Receipt bounds that keep every product of the arithmetic below 2^126. */
-#define STK_MAX_QTY   1000000000000LL    /* thousandths */
-#define STK_MAX_MONEY 1000000000000000LL /* kopecks, per line, total and points_paid */
-#define STK_PCT_MAX   100000             /* 100% in thousandths */
+/* Receipt bounds that keep every product of the arithmetic below 2^126: the one set of
+ * limits of promo.h, shared with the JSON reader. */
+#define STK_MAX_QTY   PROMO_MAX_QTY
+#define STK_MAX_MONEY PROMO_MAX_MONEY
+#define STK_PCT_MAX   100000  /* 100% in thousandths */
+#define STK_LAST_DAY  2932896 /* 9999-12-31, days since 1970: civil_days(9999, 12, 31) */
 
 typedef struct stk_by {
     uint32_t line, campaign;
@@ -79,13 +83,18 @@ typedef struct stk_tbmem { /* `tiebreak benefit`: a member of a component */
 #define STK_NONE UINT32_MAX
 enum { STK_ACTED_DISCOUNT = 1, STK_ACTED_POINTS = 2 };
 
+/* Every array below lives in one of two arenas (runtime/arena.h), which remember each
+ * block's capacity: `ra` holds what one receipt needs and is reset when the next
+ * evaluation starts; `ga` holds what is sized by the bundle generation (tc, cand, rxm,
+ * memo_stamp, pres) and is reset when the generation changes. */
 struct stk_scratch {
+    const promo_allocator *a; /* the engine's: both arenas draw from it */
+    arena ra, ga;
     vm_receipt rx;
     vm_env env;
     vm_line *lines;
     uint64_t *anc, *codes, *segs, *seen;
     vm_kv *attrs, *cattrs;
-    uint32_t cap_lines, cap_anc, cap_codes, cap_segs, cap_seen, cap_attrs, cap_cattrs;
 
     /* per line */
     uint8_t *acted_now;  /* STK_ACTED_* bits of the current campaign */
@@ -94,40 +103,34 @@ struct stk_scratch {
     int64_t *ppshare; /* points_paid spread over the lines as of amounts epoch pp_epoch */
     stk_spread_tmp *stmp;
     stk_unitrun *runs;
-    uint32_t cap_pl; /* capacity of every per-line array above */
 
     uint64_t *app_lines; /* per applied campaign (app order): the lines it acted on, lw words */
     uint64_t *blk;       /* the lines blocked for the current campaign, lw words */
-    uint32_t lw, cap_app_lines, cap_blk;
+    uint32_t lw;
     stk_applied *app;
-    uint32_t napp, cap_app;
+    uint32_t napp;
     uint8_t *bad;
-    uint32_t cap_bad;
 
     stk_by *bylog;
-    uint32_t nbylog, cap_bylog;
+    uint32_t nbylog;
     promo_points *pts;
     uint8_t *pts_rl;   /* per pts entry: a receipt-level reward added to it */
     stk_ptline *ptlog; /* the current campaign's points entries and their lines */
-    uint32_t nptlog, cap_ptlog;
-    uint32_t npts, cap_pts, cap_pts_rl;
+    uint32_t nptlog;
+    uint32_t npts;
     promo_text *coupons, *messages;
-    uint32_t ncoupons, nmessages, cap_coupons, cap_messages;
+    uint32_t ncoupons, nmessages;
     uint32_t *applied;
-    uint32_t napplied, cap_applied;
+    uint32_t napplied;
     promo_explain *explain;
-    uint32_t nexplain, cap_explain;
+    uint32_t nexplain;
     promo_line_result *lres;
-    uint32_t cap_lres;
     promo_by *by;
-    uint32_t nby, cap_by;
-    uint32_t cap_uses;   /* of stk_eval.budget_uses */
-    uint32_t cap_deltas; /* of stk_eval.deltas */
+    uint32_t nby;
     stk_hcache *hc;
-    uint32_t nhc, cap_hc;
+    uint32_t nhc;
     int64_t *sw; /* budget scaling: weights and shares */
     stk_spread_tmp *stmp2;
-    uint32_t cap_sw, cap_stmp2;
 
     /* `tiebreak benefit`: evaluation order, and trial runs that measure a campaign's
      * benefit as if it went first and then undo it */
@@ -136,7 +139,6 @@ struct stk_scratch {
     uint32_t *uf;     /* union-find over one run of equal priorities */
     uint32_t *tbpos;  /* one component's positions */
     stk_tbmem *tbmem; /* one component's members, sorted by benefit */
-    uint32_t cap_order, cap_benefit, cap_uf, cap_tbpos, cap_tbmem;
     int trial;
     int trial_applies; /* the trial campaign would apply */
     int64_t trial_benefit;
@@ -159,8 +161,6 @@ struct stk_scratch {
     uint64_t *alines; /* per atom: its lines */
     uint64_t *exm;    /* the excluded lines */
     uint64_t *pres;   /* atoms present on any line, then on non-excluded lines */
-    uint32_t cap_tc, cap_cand, cap_rxm, cap_memo_stamp, cap_memo_bits, cap_alines, cap_exm,
-        cap_pres;
 
     /* evaluation state */
     uint32_t amt_epoch; /* bumped whenever a line amount changes */
@@ -191,24 +191,24 @@ typedef struct stk_camp {
 
 /* ------------------------------------------------------------- scratch ---- */
 
-static int stk_grow(void **p, uint32_t *cap, size_t need, size_t elem) {
-    if (need <= *cap) return 0;
-    size_t nc = *cap ? *cap : 16;
-    while (nc < need)
-        nc *= 2;
-    if (nc > UINT32_MAX / 2) return -1;
-    void *q = realloc(*p, nc * elem);
+/* Makes *p (an array of the arena, or NULL) hold `need` elements of `elem` bytes,
+ * keeping its contents. */
+static inline __attribute__((always_inline)) int stk_reserve(arena *ar, void **p, size_t need,
+                                                             size_t elem) {
+    if (need > SIZE_MAX / 2 / elem) return -1;
+    void *q = arena_reserve(ar, *p, need ? need * elem : 1);
     if (!q) return -1;
     *p = q;
-    *cap = (uint32_t)nc;
     return 0;
 }
-#define STK_RESERVE(x, arr, capf, need)                                                            \
-    stk_grow((void **)&(x)->arr, &(x)->capf, (need), sizeof *(x)->arr)
+#define STK_RESERVE(x, arr, need)                                                                  \
+    stk_reserve(&(x)->ra, (void **)&(x)->arr, (need), sizeof *(x)->arr)
+#define STK_GRESERVE(x, arr, need)                                                                 \
+    stk_reserve(&(x)->ga, (void **)&(x)->arr, (need), sizeof *(x)->arr)
 
-#define STK_PUSH(x, arr, n, capf, val)                                                             \
+#define STK_PUSH(x, arr, n, val)                                                                   \
     do {                                                                                           \
-        if (STK_RESERVE(x, arr, capf, (size_t)(x)->n + 1)) return stk_nomem(x);                    \
+        if (STK_RESERVE(x, arr, (size_t)(x)->n + 1)) return stk_nomem(x);                          \
         (x)->arr[(x)->n++] = (val);                                                                \
     } while (0)
 
@@ -217,30 +217,50 @@ static promo_status stk_nomem(stk_scratch *x) {
     return PROMO_ENOMEM;
 }
 
-promo_status stk_init(stk_eval *s) {
+promo_status stk_init(stk_eval *s, const promo_allocator *a) {
     memset(s, 0, sizeof *s);
-    s->sc = calloc(1, sizeof *s->sc);
-    return s->sc ? PROMO_OK : PROMO_ENOMEM;
+    a = pa_or_default(a);
+    s->sc = pa_calloc(a, 1, sizeof *s->sc);
+    if (!s->sc) return PROMO_ENOMEM;
+    s->sc->a = a;
+    arena_init(&s->sc->ra, a);
+    arena_init(&s->sc->ga, a);
+    return PROMO_OK;
+}
+
+/* Starts a receipt: every per-receipt array is forgotten and its arena reset. */
+static void stk_reset_receipt(stk_eval *s) {
+    stk_scratch *x = s->sc;
+    void **arrs[] = {(void **)&x->lines,       (void **)&x->anc,       (void **)&x->codes,
+                     (void **)&x->segs,        (void **)&x->seen,      (void **)&x->attrs,
+                     (void **)&x->cattrs,      (void **)&x->acted_now, (void **)&x->head,
+                     (void **)&x->tg,          (void **)&x->d,         (void **)&x->w,
+                     (void **)&x->cnt,         (void **)&x->ppshare,   (void **)&x->share,
+                     (void **)&x->share2,      (void **)&x->acc,       (void **)&x->stmp,
+                     (void **)&x->runs,        (void **)&x->app_lines, (void **)&x->blk,
+                     (void **)&x->app,         (void **)&x->bad,       (void **)&x->bylog,
+                     (void **)&x->pts,         (void **)&x->ptlog,     (void **)&x->coupons,
+                     (void **)&x->messages,    (void **)&x->applied,   (void **)&x->explain,
+                     (void **)&x->lres,        (void **)&x->by,        (void **)&x->hc,
+                     (void **)&x->sw,          (void **)&x->stmp2,     (void **)&x->order,
+                     (void **)&x->benefit,     (void **)&x->uf,        (void **)&x->pts_rl,
+                     (void **)&x->memo_bits,   (void **)&x->alines,    (void **)&x->exm,
+                     (void **)&s->budget_uses, (void **)&s->deltas};
+    for (size_t i = 0; i < sizeof arrs / sizeof arrs[0]; i++)
+        *arrs[i] = NULL;
+    arena_reset(&x->ra);
 }
 
 void stk_free(stk_eval *s) {
     stk_scratch *x = s->sc;
     if (!x) return;
-    void *arrs[] = {
-        x->lines,     x->anc,     x->codes,      x->segs,      x->seen,   x->attrs,     x->cattrs,
-        x->acted_now, x->head,    x->tg,         x->d,         x->w,      x->cnt,       x->ppshare,
-        x->share,     x->share2,  x->acc,        x->stmp,      x->runs,   x->app_lines, x->blk,
-        x->app,       x->bad,     x->bylog,      x->pts,       x->ptlog,  x->coupons,   x->messages,
-        x->applied,   x->explain, x->lres,       x->by,        x->hc,     x->sw,        x->stmp2,
-        x->order,     x->benefit, x->uf,         x->pts_rl,    x->tbpos,  x->tbmem,     x->tc,
-        x->cand,      x->rxm,     x->memo_stamp, x->memo_bits, x->alines, x->exm,       x->pres};
-    for (size_t i = 0; i < sizeof arrs / sizeof arrs[0]; i++)
-        free(arrs[i]);
-    free(s->budget_uses);
-    free(s->deltas);
-    free(s->hist_lines);
-    free(s->hist_off);
-    free(x);
+    arena_free(&x->ra);
+    arena_free(&x->ga);
+    s->budget_uses = NULL;
+    s->deltas = NULL;
+    s->hist_lines = NULL;
+    s->hist_off = NULL;
+    pa_free(x->a, x);
     s->sc = NULL;
 }
 
@@ -388,6 +408,7 @@ static void stk_kvs(vm_kv *out, const promo_kv *in, uint32_t n) {
 static promo_status stk_prepare(stk_eval *s, const promo_receipt *r) {
     stk_scratch *x = s->sc;
     vm_receipt *rx = &x->rx;
+    stk_reset_receipt(s);
     if (r->nlines > PROMO_MAX_LINES)
         return (promo_status)stk_fail(s, PROMO_ELIMIT, "receipt has too many lines", STK_NONE);
     if ((r->ncodes && !r->codes) || (r->nattrs && !r->attrs) || (r->nlines && !r->lines))
@@ -415,21 +436,20 @@ static promo_status stk_prepare(stk_eval *s, const promo_receipt *r) {
         if (l->qty > STK_MAX_QTY)
             return (promo_status)stk_fail(s, PROMO_ELIMIT, "qty: too large", i);
         if (l->price < 0) return (promo_status)stk_fail(s, PROMO_EINPUT, "price: negative", i);
-        if (l->price > STK_MAX_MONEY)
+        if (l->price > PROMO_MAX_PRICE)
             return (promo_status)stk_fail(s, PROMO_ELIMIT, "price: too large", i);
     }
     uint32_t nseen = 2;
     while (nseen < 2 * n)
         nseen *= 2;
     uint32_t nsegs = cu ? cu->nsegments : 0, ncattrs = cu ? cu->nattrs : 0;
-    if (STK_RESERVE(x, lines, cap_lines, n) || STK_RESERVE(x, codes, cap_codes, r->ncodes) ||
-        STK_RESERVE(x, attrs, cap_attrs, r->nattrs) || STK_RESERVE(x, segs, cap_segs, nsegs) ||
-        STK_RESERVE(x, cattrs, cap_cattrs, ncattrs) || STK_RESERVE(x, seen, cap_seen, nseen))
+    if (STK_RESERVE(x, lines, n) || STK_RESERVE(x, codes, r->ncodes) ||
+        STK_RESERVE(x, attrs, r->nattrs) || STK_RESERVE(x, segs, nsegs) ||
+        STK_RESERVE(x, cattrs, ncattrs) || STK_RESERVE(x, seen, nseen))
         return stk_nomem(x);
-    if (n > x->cap_pl) {
-        uint32_t c = x->cap_pl;
+    {
 #define PL(arr)                                                                                    \
-    if ((c = x->cap_pl, stk_grow((void **)&x->arr, &c, n, sizeof *x->arr))) return stk_nomem(x);
+    if (STK_RESERVE(x, arr, n)) return stk_nomem(x);
         PL(acted_now);
         PL(head);
         PL(tg);
@@ -444,8 +464,6 @@ static promo_status stk_prepare(stk_eval *s, const promo_receipt *r) {
         PL(runs);
         PL(lres);
 #undef PL
-        x->cap_pl = c;
-        x->cap_lres = c;
     }
 
     memset(rx, 0, sizeof *rx);
@@ -507,7 +525,7 @@ static promo_status stk_prepare(stk_eval *s, const promo_receipt *r) {
             if (deep)
                 for (uint32_t k = ns = 0; k < len; k++)
                     ns += p[k] == '/';
-            if (STK_RESERVE(x, anc, cap_anc, (size_t)a + 1 + ns)) return stk_nomem(x);
+            if (STK_RESERVE(x, anc, (size_t)a + 1 + ns)) return stk_nomem(x);
             x->anc[a++] = v->cat;
             if (!deep)
                 while (ns > 0)
@@ -546,7 +564,11 @@ static promo_status stk_prepare(stk_eval *s, const promo_receipt *r) {
     x->env.brandk_idx = x->env.skuk_idx = NULL;
 
     x->lw = (n + 63) / 64;
-    if (STK_RESERVE(x, blk, cap_blk, x->lw)) return stk_nomem(x);
+    /* A campaign applies at most once: these never grow during the receipt. */
+    size_t nc = (size_t)s->b->ncampaigns + 1;
+    if (STK_RESERVE(x, blk, x->lw) || STK_RESERVE(x, app, nc) || STK_RESERVE(x, applied, nc) ||
+        STK_RESERVE(x, bad, nc))
+        return stk_nomem(x);
     x->napp = x->nbylog = x->npts = x->ncoupons = x->nmessages = 0;
     x->napplied = x->nexplain = x->nby = x->nhc = 0;
     x->has_sl = 0;
@@ -573,8 +595,7 @@ static promo_status stk_hist(void *u, uint32_t slot, int32_t from, int32_t to, i
         }
     uint64_t key = slot == UINT32_MAX ? STK_VISITS_KEY : s->b->hist[slot].key;
     *out = stk_rec_sum(&s->rec, key, from, to);
-    if (!STK_RESERVE(x, hc, cap_hc, (size_t)x->nhc + 1))
-        x->hc[x->nhc++] = (stk_hcache){slot, from, *out};
+    if (!STK_RESERVE(x, hc, (size_t)x->nhc + 1)) x->hc[x->nhc++] = (stk_hcache){slot, from, *out};
     return PROMO_OK;
 }
 
@@ -594,10 +615,13 @@ static promo_status stk_bind(stk_eval *s) {
     x->ix_gen = 0;
     x->tc_valid = 0;
     uint32_t cw = (ix->ncat + 63) / 64;
-    if (STK_RESERVE(x, tc, cap_tc, ix->ncampaigns) || STK_RESERVE(x, cand, cap_cand, ix->words) ||
-        STK_RESERVE(x, rxm, cap_rxm, (size_t)4 * ix->words) ||
-        STK_RESERVE(x, memo_stamp, cap_memo_stamp, ix->nmemo) ||
-        STK_RESERVE(x, pres, cap_pres, (size_t)2 * cw))
+    x->tc = NULL;
+    x->cand = x->rxm = x->pres = NULL;
+    x->memo_stamp = NULL;
+    arena_reset(&x->ga);
+    if (STK_GRESERVE(x, tc, ix->ncampaigns) || STK_GRESERVE(x, cand, ix->words) ||
+        STK_GRESERVE(x, rxm, (size_t)4 * ix->words) || STK_GRESERVE(x, memo_stamp, ix->nmemo) ||
+        STK_GRESERVE(x, pres, (size_t)2 * cw))
         return stk_nomem(x);
     for (uint32_t i = 0; i < ix->nmemo; i++)
         x->memo_stamp[i] = 0;
@@ -614,7 +638,7 @@ static void stk_memo_receipt(stk_eval *s) {
     size_t need = (size_t)nmemo * 2 * words;
     x->env.memo_idx = NULL;
     if (!nmemo || need * sizeof(uint64_t) > STK_MEMO_MAX) return;
-    if (STK_RESERVE(x, memo_bits, cap_memo_bits, need)) return; /* no memo: still correct */
+    if (STK_RESERVE(x, memo_bits, need)) return; /* no memo: still correct */
     if (++x->memo_epoch == 0) {
         for (uint32_t i = 0; i < nmemo; i++)
             x->memo_stamp[i] = 0;
@@ -635,8 +659,8 @@ static void stk_cat_receipt(stk_eval *s) {
     uint32_t words = (ix->ncat + 63) / 64, n = x->rx.nlines, lw = (n + 63) / 64;
     size_t aneed = (size_t)ix->ncat * lw;
     x->env.cat_idx = NULL;
-    if (!ix->ncat || aneed * sizeof(uint64_t) > STK_MEMO_MAX ||
-        STK_RESERVE(x, alines, cap_alines, aneed) || STK_RESERVE(x, exm, cap_exm, lw))
+    if (!ix->ncat || aneed * sizeof(uint64_t) > STK_MEMO_MAX || STK_RESERVE(x, alines, aneed) ||
+        STK_RESERVE(x, exm, lw))
         return; /* no index: still correct */
     memset(x->alines, 0, aneed * sizeof *x->alines);
     memset(x->exm, 0, lw * sizeof *x->exm);
@@ -811,7 +835,7 @@ static promo_status stk_blocking(stk_eval *s, stk_camp *k) {
     k->any_bad = 0;
     k->receipt_blocked = 0;
     k->receipt_blocker = STK_NONE;
-    if (STK_RESERVE(x, bad, cap_bad, (size_t)x->napp + 1)) return stk_nomem(x);
+    if (STK_RESERVE(x, bad, (size_t)x->napp + 1)) return stk_nomem(x);
     for (uint32_t a = 0; a < x->napp; a++) {
         x->bad[a] = !pf_compatible_x(s->ix, k->ci, x->app[a].campaign);
         if (x->bad[a]) {
@@ -899,7 +923,7 @@ static promo_status stk_give(stk_eval *s, stk_camp *k, uint32_t line, int64_t d)
     x->rx.total -= d;
     x->acted_now[line] |= STK_ACTED_DISCOUNT;
     k->gave = 1;
-    STK_PUSH(x, bylog, nbylog, cap_bylog, ((stk_by){line, k->ci, d, k->in_receipt}));
+    STK_PUSH(x, bylog, nbylog, ((stk_by){line, k->ci, d, k->in_receipt}));
     return PROMO_OK;
 }
 
@@ -908,13 +932,16 @@ static promo_status stk_add_points(stk_eval *s, stk_camp *k, const pb_reward *rw
     if (p <= 0) return PROMO_OK;
     int64_t a64 = (int64_t)x->rx.date + (rw->activate_days > 0 ? rw->activate_days : 0);
     int64_t e64 = a64 + (rw->expire_days > 0 ? rw->expire_days : 0);
-    int32_t act = a64 > INT32_MAX ? INT32_MAX : (int32_t)a64;
-    int32_t exp = rw->expire_days < 0 ? INT32_MIN : e64 > INT32_MAX ? INT32_MAX : (int32_t)e64;
+    /* Receipt dates end at 9999-12-31 and durations at PB_MAX_DAYS: a points date past
+     * the calendar's last day is written as that day (docs/semantics.md). */
+    const int64_t last = STK_LAST_DAY;
+    int32_t act = (int32_t)(a64 > last ? last : a64);
+    int32_t exp = rw->expire_days < 0 ? INT32_MIN : (int32_t)(e64 > last ? last : e64);
     k->gave = 1;
     /* One entry per points reward given (docs/io.md `points[]`). */
-    if (STK_RESERVE(x, pts_rl, cap_pts_rl, (size_t)x->npts + 1)) return stk_nomem(x);
+    if (STK_RESERVE(x, pts_rl, (size_t)x->npts + 1)) return stk_nomem(x);
     x->pts_rl[x->npts] = (uint8_t)k->in_receipt;
-    STK_PUSH(x, pts, npts, cap_pts, ((promo_points){k->ci, p, act, exp}));
+    STK_PUSH(x, pts, npts, ((promo_points){k->ci, p, act, exp}));
     return PROMO_OK;
 }
 
@@ -1130,7 +1157,7 @@ static promo_status stk_points_pct(stk_eval *s, stk_camp *k, const pb_reward *rw
         if (p > 0) {
             x->acted_now[i] |= STK_ACTED_POINTS;
             /* the entry stk_add_points is about to push */
-            STK_PUSH(x, ptlog, nptlog, cap_ptlog, ((stk_ptline){x->npts, i}));
+            STK_PUSH(x, ptlog, nptlog, ((stk_ptline){x->npts, i}));
             sum = stk_sat_add(sum, p);
         }
     }
@@ -1176,11 +1203,11 @@ static promo_status stk_reward(stk_eval *s, stk_camp *k, const pb_reward *rw) {
         k->in_receipt = 1;
         switch (rw->kind) {
         case REWARD_COUPON:
-            STK_PUSH(x, coupons, ncoupons, cap_coupons, ((promo_text){k->ci, rw->str}));
+            STK_PUSH(x, coupons, ncoupons, ((promo_text){k->ci, rw->str}));
             k->gave = k->rl_text = 1;
             break;
         case REWARD_MESSAGE:
-            STK_PUSH(x, messages, nmessages, cap_messages, ((promo_text){k->ci, rw->str}));
+            STK_PUSH(x, messages, nmessages, ((promo_text){k->ci, rw->str}));
             k->gave = k->rl_text = 1;
             break;
         case REWARD_POINTS_FIXED:
@@ -1280,8 +1307,7 @@ static void stk_rollback(stk_eval *s, stk_camp *k) {
 static void stk_scale(stk_eval *s, stk_camp *k, int64_t q) {
     stk_scratch *x = s->sc;
     uint32_t nd = x->nbylog - k->by0, np = x->npts - k->pts0, n = nd + np;
-    if (STK_RESERVE(x, sw, cap_sw, 2 * (size_t)n + 2) ||
-        STK_RESERVE(x, stmp2, cap_stmp2, (size_t)n + 1)) {
+    if (STK_RESERVE(x, sw, 2 * (size_t)n + 2) || STK_RESERVE(x, stmp2, (size_t)n + 1)) {
         x->err = PROMO_ENOMEM;
         return;
     }
@@ -1341,7 +1367,7 @@ static void stk_scale(stk_eval *s, stk_camp *k, int64_t q) {
 static promo_status stk_explain_push(stk_eval *s, uint32_t ci, promo_outcome o, uint32_t other,
                                      const char *part) {
     stk_scratch *x = s->sc;
-    STK_PUSH(x, explain, nexplain, cap_explain, ((promo_explain){ci, o, other, part}));
+    STK_PUSH(x, explain, nexplain, ((promo_explain){ci, o, other, part}));
     return PROMO_OK;
 }
 
@@ -1421,8 +1447,8 @@ static promo_status stk_campaign(stk_eval *s, uint32_t ci) {
                 granted = remaining;
             }
             if (x->trial) goto trial_done;
-            if (stk_grow((void **)&s->budget_uses, &x->cap_uses, (size_t)s->nbudget_uses + 1,
-                         sizeof *s->budget_uses))
+            if (stk_reserve(&x->ra, (void **)&s->budget_uses, (size_t)s->nbudget_uses + 1,
+                            sizeof *s->budget_uses))
                 return stk_nomem(x);
             s->budget_uses[s->nbudget_uses++] =
                 (stk_budget_use){ctr, c->budget, want, granted, seen};
@@ -1444,8 +1470,8 @@ static promo_status stk_campaign(stk_eval *s, uint32_t ci) {
 
     /* The campaign applies: record where it acted, for later blocking. */
     uint32_t ka = x->napp;
-    STK_PUSH(x, app, napp, cap_app, ((stk_applied){ci, !k.gave}));
-    if (STK_RESERVE(x, app_lines, cap_app_lines, (size_t)(ka + 1) * x->lw)) return stk_nomem(x);
+    STK_PUSH(x, app, napp, ((stk_applied){ci, !k.gave}));
+    if (STK_RESERVE(x, app_lines, (size_t)(ka + 1) * x->lw)) return stk_nomem(x);
     uint64_t *al = x->app_lines + (size_t)ka * x->lw;
     for (uint32_t w = 0; w < x->lw; w++)
         al[w] = 0;
@@ -1455,7 +1481,7 @@ static promo_status stk_campaign(stk_eval *s, uint32_t ci) {
             x->acted_now[i] = 0;
             al[i / 64] |= 1ull << (i % 64);
         }
-    STK_PUSH(x, applied, napplied, cap_applied, ci);
+    STK_PUSH(x, applied, napplied, ci);
     if (c->flags & PBC_STOP) x->stopped_by = ci;
     return stk_explain(s, ci, PROMO_OUT_APPLIED, STK_NONE, NULL);
 }
@@ -1467,7 +1493,7 @@ static promo_status stk_finish(stk_eval *s, const promo_receipt *r) {
     uint32_t n = x->rx.nlines;
     promo_result *res = &s->res;
     /* by entries grouped per line (counting sort), a campaign's entries merged. */
-    if (STK_RESERVE(x, by, cap_by, x->nbylog)) return stk_nomem(x);
+    if (STK_RESERVE(x, by, x->nbylog)) return stk_nomem(x);
     uint32_t *cnt = x->head;
     for (uint32_t i = 0; i < n; i++)
         cnt[i] = 0;
@@ -1529,13 +1555,12 @@ static promo_status stk_finish(stk_eval *s, const promo_receipt *r) {
     if (!s->has_customer_state) return PROMO_OK;
     const promo_bundle *b = s->b;
     size_t need = (size_t)b->nhist + 1 + x->napplied;
-    if (stk_grow((void **)&s->deltas, &x->cap_deltas, need, sizeof *s->deltas)) return stk_nomem(x);
+    if (stk_reserve(&x->ra, (void **)&s->deltas, need, sizeof *s->deltas)) return stk_nomem(x);
     uint32_t nd = 0, nhl = 0;
     /* the journal's attribution of history to lines (runtime/ops.c) */
-    if (stk_grow((void **)&s->hist_off, &s->cap_hist_off, (size_t)b->nhist + 1,
-                 sizeof *s->hist_off) ||
-        stk_grow((void **)&s->hist_lines, &s->cap_hist_lines, (size_t)b->nhist * n + 1,
-                 sizeof *s->hist_lines))
+    if (stk_reserve(&x->ra, (void **)&s->hist_off, (size_t)b->nhist + 1, sizeof *s->hist_off) ||
+        stk_reserve(&x->ra, (void **)&s->hist_lines, (size_t)b->nhist * n + 1,
+                    sizeof *s->hist_lines))
         return stk_nomem(x);
     for (uint32_t h = 0; h < b->nhist; h++) {
         int64_t v = 0;
@@ -1663,11 +1688,9 @@ promo_status stk_evaluate(stk_eval *s, const promo_receipt *r) {
     }
     const promo_bundle *b = s->b;
     int tiebreak = (b->hdr->flags & PBF_TIEBREAK_BENEFIT) != 0;
-    if (tiebreak && (STK_RESERVE(x, order, cap_order, b->ncampaigns) ||
-                     STK_RESERVE(x, benefit, cap_benefit, b->ncampaigns) ||
-                     STK_RESERVE(x, uf, cap_uf, b->ncampaigns) ||
-                     STK_RESERVE(x, tbpos, cap_tbpos, b->ncampaigns) ||
-                     STK_RESERVE(x, tbmem, cap_tbmem, b->ncampaigns))) {
+    if (tiebreak && (STK_RESERVE(x, order, b->ncampaigns) ||
+                     STK_RESERVE(x, benefit, b->ncampaigns) || STK_RESERVE(x, uf, b->ncampaigns) ||
+                     STK_RESERVE(x, tbpos, b->ncampaigns) || STK_RESERVE(x, tbmem, b->ncampaigns))) {
         snprintf(s->msg, sizeof s->msg, "out of memory");
         return PROMO_ENOMEM;
     }

@@ -97,13 +97,14 @@ typedef struct stk_eval {
      * hist_lines[hist_off[d] .. hist_off[d + 1]) for delta d < nhist_deltas. */
     struct stk_hline *hist_lines;
     uint32_t *hist_off;
-    uint32_t nhist_deltas, cap_hist_lines, cap_hist_off;
+    uint32_t nhist_deltas;
 
     char msg[200]; /* message of the last error */
     stk_scratch *sc;
 } stk_eval;
 
-promo_status stk_init(stk_eval *s);
+/* a: the engine's allocator; it must outlive the stk_eval (NULL = libc). */
+promo_status stk_init(stk_eval *s, const promo_allocator *a);
 void stk_free(stk_eval *s);
 /* Evaluates a receipt; s->res is the result. Changes no shared state. */
 promo_status stk_evaluate(stk_eval *s, const promo_receipt *r);

@@ -9,6 +9,7 @@
 
 #include "hash.h"
 #include "store_kv.h"
+#include "store_mem.h"
 
 /* ------------------------------------------------------------------- keys ---- */
 
@@ -467,4 +468,11 @@ void promo_store_opts_init(promo_store_opts *o) {
     o->durability = PROMO_DURABLE_PROCESS;
     o->map_size = (uint64_t)64 << 30;
     o->return_window = 180;
+}
+
+/* The engine's default store. The in-memory store allocates through libc for now, not
+ * through the engine's allocator hook (docs/embedding.md says so). */
+promo_status store_mem_new(const promo_allocator *a, promo_store *out) {
+    (void)a;
+    return promo_store_new_memory(out);
 }

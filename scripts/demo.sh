@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# README's first command: install what is missing, build, compile the campaign catalog
-# in rules/, and evaluate the sample receipt stream.
+# README's first command: install what is missing, build (the promo command and libpromo:
+# build/libpromo.so, build/libpromo.a), compile the campaign catalog in rules/, and
+# evaluate the sample receipt stream.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/deps.sh
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DPROMO_BENCH=OFF >/dev/null
-cmake --build build -j"$(nproc)" --target promo_cli >/dev/null
+cmake --build build -j"$(nproc)" --target promo_cli promo promo_static >/dev/null
 P=build/promo
 echo "== promo check rules/"
 $P check rules/

@@ -3,7 +3,10 @@
 #   1. unit, golden and CLI tests (Criterion + ctest) in a normal build, benches built;
 #   2. the same under AddressSanitizer + UndefinedBehaviorSanitizer;
 #   3. the thread tests and the `promo run` pipeline tests under ThreadSanitizer;
-#   4. a short libFuzzer smoke run of every fuzz target (FUZZ_SECONDS each, default 20).
+#   4. a library-only build installed to a fresh prefix, the embedding example built
+#      against it with pkg-config and with find_package (tests/install.sh);
+#   5. a short libFuzzer smoke run of every fuzz target (FUZZ_SECONDS each, default 20).
+# A configure or build that fails counts as a failure (its tests are not run).
 # Ends with one line "N passed, N failed" over all ctest tests and fuzz targets.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -24,25 +27,55 @@ count() { # parse ctest's "NN% tests passed, F tests failed out of T"
 
 stage() { echo; echo "=================== $*"; }
 
+# Configures and builds DIR (cmake args, then `--` and build args). A failed configure or
+# build counts as a failure and its tests are not run: binaries left by an earlier build
+# must never make a broken tree look green.
+build() {
+  local dir=$1; shift
+  local conf=() blog
+  while [ $# -gt 0 ] && [ "$1" != -- ]; do conf+=("$1"); shift; done
+  [ $# -gt 0 ] && shift
+  blog=$(mktemp)
+  if ! cmake -S . -B "$dir" "${conf[@]}" >"$blog" 2>&1 ||
+     ! cmake --build "$dir" -j"$JOBS" "$@" >>"$blog" 2>&1; then
+    grep -E -A3 'error|Error' "$blog" | head -n 60
+    echo "!! build failed in $dir"
+    failed=$((failed + 1))
+    rm -f "$blog"
+    return 1
+  fi
+  grep -E 'warning' "$blog"
+  rm -f "$blog"
+  return 0
+}
+
 stage "build + tests (RelWithDebInfo)"
-cmake -S . -B build-ci -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null &&
-  cmake --build build-ci -j"$JOBS" 2>&1 | grep -E 'error|warning|Error' ; true
-(cd build-ci && ctest -j"$JOBS" --output-on-failure 2>&1) | tee "$log"
-count
+if build build-ci -DCMAKE_BUILD_TYPE=RelWithDebInfo; then
+  (cd build-ci && ctest -j"$JOBS" --output-on-failure 2>&1) | tee "$log"
+  count
+fi
 
 stage "build + tests under AddressSanitizer + UndefinedBehaviorSanitizer"
-cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DPROMO_SANITIZE=ON -DPROMO_BENCH=OFF >/dev/null &&
-  cmake --build build-asan -j"$JOBS" 2>&1 | grep -E 'error|warning|Error' ; true
-(cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-  ctest -j"$JOBS" --output-on-failure 2>&1) | tee "$log"
-count
+if build build-asan -DCMAKE_BUILD_TYPE=Debug -DPROMO_SANITIZE=ON -DPROMO_BENCH=OFF; then
+  (cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    ctest -j"$JOBS" --output-on-failure 2>&1) | tee "$log"
+  count
+fi
 
 stage "thread tests under ThreadSanitizer (the engine, and promo run's pipeline)"
-cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPROMO_TSAN=ON -DPROMO_BENCH=OFF >/dev/null &&
-  cmake --build build-tsan -j"$JOBS" --target test_threads test_ops test_store promo_cli 2>&1 | grep -E 'error|warning|Error' ; true
-(cd build-tsan && TSAN_OPTIONS=halt_on_error=1 ctest -R '^(test_threads|test_ops|test_store|cli_run_stream|cli_run_pipeline)$' \
-  --output-on-failure 2>&1) | tee "$log"
-count
+if build build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPROMO_TSAN=ON -DPROMO_BENCH=OFF \
+     -- --target test_threads test_ops test_store promo_cli; then
+  (cd build-tsan && TSAN_OPTIONS=halt_on_error=1 ctest -R '^(test_threads|test_ops|test_store|cli_run_stream|cli_run_pipeline)$' \
+    --output-on-failure 2>&1) | tee "$log"
+  count
+fi
+
+stage "install: library-only build, cmake --install, docs/embedding.md with pkg-config and find_package"
+if [ -x build-ci/promo ] && bash tests/install.sh build-ci/promo 2>&1 | tail -n 20; then
+  passed=$((passed + 1))
+else
+  echo "!! install test failed"; failed=$((failed + 1))
+fi
 
 stage "fuzz smoke (libFuzzer, ${FUZZ_SECONDS:-20}s per target)"
 if bash fuzz/smoke.sh "${FUZZ_SECONDS:-20}" 2>&1 | tee "$log"; then

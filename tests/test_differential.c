@@ -526,6 +526,7 @@ typedef struct hand {
 
 static void hand_init(hand *h, const char *id, int32_t date, int32_t time) {
     memset(h, 0, sizeof *h);
+    promo_receipt_init(&h->rc.r);
     snprintf(h->rc.id, sizeof h->rc.id, "%s", id);
     h->rc.r.id.p = h->rc.id;
     h->rc.r.id.n = (uint32_t)strlen(h->rc.id);

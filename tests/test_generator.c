@@ -325,7 +325,8 @@ Test(generator, receipt_json_shape) {
     promo_kv kv = {{"weather", 7}, {"rain", 4}};
     promo_customer c = {{"c42", 3}, {"zabota", 6},          {"gold", 4}, &seg, 1,
                         1,          civil_days(1950, 6, 7), -1,          NULL, 0};
-    promo_receipt h = {{"r1", 2},
+    promo_receipt h = {sizeof h,
+                       {"r1", 2},
                        {"101", 3},
                        {"msk", 3},
                        PROMO_CHANNEL_POS,

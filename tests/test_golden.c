@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "bundle.h"
+#include "disasm.h"
 #include "bundle_helpers.h"
 #include "compile.h"
 #include "strbuf.h"

@@ -59,7 +59,7 @@ static char err[256];
 static promo_str rid;
 
 static void setup(void) {
-    rd = rx_new();
+    rd = rx_new(NULL);
     cr_assert_not_null(rd);
 }
 static void teardown(void) {

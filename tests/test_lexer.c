@@ -394,12 +394,12 @@ Test(lexer, reserved_words_are_documented) {
     while ((p = strchr(p, '`')) != NULL && p < end) {
         const char *q = strchr(p + 1, '`');
         cr_assert_not_null(q);
-        int tok = lex_keyword(p + 1, (size_t)(q - p - 1));
-        cr_expect_neq(tok, 0, "'%.*s' is documented as reserved", (int)(q - p - 1), p + 1);
+        int kw = lex_keyword(p + 1, (size_t)(q - p - 1));
+        cr_expect_neq(kw, 0, "'%.*s' is documented as reserved", (int)(q - p - 1), p + 1);
         /* and its printable name is the word, quoted */
         char want[64];
         snprintf(want, sizeof want, "'%.*s'", (int)(q - p - 1), p + 1);
-        if (tok) cr_expect_str_eq(parse_token_name(tok), want);
+        if (kw) cr_expect_str_eq(parse_token_name(kw), want);
         count++;
         p = q + 1;
     }

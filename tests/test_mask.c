@@ -131,7 +131,7 @@ static mx *mx_open(const char *src) {
         }
     m->b = eh_compile(src);
     cr_assert_not_null(m->b, "compile failed:\n%s", src);
-    cr_assert_eq(pf_build(m->b, &m->ix), PROMO_OK);
+    cr_assert_eq(pf_build(m->b, NULL, &m->ix), PROMO_OK);
     const pf_index *ix = m->ix;
     uint32_t cw = (ix->ncat + 63) / 64;
     m->memo_stamp = calloc((size_t)ix->nmemo + 1, sizeof *m->memo_stamp);
@@ -1209,7 +1209,7 @@ static uint32_t e2e_receipt(eh_env *env, const ecase *ec, const mx_line *ls, uin
     for (uint32_t i = 0; i < n; i++)
         pl[i] = (promo_line){eh_str(ls[i].sku), eh_str(ls[i].cat), eh_str(ls[i].brand),
                              ls[i].qty,         ls[i].price,       ls[i].excluded};
-    promo_receipt r = {0};
+    promo_receipt r = PROMO_RECEIPT_INIT;
     r.id = eh_str("r");
     r.store = eh_str("101");
     r.channel = PROMO_CHANNEL_POS;
@@ -1266,7 +1266,7 @@ static void e2e_run(int when_sum) {
         cr_assert_eq(eh_env_init(&env, src, 0), 0, "%s", src);
         if (!when_sum) { /* the engine's index gives the block what the case says */
             pf_index *ix = NULL;
-            cr_assert_eq(pf_build(env.b, &ix), PROMO_OK);
+            cr_assert_eq(pf_build(env.b, NULL, &ix), PROMO_OK);
             uint32_t ci = strcmp(promo_bundle_campaign_id(env.b, 0), "c") ? 1 : 0;
             uint32_t p = env.b->rewards[env.b->campaigns[ci].reward_off].pred;
             cr_assert_eq(ix->mprog_off[p] != PF_NONE, ecases[c].kind == K_PROG, "`%s`",

@@ -51,7 +51,7 @@ static void fx_init(fx *f, const promo_bundle *b) {
         f->brand_k[k] = AT_BRAND_K + k;
         f->sku_k[k] = AT_SKU_K + k;
     }
-    f->a = (need_atoms){f->cat, f->brand, f->sku, f->brand_k, f->sku_k};
+    f->a = (need_atoms){f->cat, f->brand, f->sku, f->brand_k, f->sku_k, NULL};
 }
 
 /* The set of `kind` holding exactly `items` (any order). */
@@ -569,7 +569,7 @@ Test(need_compiled, missing_atom_tables_give_no_need) {
     cnd_when(&c, "any(lines where category \"a\") and any(lines where brand in [\"x\"]) and "
                  "any(lines where sku \"1\")");
     cr_assert_eq(c.n, 3);
-    need_atoms none = {NULL, NULL, NULL, NULL, NULL};
+    need_atoms none = {NULL, NULL, NULL, NULL, NULL, NULL};
     need_set out[4];
     int64_t min = 0;
     cr_assert_eq(need_cond(c.b, &none, c.blk, out, 4, &min), 0);

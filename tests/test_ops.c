@@ -47,7 +47,7 @@ static void ox_open(ox *x, int lmdb, const char *src) {
         cr_assert_eq(promo_store_new_memory(&x->st), PROMO_OK);
     }
     promo_engine_opts eo;
-    memset(&eo, 0, sizeof eo);
+    promo_engine_opts_init(&eo);
     eo.store = x->st;
     eo.own_store = 1;
     cr_assert_eq(promo_engine_new(x->b, &eo, &x->e), PROMO_OK);
@@ -286,7 +286,7 @@ Test(ops, budgets_survive_a_restart) {
     promo_store st;
     cr_assert_eq(promo_store_open(dir, NULL, &st, NULL, 0), PROMO_OK);
     promo_engine_opts eo;
-    memset(&eo, 0, sizeof eo);
+    promo_engine_opts_init(&eo);
     eo.store = st;
     eo.own_store = 1;
     promo_engine *e;

@@ -41,7 +41,7 @@ void free(void *p) {
 /* ---------------------------------------------------------------- promo / simdjson */
 static void run_promo(char **lines, size_t *lens, size_t n, sink *k) {
     static rx_reader *rx;
-    if (!rx) rx = rx_new();
+    if (!rx) rx = rx_new(NULL);
     char err[256];
     for (size_t i = 0; i < n; i++) {
         const promo_receipt *r;
@@ -133,7 +133,7 @@ static void exactness(void) {
                                    "89.90",  "4.35",
                                    "89.999", "0.30000000000000004",
                                    "1e2",    "92233720368547.75"};
-    rx_reader *rx = rx_new();
+    rx_reader *rx = rx_new(NULL);
     printf("\nprice text -> kopecks: promo reader | llround(double*100) | (int64)(double*100)\n");
     for (size_t i = 0; i < sizeof prices / sizeof prices[0]; i++) {
         char line[256];

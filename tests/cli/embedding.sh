@@ -8,15 +8,7 @@ T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
 awk '/^```c$/{on=1;next} /^```$/{on=0} on' "$SRC/docs/embedding.md" > "$T/embed.c"
 [ -s "$T/embed.c" ] || { echo "no C example in docs/embedding.md"; exit 1; }
-cat > "$T/set.rule" <<'RULE'
-set dairy = category "dairy"
-campaign dairy_10 "Dairy: 10% off from 500" {
-    priority 100
-    when sum(lines where dairy) >= 500
-    then discount 10% on lines where dairy
-}
-RULE
-"$PROMO" build "$T/set.rule" -o "$T/set.pbc"
+"$PROMO" build "$SRC/tests/fixtures/embed_dairy.rule" -o "$T/set.pbc"
 # Sanitizer builds need the sanitizer runtime in the example too.
 EXTRA=""
 # (nm's output is captured first: `nm | grep -q` under pipefail fails at random when

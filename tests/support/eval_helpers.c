@@ -71,6 +71,7 @@ int32_t eh_date(const char *ymd) {
 
 void eh_receipt_init(eh_receipt *rc, const char *id, const char *when) {
     memset(rc, 0, sizeof *rc);
+    promo_receipt_init(&rc->r);
     rc->r.id = eh_str(id);
     rc->r.store = eh_str("101");
     rc->r.channel = PROMO_CHANNEL_POS;

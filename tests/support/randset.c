@@ -610,6 +610,7 @@ rs_receipt *rs_receipts(uint64_t seed, size_t n) {
     for (size_t k = 0; k < n; k++) {
         rs_receipt *rc = &v[k];
         promo_receipt *r = &rc->r;
+        r->size = sizeof *r;
         snprintf(rc->id, sizeof rc->id, "r%zu", k);
         r->id = S(rc->id);
         uint32_t st = rs_below(&g, 4);

@@ -4,16 +4,15 @@
  * rewards and the code of its blocks, then the history slots. Instruction names and
  * operand formats come from promo_opinfo_table; operands are shown with what they
  * refer to (`PUSH_K 3 ; "msk"`, `L_CAT_IN 0 ; {"dairy"}`). The output is stable: it
- * depends only on the bundle bytes.
+ * depends only on the bundle bytes. Part of the tools library (tools/), not of libpromo.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "../compiler/ast.h" /* TY_*: the type tag of constants (pb_const.type) */
-#include "bundle.h"
+#include "disasm.h"
+
 #include "civil.h"
-#include "strbuf.h"
 
 static void dis_quote(strbuf *o, const char *s) {
     sb_putc(o, '"');
@@ -77,12 +76,12 @@ static void dis_const(strbuf *o, const promo_bundle *b, uint32_t i) {
         return;
     }
     switch (k->type) {
-    case TY_MONEY: sb_money(o, k->value); break;
-    case TY_NUMBER:
-    case TY_UNTYPED: dis_milli(o, k->value); break;
-    case TY_PERCENT: dis_pct(o, k->value); break;
-    case TY_DATE: dis_date(o, (int32_t)k->value); break;
-    case TY_TIME: dis_time(o, k->value); break;
+    case PB_CONST_MONEY: sb_money(o, k->value); break;
+    case PB_CONST_NUMBER:
+    case PB_CONST_UNTYPED: dis_milli(o, k->value); break;
+    case PB_CONST_PERCENT: dis_pct(o, k->value); break;
+    case PB_CONST_DATE: dis_date(o, (int32_t)k->value); break;
+    case PB_CONST_TIME: dis_time(o, k->value); break;
     default: sb_printf(o, "%lld", (long long)k->value);
     }
 }
