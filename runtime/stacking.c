@@ -1456,8 +1456,19 @@ static promo_status stk_finish(stk_eval *s, const promo_receipt *r) {
     size_t need = (size_t)b->nhist + 1 + x->napplied;
     if (stk_grow((void **)&s->deltas, &x->cap_deltas, need, sizeof *s->deltas)) return stk_nomem(x);
     uint32_t nd = 0;
+    const pf_index *ix = s->ix;
     for (uint32_t h = 0; h < b->nhist; h++) {
         int64_t v = 0;
+        /* A slot whose predicate needs atoms none of the lines has gets nothing. */
+        uint32_t ha = ix->hist_off[h], hn = ix->hist_off[h + 1] - ha;
+        if (hn && x->env.cat_idx) {
+            int met = 0;
+            for (uint32_t k = 0; k < hn && !met; k++) {
+                uint32_t at = ix->hist_atoms[ha + k];
+                met = (int)(x->pres[at / 64] >> (at % 64) & 1);
+            }
+            if (!met) continue;
+        }
         const uint64_t *al = vm_pred_lines(&x->env, b->hist[h].pred);
         int qty = b->hist[h].kind != 0;
         if (al) {

@@ -148,10 +148,10 @@ typedef struct vm_env {
      * that set (OP_L_CAT_IN). cat_words: words of a bitset over atoms. */
     const uint32_t *cat_idx; /* per set: dense index, UINT32_MAX = not indexed */
     uint32_t cat_words;
-    /* The same bits for `L_BRAND; IN_SET A` and `L_SKU; IN_SET A` (bit brand_idx[A] or
+    /* The same bits for `L_BRAND_IN A` and `L_SKU_IN A` (bit brand_idx[A] or
      * sku_idx[A]: the line's brand or SKU is in A); set together with cat_idx. */
     const uint32_t *brand_idx, *sku_idx;
-    /* And for `L_BRAND; PUSH_K k; SEQ` / `L_SKU; PUSH_K k; SEQ`: per constant k. */
+    /* And for `L_BRAND_EQ k` / `L_SKU_EQ k`: per constant k. */
     const uint32_t *brandk_idx, *skuk_idx;
     /* Per block: the bit of a PRED block that is one indexed test, or UINT32_MAX. */
     const uint32_t *pred_atom;
