@@ -590,7 +590,7 @@ static void stk_memo_receipt(stk_eval *s) {
     uint32_t words = (x->rx.nlines + 63) / 64, nmemo = s->ix->nmemo;
     size_t need = (size_t)nmemo * 2 * words;
     x->env.memo_idx = NULL;
-    if (!nmemo || need * sizeof(uint64_t) > STK_MEMO_MAX) return;
+    if (!nmemo || need * sizeof(uint64_t) > STK_MEMO_MAX || (s->flags & PROMO_CTX_PLAIN)) return;
     if (STK_RESERVE(x, memo_bits, cap_memo_bits, need)) return; /* no memo: still correct */
     if (++x->memo_epoch == 0) {
         for (uint32_t i = 0; i < nmemo; i++)
@@ -612,7 +612,7 @@ static void stk_cat_receipt(stk_eval *s) {
     uint32_t words = (ix->ncat + 63) / 64, n = x->rx.nlines, lw = (n + 63) / 64;
     size_t aneed = (size_t)ix->ncat * lw;
     x->env.cat_idx = NULL;
-    if (!ix->ncat || aneed * sizeof(uint64_t) > STK_MEMO_MAX ||
+    if (!ix->ncat || aneed * sizeof(uint64_t) > STK_MEMO_MAX || (s->flags & PROMO_CTX_PLAIN) ||
         STK_RESERVE(x, alines, cap_alines, aneed) || STK_RESERVE(x, exm, cap_exm, lw))
         return; /* no index: still correct */
     memset(x->alines, 0, aneed * sizeof *x->alines);
@@ -716,7 +716,7 @@ static promo_status stk_time_cache(stk_eval *s) {
     stk_cat_receipt(s);
     int32_t date = x->rx.date;
     uint32_t slot = stk_slot(ix->tb, ix->ntb, x->rx.time);
-    if (ix->use_tw) {
+    if (ix->use_tw && !(s->flags & PROMO_CTX_PLAIN)) {
         x->tw_row = ix->tw + ((size_t)x->rx.weekday * (ix->ntb + 1) + slot) * 2 * ix->words;
         if (ix->use_dact) {
             const uint64_t *act = ix->dact + (size_t)stk_slot(ix->db, ix->ndb, date) * ix->words;
@@ -747,7 +747,7 @@ static const char *stk_prefilter(stk_eval *s, uint32_t ci) {
     const promo_bundle *b = s->b;
     const vm_receipt *rx = &x->rx;
     const pb_campaign *c = &b->campaigns[ci];
-    if (s->ix->use_tw) {
+    if (s->ix->use_tw && !(s->flags & PROMO_CTX_PLAIN)) {
         if (rx->date < c->date_from || rx->date > c->date_to) return "active";
         if (!(x->tw_row[ci / 64] >> (ci % 64) & 1))
             return x->tw_row[s->ix->words + ci / 64] >> (ci % 64) & 1 ? "days" : "hours";
@@ -1600,7 +1600,7 @@ promo_status stk_evaluate(stk_eval *s, const promo_receipt *r) {
     /* Without --explain and tiebreak, a campaign its time clauses reject (or any campaign
      * after a `stop`) leaves no trace: visit only the candidates, in evaluation order. */
     const pf_index *ix = s->ix;
-    if (ix->use_tw && !tiebreak && !(s->flags & PROMO_CTX_EXPLAIN)) {
+    if (ix->use_tw && !tiebreak && !(s->flags & (PROMO_CTX_EXPLAIN | PROMO_CTX_PLAIN))) {
         stk_rx_receipt(s);
         /* Requirements need the receipt's line index (off for huge receipts). */
         int atoms = x->env.cat_idx != NULL;
