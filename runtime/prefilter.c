@@ -561,6 +561,29 @@ static void pf_mask_setup(pf_build_ctx *c) {
     ix->bytes += prog.cap * prog.size;
 }
 
+/* The needs of the PRED blocks that run per line (vm_pred_cand). */
+static void pf_pred_need_setup(pf_build_ctx *c) {
+    pf_index *ix = c->ix;
+    const promo_bundle *b = ix->b;
+    if (c->oom || !(ix->pred_need_off = pf_alloc(c, (size_t)b->nblocks + 1, sizeof(uint32_t))))
+        return;
+    const need_atoms na = {ix->cat_idx, ix->brand_idx, ix->sku_idx, ix->brandk_idx, ix->skuk_idx};
+    pf_vec at = {NULL, 0, 0, sizeof(uint32_t)};
+    for (uint32_t i = 0; i < b->nblocks; i++) {
+        ix->pred_need_off[i] = (uint32_t)at.n;
+        if (b->blocks[i].kind != PB_BLOCK_PRED || !ix->ncat || ix->pred_atom[i] != PF_NONE ||
+            ix->mprog_off[i] != PF_NONE)
+            continue;
+        need_set p = need_pred(b, &na, i);
+        if (pf_reserve(c, &at, p.n)) break;
+        memcpy((uint32_t *)at.v + at.n, p.at, p.n * sizeof p.at[0]);
+        at.n += p.n;
+    }
+    ix->pred_need_off[b->nblocks] = (uint32_t)at.n;
+    ix->pred_need_atoms = at.v;
+    ix->bytes += at.cap * at.size;
+}
+
 /* ---------------------------------------------------------- compatibility ---- */
 
 static int pf_accepts(const promo_bundle *b, const pb_campaign *a, uint32_t group) {
@@ -664,6 +687,7 @@ promo_status pf_build(const promo_bundle *b, pf_index **out) {
             ix->memo_idx[i] =
                 ix->pred_atom[i] == PF_NONE && pf_pred_fixed(b, i) ? ix->nmemo++ : PF_NONE;
     pf_mask_setup(&c);
+    pf_pred_need_setup(&c);
     pf_compat_setup(&c);
     if (c.oom) {
         pf_free(ix);
@@ -675,12 +699,36 @@ promo_status pf_build(const promo_bundle *b, pf_index **out) {
 
 void pf_free(pf_index *ix) {
     if (!ix) return;
-    void *arrs[] = {ix->tb,        ix->tw,         ix->dr,        ix->db,        ix->dact,
-                    ix->rxfree,    ix->rxmap,      ix->rxci,      ix->cat_idx,   ix->brand_idx,
-                    ix->sku_idx,   ix->brandk_idx, ix->skuk_idx,  ix->catpairs,  ix->catmap,
-                    ix->pred_atom, ix->creq,       ix->req_off,   ix->reqs,      ix->req_atoms,
-                    ix->memo_idx,  ix->accb,       ix->group,     ix->mprog_off, ix->mprog,
-                    ix->incompat,  ix->hist_off,   ix->hist_atoms};
+    void *arrs[] = {ix->tb,
+                    ix->tw,
+                    ix->dr,
+                    ix->db,
+                    ix->dact,
+                    ix->rxfree,
+                    ix->rxmap,
+                    ix->rxci,
+                    ix->cat_idx,
+                    ix->brand_idx,
+                    ix->sku_idx,
+                    ix->brandk_idx,
+                    ix->skuk_idx,
+                    ix->catpairs,
+                    ix->catmap,
+                    ix->pred_atom,
+                    ix->creq,
+                    ix->req_off,
+                    ix->reqs,
+                    ix->req_atoms,
+                    ix->memo_idx,
+                    ix->accb,
+                    ix->group,
+                    ix->mprog_off,
+                    ix->mprog,
+                    ix->incompat,
+                    ix->hist_off,
+                    ix->hist_atoms,
+                    ix->pred_need_off,
+                    ix->pred_need_atoms};
     for (size_t i = 0; i < sizeof arrs / sizeof arrs[0]; i++)
         free(arrs[i]);
     free(ix);

@@ -121,6 +121,11 @@ typedef struct pf_index {
      * mprog, PF_NONE = none. */
     uint32_t *mprog_off;
     vm_mop *mprog;
+    /* Per block run per line (neither one atom nor a line-mask program): the atoms one of
+     * which a line needs to match it, pred_need_atoms[pred_need_off[b] ..
+     * pred_need_off[b + 1]) (vm_env.pred_need_off). */
+    uint32_t *pred_need_off;
+    uint32_t *pred_need_atoms;
 
     /* Compatibility: bit g of campaign i's acc_words words = i accepts group g; group:
      * every campaign's group, packed. */

@@ -641,6 +641,8 @@ static void stk_cat_receipt(stk_eval *s) {
     x->env.excl_lines = x->exm;
     x->env.mprog_off = ix->mprog_off;
     x->env.mprog = ix->mprog;
+    x->env.pred_need_off = ix->pred_need_off;
+    x->env.pred_need_atoms = ix->pred_need_atoms;
 }
 
 /* 0 when the receipt cannot meet some requirement of campaign ci (`atoms`: the line
@@ -835,7 +837,8 @@ static promo_status stk_targets(stk_eval *s, stk_camp *k, const pb_reward *rw, u
             for (uint64_t m = al[w] & ~x->exm[w]; m; m &= m - 1)
                 x->tg[n++] = w * 64 + (uint32_t)__builtin_ctzll(m);
     } else {
-        for (uint32_t i = 0; i < x->rx.nlines; i++) {
+        uint32_t i;
+        VM_FOR_CAND_LINES(&x->env, rw->pred, x->rx.nlines, i) {
             if (x->lines[i].excluded) continue;
             int m;
             promo_status st = vm_pred(&x->env, rw->pred, i, &m);
@@ -1478,12 +1481,13 @@ static promo_status stk_finish(stk_eval *s, const promo_receipt *r) {
                     v = stk_sat_add(v, qty ? l->qty : l->amount);
                 }
         }
-        for (uint32_t i = 0; i < n && !al; i++) {
-            int m;
-            promo_status st = vm_pred(&x->env, b->hist[h].pred, i, &m);
-            if (st != PROMO_OK) return st;
-            if (m) v = stk_sat_add(v, qty ? x->lines[i].qty : x->lines[i].amount);
-        }
+        uint32_t i;
+        if (!al) VM_FOR_CAND_LINES(&x->env, b->hist[h].pred, n, i) {
+                int m;
+                promo_status st = vm_pred(&x->env, b->hist[h].pred, i, &m);
+                if (st != PROMO_OK) return st;
+                if (m) v = stk_sat_add(v, qty ? x->lines[i].qty : x->lines[i].amount);
+            }
         if (v) s->deltas[nd++] = (promo_delta){b->hist[h].key, x->rx.date, v};
     }
     s->deltas[nd++] = (promo_delta){STK_VISITS_KEY, x->rx.date, 1};

@@ -206,7 +206,8 @@ static promo_status vm_aggregate(vm_env *env, uint32_t pred, int kind, int64_t *
     if (kind == VM_AGG_DISTINCT)
         for (uint32_t i = 0; i <= env->seen_mask; i++)
             env->seen[i] = 0;
-    for (uint32_t i = 0; i < rx->nlines; i++) {
+    uint32_t i;
+    VM_FOR_CAND_LINES(env, pred, rx->nlines, i) {
         int m;
         promo_status st = vm_pred(env, pred, i, &m);
         if (st != PROMO_OK) return st;
