@@ -97,15 +97,20 @@ static void e2e_bench(gb_state *st, e2e_files *F, void (*prepare)(void)) {
         gb_skip_with_error(st, F->err);
         return;
     }
+    bench_cli_run(st, F->pbc, F->jsonl, (int)gb_range(st, 0), E2E_RECEIPTS);
+}
+
+void bench_cli_run(gb_state *st, const char *pbc, const char *jsonl, int nthreads,
+                   uint32_t nreceipts) {
     if (access(PROMO_CLI_PATH, X_OK) != 0) {
         gb_skip_with_error(st, "promo CLI not built: " PROMO_CLI_PATH);
         return;
     }
     char threads[16];
-    snprintf(threads, sizeof threads, "%d", (int)gb_range(st, 0));
-    char *argv[] = {"promo", "run", "--threads", threads, F->pbc, F->jsonl, NULL};
+    snprintf(threads, sizeof threads, "%d", nthreads);
+    char *argv[] = {"promo", "run", "--threads", threads, (char *)pbc, (char *)jsonl, NULL};
     struct stat sb;
-    stat(F->jsonl, &sb);
+    stat(jsonl, &sb);
     long max_rss = 0;
     double cpu = 0;
     while (gb_keep_running(st)) {
@@ -126,14 +131,14 @@ static void e2e_bench(gb_state *st, e2e_files *F, void (*prepare)(void)) {
         cpu += (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec * 1e-6 +
                (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec * 1e-6;
     }
-    gb_set_items_processed(st, gb_iterations(st) * (int64_t)E2E_RECEIPTS);
+    gb_set_items_processed(st, gb_iterations(st) * (int64_t)nreceipts);
     gb_set_bytes_processed(st, gb_iterations(st) * (int64_t)sb.st_size);
     gb_counter(st, "cli_peak_rss_kib", (double)max_rss, 0);
     /* CPU seconds of the CLI (all its threads) per run: on a busy machine, receipts per
      * CPU second say more than wall-clock rates. */
     gb_counter(st, "cli_cpu_seconds", cpu, GB_COUNTER_AVG_ITERATIONS);
     gb_counter(st, "receipts_per_cpu_second",
-               cpu > 0 ? (double)E2E_RECEIPTS * (double)gb_iterations(st) / cpu : 0, 0);
+               cpu > 0 ? (double)nreceipts * (double)gb_iterations(st) / cpu : 0, 0);
 }
 
 /* Both end-to-end benchmarks: 1 and 2 threads, three whole runs each, wall clock. */

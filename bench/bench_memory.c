@@ -39,22 +39,22 @@ static int bench_run_pass(promo_ctx *ctx, const gen_receipts *g, int commit) {
     return 0;
 }
 
-static void bm_memory(gb_state *st) {
-    uint32_t n = (uint32_t)gb_range(st, 0);
+/* Everything below for the set of `n` campaigns of `shape` and receipts of that shape. */
+static void bench_memory(gb_state *st, gen_shape shape, uint32_t n) {
     const char *err = NULL;
     if (bench_thread_allocated() == UINT64_MAX) {
         gb_skip_with_error(st, "jemalloc is not the process allocator");
         return;
     }
     while (gb_keep_running(st)) {
-        const bench_set *s = bench_set_get(n, &err);
+        const bench_set *s = bench_set_get_shape(shape, n, &err);
         if (!s) {
             gb_skip_with_error(st, err);
             return;
         }
-        const gen_receipts *g = bench_receipts_get(0);
+        const gen_receipts *g = bench_receipts_get_shape(shape, 0);
         gen_receipts fresh;
-        gen_receipts_make(&fresh, BENCH_SEED + 1, BENCH_RECEIPTS, 0);
+        gen_receipts_make_shape(&fresh, BENCH_SEED + 1, BENCH_RECEIPTS, 0, shape);
         promo_engine *e = NULL;
         promo_ctx *ctx = NULL;
         bench_pass eng, ctx_new, warm, eval2, commit_warm, commit2, commit_new;
@@ -107,10 +107,29 @@ static void bm_memory(gb_state *st) {
         gen_receipts_free(&fresh);
     }
 }
+
+static void bm_memory(gb_state *st) {
+    bench_memory(st, GEN_SHAPE_default, (uint32_t)gb_range(st, 0));
+}
 GB_BENCHMARK(bm_memory) {
     gb_arg_name(b, "campaigns");
     gb_arg(b, 400);
     gb_arg(b, 1000);
+    gb_fixed_iterations(b, 1);
+    gb_unit(b, GB_MS);
+}
+
+/* The same on every shape of campaign set (gen.h), 400 campaigns: allocations per
+ * receipt after warm-up must be 0 whatever the set looks like. */
+static void bm_memory_shapes(gb_state *st) {
+    gen_shape shape = (gen_shape)gb_range(st, 0);
+    bench_memory(st, shape, 400);
+    gb_set_label(st, gen_shape_names[shape]);
+}
+GB_BENCHMARK(bm_memory_shapes) {
+    gb_arg_name(b, "shape");
+    for (int s = 0; s < GEN__SHAPE_COUNT; s++)
+        gb_arg(b, s);
     gb_fixed_iterations(b, 1);
     gb_unit(b, GB_MS);
 }

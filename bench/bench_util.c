@@ -14,7 +14,7 @@
 
 #include "compile.h"
 
-#define BENCH_MAX_SETS 16
+#define BENCH_MAX_SETS 40
 
 static pthread_mutex_t bench_mu = PTHREAD_MUTEX_INITIALIZER;
 static bench_set *bench_sets[BENCH_MAX_SETS];
@@ -40,8 +40,8 @@ static int bench_compile(bench_set *s) {
     if (errors) {
         strbuf msg = STRBUF_INIT;
         diag_render_text(&c.diags, &msg, 0);
-        snprintf(bench_err, sizeof bench_err, "%u campaigns: %zu compile errors\n%s", s->ncampaigns,
-                 errors, sb_cstr(&msg));
+        snprintf(bench_err, sizeof bench_err, "%u campaigns (%s): %zu compile errors\n%s",
+                 s->ncampaigns, gen_shape_names[s->shape], errors, sb_cstr(&msg));
         sb_free(&msg);
     }
     comp_free(&c);
@@ -49,15 +49,20 @@ static int bench_compile(bench_set *s) {
 }
 
 const bench_set *bench_set_get(uint32_t n, const char **err) {
+    return bench_set_get_shape(GEN_SHAPE_default, n, err);
+}
+
+const bench_set *bench_set_get_shape(gen_shape shape, uint32_t n, const char **err) {
     pthread_mutex_lock(&bench_mu);
     for (size_t i = 0; i < bench_nsets; i++)
-        if (bench_sets[i]->ncampaigns == n) {
+        if (bench_sets[i]->ncampaigns == n && bench_sets[i]->shape == shape) {
             pthread_mutex_unlock(&bench_mu);
             return bench_sets[i];
         }
     bench_set *s = calloc(1, sizeof *s);
     s->ncampaigns = n;
-    gen_rules(BENCH_SEED, n, s->src, NULL);
+    s->shape = shape;
+    gen_rules_shape(BENCH_SEED, n, shape, s->src, NULL);
     for (int f = 0; f < GEN_RULE_FILES; f++)
         s->src_bytes += s->src[f].len;
     char lerr[256] = "";
@@ -77,21 +82,27 @@ const bench_set *bench_set_get(uint32_t n, const char **err) {
     return s;
 }
 
-#define BENCH_MAX_POOLS 16
+#define BENCH_MAX_POOLS 24
 static gen_receipts bench_pools[BENCH_MAX_POOLS];
 static uint32_t bench_pool_lines[BENCH_MAX_POOLS];
+static gen_shape bench_pool_shape[BENCH_MAX_POOLS];
 static size_t bench_npools;
 
 const gen_receipts *bench_receipts_get(uint32_t lines) {
+    return bench_receipts_get_shape(GEN_SHAPE_default, lines);
+}
+
+const gen_receipts *bench_receipts_get_shape(gen_shape shape, uint32_t lines) {
     pthread_mutex_lock(&bench_mu);
     for (size_t i = 0; i < bench_npools; i++)
-        if (bench_pool_lines[i] == lines) {
+        if (bench_pool_lines[i] == lines && bench_pool_shape[i] == shape) {
             pthread_mutex_unlock(&bench_mu);
             return &bench_pools[i];
         }
     if (bench_npools == BENCH_MAX_POOLS) abort();
     gen_receipts *g = &bench_pools[bench_npools];
-    gen_receipts_make(g, BENCH_SEED, BENCH_RECEIPTS, lines);
+    gen_receipts_make_shape(g, BENCH_SEED, BENCH_RECEIPTS, lines, shape);
+    bench_pool_shape[bench_npools] = shape;
     bench_pool_lines[bench_npools++] = lines;
     pthread_mutex_unlock(&bench_mu);
     return g;
@@ -100,14 +111,19 @@ const gen_receipts *bench_receipts_get(uint32_t lines) {
 static struct {
     promo_engine *e;
     uint32_t n;
+    gen_shape shape;
     int users;
 } bench_shared;
 
 promo_engine *bench_engine_acquire(uint32_t n, const char **err) {
-    const bench_set *s = bench_set_get(n, err);
+    return bench_engine_acquire_shape(GEN_SHAPE_default, n, err);
+}
+
+promo_engine *bench_engine_acquire_shape(gen_shape shape, uint32_t n, const char **err) {
+    const bench_set *s = bench_set_get_shape(shape, n, err);
     if (!s) return NULL;
     pthread_mutex_lock(&bench_mu);
-    if (bench_shared.users && bench_shared.n != n) {
+    if (bench_shared.users && (bench_shared.n != n || bench_shared.shape != shape)) {
         pthread_mutex_unlock(&bench_mu);
         if (err) *err = "engine in use with another campaign count";
         return NULL;
@@ -120,6 +136,7 @@ promo_engine *bench_engine_acquire(uint32_t n, const char **err) {
             return NULL;
         }
         bench_shared.n = n;
+        bench_shared.shape = shape;
     }
     bench_shared.users++;
     promo_engine *e = bench_shared.e;

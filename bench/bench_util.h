@@ -21,6 +21,7 @@
 /* A generated campaign set of one size: its sources and its compiled bundle. */
 typedef struct bench_set {
     uint32_t ncampaigns;
+    gen_shape shape;
     strbuf src[GEN_RULE_FILES];
     size_t src_bytes;
     strbuf bundle;     /* bundle bytes */
@@ -31,16 +32,20 @@ typedef struct bench_set {
 /* The set of n campaigns (seed BENCH_SEED), generated, compiled and loaded on first
  * use; NULL (message in *err) when it does not compile or load. Thread-safe. */
 const bench_set *bench_set_get(uint32_t ncampaigns, const char **err);
+/* The same for a shape of campaign set (gen.h GEN_SHAPE_LIST). */
+const bench_set *bench_set_get_shape(gen_shape shape, uint32_t ncampaigns, const char **err);
 
 /* BENCH_RECEIPTS receipts (seed BENCH_SEED) with `lines` lines each (0: the default
  * mix), drawn on first use. Thread-safe. */
 const gen_receipts *bench_receipts_get(uint32_t lines);
+const gen_receipts *bench_receipts_get_shape(gen_shape shape, uint32_t lines);
 
 /* An engine over the set of n campaigns shared by the threads of one benchmark run:
  * the first thread creates it, the last to release it frees it, so each run starts
  * with fresh budgets and customer state. Call before the timed loop and release
  * after it. NULL on failure (message in *err). */
 promo_engine *bench_engine_acquire(uint32_t ncampaigns, const char **err);
+promo_engine *bench_engine_acquire_shape(gen_shape shape, uint32_t ncampaigns, const char **err);
 void bench_engine_release(void);
 
 /* Bytes this thread allocated / freed so far (jemalloc "thread.allocatedp" /
@@ -55,6 +60,12 @@ long bench_peak_rss_kib(void);
 
 /* Writes `len` bytes to `path`; 0 on success. */
 int bench_write_file(const char *path, const void *data, size_t len);
+/* Runs `promo run --threads T pbc jsonl > /dev/null` once per iteration of `st` (wall
+ * clock) and reports receipts/s (`nreceipts` per run), bytes/s and the CLI's CPU time
+ * and peak RSS (bench/bench_e2e.c). */
+void bench_cli_run(gb_state *st, const char *pbc, const char *jsonl, int threads,
+                   uint32_t nreceipts);
+
 /* Monotonic clock, seconds. */
 double bench_now(void);
 

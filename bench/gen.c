@@ -67,6 +67,7 @@ static uint32_t gen_pick(gen_rng *r, const uint32_t *w, uint32_t n) {
 /* Streams: one per campaign and one per receipt, so each is drawn independently. */
 #define STREAM_CAMPAIGN (1ull << 40)
 #define STREAM_RECEIPT  (2ull << 40)
+#define STREAM_SHAPE    (3ull << 40) /* a shape's own draws, so the rest stays as drawn */
 #define SALT_CATALOG    0x63617461u
 #define SALT_CUSTOMER   0x63757374u
 #define SALT_STORE      0x73746f72u
@@ -151,6 +152,7 @@ void gen_sku_info(uint32_t sku, gen_sku *out) {
     uint32_t a = (uint32_t)((h >> 40) % (hi - lo + 1)), b = (uint32_t)((h >> 50) % (hi - lo + 1));
     out->price = (int64_t)(lo + (a < b ? a : b)) * 100 + endings[(h >> 62) % 4];
     out->excluded = top == T_TOBACCO;
+    out->sub = (uint32_t)(gen_mix64(h) % 5);
 }
 
 int gen_sku_text(uint32_t sku, char buf[8]) {
@@ -163,6 +165,36 @@ int gen_category_text(uint32_t leaf, int levels, char buf[48]) {
     if (levels == 2) return snprintf(buf, 48, "%s/%s", top_names[top], mid_names[top][mid]);
     return snprintf(buf, 48, "%s/%s/%s", top_names[top], mid_names[top][mid],
                     leaf_names[leaf % GEN_LEAVES_OF]);
+}
+
+static const char *const sub_names[5] = {"single", "pack", "family", "bulk", "gift"};
+
+int gen_category_text4(uint32_t leaf, uint32_t sub, int levels, char buf[48]) {
+    int n = gen_category_text(leaf, levels, buf);
+    if (levels >= 4) n += snprintf(buf + n, (size_t)(48 - n), "/%s", sub_names[sub % 5]);
+    return n;
+}
+
+const char *const gen_shape_names[GEN__SHAPE_COUNT] = {
+#define X(name, flags, doc) #name,
+    GEN_SHAPE_LIST(X)
+#undef X
+};
+const char *const gen_shape_docs[GEN__SHAPE_COUNT] = {
+#define X(name, flags, doc) doc,
+    GEN_SHAPE_LIST(X)
+#undef X
+};
+const uint32_t gen_shape_flags[GEN__SHAPE_COUNT] = {
+#define X(name, flags, doc) flags,
+    GEN_SHAPE_LIST(X)
+#undef X
+};
+
+int gen_shape_find(const char *name) {
+    for (int i = 0; i < GEN__SHAPE_COUNT; i++)
+        if (!strcmp(gen_shape_names[i], name)) return i;
+    return -1;
 }
 
 int gen_brand_text(uint32_t brand, char buf[24]) {
@@ -190,8 +222,13 @@ static uint32_t gen_hot_sku(uint32_t k) {
 /* ------------------------------------------------------------------- rules ---- */
 
 enum { G_DISCOUNTS, G_MULTIBUY, G_POINTS, G_COUPONS, G_CLUB, G_PARTNER, G__COUNT };
-static const char *const group_names[G__COUNT] = {"g_discounts", "g_multibuy", "g_points",
-                                                  "g_coupons",   "g_club",     "g_partner"};
+/* Shape "groups" adds 12 more (G__COUNT .. G__ALL-1). */
+#define G_XGROUPS 12
+#define G__ALL    (G__COUNT + G_XGROUPS)
+static const char *const group_names[G__ALL] = {
+    "g_discounts", "g_multibuy", "g_points", "g_coupons", "g_club",  "g_partner",
+    "g_dept_a",    "g_dept_b",   "g_dept_c", "g_dept_d",  "g_brand", "g_vendor",
+    "g_season",    "g_weekly",   "g_app",    "g_family",  "g_pharm", "g_clearance"};
 
 #define BRAND_SETS 10
 enum {
@@ -214,7 +251,8 @@ typedef struct gen_world {
     uint8_t used_mid[GEN_TOPS * GEN_MIDS];
     uint8_t used_brandset[BRAND_SETS];
     uint8_t used_combo[CS__COUNT];
-    uint8_t used_group[G__COUNT];
+    uint8_t used_group[G__ALL];
+    uint32_t shape; /* GEN_SF_* */
 } gen_world;
 
 static void gen_money(strbuf *b, int64_t k) {
@@ -445,7 +483,7 @@ static void gen_points_when(gen_rng *r, strbuf *b, int always) {
 }
 
 /* A promo price for 1..3 popular SKUs, below the cheapest of them. */
-static void gen_price_reward(gen_rng *r, strbuf *rw) {
+static void gen_price_reward(gen_rng *r, strbuf *rw, int flat) {
     uint32_t n = 1 + gen_rng_below(r, 3);
     int64_t minp = INT64_MAX;
     char skus[3][8];
@@ -454,6 +492,7 @@ static void gen_price_reward(gen_rng *r, strbuf *rw) {
         uint32_t sku;
         do {
             sku = gen_hot_sku(gen_rng_below(r, 2000));
+            if (flat) sku = (uint32_t)(gen_mix64(sku + (uint64_t)j * GEN_SKUS) % GEN_SKUS);
             gen_sku_info(sku, &s);
         } while (s.excluded);
         gen_sku_text(sku, skus[j]);
@@ -485,6 +524,153 @@ static int gen_names(const char *text, size_t n, const char *t) {
     return 0;
 }
 
+/* ---------------------------------------------------------------- shapes ---- */
+
+/* A SKU that is not tobacco: popular (unless `flat`) or any. */
+static uint32_t gen_target_sku(gen_rng *r, int flat) {
+    for (;;) {
+        uint32_t sku = !flat && gen_rng_pct(r, 50) ? gen_hot_sku(gen_rng_below(r, 2000))
+                                                   : gen_rng_below(r, GEN_SKUS);
+        gen_sku s;
+        gen_sku_info(sku, &s);
+        if (!s.excluded) return sku;
+    }
+}
+
+/* WIDE: `sku in [...]` of 20..300 SKUs. */
+static void gen_wide_target(gen_rng *r, strbuf *t, int flat) {
+    uint32_t n = 20 + gen_rng_below(r, 281);
+    char buf[8];
+    sb_puts(t, "sku in [");
+    for (uint32_t j = 0; j < n; j++) {
+        gen_sku_text(gen_target_sku(r, flat), buf);
+        sb_printf(t, "%s\"%s\"", j ? ", " : "", buf);
+    }
+    sb_putc(t, ']');
+}
+
+/* A category of top category tp at `levels` (1..4) levels. */
+static void gen_any_category(gen_rng *r, strbuf *t, uint32_t tp, int levels) {
+    char buf[48];
+    uint32_t leaf = (tp * GEN_MIDS + gen_rng_below(r, GEN_MIDS)) * GEN_LEAVES_OF +
+                    gen_rng_below(r, GEN_LEAVES_OF);
+    gen_category_text4(leaf, gen_rng_below(r, 5), levels, buf);
+    sb_printf(t, "\"%s\"", buf);
+}
+
+/* DEEP: a category test at some level, or a list of 2..8 categories. */
+static int gen_deep_target(gen_rng *r, strbuf *t, uint32_t *top) {
+    uint32_t tp = gen_rng_below(r, GEN_TOPS - 1), x = gen_rng_below(r, 100);
+    *top = tp;
+    if (x < 45) {
+        int levels = 1 + (int)gen_rng_below(r, 4);
+        sb_puts(t, "category ");
+        gen_any_category(r, t, tp, levels);
+        return levels == 1 ? B_BROAD : levels == 2 ? B_MID : B_NARROW;
+    }
+    if (x < 85) {
+        uint32_t n = 2 + gen_rng_below(r, 7);
+        sb_puts(t, "category in [");
+        for (uint32_t j = 0; j < n; j++) {
+            if (j) sb_puts(t, ", ");
+            gen_any_category(r, t, gen_rng_pct(r, 70) ? tp : gen_rng_below(r, GEN_TOPS - 1),
+                             2 + (int)gen_rng_below(r, 3));
+        }
+        sb_putc(t, ']');
+        return B_MID;
+    }
+    sb_puts(t, "category ");
+    gen_any_category(r, t, tp, 3);
+    sb_puts(t, " or category ");
+    gen_any_category(r, t, gen_rng_below(r, GEN_TOPS - 1), 4);
+    return B_NARROW;
+}
+
+/* WHEN: 2..4 aggregates over lines, joined by `and` / `or`. */
+static void gen_heavy_when(gen_world *w, gen_rng *r, strbuf *c, const char *tgt, uint32_t tp) {
+    uint32_t n = 2 + gen_rng_below(r, 3);
+    for (uint32_t j = 0; j < n; j++) {
+        if (j) sb_puts(c, gen_rng_pct(r, 60) ? " or " : " and ");
+        uint32_t other = gen_rng_below(r, GEN_TOPS - 1);
+        switch (gen_rng_below(r, 8)) {
+        case 0:
+            sb_printf(c, "sum(lines where %s) >= ", tgt);
+            gen_money(c, gen_threshold(r, tp, 1 + gen_rng_below(r, 4)));
+            break;
+        case 1: sb_printf(c, "count(lines where %s) >= %u", tgt, 1 + gen_rng_below(r, 3)); break;
+        case 2: sb_printf(c, "distinct(lines where %s) >= 2", tgt); break;
+        case 3:
+            sb_puts(c, "any(lines where category ");
+            gen_any_category(r, c, other, 2);
+            sb_putc(c, ')');
+            break;
+        case 4:
+            sb_puts(c, "sum(lines where category ");
+            gen_any_category(r, c, other, 1);
+            sb_puts(c, ") >= ");
+            gen_money(c, gen_threshold(r, other, 2 + gen_rng_below(r, 3)));
+            break;
+        case 5: sb_printf(c, "count(lines where qty >= 2) >= %u", 1 + gen_rng_below(r, 3)); break;
+        case 6:
+            sb_printf(c, "sum(lines where %s and price >= ", tgt);
+            gen_money(c, (int64_t)(50 + 50 * gen_rng_below(r, 4)) * 100);
+            sb_puts(c, ") >= ");
+            gen_money(c, gen_threshold(r, tp, 2));
+            break;
+        default:
+            w->st->history++;
+            sb_printf(c, "history.sum(lines where %s, 30 days) >= ", tgt);
+            gen_money(c, gen_threshold(r, tp, 3 + gen_rng_below(r, 6)));
+            break;
+        }
+    }
+}
+
+/* "HH:MM" of half-hour slot k (0..48). */
+static void gen_slot(strbuf *o, uint32_t k) {
+    sb_printf(o, "%02u:%02u", k / 2, k % 2 * 30);
+}
+
+/* TIME: 1..2 hour windows at half-hour boundaries, a third overnight. Returns 1 when
+ * one is overnight. */
+static int gen_time_windows(gen_rng *r, strbuf *o) {
+    if (gen_rng_below(r, 3) == 0) {
+        uint32_t from = 36 + gen_rng_below(r, 11), to = 2 + gen_rng_below(r, 13);
+        gen_slot(o, from);
+        sb_puts(o, " .. ");
+        gen_slot(o, to);
+        sb_putc(o, '\n');
+        return 1;
+    }
+    uint32_t from = 12 + gen_rng_below(r, 28), to = from + 2 + gen_rng_below(r, 15);
+    if (to > 48) to = 48;
+    gen_slot(o, from);
+    sb_puts(o, " .. ");
+    gen_slot(o, to);
+    if (to + 3 < 48 && gen_rng_pct(r, 30)) {
+        uint32_t f2 = to + 1 + gen_rng_below(r, 47 - to - 1);
+        uint32_t t2 = f2 + 1 + gen_rng_below(r, 48 - f2);
+        sb_puts(o, ", ");
+        gen_slot(o, f2);
+        sb_puts(o, " .. ");
+        gen_slot(o, t2);
+    }
+    sb_putc(o, '\n');
+    return 0;
+}
+
+/* STORES: 5..60 distinct stores, sometimes a region too. */
+static void gen_store_list(gen_rng *r, strbuf *o) {
+    static const uint32_t steps[] = {7, 13, 17, 31, 37, 41, 43, 53, 61, 67, 71, 73, 79, 83, 89, 97};
+    uint32_t n = 5 + gen_rng_below(r, 56), start = gen_rng_below(r, GEN_STORES);
+    uint32_t step = steps[gen_rng_below(r, NELEM(steps))];
+    for (uint32_t j = 0; j < n; j++)
+        sb_printf(o, "%s%u", j ? ", " : "", 101 + (start + j * step) % GEN_STORES);
+    if (gen_rng_pct(r, 30))
+        sb_printf(o, ", region \"%s\"", region_names[gen_rng_below(r, GEN_REGIONS)]);
+    sb_putc(o, '\n');
+}
+
 static void gen_campaign(gen_world *w, uint64_t seed, uint32_t i) {
     gen_rng rr, *r = &rr;
     gen_rng_seed(r, seed, STREAM_CAMPAIGN + i);
@@ -499,6 +685,19 @@ static void gen_campaign(gen_world *w, uint64_t seed, uint32_t i) {
     memset(w->pending, 0, sizeof w->pending);
     int narrow = m == GEN_M_EACH || m == GEN_M_BUY_FREE || m == GEN_M_BUY_AT || m == GEN_M_BUNDLE;
     int breadth = gen_target(w, r, &tgt, &tp, narrow);
+    gen_rng srr, *sr = &srr; /* the shape's draws */
+    gen_rng_seed(sr, seed, STREAM_SHAPE + i);
+    const uint32_t shape = w->shape;
+    if ((shape & GEN_SF_WIDE) && m != GEN_M_PRICE && gen_rng_pct(sr, 20)) {
+        tgt.len = 0;
+        memset(w->pending, 0, sizeof w->pending);
+        gen_wide_target(sr, &tgt, (shape & GEN_SF_FLAT) != 0);
+        breadth = B_NARROW;
+    } else if (shape & GEN_SF_DEEP) {
+        tgt.len = 0;
+        memset(w->pending, 0, sizeof w->pending);
+        breadth = gen_deep_target(sr, &tgt, &tp);
+    }
     const char *T = sb_cstr(&tgt);
     int line_level = 1, per_receipt_ok = 0, forced_when = 0, staff = 0;
     /* Sales periods: a discount on a wide target always has dates; a storewide percent
@@ -550,7 +749,7 @@ static void gen_campaign(gen_world *w, uint64_t seed, uint32_t i) {
         line_level = 0;
         break;
     }
-    case GEN_M_PRICE: gen_price_reward(r, &rw); break;
+    case GEN_M_PRICE: gen_price_reward(r, &rw, (shape & GEN_SF_FLAT) != 0); break;
     case GEN_M_BUY_FREE: {
         static const uint32_t nm[4][2] = {{2, 1}, {1, 1}, {3, 1}, {4, 2}};
         uint32_t k = gen_rng_below(r, 4);
@@ -660,8 +859,27 @@ static void gen_campaign(gen_world *w, uint64_t seed, uint32_t i) {
     sb_printf(o, "%u\n", tier * 10000 + (uint32_t)((uint64_t)i * 7919u % 10000u));
 
     /* Compatibility. */
-    int card = gen_rng_pct(r, 12), code = !staff && gen_rng_pct(r, 5);
-    if (staff) {
+    int card = gen_rng_pct(r, 12), code = !staff && gen_rng_pct(r, 5), shape_stop = 0;
+    if ((shape & GEN_SF_GROUPS) && !staff) {
+        uint32_t x = gen_rng_below(sr, 100);
+        if (x < 90) {
+            gen_group(w, o, G__COUNT + (int)gen_rng_below(sr, G_XGROUPS));
+            uint32_t y = gen_rng_below(sr, 100);
+            if (y < 70) {
+                int with[6], n = 2 + (int)gen_rng_below(sr, 4);
+                uint32_t first = gen_rng_below(sr, G_XGROUPS);
+                with[0] = G_POINTS;
+                for (int j = 1; j < n; j++) /* distinct: consecutive groups */
+                    with[j] = G__COUNT + (int)((first + (uint32_t)j) % G_XGROUPS);
+                gen_combine_with(w, o, with, n);
+            } else if (y < 78) {
+                gen_clause(o, "combine");
+                sb_puts(o, "none\n");
+                st->combine_none++;
+            }
+        }
+        shape_stop = gen_rng_pct(sr, 4);
+    } else if (staff) {
         gen_clause(o, "combine");
         sb_puts(o, "none\n");
         st->combine_none++;
@@ -707,7 +925,7 @@ static void gen_campaign(gen_world *w, uint64_t seed, uint32_t i) {
     } else if (m != GEN_M_SPEND_LIMIT) {
         gen_group(w, o, G_COUPONS);
     }
-    if (staff || (code && gen_rng_pct(r, 20))) {
+    if (staff || (code && gen_rng_pct(r, 20)) || shape_stop) {
         sb_puts(o, "    stop\n");
         st->stop++;
     }
@@ -725,14 +943,22 @@ static void gen_campaign(gen_world *w, uint64_t seed, uint32_t i) {
         sb_printf(o, "%s .. %s\n", da, db);
         st->active++;
     }
-    if (gen_rng_pct(r, 20)) {
+    int want_days = gen_rng_pct(r, 20);
+    if (shape & GEN_SF_TIME) want_days = gen_rng_pct(sr, 50);
+    if (want_days) {
         static const char *const forms[] = {"mon .. fri", "sat, sun", "fri .. mon", "tue, thu",
                                             "wed"};
         gen_clause(o, "days");
         sb_printf(o, "%s\n", forms[gen_rng_below(r, NELEM(forms))]);
         st->days++;
     }
-    if (gen_rng_pct(r, 15)) {
+    int want_hours = gen_rng_pct(r, 15);
+    if (shape & GEN_SF_TIME) want_hours = gen_rng_pct(sr, 70);
+    if (want_hours && (shape & GEN_SF_TIME)) {
+        gen_clause(o, "hours");
+        st->overnight += (uint32_t)gen_time_windows(sr, o);
+        st->hours++;
+    } else if (want_hours) {
         static const char *const forms[] = {"09:00 .. 18:00", "22:00 .. 06:00", "07:00 .. 11:00",
                                             "18:00 .. 24:00", "12:00 .. 15:00, 19:00 .. 21:00"};
         uint32_t k = gen_rng_below(r, NELEM(forms));
@@ -741,7 +967,13 @@ static void gen_campaign(gen_world *w, uint64_t seed, uint32_t i) {
         st->hours++;
         if (k == 1) st->overnight++;
     }
-    if (gen_rng_pct(r, 15)) {
+    int want_stores = gen_rng_pct(r, 15);
+    if (shape & GEN_SF_STORES) want_stores = gen_rng_pct(sr, 50);
+    if (want_stores && (shape & GEN_SF_STORES)) {
+        gen_clause(o, "stores");
+        gen_store_list(sr, o);
+        st->stores++;
+    } else if (want_stores) {
         gen_clause(o, "stores");
         uint32_t n = gen_rng_below(r, 6), nreg = gen_rng_pct(r, 40) || n == 0;
         for (uint32_t j = 0; j < n; j++)
@@ -813,6 +1045,15 @@ static void gen_campaign(gen_world *w, uint64_t seed, uint32_t i) {
         }
     }
 
+    if ((shape & GEN_SF_WHEN) && !staff) {
+        strbuf c4 = STRBUF_INIT;
+        gen_heavy_when(w, sr, &c4, T, tp);
+        gen_clause(o, "when");
+        sb_printf(o, "%s\n", sb_cstr(&c4));
+        if (!forced_when) st->when++;
+        sb_free(&c4);
+    }
+
     gen_clause(o, "then");
     sb_printf(o, "%s\n", sb_cstr(&rw));
 
@@ -853,7 +1094,7 @@ static void gen_catalog_file(gen_world *w, uint64_t seed, uint32_t n) {
     sb_printf(o, "# Generated by promo-gen --seed %llu --campaigns %u: groups and line sets.\n\n",
               (unsigned long long)seed, n);
     int any = 0;
-    for (int g = 0; g < G__COUNT; g++) {
+    for (int g = 0; g < G__ALL; g++) {
         if (!w->used_group[g]) continue;
         sb_printf(o, "%s%s", any ? ", " : "group ", group_names[g]);
         any = 1;
@@ -899,9 +1140,15 @@ static void gen_catalog_file(gen_world *w, uint64_t seed, uint32_t n) {
 
 void gen_rules(uint64_t seed, uint32_t ncampaigns, strbuf out[GEN_RULE_FILES],
                gen_rules_stats *stats) {
+    gen_rules_shape(seed, ncampaigns, GEN_SHAPE_default, out, stats);
+}
+
+void gen_rules_shape(uint64_t seed, uint32_t ncampaigns, gen_shape shape,
+                     strbuf out[GEN_RULE_FILES], gen_rules_stats *stats) {
     gen_rules_stats local;
     gen_world w;
     memset(&w, 0, sizeof w);
+    w.shape = (unsigned)shape < GEN__SHAPE_COUNT ? gen_shape_flags[shape] : 0;
     w.out = out;
     w.st = stats ? stats : &local;
     memset(w.st, 0, sizeof *w.st);
@@ -1022,6 +1269,12 @@ static const uint32_t hour_weight[24] = {1, 1, 1, 1, 1, 1,  1,  3,  5,  6, 7, 7,
                                          8, 8, 7, 7, 8, 10, 12, 12, 10, 7, 4, 2};
 
 void gen_receipt(gen_arena *a, uint64_t seed, uint64_t index, uint32_t lines, promo_receipt *out) {
+    gen_receipt_shape(a, seed, index, lines, GEN_SHAPE_default, out);
+}
+
+void gen_receipt_shape(gen_arena *a, uint64_t seed, uint64_t index, uint32_t lines, gen_shape shape,
+                       promo_receipt *out) {
+    const uint32_t sf = (unsigned)shape < GEN__SHAPE_COUNT ? gen_shape_flags[shape] : 0;
     gen_rng rr, *r = &rr;
     gen_rng_seed(r, seed, STREAM_RECEIPT + index);
     memset(out, 0, sizeof *out); /* promo_receipt_init without linking libpromo */
@@ -1037,6 +1290,7 @@ void gen_receipt(gen_arena *a, uint64_t seed, uint64_t index, uint32_t lines, pr
     out->payment = (int)gen_pick(r, pay_w, 5);
     out->date = civil_days(GEN_YEAR, 1, 1) + (int32_t)gen_rng_below(r, 365);
     int32_t hour = (int32_t)gen_pick(r, hour_weight, 24);
+    if (sf & GEN_SF_TIME) hour = (int32_t)gen_rng_below(r, 24);
     out->time = hour * 3600 + (int32_t)gen_rng_below(r, 3600);
 
     if (gen_rng_pct(r, 6)) {
@@ -1076,12 +1330,14 @@ void gen_receipt(gen_arena *a, uint64_t seed, uint64_t index, uint32_t lines, pr
     promo_line *ln = gen_alloc(a, sizeof(promo_line) * nl);
     int64_t total = 0;
     for (uint32_t j = 0; j < nl; j++) {
-        uint32_t sku =
-            gen_rng_pct(r, 45) ? gen_hot_sku(gen_rng_below(r, 2000)) : gen_rng_below(r, GEN_SKUS);
+        uint32_t sku = gen_rng_pct(r, 45) && !(sf & GEN_SF_FLAT)
+                           ? gen_hot_sku(gen_rng_below(r, 2000))
+                           : gen_rng_below(r, GEN_SKUS);
         gen_sku s;
         gen_sku_info(sku, &s);
         ln[j].sku = gen_str(a, buf, gen_sku_text(sku, buf));
-        ln[j].category = gen_str(a, buf, gen_category_text(s.leaf, 3, buf));
+        ln[j].category =
+            gen_str(a, buf, gen_category_text4(s.leaf, s.sub, sf & GEN_SF_DEEP ? 4 : 3, buf));
         ln[j].brand = gen_str(a, buf, gen_brand_text(s.brand, buf));
         ln[j].price = s.price;
         if (s.weight) {
@@ -1105,12 +1361,17 @@ void gen_receipt(gen_arena *a, uint64_t seed, uint64_t index, uint32_t lines, pr
 }
 
 void gen_receipts_make(gen_receipts *out, uint64_t seed, size_t n, uint32_t lines) {
+    gen_receipts_make_shape(out, seed, n, lines, GEN_SHAPE_default);
+}
+
+void gen_receipts_make_shape(gen_receipts *out, uint64_t seed, size_t n, uint32_t lines,
+                             gen_shape shape) {
     out->arena = gen_arena_new();
     out->r = xmalloc(sizeof(promo_receipt) * (n ? n : 1));
     out->n = n;
     out->nlines = 0;
     for (size_t i = 0; i < n; i++) {
-        gen_receipt(out->arena, seed, i, lines, &out->r[i]);
+        gen_receipt_shape(out->arena, seed, i, lines, shape, &out->r[i]);
         out->nlines += out->r[i].nlines;
     }
 }

@@ -1,7 +1,8 @@
 /*
  * gen_main.c — `promo-gen`, the command-line face of the workload generator (gen.h):
  *
- *   promo-gen --seed S --campaigns N --receipts R --out DIR [--lines L] [--quiet]
+ *   promo-gen --seed S --campaigns N --receipts R --out DIR [--lines L] [--shape NAME]
+ *             [--quiet]
  *
  * writes DIR/rules/{00_catalog,10_discounts,20_multibuy,30_loyalty}.rule (N campaigns
  * in all) and DIR/receipts.jsonl (R receipts, SPEC 4). The same arguments always give
@@ -17,10 +18,13 @@
 
 static void usage(FILE *f) {
     fputs("usage: promo-gen --seed S --campaigns N --receipts R --out DIR [--lines L] "
-          "[--quiet]\n"
+          "[--shape NAME] [--quiet]\n"
           "  writes DIR/rules/*.rule (N campaigns) and DIR/receipts.jsonl (R receipts);\n"
-          "  --lines L gives every receipt exactly L lines (default: 1..40, mean ~12)\n",
+          "  --lines L gives every receipt exactly L lines (default: 1..40, mean ~12)\n"
+          "  --shape NAME draws a shape of campaign set (docs/performance.md):\n",
           f);
+    for (int i = 0; i < GEN__SHAPE_COUNT; i++)
+        fprintf(f, "    %-13s %s\n", gen_shape_names[i], gen_shape_docs[i]);
 }
 
 static int parse_u64(const char *s, unsigned long long *out) {
@@ -50,7 +54,7 @@ static int write_file(const char *path, const strbuf *b) {
 int main(int argc, char **argv) {
     unsigned long long seed = 1, ncamp = 400, nrec = 10000, lines = 0;
     const char *out = NULL;
-    int quiet = 0;
+    int quiet = 0, shape = GEN_SHAPE_default;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         unsigned long long *dst = !strcmp(a, "--seed")        ? &seed
@@ -66,6 +70,13 @@ int main(int argc, char **argv) {
             i++;
         } else if (!strcmp(a, "--out") && i + 1 < argc) {
             out = argv[++i];
+        } else if (!strcmp(a, "--shape") && i + 1 < argc) {
+            shape = gen_shape_find(argv[++i]);
+            if (shape < 0) {
+                fprintf(stderr, "promo-gen: unknown shape '%s'\n", argv[i]);
+                usage(stderr);
+                return 2;
+            }
         } else if (!strcmp(a, "--quiet")) {
             quiet = 1;
         } else if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
@@ -89,7 +100,7 @@ int main(int argc, char **argv) {
 
     strbuf files[GEN_RULE_FILES] = {STRBUF_INIT, STRBUF_INIT, STRBUF_INIT, STRBUF_INIT};
     gen_rules_stats st;
-    gen_rules(seed, (uint32_t)ncamp, files, &st);
+    gen_rules_shape(seed, (uint32_t)ncamp, (gen_shape)shape, files, &st);
     for (int f = 0; f < GEN_RULE_FILES; f++) {
         path.len = 0;
         sb_printf(&path, "%s/rules/%s", out, gen_rule_file_names[f]);
@@ -110,7 +121,7 @@ int main(int argc, char **argv) {
     for (unsigned long long i = 0; i < nrec; i++) {
         promo_receipt r;
         gen_arena_reset(arena);
-        gen_receipt(arena, seed, i, (uint32_t)lines, &r);
+        gen_receipt_shape(arena, seed, i, (uint32_t)lines, (gen_shape)shape, &r);
         nlines += r.nlines;
         line.len = 0;
         gen_receipt_json(&r, &line);

@@ -104,10 +104,119 @@ def machine(ctx):
             f"library built as {ctx.get('library_build_type', '?')}{load}")
 
 
+def shape_runs(benchs, family, campaigns):
+    """{shape name: benchmark} of bm_shapes_eval / bm_shapes_run at that size."""
+    out = {}
+    for b in benchs:
+        fam, args = parse_name(b["name"])
+        if fam != family or args.get("campaigns") != campaigns or b.get("error_occurred"):
+            continue
+        if b.get("run_type", "iteration") != "iteration":
+            continue
+        out[b.get("label") or f"shape {args.get('shape')}"] = b
+    return out
+
+
+def shape_cpu_rate(b):
+    """cpu_rate without its plausibility floor: shapes are compared on a shared machine."""
+    if "receipts_per_cpu_second" in b:
+        return cpu_rate(b)
+    ips, rt, ct = b.get("items_per_second"), b.get("real_time"), b.get("cpu_time")
+    return ips * rt / ct if ips and rt and ct else None
+
+
+def rank_rate(b):
+    """The rate shapes are ranked by: the CPU-time rate (the evaluator's own speed, what
+    counts on a shared machine), else the wall-clock rate."""
+    return shape_cpu_rate(b) or b.get("items_per_second") or 0
+
+
+def worst_best(runs):
+    if not runs:
+        return None, None
+    order = sorted(runs.items(), key=lambda kv: rank_rate(kv[1]))
+    return order[0], order[-1]
+
+
+def shape_table(benchs):
+    """Markdown lines: one row per shape, the worst marked."""
+    cols = [("bm_shapes_eval", 400), ("bm_shapes_eval", 1000), ("bm_shapes_run", 400),
+            ("bm_shapes_run", 1000)]
+    runs = {c: shape_runs(benchs, *c) for c in cols}
+    names = []
+    for c in cols:
+        for n in runs[c]:
+            if n not in names:
+                names.append(n)
+    if not names:
+        return []
+    worst = {c: worst_best(runs[c])[0] for c in cols}
+    lines = ["", "Per shape of campaign set (`bm_shapes_eval`: promo_eval + promo_commit, 1 thread, "
+             "receipts in memory; `bm_shapes_run`: `promo run --threads 2` on 100,000 JSON "
+             "receipts, wall clock). Each cell: receipts/s by wall clock (by CPU time in "
+             "brackets when the machine was shared); the slowest shape of each column, by CPU "
+             "time, in bold:", "",
+             "| shape | eval, 400 campaigns | eval, 1,000 | `promo run --threads 2`, 400 | "
+             "`promo run --threads 2`, 1,000 |", "|---|---|---|---|---|"]
+    for n in names:
+        cells = []
+        for c in cols:
+            b = runs[c].get(n)
+            if not b:
+                cells.append("")
+                continue
+            v, cpu = b.get("items_per_second"), shape_cpu_rate(b)
+            t = si(v, "/s") + (f" ({si(cpu, '/s')})" if cpu and cpu > v * 1.15 else "")
+            if worst[c] and worst[c][0] == n:
+                t = f"**{t}**"
+            cells.append(t)
+        lines.append(f"| {n} | " + " | ".join(cells) + " |")
+    return lines
+
+
 def targets(benchs):
     """(what, goal text, measured text, status text, command) rows."""
     rows = []
     cmd_bench = "build-bench/bench/promo-bench --benchmark_filter="
+
+    # The headline: the worst shape of campaign set, not the best (bench_shapes.c).
+    run400 = shape_runs(benchs, "bm_shapes_run", 400)
+    ev400 = shape_runs(benchs, "bm_shapes_eval", 400)
+    for what, runs, goal, flt in (
+            ("every shape, 400 campaigns, `promo run --threads 2`: the slowest shape", run400,
+             300e3, "bm_shapes_run/.*campaigns:400"),
+            ("every shape, 400 campaigns, evaluation only (eval+commit), 1 thread: the slowest "
+             "shape", ev400, 300e3, "bm_shapes_eval/.*campaigns:400")):
+        (wn, wb), _ = worst_best(runs) if runs else ((None, None), None)
+        if not wb:
+            rows.append((what, f"≥ {si(goal, '/s')}", "n/a", "not measured", f"`{cmd_bench}'{flt}'`"))
+            continue
+        v = wb["items_per_second"]
+        cpu = shape_cpu_rate(wb)
+        shown = f"{wn}: {si(v)} receipts/s" + (f" (CPU-time rate {si(cpu, '/s')})"
+                                                if cpu and cpu > v * 1.15 else "")
+        met = rank_rate(wb) >= goal
+        st = "**met**" if met else f"missed: {goal / rank_rate(wb):.1f}× below"
+        rows.append((what, f"≥ {si(goal, '/s')}", shown, st, f"`{cmd_bench}'{flt}'`"))
+    for what, runs, flt in (("slowest / fastest shape, evaluation, 400 campaigns", ev400,
+                             "bm_shapes_eval/.*campaigns:400"),
+                            ("slowest / fastest shape, `promo run --threads 2`, 400 campaigns",
+                             run400, "bm_shapes_run/.*campaigns:400")):
+        w, bst = worst_best(runs)
+        if not w:
+            continue
+        ratio = rank_rate(bst[1]) / max(rank_rate(w[1]), 1e-9)
+        rows.append((what, "≤ 1.5×", f"{ratio:.2f}× ({w[0]} vs {bst[0]})",
+                     "**met**" if ratio <= 1.5 else "missed", f"`{cmd_bench}'{flt}'`"))
+    mem = [b for b in benchs if parse_name(b["name"])[0] == "bm_memory_shapes"
+           and not b.get("error_occurred")]
+    if mem:
+        worst_alloc = max(b.get("eval_allocs_per_receipt", 0) for b in mem)
+        worst_bytes = max(b.get("eval_alloc_bytes_per_receipt", 0) for b in mem)
+        rows.append(("heap allocations per receipt after warm-up (promo_eval), every shape", "0",
+                     f"at most {worst_alloc:g} ({worst_bytes:g} bytes) over {len(mem)} shapes",
+                     "**met**" if worst_alloc == 0 and worst_bytes == 0 else "missed",
+                     f"`{cmd_bench}'bm_memory_shapes'`"))
 
     def rate_row(what, b, goal, flt):
         v = b.get("items_per_second") if b and not b.get("error_occurred") else None
@@ -220,6 +329,7 @@ def markdown(data):
              "| target | goal | measured | status | command |", "|---|---|---|---|---|"]
     for r in targets(benchs):
         lines.append("| " + " | ".join(r) + " |")
+    lines += shape_table(benchs)
     lines += ["", "All benchmarks of the run (`bench/results/results.json`; time is wall "
               "clock per iteration, per thread for multi-threaded runs; rates are totals; the "
               "CPU-time rate is what the rate would be had each thread kept its core, which "

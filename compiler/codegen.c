@@ -255,7 +255,10 @@ static void cg_span_text(cg *g, src_span sp, strbuf *out) {
 /* Appends one instruction, checking the operand against its kind (the VM trusts the
  * verifier, which trusts nothing, but the emitter should never produce what the
  * verifier refuses) and tracking the stack depth for max_stack. */
-static void cg_emit(cg *g, cg_code *k, promo_opcode op, int64_t a) {
+static void cg_canon(cg *g, cg_code *k, promo_opcode op, int64_t a);
+
+/* Appends instruction (op, a) to k without its canonical bytes (see cg_emit). */
+static void cg_emit_word(cg *g, cg_code *k, promo_opcode op, int64_t a) {
     const promo_opinfo *oi = &promo_opinfo_table[op];
     if (oi->operand == OPK_IMM) {
         if (a < INSN_IMM_MIN || a > INSN_IMM_MAX) {
@@ -279,8 +282,17 @@ static void cg_emit(cg *g, cg_code *k, promo_opcode op, int64_t a) {
         k->depth += oi->pushes - oi->pops;
     }
     if (k->depth > k->maxd) k->maxd = k->depth;
-    /* Canonical bytes: the instruction with its operand by content, not by index, so
-     * equal predicates share one block. */
+}
+
+static void cg_emit(cg *g, cg_code *k, promo_opcode op, int64_t a) {
+    cg_emit_word(g, k, op, a);
+    cg_canon(g, k, op, a);
+}
+
+/* Canonical bytes: the instruction with its operand by content, not by index, so a
+ * predicate has the same bytes in every rebuild (history keys). */
+static void cg_canon(cg *g, cg_code *k, promo_opcode op, int64_t a) {
+    const promo_opinfo *oi = &promo_opinfo_table[op];
     sb_putc(&k->canon, (char)op);
     switch (oi->operand) {
     case OPK_IMM:
@@ -327,7 +339,9 @@ static void cg_push_int(cg *g, cg_code *k, int64_t v, uint32_t type) {
         cg_emit(g, k, OP_PUSH_K, cg_const(g, v, PB_NONE, type));
 }
 
-static void cg_push_str(cg *g, cg_code *k, const char *s, size_t len) {
+/* Not inlined: GCC's -Warray-bounds otherwise follows XXH3's long-input paths into the
+ * 32-byte buffers of number texts (a false positive at -O3). */
+__attribute__((noinline)) static void cg_push_str(cg *g, cg_code *k, const char *s, size_t len) {
     uint32_t si = cg_str(g, s, len);
     cg_emit(g, k, OP_PUSH_K, cg_const(g, (int64_t)promo_hash(s, len), si, TY_STRING));
 }
@@ -335,6 +349,41 @@ static void cg_push_str(cg *g, cg_code *k, const char *s, size_t len) {
 static void cg_emit_set(cg *g, cg_code *k, promo_opcode op, uint32_t kind, cg_items *it) {
     uint32_t s = cg_set(g, kind, it, &k->set_content);
     cg_emit(g, k, op, s);
+}
+
+/* The line fact `sku` (OP_L_SKU) or `brand` (OP_L_BRAND) that n reads, else 0. */
+static promo_opcode cg_atom_fact(const ast_node *n) {
+    if (n->kind != AST_FACT) return (promo_opcode)0;
+    return n->op == FACT_SKU ? OP_L_SKU : n->op == FACT_BRAND ? OP_L_BRAND : (promo_opcode)0;
+}
+
+/* `sku in [...]` / `brand in [...]` as one line-atom opcode (L_SKU_IN, L_BRAND_IN). Its
+ * canonical bytes are those of `L_SKU; IN_SET A`, what earlier compilers emitted, so
+ * history keys do not change with the opcode. */
+static void cg_emit_atom_set(cg *g, cg_code *k, promo_opcode fact, cg_items *it) {
+    uint32_t s = cg_set(g, PB_SET_STRING, it, &k->set_content);
+    cg_emit_word(g, k, fact == OP_L_SKU ? OP_L_SKU_IN : OP_L_BRAND_IN, s);
+    cg_canon(g, k, fact, 0);
+    cg_canon(g, k, OP_IN_SET, s);
+}
+
+/* Instructions an opcode stands for in canonical bytes. */
+static uint32_t cg_canon_words(promo_opcode op) {
+    return op == OP_L_SKU_IN || op == OP_L_BRAND_IN   ? 2
+           : op == OP_L_SKU_EQ || op == OP_L_BRAND_EQ ? 3
+                                                      : 1;
+}
+
+/* `sku == "x"` / `brand == "x"` (and `sku "x"`) as L_SKU_EQ / L_BRAND_EQ of the string
+ * constant; canonical bytes of `L_SKU; PUSH_K k; SEQ` (or `PUSH_K k; L_SKU; SEQ` when
+ * `const_first`), as above. */
+__attribute__((noinline)) static void cg_emit_atom_eq(cg *g, cg_code *k, promo_opcode fact,
+                                                      const char *s, size_t len, int const_first) {
+    uint32_t kc = cg_const(g, (int64_t)promo_hash(s, len), cg_str(g, s, len), TY_STRING);
+    cg_emit_word(g, k, fact == OP_L_SKU ? OP_L_SKU_EQ : OP_L_BRAND_EQ, kc);
+    cg_canon(g, k, const_first ? OP_PUSH_K : fact, const_first ? kc : 0);
+    cg_canon(g, k, const_first ? fact : OP_PUSH_K, const_first ? 0 : kc);
+    cg_canon(g, k, OP_SEQ, 0);
 }
 
 /* ---------------------------------------------------------- expressions ---- */
@@ -446,6 +495,21 @@ static void cg_compare(cg *g, cg_code *k, const ast_node *n) {
                                           : ">=");
             g->failed = 1;
         }
+        promo_opcode fa = cg_atom_fact(a), fb = cg_atom_fact(b);
+        const ast_node *lit = fa ? b : a;
+        if (n->op == BIN_EQ && (fa || fb) && (lit->kind == AST_STRING || lit->kind == AST_NUM)) {
+            char buf[32];
+            const char *s = lit->str;
+            size_t len = s ? strlen(s) : 0;
+            if (lit->kind == AST_NUM) {
+                len = (size_t)cg_int_text(lit, buf);
+                s = buf;
+            }
+            if (s) {
+                cg_emit_atom_eq(g, k, fa ? fa : fb, s, len, !fa);
+                return;
+            }
+        }
         cg_strval(g, k, a);
         cg_strval(g, k, b);
         cg_emit(g, k, neg ? OP_SNE : OP_SEQ, 0); /* sema rejects ordering strings */
@@ -480,7 +544,8 @@ static void cg_in(cg *g, cg_code *k, const ast_node *n) {
         int strings = a->type == TY_STRING || cg_is_store(a);
         if (cg_is_attr(a)) strings = !items || items->kind == AST_STRING;
         if (strings) {
-            cg_strval(g, k, a);
+            promo_opcode fa = cg_atom_fact(a);
+            if (!fa) cg_strval(g, k, a);
             for (const ast_node *i = items; i; i = i->next) {
                 char buf[32];
                 const char *s = i->str;
@@ -491,7 +556,10 @@ static void cg_in(cg *g, cg_code *k, const ast_node *n) {
                 }
                 if (s) cg_items_add(g, &it, promo_hash(s, len), s, len);
             }
-            cg_emit_set(g, k, OP_IN_SET, PB_SET_STRING, &it);
+            if (fa)
+                cg_emit_atom_set(g, k, fa, &it);
+            else
+                cg_emit_set(g, k, OP_IN_SET, PB_SET_STRING, &it);
         } else {
             cg_numval(g, k, a);
             for (const ast_node *i = items; i; i = i->next) {
@@ -626,9 +694,7 @@ static void cg_fact(cg *g, cg_code *k, const ast_node *n) {
         return;
     case FACT_SKU_IS:
     case FACT_BRAND_IS:
-        cg_emit(g, k, n->op == FACT_SKU_IS ? OP_L_SKU : OP_L_BRAND, 0);
-        cg_push_str(g, k, arg, strlen(arg));
-        cg_emit(g, k, OP_SEQ, 0);
+        cg_emit_atom_eq(g, k, n->op == FACT_SKU_IS ? OP_L_SKU : OP_L_BRAND, arg, strlen(arg), 0);
         return;
     case FACT_CATEGORY_IS: {
         cg_items it = {0};
@@ -827,11 +893,16 @@ static uint32_t cg_pred(cg *g, const ast_node *pred, src_span span) {
     cg_expr(g, &k, pred);
     cg_emit(g, &k, OP_RET, 0);
     /* Jumps were recorded in the canonical bytes before being patched: add their
-     * final offsets (indices of sets and constants stay out: they vary by build). */
+     * final offsets (indices of sets and constants stay out: they vary by build),
+     * counted in the words of the canonical sequences (a line-atom opcode stands for the
+     * 2 or 3 instructions of cg_emit_atom_set / cg_emit_atom_eq), so keys stay as they
+     * were before those opcodes. */
     for (uint32_t i = 0; i < k.w.n; i++) {
         promo_opcode op = INSN_OP(k.w.v[i]);
         if (op == OP_JF_KEEP || op == OP_JT_KEEP) {
-            uint32_t a = INSN_A(k.w.v[i]);
+            uint32_t a = 0, end = i + 1 + INSN_A(k.w.v[i]);
+            for (uint32_t j = i + 1; j < end && j < k.w.n; j++)
+                a += cg_canon_words(INSN_OP(k.w.v[j]));
             sb_add(&k.canon, &a, 4);
         }
     }

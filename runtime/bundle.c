@@ -20,6 +20,10 @@
 #include "bundle_sum.h"
 
 #include "alloc.h"
+
+_Static_assert(OPS_STRING == PB_SET_STRING + 1 && OPS_NUMBER == PB_SET_NUMBER + 1 &&
+                   OPS_CATEGORY == PB_SET_CATEGORY + 1,
+               "opcodes.h set kinds follow PB_SET_*");
 #include "hash.h"
 #include "readfile.h"
 
@@ -300,6 +304,8 @@ static promo_status bundle_check_code(vctx *v, int16_t *depth) {
             case OPK_CONST:
                 if (a >= b->nconsts)
                     CODE_FAIL("%s at %u: constant %u out of range", oi->name, pc, a);
+                if (oi->atom != OPA_NONE && b->consts[a].str == PB_NONE)
+                    CODE_FAIL("%s at %u: constant %u is not a string", oi->name, pc, a);
                 break;
             case OPK_STR:
             case OPK_PART:
@@ -308,10 +314,7 @@ static promo_status bundle_check_code(vctx *v, int16_t *depth) {
                 break;
             case OPK_SET: {
                 if (a >= b->nsets) CODE_FAIL("%s at %u: set %u out of range", oi->name, pc, a);
-                uint32_t want = op == OP_L_CAT_IN  ? PB_SET_CATEGORY
-                                : op == OP_IN_NSET ? PB_SET_NUMBER
-                                                   : PB_SET_STRING;
-                if (b->sets[a].kind != want)
+                if (b->sets[a].kind + 1 != oi->set)
                     CODE_FAIL("%s at %u: set %u has the wrong kind", oi->name, pc, a);
                 break;
             }
@@ -335,9 +338,10 @@ static promo_status bundle_check_code(vctx *v, int16_t *depth) {
             }
             if (cur < 0) CODE_FAIL("unreachable instruction at %u", pc);
             d[pc] = (int16_t)cur;
-            if (cur < oi->pops || ((op == OP_JF_KEEP || op == OP_JT_KEEP) && cur < 1))
+            int keep = (oi->facts & (OPF_JF_KEEP | OPF_JT_KEEP)) != 0;
+            if (cur < oi->pops || (keep && cur < 1))
                 CODE_FAIL("stack underflow at %u (%s)", pc, oi->name);
-            if (op == OP_JF_KEEP || op == OP_JT_KEEP) {
+            if (keep) {
                 uint32_t t = pc + 1 + a;
                 if (d[t] >= 0 && d[t] != cur)
                     CODE_FAIL("stack depth %d or %d at %u (paths disagree)", cur, d[t], t);

@@ -21,7 +21,7 @@
 #define ND_MAXLEN 4096 /* nor longer ones */
 #define ND_NONE   UINT32_MAX
 
-enum { ND_OTHER, ND_ZERO, ND_CONST, ND_NEED, ND_LBRAND, ND_LSKU, ND_TOTAL, ND_TMIN };
+enum { ND_OTHER, ND_ZERO, ND_CONST, ND_NEED, ND_TOTAL, ND_TMIN };
 
 typedef struct nd_val {
     uint32_t id;   /* values with equal ids are the same value */
@@ -150,17 +150,18 @@ static int64_t nd_total_min(promo_opcode op, const nd_val *a, const nd_val *b) {
     return INT64_MIN;
 }
 
-/* `L_BRAND == "x"` / `L_SKU == "x"`: the atom of the constant. */
-static need_set nd_seq(const nd *n, const nd_val *a, const nd_val *b) {
-    if (b->kind == ND_LBRAND || b->kind == ND_LSKU) {
-        const nd_val *t = a;
-        a = b;
-        b = t;
+/* The atom of line-atom instruction A of `oi` (opcodes.h `atom` column) in the caller's
+ * numbering, ND_NONE when it has none. */
+static uint32_t nd_atom(const nd *n, const promo_opinfo *oi, uint32_t A) {
+    const uint32_t *t = NULL;
+    int set = oi->operand == OPK_SET;
+    switch (oi->atom) {
+    case OPA_CAT: t = set ? n->a->cat : NULL; break;
+    case OPA_BRAND: t = set ? n->a->brand : n->a->brand_k; break;
+    case OPA_SKU: t = set ? n->a->sku : n->a->sku_k; break;
+    default: break;
     }
-    if (b->kind != ND_CONST || b->k == ND_NONE) return (need_set){0, {0}};
-    if (a->kind == ND_LBRAND && n->a->brand_k) return nd_one(n->a->brand_k[b->k]);
-    if (a->kind == ND_LSKU && n->a->sku_k) return nd_one(n->a->sku_k[b->k]);
-    return (need_set){0, {0}};
+    return t ? t[A] : ND_NONE;
 }
 
 /* Runs the analysis of block `blk`. PRED: *result gets the predicate's need. COND:
@@ -176,7 +177,7 @@ static int nd_block(nd *n, uint32_t blk, need_set *result, need_set *out, uint32
     uint32_t njumps = 0;
     for (uint32_t pc = 0; pc < bl->len; pc++) {
         promo_opcode op = INSN_OP(b->code[bl->start + pc]);
-        njumps += op == OP_JF_KEEP || op == OP_JT_KEEP;
+        njumps += (promo_op(op)->facts & (OPF_JF_KEEP | OPF_JT_KEEP)) != 0;
     }
     const promo_allocator *al = n->a->alloc;
     nd_state *in = pa_calloc(al, njumps + 1, sizeof *in);
@@ -205,6 +206,36 @@ static int nd_block(nd *n, uint32_t blk, need_set *result, need_set *out, uint32
         uint32_t A = INSN_A(i);
         const promo_opinfo *oi = &promo_opinfo_table[op];
         nd_val *sp = s->v + s->depth; /* one past the top */
+        if (oi->atom != OPA_NONE) {   /* a line atom: its need is itself */
+            *sp = nd_needv(n, nd_one(nd_atom(n, oi, A)));
+            s->depth++;
+            continue;
+        }
+        if (oi->facts & (OPF_JF_KEEP | OPF_JT_KEEP)) { /* and / or */
+            uint32_t t = pc + 1 + A, slot = 0;
+            while (slot < nin && !(at[slot] == t && in[slot].live))
+                slot++;
+            if (slot == nin) at[nin++] = t; /* in[slot] is not live: a new join */
+            nd_val *top = &sp[-1];
+            int zero = top->kind == ND_ZERO;
+            need_set tn = top->kind == ND_NEED ? top->need : (need_set){0, {0}};
+            if (oi->facts & OPF_JF_KEEP) {
+                /* taken: the top is 0 there; fallen through: it was nonzero */
+                nd_state save = *s;
+                save.v[save.depth - 1] = (nd_val){++n->next_id, ND_ZERO, ND_NONE, 0, {0, {0}}};
+                nd_merge(n, &in[slot], &save);
+                if (zero) s->live = 0;
+                s->fact = nd_better(s->fact, tn);
+            } else if (!zero) {
+                /* taken: the top is nonzero there, so its need holds */
+                nd_state save = *s;
+                save.fact = nd_better(save.fact, tn);
+                nd_merge(n, &in[slot], &save);
+            }
+            if (t > reach) reach = t;
+            s->depth--;
+            continue;
+        }
         switch (op) {
         case OP_PUSH_I:
             *sp = (nd_val){++n->next_id, ND_CONST, ND_NONE, INSN_SA(i), {0, {0}}};
@@ -214,31 +245,10 @@ static int nd_block(nd *n, uint32_t blk, need_set *result, need_set *out, uint32
             *sp = (nd_val){++n->next_id, ND_CONST, A, b->consts[A].value, {0, {0}}};
             s->depth++;
             continue;
-        case OP_L_BRAND:
-        case OP_L_SKU:
-            *sp = (nd_val){
-                ++n->next_id, op == OP_L_BRAND ? ND_LBRAND : ND_LSKU, ND_NONE, 0, {0, {0}}};
-            s->depth++;
-            continue;
         case OP_R_TOTAL:
         case OP_R_ORIG_TOTAL:
             *sp = (nd_val){++n->next_id, ND_TOTAL, ND_NONE, 0, {0, {0}}};
             s->depth++;
-            continue;
-        case OP_L_CAT_IN:
-            *sp = nd_needv(n, nd_one(n->a->cat ? n->a->cat[A] : ND_NONE));
-            s->depth++;
-            continue;
-        case OP_IN_SET: {
-            need_set ns = {0, {0}};
-            if (sp[-1].kind == ND_LBRAND && n->a->brand) ns = nd_one(n->a->brand[A]);
-            if (sp[-1].kind == ND_LSKU && n->a->sku) ns = nd_one(n->a->sku[A]);
-            sp[-1] = nd_needv(n, ns);
-            continue;
-        }
-        case OP_SEQ:
-            sp[-2] = nd_needv(n, nd_seq(n, &sp[-2], &sp[-1]));
-            s->depth--;
             continue;
         case OP_GE:
         case OP_GT:
@@ -262,32 +272,6 @@ static int nd_block(nd *n, uint32_t blk, need_set *result, need_set *out, uint32
             if (A != PRED_ALL_LINES) ps = need_pred(b, n->a, A);
             *sp = nd_needv(n, ps);
             s->depth++;
-            continue;
-        }
-        case OP_JF_KEEP:
-        case OP_JT_KEEP: {
-            uint32_t t = pc + 1 + A, slot = 0;
-            while (slot < nin && !(at[slot] == t && in[slot].live))
-                slot++;
-            if (slot == nin) at[nin++] = t; /* in[slot] is not live: a new join */
-            nd_val *top = &sp[-1];
-            int zero = top->kind == ND_ZERO;
-            need_set tn = top->kind == ND_NEED ? top->need : (need_set){0, {0}};
-            if (op == OP_JF_KEEP) {
-                /* taken: the top is 0 there; fallen through: it was nonzero */
-                nd_state save = *s;
-                save.v[save.depth - 1] = (nd_val){++n->next_id, ND_ZERO, ND_NONE, 0, {0, {0}}};
-                nd_merge(n, &in[slot], &save);
-                if (zero) s->live = 0;
-                s->fact = nd_better(s->fact, tn);
-            } else if (!zero) {
-                /* taken: the top is nonzero there, so its need holds */
-                nd_state save = *s;
-                save.fact = nd_better(save.fact, tn);
-                nd_merge(n, &in[slot], &save);
-            }
-            if (t > reach) reach = t;
-            s->depth--;
             continue;
         }
         case OP_ASSERT:

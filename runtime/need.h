@@ -3,8 +3,8 @@
  * (runtime stage "stacking", run once per bundle generation, never per receipt).
  *
  * A line atom is a membership test the stacking engine answers per receipt from its
- * line index: `L_CAT_IN A`, `L_BRAND; IN_SET A`, `L_SKU; IN_SET A`, and
- * `L_BRAND; PUSH_K k; SEQ` / `L_SKU; PUSH_K k; SEQ`. The analysis finds, for a PRED
+ * line index: an opcode with an `atom` column in opcodes.h (`L_CAT_IN A`, `L_BRAND_IN A`,
+ * `L_SKU_IN A`, `L_BRAND_EQ k`, `L_SKU_EQ k`). The analysis finds, for a PRED
  * block, a set of atoms one of which a line must have for the predicate to hold, and
  * for a COND block, such sets that must each be met by some line of the receipt for the
  * condition to hold (`sum(lines where P) >= 500` needs a line matching P). A receipt
@@ -24,8 +24,8 @@
 
 /* Atom numbering of the caller's line index; UINT32_MAX = not indexed. */
 typedef struct need_atoms {
-    const uint32_t *cat, *brand, *sku; /* per set: L_CAT_IN A, L_BRAND/L_SKU; IN_SET A */
-    const uint32_t *brand_k, *sku_k;   /* per constant: L_BRAND/L_SKU; PUSH_K k; SEQ */
+    const uint32_t *cat, *brand, *sku; /* per set: L_CAT_IN A, L_BRAND_IN A, L_SKU_IN A */
+    const uint32_t *brand_k, *sku_k;   /* per constant: L_BRAND_EQ k, L_SKU_EQ k */
     const promo_allocator *alloc;      /* the analysis' scratch (NULL = libc) */
 } need_atoms;
 

@@ -4,7 +4,18 @@
 #include "opcodes.h"
 
 const promo_opinfo promo_opinfo_table[OP__COUNT] = {
-#define OP(name, kind, pops, pushes, ctx, doc) {#name, OPK_##kind, pops, pushes, OPC_##ctx, doc},
+#define OP(name, kind, pops, pushes, ctx, atom, set, facts, doc)                                   \
+    {#name, OPK_##kind, pops, pushes, OPC_##ctx, OPA_##atom, OPS_##set, facts, doc},
     PROMO_OPCODE_LIST(OP)
 #undef OP
 };
+
+/* Opcode numbers are stored in bundles: the list only grows at its end. A change to
+ * any of these is a change of the bundle format (PB_FORMAT). */
+_Static_assert(OP_PUSH_I == 0, "opcode numbers are append-only");
+_Static_assert(OP_L_SKU == 23, "opcode numbers are append-only");
+_Static_assert(OP_L_CAT_IN == 26, "opcode numbers are append-only");
+_Static_assert(OP_IN_SET == 52, "opcode numbers are append-only");
+_Static_assert(OP_RET == 58, "opcode numbers are append-only");
+_Static_assert(OP_L_SKU_IN == 59 && OP_L_BRAND_EQ == 62, "opcode numbers are append-only");
+_Static_assert(OP__COUNT <= 256, "the opcode is 8 bits");

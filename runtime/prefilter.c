@@ -241,8 +241,20 @@ static int pf_catpair_cmp(const void *pa, const void *pb) {
     return a->set < b->set ? -1 : a->set > b->set;
 }
 
-/* L_CAT_IN A, and what vm_run fuses: `L_BRAND; IN_SET A`, `L_SKU; IN_SET A`,
- * `L_BRAND; PUSH_K k; SEQ` and `L_SKU; PUSH_K k; SEQ` (a constant is a set of one). */
+/* The index table of a line-atom opcode (opcodes.h `atom` column): per set for a SET
+ * operand, per constant for a CONST one (a constant is a set of one); NULL otherwise. */
+static uint32_t *pf_atom_table(const pf_index *ix, const promo_opinfo *oi) {
+    int set = oi->operand == OPK_SET;
+    switch (oi->atom) {
+    case OPA_CAT: return set ? ix->cat_idx : NULL;
+    case OPA_BRAND: return set ? ix->brand_idx : ix->brandk_idx;
+    case OPA_SKU: return set ? ix->sku_idx : ix->skuk_idx;
+    default: return NULL;
+    }
+}
+
+/* Every operand of a line-atom opcode (L_CAT_IN, L_BRAND_IN, L_SKU_IN, L_BRAND_EQ,
+ * L_SKU_EQ) gets an atom bit. */
 static void pf_cat_setup(pf_build_ctx *c) {
     pf_index *ix = c->ix;
     const promo_bundle *b = ix->b;
@@ -257,33 +269,16 @@ static void pf_cat_setup(pf_build_ctx *c) {
         ix->cat_idx[i] = ix->brand_idx[i] = ix->sku_idx[i] = PF_NONE;
     for (uint32_t i = 0; i < b->nconsts; i++)
         ix->brandk_idx[i] = ix->skuk_idx[i] = PF_NONE;
-    /* Block by block: only verified instructions, and no pair across two blocks. */
+    /* Block by block: only verified instructions. */
     size_t npairs = 0;
     for (uint32_t blk = 0; blk < b->nblocks; blk++) {
         uint32_t end = b->blocks[blk].start + b->blocks[blk].len;
         for (uint32_t k = b->blocks[blk].start; k < end; k++) {
-            promo_opcode op = INSN_OP(b->code[k]);
-            if (op == OP_L_CAT_IN) {
-                uint32_t set = INSN_A(b->code[k]);
-                if (ix->cat_idx[set] != PF_NONE) continue;
-                ix->cat_idx[set] = ix->ncat++;
-                npairs += b->sets[set].nslots;
-                continue;
-            }
-            if ((op != OP_L_BRAND && op != OP_L_SKU) || k + 1 >= end) continue;
-            uint32_t kind = op == OP_L_BRAND ? PF_LX_BRAND : PF_LX_SKU;
-            promo_insn nx = b->code[k + 1];
-            if (INSN_OP(nx) == OP_IN_SET) {
-                if (idx[kind][INSN_A(nx)] != PF_NONE) continue;
-                idx[kind][INSN_A(nx)] = ix->ncat++;
-                npairs += b->sets[INSN_A(nx)].nslots;
-            } else if (INSN_OP(nx) == OP_PUSH_K && k + 2 < end &&
-                       INSN_OP(b->code[k + 2]) == OP_SEQ) {
-                uint32_t *kidx = kind == PF_LX_BRAND ? ix->brandk_idx : ix->skuk_idx;
-                if (kidx[INSN_A(nx)] != PF_NONE) continue;
-                kidx[INSN_A(nx)] = ix->ncat++;
-                npairs++;
-            }
+            const promo_opinfo *oi = promo_op(INSN_OP(b->code[k]));
+            uint32_t *t = pf_atom_table(ix, oi), a = INSN_A(b->code[k]);
+            if (!t || t[a] != PF_NONE) continue;
+            t[a] = ix->ncat++;
+            npairs += oi->operand == OPK_SET ? b->sets[a].nslots : 1;
         }
     }
     if (!ix->ncat || !(ix->catpairs = pf_alloc(c, npairs, sizeof *ix->catpairs))) return;
@@ -323,21 +318,14 @@ static void pf_cat_setup(pf_build_ctx *c) {
     ix->catmap_mask = size - 1;
 }
 
-/* The atom PRED block `blk` is exactly (`L_CAT_IN A; RET`, `L_BRAND; IN_SET A; RET`,
- * `L_SKU; PUSH_K k; SEQ; RET`...), or PF_NONE. */
+/* The atom PRED block `blk` is exactly (one line-atom opcode, then RET), or PF_NONE. */
 static uint32_t pf_pred_atom(const pf_index *ix, uint32_t blk) {
     const promo_bundle *b = ix->b;
     const pb_block *bl = &b->blocks[blk];
     const promo_insn *c = b->code + bl->start;
-    if (bl->kind != PB_BLOCK_PRED || !ix->ncat) return PF_NONE;
-    if (bl->len == 2 && INSN_OP(c[0]) == OP_L_CAT_IN) return ix->cat_idx[INSN_A(c[0])];
-    if (INSN_OP(c[0]) != OP_L_BRAND && INSN_OP(c[0]) != OP_L_SKU) return PF_NONE;
-    int brand = INSN_OP(c[0]) == OP_L_BRAND;
-    if (bl->len == 3 && INSN_OP(c[1]) == OP_IN_SET)
-        return (brand ? ix->brand_idx : ix->sku_idx)[INSN_A(c[1])];
-    if (bl->len == 4 && INSN_OP(c[1]) == OP_PUSH_K && INSN_OP(c[2]) == OP_SEQ)
-        return (brand ? ix->brandk_idx : ix->skuk_idx)[INSN_A(c[1])];
-    return PF_NONE;
+    if (bl->kind != PB_BLOCK_PRED || !ix->ncat || bl->len != 2) return PF_NONE;
+    const uint32_t *t = pf_atom_table(ix, promo_op(INSN_OP(c[0])));
+    return t ? t[INSN_A(c[0])] : PF_NONE;
 }
 
 /* ---------------------------------------------------------- requirements ---- */
@@ -421,6 +409,21 @@ static void pf_req_setup(pf_build_ctx *c) {
     ix->req_atoms = atoms.v;
     ix->bytes += reqs.cap * reqs.size + atoms.cap * atoms.size;
     if (c->oom) return;
+    /* History slots: the atoms their predicate needs. */
+    if (!(ix->hist_off = pf_alloc(c, (size_t)b->nhist + 1, sizeof *ix->hist_off))) return;
+    pf_vec hat = {NULL, 0, 0, sizeof(uint32_t)};
+    for (uint32_t h = 0; h < b->nhist; h++) {
+        ix->hist_off[h] = (uint32_t)hat.n;
+        if (b->hist[h].pred == PRED_ALL_LINES) continue;
+        need_set p = need_pred(b, &na, b->hist[h].pred);
+        if (pf_reserve(c, &hat, p.n)) break;
+        memcpy((uint32_t *)hat.v + hat.n, p.at, p.n * sizeof p.at[0]);
+        hat.n += p.n;
+    }
+    ix->hist_off[b->nhist] = (uint32_t)hat.n;
+    ix->hist_atoms = hat.v;
+    ix->bytes += hat.cap * hat.size;
+    if (c->oom) return;
     for (uint32_t ci = 0; ci < nc; ci++) {
         uint32_t from = ix->req_off[ci], to = ix->req_off[ci + 1];
         const pf_req *r = &ix->reqs[from];
@@ -443,45 +446,18 @@ static int pf_pred_fixed(const promo_bundle *b, uint32_t blk) {
     const pb_block *bl = &b->blocks[blk];
     if (bl->kind != PB_BLOCK_PRED) return 0;
     for (uint32_t k = 0; k < bl->len; k++) {
-        switch (INSN_OP(b->code[bl->start + k])) {
-        case OP_R_TOTAL:
-        case OP_L_PRICE:
-        case OP_L_PRICE_CMP:
-        case OP_L_AMOUNT:
-        case OP_AGG_SUM:
-        case OP_AGG_COUNT:
-        case OP_AGG_ANY:
-        case OP_AGG_DISTINCT:
-        case OP_H_SUM:
-        case OP_H_COUNT:
-        case OP_H_VISITS:
-        case OP_ASSERT: return 0;
-        default: break;
-        }
+        const promo_opinfo *oi = promo_op(INSN_OP(b->code[bl->start + k]));
+        if ((oi->facts & OPF_AMOUNTS) || oi->context == OPC_COND) return 0;
     }
     return 1;
 }
 
 /* -------------------------------------------------------- line-mask programs ---- */
 
-/* The atom of the indexed test starting at c[k] (L_CAT_IN A; L_BRAND/L_SKU with IN_SET A
- * or PUSH_K k; SEQ), with *len its instruction count; PF_NONE when there is none. */
-static uint32_t pf_atom_at(const pf_index *ix, const promo_insn *c, uint32_t k, uint32_t len,
-                           uint32_t *n) {
-    promo_opcode op = INSN_OP(c[k]);
-    *n = 1;
-    if (op == OP_L_CAT_IN) return ix->cat_idx[INSN_A(c[k])];
-    if ((op != OP_L_BRAND && op != OP_L_SKU) || k + 1 >= len) return PF_NONE;
-    int brand = op == OP_L_BRAND;
-    if (INSN_OP(c[k + 1]) == OP_IN_SET) {
-        *n = 2;
-        return (brand ? ix->brand_idx : ix->sku_idx)[INSN_A(c[k + 1])];
-    }
-    if (INSN_OP(c[k + 1]) == OP_PUSH_K && k + 2 < len && INSN_OP(c[k + 2]) == OP_SEQ) {
-        *n = 3;
-        return (brand ? ix->brandk_idx : ix->skuk_idx)[INSN_A(c[k + 1])];
-    }
-    return PF_NONE;
+/* The atom of line-atom instruction `in`, PF_NONE for any other instruction. */
+static uint32_t pf_atom_at(const pf_index *ix, promo_insn in) {
+    const uint32_t *t = pf_atom_table(ix, promo_op(INSN_OP(in)));
+    return t ? t[INSN_A(in)] : PF_NONE;
 }
 
 static int pf_is_cmp(promo_opcode op) {
@@ -524,13 +500,12 @@ static uint32_t pf_mask_compile(const pf_index *ix, uint32_t blk, vm_mop *out, u
         for (uint32_t j = 0; j < nj; j++)
             if (tgt[j] <= k) return 0; /* not nested */
         promo_opcode op = INSN_OP(c[k]);
-        uint32_t len;
-        uint32_t atom = pf_atom_at(ix, c, k, bl->len, &len);
+        uint32_t atom = pf_atom_at(ix, c[k]), facts = promo_op(op)->facts;
         int64_t v;
         if (atom != PF_NONE) {
             PF_EMIT(.op = VM_M_ATOM, .atom = atom);
             depth++;
-            k += len;
+            k++;
         } else if (op == OP_L_EXCLUDED) {
             PF_EMIT(.op = VM_M_EXCL);
             depth++;
@@ -551,11 +526,11 @@ static uint32_t pf_mask_compile(const pf_index *ix, uint32_t blk, vm_mop *out, u
         } else if (op == OP_NOT) {
             PF_EMIT(.op = VM_M_NOT);
             k++;
-        } else if (op == OP_JF_KEEP || op == OP_JT_KEEP) {
+        } else if (facts & (OPF_JF_KEEP | OPF_JT_KEEP)) {
             uint32_t t = k + 1 + INSN_A(c[k]);
             if (nj == VM_MASK_DEPTH || (nj && t > tgt[nj - 1])) return 0;
             tgt[nj] = t;
-            kind[nj++] = op == OP_JF_KEEP ? VM_M_AND : VM_M_OR;
+            kind[nj++] = facts & OPF_JF_KEEP ? VM_M_AND : VM_M_OR;
             k++;
         } else if (op == OP_RET && k + 1 == bl->len && nj == 0 && depth == 1) {
             PF_EMIT(.op = VM_M_END);
@@ -586,6 +561,29 @@ static void pf_mask_setup(pf_build_ctx *c) {
     }
     ix->mprog = prog.v;
     ix->bytes += prog.cap * prog.size;
+}
+
+/* The needs of the PRED blocks that run per line (vm_pred_cand). */
+static void pf_pred_need_setup(pf_build_ctx *c) {
+    pf_index *ix = c->ix;
+    const promo_bundle *b = ix->b;
+    if (c->oom || !(ix->pred_need_off = pf_alloc(c, (size_t)b->nblocks + 1, sizeof(uint32_t))))
+        return;
+    const need_atoms na = {ix->cat_idx, ix->brand_idx, ix->sku_idx, ix->brandk_idx, ix->skuk_idx};
+    pf_vec at = {NULL, 0, 0, sizeof(uint32_t)};
+    for (uint32_t i = 0; i < b->nblocks; i++) {
+        ix->pred_need_off[i] = (uint32_t)at.n;
+        if (b->blocks[i].kind != PB_BLOCK_PRED || !ix->ncat || ix->pred_atom[i] != PF_NONE ||
+            ix->mprog_off[i] != PF_NONE)
+            continue;
+        need_set p = need_pred(b, &na, i);
+        if (pf_reserve(c, &at, p.n)) break;
+        memcpy((uint32_t *)at.v + at.n, p.at, p.n * sizeof p.at[0]);
+        at.n += p.n;
+    }
+    ix->pred_need_off[b->nblocks] = (uint32_t)at.n;
+    ix->pred_need_atoms = at.v;
+    ix->bytes += at.cap * at.size;
 }
 
 /* ---------------------------------------------------------- compatibility ---- */
@@ -693,6 +691,7 @@ promo_status pf_build(const promo_bundle *b, const promo_allocator *a, pf_index 
             ix->memo_idx[i] =
                 ix->pred_atom[i] == PF_NONE && pf_pred_fixed(b, i) ? ix->nmemo++ : PF_NONE;
     pf_mask_setup(&c);
+    pf_pred_need_setup(&c);
     pf_compat_setup(&c);
     if (c.oom) {
         pf_free(ix);
@@ -704,12 +703,36 @@ promo_status pf_build(const promo_bundle *b, const promo_allocator *a, pf_index 
 
 void pf_free(pf_index *ix) {
     if (!ix) return;
-    void *arrs[] = {ix->tb,        ix->tw,         ix->dr,       ix->db,        ix->dact,
-                    ix->rxfree,    ix->rxmap,      ix->rxci,     ix->cat_idx,   ix->brand_idx,
-                    ix->sku_idx,   ix->brandk_idx, ix->skuk_idx, ix->catpairs,  ix->catmap,
-                    ix->pred_atom, ix->creq,       ix->req_off,  ix->reqs,      ix->req_atoms,
-                    ix->memo_idx,  ix->accb,       ix->group,    ix->mprog_off, ix->mprog,
-                    ix->incompat};
+    void *arrs[] = {ix->tb,
+                    ix->tw,
+                    ix->dr,
+                    ix->db,
+                    ix->dact,
+                    ix->rxfree,
+                    ix->rxmap,
+                    ix->rxci,
+                    ix->cat_idx,
+                    ix->brand_idx,
+                    ix->sku_idx,
+                    ix->brandk_idx,
+                    ix->skuk_idx,
+                    ix->catpairs,
+                    ix->catmap,
+                    ix->pred_atom,
+                    ix->creq,
+                    ix->req_off,
+                    ix->reqs,
+                    ix->req_atoms,
+                    ix->memo_idx,
+                    ix->accb,
+                    ix->group,
+                    ix->mprog_off,
+                    ix->mprog,
+                    ix->incompat,
+                    ix->hist_off,
+                    ix->hist_atoms,
+                    ix->pred_need_off,
+                    ix->pred_need_atoms};
     promo_allocator a = ix->alloc;
     for (size_t i = 0; i < sizeof arrs / sizeof arrs[0]; i++)
         pa_free(&a, arrs[i]);

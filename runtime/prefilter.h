@@ -86,7 +86,7 @@ typedef struct pf_index {
     uint32_t *rxci;
 
     /* Line atoms: dense indices per set (cat/brand/sku) and per constant (brand_k/sku_k
-     * for `L_BRAND; PUSH_K k; SEQ`), PF_NONE = not indexed; catmap maps a member hash to
+     * for `L_BRAND_EQ k`, `L_SKU_EQ k`), PF_NONE = not indexed; catmap maps a member hash to
      * its run of catpairs. pred_atom: per block, the atom a PRED block is exactly. */
     uint32_t ncat;
     uint32_t *cat_idx, *brand_idx, *sku_idx, *brandk_idx, *skuk_idx;
@@ -106,6 +106,12 @@ typedef struct pf_index {
     pf_req *reqs;
     uint32_t *req_atoms;
 
+    /* History slots: slot h's predicate holds only on a line with one of the atoms
+     * hist_atoms[hist_off[h] .. hist_off[h + 1]) (an empty run: nothing is known), so a
+     * receipt without them adds nothing to the slot (its delta is skipped unseen). */
+    uint32_t *hist_off;
+    uint32_t *hist_atoms;
+
     /* Line predicates whose value cannot change during a receipt: per block a dense
      * memo index, PF_NONE = not memoised. */
     uint32_t *memo_idx;
@@ -115,6 +121,11 @@ typedef struct pf_index {
      * mprog, PF_NONE = none. */
     uint32_t *mprog_off;
     vm_mop *mprog;
+    /* Per block run per line (neither one atom nor a line-mask program): the atoms one of
+     * which a line needs to match it, pred_need_atoms[pred_need_off[b] ..
+     * pred_need_off[b + 1]) (vm_env.pred_need_off). */
+    uint32_t *pred_need_off;
+    uint32_t *pred_need_atoms;
 
     /* Compatibility: bit g of campaign i's acc_words words = i accepts group g; group:
      * every campaign's group, packed. */

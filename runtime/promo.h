@@ -442,7 +442,12 @@ typedef struct promo_result {
 
 typedef struct promo_ctx promo_ctx;
 
-enum { PROMO_CTX_EXPLAIN = 1u << 0 };
+/* PROMO_CTX_EXPLAIN: fill promo_result.explain (--explain).
+ * PROMO_CTX_PLAIN: evaluate without the engine's prefilter index and fast paths (no
+ * candidate bitsets, line atoms, needed-atom skips or line memo): every campaign's
+ * clauses and bytecode run as written. The results are the same, only slower; for
+ * checking the fast paths (tests/test_shapes.c) and for debugging. */
+enum { PROMO_CTX_EXPLAIN = 1u << 0, PROMO_CTX_PLAIN = 1u << 1 };
 
 PROMO_API promo_status promo_ctx_new(promo_engine *e, unsigned flags, promo_ctx **out);
 PROMO_API void promo_ctx_free(promo_ctx *c);

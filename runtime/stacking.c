@@ -637,7 +637,7 @@ static void stk_memo_receipt(stk_eval *s) {
     uint32_t words = (x->rx.nlines + 63) / 64, nmemo = s->ix->nmemo;
     size_t need = (size_t)nmemo * 2 * words;
     x->env.memo_idx = NULL;
-    if (!nmemo || need * sizeof(uint64_t) > STK_MEMO_MAX) return;
+    if (!nmemo || need * sizeof(uint64_t) > STK_MEMO_MAX || (s->flags & PROMO_CTX_PLAIN)) return;
     if (STK_RESERVE(x, memo_bits, need)) return; /* no memo: still correct */
     if (++x->memo_epoch == 0) {
         for (uint32_t i = 0; i < nmemo; i++)
@@ -659,8 +659,8 @@ static void stk_cat_receipt(stk_eval *s) {
     uint32_t words = (ix->ncat + 63) / 64, n = x->rx.nlines, lw = (n + 63) / 64;
     size_t aneed = (size_t)ix->ncat * lw;
     x->env.cat_idx = NULL;
-    if (!ix->ncat || aneed * sizeof(uint64_t) > STK_MEMO_MAX || STK_RESERVE(x, alines, aneed) ||
-        STK_RESERVE(x, exm, lw))
+    if (!ix->ncat || aneed * sizeof(uint64_t) > STK_MEMO_MAX || (s->flags & PROMO_CTX_PLAIN) ||
+        STK_RESERVE(x, alines, aneed) || STK_RESERVE(x, exm, lw))
         return; /* no index: still correct */
     memset(x->alines, 0, aneed * sizeof *x->alines);
     memset(x->exm, 0, lw * sizeof *x->exm);
@@ -688,6 +688,8 @@ static void stk_cat_receipt(stk_eval *s) {
     x->env.excl_lines = x->exm;
     x->env.mprog_off = ix->mprog_off;
     x->env.mprog = ix->mprog;
+    x->env.pred_need_off = ix->pred_need_off;
+    x->env.pred_need_atoms = ix->pred_need_atoms;
 }
 
 /* 0 when the receipt cannot meet some requirement of campaign ci (`atoms`: the line
@@ -763,7 +765,7 @@ static promo_status stk_time_cache(stk_eval *s) {
     stk_cat_receipt(s);
     int32_t date = x->rx.date;
     uint32_t slot = stk_slot(ix->tb, ix->ntb, x->rx.time);
-    if (ix->use_tw) {
+    if (ix->use_tw && !(s->flags & PROMO_CTX_PLAIN)) {
         x->tw_row = ix->tw + ((size_t)x->rx.weekday * (ix->ntb + 1) + slot) * 2 * ix->words;
         if (ix->use_dact) {
             const uint64_t *act = ix->dact + (size_t)stk_slot(ix->db, ix->ndb, date) * ix->words;
@@ -794,7 +796,7 @@ static const char *stk_prefilter(stk_eval *s, uint32_t ci) {
     const promo_bundle *b = s->b;
     const vm_receipt *rx = &x->rx;
     const pb_campaign *c = &b->campaigns[ci];
-    if (s->ix->use_tw) {
+    if (s->ix->use_tw && !(s->flags & PROMO_CTX_PLAIN)) {
         if (rx->date < c->date_from || rx->date > c->date_to) return "active";
         if (!(x->tw_row[ci / 64] >> (ci % 64) & 1))
             return x->tw_row[s->ix->words + ci / 64] >> (ci % 64) & 1 ? "days" : "hours";
@@ -882,7 +884,8 @@ static promo_status stk_targets(stk_eval *s, stk_camp *k, const pb_reward *rw, u
             for (uint64_t m = al[w] & ~x->exm[w]; m; m &= m - 1)
                 x->tg[n++] = w * 64 + (uint32_t)__builtin_ctzll(m);
     } else {
-        for (uint32_t i = 0; i < x->rx.nlines; i++) {
+        uint32_t i;
+        VM_FOR_CAND_LINES(&x->env, rw->pred, x->rx.nlines, i) {
             if (x->lines[i].excluded) continue;
             int m;
             promo_status st = vm_pred(&x->env, rw->pred, i, &m);
@@ -1557,6 +1560,7 @@ static promo_status stk_finish(stk_eval *s, const promo_receipt *r) {
     size_t need = (size_t)b->nhist + 1 + x->napplied;
     if (stk_reserve(&x->ra, (void **)&s->deltas, need, sizeof *s->deltas)) return stk_nomem(x);
     uint32_t nd = 0, nhl = 0;
+    const pf_index *ix = s->ix;
     /* the journal's attribution of history to lines (runtime/ops.c) */
     if (stk_reserve(&x->ra, (void **)&s->hist_off, (size_t)b->nhist + 1, sizeof *s->hist_off) ||
         stk_reserve(&x->ra, (void **)&s->hist_lines, (size_t)b->nhist * n + 1,
@@ -1565,6 +1569,16 @@ static promo_status stk_finish(stk_eval *s, const promo_receipt *r) {
     for (uint32_t h = 0; h < b->nhist; h++) {
         int64_t v = 0;
         uint32_t hl0 = nhl;
+        /* A slot whose predicate needs atoms none of the lines has gets nothing. */
+        uint32_t ha = ix->hist_off[h], hn = ix->hist_off[h + 1] - ha;
+        if (hn && x->env.cat_idx) {
+            int met = 0;
+            for (uint32_t k = 0; k < hn && !met; k++) {
+                uint32_t at = ix->hist_atoms[ha + k];
+                met = (int)(x->pres[at / 64] >> (at % 64) & 1);
+            }
+            if (!met) continue;
+        }
         const uint64_t *al = vm_pred_lines(&x->env, b->hist[h].pred);
         int qty = b->hist[h].kind != 0;
         if (al) {
@@ -1576,15 +1590,16 @@ static promo_status stk_finish(stk_eval *s, const promo_receipt *r) {
                     s->hist_lines[nhl++] = (stk_hline){li, qty ? l->qty : l->amount};
                 }
         }
-        for (uint32_t i = 0; i < n && !al; i++) {
-            int m;
-            promo_status st = vm_pred(&x->env, b->hist[h].pred, i, &m);
-            if (st != PROMO_OK) return st;
-            if (!m) continue;
-            int64_t lv = qty ? x->lines[i].qty : x->lines[i].amount;
-            v = stk_sat_add(v, lv);
-            s->hist_lines[nhl++] = (stk_hline){i, lv};
-        }
+        uint32_t i;
+        if (!al) VM_FOR_CAND_LINES(&x->env, b->hist[h].pred, n, i) {
+                int m;
+                promo_status st = vm_pred(&x->env, b->hist[h].pred, i, &m);
+                if (st != PROMO_OK) return st;
+                if (!m) continue;
+                int64_t lv = qty ? x->lines[i].qty : x->lines[i].amount;
+                v = stk_sat_add(v, lv);
+                s->hist_lines[nhl++] = (stk_hline){i, lv};
+            }
         if (v) {
             s->hist_off[nd] = hl0;
             s->deltas[nd++] = (promo_delta){b->hist[h].key, x->rx.date, v};
@@ -1711,7 +1726,7 @@ promo_status stk_evaluate(stk_eval *s, const promo_receipt *r) {
     /* Without --explain and tiebreak, a campaign its time clauses reject (or any campaign
      * after a `stop`) leaves no trace: visit only the candidates, in evaluation order. */
     const pf_index *ix = s->ix;
-    if (ix->use_tw && !tiebreak && !(s->flags & PROMO_CTX_EXPLAIN)) {
+    if (ix->use_tw && !tiebreak && !(s->flags & (PROMO_CTX_EXPLAIN | PROMO_CTX_PLAIN))) {
         stk_rx_receipt(s);
         /* Requirements need the receipt's line index (off for huge receipts). */
         int atoms = x->env.cat_idx != NULL;

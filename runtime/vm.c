@@ -226,7 +226,8 @@ static promo_status vm_aggregate(vm_env *env, uint32_t pred, int kind, int64_t *
     if (kind == VM_AGG_DISTINCT)
         for (uint32_t i = 0; i <= env->seen_mask; i++)
             env->seen[i] = 0;
-    for (uint32_t i = 0; i < rx->nlines; i++) {
+    uint32_t i;
+    VM_FOR_CAND_LINES(env, pred, rx->nlines, i) {
         int m;
         promo_status st = vm_pred(env, pred, i, &m);
         if (st != PROMO_OK) return st;
@@ -270,23 +271,10 @@ static inline int64_t vm_atom_bit(const vm_env *env, uint32_t d, uint32_t line) 
     return (int64_t)(env->atom_lines[(size_t)d * env->atom_lw + line / 64] >> (line % 64) & 1);
 }
 
-/* After L_SKU / L_BRAND at pc[-1]: the atom of a following `IN_SET A` (set_idx[A]) or
- * `PUSH_K k; SEQ` (const_idx[k]) and the instructions it covers (*skip), or
- * UINT32_MAX when the index is off or the pair is not indexed. A block ends with RET,
- * so pc[0] and pc[1] are inside it whenever pc[0] is IN_SET or PUSH_K. */
-static inline uint32_t vm_fused_atom(const vm_env *env, const promo_insn *pc,
-                                     const uint32_t *set_idx, const uint32_t *const_idx,
-                                     uint32_t *skip) {
-    if (!env->cat_idx) return UINT32_MAX;
-    if (INSN_OP(pc[0]) == OP_IN_SET) {
-        *skip = 1;
-        return set_idx[INSN_A(pc[0])];
-    }
-    if (INSN_OP(pc[0]) == OP_PUSH_K && INSN_OP(pc[1]) == OP_SEQ) {
-        *skip = 2;
-        return const_idx[INSN_A(pc[0])];
-    }
-    return UINT32_MAX;
+/* The atom bit of operand A of a line-atom opcode in the per-receipt index (idx: the
+ * index's table for that opcode), or UINT32_MAX when the index is off or A is not in it. */
+static inline uint32_t vm_atom_of(const vm_env *env, const uint32_t *idx, uint32_t a) {
+    return env->cat_idx ? idx[a] : UINT32_MAX;
 }
 
 #ifdef VM_USE_GOTO
@@ -313,7 +301,7 @@ static inline uint32_t vm_fused_atom(const vm_env *env, const promo_insn *pc,
 promo_status vm_run(vm_env *env, uint32_t block, uint32_t line, int64_t *out) {
 #ifdef VM_USE_GOTO
     static const void *const vm_disptab[OP__COUNT] = {
-#define OP(name, kind, pops, pushes, ctx, doc) &&L_OP_##name,
+#define OP(name, kind, pops, pushes, ctx, atom, set, facts, doc) &&L_OP_##name,
         PROMO_OPCODE_LIST(OP)
 #undef OP
     };
@@ -435,27 +423,38 @@ promo_status vm_run(vm_env *env, uint32_t block, uint32_t line, int64_t *out) {
                 PUSH(kv ? kv->num : PROMO_ABSENT);
                 vmbreak;
             }
-            /* `L_SKU/L_BRAND; IN_SET A` and `L_SKU/L_BRAND; PUSH_K k; SEQ` read the line's
-             * atom bit when the stacking engine indexed A or k (a jump to the IN_SET or
-             * PUSH_K itself still runs it). */
             vmcase(OP_L_SKU) {
-                uint32_t skip, d = vm_fused_atom(env, pc, env->sku_idx, env->skuk_idx, &skip);
-                if (d != UINT32_MAX) {
-                    pc += skip;
-                    PUSH(vm_atom_bit(env, d, line));
-                    vmbreak;
-                }
                 PUSH((int64_t)ln->sku);
                 vmbreak;
             }
             vmcase(OP_L_BRAND) {
-                uint32_t skip, d = vm_fused_atom(env, pc, env->brand_idx, env->brandk_idx, &skip);
-                if (d != UINT32_MAX) {
-                    pc += skip;
-                    PUSH(vm_atom_bit(env, d, line));
-                    vmbreak;
-                }
                 PUSH((int64_t)ln->brand);
+                vmbreak;
+            }
+            /* Line atoms: the line's bit when the stacking engine indexed the operand,
+             * else the test itself (hash 0 = absent is in no set and equals nothing). */
+            vmcase(OP_L_SKU_IN) {
+                uint32_t d = vm_atom_of(env, env->sku_idx, A);
+                PUSH(d != UINT32_MAX ? vm_atom_bit(env, d, line)
+                                     : ln->sku != 0 && bundle_set_has(b, A, ln->sku));
+                vmbreak;
+            }
+            vmcase(OP_L_BRAND_IN) {
+                uint32_t d = vm_atom_of(env, env->brand_idx, A);
+                PUSH(d != UINT32_MAX ? vm_atom_bit(env, d, line)
+                                     : ln->brand != 0 && bundle_set_has(b, A, ln->brand));
+                vmbreak;
+            }
+            vmcase(OP_L_SKU_EQ) {
+                uint32_t d = vm_atom_of(env, env->skuk_idx, A);
+                PUSH(d != UINT32_MAX ? vm_atom_bit(env, d, line)
+                                     : ln->sku != 0 && (int64_t)ln->sku == b->consts[A].value);
+                vmbreak;
+            }
+            vmcase(OP_L_BRAND_EQ) {
+                uint32_t d = vm_atom_of(env, env->brandk_idx, A);
+                PUSH(d != UINT32_MAX ? vm_atom_bit(env, d, line)
+                                     : ln->brand != 0 && (int64_t)ln->brand == b->consts[A].value);
                 vmbreak;
             }
             vmcase(OP_L_CATEGORY) {

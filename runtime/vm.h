@@ -148,10 +148,10 @@ typedef struct vm_env {
      * that set (OP_L_CAT_IN). cat_words: words of a bitset over atoms. */
     const uint32_t *cat_idx; /* per set: dense index, UINT32_MAX = not indexed */
     uint32_t cat_words;
-    /* The same bits for `L_BRAND; IN_SET A` and `L_SKU; IN_SET A` (bit brand_idx[A] or
+    /* The same bits for `L_BRAND_IN A` and `L_SKU_IN A` (bit brand_idx[A] or
      * sku_idx[A]: the line's brand or SKU is in A); set together with cat_idx. */
     const uint32_t *brand_idx, *sku_idx;
-    /* And for `L_BRAND; PUSH_K k; SEQ` / `L_SKU; PUSH_K k; SEQ`: per constant k. */
+    /* And for `L_BRAND_EQ k` / `L_SKU_EQ k`: per constant k. */
     const uint32_t *brandk_idx, *skuk_idx;
     /* Per block: the bit of a PRED block that is one indexed test, or UINT32_MAX. */
     const uint32_t *pred_atom;
@@ -163,6 +163,10 @@ typedef struct vm_env {
      * result is kept in the block's memo bits (all lines known at once). */
     const uint32_t *mprog_off;
     const vm_mop *mprog;
+    /* Per block the atoms one of which a line needs to match it (need.h):
+     * pred_need_atoms[pred_need_off[b] .. pred_need_off[b + 1]), an empty run when
+     * nothing is known; set together with cat_idx. */
+    const uint32_t *pred_need_off, *pred_need_atoms;
 } vm_env;
 
 /* Runs block `block` (line: the current line for PRED blocks, ignored for COND) and
@@ -184,6 +188,28 @@ static inline const uint64_t *vm_pred_lines(vm_env *env, uint32_t pred) {
         return env->atom_lines + (size_t)env->pred_atom[pred] * env->atom_lw;
     return env->mprog_off[pred] != UINT32_MAX ? vm_pred_mask(env, pred) : NULL;
 }
+
+/* Word w of the lines of an n-line receipt that can match PRED block `pred`: the lines
+ * with one of the atoms it needs; every line when nothing is known or the index is off. */
+static inline uint64_t vm_pred_cand(const vm_env *env, uint32_t pred, uint32_t n, uint32_t w) {
+    uint64_t valid = (w + 1) * 64 <= n ? ~0ull : (1ull << (n % 64)) - 1;
+    if (!env->cat_idx || pred == PRED_ALL_LINES) return valid;
+    uint32_t from = env->pred_need_off[pred], to = env->pred_need_off[pred + 1];
+    if (from == to) return valid;
+    uint64_t m = 0;
+    for (uint32_t k = from; k < to; k++)
+        m |= env->atom_lines[(size_t)env->pred_need_atoms[k] * env->atom_lw + w];
+    return m & valid;
+}
+
+/* Runs the statement after it with `i` set to each line of an n-line receipt that can
+ * match PRED block `pred` (vm_pred_cand), in ascending order; `break` leaves only the
+ * inner loop, so use it with a flag or a return. */
+#define VM_FOR_CAND_LINES(env, pred, n, i)                                                         \
+    for (uint32_t vm_w_ = 0; vm_w_ < ((n) + 63) / 64; vm_w_++)                                     \
+        for (uint64_t vm_m_ = vm_pred_cand((env), (pred), (n), vm_w_);                             \
+             vm_m_ && ((i) = vm_w_ * 64 + (uint32_t)__builtin_ctzll(vm_m_), 1);                    \
+             vm_m_ &= vm_m_ - 1)
 
 /* 1 when line `line` matches PRED block `pred` (PRED_ALL_LINES: every line). */
 static inline promo_status vm_pred(vm_env *env, uint32_t pred, uint32_t line, int *match) {
