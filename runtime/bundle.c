@@ -621,10 +621,6 @@ const char *promo_bundle_string(const promo_bundle *b, uint32_t str_index) {
     return bundle_str(b, str_index);
 }
 
-uint64_t promo_bundle_checksum(const promo_bundle *b) {
-    return b ? b->hdr->checksum : 0;
-}
-
 const char *promo_bundle_label(const promo_bundle *b) {
     return b ? b->label : "";
 }

@@ -177,7 +177,7 @@ static int nd_block(nd *n, uint32_t blk, need_set *result, need_set *out, uint32
     uint32_t njumps = 0;
     for (uint32_t pc = 0; pc < bl->len; pc++) {
         promo_opcode op = INSN_OP(b->code[bl->start + pc]);
-        njumps += (promo_op(op)->facts & (OPF_JF_KEEP | OPF_JT_KEEP)) != 0;
+        njumps += (op_info(op)->facts & (OPF_JF_KEEP | OPF_JT_KEEP)) != 0;
     }
     const promo_allocator *al = n->a->alloc;
     nd_state *in = pa_calloc(al, njumps + 1, sizeof *in);

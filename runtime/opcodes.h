@@ -179,7 +179,7 @@ typedef struct promo_opinfo {
 extern const promo_opinfo promo_opinfo_table[OP__COUNT];
 
 /* The facts of an opcode (any value: OP__COUNT and above have none). */
-static inline const promo_opinfo *promo_op(uint32_t op) {
+static inline const promo_opinfo *op_info(uint32_t op) {
     static const promo_opinfo none = {"?", 0, 0, 0, 0, 0, 0, 0, ""};
     return op < OP__COUNT ? &promo_opinfo_table[op] : &none;
 }

@@ -274,7 +274,7 @@ static void pf_cat_setup(pf_build_ctx *c) {
     for (uint32_t blk = 0; blk < b->nblocks; blk++) {
         uint32_t end = b->blocks[blk].start + b->blocks[blk].len;
         for (uint32_t k = b->blocks[blk].start; k < end; k++) {
-            const promo_opinfo *oi = promo_op(INSN_OP(b->code[k]));
+            const promo_opinfo *oi = op_info(INSN_OP(b->code[k]));
             uint32_t *t = pf_atom_table(ix, oi), a = INSN_A(b->code[k]);
             if (!t || t[a] != PF_NONE) continue;
             t[a] = ix->ncat++;
@@ -324,7 +324,7 @@ static uint32_t pf_pred_atom(const pf_index *ix, uint32_t blk) {
     const pb_block *bl = &b->blocks[blk];
     const promo_insn *c = b->code + bl->start;
     if (bl->kind != PB_BLOCK_PRED || !ix->ncat || bl->len != 2) return PF_NONE;
-    const uint32_t *t = pf_atom_table(ix, promo_op(INSN_OP(c[0])));
+    const uint32_t *t = pf_atom_table(ix, op_info(INSN_OP(c[0])));
     return t ? t[INSN_A(c[0])] : PF_NONE;
 }
 
@@ -446,7 +446,7 @@ static int pf_pred_fixed(const promo_bundle *b, uint32_t blk) {
     const pb_block *bl = &b->blocks[blk];
     if (bl->kind != PB_BLOCK_PRED) return 0;
     for (uint32_t k = 0; k < bl->len; k++) {
-        const promo_opinfo *oi = promo_op(INSN_OP(b->code[bl->start + k]));
+        const promo_opinfo *oi = op_info(INSN_OP(b->code[bl->start + k]));
         if ((oi->facts & OPF_AMOUNTS) || oi->context == OPC_COND) return 0;
     }
     return 1;
@@ -456,7 +456,7 @@ static int pf_pred_fixed(const promo_bundle *b, uint32_t blk) {
 
 /* The atom of line-atom instruction `in`, PF_NONE for any other instruction. */
 static uint32_t pf_atom_at(const pf_index *ix, promo_insn in) {
-    const uint32_t *t = pf_atom_table(ix, promo_op(INSN_OP(in)));
+    const uint32_t *t = pf_atom_table(ix, op_info(INSN_OP(in)));
     return t ? t[INSN_A(in)] : PF_NONE;
 }
 
@@ -500,7 +500,7 @@ static uint32_t pf_mask_compile(const pf_index *ix, uint32_t blk, vm_mop *out, u
         for (uint32_t j = 0; j < nj; j++)
             if (tgt[j] <= k) return 0; /* not nested */
         promo_opcode op = INSN_OP(c[k]);
-        uint32_t atom = pf_atom_at(ix, c[k]), facts = promo_op(op)->facts;
+        uint32_t atom = pf_atom_at(ix, c[k]), facts = op_info(op)->facts;
         int64_t v;
         if (atom != PF_NONE) {
             PF_EMIT(.op = VM_M_ATOM, .atom = atom);
@@ -569,7 +569,8 @@ static void pf_pred_need_setup(pf_build_ctx *c) {
     const promo_bundle *b = ix->b;
     if (c->oom || !(ix->pred_need_off = pf_alloc(c, (size_t)b->nblocks + 1, sizeof(uint32_t))))
         return;
-    const need_atoms na = {ix->cat_idx, ix->brand_idx, ix->sku_idx, ix->brandk_idx, ix->skuk_idx};
+    const need_atoms na = {ix->cat_idx,    ix->brand_idx, ix->sku_idx,
+                           ix->brandk_idx, ix->skuk_idx,  &ix->alloc};
     pf_vec at = {NULL, 0, 0, sizeof(uint32_t)};
     for (uint32_t i = 0; i < b->nblocks; i++) {
         ix->pred_need_off[i] = (uint32_t)at.n;

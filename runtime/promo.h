@@ -138,8 +138,7 @@ PROMO_API const char *promo_bundle_string(const promo_bundle *b, uint32_t str_in
 /* For logs: which bundle served a receipt (result->bundle). The checksum is the one in
  * the bundle's header (XXH3-64 of its bytes), equal for equal bundles. The label is
  * "pbc<format>:<checksum as 16 hex digits>:<campaigns>c", e.g.
- * "pbc1:9f3a0c2e5b7d4411:12c"; it is owned by the bundle. */
-PROMO_API uint64_t promo_bundle_checksum(const promo_bundle *b);
+ * "pbc3:9f3a0c2e5b7d4411:12c"; it is owned by the bundle. */
 PROMO_API const char *promo_bundle_label(const promo_bundle *b);
 
 /* ------------------------------------------------------------ state store ---- */
