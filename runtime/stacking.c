@@ -231,21 +231,22 @@ promo_status stk_init(stk_eval *s, const promo_allocator *a) {
 /* Starts a receipt: every per-receipt array is forgotten and its arena reset. */
 static void stk_reset_receipt(stk_eval *s) {
     stk_scratch *x = s->sc;
-    void **arrs[] = {(void **)&x->lines,       (void **)&x->anc,       (void **)&x->codes,
-                     (void **)&x->segs,        (void **)&x->seen,      (void **)&x->attrs,
-                     (void **)&x->cattrs,      (void **)&x->acted_now, (void **)&x->head,
-                     (void **)&x->tg,          (void **)&x->d,         (void **)&x->w,
-                     (void **)&x->cnt,         (void **)&x->ppshare,   (void **)&x->share,
-                     (void **)&x->share2,      (void **)&x->acc,       (void **)&x->stmp,
-                     (void **)&x->runs,        (void **)&x->app_lines, (void **)&x->blk,
-                     (void **)&x->app,         (void **)&x->bad,       (void **)&x->bylog,
-                     (void **)&x->pts,         (void **)&x->ptlog,     (void **)&x->coupons,
-                     (void **)&x->messages,    (void **)&x->applied,   (void **)&x->explain,
-                     (void **)&x->lres,        (void **)&x->by,        (void **)&x->hc,
-                     (void **)&x->sw,          (void **)&x->stmp2,     (void **)&x->order,
-                     (void **)&x->benefit,     (void **)&x->uf,        (void **)&x->pts_rl,
-                     (void **)&x->memo_bits,   (void **)&x->alines,    (void **)&x->exm,
-                     (void **)&s->budget_uses, (void **)&s->deltas};
+    void **arrs[] = {(void **)&x->lines,     (void **)&x->anc,        (void **)&x->codes,
+                     (void **)&x->segs,      (void **)&x->seen,       (void **)&x->attrs,
+                     (void **)&x->cattrs,    (void **)&x->acted_now,  (void **)&x->head,
+                     (void **)&x->tg,        (void **)&x->d,          (void **)&x->w,
+                     (void **)&x->cnt,       (void **)&x->ppshare,    (void **)&x->share,
+                     (void **)&x->share2,    (void **)&x->acc,        (void **)&x->stmp,
+                     (void **)&x->runs,      (void **)&x->app_lines,  (void **)&x->blk,
+                     (void **)&x->app,       (void **)&x->bad,        (void **)&x->bylog,
+                     (void **)&x->pts,       (void **)&x->ptlog,      (void **)&x->coupons,
+                     (void **)&x->messages,  (void **)&x->applied,    (void **)&x->explain,
+                     (void **)&x->lres,      (void **)&x->by,         (void **)&x->hc,
+                     (void **)&x->sw,        (void **)&x->stmp2,      (void **)&x->order,
+                     (void **)&x->benefit,   (void **)&x->uf,         (void **)&x->pts_rl,
+                     (void **)&x->memo_bits, (void **)&x->alines,     (void **)&x->exm,
+                     (void **)&x->tbpos,     (void **)&x->tbmem,      (void **)&s->budget_uses,
+                     (void **)&s->deltas,    (void **)&s->hist_lines, (void **)&s->hist_off};
     for (size_t i = 0; i < sizeof arrs / sizeof arrs[0]; i++)
         *arrs[i] = NULL;
     arena_reset(&x->ra);
@@ -1703,9 +1704,10 @@ promo_status stk_evaluate(stk_eval *s, const promo_receipt *r) {
     }
     const promo_bundle *b = s->b;
     int tiebreak = (b->hdr->flags & PBF_TIEBREAK_BENEFIT) != 0;
-    if (tiebreak && (STK_RESERVE(x, order, b->ncampaigns) ||
-                     STK_RESERVE(x, benefit, b->ncampaigns) || STK_RESERVE(x, uf, b->ncampaigns) ||
-                     STK_RESERVE(x, tbpos, b->ncampaigns) || STK_RESERVE(x, tbmem, b->ncampaigns))) {
+    if (tiebreak &&
+        (STK_RESERVE(x, order, b->ncampaigns) || STK_RESERVE(x, benefit, b->ncampaigns) ||
+         STK_RESERVE(x, uf, b->ncampaigns) || STK_RESERVE(x, tbpos, b->ncampaigns) ||
+         STK_RESERVE(x, tbmem, b->ncampaigns))) {
         snprintf(s->msg, sizeof s->msg, "out of memory");
         return PROMO_ENOMEM;
     }
