@@ -23,7 +23,7 @@ void sb_add(strbuf *b, const void *p, size_t n);
 void sb_puts(strbuf *b, const char *s);
 void sb_putc(strbuf *b, char c);
 void sb_printf(strbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void sb_vprintf(strbuf *b, const char *fmt, va_list ap);
+void sb_vprintf(strbuf *b, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 /* Appends n zero bytes. */
 void sb_zero(strbuf *b, size_t n);
 /* Pads with zero bytes up to a multiple of `align`. */

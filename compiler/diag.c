@@ -29,7 +29,7 @@ const char *const diag_code_summary[DIAG__COUNT] = {
 #undef X
 };
 
-static char *diag_vformat(const char *fmt, va_list ap) {
+__attribute__((format(printf, 1, 0))) static char *diag_vformat(const char *fmt, va_list ap) {
     strbuf sb = STRBUF_INIT;
     sb_vprintf(&sb, fmt, ap);
     if (!sb.data) return xstrdup("");

@@ -37,9 +37,10 @@ static void fz_eval(promo_bundle *b) {
     static const promo_customer cu = {
         FZ_S("c1"), FZ_S("gold_card"), FZ_S("gold"), segs, 1, 1, 10000, -1, attrs, 1};
     promo_receipt r[2] = {
-        {FZ_S("r1"), FZ_S("101"), FZ_S("msk"), 0, 1, 1000, 20609, 36000, codes, 1, attrs, 1, &cu,
-         lines, 4},
-        {FZ_S("r2"),
+        {sizeof(promo_receipt), FZ_S("r1"), FZ_S("101"), FZ_S("msk"), 0, 1, 1000, 20609, 36000,
+         codes, 1, attrs, 1, &cu, lines, 4},
+        {sizeof(promo_receipt),
+         FZ_S("r2"),
          FZ_S("s5"),
          {NULL, 0},
          1,

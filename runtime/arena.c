@@ -87,15 +87,8 @@ void *arena_grow(arena *ar, void *p, size_t n) {
     if (!c || c->size - c->off < need) {
         if (!(c = arena_chunk_new(ar, need))) return NULL;
     }
-    arena_hdr *h = (arena_hdr *)(void *)(c->data + c->off);
-    ARENA_UNPOISON(h, ARENA_HDR + n);
-    h->cap = cap;
-    h->len = n;
-    h->chunk = c;
-    c->off += need;
-    ar->used += need;
-    if (ar->used > ar->peak) ar->peak = ar->used;
-    void *q = (unsigned char *)h + ARENA_HDR;
+    ARENA_UNPOISON(c->data + c->off, ARENA_HDR + n);
+    void *q = (unsigned char *)arena_bump(ar, c, n, cap) + ARENA_HDR;
     if (p) {
 #ifdef ARENA_ASAN
         /* every call comes here (no inline fast path): len is what the owner uses */

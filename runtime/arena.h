@@ -55,6 +55,19 @@ void arena_init(arena *ar, const promo_allocator *a);
  * block); NULL when out of memory, p then stays valid. */
 void *arena_grow(arena *ar, void *p, size_t n);
 size_t arena_cap(const void *p); /* bytes usable in block p; 0 for NULL */
+/* Carves a block of cap bytes (n asked for) from chunk c, which has room for it. */
+static inline __attribute__((always_inline)) arena_hdr *arena_bump(arena *ar, arena_chunk *c,
+                                                                   size_t n, size_t cap) {
+    arena_hdr *h = (arena_hdr *)(void *)(c->data + c->off);
+    h->cap = cap;
+    h->len = n;
+    h->chunk = c;
+    c->off += sizeof(arena_hdr) + cap;
+    ar->used += sizeof(arena_hdr) + cap;
+    if (ar->used > ar->peak) ar->peak = ar->used;
+    return h;
+}
+
 /* arena_grow with the two common cases inline: p already holds n bytes, or p is NULL
  * and the newest chunk has room. */
 static inline __attribute__((always_inline)) void *arena_reserve(arena *ar, void *p, size_t n) {
@@ -64,16 +77,7 @@ static inline __attribute__((always_inline)) void *arena_reserve(arena *ar, void
     } else if (ar->chunks && n <= ((size_t)-1) / 4) {
         arena_chunk *c = ar->chunks;
         size_t cap = (n + 15) & ~(size_t)15, need = sizeof(arena_hdr) + cap;
-        if (c->size - c->off >= need) {
-            arena_hdr *h = (arena_hdr *)(void *)(c->data + c->off);
-            h->cap = cap;
-            h->len = n;
-            h->chunk = c;
-            c->off += need;
-            ar->used += need;
-            if (ar->used > ar->peak) ar->peak = ar->used;
-            return ar->last = h + 1;
-        }
+        if (c->size - c->off >= need) return ar->last = arena_bump(ar, c, n, cap) + 1;
     }
 #endif
     return arena_grow(ar, p, n);
