@@ -18,6 +18,7 @@
 #include "promo.h"
 #include "sema.h"
 #include "strbuf.h"
+#include "utf8.h"
 #include "xalloc.h"
 
 /* ------------------------------------------------------------ receipt building ---- */
@@ -427,16 +428,42 @@ typedef struct case_result {
     char *report; /* failure text, or NULL */
 } case_result;
 
+/* XML 1.0 text: markup escaped, control characters and invalid UTF-8 (messages quote
+ * source text) replaced by U+FFFD, so the report is always well-formed. */
 static void xml_escape(strbuf *b, const char *s) {
-    for (; *s; s++) {
-        switch (*s) {
+    const unsigned char *u = (const unsigned char *)s;
+    size_t n = strlen(s);
+    for (size_t i = 0; i < n;) {
+        size_t k = utf8_seq_len(u + i, n - i);
+        if (k == 0 || (u[i] < 0x20 && u[i] != '\t' && u[i] != '\n' && u[i] != '\r')) {
+            sb_puts(b, "\xEF\xBF\xBD");
+            i += k ? k : 1;
+            continue;
+        }
+        switch (u[i]) {
         case '<': sb_puts(b, "&lt;"); break;
         case '>': sb_puts(b, "&gt;"); break;
         case '&': sb_puts(b, "&amp;"); break;
         case '"': sb_puts(b, "&quot;"); break;
-        default: sb_putc(b, *s);
+        default: sb_add(b, s + i, k);
         }
+        i += k;
     }
+}
+
+/* A set that does not compile still gives CI a well-formed report: one test case in
+ * error, carrying the diagnostics. */
+static void junit_compile_error(const char *diagnostics) {
+    strbuf x = STRBUF_INIT;
+    sb_puts(&x, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+                "<testsuites tests=\"1\" failures=\"0\" errors=\"1\">\n"
+                "  <testsuite name=\"promo test\" tests=\"1\" failures=\"0\" errors=\"1\">\n"
+                "    <testcase classname=\"promo\" name=\"compile\">\n"
+                "      <error message=\"the campaign set does not compile\">");
+    xml_escape(&x, diagnostics);
+    sb_puts(&x, "</error>\n    </testcase>\n  </testsuite>\n</testsuites>\n");
+    fputs(sb_cstr(&x), stdout);
+    sb_free(&x);
 }
 
 static int run_example(promo_bundle *bundle, const sema_campaign *sc, const ast_node *ex,
@@ -526,31 +553,37 @@ static void usage(FILE *f) {
 }
 
 int cmd_test(int argc, char **argv) {
-    int junit = 0;
-    const cli_flag flags[] = {{"--format=junit", &junit, 1}, {"--format=text", &junit, 0}};
+    int junit = 0, allow_empty = 0;
+    const cli_flag flags[] = {{"--format=junit", &junit, 1},
+                              {"--format=text", &junit, 0},
+                              {"--allow-empty", &allow_empty, 1}};
     char **paths;
     int npaths;
-    int st = cli_parse_paths("test", argc, argv, flags, 2, usage, &paths, &npaths);
+    int st = cli_parse_paths("test", argc, argv, flags, sizeof flags / sizeof flags[0], usage,
+                             &paths, &npaths);
     if (st >= 0) return st;
     compile_opts opts = {.today = INT32_MIN, .werror = 0};
     compilation c;
     comp_init(&c, &opts);
+    c.require_campaigns = !allow_empty;
     int io = comp_add_paths(&c, paths, npaths);
     xfree(paths);
     strbuf bytes = STRBUF_INIT;
     size_t nerr = io < 0 ? 1 : comp_build(&c, &bytes);
+    strbuf dtext = STRBUF_INIT;
     if (c.diags.n) {
-        strbuf d = STRBUF_INIT;
-        diag_render_text(&c.diags, &d, 0);
-        fputs(sb_cstr(&d), stderr);
-        sb_free(&d);
+        diag_render_text(&c.diags, &dtext, 0);
+        fputs(sb_cstr(&dtext), stderr);
     }
     if (io < 0 || nerr) {
         fprintf(stderr, "promo test: the campaign set does not compile\n");
+        if (junit) junit_compile_error(sb_cstr(&dtext));
+        sb_free(&dtext);
         sb_free(&bytes);
         comp_free(&c);
         return io < 0 ? 2 : 1;
     }
+    sb_free(&dtext);
     char errbuf[256];
     promo_bundle *bundle = NULL;
     if (promo_bundle_load_memory(bytes.data, bytes.len, &bundle, errbuf, sizeof errbuf) !=

@@ -41,6 +41,7 @@ struct strbuf;
     X(E024, "invalid example")                                                                     \
     X(E025, "cannot read file")                                                                    \
     X(E026, "exceeds a limit of the bundle format")                                                \
+    X(E027, "no campaigns")                                                                        \
     X(W001, "equal priority on the same lines")                                                    \
     X(W002, "campaign can never apply")                                                            \
     X(W003, "campaign already expired")                                                            \

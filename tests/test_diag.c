@@ -370,6 +370,7 @@ Test(diag, documentation_matches_the_compiler) {
         compilation c;
         compile_opts o = {20454 /* 2026-01-01 */, 0};
         comp_init(&c, &o);
+        c.require_campaigns = 1;
         comp_add_source(&c, "example.rule", src, slen);
         comp_check(&c);
         strbuf got = STRBUF_INIT;
