@@ -13,6 +13,7 @@ int cmd_disasm(int argc, char **argv); /* promo disasm set.pbc */
 int cmd_run(int argc, char **argv);    /* promo run set.pbc [receipts.jsonl] */
 int cmd_test(int argc, char **argv);   /* promo test FILES/DIRS... */
 int cmd_fmt(int argc, char **argv);    /* promo fmt FILES... */
+int cmd_explain(int argc, char **argv); /* promo explain CODE | set.pbc receipt */
 
 #include <stddef.h>
 #include <stdio.h>

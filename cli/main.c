@@ -18,6 +18,7 @@ static const struct {
     {"test", cmd_test, "run the example blocks of .rule files"},
     {"fmt", cmd_fmt, "format .rule files canonically"},
     {"disasm", cmd_disasm, "list a bundle in human-readable form"},
+    {"explain", cmd_explain, "explain a diagnostic code, or what a bundle did with a receipt"},
 };
 
 static void usage(FILE *f) {

@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 
 #include "codegen.h"
+#include "lint.h"
 #include "parse.h"
 #include "sema.h"
 #include "strbuf.h"
@@ -229,6 +230,7 @@ size_t comp_check(compilation *c) {
     /* Checks over a tree with holes would mostly report the holes again (a campaign
      * whose `then` did not parse "has no reward"): they run on clean input only. */
     if (c->diags.nerrors == before) sema_check(c);
+    if (c->sema && c->diags.nerrors == 0) lint_check(c);
     if (c->require_campaigns && c->diags.nerrors == 0 && c->sema && sema_get(c)->ncampaigns == 0) {
         src_span sp = {0, 0, 0, 0, 0};
         if (c->nfiles == 0) comp_push(c, xstrdup("<input>"), xstrdup(""), 0);

@@ -27,6 +27,7 @@ typedef struct compilation {
     diag_list diags;
     compile_opts opts;
     int checked;           /* sema ran */
+    int lint_examples;     /* W007 for campaigns without an example (--lint-examples) */
     int require_campaigns; /* set after comp_init (the CLI, unless --allow-empty): E027
                               for a set without campaigns, which would switch every
                               promotion off */

@@ -45,7 +45,10 @@ struct strbuf;
     X(W001, "equal priority on the same lines")                                                    \
     X(W002, "campaign can never apply")                                                            \
     X(W003, "campaign already expired")                                                            \
-    X(W004, "unused declaration")
+    X(W004, "unused declaration")                                                                  \
+    X(W005, "bundle price below a unit's worth")                                                   \
+    X(W006, "spend_limit that can never apply")                                                    \
+    X(W007, "campaign without an example")
 
 typedef enum diag_code {
 #define X(code, msg) DIAG_##code,

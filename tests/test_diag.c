@@ -353,11 +353,12 @@ static const char *fenced(const char *p, const char *limit, const char *tag, siz
 }
 
 /* Renders what the compiler says about `src` (named example.rule, today 2026-01-01). */
-static char *doc_compile(const char *src, size_t slen) {
+static char *doc_compile(const char *src, size_t slen, int code) {
     compilation c;
     compile_opts o = {20454 /* 2026-01-01 */, 0};
     comp_init(&c, &o);
     c.require_campaigns = 1;
+    c.lint_examples = code == DIAG_W007; /* as with --lint-examples */
     comp_add_source(&c, "example.rule", src, slen);
     comp_check(&c);
     strbuf got = STRBUF_INIT;
@@ -426,7 +427,7 @@ Test(diag, documentation_matches_the_compiler) {
         for (; src; src = fenced(src + slen, next, "rule", &slen)) {
             const char *want = fenced(src + slen, next, "text", &tlen);
             cr_assert_not_null(want, "%s: no output block after an example", diag_code_names[code]);
-            char *got = doc_compile(src, slen), *w = strndup(want, tlen);
+            char *got = doc_compile(src, slen, code), *w = strndup(want, tlen);
             cr_expect_str_eq(got, w, "docs/diagnostics.md, %s, example at byte %zu",
                              diag_code_names[code], (size_t)(src - doc));
             free(got);
