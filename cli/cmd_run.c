@@ -49,6 +49,7 @@
 
 #include "cli.h"
 #include "promo.h"
+#include "report.h"
 #include "result_json.h"
 #include "xalloc.h"
 
@@ -66,6 +67,8 @@ static const char run_help[] =
     "  --batch N           write the output after every N lines (default 256)\n"
     "  --explain           add \"explain\" (why each campaign did or did not apply)\n"
     "  --summary           print totals and per-campaign counts on stderr at the end\n"
+    "  --report            print per campaign receipts, discount, points and budget\n"
+    "                      used on stderr at the end (as promo plan, for one bundle)\n"
     "  --strict            exit 1 when any line was malformed\n"
     "  --reload-on-signal  on SIGHUP, reload set.pbc once the lines in flight are\n"
     "                      committed (a bundle that fails to load is reported and\n"
@@ -95,7 +98,7 @@ typedef struct run_opts {
     const char *input_path;
     int threads;
     unsigned batch;
-    int explain, summary, strict, quiet, reload;
+    int explain, summary, report, strict, quiet, reload;
 } run_opts;
 
 /* One evaluation context, owned by one thread; busy from the moment its thread claims
@@ -190,6 +193,7 @@ typedef struct run_state {
     size_t ncounts;
     const promo_bundle *map_bundle;
     uint32_t *map; /* campaign index of map_bundle -> counts index */
+    report rep;    /* --report */
 
     /* progress */
     int progress;
@@ -361,6 +365,7 @@ static void run_tally(run_state *R, const run_cx *s) {
         R->errors++;
         return;
     }
+    if (R->o.report) report_add(&R->rep, s->res);
     if (!R->o.summary) return;
     const promo_result *res = s->res;
     R->discount += res->discount;
@@ -800,6 +805,8 @@ static int run_args(int argc, char **argv, run_opts *o) {
             o->explain = 1;
         } else if (!strcmp(a, "--summary")) {
             o->summary = 1;
+        } else if (!strcmp(a, "--report")) {
+            o->report = 1;
         } else if (!strcmp(a, "--strict")) {
             o->strict = 1;
         } else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) {
@@ -952,6 +959,12 @@ int cmd_run(int argc, char **argv) {
     rc = run_stream(&R) < 0 ? 2 : 0;
     run_progress(&R, 1);
     if (R.o.summary) run_print_summary(&R);
+    if (R.o.report) { /* per-campaign money on stderr (cli/report.c) */
+        R.rep.errors = R.errors;
+        report_budgets(&R.rep, R.eng);
+        report_print(&R.rep, stderr);
+        report_free(&R.rep);
+    }
     if (rc == 0 && R.o.strict && R.errors) rc = 1;
 out:
     fflush(stdout);

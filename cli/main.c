@@ -15,6 +15,7 @@ static const struct {
     {"check", cmd_check, "parse, type-check and lint .rule files"},
     {"build", cmd_build, "compile .rule files into a bundle (-o set.pbc)"},
     {"run", cmd_run, "evaluate a JSON-lines receipt stream with a bundle"},
+    {"plan", cmd_plan, "compare two bundles on a receipt stream, per campaign"},
     {"test", cmd_test, "run the example blocks of .rule files"},
     {"fmt", cmd_fmt, "format .rule files canonically"},
     {"disasm", cmd_disasm, "list a bundle in human-readable form"},
