@@ -48,9 +48,11 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "explain_text.h"
 #include "promo.h"
 #include "report.h"
 #include "result_json.h"
+#include "strbuf.h"
 #include "xalloc.h"
 
 static const char run_help[] =
@@ -66,6 +68,9 @@ static const char run_help[] =
     "                      the output does not depend on it\n"
     "  --batch N           write the output after every N lines (default 256)\n"
     "  --explain           add \"explain\" (why each campaign did or did not apply)\n"
+    "  --explain=text      instead of JSON, explain each receipt in words: titles,\n"
+    "                      amounts per campaign and line, the values of a false\n"
+    "                      condition, the real reason of a refusal\n"
     "  --summary           print totals and per-campaign counts on stderr at the end\n"
     "  --report            print per campaign receipts, discount, points and budget\n"
     "                      used on stderr at the end (as promo plan, for one bundle)\n"
@@ -275,7 +280,16 @@ static void run_error(run_cx *s, promo_str id, const char *msg) {
     s->bad = 1;
 }
 
-static void run_result(run_cx *s) {
+static void run_result(run_state *R, run_cx *s) {
+    if (R->o.explain == 2) { /* --explain=text (cli/explain_text.c) */
+        strbuf t = STRBUF_INIT;
+        explain_text(&t, s->res, s->rcpt, R->eng);
+        if (t.len >= s->outcap) run_grow(s, t.len);
+        memcpy(s->out, t.data, t.len);
+        s->outlen = t.len; /* the writer's newline leaves a blank line between receipts */
+        sb_free(&t);
+        return;
+    }
     size_t n = promo_result_to_json(s->res, s->out, s->outcap);
     if (n >= s->outcap) {
         run_grow(s, n);
@@ -305,18 +319,18 @@ static void run_eval_line(run_state *R, run_cx *s, const run_line *L) {
         run_error(s, s->rcpt->id, promo_ctx_errmsg(s->ctx));
         return;
     }
-    run_result(s);
+    run_result(R, s);
     s->pending = 1;
 }
 
 /* Evaluates a line again (committer); 0 when it is ready to commit. */
-static int run_reeval(run_cx *s) {
+static int run_reeval(run_state *R, run_cx *s) {
     promo_status st = promo_eval(s->ctx, s->rcpt, &s->res);
     if (st != PROMO_OK) {
         run_error(s, s->rcpt->id, promo_ctx_errmsg(s->ctx));
         return -1;
     }
-    run_result(s);
+    run_result(R, s);
     return 0;
 }
 
@@ -324,7 +338,7 @@ static int run_reeval(run_cx *s) {
 static void run_commit_cx(run_state *R, run_cx *s) {
     /* A commit failed while this line was evaluated: what it read may have included
      * budget that was given back since (see the top of the file). */
-    if (s->fails != atomic_load(&R->fails) && run_reeval(s)) return;
+    if (s->fails != atomic_load(&R->fails) && run_reeval(R, s)) return;
     for (int tries = 0;; tries++) {
         promo_status st = promo_commit(s->ctx);
         if (st == PROMO_OK) break;
@@ -333,7 +347,7 @@ static void run_commit_cx(run_state *R, run_cx *s) {
             run_error(s, s->rcpt->id, promo_ctx_errmsg(s->ctx));
             return;
         }
-        if (run_reeval(s)) return;
+        if (run_reeval(R, s)) return;
     }
     s->pending = 0;
 }
@@ -801,8 +815,10 @@ static int run_args(int argc, char **argv, run_opts *o) {
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             fputs(run_help, stdout);
             return 0;
-        } else if (!strcmp(a, "--explain")) {
+        } else if (!strcmp(a, "--explain") || !strcmp(a, "--explain=json")) {
             o->explain = 1;
+        } else if (!strcmp(a, "--explain=text")) {
+            o->explain = 2;
         } else if (!strcmp(a, "--summary")) {
             o->summary = 1;
         } else if (!strcmp(a, "--report")) {
