@@ -451,6 +451,18 @@ static void xml_escape(strbuf *b, const char *s) {
     }
 }
 
+/* "coverage: 40/42 campaigns (95%) applied by some example" and the others. */
+static void test_print_coverage(FILE *f, const promo_bundle *b, const unsigned char *hit,
+                                uint32_t n) {
+    uint32_t nhit = 0;
+    for (uint32_t i = 0; i < n; i++)
+        nhit += hit[i];
+    fprintf(f, "coverage: %u/%u campaigns (%u%%) applied by some example\n", nhit, n,
+            n ? (unsigned)((uint64_t)nhit * 100 / n) : 100);
+    for (uint32_t i = 0; i < n; i++)
+        if (!hit[i]) fprintf(f, "  never applied: %s\n", promo_bundle_campaign_id(b, i));
+}
+
 /* A set that does not compile still gives CI a well-formed report: one test case in
  * error, carrying the diagnostics. */
 static void junit_compile_error(const char *diagnostics) {
@@ -466,8 +478,14 @@ static void junit_compile_error(const char *diagnostics) {
     sb_free(&x);
 }
 
+/* Marks in hit[] (one flag per campaign of the bundle) the campaigns res applied. */
+static void mark_applied(unsigned char *hit, const promo_result *res) {
+    for (uint32_t i = 0; hit && res && i < res->napplied; i++)
+        hit[res->applied[i]] = 1;
+}
+
 static int run_example(promo_bundle *bundle, const sema_campaign *sc, const ast_node *ex,
-                       strbuf *report) {
+                       strbuf *report, unsigned char *hit) {
     promo_engine *eng = NULL;
     promo_ctx *ctx = NULL;
     int ok = 1;
@@ -502,6 +520,8 @@ static int run_example(promo_bundle *bundle, const sema_campaign *sc, const ast_
         if (promo_process(ctx, &x.r, &res) != PROMO_OK) {
             sb_printf(report, "    history receipt %d failed: %s\n", nhist, promo_ctx_errmsg(ctx));
             ok = 0;
+        } else {
+            mark_applied(hit, res);
         }
     }
     /* The example's own receipt: every item that is not customer/history/expect. */
@@ -532,6 +552,7 @@ static int run_example(promo_bundle *bundle, const sema_campaign *sc, const ast_
         sb_printf(report, "    evaluation failed: %s\n", promo_ctx_errmsg(ctx));
         ok = 0;
     } else {
+        mark_applied(hit, res);
         int failed_here = 0;
         for (const ast_node *it = ex->a; it; it = it->next)
             if (it->kind == AST_EX_EXPECT && !check_expect(it, res, &x.r, report)) failed_here = 1;
@@ -547,16 +568,69 @@ static int run_example(promo_bundle *bundle, const sema_campaign *sc, const ast_
 }
 
 static void usage(FILE *f) {
-    fprintf(f, "usage: promo test [--format=text|junit] FILES/DIRS...\n"
+    fprintf(f, "usage: promo test [options] FILES/DIRS...\n"
                "Runs every `example` block against the whole compiled set.\n"
-               "Exit 0 when all pass, 1 on any failure or compile error, 2 on usage/IO.\n");
+               "\n"
+               "options:\n"
+               "  --format=text|junit  report as text (default) or JUnit XML, on stdout\n"
+               "  --filter TEXT        run only the examples whose campaign id or name\n"
+               "                       contains TEXT\n"
+               "  -v, --verbose        list every example with ok/FAIL, not only failures\n"
+               "  --coverage           list the campaigns that no example applies\n"
+               "  --min-coverage PCT   exit 1 when fewer than PCT%% of the campaigns are\n"
+               "                       applied by some example (implies --coverage)\n"
+               "  --allow-empty        accept a set without campaigns (else error E027)\n"
+               "\n"
+               "Exit 0 when all pass, 1 on any failure, compile error or too little\n"
+               "coverage, 2 on usage/IO.\n");
+}
+
+/* Takes the options with a value (--filter TEXT, --min-coverage PCT) out of argv;
+ * returns the new argc, or -1 on a usage error (printed). */
+static int test_value_opts(int argc, char **argv, const char **filter, int *min_cov) {
+    int w = 1;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v = NULL;
+        int which = !strncmp(a, "--filter", 8) ? 1 : !strncmp(a, "--min-coverage", 14) ? 2 : 0;
+        size_t n = which == 1 ? 8 : 14;
+        if (!which || (a[n] != 0 && a[n] != '=')) {
+            argv[w++] = argv[i];
+            continue;
+        }
+        if (a[n] == '=')
+            v = a + n + 1;
+        else if (i + 1 < argc)
+            v = argv[++i];
+        if (!v) {
+            fprintf(stderr, "promo test: option '%s' needs a value\n", a);
+            return -1;
+        }
+        if (which == 1) {
+            *filter = v;
+        } else {
+            char *end;
+            long pct = strtol(v, &end, 10);
+            if (*end || pct < 0 || pct > 100) {
+                fprintf(stderr, "promo test: --min-coverage takes a percent 0..100\n");
+                return -1;
+            }
+            *min_cov = (int)pct;
+        }
+    }
+    argv[w] = NULL;
+    return w;
 }
 
 int cmd_test(int argc, char **argv) {
-    int junit = 0, allow_empty = 0;
-    const cli_flag flags[] = {{"--format=junit", &junit, 1},
-                              {"--format=text", &junit, 0},
-                              {"--allow-empty", &allow_empty, 1}};
+    int junit = 0, allow_empty = 0, verbose = 0, coverage = 0, min_cov = -1;
+    const char *filter = NULL;
+    const cli_flag flags[] = {{"--format=junit", &junit, 1},      {"--format=text", &junit, 0},
+                              {"--allow-empty", &allow_empty, 1}, {"-v", &verbose, 1},
+                              {"--verbose", &verbose, 1},         {"--coverage", &coverage, 1}};
+    argc = test_value_opts(argc, argv, &filter, &min_cov);
+    if (argc < 0) return 2;
+    if (min_cov >= 0) coverage = 1;
     char **paths;
     int npaths;
     int st = cli_parse_paths("test", argc, argv, flags, sizeof flags / sizeof flags[0], usage,
@@ -598,6 +672,8 @@ int cmd_test(int argc, char **argv) {
     /* Examples in source order: by file, then line. */
     const sema_result *sr = sema_get(&c);
     size_t cap = 16, n = 0;
+    uint32_t ncamp = promo_bundle_campaign_count(bundle);
+    unsigned char *hit = xcalloc(ncamp ? ncamp : 1, 1);
     case_result *cases = xcalloc(cap, sizeof *cases);
     for (size_t f = 0; f < c.nfiles; f++) {
         for (size_t k = 0; k < sr->ncampaigns; k++) {
@@ -605,6 +681,8 @@ int cmd_test(int argc, char **argv) {
             if (sc->file != f) continue;
             for (const ast_node *cl = sc->node->a; cl; cl = cl->next) {
                 if (cl->kind != AST_C_EXAMPLE) continue;
+                if (filter && !strstr(sc->id, filter) && !(cl->str && strstr(cl->str, filter)))
+                    continue;
                 if (n == cap) cases = xrealloc(cases, (cap *= 2) * sizeof *cases);
                 strbuf rep = STRBUF_INIT;
                 case_result *cr = &cases[n++];
@@ -612,7 +690,7 @@ int cmd_test(int argc, char **argv) {
                 cr->line = cl->span.line;
                 cr->campaign = sc->id;
                 cr->name = cl->str ? cl->str : "";
-                cr->ok = run_example(bundle, sc, cl, &rep);
+                cr->ok = run_example(bundle, sc, cl, &rep, hit);
                 cr->report = cr->ok ? NULL : xstrdup(sb_cstr(&rep));
                 sb_free(&rep);
             }
@@ -661,16 +739,37 @@ int cmd_test(int argc, char **argv) {
         sb_free(&x);
     } else {
         for (size_t i = 0; i < n; i++) {
-            if (cases[i].ok) continue;
+            if (cases[i].ok) {
+                if (verbose)
+                    printf("ok   %s:%u: %s: %s\n", cases[i].file, cases[i].line, cases[i].campaign,
+                           cases[i].name);
+                continue;
+            }
+            if (verbose)
+                printf("FAIL %s:%u: %s: %s\n", cases[i].file, cases[i].line, cases[i].campaign,
+                       cases[i].name);
             printf("%s:%u: example \"%s\" of %s failed\n%s\n", cases[i].file, cases[i].line,
                    cases[i].name, cases[i].campaign, cases[i].report);
         }
+        if (coverage) test_print_coverage(stdout, bundle, hit, ncamp);
         printf("%zu passed, %zu failed\n", passed, failed);
     }
+    int low = 0;
+    if (coverage) {
+        uint32_t nhit = 0;
+        for (uint32_t i = 0; i < ncamp; i++)
+            nhit += hit[i];
+        if (junit) test_print_coverage(stderr, bundle, hit, ncamp);
+        low = min_cov >= 0 && (uint64_t)nhit * 100 < (uint64_t)min_cov * ncamp;
+        if (low)
+            fprintf(stderr, "promo test: coverage %u/%u is below --min-coverage %d%%\n", nhit,
+                    ncamp, min_cov);
+    }
+    xfree(hit);
     for (size_t i = 0; i < n; i++)
         xfree(cases[i].report);
     xfree(cases);
     promo_bundle_release(bundle);
     comp_free(&c);
-    return failed ? 1 : 0;
+    return failed || low ? 1 : 0;
 }
