@@ -7,16 +7,19 @@
 #ifndef PROMO_CLI_H
 #define PROMO_CLI_H
 
-int cmd_check(int argc, char **argv);   /* promo check FILES/DIRS... */
-int cmd_build(int argc, char **argv);   /* promo build FILES/DIRS... -o set.pbc */
-int cmd_disasm(int argc, char **argv);  /* promo disasm set.pbc */
-int cmd_run(int argc, char **argv);     /* promo run set.pbc [receipts.jsonl] */
-int cmd_test(int argc, char **argv);    /* promo test FILES/DIRS... */
-int cmd_fmt(int argc, char **argv);     /* promo fmt FILES... */
-int cmd_plan(int argc, char **argv);    /* promo plan OLD.pbc NEW.pbc receipts.jsonl */
-int cmd_explain(int argc, char **argv); /* promo explain CODE | set.pbc receipt */
+int cmd_check(int argc, char **argv);  /* promo check FILES/DIRS... */
+int cmd_build(int argc, char **argv);  /* promo build FILES/DIRS... -o set.pbc */
+int cmd_disasm(int argc, char **argv); /* promo disasm set.pbc */
+int cmd_run(int argc, char **argv);    /* promo run set.pbc [receipts.jsonl] */
+int cmd_test(int argc, char **argv);   /* promo test FILES/DIRS... */
+int cmd_fmt(int argc, char **argv);    /* promo fmt FILES... */
+int cmd_plan(int argc, char **argv);   /* promo plan OLD.pbc NEW.pbc receipts.jsonl */
+int cmd_explain(int argc, char **argv);
+int cmd_lsp(int argc, char **argv);
+    /* promo lsp: the language server on stdio */ /* promo explain CODE | set.pbc receipt */
 
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 /* A flag of a subcommand: `name` sets *target = value. */
@@ -31,5 +34,10 @@ typedef struct cli_flag {
  * *npaths >= 1 paths), else the exit status: 0 after --help, 2 on a usage error. */
 int cli_parse_paths(const char *cmd, int argc, char **argv, const cli_flag *flags, size_t nflags,
                     void (*usage)(FILE *), char ***paths, int *npaths);
+
+struct compilation;
+struct strbuf;
+/* promo fmt's layout of file fi of c into *out (0), or -1 when it does not parse. */
+int fmt_file(struct compilation *c, uint32_t fi, struct strbuf *out);
 
 #endif

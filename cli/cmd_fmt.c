@@ -368,8 +368,9 @@ static int newline_between(const char *text, size_t from, size_t to) {
     return 0;
 }
 
-/* Formats file `fi` of `c`; returns 0 and the text in *out, or -1 on errors. */
-static int fmt_file(compilation *c, uint32_t fi, strbuf *out) {
+/* Formats file `fi` of `c`; returns 0 and the text in *out, or -1 on errors (also
+ * used by the language server, cli/cmd_lsp.c). */
+int fmt_file(compilation *c, uint32_t fi, strbuf *out) {
     size_t errs = c->diags.nerrors;
     parse_comments cm = {0};
     if (!parse_file(c, fi, NULL) || c->diags.nerrors > errs) return -1;

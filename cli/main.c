@@ -18,6 +18,7 @@ static const struct {
     {"plan", cmd_plan, "compare two bundles on a receipt stream, per campaign"},
     {"test", cmd_test, "run the example blocks of .rule files"},
     {"fmt", cmd_fmt, "format .rule files canonically"},
+    {"lsp", cmd_lsp, "the language server (LSP over stdio) for editors"},
     {"disasm", cmd_disasm, "list a bundle in human-readable form"},
     {"explain", cmd_explain, "explain a diagnostic code, or what a bundle did with a receipt"},
 };
