@@ -93,28 +93,19 @@ static int explain_receipt(int argc, char **argv) {
         fprintf(stderr, "promo explain: cannot create an engine\n");
         rc = 2;
     }
-    char *line = NULL, *buf = NULL;
-    size_t cap = 0, bcap = 0, lineno = 0;
-    ssize_t len;
+    cli_jsonl rd = {in, NULL, NULL, 0, 0, 0};
+    const char *buf;
+    size_t len;
     strbuf out = STRBUF_INIT;
-    while (rc == 0 && (len = getline(&line, &cap, in)) >= 0) {
-        lineno++;
-        while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
-            len--;
-        if (len == 0) continue;
-        if ((size_t)len + PROMO_JSON_PADDING > bcap) {
-            bcap = (size_t)len + PROMO_JSON_PADDING;
-            buf = xrealloc(buf, bcap);
-        }
-        memcpy(buf, line, (size_t)len);
-        memset(buf + len, ' ', PROMO_JSON_PADDING);
+    int bad = 0;
+    while (rc == 0 && (buf = cli_jsonl_next(&rd, &len)) != NULL) {
         const promo_receipt *r;
         const promo_result *res;
         promo_str id;
-        if (promo_receipt_parse_json(ctx, buf, (size_t)len, &r, &id) != PROMO_OK ||
+        if (promo_receipt_parse_json(ctx, buf, len, &r, &id) != PROMO_OK ||
             promo_process(ctx, r, &res) != PROMO_OK) {
-            fprintf(stderr, "promo explain: line %zu: %s\n", lineno, promo_ctx_errmsg(ctx));
-            rc = 1;
+            fprintf(stderr, "promo explain: line %zu: %s\n", rd.lineno, promo_ctx_errmsg(ctx));
+            bad = 1;
             continue;
         }
         explain_text(&out, res, r, eng);
@@ -122,9 +113,13 @@ static int explain_receipt(int argc, char **argv) {
         out.len = 0;
         sb_putc(&out, '\n'); /* a blank line before the next receipt */
     }
+    if (in && ferror(in)) {
+        fprintf(stderr, "promo explain: cannot read %s\n", argv[2]);
+        rc = 2;
+    }
+    if (rc == 0 && bad) rc = 1;
     sb_free(&out);
-    free(line);
-    xfree(buf);
+    cli_jsonl_free(&rd);
     if (in && in != stdin) fclose(in);
     promo_ctx_free(ctx);
     promo_engine_free(eng);

@@ -284,31 +284,30 @@ static void lsp_send(const strbuf *body) {
     fflush(stdout);
 }
 
-/* {"jsonrpc":"2.0","id":ID,"result":RESULT} — id copied as it came (number or string). */
+/* `{"jsonrpc":"2.0","id":ID,` — the id copied as it came (number or string). */
+static void lsp_head(strbuf *b, const jv *id) {
+    sb_puts(b, "{\"jsonrpc\":\"2.0\",\"id\":");
+    if (id && id->type == JV_STR)
+        sb_json_str(b, id->str, id->len);
+    else if (id && id->type == JV_NUM)
+        sb_printf(b, "%.0f", id->num);
+    else
+        sb_puts(b, "null");
+    sb_putc(b, ',');
+}
+
 static void lsp_reply(const jv *id, const char *result) {
     strbuf b = STRBUF_INIT;
-    sb_puts(&b, "{\"jsonrpc\":\"2.0\",\"id\":");
-    if (id && id->type == JV_STR)
-        sb_json_str(&b, id->str, id->len);
-    else if (id && id->type == JV_NUM)
-        sb_printf(&b, "%.0f", id->num);
-    else
-        sb_puts(&b, "null");
-    sb_printf(&b, ",\"result\":%s}", result);
+    lsp_head(&b, id);
+    sb_printf(&b, "\"result\":%s}", result);
     lsp_send(&b);
     sb_free(&b);
 }
 
 static void lsp_error(const jv *id, int code, const char *msg) {
     strbuf b = STRBUF_INIT;
-    sb_puts(&b, "{\"jsonrpc\":\"2.0\",\"id\":");
-    if (id && id->type == JV_NUM)
-        sb_printf(&b, "%.0f", id->num);
-    else if (id && id->type == JV_STR)
-        sb_json_str(&b, id->str, id->len);
-    else
-        sb_puts(&b, "null");
-    sb_printf(&b, ",\"error\":{\"code\":%d,\"message\":", code);
+    lsp_head(&b, id);
+    sb_printf(&b, "\"error\":{\"code\":%d,\"message\":", code);
     sb_json_str(&b, msg, strlen(msg));
     sb_puts(&b, "}}");
     lsp_send(&b);

@@ -130,6 +130,18 @@ static void plan_money_of(const promo_result *r, const char *id, int64_t *disc, 
             *pts += r->points[i].points;
 }
 
+/* "[; ][id: ]what OLD -> NEW" when the amounts differ; the id is written once. */
+static void plan_money_change(strbuf *out, const char **sep, const char **id, const char *what,
+                              int64_t a, int64_t b) {
+    if (a == b) return;
+    sb_printf(out, "%s%s%s%s ", *sep, *id ? *id : "", *id ? ": " : "", what);
+    sb_money(out, a);
+    sb_puts(out, " -> ");
+    sb_money(out, b);
+    *sep = ", ";
+    *id = NULL;
+}
+
 /* One campaign's difference: its outcome, or what it gave, as words. */
 static void plan_change_one(strbuf *out, const promo_result *o, const promo_result *n,
                             const char *id) {
@@ -145,20 +157,8 @@ static void plan_change_one(strbuf *out, const promo_result *o, const promo_resu
         sep = ", ";
         id = NULL;
     }
-    if (d0 != d1) {
-        sb_printf(out, "%s%s%sdiscount ", sep, id ? id : "", id ? ": " : "");
-        sb_money(out, d0);
-        sb_puts(out, " -> ");
-        sb_money(out, d1);
-        sep = ", ";
-        id = NULL;
-    }
-    if (p0 != p1) {
-        sb_printf(out, "%s%s%spoints ", sep, id ? id : "", id ? ": " : "");
-        sb_money(out, p0);
-        sb_puts(out, " -> ");
-        sb_money(out, p1);
-    }
+    plan_money_change(out, &sep, &id, "discount", d0, d1);
+    plan_money_change(out, &sep, &id, "points", p0, p1);
     sb_free(&a);
     sb_free(&b);
 }
@@ -517,25 +517,16 @@ int cmd_plan(int argc, char **argv) {
         fprintf(stderr, "promo plan: cannot open %s\n", paths[2]);
         rc = 2;
     }
-    char *line = NULL, *buf = NULL;
-    size_t cap = 0, bcap = 0;
-    ssize_t len;
-    while (rc == 0 && (len = getline(&line, &cap, in)) >= 0) {
-        while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
-            len--;
-        if (len == 0) continue;
-        if ((size_t)len + PROMO_JSON_PADDING > bcap) {
-            bcap = (size_t)len + PROMO_JSON_PADDING;
-            buf = xrealloc(buf, bcap);
-        }
-        memcpy(buf, line, (size_t)len);
-        memset(buf + len, ' ', PROMO_JSON_PADDING);
+    cli_jsonl rd = {in, NULL, NULL, 0, 0, 0};
+    const char *buf;
+    size_t len;
+    while (rc == 0 && (buf = cli_jsonl_next(&rd, &len)) != NULL) {
         const promo_result *res[2] = {NULL, NULL};
         int bad = 0;
         for (int s = 0; s < 2 && !bad; s++) {
             const promo_receipt *r;
             promo_str id;
-            if (promo_receipt_parse_json(P.side[s].ctx, buf, (size_t)len, &r, &id) != PROMO_OK ||
+            if (promo_receipt_parse_json(P.side[s].ctx, buf, len, &r, &id) != PROMO_OK ||
                 promo_process(P.side[s].ctx, r, &res[s]) != PROMO_OK)
                 bad = 1;
         }
@@ -555,8 +546,7 @@ int cmd_plan(int argc, char **argv) {
         rc = 2;
     }
     if (in && in != stdin) fclose(in);
-    free(line);
-    xfree(buf);
+    cli_jsonl_free(&rd);
     if (rc == 0) {
         for (int s = 0; s < 2; s++)
             report_budgets(&P.side[s].rep, P.side[s].eng);

@@ -55,4 +55,10 @@ RULE
 "$PROMO" build "$T/y.rule" -o "$T/y.pbc"
 echo '{"id":"q","time":"2027-03-01T10:00:00","lines":[{"sku":"1","qty":1,"price":5050}]}' | "$PROMO" explain "$T/y.pbc" - > "$T/y.txt"
 grep -qx '  - later: condition false: total >= 5000 (total is 4950.00)' "$T/y.txt" || fail "total at its turn: $(cat "$T/y.txt")"
+# a malformed receipt: reported, the others explained, exit 1
+printf '%s\n' '{"id":"bad"' '{"id":"ok","time":"2027-03-01T10:00:00","lines":[{"sku":"1","qty":1,"price":10}]}' > "$T/m.jsonl"
+set +e; "$PROMO" explain "$T/y.pbc" "$T/m.jsonl" > "$T/m.txt" 2> "$T/m.err"; rc=$?; set -e
+[ $rc -eq 1 ] || fail "malformed: exit $rc"
+grep -q '^promo explain: line 1: ' "$T/m.err" || fail "malformed: $(cat "$T/m.err")"
+grep -q '^receipt ok: total 10.00' "$T/m.txt" || fail "the good receipt: $(cat "$T/m.txt")"
 echo "explain text ok"
