@@ -8,6 +8,7 @@
  *   - definition and references of sets, groups and campaign ids (in the document);
  *   - completion: keywords, facts and the names declared in the document;
  *   - formatting: the layout of `promo fmt`;
+ *   - a code lens "run N examples" over each campaign that has examples;
  *   - shutdown / exit.
  * Positions are LSP's: 0-based lines, UTF-16 code units. Names are found by the real
  * lexer (grammar/lexer.re), so a document with syntax errors still navigates.
@@ -520,11 +521,45 @@ static void lsp_formatting(lsp *L, const jv *id, const jv *params) {
     comp_free(&c);
 }
 
+/* A lens over every campaign with examples: "run N examples", which the editor runs
+ * as `promo test --filter ID FILE` (command promo.runExamples, editors/vscode). */
+static void lsp_codelens(lsp *L, const jv *id, const jv *params) {
+    const lsp_doc *d = lsp_doc_of(L, params, NULL);
+    strbuf r = STRBUF_INIT;
+    sb_putc(&r, '[');
+    if (d) {
+        lsp_index ix;
+        lsp_index_doc(d, &ix);
+        int k = 0;
+        for (size_t i = 0; i < ix.nnames; i++) {
+            const lsp_name *n = &ix.names[i];
+            if (n->kind != NAME_CAMPAIGN) continue;
+            int nex = 0;
+            for (size_t t = 0; t < ix.ntoks; t++)
+                nex += ix.toks[t].tok == KW_EXAMPLE && ix.toks[t].off > n->decl &&
+                       ix.toks[t].off < n->dend;
+            if (!nex) continue;
+            sb_puts(&r, k++ ? ",{\"range\":" : "{\"range\":");
+            lsp_range(&r, d->text, d->len, n->off, n->off + n->len);
+            sb_printf(&r,
+                      ",\"command\":{\"title\":\"run %d example%s\",\"command\":"
+                      "\"promo.runExamples\",\"arguments\":[",
+                      nex, nex == 1 ? "" : "s");
+            sb_json_str(&r, d->uri, strlen(d->uri));
+            sb_printf(&r, ",\"%.*s\"]}}", (int)n->len, d->text + n->off);
+        }
+        lsp_index_free(&ix);
+    }
+    sb_putc(&r, ']');
+    lsp_reply(id, sb_cstr(&r));
+    sb_free(&r);
+}
+
 static const char lsp_capabilities[] =
     "{\"capabilities\":{\"textDocumentSync\":{\"openClose\":true,\"change\":1},"
     "\"hoverProvider\":true,\"definitionProvider\":true,\"referencesProvider\":true,"
     "\"completionProvider\":{\"triggerCharacters\":[\".\"]},"
-    "\"documentFormattingProvider\":true},"
+    "\"documentFormattingProvider\":true,\"codeLensProvider\":{\"resolveProvider\":false}},"
     "\"serverInfo\":{\"name\":\"promo\",\"version\":\"" PROMO_VERSION_STRING "\"}}";
 
 /* Handles one message; returns 1 after `exit`. */
@@ -569,6 +604,8 @@ static int lsp_handle(lsp *L, const jv *msg, int *status) {
         lsp_completion(L, id, params);
     } else if (!strcmp(m, "textDocument/formatting")) {
         lsp_formatting(L, id, params);
+    } else if (!strcmp(m, "textDocument/codeLens")) {
+        lsp_codelens(L, id, params);
     } else if (id) {
         lsp_error(id, -32601, "method not found");
     }

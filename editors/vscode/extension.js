@@ -1,6 +1,7 @@
 // extension.js — starts `promo lsp` (the language server of the promo CLI) for .rule
 // files and connects it to VS Code: diagnostics as you type, hover, go to definition,
-// find references, completion and formatting. A small LSP client with no dependency
+// find references, completion, formatting, and a code lens that runs a campaign's
+// examples (promo test --filter ID FILE) into the "promo" output channel. A small LSP client with no dependency
 // (JSON-RPC over the server's stdio, Content-Length framing), so the extension packs
 // offline (scripts/package_vsix.py). The server is `promo` on the PATH, or the
 // `promo.path` setting.
@@ -68,6 +69,9 @@ const range = (r) => new vscode.Range(pos(r.start), pos(r.end));
 const location = (l) => new vscode.Location(vscode.Uri.parse(l.uri), range(l.range));
 const at = (doc, p) => ({ textDocument: { uri: doc.uri.toString() }, position: { line: p.line, character: p.character } });
 
+let channel = null;
+const output = () => channel || (channel = vscode.window.createOutputChannel('promo'));
+
 async function activate(context) {
   const command = vscode.workspace.getConfiguration('promo').get('path') || 'promo';
   const client = new Client(command);
@@ -133,6 +137,23 @@ async function activate(context) {
         });
       },
     }, '.'),
+    vscode.languages.registerCodeLensProvider(sel, {
+      async provideCodeLenses(doc) {
+        const ls = await client.request('textDocument/codeLens', { textDocument: { uri: doc.uri.toString() } });
+        return (ls || []).map((l) => new vscode.CodeLens(range(l.range), {
+          title: l.command.title, command: l.command.command, arguments: l.command.arguments,
+        }));
+      },
+    }),
+    vscode.commands.registerCommand('promo.runExamples', (uri, id) => {
+      const file = vscode.Uri.parse(uri).fsPath;
+      const out = output();
+      out.show(true);
+      out.appendLine(`$ promo test -v --filter ${id} ${file}`);
+      cp.execFile(command, ['test', '-v', '--filter', id, file], (err, stdout, stderr) => {
+        out.append(stdout + stderr);
+      });
+    }),
     vscode.languages.registerDocumentFormattingEditProvider(sel, {
       async provideDocumentFormattingEdits(doc) {
         const edits = await client.request('textDocument/formatting',

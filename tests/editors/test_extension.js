@@ -29,7 +29,12 @@ const vscode = {
   DiagnosticSeverity: { Error: 0, Warning: 1 },
   CompletionItem: class { constructor(label, kind) { this.label = label; this.kind = kind; } },
   TextEdit: { replace: (range, newText) => ({ range, newText }) },
-  window: { showErrorMessage: (m) => { throw new Error(m); } },
+  CodeLens: class { constructor(range, command) { this.range = range; this.command = command; } },
+  commands: { registerCommand: (name, fn) => { registered[name] = fn; } },
+  window: {
+    showErrorMessage: (m) => { throw new Error(m); },
+    createOutputChannel: () => ({ show() {}, appendLine() {}, append() {} }),
+  },
   workspace: {
     getConfiguration: () => ({ get: () => process.env.PROMO_BIN }),
     textDocuments: [doc],
@@ -44,6 +49,7 @@ const vscode = {
     registerReferenceProvider: (s, p) => { registered.references = p; },
     registerCompletionItemProvider: (s, p) => { registered.completion = p; },
     registerDocumentFormattingEditProvider: (s, p) => { registered.formatting = p; },
+    registerCodeLensProvider: (s, p) => { registered.codeLens = p; },
   },
 };
 const load = Module._load;
@@ -73,5 +79,7 @@ test('the extension runs promo lsp and wires its answers into VS Code', async ()
   const edits = await registered.formatting.provideDocumentFormattingEdits(doc);
   assert.strictEqual(edits.length, 1);
   assert.match(edits[0].newText, /\n {4}priority 5\n/);
+  assert.deepStrictEqual(await registered.codeLens.provideCodeLenses(doc), []); // no examples here
+  assert.strictEqual(typeof registered['promo.runExamples'], 'function');
   await ext.deactivate();
 });

@@ -108,6 +108,16 @@ notify("textDocument/didChange", {"textDocument": {"uri": uri, "version": 3}, "c
 assert diagnostics() == []
 assert request("textDocument/formatting", {"textDocument": td, "options": {}}) == []
 
+# code lens over the campaign with examples
+ex_doc = 'campaign tea "Tea" {\n    then coupon "T"\n    example "a" {\n        line sku "1" qty 1 price 1\n        expect coupon "T"\n    }\n}\ncampaign bare { then coupon "B" }\n'
+ex_uri = "file:///tmp/lens.rule"
+notify("textDocument/didOpen", {"textDocument": {"uri": ex_uri, "languageId": "promo", "version": 1, "text": ex_doc}})
+diagnostics()
+lenses = request("textDocument/codeLens", {"textDocument": {"uri": ex_uri}})
+assert lenses == [{"range": {"start": {"line": 0, "character": 9}, "end": {"line": 0, "character": 12}},
+                   "command": {"title": "run 1 example", "command": "promo.runExamples", "arguments": [ex_uri, "tea"]}}], lenses
+assert caps["codeLensProvider"] == {"resolveProvider": False}, caps
+
 # an unknown request is an error, the server goes on
 next_id[0] += 1
 send({"jsonrpc": "2.0", "id": next_id[0], "method": "workspace/unknownThing", "params": {}})
