@@ -28,6 +28,8 @@ enum { FMT_TEXT, FMT_JSON, FMT_SARIF };
 typedef struct check_args {
     int format;
     int werror;
+    int allow_empty;
+    int lint_examples;
     int color;          /* -1 auto */
     int32_t today;      /* INT32_MIN: the current local date */
     const char *output; /* build: -o */
@@ -43,6 +45,8 @@ static const char check_help[] =
     "options:\n"
     "  --format=text|json|sarif  diagnostics format (text on stderr, json/sarif on stdout)\n"
     "  --werror                  treat warnings as errors\n"
+    "  --allow-empty             accept a set without campaigns (else error E027)\n"
+    "  --lint-examples           warn about campaigns without an example (W007)\n"
     "  --today YYYY-MM-DD        the date for the 'already expired' lint (default: today)\n"
     "  --color=auto|always|never colored text diagnostics (default: auto)\n"
     "  -h, --help                this help\n"
@@ -59,6 +63,8 @@ static const char build_help[] =
     "  -o, --output FILE         the bundle to write (required)\n"
     "  --format=text|json|sarif  diagnostics format (text on stderr, json/sarif on stdout)\n"
     "  --werror                  treat warnings as errors\n"
+    "  --allow-empty             accept a set without campaigns (else error E027)\n"
+    "  --lint-examples           warn about campaigns without an example (W007)\n"
     "  --today YYYY-MM-DD        the date for the 'already expired' lint (default: today)\n"
     "  --color=auto|always|never colored text diagnostics (default: auto)\n"
     "  -h, --help                this help\n"
@@ -117,6 +123,10 @@ static int check_parse(const char *cmd, const char *help, int build, int argc, c
             return 1;
         } else if (!strcmp(arg, "--werror")) {
             a->werror = 1;
+        } else if (!strcmp(arg, "--allow-empty")) {
+            a->allow_empty = 1;
+        } else if (!strcmp(arg, "--lint-examples")) {
+            a->lint_examples = 1;
         } else if ((v = check_opt("--format", argc, argv, &i, &missing))) {
             if (!strcmp(v, "text"))
                 a->format = FMT_TEXT;
@@ -210,6 +220,8 @@ static int check_run(int argc, char **argv, int build) {
     compile_opts opts = {a.today, a.werror};
     compilation c;
     comp_init(&c, &opts);
+    c.require_campaigns = !a.allow_empty;
+    c.lint_examples = a.lint_examples;
     int io = comp_add_paths(&c, a.paths, a.npaths) < 0;
     strbuf bundle = STRBUF_INIT;
     if (!io) {

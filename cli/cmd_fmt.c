@@ -198,6 +198,12 @@ static void fmt_start_line(fmt_state *f, int depth, int allow_blank) {
     fmt_indent(f, depth);
 }
 
+/* The previous token ends a clause or an item: a value, or the `customer` of
+ * `limit N per customer` (elsewhere `customer` is followed by `.` or `{`). */
+static int fmt_after_value(const fmt_state *f) {
+    return ends_value(f->prev) || (f->prev == KW_CUSTOMER && f->prev2 == KW_PER);
+}
+
 static int is_unary_minus(const fmt_state *f) {
     return !ends_value(f->prev);
 }
@@ -222,7 +228,7 @@ static void fmt_token(fmt_state *f, int tok, const char *s, size_t n) {
     } else if (f->paren == 0 && f->depth == 0 && is_decl_kw(tok)) {
         new_line = 1;
     } else if (f->paren == 0 && inside_campaign && is_clause_kw(tok) &&
-               (f->prev == '{' || ends_value(f->prev)) &&
+               (f->prev == '{' || fmt_after_value(f)) &&
                !(tok == KW_DAYS && f->prev == INT &&
                  (f->prev2 == KW_IN || f->prev2 == KW_WITHIN))) { /* `in 14 days` */
         new_line = 1;
@@ -367,8 +373,9 @@ static int newline_between(const char *text, size_t from, size_t to) {
     return 0;
 }
 
-/* Formats file `fi` of `c`; returns 0 and the text in *out, or -1 on errors. */
-static int fmt_file(compilation *c, uint32_t fi, strbuf *out) {
+/* Formats file `fi` of `c`; returns 0 and the text in *out, or -1 on errors (also
+ * used by the language server, cli/cmd_lsp.c). */
+int fmt_file(compilation *c, uint32_t fi, strbuf *out) {
     size_t errs = c->diags.nerrors;
     parse_comments cm = {0};
     if (!parse_file(c, fi, NULL) || c->diags.nerrors > errs) return -1;

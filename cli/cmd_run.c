@@ -56,9 +56,12 @@
 
 #include "cli.h"
 #include "ops.h"
+#include "explain_text.h"
 #include "promo.h"
+#include "report.h"
 #include "result_json.h"
 #include "run_signals.h"
+#include "strbuf.h"
 #include "xalloc.h"
 
 static const char run_help[] =
@@ -74,7 +77,12 @@ static const char run_help[] =
     "                      the output does not depend on it\n"
     "  --batch N           write the output after every N lines (default 256)\n"
     "  --explain           add \"explain\" (why each campaign did or did not apply)\n"
+    "  --explain=text      instead of JSON, explain each receipt in words: titles,\n"
+    "                      amounts per campaign and line, the values of a false\n"
+    "                      condition, the real reason of a refusal\n"
     "  --summary           print totals and per-campaign counts on stderr at the end\n"
+    "  --report            print per campaign receipts, discount, points and budget\n"
+    "                      used on stderr at the end (as promo plan, for one bundle)\n"
     "  --strict            exit 1 when any line was malformed\n"
     "  --reload-on-signal  on SIGHUP, reload set.pbc once the lines in flight are\n"
     "                      committed (a bundle that fails to load is reported and\n"
@@ -123,7 +131,7 @@ typedef struct run_opts {
     const char *input_path;
     int threads;
     unsigned batch;
-    int explain, summary, strict, quiet, reload, watch, stamp;
+    int explain, summary, report, strict, quiet, reload, watch, stamp;
     const char *metrics;
     const char *state_dir;
     int durability;
@@ -229,6 +237,7 @@ typedef struct run_state {
     size_t ncounts;
     const promo_bundle *map_bundle;
     uint32_t *map; /* campaign index of map_bundle -> counts index */
+    report rep;    /* --report */
 
     /* progress, operator (run_signals.h) */
     int progress;
@@ -305,7 +314,16 @@ static void run_error(run_cx *s, promo_str id, const char *msg) {
     s->bad = 1;
 }
 
-static void run_result(run_cx *s) {
+static void run_result(run_state *R, run_cx *s) {
+    if (R->o.explain == 2) { /* --explain=text (cli/explain_text.c) */
+        strbuf t = STRBUF_INIT;
+        explain_text(&t, s->res, s->rcpt, R->eng);
+        if (t.len >= s->outcap) run_grow(s, t.len);
+        memcpy(s->out, t.data, t.len);
+        s->outlen = t.len; /* the writer's newline leaves a blank line between receipts */
+        sb_free(&t);
+        return;
+    }
     size_t n = promo_result_to_json(s->res, s->out, s->outcap);
     if (n + RS_STAMP_LEN >= s->outcap) {
         run_grow(s, n + RS_STAMP_LEN);
@@ -345,7 +363,7 @@ static void run_eval_line(run_state *R, run_cx *s, const run_line *L) {
         run_error(s, s->rcpt->id, promo_ctx_errmsg(s->ctx));
         return;
     }
-    run_result(s);
+    run_result(R, s);
     s->pending = 1;
 }
 
@@ -368,14 +386,14 @@ static int run_prepare(run_cx *s) {
 }
 
 /* Evaluates a line again (committer); 0 when it is ready to commit. */
-static int run_reeval(run_cx *s) {
+static int run_reeval(run_state *R, run_cx *s) {
     if (s->proto) return run_prepare(s);
     promo_status st = promo_eval(s->ctx, s->rcpt, &s->res);
     if (st != PROMO_OK) {
         run_error(s, s->rcpt->id, promo_ctx_errmsg(s->ctx));
         return -1;
     }
-    run_result(s);
+    run_result(R, s);
     return 0;
 }
 
@@ -384,7 +402,7 @@ static void run_commit_cx(run_state *R, run_cx *s) {
     /* A return or cancel was committed while this line was evaluated: what it read may
      * have included budget that was given back since (see the top of the file). */
     int op = s->proto ? s->op.op : PROMO_OP_CONFIRM;
-    if ((s->fails != atomic_load(&R->fails) || op == PROMO_OP_CALCULATE) && run_reeval(s)) return;
+    if ((s->fails != atomic_load(&R->fails) || op == PROMO_OP_CALCULATE) && run_reeval(R, s)) return;
     if (op == PROMO_OP_CALCULATE) {
         s->pending = 0;
         return;
@@ -404,7 +422,7 @@ static void run_commit_cx(run_state *R, run_cx *s) {
                       promo_ctx_errmsg(s->ctx));
             return;
         }
-        if (run_reeval(s) || !s->pending) return;
+        if (run_reeval(R, s) || !s->pending) return;
     }
     s->pending = 0;
 }
@@ -437,6 +455,7 @@ static void run_tally(run_state *R, const run_cx *s) {
         return;
     }
     const promo_result *res = s->res;
+    if (R->o.report && res) report_add(&R->rep, res);
     if (!R->o.summary || !res) return; /* no evaluation: a duplicate, a cancel, a return */
     R->discount += res->discount;
     for (uint32_t i = 0; i < res->npoints; i++)
@@ -916,10 +935,14 @@ static int run_args(int argc, char **argv, run_opts *o) {
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             fputs(run_help, stdout);
             return 0;
-        } else if (!strcmp(a, "--explain")) {
+        } else if (!strcmp(a, "--explain") || !strcmp(a, "--explain=json")) {
             o->explain = 1;
+        } else if (!strcmp(a, "--explain=text")) {
+            o->explain = 2;
         } else if (!strcmp(a, "--summary")) {
             o->summary = 1;
+        } else if (!strcmp(a, "--report")) {
+            o->report = 1;
         } else if (!strcmp(a, "--strict")) {
             o->strict = 1;
         } else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) {
@@ -1118,6 +1141,12 @@ int cmd_run(int argc, char **argv) {
                 " results written)\n",
                 sig == SIGTERM ? "SIGTERM" : "SIGINT", R.lineno, R.receipts);
     if (R.o.summary || sig) run_print_summary(&R);
+    if (R.o.report) { /* per-campaign money on stderr (cli/report.c) */
+        R.rep.errors = R.errors;
+        report_budgets(&R.rep, R.eng);
+        report_print(&R.rep, stderr);
+        report_free(&R.rep);
+    }
     if (rc == 0 && R.o.strict && R.errors) rc = 1;
     if (rc == 0 && sig) rc = 128 + sig;
 out:

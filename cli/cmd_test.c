@@ -18,6 +18,7 @@
 #include "promo.h"
 #include "sema.h"
 #include "strbuf.h"
+#include "utf8.h"
 #include "xalloc.h"
 
 /* ------------------------------------------------------------ receipt building ---- */
@@ -428,20 +429,64 @@ typedef struct case_result {
     char *report; /* failure text, or NULL */
 } case_result;
 
+/* XML 1.0 text: markup escaped, control characters and invalid UTF-8 (messages quote
+ * source text) replaced by U+FFFD, so the report is always well-formed. */
 static void xml_escape(strbuf *b, const char *s) {
-    for (; *s; s++) {
-        switch (*s) {
+    const unsigned char *u = (const unsigned char *)s;
+    size_t n = strlen(s);
+    for (size_t i = 0; i < n;) {
+        size_t k = utf8_seq_len(u + i, n - i);
+        if (k == 0 || (u[i] < 0x20 && u[i] != '\t' && u[i] != '\n' && u[i] != '\r')) {
+            sb_puts(b, "\xEF\xBF\xBD");
+            i += k ? k : 1;
+            continue;
+        }
+        switch (u[i]) {
         case '<': sb_puts(b, "&lt;"); break;
         case '>': sb_puts(b, "&gt;"); break;
         case '&': sb_puts(b, "&amp;"); break;
         case '"': sb_puts(b, "&quot;"); break;
-        default: sb_putc(b, *s);
+        default: sb_add(b, s + i, k);
         }
+        i += k;
     }
 }
 
+/* "coverage: 40/42 campaigns (95%) applied by some example" and the others. */
+static void test_print_coverage(FILE *f, const promo_bundle *b, const unsigned char *hit,
+                                uint32_t n) {
+    uint32_t nhit = 0;
+    for (uint32_t i = 0; i < n; i++)
+        nhit += hit[i];
+    fprintf(f, "coverage: %u/%u campaigns (%u%%) applied by some example\n", nhit, n,
+            n ? (unsigned)((uint64_t)nhit * 100 / n) : 100);
+    for (uint32_t i = 0; i < n; i++)
+        if (!hit[i]) fprintf(f, "  never applied: %s\n", promo_bundle_campaign_id(b, i));
+}
+
+/* A set that does not compile still gives CI a well-formed report: one test case in
+ * error, carrying the diagnostics. */
+static void junit_compile_error(const char *diagnostics) {
+    strbuf x = STRBUF_INIT;
+    sb_puts(&x, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+                "<testsuites tests=\"1\" failures=\"0\" errors=\"1\">\n"
+                "  <testsuite name=\"promo test\" tests=\"1\" failures=\"0\" errors=\"1\">\n"
+                "    <testcase classname=\"promo\" name=\"compile\">\n"
+                "      <error message=\"the campaign set does not compile\">");
+    xml_escape(&x, diagnostics);
+    sb_puts(&x, "</error>\n    </testcase>\n  </testsuite>\n</testsuites>\n");
+    fputs(sb_cstr(&x), stdout);
+    sb_free(&x);
+}
+
+/* Marks in hit[] (one flag per campaign of the bundle) the campaigns res applied. */
+static void mark_applied(unsigned char *hit, const promo_result *res) {
+    for (uint32_t i = 0; hit && res && i < res->napplied; i++)
+        hit[res->applied[i]] = 1;
+}
+
 static int run_example(promo_bundle *bundle, const sema_campaign *sc, const ast_node *ex,
-                       strbuf *report) {
+                       strbuf *report, unsigned char *hit) {
     promo_engine *eng = NULL;
     promo_ctx *ctx = NULL;
     int ok = 1;
@@ -476,6 +521,8 @@ static int run_example(promo_bundle *bundle, const sema_campaign *sc, const ast_
         if (promo_process(ctx, &x.r, &res) != PROMO_OK) {
             sb_printf(report, "    history receipt %d failed: %s\n", nhist, promo_ctx_errmsg(ctx));
             ok = 0;
+        } else {
+            mark_applied(hit, res);
         }
     }
     /* The example's own receipt: every item that is not customer/history/expect. */
@@ -506,6 +553,7 @@ static int run_example(promo_bundle *bundle, const sema_campaign *sc, const ast_
         sb_printf(report, "    evaluation failed: %s\n", promo_ctx_errmsg(ctx));
         ok = 0;
     } else {
+        mark_applied(hit, res);
         int failed_here = 0;
         for (const ast_node *it = ex->a; it; it = it->next)
             if (it->kind == AST_EX_EXPECT && !check_expect(it, res, &x.r, report)) failed_here = 1;
@@ -521,37 +569,96 @@ static int run_example(promo_bundle *bundle, const sema_campaign *sc, const ast_
 }
 
 static void usage(FILE *f) {
-    fprintf(f, "usage: promo test [--format=text|junit] FILES/DIRS...\n"
+    fprintf(f, "usage: promo test [options] FILES/DIRS...\n"
                "Runs every `example` block against the whole compiled set.\n"
-               "Exit 0 when all pass, 1 on any failure or compile error, 2 on usage/IO.\n");
+               "\n"
+               "options:\n"
+               "  --format=text|junit  report as text (default) or JUnit XML, on stdout\n"
+               "  --filter TEXT        run only the examples whose campaign id or name\n"
+               "                       contains TEXT\n"
+               "  -v, --verbose        list every example with ok/FAIL, not only failures\n"
+               "  --coverage           list the campaigns that no example applies\n"
+               "  --min-coverage PCT   exit 1 when fewer than PCT%% of the campaigns are\n"
+               "                       applied by some example (implies --coverage)\n"
+               "  --allow-empty        accept a set without campaigns (else error E027)\n"
+               "\n"
+               "Exit 0 when all pass, 1 on any failure, compile error or too little\n"
+               "coverage, 2 on usage/IO.\n");
+}
+
+/* Takes the options with a value (--filter TEXT, --min-coverage PCT) out of argv;
+ * returns the new argc, or -1 on a usage error (printed). */
+static int test_value_opts(int argc, char **argv, const char **filter, int *min_cov) {
+    int w = 1;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v = NULL;
+        int which = !strncmp(a, "--filter", 8) ? 1 : !strncmp(a, "--min-coverage", 14) ? 2 : 0;
+        size_t n = which == 1 ? 8 : 14;
+        if (!which || (a[n] != 0 && a[n] != '=')) {
+            argv[w++] = argv[i];
+            continue;
+        }
+        if (a[n] == '=')
+            v = a + n + 1;
+        else if (i + 1 < argc)
+            v = argv[++i];
+        if (!v) {
+            fprintf(stderr, "promo test: option '%s' needs a value\n", a);
+            return -1;
+        }
+        if (which == 1) {
+            *filter = v;
+        } else {
+            char *end;
+            long pct = strtol(v, &end, 10);
+            if (*end || pct < 0 || pct > 100) {
+                fprintf(stderr, "promo test: --min-coverage takes a percent 0..100\n");
+                return -1;
+            }
+            *min_cov = (int)pct;
+        }
+    }
+    argv[w] = NULL;
+    return w;
 }
 
 int cmd_test(int argc, char **argv) {
-    int junit = 0;
-    const cli_flag flags[] = {{"--format=junit", &junit, 1}, {"--format=text", &junit, 0}};
+    int junit = 0, allow_empty = 0, verbose = 0, coverage = 0, min_cov = -1;
+    const char *filter = NULL;
+    const cli_flag flags[] = {{"--format=junit", &junit, 1},      {"--format=text", &junit, 0},
+                              {"--allow-empty", &allow_empty, 1}, {"-v", &verbose, 1},
+                              {"--verbose", &verbose, 1},         {"--coverage", &coverage, 1}};
+    argc = test_value_opts(argc, argv, &filter, &min_cov);
+    if (argc < 0) return 2;
+    if (min_cov >= 0) coverage = 1;
     char **paths;
     int npaths;
-    int st = cli_parse_paths("test", argc, argv, flags, 2, usage, &paths, &npaths);
+    int st = cli_parse_paths("test", argc, argv, flags, sizeof flags / sizeof flags[0], usage,
+                             &paths, &npaths);
     if (st >= 0) return st;
     compile_opts opts = {.today = INT32_MIN, .werror = 0};
     compilation c;
     comp_init(&c, &opts);
+    c.require_campaigns = !allow_empty;
     int io = comp_add_paths(&c, paths, npaths);
     xfree(paths);
     strbuf bytes = STRBUF_INIT;
     size_t nerr = io < 0 ? 1 : comp_build(&c, &bytes);
+    strbuf dtext = STRBUF_INIT;
     if (c.diags.n) {
-        strbuf d = STRBUF_INIT;
-        diag_render_text(&c.diags, &d, 0);
-        fputs(sb_cstr(&d), stderr);
-        sb_free(&d);
+        diag_render_text(&c.diags, &dtext, 0);
+        fputs(sb_cstr(&dtext), stderr);
     }
     if (io < 0 || nerr) {
         fprintf(stderr, "promo test: the campaign set does not compile\n");
+        if (junit) junit_compile_error(sb_cstr(&dtext));
+        sb_free(&dtext);
         sb_free(&bytes);
         comp_free(&c);
         return io < 0 ? 2 : 1;
     }
+    sb_free(&dtext);
     char errbuf[256];
     promo_bundle *bundle = NULL;
     if (promo_bundle_load_memory(bytes.data, bytes.len, &bundle, errbuf, sizeof errbuf) !=
@@ -566,6 +673,8 @@ int cmd_test(int argc, char **argv) {
     /* Examples in source order: by file, then line. */
     const sema_result *sr = sema_get(&c);
     size_t cap = 16, n = 0;
+    uint32_t ncamp = promo_bundle_campaign_count(bundle);
+    unsigned char *hit = xcalloc(ncamp ? ncamp : 1, 1);
     case_result *cases = xcalloc(cap, sizeof *cases);
     for (size_t f = 0; f < c.nfiles; f++) {
         for (size_t k = 0; k < sr->ncampaigns; k++) {
@@ -573,6 +682,8 @@ int cmd_test(int argc, char **argv) {
             if (sc->file != f) continue;
             for (const ast_node *cl = sc->node->a; cl; cl = cl->next) {
                 if (cl->kind != AST_C_EXAMPLE) continue;
+                if (filter && !strstr(sc->id, filter) && !(cl->str && strstr(cl->str, filter)))
+                    continue;
                 if (n == cap) cases = xrealloc(cases, (cap *= 2) * sizeof *cases);
                 strbuf rep = STRBUF_INIT;
                 case_result *cr = &cases[n++];
@@ -580,7 +691,7 @@ int cmd_test(int argc, char **argv) {
                 cr->line = cl->span.line;
                 cr->campaign = sc->id;
                 cr->name = cl->str ? cl->str : "";
-                cr->ok = run_example(bundle, sc, cl, &rep);
+                cr->ok = run_example(bundle, sc, cl, &rep, hit);
                 cr->report = cr->ok ? NULL : xstrdup(sb_cstr(&rep));
                 sb_free(&rep);
             }
@@ -629,16 +740,37 @@ int cmd_test(int argc, char **argv) {
         sb_free(&x);
     } else {
         for (size_t i = 0; i < n; i++) {
-            if (cases[i].ok) continue;
+            if (cases[i].ok) {
+                if (verbose)
+                    printf("ok   %s:%u: %s: %s\n", cases[i].file, cases[i].line, cases[i].campaign,
+                           cases[i].name);
+                continue;
+            }
+            if (verbose)
+                printf("FAIL %s:%u: %s: %s\n", cases[i].file, cases[i].line, cases[i].campaign,
+                       cases[i].name);
             printf("%s:%u: example \"%s\" of %s failed\n%s\n", cases[i].file, cases[i].line,
                    cases[i].name, cases[i].campaign, cases[i].report);
         }
+        if (coverage) test_print_coverage(stdout, bundle, hit, ncamp);
         printf("%zu passed, %zu failed\n", passed, failed);
     }
+    int low = 0;
+    if (coverage) {
+        uint32_t nhit = 0;
+        for (uint32_t i = 0; i < ncamp; i++)
+            nhit += hit[i];
+        if (junit) test_print_coverage(stderr, bundle, hit, ncamp);
+        low = min_cov >= 0 && (uint64_t)nhit * 100 < (uint64_t)min_cov * ncamp;
+        if (low)
+            fprintf(stderr, "promo test: coverage %u/%u is below --min-coverage %d%%\n", nhit,
+                    ncamp, min_cov);
+    }
+    xfree(hit);
     for (size_t i = 0; i < n; i++)
         xfree(cases[i].report);
     xfree(cases);
     promo_bundle_release(bundle);
     comp_free(&c);
-    return failed ? 1 : 0;
+    return failed || low ? 1 : 0;
 }

@@ -17,10 +17,13 @@ static const struct {
     {"check", cmd_check, "parse, type-check and lint .rule files"},
     {"build", cmd_build, "compile .rule files into a bundle (-o set.pbc)"},
     {"run", cmd_run, "evaluate a JSON-lines receipt stream with a bundle"},
+    {"plan", cmd_plan, "compare two bundles on a receipt stream, per campaign"},
     {"test", cmd_test, "run the example blocks of .rule files"},
     {"fmt", cmd_fmt, "format .rule files canonically"},
+    {"lsp", cmd_lsp, "the language server (LSP over stdio) for editors"},
     {"disasm", cmd_disasm, "list a bundle in human-readable form"},
     {"state", cmd_state, "look into, export, import or verify a state store (run --state)"},
+    {"explain", cmd_explain, "explain a diagnostic code, or what a bundle did with a receipt"},
 };
 
 static void usage(FILE *f) {

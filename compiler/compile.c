@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 
 #include "codegen.h"
+#include "lint.h"
 #include "parse.h"
 #include "readfile.h"
 #include "sema.h"
@@ -156,6 +157,12 @@ int comp_add_paths(compilation *c, char *const *paths, int npaths) {
             char **list = NULL;
             size_t n = 0, cap = 0;
             if (comp_walk(c, paths[i], &list, &n, &cap) != 0) rc = -1;
+            if (n == 0 && rc == 0 && c->require_campaigns) {
+                uint32_t idx = comp_push(c, xstrdup(paths[i]), xstrdup(""), 0);
+                src_span sp = {idx, 0, 0, 0, 0};
+                diag_report(&c->diags, DIAG_E027, sp,
+                            "no .rule files in this directory (--allow-empty to permit)");
+            }
             if (n) qsort(list, n, sizeof *list, comp_strcmp);
             for (size_t k = 0; k < n; k++) {
                 if (comp_add_file(c, list[k]) != 0) rc = -1;
@@ -220,6 +227,15 @@ size_t comp_check(compilation *c) {
     /* Checks over a tree with holes would mostly report the holes again (a campaign
      * whose `then` did not parse "has no reward"): they run on clean input only. */
     if (c->diags.nerrors == before) sema_check(c);
+    if (c->sema && c->diags.nerrors == 0) lint_check(c);
+    if (c->require_campaigns && c->diags.nerrors == 0 && c->sema && sema_get(c)->ncampaigns == 0) {
+        src_span sp = {0, 0, 0, 0, 0};
+        if (c->nfiles == 0) comp_push(c, xstrdup("<input>"), xstrdup(""), 0);
+        diag_report(&c->diags, DIAG_E027, sp,
+                    "no campaigns in %zu file%s: the bundle would switch every promotion off "
+                    "(--allow-empty to permit)",
+                    c->nfiles, c->nfiles == 1 ? "" : "s");
+    }
     c->checked = 1;
     diag_sort(&c->diags);
     return comp_errors(c);

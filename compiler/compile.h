@@ -26,8 +26,12 @@ typedef struct compilation {
     ast_node **trees; /* one AST_FILE node per file (NULL when unparsable) */
     diag_list diags;
     compile_opts opts;
-    int checked; /* sema ran */
-    void *sema;  /* sema results (compiler/sema.c) */
+    int checked;           /* sema ran */
+    int lint_examples;     /* W007 for campaigns without an example (--lint-examples) */
+    int require_campaigns; /* set after comp_init (the CLI, unless --allow-empty): E027
+                              for a set without campaigns, which would switch every
+                              promotion off */
+    void *sema;            /* sema results (compiler/sema.c) */
 } compilation;
 
 void comp_init(compilation *c, const compile_opts *opts);

@@ -3,8 +3,10 @@
  * three renderings (clang-style text with the source line and a caret, JSON for
  * scripts, SARIF 2.1.0 for code-scanning CI).
  *
- * Columns are 1-based byte columns. A span that runs past its first line is underlined
- * to the end of that line. In JSON and SARIF the end column is exclusive (the column
+ * Columns are 1-based and count characters (a UTF-8 sequence counts one, an invalid
+ * byte one), so carets line up under Cyrillic text; spans are kept in bytes and
+ * converted when rendered. A span that runs past its first line is underlined to the
+ * end of that line. In JSON and SARIF the end column is exclusive (the column
  * just after the span), as SARIF defines it.
  */
 #include "diag.h"
@@ -15,6 +17,7 @@
 
 #include "promo.h"
 #include "strbuf.h"
+#include "utf8.h"
 #include "xalloc.h"
 
 const char *const diag_code_names[DIAG__COUNT] = {
@@ -75,6 +78,23 @@ void diag_add_note(diag *d, src_span span, const char *fmt, ...) {
     va_end(ap);
 }
 
+void diag_set_help(diag *d, const char *fmt, ...) {
+    if (!d) return;
+    xfree(d->help);
+    va_list ap;
+    va_start(ap, fmt);
+    d->help = diag_vformat(fmt, ap);
+    va_end(ap);
+}
+
+uint32_t diag_char_col(const diag_list *l, uint32_t file, uint32_t off, uint32_t byte_col,
+                       int utf16) {
+    if (!l->files || file >= l->nfiles || byte_col == 0) return byte_col;
+    const src_file *f = &l->files[file];
+    if (off > f->len || byte_col - 1 > off) return byte_col;
+    return (uint32_t)utf8_count(f->text, off - (byte_col - 1), off, utf16) + 1;
+}
+
 /* ---- ordering ---- */
 
 static const char *diag_path(const diag_list *l, uint32_t file) {
@@ -115,12 +135,27 @@ void diag_sort(diag_list *l) {
     xfree(tmp);
 }
 
-void diag_list_free(diag_list *l) {
-    for (size_t i = 0; i < l->n; i++) {
-        xfree(l->items[i].msg);
-        for (int k = 0; k < l->items[i].nnotes; k++)
-            xfree(l->items[i].notes[k].msg);
+static void diag_free_one(diag *d) {
+    xfree(d->msg);
+    xfree(d->help);
+    for (int k = 0; k < d->nnotes; k++)
+        xfree(d->notes[k].msg);
+}
+
+void diag_truncate(diag_list *l, size_t n) {
+    while (l->n > n) {
+        diag *d = &l->items[--l->n];
+        if (d->sev == DIAG_ERROR)
+            l->nerrors--;
+        else
+            l->nwarnings--;
+        diag_free_one(d);
     }
+}
+
+void diag_list_free(diag_list *l) {
+    for (size_t i = 0; i < l->n; i++)
+        diag_free_one(&l->items[i]);
     xfree(l->items);
     l->items = NULL;
     l->n = l->cap = l->nerrors = l->nwarnings = l->nmore = 0;
@@ -137,16 +172,16 @@ static diag_pos diag_position(const diag_list *l, src_span s) {
     if (!l->files || s.file >= l->nfiles || s.line == 0) return p;
     const src_file *f = &l->files[s.file];
     size_t off = s.off, end = (size_t)s.off + s.len;
-    if (off > f->len || end > f->len) return p;
+    if (off > f->len || end > f->len || s.col - 1 > off) return p;
+    size_t line_start = off - (s.col - 1);
     for (size_t i = off; i < end; i++) {
         if (f->text[i] == '\n') {
             p.end_line++;
-            p.end_col = 1;
-        } else {
-            p.end_col++;
+            line_start = i + 1;
         }
     }
-    if (p.end_line == p.line) p.end_col = s.col + s.len;
+    p.col = (uint32_t)utf8_count(f->text, off - (s.col - 1), off, 0) + 1;
+    p.end_col = (uint32_t)utf8_count(f->text, line_start, end, 0) + 1;
     return p;
 }
 
@@ -191,13 +226,24 @@ static void diag_text_source(const diag_list *l, src_span s, strbuf *out, int co
     sb_add(out, f->text + start, shown - start);
     if (cut_right) sb_puts(out, "...");
     sb_putc(out, '\n');
-    /* The caret line copies the tabs of the source so it lines up in any tab width. */
     if (cut_left) sb_puts(out, "   ");
-    for (size_t i = start; i < s.off && i < shown; i++)
-        sb_putc(out, f->text[i] == '\t' ? '\t' : ' ');
+    /* The caret line copies the tabs of the source so it lines up in any tab width,
+     * and has one blank per character (not per byte) before the caret. */
+    const unsigned char *t = (const unsigned char *)f->text;
+    for (size_t i = start; i < s.off && i < shown;) {
+        size_t k = utf8_seq_len(t + i, shown - i);
+        sb_putc(out, t[i] == '\t' ? '\t' : ' ');
+        i += k ? k : 1;
+    }
     if (color) sb_puts(out, C_GREEN);
     sb_putc(out, '^');
-    for (size_t i = (size_t)s.off + 1; i < (size_t)s.off + s.len && i < shown; i++)
+    size_t from = s.off, to = (size_t)s.off + s.len;
+    if (to > shown) to = shown;
+    if (from < to) {
+        size_t k = utf8_seq_len(t + from, to - from);
+        from += k ? k : 1;
+    }
+    for (size_t n = from < to ? utf8_count(f->text, from, to, 0) : 0; n > 0; n--)
         sb_putc(out, '~');
     if (color) sb_puts(out, C_RESET);
     sb_putc(out, '\n');
@@ -207,7 +253,7 @@ static void diag_text_head(const diag_list *l, src_span s, diag_severity sev, co
                            const char *msg, strbuf *out, int color) {
     if (color) sb_puts(out, C_BOLD);
     sb_puts(out, diag_path(l, s.file));
-    if (s.line) sb_printf(out, ":%u:%u", s.line, s.col);
+    if (s.line) sb_printf(out, ":%u:%u", s.line, diag_char_col(l, s.file, s.off, s.col, 0));
     sb_puts(out, ": ");
     if (color) sb_puts(out, sev == DIAG_ERROR ? C_RED : sev == DIAG_WARNING ? C_MAGENTA : C_CYAN);
     sb_puts(out, diag_sev_names[sev]);
@@ -229,6 +275,12 @@ void diag_render_text(const diag_list *l, strbuf *out, int color) {
             diag_text_head(l, n->span, DIAG_NOTE, NULL, n->msg, out, color);
             diag_text_source(l, n->span, out, color);
         }
+        if (d->help) {
+            if (color) sb_puts(out, C_CYAN);
+            sb_puts(out, "help:");
+            if (color) sb_puts(out, C_RESET);
+            sb_printf(out, " %s\n", d->help);
+        }
     }
     if (l->nmore)
         sb_printf(out, "%zu more errors and warnings not shown (the first %d are)\n", l->nmore,
@@ -237,21 +289,6 @@ void diag_render_text(const diag_list *l, strbuf *out, int color) {
 
 /* ---- JSON ---- */
 
-/* Length of the valid UTF-8 sequence at s (n bytes left), or 0. */
-static size_t diag_utf8_len(const unsigned char *s, size_t n) {
-    size_t len = s[0] < 0x80                    ? 1
-                 : s[0] >= 0xC2 && s[0] <= 0xDF ? 2
-                 : s[0] >= 0xE0 && s[0] <= 0xEF ? 3
-                 : s[0] >= 0xF0 && s[0] <= 0xF4 ? 4
-                                                : 0;
-    if (len == 0 || len > n) return 0;
-    for (size_t i = 1; i < len; i++)
-        if ((s[i] & 0xC0) != 0x80) return 0;
-    if (len == 3 && ((s[0] == 0xE0 && s[1] < 0xA0) || (s[0] == 0xED && s[1] > 0x9F))) return 0;
-    if (len == 4 && ((s[0] == 0xF0 && s[1] < 0x90) || (s[0] == 0xF4 && s[1] > 0x8F))) return 0;
-    return len;
-}
-
 /* JSON must be UTF-8: messages quote source text, which may not be. Invalid bytes
  * become U+FFFD. */
 static void diag_json_text(strbuf *out, const char *val) {
@@ -259,7 +296,7 @@ static void diag_json_text(strbuf *out, const char *val) {
     size_t n = strlen(val), i = 0;
     strbuf clean = STRBUF_INIT;
     while (i < n) {
-        size_t k = diag_utf8_len(s + i, n - i);
+        size_t k = utf8_seq_len(s + i, n - i);
         if (k) {
             sb_add(&clean, s + i, k);
             i += k;
@@ -297,13 +334,18 @@ void diag_render_json(const diag_list *l, strbuf *out) {
         diag_json_strf(out, "code", diag_code_names[d->code]);
         sb_putc(out, ',');
         diag_json_strf(out, "message", d->msg);
+        if (d->help) {
+            sb_putc(out, ',');
+            diag_json_strf(out, "help", d->help);
+        }
         sb_puts(out, ",\"notes\":[");
         for (int k = 0; k < d->nnotes; k++) {
             const diag_note *n = &d->notes[k];
             if (k) sb_putc(out, ',');
             sb_putc(out, '{');
             diag_json_strf(out, "file", diag_path(l, n->span.file));
-            sb_printf(out, ",\"line\":%u,\"column\":%u,", n->span.line, n->span.col);
+            sb_printf(out, ",\"line\":%u,\"column\":%u,", n->span.line,
+                      diag_char_col(l, n->span.file, n->span.off, n->span.col, 0));
             diag_json_strf(out, "message", n->msg);
             sb_putc(out, '}');
         }
@@ -358,7 +400,7 @@ void diag_render_sarif(const diag_list *l, strbuf *out) {
         diag_json_strf(out, "level", diag_code_names[c][0] == 'W' ? "warning" : "error");
         sb_puts(out, "}}");
     }
-    sb_puts(out, "]}},\"results\":[");
+    sb_puts(out, "]}},\"columnKind\":\"unicodeCodePoints\",\"results\":[");
     for (size_t i = 0; i < l->n; i++) {
         const diag *d = &l->items[i];
         if (i) sb_putc(out, ',');

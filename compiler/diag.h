@@ -41,10 +41,14 @@ struct strbuf;
     X(E024, "invalid example")                                                                     \
     X(E025, "cannot read file")                                                                    \
     X(E026, "exceeds a limit of the bundle format")                                                \
+    X(E027, "no campaigns")                                                                        \
     X(W001, "equal priority on the same lines")                                                    \
     X(W002, "campaign can never apply")                                                            \
     X(W003, "campaign already expired")                                                            \
-    X(W004, "unused declaration")
+    X(W004, "unused declaration")                                                                  \
+    X(W005, "bundle price below a unit's worth")                                                   \
+    X(W006, "spend_limit that can never apply")                                                    \
+    X(W007, "campaign without an example")
 
 typedef enum diag_code {
 #define X(code, msg) DIAG_##code,
@@ -72,6 +76,7 @@ typedef struct diag {
     char *msg;
     diag_note notes[DIAG_MAX_NOTES];
     int nnotes;
+    char *help; /* how to fix it, or NULL: a `help:` line after the diagnostic */
 } diag;
 
 typedef struct diag_list {
@@ -94,9 +99,18 @@ diag *diag_report(diag_list *l, diag_code code, src_span span, const char *fmt, 
     __attribute__((format(printf, 4, 5)));
 void diag_add_note(diag *d, src_span span, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* Sets the `help:` line of d (replacing an earlier one). */
+void diag_set_help(diag *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Column (1-based, in characters: a UTF-8 sequence counts one) of byte offset `off`
+ * of file `file`, whose byte column is `byte_col`; byte_col itself when the file is
+ * unknown. With utf16, in UTF-16 code units (LSP positions). */
+uint32_t diag_char_col(const diag_list *l, uint32_t file, uint32_t off, uint32_t byte_col,
+                       int utf16);
 /* Stable order for output: by file, line, column, then report order. */
 void diag_sort(diag_list *l);
 void diag_list_free(diag_list *l);
+/* Drops the diagnostics reported after the first n (the parser's retry). */
+void diag_truncate(diag_list *l, size_t n);
 
 void diag_render_text(const diag_list *l, struct strbuf *out, int color);
 void diag_render_json(const diag_list *l, struct strbuf *out);

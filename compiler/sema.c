@@ -23,6 +23,7 @@
 #include "hash.h"
 #include "promo.h"
 #include "strbuf.h"
+#include "suggest.h"
 #include "xalloc.h"
 
 /* Pseudo-type of an identifier that names neither a set nor an enumeration member:
@@ -242,50 +243,12 @@ static void sema_map_free(sema_map *m) {
         (arr)[(n)++] = (item);                                                                     \
     } while (0)
 
-static size_t sema_edit_distance(const char *a, const char *b) {
-    size_t la = strlen(a), lb = strlen(b);
-    if (la > 64 || lb > 64) return (size_t)-1;
-    size_t row[65];
-    for (size_t j = 0; j <= lb; j++)
-        row[j] = j;
-    for (size_t i = 1; i <= la; i++) {
-        size_t corner = row[0];
-        row[0] = i;
-        for (size_t j = 1; j <= lb; j++) {
-            size_t up = row[j];
-            size_t best = corner + (a[i - 1] != b[j - 1]);
-            if (up + 1 < best) best = up + 1;
-            if (row[j - 1] + 1 < best) best = row[j - 1] + 1;
-            row[j] = best;
-            corner = up;
-        }
-    }
-    return row[lb];
-}
-
-/* Did-you-mean: the closest candidate within a small edit distance, or NULL. The
- * first of equally close candidates wins, so callers pass them in a stable order. */
-typedef struct sema_near {
-    const char *name;
-    const char *best;
-    size_t dist;
-} sema_near;
-
-static void sema_near_init(sema_near *nr, const char *name) {
-    nr->name = name;
-    nr->best = NULL;
-    nr->dist = strlen(name) <= 4 ? 1 : 2;
-    nr->dist++; /* strict "<" below */
-}
-
-static void sema_near_try(sema_near *nr, const char *cand) {
-    if (!cand || strcmp(cand, nr->name) == 0) return;
-    size_t d = sema_edit_distance(nr->name, cand);
-    if (d < nr->dist) {
-        nr->dist = d;
-        nr->best = cand;
-    }
-}
+/* Did-you-mean (common/suggest.c): the closest candidate within a small edit
+ * distance, or none. The first of equally close candidates wins, so callers pass them
+ * in a stable order. */
+typedef suggest_state sema_near;
+#define sema_near_init suggest_init
+#define sema_near_try  suggest_offer
 
 /* " (did you mean 'x'?)" or "". */
 static const char *sema_near_hint(const sema_near *nr, char *buf, size_t n) {
@@ -500,15 +463,23 @@ static void sema_settle_num(sema *s, ast_node *n, int want) {
 static int sema_expr(sema *s, ast_node *n);
 static void sema_check_set(sema *s, size_t idx, ast_node *ref);
 
-static void sema_unknown_name(sema *s, ast_node *n) {
+/* `other`: the type of what the name is compared with (TY_ERROR if none); a name
+ * compared with a string was meant as one: "quote it". */
+static void sema_unknown_name_vs(sema *s, ast_node *n, int other) {
     sema_near nr;
     char hint[128];
     sema_near_init(&nr, n->str);
     for (size_t i = 0; i < s->nsets; i++)
         sema_near_try(&nr, s->sets[i].node->str);
-    diag_report(s->d, DIAG_E006, n->span, "unknown name '%s'%s", n->str,
-                sema_near_hint(&nr, hint, sizeof hint));
+    diag *d = diag_report(s->d, DIAG_E006, n->span, "unknown name '%s'%s", n->str,
+                          sema_near_hint(&nr, hint, sizeof hint));
+    if (!nr.best && (other == TY_STRING || other == TY_ATTR))
+        diag_set_help(d, "a text value is written in quotes: \"%s\"", n->str);
     n->type = TY_ERROR;
+}
+
+static void sema_unknown_name(sema *s, ast_node *n) {
+    sema_unknown_name_vs(s, n, TY_ERROR);
 }
 
 static void sema_unknown_member(sema *s, ast_node *n, const sema_enum *e, const char *name) {
@@ -617,8 +588,8 @@ static void sema_compare(sema *s, ast_node *n) {
         sema_settle(s, a, rt);
     lt = a->type;
     rt = b->type;
-    if (lt == SEMA_TY_NAME) sema_unknown_name(s, a);
-    if (rt == SEMA_TY_NAME) sema_unknown_name(s, b);
+    if (lt == SEMA_TY_NAME) sema_unknown_name_vs(s, a, rt);
+    if (rt == SEMA_TY_NAME) sema_unknown_name_vs(s, b, lt);
     lt = a->type;
     rt = b->type;
     if (lt == TY_ERROR || rt == TY_ERROR) return;
@@ -1890,8 +1861,11 @@ static void sema_unknown_group(sema *s, src_span at, const char *name, int with_
     if (with_ids)
         for (size_t i = 0; i < s->ncamps; i++) /* ungrouped campaigns: their own group */
             if (!s->camps[i].group_clause) sema_near_try(&nr, s->camps[i].pub.id);
-    diag_report(s->d, DIAG_E007, at, "unknown group '%s'%s%s", name, suffix,
-                sema_near_hint(&nr, hint, sizeof hint));
+    diag *d = diag_report(s->d, DIAG_E007, at, "unknown group '%s'%s%s", name, suffix,
+                          sema_near_hint(&nr, hint, sizeof hint));
+    if (!strcmp(name, "none") || !strcmp(name, "any"))
+        diag_set_help(d, "write 'combine %s' (without 'with'): it combines with %s other campaign",
+                      name, !strcmp(name, "none") ? "no" : "any");
 }
 
 static int sema_accepts(const sema_campaign *a, uint32_t g) {

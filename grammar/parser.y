@@ -28,17 +28,51 @@ typedef struct parse_when {
 
 #include "diag.h"
 #include "strbuf.h"
+#include "suggest.h"
 #include "xalloc.h"
+
+/* A misspelt keyword (`priorty`) is reported once with its did-you-mean, and the file
+ * is parsed again with the keyword in its place, so the rest of the file is checked
+ * as if it were fixed: one error per mistake, not a cascade (see parse_file). */
+#define PARSE_MAX_SUBST 8
+
+typedef struct parse_subst {
+    uint32_t off;     /* the identifier's byte offset */
+    int tok;          /* the keyword read in its place */
+    uint32_t err_off; /* where the error was; the substitution must move past it */
+    char *msg;        /* the diagnostic, reported at the identifier */
+} parse_subst;
 
 struct parse_ctx {
     compilation *c;
     uint32_t file;
     lexer lx;
     ast_node *root;
+    int prev_tok; /* the token before the lookahead, for "did you mean" */
+    src_span prev_span;
+    int cur_tok;
+    src_span cur_span;
+    int nerrors;              /* syntax errors of this parse */
+    uint32_t first_err;       /* offset of the first one (UINT32_MAX: none) */
+    const parse_subst *subst; /* substitutions of earlier rounds */
+    int nsubst;
+    int propose;         /* the first error may propose a new one */
+    parse_subst pending; /* a new one (msg != NULL) proposed by the first error */
 };
 
 static int yylex(YYSTYPE *lval, YYLTYPE *lloc, parse_ctx *ctx) {
-    return lex_next(&ctx->lx, &lval->node, lloc);
+    int tok = lex_next(&ctx->lx, &lval->node, lloc);
+    for (int i = 0; tok == IDENT && i < ctx->nsubst; i++) {
+        if (ctx->subst[i].off != lloc->off) continue;
+        diag_report(&ctx->c->diags, DIAG_E004, *lloc, "%s", ctx->subst[i].msg);
+        tok = ctx->subst[i].tok;
+        lval->node = NULL;
+    }
+    ctx->prev_tok = ctx->cur_tok;
+    ctx->prev_span = ctx->cur_span;
+    ctx->cur_tok = tok;
+    ctx->cur_span = *lloc;
+    return tok;
 }
 
 /* Only reached when the parser stack is full (syntax errors go through
@@ -974,6 +1008,69 @@ static void parse_describe(strbuf *sb, parse_ctx *ctx, int tok, const YYLTYPE *l
     }
 }
 
+/* A keyword's text without its quotes ("'priority'" -> "priority"). */
+static const char *parse_kw_text(int t, char *buf, size_t n) {
+    const char *name = parse_token_name(t);
+    size_t len = strlen(name);
+    if (len < 3 || name[0] != '\'' || len - 2 >= n) return NULL;
+    memcpy(buf, name + 1, len - 2);
+    buf[len - 2] = 0;
+    return buf;
+}
+
+/* The keyword closest to `word` among `toks` (all keywords when toks is NULL); 0 when
+ * none is close (common/suggest.c). */
+static int parse_closest_keyword(const char *word, const int *toks, int ntoks) {
+    static char names[KW_WITHIN - KW_ACTIVATE + 1][24];
+    suggest_state st;
+    suggest_init(&st, word);
+    int n = toks ? ntoks : KW_WITHIN - KW_ACTIVATE + 1;
+    for (int i = 0; i < n; i++) {
+        int t = toks ? toks[i] : KW_ACTIVATE + i;
+        if (!parse_is_keyword(t) || t - KW_ACTIVATE >= (int)(sizeof names / sizeof names[0]))
+            continue;
+        char *buf = names[t - KW_ACTIVATE];
+        if (parse_kw_text(t, buf, sizeof names[0])) suggest_offer(&st, buf);
+    }
+    if (!st.best) return 0;
+    return (int)((st.best - names[0]) / (ptrdiff_t)sizeof names[0]) + KW_ACTIVATE;
+}
+
+/* On the first syntax error of a parse: an identifier where keywords were expected
+ * (`priorty 10`), or one just before a literal that cannot follow it (`categroy "tea"`)
+ * close to a keyword proposes a substitution. Returns its message (to free) or NULL. */
+static char *parse_propose(parse_ctx *ctx, int found, const YYLTYPE *loc, const int *exp,
+                           int nexp, const char *message) {
+    if (!ctx->propose || ctx->nerrors != 1 || ctx->nsubst >= PARSE_MAX_SUBST) return NULL;
+    const src_file *f = &ctx->c->files[ctx->file];
+    char word[65], kw[24];
+    strbuf sb = STRBUF_INIT;
+    if (found == IDENT && !parse_has(exp, nexp, IDENT) && loc->len < sizeof word) {
+        memcpy(word, f->text + loc->off, loc->len);
+        word[loc->len] = 0;
+        int t = parse_closest_keyword(word, exp, nexp);
+        if (!t) return NULL;
+        ctx->pending.off = loc->off;
+        ctx->pending.tok = t;
+        sb_printf(&sb, "%s (did you mean '%s'?)", message, parse_kw_text(t, kw, sizeof kw));
+    } else if ((found == STRING || found == INT || found == DECIMAL || found == PERCENT) &&
+               ctx->prev_tok == IDENT && ctx->prev_span.len < sizeof word) {
+        memcpy(word, f->text + ctx->prev_span.off, ctx->prev_span.len);
+        word[ctx->prev_span.len] = 0;
+        int t = parse_closest_keyword(word, NULL, 0);
+        if (!t) return NULL;
+        ctx->pending.off = ctx->prev_span.off;
+        ctx->pending.tok = t;
+        sb_printf(&sb, "unknown word '%s' (did you mean '%s'?)", word,
+                  parse_kw_text(t, kw, sizeof kw));
+    } else {
+        return NULL;
+    }
+    ctx->pending.err_off = loc->off;
+    ctx->pending.msg = sb.data;
+    return sb.data;
+}
+
 static int yyreport_syntax_error(const yypcontext_t *yctx, parse_ctx *ctx) {
     yysymbol_kind_t syms[YYNTOKENS];
     int nsym = yypcontext_expected_tokens(yctx, syms, YYNTOKENS);
@@ -982,6 +1079,9 @@ static int yyreport_syntax_error(const yypcontext_t *yctx, parse_ctx *ctx) {
     for (int i = 0; i < nsym; i++) exp[nexp++] = map[syms[i]];
     int found = map[yypcontext_token(yctx)];
     const YYLTYPE *loc = yypcontext_location(yctx);
+    if (ctx->nerrors++ == 0) ctx->first_err = loc->off;
+    int raw[YYNTOKENS], nraw = nexp; /* before the summaries */
+    memcpy(raw, exp, sizeof raw);
 
     const char *labels[YYNTOKENS];
     int nlabels = 0;
@@ -1035,6 +1135,11 @@ static int yyreport_syntax_error(const yypcontext_t *yctx, parse_ctx *ctx) {
     parse_describe(&sb, ctx, found, loc);
     if (keyword_as_ident) sb_puts(&sb, " (a reserved word)");
     if (found == '=' && eq_expected) sb_puts(&sb, " (to compare, write '==')");
+    if (parse_propose(ctx, found, loc, raw, nraw, sb_cstr(&sb))) {
+        /* parse_file parses again with the keyword; this round's report is dropped */
+        sb_free(&sb);
+        return 0;
+    }
     diag *d = diag_report(&ctx->c->diags, DIAG_E004, *loc, "%s", sb_cstr(&sb));
     sb_free(&sb);
     /* Point at the innermost open bracket when the error looks like it was never
@@ -1057,18 +1162,52 @@ static int yyreport_syntax_error(const yypcontext_t *yctx, parse_ctx *ctx) {
 
 /* ---- entry point ---- */
 
-ast_node *parse_file(compilation *c, uint32_t file, parse_comments *comments) {
-    parse_ctx ctx;
-    memset(&ctx, 0, sizeof ctx);
-    ctx.c = c;
-    ctx.file = file;
-    lex_init(&ctx.lx, c, file, comments);
+/* One parse of the file with the substitutions found so far. */
+static ast_node *parse_round(compilation *c, uint32_t file, parse_comments *comments,
+                             const parse_subst *subst, int nsubst, int propose, parse_ctx *ctx) {
+    memset(ctx, 0, sizeof *ctx);
+    ctx->c = c;
+    ctx->file = file;
+    ctx->first_err = UINT32_MAX;
+    ctx->subst = subst;
+    ctx->nsubst = nsubst;
+    ctx->propose = propose;
+    lex_init(&ctx->lx, c, file, comments);
     src_span whole = {file, 1, 1, 0, (uint32_t)c->files[file].len};
-    ctx.root = ast_new(c->arena, AST_FILE, whole);
-    ctx.root->str = c->files[file].path;
-    ctx.root->ival = file;
-    if (yyparse(&ctx) != 0) return NULL;
-    return ctx.root;
+    ctx->root = ast_new(c->arena, AST_FILE, whole);
+    ctx->root->str = c->files[file].path;
+    ctx->root->ival = file;
+    if (yyparse(ctx) != 0) return NULL;
+    return ctx->root;
+}
+
+ast_node *parse_file(compilation *c, uint32_t file, parse_comments *comments) {
+    parse_subst subst[PARSE_MAX_SUBST];
+    int nsubst = 0, just_added = 0;
+    int propose = comments == NULL; /* fmt leaves files with errors alone anyway */
+    size_t n0 = c->diags.n;
+    parse_ctx ctx;
+    ast_node *root;
+    for (;;) {
+        root = parse_round(c, file, comments, subst, nsubst, propose, &ctx);
+        if (just_added && ctx.first_err <= subst[nsubst - 1].err_off) {
+            /* The keyword did not get the parser past the error it was proposed for:
+             * withdraw it and report that error as it was. */
+            xfree(subst[--nsubst].msg);
+            xfree(ctx.pending.msg);
+            propose = 0;
+            just_added = 0;
+        } else if (ctx.pending.msg) {
+            subst[nsubst++] = ctx.pending;
+            just_added = 1;
+        } else {
+            break;
+        }
+        diag_truncate(&c->diags, n0);
+    }
+    for (int i = 0; i < nsubst; i++)
+        xfree(subst[i].msg);
+    return root;
 }
 
 void parse_comments_free(parse_comments *cm) {

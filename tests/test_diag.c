@@ -14,6 +14,7 @@
 #include "jsoncheck.h"
 #include "parse.h"
 #include "strbuf.h"
+#include "suggest.h"
 
 static compilation comp;
 static strbuf out;
@@ -351,9 +352,58 @@ static const char *fenced(const char *p, const char *limit, const char *tag, siz
     return s;
 }
 
+/* Renders what the compiler says about `src` (named example.rule, today 2026-01-01). */
+static char *doc_compile(const char *src, size_t slen, int code) {
+    compilation c;
+    compile_opts o = {20454 /* 2026-01-01 */, 0};
+    comp_init(&c, &o);
+    c.require_campaigns = 1;
+    c.lint_examples = code == DIAG_W007; /* as with --lint-examples */
+    comp_add_source(&c, "example.rule", src, slen);
+    comp_check(&c);
+    strbuf got = STRBUF_INIT;
+    diag_render_text(&c.diags, &got, 0);
+    comp_free(&c);
+    return got.data ? got.data : strdup("");
+}
+
+/* E025 and E026 cannot come from one small file: the path that is missing, and a
+ * generated expression that needs more VM stack than there is. */
+static char *doc_special(int code) {
+    compilation c;
+    comp_init(&c, NULL);
+    if (code == DIAG_E025) {
+        char *paths[] = {"rules/missing.rule"};
+        comp_add_paths(&c, paths, 1);
+        comp_check(&c);
+    } else {
+        strbuf src = STRBUF_INIT, bundle = STRBUF_INIT;
+        sb_puts(&src, "campaign c {\n  when ");
+        for (int i = 0; i < 70; i++)
+            sb_puts(&src, "total - (");
+        sb_puts(&src, "total");
+        for (int i = 0; i < 70; i++)
+            sb_putc(&src, ')');
+        sb_puts(&src, " >= 1\n  then points 1\n}\n");
+        comp_add_source(&c, "rules/huge.rule", src.data, src.len);
+        comp_build(&c, &bundle);
+        sb_free(&src);
+        sb_free(&bundle);
+    }
+    strbuf got = STRBUF_INIT;
+    diag_render_text(&c.diags, &got, 0);
+    comp_free(&c);
+    char *nl = got.data ? strchr(got.data, '\n') : NULL;
+    if (nl) nl[1] = 0; /* the first line: the source line of E026 is 700 bytes long */
+    return got.data ? got.data : strdup("");
+}
+
+/* Every example of the page (a ```rule block and the ```text block after it; a
+ * section may have several) is compiled and its output compared, byte for byte. */
 Test(diag, documentation_matches_the_compiler) {
     size_t len;
     char *doc = read_all(PROMO_SOURCE_DIR "/docs/diagnostics.md", &len);
+    int nexamples = 0;
     for (int code = 0; code < DIAG__COUNT; code++) {
         char head[128];
         snprintf(head, sizeof head, "\n## %s — %s\n", diag_code_names[code],
@@ -364,22 +414,28 @@ Test(diag, documentation_matches_the_compiler) {
         const char *next = strstr(sec, "\n## ");
         size_t slen, tlen;
         const char *src = fenced(sec, next, "rule", &slen);
-        const char *want = fenced(sec, next, "text", &tlen);
-        cr_assert_not_null(want, "%s: no output block", diag_code_names[code]);
-        if (!src) continue; /* E025, E026: not reproducible from one small file */
-        compilation c;
-        compile_opts o = {20454 /* 2026-01-01 */, 0};
-        comp_init(&c, &o);
-        comp_add_source(&c, "example.rule", src, slen);
-        comp_check(&c);
-        strbuf got = STRBUF_INIT;
-        diag_render_text(&c.diags, &got, 0);
-        char *w = strndup(want, tlen);
-        cr_expect_str_eq(sb_cstr(&got), w, "docs/diagnostics.md, %s", diag_code_names[code]);
-        free(w);
-        sb_free(&got);
-        comp_free(&c);
+        if (!src) {
+            const char *want = fenced(sec, next, "text", &tlen);
+            cr_assert_not_null(want, "%s: no output block", diag_code_names[code]);
+            char *got = doc_special(code), *w = strndup(want, tlen);
+            cr_expect_str_eq(got, w, "docs/diagnostics.md, %s", diag_code_names[code]);
+            free(got);
+            free(w);
+            nexamples++;
+            continue;
+        }
+        for (; src; src = fenced(src + slen, next, "rule", &slen)) {
+            const char *want = fenced(src + slen, next, "text", &tlen);
+            cr_assert_not_null(want, "%s: no output block after an example", diag_code_names[code]);
+            char *got = doc_compile(src, slen, code), *w = strndup(want, tlen);
+            cr_expect_str_eq(got, w, "docs/diagnostics.md, %s, example at byte %zu",
+                             diag_code_names[code], (size_t)(src - doc));
+            free(got);
+            free(w);
+            nexamples++;
+        }
     }
+    cr_expect_geq(nexamples, DIAG__COUNT);
     free(doc);
 }
 
@@ -456,4 +512,88 @@ Test(diag, long_operator_chains_are_refused) {
     cr_expect_eq(comp_build(&comp, &bytes), 0);
     cr_expect_gt(bytes.len, 0);
     sb_free(&bytes);
+/* ---- columns in characters, did-you-mean ---- */
+
+Test(diag, columns_count_characters_not_bytes) {
+    /* "Молоко" is 6 characters, 12 bytes: `total` is at byte column 29, character 23 */
+    const char *src = "campaign a \"Молоко\" { when total >= \"x\" then coupon \"A\" }\n";
+    comp_add_source(&comp, "cyr.rule", src, strlen(src));
+    comp_check(&comp);
+    cr_assert_eq(comp.diags.n, 1);
+    diag_render_text(&comp.diags, &out, 0);
+    cr_expect_str_eq(sb_cstr(&out),
+                     "cyr.rule:1:28: error[E008]: cannot compare money with string\n"
+                     "campaign a \"Молоко\" { when total >= \"x\" then coupon \"A\" }\n"
+                     "                           ^~~~~~~~~~~~\n");
+    sb_free(&out);
+    diag_render_json(&comp.diags, &out);
+    cr_expect_not_null(strstr(sb_cstr(&out), "\"line\":1,\"column\":28,\"end_line\":1,"
+                                             "\"end_column\":40,"),
+                       "%s", sb_cstr(&out));
+    sb_free(&out);
+    diag_render_sarif(&comp.diags, &out);
+    cr_expect(json_valid(out.data, out.len));
+    cr_expect_not_null(strstr(sb_cstr(&out), "\"columnKind\":\"unicodeCodePoints\""));
+    cr_expect_not_null(strstr(sb_cstr(&out), "\"startColumn\":28,\"endLine\":1,\"endColumn\":40"));
+    /* a span over Cyrillic text is underlined per character */
+    diag_list l = {0};
+    l.files = comp.files;
+    l.nfiles = comp.nfiles;
+    diag_report(&l, DIAG_E004, span(0, 1, 12, 11, 14), "title");
+    strbuf t = STRBUF_INIT;
+    diag_render_text(&l, &t, 0);
+    cr_expect_str_eq(sb_cstr(&t),
+                     "cyr.rule:1:12: error[E004]: title\n"
+                     "campaign a \"Молоко\" { when total >= \"x\" then coupon \"A\" }\n"
+                     "           ^"
+                     "~~~~~~~\n");
+    cr_expect_eq(diag_char_col(&l, 0, 28, 29, 1), 23);
+    sb_free(&t);
+    diag_list_free(&l);
+}
+
+Test(diag, help_line_in_text_and_json) {
+    const char *src = "campaign a { combine with none then coupon \"A\" }\n";
+    comp_add_source(&comp, "h.rule", src, strlen(src));
+    comp_check(&comp);
+    diag_render_json(&comp.diags, &out);
+    cr_expect(json_valid(out.data, out.len));
+    cr_expect_not_null(strstr(sb_cstr(&out),
+                              "\"message\":\"unknown group 'none' in combine with\",\"help\":"
+                              "\"write 'combine none' (without 'with'): it combines with no other "
+                              "campaign\",\"notes\":[]"),
+                       "%s", sb_cstr(&out));
+}
+
+Test(diag, suggest_closest_by_edit_distance) {
+    const char *kw[] = {"priority", "example", "category", "mon", "tue", "combine", NULL};
+    size_t n = 6;
+    cr_expect_str_eq(suggest_closest("priorty", kw, n), "priority");
+    cr_expect_str_eq(suggest_closest("exmaple", kw, n), "example"); /* a swap is one edit */
+    cr_expect_str_eq(suggest_closest("categroy", kw, n), "category");
+    cr_expect_str_eq(suggest_closest("monday", kw, n), "mon");
+    cr_expect_str_eq(suggest_closest("tu", kw, n), "tue");
+    cr_expect_null(suggest_closest("zebra", kw, n));
+    cr_expect_null(suggest_closest("priority", kw, 1)); /* itself is no suggestion */
+    cr_expect_null(suggest_closest("x", kw, 0));
+    cr_expect_eq(suggest_distance("exmaple", "example"), 1);
+    cr_expect_eq(suggest_distance("", "abc"), 3);
+    cr_expect_eq(suggest_distance("kitten", "sitting"), 3);
+    char longw[80];
+    memset(longw, 'a', 79);
+    longw[79] = 0;
+    cr_expect_eq(suggest_distance(longw, "a"), (size_t)-1);
+}
+
+Test(diag, a_misspelt_keyword_is_one_error) {
+    const char *src = "campaign a { then coupon \"A\" exmaple \"x\" {\n"
+                      "  line sku \"1\" qty 1 price 1 expect applied a } }\n"
+                      "campaign b { priorty 5 then coupon \"B\" }\n";
+    comp_add_source(&comp, "k.rule", src, strlen(src));
+    cr_expect_eq(comp_check(&comp), 2);
+    cr_assert_eq(comp.diags.n, 2);
+    cr_expect_str_eq(comp.diags.items[0].msg, "expected ';', a clause or '}', found identifier "
+                                              "'exmaple' (did you mean 'example'?)");
+    cr_expect_str_eq(comp.diags.items[1].msg, "expected a clause or '}', found identifier "
+                                              "'priorty' (did you mean 'priority'?)");
 }

@@ -211,8 +211,7 @@ Test(sema_diag, e018_unknown_member) {
                  "}\n",
                  "t.rule:2:13: E018: unknown channel 'web' (expected one of: pos, online)\n"
                  "t.rule:3:21: E018: unknown payment 'credt' (did you mean 'credit'?)\n"
-                 "t.rule:3:50: E018: unknown weekday 'sunday' (expected one of: mon, tue, wed, "
-                 "thu, fri, sat, sun)\n");
+                 "t.rule:3:50: E018: unknown weekday 'sunday' (did you mean 'sun'?)\n");
 }
 
 /* E019: one name, one set (one group) */

@@ -21,6 +21,27 @@ if [ ! -d node_modules/vscode-textmate ] || [ ! -d node_modules/vscode-oniguruma
     npm ci --no-audit --no-fund --loglevel=error
 fi
 node --test test_grammar.js
+# the extension starts `promo lsp` and wires its answers in (a stand-in vscode module)
+PROMO_BIN=$(cd "$(dirname "$1")" && pwd)/$(basename "$1") timeout 120 node --test test_extension.js
+# the .vsix the build packed: the manifest, the license, the client and the grammar
+vsix="$(dirname "$1")/promo-rule.vsix"
+if [ -f "$vsix" ]; then
+    python3 - "$vsix" <<'PY'
+import sys, zipfile, xml.dom.minidom
+z = zipfile.ZipFile(sys.argv[1])
+names = set(z.namelist())
+for n in ("[Content_Types].xml", "extension.vsixmanifest", "extension/package.json",
+          "extension/extension.js", "extension/LICENSE.txt", "extension/README.md",
+          "extension/syntaxes/rule.tmLanguage.json", "extension/language-configuration.json"):
+    assert n in names, n
+m = xml.dom.minidom.parseString(z.read("extension.vsixmanifest"))
+assert m.getElementsByTagName("Identity")[0].getAttribute("Id") == "promo-rule"
+xml.dom.minidom.parseString(z.read("[Content_Types].xml"))
+import json
+assert json.loads(z.read("extension/package.json"))["main"] == "./extension.js"
+print("vsix ok:", len(names), "entries")
+PY
+fi
 
 if command -v vim >/dev/null 2>&1; then
     log=$(mktemp)

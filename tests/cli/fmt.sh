@@ -38,4 +38,15 @@ python3 "$SRC/tests/tools/scramble.py" "$SRC/rules/catalog/06_two_plus_one.rule"
 "$PROMO" fmt "$T/scr/rules/catalog/06_two_plus_one.rule"
 (cd "$T/scr" && "$PROMO" build rules -o "$T/b.pbc")
 cmp "$T/a.pbc" "$T/b.pbc"
+# The clause after `limit N per customer` starts its own line (issue 13), and stays so.
+cat > "$T/lim.rule" <<'RULE'
+campaign w { then points 300 limit 1 per customer when total > 1 }
+campaign v { then points 1 limit 2 per customer per day example "e" { line sku "1" qty 1 price 1 expect points 1 } }
+RULE
+"$PROMO" fmt "$T/lim.rule"
+grep -qx '    limit    1 per customer' "$T/lim.rule" || { cat "$T/lim.rule"; exit 1; }
+grep -qx '    when     total > 1' "$T/lim.rule" || { cat "$T/lim.rule"; exit 1; }
+grep -qx '    limit    2 per customer per day' "$T/lim.rule" || { cat "$T/lim.rule"; exit 1; }
+grep -qx '    example "e" {' "$T/lim.rule" || { cat "$T/lim.rule"; exit 1; }
+"$PROMO" fmt --check "$T/lim.rule"
 echo "fmt ok: $(echo "$corpus" | wc -l) files"
