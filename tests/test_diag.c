@@ -512,6 +512,8 @@ Test(diag, long_operator_chains_are_refused) {
     cr_expect_eq(comp_build(&comp, &bytes), 0);
     cr_expect_gt(bytes.len, 0);
     sb_free(&bytes);
+}
+
 /* ---- columns in characters, did-you-mean ---- */
 
 Test(diag, columns_count_characters_not_bytes) {
