@@ -1,0 +1,530 @@
+/*
+ * tp_nats.c — the NATS JetStream adapter of tp.h, on libnats (C client 3.4, Debian 12).
+ *
+ * Names (prefix "promo"):
+ *   stream  promo_in    subjects promo.in.<p>     input operations, R replicas, dedup window
+ *   stream  promo_log   subjects promo.log.<p>    changelogs (appends fenced by
+ *                                                 Nats-Expected-Last-Subject-Sequence)
+ *   bucket  promo_leases, promo_budgets           KV (history 1; leases also max-age)
+ *   durable pull consumer in<p> on promo.in.<p>    one per partition
+ *   subject promo.rq.<p>                          request-reply (queue group "owner")
+ */
+#include <nats/nats.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "tp.h"
+#include "xalloc.h"
+
+typedef struct tpn {
+    tp base;
+    natsConnection *nc;
+    jsCtx *js;
+    kvStore *kv[TP_KV__COUNT];
+    pthread_mutex_t mu; /* guards subs[] creation */
+    natsSubscription **subs;
+    char pre[64];
+} tpn;
+
+#define TPN(t) ((tpn *)(t))
+
+static int tpn_status(natsStatus s, jsErrCode je, const char *what) {
+    if (s == NATS_OK) return TP_OK;
+    if (s == NATS_TIMEOUT) return tp_fail(TP_ETIMEOUT, "%s: timed out", what);
+    if (s == NATS_NOT_FOUND) return tp_fail(TP_ENOTFOUND, "%s: not found", what);
+    if (s == NATS_NO_MEMORY) return tp_fail(TP_ENOMEM, "%s: out of memory", what);
+    if (je == JSStreamWrongLastSequenceErr)
+        return tp_fail(TP_EFENCED, "%s: wrong last sequence", what);
+    const char *last = nats_GetLastError(NULL);
+    return tp_fail(TP_EIO, "%s: %s (%d)", what, last ? last : natsStatus_GetText(s), (int)je);
+}
+
+static jsOptions tpn_jsopts(tpn *n) {
+    jsOptions o;
+    jsOptions_Init(&o);
+    o.Wait = n->base.cfg.timeout_ms;
+    return o;
+}
+
+/* Creates the stream when it does not exist (another node may race us: then it does). */
+static int tpn_stream(tpn *n, const char *name, const char *subject, int64_t dedup_ns) {
+    jsStreamInfo *si = NULL;
+    jsErrCode je = 0;
+    jsOptions o = tpn_jsopts(n);
+    natsStatus s = js_GetStreamInfo(&si, n->js, name, &o, &je);
+    if (s == NATS_OK) {
+        jsStreamInfo_Destroy(si);
+        return TP_OK;
+    }
+    jsStreamConfig c;
+    jsStreamConfig_Init(&c);
+    c.Name = name;
+    const char *subs[1] = {subject};
+    c.Subjects = subs;
+    c.SubjectsLen = 1;
+    c.Storage = js_FileStorage;
+    c.Replicas = n->base.cfg.replicas;
+    if (dedup_ns) c.Duplicates = dedup_ns;
+    je = 0;
+    s = js_AddStream(&si, n->js, &c, &o, &je);
+    if (s == NATS_OK) {
+        jsStreamInfo_Destroy(si);
+        return TP_OK;
+    }
+    if (js_GetStreamInfo(&si, n->js, name, &o, NULL) == NATS_OK) {
+        jsStreamInfo_Destroy(si);
+        return TP_OK;
+    }
+    return tpn_status(s, je, name);
+}
+
+static int tpn_bucket(tpn *n, tp_bucket b, const char *name, int64_t ttl_ms) {
+    if (js_KeyValue(&n->kv[b], n->js, name) == NATS_OK) return TP_OK;
+    kvConfig c;
+    kvConfig_Init(&c);
+    c.Bucket = name;
+    c.History = 1;
+    c.Replicas = n->base.cfg.replicas;
+    c.StorageType = js_FileStorage;
+    c.TTL = ttl_ms * 1000000; /* libnats 3.4 passes it on as the max-age: nanoseconds */
+    natsStatus s = js_CreateKeyValue(&n->kv[b], n->js, &c);
+    if (s != NATS_OK && js_KeyValue(&n->kv[b], n->js, name) == NATS_OK) return TP_OK;
+    return tpn_status(s, 0, name);
+}
+
+static int tpn_setup(tp *t) {
+    tpn *n = TPN(t);
+    char name[96], subj[96];
+    int rc;
+    snprintf(name, sizeof name, "%s_in", n->pre);
+    snprintf(subj, sizeof subj, "%s.in.>", n->pre);
+    if ((rc = tpn_stream(n, name, subj, t->cfg.dedup_ms * 1000000)) != TP_OK) return rc;
+    snprintf(name, sizeof name, "%s_log", n->pre);
+    snprintf(subj, sizeof subj, "%s.log.>", n->pre);
+    if ((rc = tpn_stream(n, name, subj, 0)) != TP_OK) return rc;
+    snprintf(name, sizeof name, "%s_leases", n->pre);
+    /* Bucket max-age: a lease nobody renews disappears (2.9 has no per-key TTL); the
+     * holder renews far more often, and claimants judge expiry by the entry's age. */
+    /* libnats 3.4 keeps the 2-minute duplicate window of KV streams, which the server
+     * wants no longer than max-age: hence at least 150 s. */
+    int64_t max_age = t->cfg.lease_ttl_ms * 20 > 150000 ? t->cfg.lease_ttl_ms * 20 : 150000;
+    if ((rc = tpn_bucket(n, TP_KV_LEASES, name, max_age)) != TP_OK) return rc;
+    snprintf(name, sizeof name, "%s_budgets", n->pre);
+    return tpn_bucket(n, TP_KV_BUDGETS, name, 0);
+}
+
+/* The partition's pull subscription (durable consumer in<p>), created on first use. */
+static int tpn_sub(tpn *n, uint32_t part, natsSubscription **out) {
+    int rc = TP_OK;
+    pthread_mutex_lock(&n->mu);
+    if (!n->subs[part]) {
+        char subj[96], durable[32], stream[96];
+        snprintf(subj, sizeof subj, "%s.in.%u", n->pre, part);
+        snprintf(durable, sizeof durable, "in%u", part);
+        snprintf(stream, sizeof stream, "%s_in", n->pre);
+        jsOptions o = tpn_jsopts(n);
+        jsSubOptions so;
+        jsSubOptions_Init(&so);
+        so.Stream = stream;
+        so.Config.AckPolicy = js_AckExplicit;
+        so.Config.AckWait = n->base.cfg.ack_wait_ms * 1000000;
+        so.Config.MaxAckPending = 20000;
+        jsErrCode je = 0;
+        natsStatus s = js_PullSubscribe(&n->subs[part], n->js, subj, durable, &o, &so, &je);
+        rc = tpn_status(s, je, "pull subscribe");
+    }
+    *out = n->subs[part];
+    pthread_mutex_unlock(&n->mu);
+    return rc;
+}
+
+static int tpn_publish(tp *t, uint32_t part, const char *msgid, const char *reply, const void *data,
+                       int len, int *duplicate) {
+    tpn *n = TPN(t);
+    char subj[96];
+    snprintf(subj, sizeof subj, "%s.in.%u", n->pre, part);
+    natsMsg *m = NULL;
+    natsStatus s = natsMsg_Create(&m, subj, NULL, data, len);
+    if (s == NATS_OK && reply && *reply) s = natsMsgHeader_Set(m, "Promo-Reply", reply);
+    if (s != NATS_OK) {
+        natsMsg_Destroy(m);
+        return tpn_status(s, 0, "publish");
+    }
+    jsPubOptions po;
+    jsPubOptions_Init(&po);
+    po.MsgId = msgid;
+    po.MaxWait = t->cfg.timeout_ms;
+    jsPubAck *pa = NULL;
+    jsErrCode je = 0;
+    s = js_PublishMsg(&pa, n->js, m, &po, &je);
+    natsMsg_Destroy(m);
+    if (s == NATS_OK && duplicate) *duplicate = pa->Duplicate;
+    jsPubAck_Destroy(pa);
+    return tpn_status(s, je, "publish");
+}
+
+static void tpn_fill(tp_msg *out, natsMsg *m, uint32_t part) {
+    out->data = natsMsg_GetData(m);
+    out->len = natsMsg_GetDataLength(m);
+    const char *v = NULL;
+    out->msgid = natsMsgHeader_Get(m, "Nats-Msg-Id", &v) == NATS_OK && v ? v : "";
+    v = NULL;
+    out->reply = natsMsgHeader_Get(m, "Promo-Reply", &v) == NATS_OK && v ? v : "";
+    out->partition = part;
+    out->seq = out->delivered = 0;
+    jsMsgMetaData *md = NULL;
+    if (natsMsg_GetMetaData(&md, m) == NATS_OK) {
+        out->seq = md->Sequence.Stream;
+        out->delivered = md->NumDelivered;
+        jsMsgMetaData_Destroy(md);
+    }
+    out->impl = m;
+}
+
+static int tpn_fetch(tp *t, uint32_t part, tp_msg *out, int max, int timeout_ms) {
+    tpn *n = TPN(t);
+    natsSubscription *sub;
+    int rc = tpn_sub(n, part, &sub);
+    if (rc != TP_OK) return rc;
+    natsMsgList list = {0};
+    jsErrCode je = 0;
+    natsStatus s = natsSubscription_Fetch(&list, sub, max, timeout_ms, &je);
+    if (s != NATS_OK && list.Count == 0) return tpn_status(s, je, "fetch");
+    int k = 0;
+    for (int i = 0; i < list.Count; i++) {
+        if (k < max) {
+            tpn_fill(&out[k++], list.Msgs[i], part);
+            list.Msgs[i] = NULL; /* ours now */
+        }
+    }
+    natsMsgList_Destroy(&list);
+    return k;
+}
+
+static int tpn_ack(tp *t, tp_msg *m) {
+    jsOptions o = tpn_jsopts(TPN(t));
+    jsErrCode je = 0;
+    return tpn_status(natsMsg_AckSync((natsMsg *)m->impl, &o, &je), je, "ack");
+}
+
+static int tpn_nak(tp *t, tp_msg *m) {
+    (void)t;
+    return tpn_status(natsMsg_Nak((natsMsg *)m->impl, NULL), 0, "nak");
+}
+
+static void tpn_msg_free(tp *t, tp_msg *m) {
+    (void)t;
+    natsMsg_Destroy((natsMsg *)m->impl);
+    m->impl = NULL;
+}
+
+static int tpn_send(tp *t, const char *subject, const void *data, int len) {
+    return tpn_status(natsConnection_Publish(TPN(t)->nc, subject, data, len), 0, "send");
+}
+
+static int tpn_inbox_open(tp *t, char *name, size_t cap, void **inbox) {
+    natsInbox *ib = NULL;
+    natsSubscription *sub = NULL;
+    natsStatus s = natsInbox_Create(&ib);
+    if (s == NATS_OK) s = natsConnection_SubscribeSync(&sub, TPN(t)->nc, ib);
+    if (s == NATS_OK) s = natsSubscription_SetPendingLimits(sub, -1, -1);
+    if (s == NATS_OK) snprintf(name, cap, "%s", (const char *)ib);
+    natsInbox_Destroy(ib);
+    *inbox = sub;
+    return tpn_status(s, 0, "inbox");
+}
+
+static int tpn_inbox_next(tp *t, void *inbox, char **data, int *len, int timeout_ms) {
+    (void)t;
+    natsMsg *m = NULL;
+    natsStatus s = natsSubscription_NextMsg(&m, (natsSubscription *)inbox, timeout_ms);
+    if (s != NATS_OK) return tpn_status(s, 0, "inbox");
+    *len = natsMsg_GetDataLength(m);
+    *data = xmalloc((size_t)*len + 1);
+    memcpy(*data, natsMsg_GetData(m), (size_t)*len);
+    (*data)[*len] = 0;
+    natsMsg_Destroy(m);
+    return TP_OK;
+}
+
+static void tpn_inbox_close(tp *t, void *inbox) {
+    (void)t;
+    natsSubscription_Destroy((natsSubscription *)inbox);
+}
+
+static int tpn_request(tp *t, uint32_t part, const void *data, int len, int timeout_ms,
+                       char **reply, int *rlen) {
+    tpn *n = TPN(t);
+    char subj[96];
+    snprintf(subj, sizeof subj, "%s.rq.%u", n->pre, part);
+    natsMsg *m = NULL;
+    natsStatus s = natsConnection_Request(&m, n->nc, subj, data, len, timeout_ms);
+    if (s == NATS_NO_RESPONDERS) return tp_fail(TP_ETIMEOUT, "request: no owner of partition %u", part);
+    if (s != NATS_OK) return tpn_status(s, 0, "request");
+    *rlen = natsMsg_GetDataLength(m);
+    *reply = xmalloc((size_t)*rlen + 1);
+    memcpy(*reply, natsMsg_GetData(m), (size_t)*rlen);
+    (*reply)[*rlen] = 0;
+    natsMsg_Destroy(m);
+    return TP_OK;
+}
+
+static int tpn_serve_open(tp *t, uint32_t part, void **srv) {
+    tpn *n = TPN(t);
+    char subj[96];
+    snprintf(subj, sizeof subj, "%s.rq.%u", n->pre, part);
+    natsSubscription *sub = NULL;
+    natsStatus s = natsConnection_QueueSubscribeSync(&sub, n->nc, subj, "owner");
+    *srv = sub;
+    return tpn_status(s, 0, "serve");
+}
+
+static int tpn_serve_next(tp *t, void *srv, tp_req *rq, int timeout_ms) {
+    (void)t;
+    natsMsg *m = NULL;
+    natsStatus s = natsSubscription_NextMsg(&m, (natsSubscription *)srv, timeout_ms);
+    if (s != NATS_OK) return tpn_status(s, 0, "serve");
+    rq->data = natsMsg_GetData(m);
+    rq->len = natsMsg_GetDataLength(m);
+    rq->impl = m;
+    return TP_OK;
+}
+
+static int tpn_respond(tp *t, tp_req *rq, const void *data, int len) {
+    const char *to = natsMsg_GetReply((natsMsg *)rq->impl);
+    if (!to) return tp_fail(TP_EARG, "respond: the request has no reply subject");
+    return tpn_send(t, to, data, len);
+}
+
+static void tpn_request_done(tp *t, tp_req *rq) {
+    (void)t;
+    natsMsg_Destroy((natsMsg *)rq->impl);
+    rq->impl = NULL;
+}
+
+static void tpn_serve_close(tp *t, void *srv) {
+    (void)t;
+    natsSubscription_Unsubscribe((natsSubscription *)srv);
+    natsSubscription_Destroy((natsSubscription *)srv);
+}
+
+static int64_t tpn_now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static int tpn_kv_get(tp *t, tp_bucket b, const char *key, tp_kv *out) {
+    kvEntry *e = NULL;
+    memset(out, 0, sizeof *out);
+    natsStatus s = kvStore_Get(&e, TPN(t)->kv[b], key);
+    if (s != NATS_OK) return tpn_status(s, 0, key);
+    out->rev = kvEntry_Revision(e);
+    out->age_ms = (tpn_now_ns() - kvEntry_Created(e)) / 1000000;
+    int len = kvEntry_ValueLen(e);
+    if (len >= (int)sizeof out->val) len = (int)sizeof out->val - 1;
+    memcpy(out->val, kvEntry_Value(e), (size_t)len);
+    out->val[len] = 0;
+    out->len = len;
+    kvEntry_Destroy(e);
+    return TP_OK;
+}
+
+/* A CAS whose answer was lost may still have been applied: the value written is unique
+ * (callers put a nonce in it), so reading it back tells. */
+static int tpn_kv_cas(tp *t, tp_bucket b, const char *key, const char *val, uint64_t expect_rev,
+                      uint64_t *new_rev) {
+    kvStore *kv = TPN(t)->kv[b];
+    uint64_t rev = 0;
+    int len = (int)strlen(val);
+    natsStatus s = expect_rev ? kvStore_Update(&rev, kv, key, val, len, expect_rev)
+                              : kvStore_Create(&rev, kv, key, val, len);
+    if (s == NATS_OK) {
+        if (new_rev) *new_rev = rev;
+        return TP_OK;
+    }
+    tp_kv now;
+    int rc = tpn_kv_get(t, b, key, &now);
+    if (rc == TP_OK && !strcmp(now.val, val)) {
+        if (new_rev) *new_rev = now.rev;
+        return TP_OK;
+    }
+    if (rc == TP_OK || rc == TP_ENOTFOUND) {
+        if (now.rev != expect_rev || s == NATS_ERR)
+            return tp_fail(TP_ECONFLICT, "%s: revision moved (expected %llu, now %llu)", key,
+                           (unsigned long long)expect_rev, (unsigned long long)now.rev);
+    }
+    return tpn_status(s, 0, key);
+}
+
+static int tpn_log_append(tp *t, uint32_t part, uint64_t expect_seq, const void *data, int len,
+                          uint64_t *seq) {
+    tpn *n = TPN(t);
+    char subj[96];
+    snprintf(subj, sizeof subj, "%s.log.%u", n->pre, part);
+    jsPubOptions po;
+    jsPubOptions_Init(&po);
+    po.MaxWait = t->cfg.timeout_ms;
+    if (expect_seq)
+        po.ExpectLastSubjectSeq = expect_seq;
+    else
+        po.ExpectNoMessage = true;
+    jsPubAck *pa = NULL;
+    jsErrCode je = 0;
+    natsStatus s = js_Publish(&pa, n->js, subj, data, len, &po, &je);
+    if (s == NATS_OK && seq) *seq = pa->Sequence;
+    jsPubAck_Destroy(pa);
+    return tpn_status(s, je, "log append");
+}
+
+static int tpn_log_last(tp *t, uint32_t part, uint64_t *seq) {
+    tpn *n = TPN(t);
+    char subj[96], stream[96];
+    snprintf(subj, sizeof subj, "%s.log.%u", n->pre, part);
+    snprintf(stream, sizeof stream, "%s_log", n->pre);
+    natsMsg *m = NULL;
+    jsOptions o = tpn_jsopts(n);
+    jsErrCode je = 0;
+    natsStatus s = js_GetLastMsg(&m, n->js, stream, subj, &o, &je);
+    if (s == NATS_NOT_FOUND || je == JSNoMessageFoundErr) {
+        *seq = 0;
+        return TP_OK;
+    }
+    if (s != NATS_OK) return tpn_status(s, je, "log last");
+    *seq = natsMsg_GetSequence(m);
+    natsMsg_Destroy(m);
+    return TP_OK;
+}
+
+static int tpn_log_read(tp *t, uint32_t part, uint64_t after,
+                        int (*fn)(void *, uint64_t, const char *, int), void *arg) {
+    tpn *n = TPN(t);
+    uint64_t last;
+    int rc = tpn_log_last(t, part, &last);
+    if (rc != TP_OK || last <= after) return rc;
+    char subj[96], stream[96];
+    snprintf(subj, sizeof subj, "%s.log.%u", n->pre, part);
+    snprintf(stream, sizeof stream, "%s_log", n->pre);
+    jsOptions o = tpn_jsopts(n);
+    jsSubOptions so;
+    jsSubOptions_Init(&so);
+    so.Stream = stream;
+    so.Ordered = true;
+    so.Config.DeliverPolicy = js_DeliverByStartSequence;
+    so.Config.OptStartSeq = after + 1;
+    natsSubscription *sub = NULL;
+    jsErrCode je = 0;
+    natsStatus s = js_SubscribeSync(&sub, n->js, subj, &o, &so, &je);
+    if (s != NATS_OK) return tpn_status(s, je, "log read");
+    natsSubscription_SetPendingLimits(sub, -1, -1);
+    uint64_t seq = after;
+    while (rc == TP_OK && seq < last) {
+        natsMsg *m = NULL;
+        s = natsSubscription_NextMsg(&m, sub, (int)t->cfg.timeout_ms);
+        if (s != NATS_OK) {
+            rc = tpn_status(s, 0, "log read");
+            break;
+        }
+        jsMsgMetaData *md = NULL;
+        if (natsMsg_GetMetaData(&md, m) == NATS_OK) {
+            seq = md->Sequence.Stream;
+            jsMsgMetaData_Destroy(md);
+            rc = fn(arg, seq, natsMsg_GetData(m), natsMsg_GetDataLength(m));
+        }
+        natsMsg_Destroy(m);
+    }
+    natsSubscription_Unsubscribe(sub);
+    natsSubscription_Destroy(sub);
+    return rc;
+}
+
+static void tpn_close(tp *t) {
+    tpn *n = TPN(t);
+    if (!n) return;
+    for (uint32_t p = 0; p < t->cfg.partitions; p++)
+        if (n->subs[p]) natsSubscription_Destroy(n->subs[p]);
+    for (int b = 0; b < TP_KV__COUNT; b++)
+        if (n->kv[b]) kvStore_Destroy(n->kv[b]);
+    jsCtx_Destroy(n->js);
+    natsConnection_Destroy(n->nc);
+    pthread_mutex_destroy(&n->mu);
+    free(n->subs);
+    free(n);
+}
+
+static const tp_ops tpn_ops = {
+    .setup = tpn_setup,
+    .publish = tpn_publish,
+    .fetch = tpn_fetch,
+    .ack = tpn_ack,
+    .nak = tpn_nak,
+    .msg_free = tpn_msg_free,
+    .send = tpn_send,
+    .inbox_open = tpn_inbox_open,
+    .inbox_next = tpn_inbox_next,
+    .inbox_close = tpn_inbox_close,
+    .request = tpn_request,
+    .serve_open = tpn_serve_open,
+    .serve_next = tpn_serve_next,
+    .respond = tpn_respond,
+    .request_done = tpn_request_done,
+    .serve_close = tpn_serve_close,
+    .kv_get = tpn_kv_get,
+    .kv_cas = tpn_kv_cas,
+    .log_append = tpn_log_append,
+    .log_last = tpn_log_last,
+    .log_read = tpn_log_read,
+    .close = tpn_close,
+};
+
+int tp_nats_open(const tp_config *cfg, tp **out) {
+    *out = NULL;
+    if (!cfg->url || !cfg->partitions || cfg->partitions > 4096)
+        return tp_fail(TP_EARG, "tp: need a url and 1..4096 partitions");
+    tpn *n = xcalloc(1, sizeof *n);
+    n->base.ops = &tpn_ops;
+    n->base.cfg = *cfg;
+    if (!n->base.cfg.replicas) n->base.cfg.replicas = 3;
+    if (!n->base.cfg.lease_ttl_ms) n->base.cfg.lease_ttl_ms = 5000;
+    if (!n->base.cfg.dedup_ms) n->base.cfg.dedup_ms = 120000;
+    if (!n->base.cfg.ack_wait_ms) n->base.cfg.ack_wait_ms = 30000;
+    if (!n->base.cfg.timeout_ms) n->base.cfg.timeout_ms = 5000;
+    snprintf(n->pre, sizeof n->pre, "%s", cfg->prefix ? cfg->prefix : "promo");
+    n->base.cfg.prefix = n->pre;
+    pthread_mutex_init(&n->mu, NULL);
+    n->subs = xcalloc(cfg->partitions, sizeof *n->subs);
+    natsOptions *o = NULL;
+    natsStatus s = natsOptions_Create(&o);
+    /* "a,b,c" -> a server list (libnats 3.4's SetURL takes one URL) */
+    char urls[1024];
+    const char *servers[16];
+    int nservers = 0;
+    snprintf(urls, sizeof urls, "%s", cfg->url);
+    for (char *save = NULL, *u = strtok_r(urls, ", ", &save); u && nservers < 16;
+         u = strtok_r(NULL, ", ", &save))
+        servers[nservers++] = u;
+    if (s == NATS_OK) s = natsOptions_SetServers(o, servers, nservers);
+    if (s == NATS_OK) s = natsOptions_SetMaxReconnect(o, -1);
+    if (s == NATS_OK) s = natsOptions_SetReconnectWait(o, 100);
+    if (s == NATS_OK) s = natsOptions_SetTimeout(o, n->base.cfg.timeout_ms);
+    if (s == NATS_OK) s = natsOptions_SetRetryOnFailedConnect(o, false, NULL, NULL);
+    if (s == NATS_OK) s = natsConnection_Connect(&n->nc, o);
+    natsOptions_Destroy(o);
+    jsOptions jo = tpn_jsopts(n);
+    if (s == NATS_OK) s = natsConnection_JetStream(&n->js, n->nc, &jo);
+    if (s != NATS_OK) {
+        int rc = tpn_status(s, 0, cfg->url);
+        tpn_close(&n->base);
+        return rc;
+    }
+    int rc = tpn_setup(&n->base);
+    if (rc != TP_OK) {
+        tpn_close(&n->base);
+        return rc;
+    }
+    *out = &n->base;
+    return TP_OK;
+}

@@ -1,0 +1,156 @@
+/*
+ * test_node_tp.c — the NATS JetStream adapter (node/tp_nats.c) against a real
+ * three-server R3 cluster on loopback: input dedup by message id, pull and ack,
+ * request-reply, KV compare-and-set, changelog appends with the expected last sequence.
+ */
+#include <pthread.h>
+#include <string.h>
+
+#include "nats_helpers.h"
+
+Test(tp, publish_dedups_by_message_id_and_fetch_carries_id_and_reply) {
+    char pre[64];
+    tp *t = nh_open("tpa", 4, pre);
+    int dup = -1;
+    cr_assert_eq(t->ops->publish(t, 2, "r1|confirm|", "inbox.x", "{\"id\":\"r1\"}", 11, &dup), TP_OK,
+                 "%s", tp_errmsg());
+    cr_assert_eq(dup, 0);
+    cr_assert_eq(t->ops->publish(t, 2, "r1|confirm|", "inbox.x", "{\"id\":\"r1\"}", 11, &dup), TP_OK);
+    cr_assert_eq(dup, 1, "the same message id within the window is a duplicate");
+    cr_assert_eq(t->ops->publish(t, 2, "r1|cancel|", "", "{\"op\":\"cancel\"}", 15, &dup), TP_OK);
+    cr_assert_eq(dup, 0, "another op on the same id is another message");
+
+    tp_msg m[8];
+    int n = t->ops->fetch(t, 2, m, 8, 2000);
+    cr_assert_eq(n, 2, "fetch: %d %s", n, tp_errmsg());
+    cr_assert_str_eq(m[0].msgid, "r1|confirm|");
+    cr_assert_str_eq(m[0].reply, "inbox.x");
+    cr_assert_eq(m[0].len, 11);
+    cr_assert(!memcmp(m[0].data, "{\"id\":\"r1\"}", 11));
+    cr_assert_eq(m[0].partition, 2);
+    cr_assert_eq(m[0].delivered, 1);
+    cr_assert_str_eq(m[1].msgid, "r1|cancel|");
+    cr_assert_str_eq(m[1].reply, "");
+    for (int i = 0; i < n; i++) {
+        cr_assert_eq(t->ops->ack(t, &m[i]), TP_OK);
+        t->ops->msg_free(t, &m[i]);
+    }
+    cr_assert_eq(t->ops->fetch(t, 2, m, 8, 300), TP_ETIMEOUT, "acked messages do not come back");
+    cr_assert_eq(t->ops->fetch(t, 1, m, 8, 300), TP_ETIMEOUT, "partitions are separate");
+    t->ops->close(t);
+}
+
+Test(tp, a_nak_redelivers) {
+    char pre[64];
+    tp *t = nh_open("tpb", 2, pre);
+    cr_assert_eq(t->ops->publish(t, 0, "a", NULL, "x", 1, NULL), TP_OK);
+    tp_msg m;
+    cr_assert_eq(t->ops->fetch(t, 0, &m, 1, 2000), 1);
+    cr_assert_eq(t->ops->nak(t, &m), TP_OK);
+    t->ops->msg_free(t, &m);
+    cr_assert_eq(t->ops->fetch(t, 0, &m, 1, 2000), 1);
+    cr_assert_eq(m.delivered, 2);
+    t->ops->ack(t, &m);
+    t->ops->msg_free(t, &m);
+    t->ops->close(t);
+}
+
+typedef struct srv_arg {
+    tp *t;
+    int served;
+} srv_arg;
+
+static void *serve_one(void *arg) {
+    srv_arg *a = arg;
+    void *srv;
+    cr_assert_eq(a->t->ops->serve_open(a->t, 3, &srv), TP_OK);
+    a->served = 1; /* subscribed */
+    tp_req rq;
+    if (a->t->ops->serve_next(a->t, srv, &rq, 5000) == TP_OK) {
+        char buf[64];
+        int n = snprintf(buf, sizeof buf, "got %.*s", rq.len, rq.data);
+        a->t->ops->respond(a->t, &rq, buf, n);
+        a->t->ops->request_done(a->t, &rq);
+        a->served = 2;
+    }
+    a->t->ops->serve_close(a->t, srv);
+    return NULL;
+}
+
+Test(tp, request_reply_per_partition) {
+    char pre[64];
+    tp *t = nh_open("tpc", 4, pre);
+    char *rep = NULL;
+    int rlen = 0;
+    cr_assert_eq(t->ops->request(t, 3, "q", 1, 300, &rep, &rlen), TP_ETIMEOUT,
+                 "nobody serves partition 3 yet");
+    srv_arg a = {t, 0};
+    pthread_t th;
+    pthread_create(&th, NULL, serve_one, &a);
+    int rc = TP_ETIMEOUT;
+    for (int i = 0; i < 50 && rc != TP_OK; i++) rc = t->ops->request(t, 3, "q1", 2, 200, &rep, &rlen);
+    pthread_join(th, NULL);
+    cr_assert_eq(rc, TP_OK, "%s", tp_errmsg());
+    cr_assert_str_eq(rep, "got q1");
+    cr_assert_eq(a.served, 2);
+    free(rep);
+    t->ops->close(t);
+}
+
+Test(tp, kv_compare_and_set) {
+    char pre[64];
+    tp *t = nh_open("tpd", 1, pre);
+    tp_kv kv;
+    uint64_t r1, r2;
+    cr_assert_eq(t->ops->kv_get(t, TP_KV_BUDGETS, "k", &kv), TP_ENOTFOUND);
+    cr_assert_eq(t->ops->kv_cas(t, TP_KV_BUDGETS, "k", "v1 1", 0, &r1), TP_OK, "%s", tp_errmsg());
+    cr_assert_eq(t->ops->kv_cas(t, TP_KV_BUDGETS, "k", "v1 2", 0, NULL), TP_ECONFLICT,
+                 "create of an existing key");
+    cr_assert_eq(t->ops->kv_cas(t, TP_KV_BUDGETS, "k", "v2 3", r1, &r2), TP_OK);
+    cr_assert_gt(r2, r1);
+    cr_assert_eq(t->ops->kv_cas(t, TP_KV_BUDGETS, "k", "v3 4", r1, NULL), TP_ECONFLICT,
+                 "update from a stale revision");
+    cr_assert_eq(t->ops->kv_get(t, TP_KV_BUDGETS, "k", &kv), TP_OK);
+    cr_assert_str_eq(kv.val, "v2 3");
+    cr_assert_eq(kv.rev, r2);
+    cr_assert(kv.age_ms >= -1000 && kv.age_ms < 5000, "age %lld", (long long)kv.age_ms);
+    t->ops->close(t);
+}
+
+static int collect(void *arg, uint64_t seq, const char *data, int len) {
+    char *s = arg;
+    (void)seq;
+    strncat(s, data, (size_t)len);
+    strcat(s, ";");
+    return TP_OK;
+}
+
+Test(tp, log_append_needs_the_last_sequence) {
+    char pre[64];
+    tp *t = nh_open("tpe", 2, pre);
+    uint64_t last = 99, s1, s2;
+    cr_assert_eq(t->ops->log_last(t, 1, &last), TP_OK, "%s", tp_errmsg());
+    cr_assert_eq(last, 0);
+    cr_assert_eq(t->ops->log_append(t, 1, 0, "a", 1, &s1), TP_OK, "%s", tp_errmsg());
+    cr_assert_eq(t->ops->log_append(t, 1, 0, "b", 1, NULL), TP_EFENCED, "not empty any more");
+    cr_assert_eq(t->ops->log_append(t, 0, 0, "z", 1, NULL), TP_OK, "partition 0 is its own log");
+    cr_assert_eq(t->ops->log_append(t, 1, s1, "b", 1, &s2), TP_OK, "%s", tp_errmsg());
+    cr_assert_eq(t->ops->log_append(t, 1, s1, "c", 1, NULL), TP_EFENCED);
+    cr_assert_eq(t->ops->log_last(t, 1, &last), TP_OK);
+    cr_assert_eq(last, s2);
+    char got[64] = "";
+    cr_assert_eq(t->ops->log_read(t, 1, 0, collect, got), TP_OK, "%s", tp_errmsg());
+    cr_assert_str_eq(got, "a;b;");
+    got[0] = 0;
+    cr_assert_eq(t->ops->log_read(t, 1, s1, collect, got), TP_OK);
+    cr_assert_str_eq(got, "b;");
+    t->ops->close(t);
+}
+
+Test(tp, partition_hash_is_stable_and_spread) {
+    cr_assert_eq(tp_partition("c42", 3, 16), tp_partition("c42", 3, 16));
+    int seen[16] = {0};
+    char k[16];
+    for (int i = 0; i < 1600; i++) seen[tp_partition(k, (size_t)snprintf(k, sizeof k, "c%d", i), 16)]++;
+    for (int p = 0; p < 16; p++) cr_assert(seen[p] > 50 && seen[p] < 150, "partition %d: %d", p, seen[p]);
+}
