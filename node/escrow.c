@@ -20,10 +20,10 @@ static int esc_parse(const char *v, int64_t *cap, int64_t *granted) {
 static int esc_get(tp *t, const esc_budget *b, int64_t *cap, int64_t *granted, uint64_t *rev) {
     tp_kv kv;
     int rc = t->ops->kv_get(t, TP_KV_BUDGETS, b->key, &kv);
+    *rev = kv.rev;
     if (rc != TP_OK) return rc;
     if (esc_parse(kv.val, cap, granted) != 0)
         return tp_fail(TP_EIO, "%s: unreadable budget record '%s'", b->key, kv.val);
-    *rev = kv.rev;
     return TP_OK;
 }
 
@@ -58,7 +58,7 @@ int esc_open(tp *t, const char *campaign, int64_t cap, esc_budget *b) {
         int rc = esc_get(t, b, &b->cap, &granted, &rev);
         if (rc == TP_OK) return TP_OK;
         if (rc != TP_ENOTFOUND) return rc;
-        rc = esc_put(t, b, cap, 0, 0);
+        rc = esc_put(t, b, cap, 0, rev);
         if (rc == TP_OK) {
             b->cap = cap;
             return TP_OK;

@@ -17,7 +17,9 @@ int64_t lease_now_ms(void) {
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void lease_key(uint32_t part, char key[32]) { snprintf(key, 32, "p%u", part); }
+static void lease_key(uint32_t part, char key[32]) {
+    snprintf(key, 32, "p%u", part);
+}
 
 /* Parses "<owner> <epoch> <nonce>"; owner "-" = released. */
 static int lease_parse(const char *v, char owner[64], uint64_t *epoch) {
@@ -35,8 +37,27 @@ static int lease_write(tp *t, lease *l, uint64_t expect_rev, const char *who) {
     if (rc == TP_OK) {
         l->rev = rev;
         l->valid_ms = start + l->ttl_ms - LEASE_MARGIN(l->ttl_ms);
+        memcpy(l->val, val, sizeof val);
     }
     return rc;
+}
+
+/* Rewrites our record while it is still the one we wrote last. */
+static int lease_rewrite(tp *t, lease *l, const char *who) {
+    char key[32];
+    lease_key(l->part, key);
+    for (int tries = 0; tries < 1000; tries++) {
+        int rc = lease_write(t, l, l->rev, who);
+        if (rc != TP_ECONFLICT) return rc;
+        tp_kv cur;
+        rc = t->ops->kv_get(t, TP_KV_LEASES, key, &cur);
+        if (rc == TP_ENOTFOUND) return tp_fail(TP_ECONFLICT, "partition %u: lease gone", l->part);
+        if (rc != TP_OK) return rc;
+        if (strcmp(cur.val, l->val) != 0)
+            return tp_fail(TP_ECONFLICT, "partition %u: lease taken (%s)", l->part, cur.val);
+        l->rev = cur.rev; /* another key moved the bucket: ours is intact, retry */
+    }
+    return tp_fail(TP_EIO, "partition %u: lease bucket too busy", l->part);
 }
 
 int lease_claim(tp *t, uint32_t part, const char *owner, int64_t ttl_ms, lease *out) {
@@ -46,13 +67,11 @@ int lease_claim(tp *t, uint32_t part, const char *owner, int64_t ttl_ms, lease *
     memset(out, 0, sizeof *out);
     lease_key(part, key);
     int rc = t->ops->kv_get(t, TP_KV_LEASES, key, &cur);
-    if (rc == TP_ENOTFOUND)
-        cur.rev = 0;
-    else if (rc != TP_OK)
-        return rc;
-    else if (lease_parse(cur.val, holder, &epoch) != 0)
-        holder[0] = '-'; /* unreadable record: treat as released, keep its revision */
-    if (cur.rev && strcmp(holder, "-") != 0 && strcmp(holder, owner) != 0 && cur.age_ms <= ttl_ms)
+    if (rc != TP_OK && rc != TP_ENOTFOUND) return rc;
+    int found = rc == TP_OK;
+    if (found && lease_parse(cur.val, holder, &epoch) != 0)
+        holder[0] = '-'; /* unreadable record: treat as released */
+    if (found && strcmp(holder, "-") != 0 && strcmp(holder, owner) != 0 && cur.age_ms <= ttl_ms)
         return tp_fail(TP_ECONFLICT, "partition %u is held by %s", part, holder);
     out->part = part;
     out->epoch = epoch + 1;
@@ -61,14 +80,19 @@ int lease_claim(tp *t, uint32_t part, const char *owner, int64_t ttl_ms, lease *
     return lease_write(t, out, cur.rev, owner);
 }
 
-int lease_renew(tp *t, lease *l) { return lease_write(t, l, l->rev, l->owner); }
-
-int lease_release(tp *t, lease *l) {
-    l->valid_ms = 0;
-    return lease_write(t, l, l->rev, "-");
+int lease_renew(tp *t, lease *l) {
+    return lease_rewrite(t, l, l->owner);
 }
 
-int lease_live(const lease *l) { return lease_now_ms() < l->valid_ms; }
+int lease_release(tp *t, lease *l) {
+    int rc = lease_rewrite(t, l, "-");
+    l->valid_ms = 0;
+    return rc;
+}
+
+int lease_live(const lease *l) {
+    return lease_now_ms() < l->valid_ms;
+}
 
 typedef struct lease_replay {
     int (*fn)(void *, uint64_t, const char *, int);

@@ -26,11 +26,12 @@
 typedef struct lease {
     uint32_t part;
     uint64_t epoch;
-    uint64_t rev;      /* KV revision of our record */
-    uint64_t tail;     /* changelog sequence we believe last (after lease_takeover) */
-    int64_t valid_ms;  /* monotonic ms until which we may act as owner */
+    uint64_t rev;     /* KV revision of our record */
+    uint64_t tail;    /* changelog sequence we believe last (after lease_takeover) */
+    int64_t valid_ms; /* monotonic ms until which we may act as owner */
     int64_t ttl_ms;
     char owner[64];
+    char val[128]; /* the record we last wrote */
 } lease;
 
 /* Monotonic milliseconds. */
@@ -39,7 +40,8 @@ int64_t lease_now_ms(void);
 /* TP_OK: we hold the partition (new epoch, valid_ms set). TP_ECONFLICT: someone else
  * holds a live lease, or won the race. Other codes: engine trouble (not claimed). */
 int lease_claim(tp *t, uint32_t part, const char *owner, int64_t ttl_ms, lease *out);
-/* TP_OK: renewed. TP_ECONFLICT: lost (someone claimed it after expiry). */
+/* TP_OK: renewed. TP_ECONFLICT: lost (someone claimed it after expiry). Writes to other
+ * partitions' leases (revisions are bucket-wide) only make it retry. */
 int lease_renew(tp *t, lease *l);
 /* Gives the partition up now (another node may claim it at once). */
 int lease_release(tp *t, lease *l);
@@ -50,8 +52,8 @@ int lease_live(const lease *l);
  * sees fence records too: data starting with 'F'), then appends a fence record naming
  * the last sequence; repeats while an older owner's append slips in between. On TP_OK,
  * l->tail is the fence's sequence. */
-int lease_takeover(tp *t, lease *l, int (*replay)(void *arg, uint64_t seq, const char *data, int len),
-                   void *arg);
+int lease_takeover(tp *t, lease *l,
+                   int (*replay)(void *arg, uint64_t seq, const char *data, int len), void *arg);
 /* Appends one commit record iff l->tail is still the last sequence; advances l->tail.
  * TP_EFENCED: a newer owner fenced us: we are deposed and must drop the partition. */
 int lease_append(tp *t, lease *l, const void *data, int len);

@@ -41,21 +41,21 @@ typedef enum tp_bucket { TP_KV_LEASES = 0, TP_KV_BUDGETS = 1, TP_KV__COUNT } tp_
 typedef struct tp tp;
 
 typedef struct tp_config {
-    const char *url;       /* "nats://127.0.0.1:4222,nats://..." */
-    uint32_t partitions;   /* fixed P; the same on every node and client */
-    int replicas;          /* of every stream and bucket (3 in production, 1..5) */
-    int64_t lease_ttl_ms;  /* lease bucket max-age is a multiple of this */
-    int64_t dedup_ms;      /* input dedup window */
-    int64_t ack_wait_ms;   /* redelivery of an unacked input */
-    int64_t timeout_ms;    /* of one call to the engine */
-    const char *prefix;    /* names of streams/buckets/subjects ("promo" when NULL) */
+    const char *url;      /* "nats://127.0.0.1:4222,nats://..." */
+    uint32_t partitions;  /* fixed P; the same on every node and client */
+    int replicas;         /* of every stream and bucket (3 in production, 1..5) */
+    int64_t lease_ttl_ms; /* lease bucket max-age is a multiple of this */
+    int64_t dedup_ms;     /* input dedup window */
+    int64_t ack_wait_ms;  /* redelivery of an unacked input */
+    int64_t timeout_ms;   /* of one call to the engine */
+    const char *prefix;   /* names of streams/buckets/subjects ("promo" when NULL) */
 } tp_config;
 
 typedef struct tp_msg {
     const char *data; /* the operation (one JSON line, no newline) */
     int len;
-    const char *msgid;  /* dedup key it was published with ("" when none) */
-    const char *reply;  /* where the result goes ("" when none) */
+    const char *msgid; /* dedup key it was published with ("" when none) */
+    const char *reply; /* where the result goes ("" when none) */
     uint32_t partition;
     uint64_t seq;       /* stream sequence */
     uint64_t delivered; /* delivery count (>1: redelivered) */
@@ -63,9 +63,9 @@ typedef struct tp_msg {
 } tp_msg;
 
 typedef struct tp_kv {
-    uint64_t rev;       /* 0: absent */
-    int64_t age_ms;     /* since the revision was written (engine clock) */
-    char val[256];      /* NUL-terminated */
+    uint64_t rev;   /* to compare-and-set against (see kv_get) */
+    int64_t age_ms; /* since the revision was written (engine clock) */
+    char val[256];  /* NUL-terminated */
     int len;
 } tp_kv;
 
@@ -97,9 +97,11 @@ typedef struct tp_ops {
     int (*respond)(tp *t, tp_req *rq, const void *data, int len);
     void (*request_done)(tp *t, tp_req *rq);
     void (*serve_close)(tp *t, void *srv);
-    /* kv with compare-and-set: expect_rev 0 = create (absent or deleted). Values must be
-     * unique per write (put a tp_nonce() in them): a CAS whose answer was lost is
-     * resolved by reading the value back. */
+    /* kv with compare-and-set. kv_get gives, found (TP_OK) or not (TP_ENOTFOUND), the
+     * revision to write against: kv_cas writes iff nothing was written to the bucket
+     * since (TP_ECONFLICT otherwise; revisions are bucket-wide, so a write to another
+     * key also makes it retry). Values must be unique per write (put a tp_nonce() in
+     * them): a CAS whose answer was lost is resolved by reading the value back. */
     int (*kv_get)(tp *t, tp_bucket b, const char *key, tp_kv *out);
     int (*kv_cas)(tp *t, tp_bucket b, const char *key, const char *val, uint64_t expect_rev,
                   uint64_t *new_rev);

@@ -11,7 +11,9 @@
 
 static _Thread_local char tp_msgbuf[512];
 
-const char *tp_errmsg(void) { return tp_msgbuf; }
+const char *tp_errmsg(void) {
+    return tp_msgbuf;
+}
 
 int tp_fail(int code, const char *fmt, ...) {
     va_list ap;

@@ -2,12 +2,21 @@
  * tp_nats.c — the NATS JetStream adapter of tp.h, on libnats (C client 3.4, Debian 12).
  *
  * Names (prefix "promo"):
- *   stream  promo_in    subjects promo.in.<p>     input operations, R replicas, dedup window
- *   stream  promo_log   subjects promo.log.<p>    changelogs (appends fenced by
- *                                                 Nats-Expected-Last-Subject-Sequence)
- *   bucket  promo_leases, promo_budgets           KV (history 1; leases also max-age)
- *   durable pull consumer in<p> on promo.in.<p>    one per partition
- *   subject promo.rq.<p>                          request-reply (queue group "owner")
+ *   stream  promo_in        subjects promo.in.<p>       input operations, dedup window
+ *   stream  promo_log_<p>   subject  promo.log.<p>      the changelog of partition p
+ *   stream  promo_kv_leases subjects promo.kv.leases.>  KV: one subject per key, 1 kept
+ *   stream  promo_kv_budgets subjects promo.kv.budgets.>
+ *   durable pull consumer in<p> on promo.in.<p>          one per partition
+ *   subject promo.rq.<p>                                request-reply (queue group "owner")
+ *
+ * Compare-and-set rests on the stream-wide Nats-Expected-Last-Sequence only. The per-
+ * subject check (Nats-Expected-Last-Subject-Sequence, which libnats' kvStore_Update
+ * uses) is not atomic on a replicated stream in nats-server 2.9: concurrent writers
+ * with the same expected sequence both succeed (docs/deploy.md; tests/node show it).
+ * Hence one changelog stream per partition, and KV buckets as plain streams where a
+ * record's "revision" is the stream's last sequence when it was read: a write anywhere
+ * in the bucket makes every concurrent CAS on it retry, which is cheap at the write
+ * rates of leases and budget grants.
  */
 #include <nats/nats.h>
 #include <pthread.h>
@@ -23,9 +32,9 @@ typedef struct tpn {
     tp base;
     natsConnection *nc;
     jsCtx *js;
-    kvStore *kv[TP_KV__COUNT];
-    pthread_mutex_t mu; /* guards subs[] creation */
+    pthread_mutex_t mu; /* guards subs[] and logs[] */
     natsSubscription **subs;
+    unsigned char *logs; /* 1: partition's changelog stream known to exist */
     char pre[64];
 } tpn;
 
@@ -50,7 +59,8 @@ static jsOptions tpn_jsopts(tpn *n) {
 }
 
 /* Creates the stream when it does not exist (another node may race us: then it does). */
-static int tpn_stream(tpn *n, const char *name, const char *subject, int64_t dedup_ns) {
+static int tpn_stream(tpn *n, const char *name, const char *subject, int64_t dedup_ns,
+                      int64_t per_subject, int64_t max_age_ns) {
     jsStreamInfo *si = NULL;
     jsErrCode je = 0;
     jsOptions o = tpn_jsopts(n);
@@ -68,6 +78,11 @@ static int tpn_stream(tpn *n, const char *name, const char *subject, int64_t ded
     c.Storage = js_FileStorage;
     c.Replicas = n->base.cfg.replicas;
     if (dedup_ns) c.Duplicates = dedup_ns;
+    if (per_subject) c.MaxMsgsPerSubject = per_subject;
+    if (max_age_ns) {
+        c.MaxAge = max_age_ns;
+        c.Duplicates = max_age_ns < 120000000000LL ? max_age_ns : 120000000000LL;
+    }
     je = 0;
     s = js_AddStream(&si, n->js, &c, &o, &je);
     if (s == NATS_OK) {
@@ -81,18 +96,13 @@ static int tpn_stream(tpn *n, const char *name, const char *subject, int64_t ded
     return tpn_status(s, je, name);
 }
 
-static int tpn_bucket(tpn *n, tp_bucket b, const char *name, int64_t ttl_ms) {
-    if (js_KeyValue(&n->kv[b], n->js, name) == NATS_OK) return TP_OK;
-    kvConfig c;
-    kvConfig_Init(&c);
-    c.Bucket = name;
-    c.History = 1;
-    c.Replicas = n->base.cfg.replicas;
-    c.StorageType = js_FileStorage;
-    c.TTL = ttl_ms * 1000000; /* libnats 3.4 passes it on as the max-age: nanoseconds */
-    natsStatus s = js_CreateKeyValue(&n->kv[b], n->js, &c);
-    if (s != NATS_OK && js_KeyValue(&n->kv[b], n->js, name) == NATS_OK) return TP_OK;
-    return tpn_status(s, 0, name);
+static const char *const tpn_bucket_name[TP_KV__COUNT] = {"leases", "budgets"};
+
+static int tpn_bucket(tpn *n, tp_bucket b, int64_t max_age_ms) {
+    char name[96], subj[96];
+    snprintf(name, sizeof name, "%s_kv_%s", n->pre, tpn_bucket_name[b]);
+    snprintf(subj, sizeof subj, "%s.kv.%s.>", n->pre, tpn_bucket_name[b]);
+    return tpn_stream(n, name, subj, 0, 1, max_age_ms * 1000000);
 }
 
 static int tpn_setup(tp *t) {
@@ -101,19 +111,28 @@ static int tpn_setup(tp *t) {
     int rc;
     snprintf(name, sizeof name, "%s_in", n->pre);
     snprintf(subj, sizeof subj, "%s.in.>", n->pre);
-    if ((rc = tpn_stream(n, name, subj, t->cfg.dedup_ms * 1000000)) != TP_OK) return rc;
-    snprintf(name, sizeof name, "%s_log", n->pre);
-    snprintf(subj, sizeof subj, "%s.log.>", n->pre);
-    if ((rc = tpn_stream(n, name, subj, 0)) != TP_OK) return rc;
-    snprintf(name, sizeof name, "%s_leases", n->pre);
-    /* Bucket max-age: a lease nobody renews disappears (2.9 has no per-key TTL); the
-     * holder renews far more often, and claimants judge expiry by the entry's age. */
-    /* libnats 3.4 keeps the 2-minute duplicate window of KV streams, which the server
-     * wants no longer than max-age: hence at least 150 s. */
-    int64_t max_age = t->cfg.lease_ttl_ms * 20 > 150000 ? t->cfg.lease_ttl_ms * 20 : 150000;
-    if ((rc = tpn_bucket(n, TP_KV_LEASES, name, max_age)) != TP_OK) return rc;
-    snprintf(name, sizeof name, "%s_budgets", n->pre);
-    return tpn_bucket(n, TP_KV_BUDGETS, name, 0);
+    if ((rc = tpn_stream(n, name, subj, t->cfg.dedup_ms * 1000000, 0, 0)) != TP_OK) return rc;
+    /* Lease max-age: a lease nobody renews disappears (2.9 has no per-key TTL); the
+     * holder renews far more often, and claimants judge expiry by the record's age. */
+    if ((rc = tpn_bucket(n, TP_KV_LEASES, t->cfg.lease_ttl_ms * 20)) != TP_OK) return rc;
+    return tpn_bucket(n, TP_KV_BUDGETS, 0);
+}
+
+/* The changelog stream of a partition, created on first use. */
+static int tpn_log(tpn *n, uint32_t part, char stream[96], char subj[96]) {
+    snprintf(stream, 96, "%s_log_%u", n->pre, part);
+    snprintf(subj, 96, "%s.log.%u", n->pre, part);
+    pthread_mutex_lock(&n->mu);
+    int known = n->logs[part];
+    pthread_mutex_unlock(&n->mu);
+    if (known) return TP_OK;
+    int rc = tpn_stream(n, stream, subj, 0, 0, 0);
+    if (rc == TP_OK) {
+        pthread_mutex_lock(&n->mu);
+        n->logs[part] = 1;
+        pthread_mutex_unlock(&n->mu);
+    }
+    return rc;
 }
 
 /* The partition's pull subscription (durable consumer in<p>), created on first use. */
@@ -262,7 +281,8 @@ static int tpn_request(tp *t, uint32_t part, const void *data, int len, int time
     snprintf(subj, sizeof subj, "%s.rq.%u", n->pre, part);
     natsMsg *m = NULL;
     natsStatus s = natsConnection_Request(&m, n->nc, subj, data, len, timeout_ms);
-    if (s == NATS_NO_RESPONDERS) return tp_fail(TP_ETIMEOUT, "request: no owner of partition %u", part);
+    if (s == NATS_NO_RESPONDERS)
+        return tp_fail(TP_ETIMEOUT, "request: no owner of partition %u", part);
     if (s != NATS_OK) return tpn_status(s, 0, "request");
     *rlen = natsMsg_GetDataLength(m);
     *reply = xmalloc((size_t)*rlen + 1);
@@ -317,19 +337,77 @@ static int64_t tpn_now_ns(void) {
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+/* Last sequence of a stream (0 when empty), read from its leader. */
+static int tpn_last_seq(tpn *n, const char *stream, uint64_t *seq) {
+    jsStreamInfo *si = NULL;
+    jsOptions o = tpn_jsopts(n);
+    jsErrCode je = 0;
+    natsStatus s = js_GetStreamInfo(&si, n->js, stream, &o, &je);
+    if (s != NATS_OK) return tpn_status(s, je, stream);
+    *seq = si->State.LastSeq;
+    jsStreamInfo_Destroy(si);
+    return TP_OK;
+}
+
+/* The last message on `subj` (NULL, TP_OK when there is none). */
+static int tpn_last_msg(tpn *n, const char *stream, const char *subj, natsMsg **m) {
+    jsOptions o = tpn_jsopts(n);
+    jsErrCode je = 0;
+    *m = NULL;
+    natsStatus s = js_GetLastMsg(m, n->js, stream, subj, &o, &je);
+    if (s == NATS_NOT_FOUND || je == JSNoMessageFoundErr) {
+        *m = NULL;
+        return TP_OK;
+    }
+    return tpn_status(s, je, subj);
+}
+
+/* Publishes iff the stream's last sequence is `expect` (0: empty). */
+static int tpn_append(tpn *n, const char *subj, uint64_t expect, const void *data, int len,
+                      uint64_t *seq) {
+    jsPubOptions po;
+    jsPubOptions_Init(&po);
+    po.MaxWait = n->base.cfg.timeout_ms;
+    po.ExpectLastSeq = expect;
+    natsMsg *m = NULL;
+    natsStatus s = natsMsg_Create(&m, subj, NULL, data, len);
+    /* libnats sends the header only for a non-zero value: "empty" must be explicit. */
+    if (s == NATS_OK && !expect) s = natsMsgHeader_Set(m, "Nats-Expected-Last-Sequence", "0");
+    jsPubAck *pa = NULL;
+    jsErrCode je = 0;
+    if (s == NATS_OK) s = js_PublishMsg(&pa, n->js, m, &po, &je);
+    natsMsg_Destroy(m);
+    if (s == NATS_OK && seq) *seq = pa->Sequence;
+    jsPubAck_Destroy(pa);
+    return tpn_status(s, je, subj);
+}
+
+static void tpn_kv_names(tpn *n, tp_bucket b, const char *key, char stream[96], char subj[192]) {
+    snprintf(stream, 96, "%s_kv_%s", n->pre, tpn_bucket_name[b]);
+    snprintf(subj, 192, "%s.kv.%s.%s", n->pre, tpn_bucket_name[b], key);
+}
+
+/* rev = the bucket's last sequence, read BEFORE the value: a write that lands between
+ * the two reads moves the stream past rev, so a CAS from this read fails. */
 static int tpn_kv_get(tp *t, tp_bucket b, const char *key, tp_kv *out) {
-    kvEntry *e = NULL;
+    tpn *n = TPN(t);
+    char stream[96], subj[192];
+    tpn_kv_names(n, b, key, stream, subj);
     memset(out, 0, sizeof *out);
-    natsStatus s = kvStore_Get(&e, TPN(t)->kv[b], key);
-    if (s != NATS_OK) return tpn_status(s, 0, key);
-    out->rev = kvEntry_Revision(e);
-    out->age_ms = (tpn_now_ns() - kvEntry_Created(e)) / 1000000;
-    int len = kvEntry_ValueLen(e);
+    uint64_t last;
+    natsMsg *m;
+    int rc = tpn_last_seq(n, stream, &last);
+    if (rc == TP_OK) rc = tpn_last_msg(n, stream, subj, &m);
+    if (rc != TP_OK) return rc;
+    out->rev = last;
+    if (!m) return tp_fail(TP_ENOTFOUND, "%s: not found", key);
+    out->age_ms = (tpn_now_ns() - natsMsg_GetTime(m)) / 1000000;
+    int len = natsMsg_GetDataLength(m);
     if (len >= (int)sizeof out->val) len = (int)sizeof out->val - 1;
-    memcpy(out->val, kvEntry_Value(e), (size_t)len);
+    memcpy(out->val, natsMsg_GetData(m), (size_t)len);
     out->val[len] = 0;
     out->len = len;
-    kvEntry_Destroy(e);
+    natsMsg_Destroy(m);
     return TP_OK;
 }
 
@@ -337,66 +415,46 @@ static int tpn_kv_get(tp *t, tp_bucket b, const char *key, tp_kv *out) {
  * (callers put a nonce in it), so reading it back tells. */
 static int tpn_kv_cas(tp *t, tp_bucket b, const char *key, const char *val, uint64_t expect_rev,
                       uint64_t *new_rev) {
-    kvStore *kv = TPN(t)->kv[b];
-    uint64_t rev = 0;
-    int len = (int)strlen(val);
-    natsStatus s = expect_rev ? kvStore_Update(&rev, kv, key, val, len, expect_rev)
-                              : kvStore_Create(&rev, kv, key, val, len);
-    if (s == NATS_OK) {
-        if (new_rev) *new_rev = rev;
+    tpn *n = TPN(t);
+    char stream[96], subj[192];
+    tpn_kv_names(n, b, key, stream, subj);
+    uint64_t seq = 0;
+    int rc = tpn_append(n, subj, expect_rev, val, (int)strlen(val), &seq);
+    if (rc == TP_OK) {
+        if (new_rev) *new_rev = seq;
         return TP_OK;
     }
+    if (rc == TP_EFENCED) return tp_fail(TP_ECONFLICT, "%s: the bucket moved", key);
     tp_kv now;
-    int rc = tpn_kv_get(t, b, key, &now);
-    if (rc == TP_OK && !strcmp(now.val, val)) {
-        if (new_rev) *new_rev = now.rev;
-        return TP_OK;
+    int rc2 = tpn_kv_get(t, b, key, &now);
+    if (rc2 == TP_OK && !strcmp(now.val, val)) {
+        natsMsg *m;
+        if (tpn_last_msg(n, stream, subj, &m) == TP_OK && m) {
+            if (new_rev) *new_rev = natsMsg_GetSequence(m);
+            natsMsg_Destroy(m);
+            return TP_OK;
+        }
     }
-    if (rc == TP_OK || rc == TP_ENOTFOUND) {
-        if (now.rev != expect_rev || s == NATS_ERR)
-            return tp_fail(TP_ECONFLICT, "%s: revision moved (expected %llu, now %llu)", key,
-                           (unsigned long long)expect_rev, (unsigned long long)now.rev);
-    }
-    return tpn_status(s, 0, key);
+    return rc;
 }
 
 static int tpn_log_append(tp *t, uint32_t part, uint64_t expect_seq, const void *data, int len,
                           uint64_t *seq) {
     tpn *n = TPN(t);
-    char subj[96];
-    snprintf(subj, sizeof subj, "%s.log.%u", n->pre, part);
-    jsPubOptions po;
-    jsPubOptions_Init(&po);
-    po.MaxWait = t->cfg.timeout_ms;
-    if (expect_seq)
-        po.ExpectLastSubjectSeq = expect_seq;
-    else
-        po.ExpectNoMessage = true;
-    jsPubAck *pa = NULL;
-    jsErrCode je = 0;
-    natsStatus s = js_Publish(&pa, n->js, subj, data, len, &po, &je);
-    if (s == NATS_OK && seq) *seq = pa->Sequence;
-    jsPubAck_Destroy(pa);
-    return tpn_status(s, je, "log append");
+    char stream[96], subj[96];
+    int rc = tpn_log(n, part, stream, subj);
+    if (rc != TP_OK) return rc;
+    rc = tpn_append(n, subj, expect_seq, data, len, seq);
+    return rc == TP_EFENCED ? tp_fail(TP_EFENCED, "partition %u: changelog moved past %llu", part,
+                                      (unsigned long long)expect_seq)
+                            : rc;
 }
 
 static int tpn_log_last(tp *t, uint32_t part, uint64_t *seq) {
     tpn *n = TPN(t);
-    char subj[96], stream[96];
-    snprintf(subj, sizeof subj, "%s.log.%u", n->pre, part);
-    snprintf(stream, sizeof stream, "%s_log", n->pre);
-    natsMsg *m = NULL;
-    jsOptions o = tpn_jsopts(n);
-    jsErrCode je = 0;
-    natsStatus s = js_GetLastMsg(&m, n->js, stream, subj, &o, &je);
-    if (s == NATS_NOT_FOUND || je == JSNoMessageFoundErr) {
-        *seq = 0;
-        return TP_OK;
-    }
-    if (s != NATS_OK) return tpn_status(s, je, "log last");
-    *seq = natsMsg_GetSequence(m);
-    natsMsg_Destroy(m);
-    return TP_OK;
+    char stream[96], subj[96];
+    int rc = tpn_log(n, part, stream, subj);
+    return rc == TP_OK ? tpn_last_seq(n, stream, seq) : rc;
 }
 
 static int tpn_log_read(tp *t, uint32_t part, uint64_t after,
@@ -406,8 +464,7 @@ static int tpn_log_read(tp *t, uint32_t part, uint64_t after,
     int rc = tpn_log_last(t, part, &last);
     if (rc != TP_OK || last <= after) return rc;
     char subj[96], stream[96];
-    snprintf(subj, sizeof subj, "%s.log.%u", n->pre, part);
-    snprintf(stream, sizeof stream, "%s_log", n->pre);
+    tpn_log(n, part, stream, subj);
     jsOptions o = tpn_jsopts(n);
     jsSubOptions so;
     jsSubOptions_Init(&so);
@@ -446,12 +503,11 @@ static void tpn_close(tp *t) {
     if (!n) return;
     for (uint32_t p = 0; p < t->cfg.partitions; p++)
         if (n->subs[p]) natsSubscription_Destroy(n->subs[p]);
-    for (int b = 0; b < TP_KV__COUNT; b++)
-        if (n->kv[b]) kvStore_Destroy(n->kv[b]);
     jsCtx_Destroy(n->js);
     natsConnection_Destroy(n->nc);
     pthread_mutex_destroy(&n->mu);
     free(n->subs);
+    free(n->logs);
     free(n);
 }
 
@@ -496,6 +552,7 @@ int tp_nats_open(const tp_config *cfg, tp **out) {
     n->base.cfg.prefix = n->pre;
     pthread_mutex_init(&n->mu, NULL);
     n->subs = xcalloc(cfg->partitions, sizeof *n->subs);
+    n->logs = xcalloc(cfg->partitions, 1);
     natsOptions *o = NULL;
     natsStatus s = natsOptions_Create(&o);
     /* "a,b,c" -> a server list (libnats 3.4's SetURL takes one URL) */

@@ -32,8 +32,12 @@ static inline void nh_url(char url[160]) {
 static inline tp *nh_open_as(const char *prefix, uint32_t partitions) {
     static char url[160];
     nh_url(url);
-    tp_config c = {.url = url, .partitions = partitions, .replicas = 3, .lease_ttl_ms = 1000,
-                   .timeout_ms = 5000, .prefix = prefix};
+    tp_config c = {.url = url,
+                   .partitions = partitions,
+                   .replicas = 3,
+                   .lease_ttl_ms = 1000,
+                   .timeout_ms = 5000,
+                   .prefix = prefix};
     tp *t = NULL;
     int rc = tp_nats_open(&c, &t);
     cr_assert_eq(rc, TP_OK, "tp_nats_open: %s", tp_errmsg());
