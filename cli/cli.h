@@ -13,6 +13,8 @@ int cmd_disasm(int argc, char **argv); /* promo disasm set.pbc */
 int cmd_run(int argc, char **argv);    /* promo run set.pbc [receipts.jsonl] */
 int cmd_test(int argc, char **argv);   /* promo test FILES/DIRS... */
 int cmd_fmt(int argc, char **argv);    /* promo fmt FILES... */
+int cmd_node(int argc, char **argv);   /* promo node set.pbc --nats URLS --id N (node/) */
+int cmd_client(int argc, char **argv); /* promo client --nats URLS [ops.jsonl] (node/) */
 
 #include <stddef.h>
 #include <stdio.h>

@@ -18,6 +18,8 @@ static const struct {
     {"test", cmd_test, "run the example blocks of .rule files"},
     {"fmt", cmd_fmt, "format .rule files canonically"},
     {"disasm", cmd_disasm, "list a bundle in human-readable form"},
+    {"node", cmd_node, "own partitions of a scale-out over NATS JetStream"},
+    {"client", cmd_client, "send a JSON-lines stream through the scale-out, results in order"},
 };
 
 static void usage(FILE *f) {

@@ -80,6 +80,19 @@ int lease_claim(tp *t, uint32_t part, const char *owner, int64_t ttl_ms, lease *
     return lease_write(t, out, cur.rev, owner);
 }
 
+int lease_peek(tp *t, uint32_t part, int64_t ttl_ms, char holder[64]) {
+    char key[32];
+    uint64_t epoch;
+    tp_kv cur;
+    lease_key(part, key);
+    snprintf(holder, 64, "-");
+    int rc = t->ops->kv_get(t, TP_KV_LEASES, key, &cur);
+    if (rc == TP_ENOTFOUND) return 1;
+    if (rc != TP_OK) return rc;
+    if (lease_parse(cur.val, holder, &epoch) != 0 || !strcmp(holder, "-")) return 1;
+    return cur.age_ms > ttl_ms;
+}
+
 int lease_renew(tp *t, lease *l) {
     return lease_rewrite(t, l, l->owner);
 }

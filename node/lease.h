@@ -40,6 +40,9 @@ int64_t lease_now_ms(void);
 /* TP_OK: we hold the partition (new epoch, valid_ms set). TP_ECONFLICT: someone else
  * holds a live lease, or won the race. Other codes: engine trouble (not claimed). */
 int lease_claim(tp *t, uint32_t part, const char *owner, int64_t ttl_ms, lease *out);
+/* 1: the partition may be claimed now (no record, released, or expired); 0: held by a
+ * live owner (its name in holder[64]); < 0: engine trouble. */
+int lease_peek(tp *t, uint32_t part, int64_t ttl_ms, char holder[64]);
 /* TP_OK: renewed. TP_ECONFLICT: lost (someone claimed it after expiry). Writes to other
  * partitions' leases (revisions are bucket-wide) only make it retry. */
 int lease_renew(tp *t, lease *l);
