@@ -32,7 +32,8 @@ typedef struct cl_op {
     uint32_t part;
     char msgid[600];
     int calc;
-    int first; /* 1: the first line with this message id */
+    int first;  /* 1: the first line with this message id */
+    int resent; /* the stream had it before we first sent it: a re-sent operation */
     char *result;
 } cl_op;
 
@@ -97,12 +98,14 @@ static int cl_read(FILE *f, cl_state *S) {
     return ferror(f) ? -1 : 0;
 }
 
-static void cl_publish(cl_state *S, cl_op *o) {
+/* Returns 1 when the stream already had the message id (a duplicate within the window). */
+static int cl_publish(cl_state *S, cl_op *o) {
     int dup = 0;
     for (int tries = 0; tries < 3; tries++) {
         int rc = S->t->ops->publish(S->t, o->part, o->msgid, S->inbox_name, o->line, o->len, &dup);
-        if (rc == TP_OK) return;
+        if (rc == TP_OK) return dup;
     }
+    return 0;
 }
 
 static void cl_calculate(cl_state *S, cl_op *o) {
@@ -136,18 +139,34 @@ static size_t cl_collect(cl_state *S, size_t missing, int64_t ms) {
     return missing;
 }
 
-/* Asks the owner for what it answered to the message id ("" when it has nothing). */
-static char *cl_lookup(cl_state *S, const cl_op *o) {
+/* Asks the owner for what it answered to the message id (NULL when it has nothing). */
+static char *cl_lookup_raw(cl_state *S, const cl_op *o, int *gone) {
     char q[640];
     int n = snprintf(q, sizeof q, "?%s", o->msgid);
     char *rep = NULL;
     int rlen;
-    if (S->t->ops->request(S->t, o->part, q, n, (int)S->timeout, &rep, &rlen) != TP_OK) return NULL;
+    *gone = 0;
+    int wait = S->timeout < 1000 ? (int)S->timeout : 1000; /* an owner answers at once */
+    if (S->t->ops->request(S->t, o->part, q, n, wait, &rep, &rlen) != TP_OK) {
+        *gone = 1;
+        return NULL;
+    }
     if (rlen == 0) {
         free(rep);
         return NULL;
     }
     return rep;
+}
+
+/* The answer to an operation that got lost, marked duplicate when the operation was a
+ * re-sent one. */
+static char *cl_lookup(cl_state *S, const cl_op *o, int *gone) {
+    char *res = cl_lookup_raw(S, o, gone);
+    if (!res || !o->resent) return res;
+    strbuf b = {0};
+    nd_duplicate(&b, res);
+    free(res);
+    return xstrdup(sb_cstr(&b));
 }
 
 static void cl_write(const cl_op *o) {
@@ -215,29 +234,39 @@ int cmd_client(int argc, char **argv) {
         if (op->calc) {
             cl_calculate(&S, op);
         } else if (op->first) {
-            cl_publish(&S, op);
+            op->resent = cl_publish(&S, op);
             missing++;
         }
     }
     missing = cl_collect(&S, missing, S.timeout);
+    unsigned char *down = xcalloc(S.t->cfg.partitions, 1);
     for (int round = 0; round < retries && missing; round++) {
+        memset(down, 0, S.t->cfg.partitions);
         for (size_t i = 0; i < S.n; i++) {
             cl_op *op = &S.ops[i];
             if (!op->first || op->result) continue;
-            if ((op->result = cl_lookup(&S, op))) {
+            int gone = 0;
+            if (!down[op->part] && (op->result = cl_lookup(&S, op, &gone))) {
                 missing--;
                 continue;
             }
-            cl_publish(&S, op); /* same message id: never applied twice */
+            down[op->part] |= gone; /* no owner answers: no more look-ups there this round */
+            cl_publish(&S, op);     /* same message id: never applied twice */
         }
         missing = cl_collect(&S, missing, S.timeout);
     }
-    /* Later lines with the message id of an earlier one: the owner's stored answer. */
+    free(down);
+    /* Later lines with the message id of an earlier one are re-sent operations: the
+     * first one's answer, marked duplicate (SPEC 7). */
     for (size_t i = 0; i < S.n; i++) {
         cl_op *op = &S.ops[i];
         if (op->calc || op->first || op->result) continue;
-        for (int tries = 0; tries <= retries && !op->result; tries++)
-            op->result = cl_lookup(&S, op);
+        const cl_op *first = &S.ops[(uintptr_t)smap_get(&S.first, op->msgid) - 1];
+        if (!first->result) continue;
+        strbuf b = {0};
+        nd_duplicate(&b, first->result);
+        op->result = xstrdup(sb_cstr(&b));
+        sb_free(&b);
     }
     size_t failed = 0;
     for (size_t i = 0; i < S.n; i++) {

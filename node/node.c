@@ -6,9 +6,11 @@
  * live nodes), or when nobody has taken it for a lease TTL (failover). Taking over =
  * a fresh engine state, then the changelog replayed, then a fence appended (lease.h).
  * An owner renews its lease, answers requests (calculate, look-ups), and processes its
- * input in batches: evaluate + commit in the partition's engine, append the batch to
- * the changelog (fenced), then reply and ack. A refused or failed append drops the
- * partition without acking: the next owner replays the log and gets the input again.
+ * input in batches, in stream order: evaluate + commit in the partition's engine,
+ * append the batch to the changelog (fenced; the record names the last input sequence
+ * it covers), then reply. A refused or failed append drops the partition: the next
+ * owner replays the log and reads the input on from the last sequence logged. Input is
+ * never acked or redelivered, so a customer's operations are never reordered.
  * An owner that is not the preferred one hands the partition over (release).
  *
  * State today: the engine's in-memory store, and a results map by message id (which
@@ -52,6 +54,8 @@ typedef struct nd_part {
     promo_ctx *ctx;
     smap results; /* message id -> "result json" (xstrdup) */
     void *srv;
+    void *in;        /* input subscription */
+    uint64_t in_seq; /* last input sequence applied (from the changelog) */
     int64_t next_renew, free_since;
     char *buf; /* padded copy of an input line */
     size_t bufcap;
@@ -198,7 +202,7 @@ static void nd_remember(nd_part *P, const char *msgid, const char *res, size_t l
     free(smap_put(&P->results, msgid, xstrndup(res, len)));
 }
 
-/* Changelog record of a batch: "C\n" then per operation
+/* Changelog record of a batch: "C <last input sequence>\n" then per operation
  * "<msgid len> <input len> <result len>\n<msgid><input><result>". */
 static void nd_log_entry(strbuf *rec, const char *msgid, const char *in, int inlen, const char *res,
                          size_t reslen) {
@@ -214,7 +218,12 @@ static int nd_replay(void *arg, uint64_t seq, const char *data, int len) {
     nd_part *P = arg;
     (void)seq;
     if (len < 2 || data[0] != 'C') return TP_OK; /* fence */
-    const char *p = data + 2, *end = data + len;
+    const char *p = data, *end = data + len;
+    uint64_t in_seq;
+    int hdr0 = 0;
+    if (sscanf(p, "C %" SCNu64 "\n%n", &in_seq, &hdr0) != 1 || hdr0 <= 0) return TP_OK;
+    P->in_seq = in_seq;
+    p += hdr0;
     strbuf scratch = {0};
     while (p < end) {
         size_t ml, rl;
@@ -238,7 +247,9 @@ static void nd_drop(nd_part *P, int release) {
     if (!P->owned) return;
     if (release) lease_release(N->t, &P->l);
     if (P->srv) N->t->ops->serve_close(N->t, P->srv);
-    P->srv = NULL;
+    if (P->in) N->t->ops->in_close(N->t, P->in);
+    P->srv = P->in = NULL;
+    P->in_seq = 0;
     promo_ctx_free(P->ctx);
     promo_engine_free(P->eng);
     P->ctx = NULL;
@@ -263,6 +274,7 @@ static int nd_take(nd_part *P) {
     atomic_fetch_add(&N->owned, 1);
     int rc = lease_takeover(N->t, &P->l, nd_replay, P);
     if (rc == TP_OK) rc = N->t->ops->serve_open(N->t, P->p, &P->srv);
+    if (rc == TP_OK) rc = N->t->ops->in_open(N->t, P->p, P->in_seq, &P->in);
     if (rc == TP_OK) rc = lease_renew(N->t, &P->l); /* the replay may have been long */
     if (rc != TP_OK) {
         nd_log(N, "takeover of partition %u failed: %s", P->p, tp_errmsg());
@@ -270,15 +282,16 @@ static int nd_take(nd_part *P) {
         return -1;
     }
     P->next_renew = lease_now_ms() + N->ttl / 3;
-    nd_log(N, "owns partition %u (epoch %" PRIu64 ", %zu results replayed)", P->p, P->l.epoch,
-           P->results.n);
+    nd_log(N, "owns partition %u (epoch %" PRIu64 ", %zu results replayed, input from %" PRIu64 ")",
+           P->p, P->l.epoch, P->results.n, P->in_seq + 1);
     return 0;
 }
 
-/* "<msgid>\n<result>" with "duplicate":true added: an answer from the results. */
-static void nd_duplicate(strbuf *out, const char *res) {
+/* A stored result with "duplicate":true added (SPEC 7: the answer to a re-sent
+ * operation); error records stay as they are. */
+void nd_duplicate(strbuf *out, const char *res) {
     size_t n = strlen(res);
-    if (n && res[n - 1] == '}' && !strstr(res, "\"error\"")) {
+    if (n && res[n - 1] == '}' && !strstr(res, "\"error\"") && !strstr(res, "\"duplicate\":true")) {
         sb_add(out, res, n - 1);
         sb_puts(out, ",\"duplicate\":true}");
     } else {
@@ -286,7 +299,8 @@ static void nd_duplicate(strbuf *out, const char *res) {
     }
 }
 
-/* Requests: a line to calculate, or "?<msgid>" to look a result up ("" when unknown). */
+/* Requests: a line to calculate, or "?<msgid>" to look a result up ("" when unknown):
+ * a client that lost the answer to its own operation. */
 static void nd_serve(nd_part *P) {
     nd_node *N = P->N;
     tp_req rq;
@@ -296,7 +310,7 @@ static void nd_serve(nd_part *P) {
         if (rq.len > 0 && rq.data[0] == '?') {
             char *id = xstrndup(rq.data + 1, (size_t)rq.len - 1);
             const char *res = smap_get(&P->results, id);
-            if (res) nd_duplicate(&out, res);
+            if (res) sb_puts(&out, res); /* the asker's own operation: as answered */
             free(id);
         } else {
             nd_eval(P, rq.data, rq.len, 0, &out);
@@ -310,14 +324,14 @@ static void nd_serve(nd_part *P) {
 static void nd_batch(nd_part *P, tp_msg *m, int n) {
     nd_node *N = P->N;
     strbuf rec = {0}, res = {0};
-    sb_puts(&rec, "C\n");
+    sb_printf(&rec, "C %" PRIu64 "\n", m[n - 1].seq);
     int logged = 0;
-    /* results: one strbuf of "<msgid>\n<result>" per message, kept until acked */
+    /* one "<msgid>\n<result>" per message, sent once the batch is logged */
     strbuf *reply = xcalloc((size_t)n, sizeof *reply);
     for (int i = 0; i < n; i++) {
         const char *prev = smap_get(&P->results, m[i].msgid);
         sb_printf(&reply[i], "%s\n", m[i].msgid);
-        if (prev) { /* a re-sent or redelivered operation: answered, not applied */
+        if (prev) { /* published again (past the dedup window): answered, not applied */
             nd_duplicate(&reply[i], prev);
             continue;
         }
@@ -329,13 +343,10 @@ static void nd_batch(nd_part *P, tp_msg *m, int n) {
         logged++;
     }
     int rc = logged ? lease_append(N->t, &P->l, rec.data, (int)rec.len) : TP_OK;
+    if (rc == TP_OK) P->in_seq = m[n - 1].seq;
     for (int i = 0; i < n; i++) {
-        if (rc == TP_OK) {
-            if (m[i].reply[0]) N->t->ops->send(N->t, m[i].reply, reply[i].data, (int)reply[i].len);
-            N->t->ops->ack(N->t, &m[i]);
-        } else {
-            N->t->ops->nak(N->t, &m[i]);
-        }
+        if (rc == TP_OK && m[i].reply[0])
+            N->t->ops->send(N->t, m[i].reply, reply[i].data, (int)reply[i].len);
         N->t->ops->msg_free(N->t, &m[i]);
         sb_free(&reply[i]);
     }
@@ -344,7 +355,7 @@ static void nd_batch(nd_part *P, tp_msg *m, int n) {
     sb_free(&res);
     if (rc != TP_OK) {
         /* Fenced (a newer owner) or unknown outcome: our state may differ from the
-         * log, so it goes; the log and the unacked input are the truth. */
+         * log, so it goes; the log and the input stream are the truth. */
         nd_log(N, "partition %u: append failed (%s): dropping it", P->p, tp_errmsg());
         nd_drop(P, rc != TP_EFENCED);
     }
@@ -389,7 +400,7 @@ static void *nd_worker(void *arg) {
             continue;
         }
         nd_serve(P);
-        int n = N->t->ops->fetch(N->t, P->p, m, N->batch, 50);
+        int n = N->t->ops->in_next(N->t, P->in, m, N->batch, 50);
         if (n > 0) nd_batch(P, m, n);
     }
     nd_drop(P, 1);
@@ -411,7 +422,7 @@ static const char nd_help[] =
     "  --partitions P     fixed partition count, the same everywhere (default 8)\n"
     "  --replicas R       of streams and buckets created (default 3)\n"
     "  --lease-ms MS      lease TTL (default 5000)\n"
-    "  --batch N          operations per fetch and changelog append (default 256)\n"
+    "  --batch N          operations per changelog append, at most (default 256)\n"
     "  --prefix NAME      of streams, buckets and subjects (default promo)\n"
     "  -v                 log ownership changes on stderr\n";
 
@@ -444,7 +455,6 @@ int nd_open(const nd_opts *o, tp **t) {
                    .partitions = o->partitions,
                    .replicas = o->replicas,
                    .lease_ttl_ms = o->lease_ms,
-                   .ack_wait_ms = o->lease_ms,
                    .timeout_ms = o->timeout_ms,
                    .prefix = o->prefix};
     int rc = TP_EIO;

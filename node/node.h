@@ -7,6 +7,7 @@
 
 #include <stdint.h>
 
+#include "strbuf.h"
 #include "tp.h"
 
 typedef struct nd_opts {
@@ -24,5 +25,8 @@ int nd_parse_common(int argc, char **argv, int *i, nd_opts *o);
 /* Opens the transport (retrying while streams are being created by others); prints the
  * error on stderr. */
 int nd_open(const nd_opts *o, tp **t);
+
+/* Appends `res` (a stored result) with "duplicate":true added; error records as is. */
+void nd_duplicate(strbuf *out, const char *res);
 
 #endif

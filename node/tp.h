@@ -6,7 +6,9 @@
  *
  *   input     per-partition subjects of one replicated stream; a publish carries a
  *             message id (the dedup key "(id, op, refund_id)") and the subject results
- *             go to; a node pulls and acks per partition.
+ *             go to; an owner reads its partition in order from a stream sequence (the
+ *             one its changelog says was applied last): no acks, no redelivery that
+ *             could reorder a customer's operations.
  *   request   core request-reply per partition (`calculate`, look-ups by message id).
  *   kv        small records with a revision, written by compare-and-set: partition
  *             leases and budget escrow (lease.c, escrow.c).
@@ -14,7 +16,7 @@
  *             be last, so a deposed owner's append is refused (TP_EFENCED).
  *
  * Every call is synchronous and thread-safe on one tp (libnats connections are);
- * messages and inboxes belong to the thread that fetched or opened them.
+ * messages, input subscriptions and inboxes belong to the thread that opened them.
  * Errors: TP_OK, or a negative code below; tp_errmsg() gives the last message of the
  * calling thread.
  */
@@ -46,7 +48,8 @@ typedef struct tp_config {
     int replicas;         /* of every stream and bucket (3 in production, 1..5) */
     int64_t lease_ttl_ms; /* lease bucket max-age is a multiple of this */
     int64_t dedup_ms;     /* input dedup window */
-    int64_t ack_wait_ms;  /* redelivery of an unacked input */
+    int64_t retention_ms; /* input kept this long (the longest a partition may stay
+                             unowned without losing input; default 24 h) */
     int64_t timeout_ms;   /* of one call to the engine */
     const char *prefix;   /* names of streams/buckets/subjects ("promo" when NULL) */
 } tp_config;
@@ -58,7 +61,7 @@ typedef struct tp_msg {
     const char *reply; /* where the result goes ("" when none) */
     uint32_t partition;
     uint64_t seq;       /* stream sequence */
-    uint64_t delivered; /* delivery count (>1: redelivered) */
+    uint64_t delivered; /* delivery count */
     void *impl;
 } tp_msg;
 
@@ -80,9 +83,11 @@ typedef struct tp_ops {
     int (*setup)(tp *t); /* creates streams/buckets/consumers when missing */
     int (*publish)(tp *t, uint32_t part, const char *msgid, const char *reply, const void *data,
                    int len, int *duplicate);
-    int (*fetch)(tp *t, uint32_t part, tp_msg *out, int max, int timeout_ms);
-    int (*ack)(tp *t, tp_msg *m);
-    int (*nak)(tp *t, tp_msg *m); /* redeliver now */
+    /* a partition's input after stream sequence `after`, in order: up to max messages
+     * (waiting up to timeout_ms for the first); returns the count or an error */
+    int (*in_open)(tp *t, uint32_t part, uint64_t after, void **sub);
+    int (*in_next)(tp *t, void *sub, tp_msg *out, int max, int timeout_ms);
+    void (*in_close)(tp *t, void *sub);
     void (*msg_free)(tp *t, tp_msg *m);
     int (*send)(tp *t, const char *subject, const void *data, int len); /* core, no ack */
     /* inbox: a subject of one's own to receive results on */

@@ -6,7 +6,8 @@
  *   stream  promo_log_<p>   subject  promo.log.<p>      the changelog of partition p
  *   stream  promo_kv_leases subjects promo.kv.leases.>  KV: one subject per key, 1 kept
  *   stream  promo_kv_budgets subjects promo.kv.budgets.>
- *   durable pull consumer in<p> on promo.in.<p>          one per partition
+ *   ordered consumer on promo.in.<p>                    per owner, from the changelog's
+ *                                                       last input sequence
  *   subject promo.rq.<p>                                request-reply (queue group "owner")
  *
  * Compare-and-set rests on the stream-wide Nats-Expected-Last-Sequence only. The per-
@@ -32,8 +33,7 @@ typedef struct tpn {
     tp base;
     natsConnection *nc;
     jsCtx *js;
-    pthread_mutex_t mu; /* guards subs[] and logs[] */
-    natsSubscription **subs;
+    pthread_mutex_t mu;  /* guards logs[] */
     unsigned char *logs; /* 1: partition's changelog stream known to exist */
     char pre[64];
 } tpn;
@@ -80,8 +80,9 @@ static int tpn_stream(tpn *n, const char *name, const char *subject, int64_t ded
     if (dedup_ns) c.Duplicates = dedup_ns;
     if (per_subject) c.MaxMsgsPerSubject = per_subject;
     if (max_age_ns) {
-        c.MaxAge = max_age_ns;
-        c.Duplicates = max_age_ns < 120000000000LL ? max_age_ns : 120000000000LL;
+        c.MaxAge = max_age_ns; /* the server wants the dedup window no longer */
+        int64_t w = dedup_ns ? dedup_ns : 120000000000LL;
+        c.Duplicates = w < max_age_ns ? w : max_age_ns;
     }
     je = 0;
     s = js_AddStream(&si, n->js, &c, &o, &je);
@@ -111,7 +112,10 @@ static int tpn_setup(tp *t) {
     int rc;
     snprintf(name, sizeof name, "%s_in", n->pre);
     snprintf(subj, sizeof subj, "%s.in.>", n->pre);
-    if ((rc = tpn_stream(n, name, subj, t->cfg.dedup_ms * 1000000, 0, 0)) != TP_OK) return rc;
+    /* Retention: the longest a partition may stay unowned without losing input. */
+    if ((rc = tpn_stream(n, name, subj, t->cfg.dedup_ms * 1000000, 0,
+                         t->cfg.retention_ms * 1000000)) != TP_OK)
+        return rc;
     /* Lease max-age: a lease nobody renews disappears (2.9 has no per-key TTL); the
      * holder renews far more often, and claimants judge expiry by the record's age. */
     if ((rc = tpn_bucket(n, TP_KV_LEASES, t->cfg.lease_ttl_ms * 20)) != TP_OK) return rc;
@@ -132,31 +136,6 @@ static int tpn_log(tpn *n, uint32_t part, char stream[96], char subj[96]) {
         n->logs[part] = 1;
         pthread_mutex_unlock(&n->mu);
     }
-    return rc;
-}
-
-/* The partition's pull subscription (durable consumer in<p>), created on first use. */
-static int tpn_sub(tpn *n, uint32_t part, natsSubscription **out) {
-    int rc = TP_OK;
-    pthread_mutex_lock(&n->mu);
-    if (!n->subs[part]) {
-        char subj[96], durable[32], stream[96];
-        snprintf(subj, sizeof subj, "%s.in.%u", n->pre, part);
-        snprintf(durable, sizeof durable, "in%u", part);
-        snprintf(stream, sizeof stream, "%s_in", n->pre);
-        jsOptions o = tpn_jsopts(n);
-        jsSubOptions so;
-        jsSubOptions_Init(&so);
-        so.Stream = stream;
-        so.Config.AckPolicy = js_AckExplicit;
-        so.Config.AckWait = n->base.cfg.ack_wait_ms * 1000000;
-        so.Config.MaxAckPending = 20000;
-        jsErrCode je = 0;
-        natsStatus s = js_PullSubscribe(&n->subs[part], n->js, subj, durable, &o, &so, &je);
-        rc = tpn_status(s, je, "pull subscribe");
-    }
-    *out = n->subs[part];
-    pthread_mutex_unlock(&n->mu);
     return rc;
 }
 
@@ -203,35 +182,66 @@ static void tpn_fill(tp_msg *out, natsMsg *m, uint32_t part) {
     out->impl = m;
 }
 
-static int tpn_fetch(tp *t, uint32_t part, tp_msg *out, int max, int timeout_ms) {
+typedef struct tpn_in {
+    natsSubscription *ns;
+    uint32_t part;
+} tpn_in;
+
+/* Input of a partition from the stream sequence after `after`, in order: an ordered
+ * consumer (ephemeral, no acks; libnats restarts it from the last sequence seen when it
+ * detects a gap). Where a partition's input stands is the changelog's business. */
+static int tpn_in_open(tp *t, uint32_t part, uint64_t after, void **sub) {
     tpn *n = TPN(t);
-    natsSubscription *sub;
-    int rc = tpn_sub(n, part, &sub);
-    if (rc != TP_OK) return rc;
-    natsMsgList list = {0};
+    char subj[96], stream[96];
+    snprintf(subj, sizeof subj, "%s.in.%u", n->pre, part);
+    snprintf(stream, sizeof stream, "%s_in", n->pre);
+    jsOptions o = tpn_jsopts(n);
+    jsSubOptions so;
+    jsSubOptions_Init(&so);
+    so.Stream = stream;
+    so.Ordered = true;
+    so.Config.DeliverPolicy = js_DeliverByStartSequence;
+    so.Config.OptStartSeq = after + 1;
+    tpn_in *in = xcalloc(1, sizeof *in);
+    in->part = part;
     jsErrCode je = 0;
-    natsStatus s = natsSubscription_Fetch(&list, sub, max, timeout_ms, &je);
-    if (s != NATS_OK && list.Count == 0) return tpn_status(s, je, "fetch");
-    int k = 0;
-    for (int i = 0; i < list.Count; i++) {
-        if (k < max) {
-            tpn_fill(&out[k++], list.Msgs[i], part);
-            list.Msgs[i] = NULL; /* ours now */
-        }
+    natsStatus s = js_SubscribeSync(&in->ns, n->js, subj, &o, &so, &je);
+    if (s == NATS_OK) s = natsSubscription_SetPendingLimits(in->ns, -1, -1);
+    if (s != NATS_OK) {
+        natsSubscription_Destroy(in->ns);
+        free(in);
+        in = NULL;
     }
-    natsMsgList_Destroy(&list);
+    *sub = in;
+    return tpn_status(s, je, "input subscribe");
+}
+
+static int tpn_in_next(tp *t, void *sub, tp_msg *out, int max, int timeout_ms) {
+    tpn_in *in = sub;
+    natsSubscription *ns = in->ns;
+    int k = 0;
+    (void)t;
+    while (k < max) {
+        natsMsg *m = NULL;
+        natsStatus s = natsSubscription_NextMsg(&m, ns, k ? 1 : timeout_ms);
+        if (s != NATS_OK) {
+            if (k) break;
+            return tpn_status(s, 0, "input");
+        }
+        tpn_fill(&out[k++], m, in->part);
+        int pending = 0;
+        if (natsSubscription_GetPending(ns, &pending, NULL) != NATS_OK || pending == 0) break;
+    }
     return k;
 }
 
-static int tpn_ack(tp *t, tp_msg *m) {
-    jsOptions o = tpn_jsopts(TPN(t));
-    jsErrCode je = 0;
-    return tpn_status(natsMsg_AckSync((natsMsg *)m->impl, &o, &je), je, "ack");
-}
-
-static int tpn_nak(tp *t, tp_msg *m) {
+static void tpn_in_close(tp *t, void *sub) {
+    tpn_in *in = sub;
     (void)t;
-    return tpn_status(natsMsg_Nak((natsMsg *)m->impl, NULL), 0, "nak");
+    if (!in) return;
+    natsSubscription_Unsubscribe(in->ns);
+    natsSubscription_Destroy(in->ns);
+    free(in);
 }
 
 static void tpn_msg_free(tp *t, tp_msg *m) {
@@ -501,12 +511,9 @@ static int tpn_log_read(tp *t, uint32_t part, uint64_t after,
 static void tpn_close(tp *t) {
     tpn *n = TPN(t);
     if (!n) return;
-    for (uint32_t p = 0; p < t->cfg.partitions; p++)
-        if (n->subs[p]) natsSubscription_Destroy(n->subs[p]);
     jsCtx_Destroy(n->js);
     natsConnection_Destroy(n->nc);
     pthread_mutex_destroy(&n->mu);
-    free(n->subs);
     free(n->logs);
     free(n);
 }
@@ -514,9 +521,9 @@ static void tpn_close(tp *t) {
 static const tp_ops tpn_ops = {
     .setup = tpn_setup,
     .publish = tpn_publish,
-    .fetch = tpn_fetch,
-    .ack = tpn_ack,
-    .nak = tpn_nak,
+    .in_open = tpn_in_open,
+    .in_next = tpn_in_next,
+    .in_close = tpn_in_close,
     .msg_free = tpn_msg_free,
     .send = tpn_send,
     .inbox_open = tpn_inbox_open,
@@ -546,12 +553,11 @@ int tp_nats_open(const tp_config *cfg, tp **out) {
     if (!n->base.cfg.replicas) n->base.cfg.replicas = 3;
     if (!n->base.cfg.lease_ttl_ms) n->base.cfg.lease_ttl_ms = 5000;
     if (!n->base.cfg.dedup_ms) n->base.cfg.dedup_ms = 120000;
-    if (!n->base.cfg.ack_wait_ms) n->base.cfg.ack_wait_ms = 30000;
+    if (!n->base.cfg.retention_ms) n->base.cfg.retention_ms = 24 * 3600 * 1000LL;
     if (!n->base.cfg.timeout_ms) n->base.cfg.timeout_ms = 5000;
     snprintf(n->pre, sizeof n->pre, "%s", cfg->prefix ? cfg->prefix : "promo");
     n->base.cfg.prefix = n->pre;
     pthread_mutex_init(&n->mu, NULL);
-    n->subs = xcalloc(cfg->partitions, sizeof *n->subs);
     n->logs = xcalloc(cfg->partitions, 1);
     natsOptions *o = NULL;
     natsStatus s = natsOptions_Create(&o);

@@ -8,51 +8,50 @@
 
 #include "nats_helpers.h"
 
-Test(tp, publish_dedups_by_message_id_and_fetch_carries_id_and_reply) {
+Test(tp, publish_dedups_by_message_id_and_input_is_read_in_order_from_a_sequence) {
     char pre[64];
     tp *t = nh_open("tpa", 4, pre);
     int dup = -1;
-    cr_assert_eq(t->ops->publish(t, 2, "r1|confirm|", "inbox.x", "{\"id\":\"r1\"}", 11, &dup),
+    cr_assert_eq(t->ops->publish(t, 2, "confirm||r1", "inbox.x", "{\"id\":\"r1\"}", 11, &dup),
                  TP_OK, "%s", tp_errmsg());
     cr_assert_eq(dup, 0);
-    cr_assert_eq(t->ops->publish(t, 2, "r1|confirm|", "inbox.x", "{\"id\":\"r1\"}", 11, &dup),
+    cr_assert_eq(t->ops->publish(t, 2, "confirm||r1", "inbox.x", "{\"id\":\"r1\"}", 11, &dup),
                  TP_OK);
     cr_assert_eq(dup, 1, "the same message id within the window is a duplicate");
-    cr_assert_eq(t->ops->publish(t, 2, "r1|cancel|", "", "{\"op\":\"cancel\"}", 15, &dup), TP_OK);
+    cr_assert_eq(t->ops->publish(t, 2, "cancel||r1", "", "{\"op\":\"cancel\"}", 15, &dup), TP_OK);
     cr_assert_eq(dup, 0, "another op on the same id is another message");
+    cr_assert_eq(t->ops->publish(t, 1, "confirm||r9", "", "x", 1, &dup), TP_OK);
+    cr_assert_eq(t->ops->publish(t, 2, "confirm||r2", "", "{}", 2, &dup), TP_OK);
 
+    void *in;
     tp_msg m[8];
-    int n = t->ops->fetch(t, 2, m, 8, 2000);
-    cr_assert_eq(n, 2, "fetch: %d %s", n, tp_errmsg());
-    cr_assert_str_eq(m[0].msgid, "r1|confirm|");
+    cr_assert_eq(t->ops->in_open(t, 2, 0, &in), TP_OK, "%s", tp_errmsg());
+    int n = 0;
+    for (int tries = 0; tries < 20 && n < 3; tries++) {
+        int k = t->ops->in_next(t, in, m + n, 8 - n, 500);
+        if (k > 0) n += k;
+    }
+    cr_assert_eq(n, 3, "partition 2 has 3 messages: %d", n);
+    cr_assert_str_eq(m[0].msgid, "confirm||r1");
     cr_assert_str_eq(m[0].reply, "inbox.x");
     cr_assert_eq(m[0].len, 11);
     cr_assert(!memcmp(m[0].data, "{\"id\":\"r1\"}", 11));
     cr_assert_eq(m[0].partition, 2);
-    cr_assert_eq(m[0].delivered, 1);
-    cr_assert_str_eq(m[1].msgid, "r1|cancel|");
+    cr_assert_str_eq(m[1].msgid, "cancel||r1");
     cr_assert_str_eq(m[1].reply, "");
-    for (int i = 0; i < n; i++) {
-        cr_assert_eq(t->ops->ack(t, &m[i]), TP_OK);
+    cr_assert_str_eq(m[2].msgid, "confirm||r2");
+    cr_assert(m[0].seq < m[1].seq && m[1].seq < m[2].seq);
+    uint64_t second = m[1].seq;
+    for (int i = 0; i < n; i++)
         t->ops->msg_free(t, &m[i]);
-    }
-    cr_assert_eq(t->ops->fetch(t, 2, m, 8, 300), TP_ETIMEOUT, "acked messages do not come back");
-    cr_assert_eq(t->ops->fetch(t, 1, m, 8, 300), TP_ETIMEOUT, "partitions are separate");
-    t->ops->close(t);
-}
-
-Test(tp, a_nak_redelivers) {
-    char pre[64];
-    tp *t = nh_open("tpb", 2, pre);
-    cr_assert_eq(t->ops->publish(t, 0, "a", NULL, "x", 1, NULL), TP_OK);
-    tp_msg m;
-    cr_assert_eq(t->ops->fetch(t, 0, &m, 1, 2000), 1);
-    cr_assert_eq(t->ops->nak(t, &m), TP_OK);
-    t->ops->msg_free(t, &m);
-    cr_assert_eq(t->ops->fetch(t, 0, &m, 1, 2000), 1);
-    cr_assert_eq(m.delivered, 2);
-    t->ops->ack(t, &m);
-    t->ops->msg_free(t, &m);
+    cr_assert_eq(t->ops->in_next(t, in, m, 8, 300), TP_ETIMEOUT, "nothing more");
+    t->ops->in_close(t, in);
+    /* a new owner reads on from the sequence its changelog names */
+    cr_assert_eq(t->ops->in_open(t, 2, second, &in), TP_OK);
+    cr_assert_eq(t->ops->in_next(t, in, m, 8, 2000), 1);
+    cr_assert_str_eq(m[0].msgid, "confirm||r2");
+    t->ops->msg_free(t, &m[0]);
+    t->ops->in_close(t, in);
     t->ops->close(t);
 }
 
