@@ -5,11 +5,12 @@
  * Each line is routed to its partition (customer id, receipt id when anonymous).
  * `calculate` is a request-reply to the partition's owner. Every other operation is
  * published to the partition's input subject with the message id "(op, refund_id, id)"
- * and this client's inbox as the reply subject; the owner answers there after its
- * commit. An operation without an answer within --timeout-ms is re-sent with the same
- * message id (the stream drops it as a duplicate if it was stored) and looked up by
- * message id at the owner, which answers from its results: a retry never applies an
- * operation twice. After --retries rounds, the line gets an error record.
+ * and this client's inbox as the reply subject, one after the other, each re-published
+ * (same message id: the stream drops copies) until the stream has stored it, so the
+ * owner sees a customer's operations in input order. The owner answers on the inbox
+ * after its commit; an operation without an answer within --timeout-ms is looked up
+ * by message id at the owner, which answers from its results, never applying anything
+ * twice. After --retries rounds, the line gets an error record.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -34,6 +35,7 @@ typedef struct cl_op {
     int calc;
     int first;  /* 1: the first line with this message id */
     int resent; /* the stream had it before we first sent it: a re-sent operation */
+    int stored; /* the stream acknowledged it */
     char *result;
 } cl_op;
 
@@ -98,14 +100,23 @@ static int cl_read(FILE *f, cl_state *S) {
     return ferror(f) ? -1 : 0;
 }
 
-/* Returns 1 when the stream already had the message id (a duplicate within the window). */
-static int cl_publish(cl_state *S, cl_op *o) {
-    int dup = 0;
-    for (int tries = 0; tries < 3; tries++) {
+/* Publishes until the stream has stored the operation (its answer may have been lost:
+ * the same message id makes a retry harmless), for up to `retries` attempts. The next
+ * operation is sent only after this one is stored, so that a customer's operations
+ * reach the owner in input order. Sets o->stored and o->resent (the stream had the
+ * message id before our first attempt: a re-sent operation). */
+static void cl_publish(cl_state *S, cl_op *o, int retries) {
+    for (int tries = 0; tries <= retries; tries++) {
+        int dup = 0;
         int rc = S->t->ops->publish(S->t, o->part, o->msgid, S->inbox_name, o->line, o->len, &dup);
-        if (rc == TP_OK) return dup;
+        if (rc == TP_OK) {
+            o->stored = 1;
+            o->resent = dup && tries == 0;
+            return;
+        }
+        struct timespec ts = {0, 100 * 1000000L};
+        nanosleep(&ts, NULL);
     }
-    return 0;
 }
 
 static void cl_calculate(cl_state *S, cl_op *o) {
@@ -234,8 +245,8 @@ int cmd_client(int argc, char **argv) {
         if (op->calc) {
             cl_calculate(&S, op);
         } else if (op->first) {
-            op->resent = cl_publish(&S, op);
-            missing++;
+            cl_publish(&S, op, retries);
+            missing += op->stored; /* never stored: an error record, never sent later */
         }
     }
     missing = cl_collect(&S, missing, S.timeout);
@@ -244,14 +255,10 @@ int cmd_client(int argc, char **argv) {
         memset(down, 0, S.t->cfg.partitions);
         for (size_t i = 0; i < S.n; i++) {
             cl_op *op = &S.ops[i];
-            if (!op->first || op->result) continue;
+            if (!op->first || !op->stored || op->result || down[op->part]) continue;
             int gone = 0;
-            if (!down[op->part] && (op->result = cl_lookup(&S, op, &gone))) {
-                missing--;
-                continue;
-            }
+            if ((op->result = cl_lookup(&S, op, &gone))) missing--;
             down[op->part] |= gone; /* no owner answers: no more look-ups there this round */
-            cl_publish(&S, op);     /* same message id: never applied twice */
         }
         missing = cl_collect(&S, missing, S.timeout);
     }

@@ -41,7 +41,7 @@
 #include "tp.h"
 #include "xalloc.h"
 
-#define ND_MAX_NODES 32
+#define ND_MAX_NODES 8 /* node ids 0..7: membership reads every id each round */
 
 typedef struct nd_node nd_node;
 
@@ -281,7 +281,7 @@ static int nd_take(nd_part *P) {
         nd_drop(P, 1);
         return -1;
     }
-    P->next_renew = lease_now_ms() + N->ttl / 3;
+    P->next_renew = lease_now_ms() + N->ttl / 4;
     nd_log(N, "owns partition %u (epoch %" PRIu64 ", %zu results replayed, input from %" PRIu64 ")",
            P->p, P->l.epoch, P->results.n, P->in_seq + 1);
     return 0;
@@ -386,7 +386,7 @@ static void *nd_worker(void *arg) {
                 nd_drop(P, 0);
                 continue;
             }
-            P->next_renew = now + N->ttl / 3;
+            P->next_renew = now + N->ttl / 4;
         }
         if (!lease_live(&P->l)) {
             nd_log(N, "partition %u: lease not renewed in time", P->p);
@@ -418,7 +418,7 @@ static const char nd_help[] =
     "Stops cleanly (handing its partitions over) on SIGINT or SIGTERM.\n"
     "\n"
     "  --nats URLS        nats://host:port[,nats://...] (required)\n"
-    "  --id N             this node's number, 0..31, unique (required)\n"
+    "  --id N             this node's number, 0..7, unique (required)\n"
     "  --partitions P     fixed partition count, the same everywhere (default 8)\n"
     "  --replicas R       of streams and buckets created (default 3)\n"
     "  --lease-ms MS      lease TTL (default 5000)\n"

@@ -64,6 +64,7 @@ static int tpn_stream(tpn *n, const char *name, const char *subject, int64_t ded
     jsStreamInfo *si = NULL;
     jsErrCode je = 0;
     jsOptions o = tpn_jsopts(n);
+    if (o.Wait < 10000) o.Wait = 10000; /* creating a replicated stream takes a while */
     natsStatus s = js_GetStreamInfo(&si, n->js, name, &o, &je);
     if (s == NATS_OK) {
         jsStreamInfo_Destroy(si);

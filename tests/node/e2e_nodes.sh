@@ -24,6 +24,11 @@ cleanup() {
     rm -rf "$T"
 }
 trap cleanup EXIT
+fail() { # with the nodes' view of what happened
+    echo "FAIL: $*" >&2
+    for f in "$T"/node*.log; do [ -f "$f" ] && { echo "--- $f" >&2; tail -n 15 "$f" >&2; }; done
+    exit 1
+}
 
 cat > "$T/set.rule" <<'RULE'
 set dairy = category "dairy"
@@ -57,7 +62,7 @@ gen() {
 }
 
 node() { # id prefix
-    "$PROMO" node "$T/set.pbc" --nats "$URL" --id "$1" --prefix "$2" --lease-ms 1500 --timeout-ms 1000 \
+    "$PROMO" node "$T/set.pbc" --nats "$URL" --id "$1" --prefix "$2" --lease-ms 2000 --timeout-ms 1000 -v \
         2>>"$T/node$1.log" &
     PIDS+=($!)
 }
