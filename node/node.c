@@ -41,7 +41,8 @@
 #include "tp.h"
 #include "xalloc.h"
 
-#define ND_MAX_NODES 8 /* node ids 0..7: membership reads every id each round */
+#define ND_IDLE_REOPEN_MS 2000
+#define ND_MAX_NODES      8 /* node ids 0..7: membership reads every id each round */
 
 typedef struct nd_node nd_node;
 
@@ -57,7 +58,8 @@ typedef struct nd_part {
     void *in;        /* input subscription */
     uint64_t in_seq; /* last input sequence applied (from the changelog) */
     int64_t next_renew, free_since;
-    char *buf; /* padded copy of an input line */
+    int64_t input_ms; /* when input last came (or the subscription was opened) */
+    char *buf;        /* padded copy of an input line */
     size_t bufcap;
     pthread_t th;
 } nd_part;
@@ -282,6 +284,7 @@ static int nd_take(nd_part *P) {
         return -1;
     }
     P->next_renew = lease_now_ms() + N->ttl / 4;
+    P->input_ms = lease_now_ms();
     nd_log(N, "owns partition %u (epoch %" PRIu64 ", %zu results replayed, input from %" PRIu64 ")",
            P->p, P->l.epoch, P->results.n, P->in_seq + 1);
     return 0;
@@ -401,7 +404,22 @@ static void *nd_worker(void *arg) {
         }
         nd_serve(P);
         int n = N->t->ops->in_next(N->t, P->in, m, N->batch, 50);
-        if (n > 0) nd_batch(P, m, n);
+        if (n > 0) {
+            P->input_ms = lease_now_ms();
+            nd_batch(P, m, n);
+        } else if (lease_now_ms() - P->input_ms > ND_IDLE_REOPEN_MS) {
+            /* Idle for a while: read on afresh from the last sequence applied. Cheap,
+             * exact, and it revives a subscription whose consumer was lost with a
+             * server (libnats 3.4 does not always notice). */
+            N->t->ops->in_close(N->t, P->in);
+            P->in = NULL;
+            if (N->t->ops->in_open(N->t, P->p, P->in_seq, &P->in) != TP_OK) {
+                nd_log(N, "partition %u: input subscribe failed (%s)", P->p, tp_errmsg());
+                nd_drop(P, 1);
+                continue;
+            }
+            P->input_ms = lease_now_ms();
+        }
     }
     nd_drop(P, 1);
     free(m);

@@ -52,23 +52,24 @@ campaign loyal "third visit in a month" {
 RULE
 "$PROMO" build "$T/set.rule" -o "$T/set.pbc" || fail "promo build"
 
-# N receipts of 40 customers over 4 days, every 10th anonymous.
-gen() {
-    awk -v n="$1" -v seed="$2" 'BEGIN { srand(seed);
+# N receipts of 40 customers over 4 days, every 10th anonymous; ids and customer ids
+# start with TAG, so that the steps below share one deployment without sharing state.
+gen() { # n seed tag
+    awk -v n="$1" -v seed="$2" -v tag="$3" 'BEGIN { srand(seed);
       for (i = 1; i <= n; i++) { c = int(rand() * 40); d = 1 + int((i - 1) * 4 / n);
-        cust = (i % 10 == 0) ? "" : sprintf("\"customer\":{\"id\":\"c%d\"},", c);
-        printf("{\"id\":\"r%d\",%s\"time\":\"2026-06-0%dT10:00:00\",\"lines\":[{\"sku\":\"1\",\"category\":\"dairy/milk\",\"qty\":%d,\"price\":%d.50}]}\n",
-               i, cust, d, 1 + int(rand() * 3), 40 + int(rand() * 80)) } }'
+        cust = (i % 10 == 0) ? "" : sprintf("\"customer\":{\"id\":\"%sc%d\"},", tag, c);
+        printf("{\"id\":\"%sr%d\",%s\"time\":\"2026-06-0%dT10:00:00\",\"lines\":[{\"sku\":\"1\",\"category\":\"dairy/milk\",\"qty\":%d,\"price\":%d.50}]}\n",
+               tag, i, cust, d, 1 + int(rand() * 3), 40 + int(rand() * 80)) } }'
 }
 
 node() { # id prefix
-    "$PROMO" node "$T/set.pbc" --nats "$URL" --id "$1" --prefix "$2" --lease-ms 2000 --timeout-ms 1000 -v \
+    "$PROMO" node "$T/set.pbc" --nats "$URL" --id "$1" --prefix "$2" --lease-ms 2000 --timeout-ms 3000 -v \
         2>>"$T/node$1.log" &
     PIDS+=($!)
 }
 
 client() { # prefix input output
-    "$PROMO" client --nats "$URL" --prefix "$1" --timeout-ms 3000 --retries 8 "$2" >"$3"
+    "$PROMO" client --nats "$URL" --prefix "$1" --timeout-ms 5000 --retries 10 "$2" >"$3"
 }
 
 same() { # expected got what
@@ -84,43 +85,37 @@ stop_nodes() {
     PIDS=()
 }
 
+# One deployment (prefix) for every step: nodes 0 and 1, then node 1 killed and node 2
+# joining, then a nats-server killed under nodes 0 and 2.
+PRE=e$$
+
 # ---- 1. two nodes == promo run -------------------------------------------------------
 echo "[${SECONDS}s] step 1" >&2
-gen 400 7 >"$T/a.jsonl"
+gen 400 7 a >"$T/a.jsonl"
 "$PROMO" run "$T/set.pbc" "$T/a.jsonl" >"$T/a.expected"
 grep -q LOYAL "$T/a.expected" || fail "the input does not exercise history"
-PRE=a$$
 node 0 "$PRE"
 node 1 "$PRE"
 client "$PRE" "$T/a.jsonl" "$T/a.got" || fail "client (2 nodes)"
 same "$T/a.expected" "$T/a.got" "2 nodes"
-stop_nodes
 
 # ---- 2. kill -9 of a node mid-stream, a third node joins -------------------------------
 echo "[${SECONDS}s] step 2" >&2
-gen 1200 11 >"$T/b.jsonl"
+gen 1200 11 b >"$T/b.jsonl"
 "$PROMO" run "$T/set.pbc" "$T/b.jsonl" >"$T/b.expected"
-PRE=b$$
-node 0 "$PRE"
-node 1 "$PRE"
-VICTIM=${PIDS[1]}
 client "$PRE" "$T/b.jsonl" "$T/b.got" &
 CLIENT=$!
-sleep 1.5
-kill -KILL "$VICTIM"
+sleep 1
+kill -KILL "${PIDS[1]}"
 sleep 0.5
 node 2 "$PRE"
 wait "$CLIENT" || fail "client (node killed)"
 same "$T/b.expected" "$T/b.got" "node killed"
-stop_nodes
 
 # ---- 3. kill -9 of one nats-server mid-stream ------------------------------------------
 echo "[${SECONDS}s] step 3" >&2
-gen 800 13 >"$T/c.jsonl"
+gen 800 13 c >"$T/c.jsonl"
 "$PROMO" run "$T/set.pbc" "$T/c.jsonl" >"$T/c.expected"
-PRE=c$$
-node 0 "$PRE"
-node 1 "$PRE"
 client "$PRE" "$T/c.jsonl" "$T/c.got" &
 CLIENT=$!
 sleep 1
@@ -132,17 +127,15 @@ same "$T/c.expected" "$T/c.got" "nats-server killed"
 
 # ---- 4. a re-sent operation is answered from the results, not applied again -------------
 echo "[${SECONDS}s] step 4" >&2
-{ head -n 3 "$T/a.jsonl"; head -n 1 "$T/a.jsonl"; } >"$T/d.jsonl"
-PRE=d$$
-stop_nodes
-node 0 "$PRE"
+gen 3 17 d >"$T/d.jsonl"
+"$PROMO" run "$T/set.pbc" "$T/d.jsonl" >"$T/d.run"
+head -n 1 "$T/d.jsonl" >>"$T/d.jsonl"
 client "$PRE" "$T/d.jsonl" "$T/d.got" || fail "client (re-send)"
-head -n 3 "$T/a.expected" >"$T/d.expected"
-head -n 1 "$T/a.expected" | sed 's/}$/,"duplicate":true}/' >>"$T/d.expected"
+{ cat "$T/d.run"; head -n 1 "$T/d.run" | sed 's/}$/,"duplicate":true}/'; } >"$T/d.expected"
 same "$T/d.expected" "$T/d.got" "re-sent operation"
 # the same input again (a resumed run): every line is a re-sent operation now
 client "$PRE" "$T/d.jsonl" "$T/d2.got" || fail "client (second run)"
-sed 's/}$/,"duplicate":true}/' <(head -n 3 "$T/a.expected") >"$T/d2.expected"
+sed 's/}$/,"duplicate":true}/' "$T/d.run" >"$T/d2.expected"
 tail -n 1 "$T/d.expected" >>"$T/d2.expected"
 same "$T/d2.expected" "$T/d2.got" "second run of the same input"
 stop_nodes
