@@ -183,6 +183,22 @@ static void tpn_fill(tp_msg *out, natsMsg *m, uint32_t part) {
     out->impl = m;
 }
 
+/* An ordered consumer (ephemeral push, no acks, restarted by libnats from the last
+ * sequence seen when it detects a gap) on `subj` from sequence after + 1. */
+static natsStatus tpn_ordered(tpn *n, const char *stream, const char *subj, uint64_t after,
+                              natsSubscription **sub, jsErrCode *je) {
+    jsOptions o = tpn_jsopts(n);
+    jsSubOptions so;
+    jsSubOptions_Init(&so);
+    so.Stream = stream;
+    so.Ordered = true;
+    so.Config.DeliverPolicy = js_DeliverByStartSequence;
+    so.Config.OptStartSeq = after + 1;
+    natsStatus s = js_SubscribeSync(sub, n->js, subj, &o, &so, je);
+    if (s == NATS_OK) s = natsSubscription_SetPendingLimits(*sub, -1, -1);
+    return s;
+}
+
 typedef struct tpn_in {
     natsSubscription *ns;
     uint32_t part;
@@ -196,18 +212,10 @@ static int tpn_in_open(tp *t, uint32_t part, uint64_t after, void **sub) {
     char subj[96], stream[96];
     snprintf(subj, sizeof subj, "%s.in.%u", n->pre, part);
     snprintf(stream, sizeof stream, "%s_in", n->pre);
-    jsOptions o = tpn_jsopts(n);
-    jsSubOptions so;
-    jsSubOptions_Init(&so);
-    so.Stream = stream;
-    so.Ordered = true;
-    so.Config.DeliverPolicy = js_DeliverByStartSequence;
-    so.Config.OptStartSeq = after + 1;
     tpn_in *in = xcalloc(1, sizeof *in);
     in->part = part;
     jsErrCode je = 0;
-    natsStatus s = js_SubscribeSync(&in->ns, n->js, subj, &o, &so, &je);
-    if (s == NATS_OK) s = natsSubscription_SetPendingLimits(in->ns, -1, -1);
+    natsStatus s = tpn_ordered(n, stream, subj, after, &in->ns, &je);
     if (s != NATS_OK) {
         natsSubscription_Destroy(in->ns);
         free(in);
@@ -476,18 +484,10 @@ static int tpn_log_read(tp *t, uint32_t part, uint64_t after,
     if (rc != TP_OK || last <= after) return rc;
     char subj[96], stream[96];
     tpn_log(n, part, stream, subj);
-    jsOptions o = tpn_jsopts(n);
-    jsSubOptions so;
-    jsSubOptions_Init(&so);
-    so.Stream = stream;
-    so.Ordered = true;
-    so.Config.DeliverPolicy = js_DeliverByStartSequence;
-    so.Config.OptStartSeq = after + 1;
     natsSubscription *sub = NULL;
     jsErrCode je = 0;
-    natsStatus s = js_SubscribeSync(&sub, n->js, subj, &o, &so, &je);
+    natsStatus s = tpn_ordered(n, stream, subj, after, &sub, &je);
     if (s != NATS_OK) return tpn_status(s, je, "log read");
-    natsSubscription_SetPendingLimits(sub, -1, -1);
     uint64_t seq = after;
     while (rc == TP_OK && seq < last) {
         natsMsg *m = NULL;
