@@ -24,6 +24,8 @@ static const struct {
     {"disasm", cmd_disasm, "list a bundle in human-readable form"},
     {"state", cmd_state, "look into, export, import or verify a state store (run --state)"},
     {"explain", cmd_explain, "explain a diagnostic code, or what a bundle did with a receipt"},
+    {"node", cmd_node, "own partitions of a scale-out over NATS JetStream"},
+    {"client", cmd_client, "send a JSON-lines stream through the scale-out, results in order"},
 };
 
 static void usage(FILE *f) {

@@ -1,0 +1,55 @@
+/*
+ * escrow.h — campaign budgets shared by every node without overspend (SPEC 8,
+ * docs/deploy.md "Budgets").
+ *
+ * One record per campaign in the KV bucket TP_KV_BUDGETS, key "b.<campaign>", value
+ * "<cap> <granted> <nonce>" (kopecks). `granted` only moves by compare-and-set on the
+ * revision read, and a grant never takes it past `cap`: Σ granted ≤ cap at every instant,
+ * whatever the nodes do or however they die.
+ *
+ * A node spends from a slice it holds (no engine round trip per receipt). Slices are
+ * sized by the node's recent spend rate (about ESC_HORIZON_MS of it), refilled when the
+ * held balance falls below a quarter of a slice, and capped by a share of what remains.
+ * In the tail — when what remains unallocated is under ESC_TAIL_SLICES slices — grants
+ * are exact and synchronous: a node asks for exactly the missing amount, and gets all of
+ * it, part of it (`partial`) or nothing. Returns give budget back to the record; a node
+ * that stops gives back what it holds. A node killed while holding a slice strands at
+ * most that slice (budget under-spent, never over-spent).
+ */
+#ifndef PROMO_NODE_ESCROW_H
+#define PROMO_NODE_ESCROW_H
+
+#include <stdint.h>
+
+#include "tp.h"
+
+#define ESC_HORIZON_MS  2000 /* a slice lasts about this long at the recent rate */
+#define ESC_TAIL_SLICES 4    /* tail: remaining < this many slices */
+#define ESC_MIN_SLICE   100  /* kopecks */
+
+typedef struct esc_budget {
+    char key[80];       /* "b.<campaign>" */
+    int64_t cap;        /* as stored in the record */
+    int64_t held;       /* granted to us, not yet spent */
+    int64_t spent;      /* spent through us since esc_open (minus give-backs) */
+    int64_t slice;      /* current slice size */
+    int64_t rate_t0_ms; /* start of the rate window */
+    int64_t rate_spent; /* spent in the window */
+    uint64_t grants;    /* compare-and-sets won (for the bench and tests) */
+    uint64_t conflicts; /* compare-and-sets lost */
+} esc_budget;
+
+/* Opens the campaign's budget, creating the record with `cap` when absent (an existing
+ * record keeps its cap). Campaign ids outside [A-Za-z0-9_-] are hex-encoded in the key. */
+int esc_open(tp *t, const char *campaign, int64_t cap, esc_budget *b);
+/* Spends up to `want` (> 0): *got = want, or less in the tail (partial), or 0 when the
+ * budget is exhausted. TP_OK even then; other codes: engine trouble (*got 0). */
+int esc_take(tp *t, esc_budget *b, int64_t want, int64_t *got);
+/* A return: `amount` previously spent goes back to the shared budget. */
+int esc_give_back(tp *t, esc_budget *b, int64_t amount);
+/* Gives back what we hold (a node stopping or handing its partitions over). */
+int esc_release(tp *t, esc_budget *b);
+/* Reads the shared record. */
+int esc_read(tp *t, const esc_budget *b, int64_t *cap, int64_t *granted);
+
+#endif

@@ -1,0 +1,553 @@
+/*
+ * node.c — `promo node`: owns partitions of the scale-out (SPEC 8, docs/deploy.md).
+ *
+ * One worker thread per partition p in [0, P). A worker that does not own p claims it
+ * when it is claimable and this node is p's preferred owner (rendezvous hash over the
+ * live nodes), or when nobody has taken it for a lease TTL (failover). Taking over =
+ * a fresh engine state, then the changelog replayed, then a fence appended (lease.h).
+ * An owner renews its lease, answers requests (calculate, look-ups), and processes its
+ * input in batches, in stream order: evaluate + commit in the partition's engine,
+ * append the batch to the changelog (fenced; the record names the last input sequence
+ * it covers), then reply. A refused or failed append drops the partition: the next
+ * owner replays the log and reads the input on from the last sequence logged. Input is
+ * never acked or redelivered, so a customer's operations are never reordered.
+ * An owner that is not the preferred one hands the partition over (release).
+ *
+ * State today: the engine's in-memory store, and a results map by message id (which
+ * answers re-sent operations); both are rebuilt from the changelog by re-processing the
+ * logged inputs. Issue 9's LMDB store and journal replace them (docs/deploy.md, "What is
+ * not done yet").
+ */
+#include <inttypes.h>
+#include <stdarg.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "hash.h"
+#include "keys.h"
+#include "lease.h"
+#include "node.h"
+#include "promo.h"
+#include "result_json.h"
+#include "smap.h"
+#include "strbuf.h"
+#include "tp.h"
+#include "xalloc.h"
+
+#define ND_IDLE_REOPEN_MS 2000
+#define ND_MAX_NODES      8 /* node ids 0..7: membership reads every id each round */
+
+typedef struct nd_node nd_node;
+
+typedef struct nd_part {
+    nd_node *N;
+    uint32_t p;
+    int owned;
+    lease l;
+    promo_engine *eng;
+    promo_ctx *ctx;
+    smap results; /* message id -> "result json" (xstrdup) */
+    void *srv;
+    void *in;        /* input subscription */
+    uint64_t in_seq; /* last input sequence applied (from the changelog) */
+    int64_t next_renew, free_since;
+    int64_t input_ms; /* when input last came (or the subscription was opened) */
+    char *buf;        /* padded copy of an input line */
+    size_t bufcap;
+    pthread_t th;
+} nd_part;
+
+struct nd_node {
+    tp *t;
+    promo_bundle *bundle;
+    int id;
+    char name[64];
+    uint32_t P;
+    int64_t ttl;
+    int batch;
+    int verbose;
+    _Atomic uint32_t live; /* bit i: node i heartbeats */
+    atomic_int owned;
+    nd_part *parts;
+};
+
+static volatile sig_atomic_t nd_stop;
+
+static void nd_on_signal(int sig) {
+    (void)sig;
+    nd_stop = 1;
+}
+
+static void nd_sleep_ms(int64_t ms) {
+    struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000};
+    nanosleep(&ts, NULL);
+}
+
+static void nd_log(nd_node *N, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void nd_log(nd_node *N, const char *fmt, ...) {
+    if (!N->verbose) return;
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "node %d: ", N->id);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
+/* ---- membership: heartbeats "n<id>" in the lease bucket ---------------------------- */
+
+static void nd_heartbeat(nd_node *N) {
+    char key[16], val[64];
+    tp_kv kv;
+    snprintf(key, sizeof key, "n%d", N->id);
+    for (int tries = 0; tries < 20; tries++) {
+        int rc = N->t->ops->kv_get(N->t, TP_KV_LEASES, key, &kv);
+        if (rc != TP_OK && rc != TP_ENOTFOUND) return;
+        snprintf(val, sizeof val, "alive %" PRIu64, tp_nonce());
+        if (N->t->ops->kv_cas(N->t, TP_KV_LEASES, key, val, kv.rev, NULL) != TP_ECONFLICT) return;
+    }
+}
+
+static void nd_membership(nd_node *N) {
+    uint32_t live = 1u << N->id;
+    for (int i = 0; i < ND_MAX_NODES; i++) {
+        char key[16];
+        tp_kv kv;
+        snprintf(key, sizeof key, "n%d", i);
+        if (i != N->id && N->t->ops->kv_get(N->t, TP_KV_LEASES, key, &kv) == TP_OK &&
+            kv.age_ms <= N->ttl)
+            live |= 1u << i;
+    }
+    atomic_store(&N->live, live);
+}
+
+static void *nd_members_main(void *arg) {
+    nd_node *N = arg;
+    while (!nd_stop) {
+        nd_heartbeat(N);
+        nd_membership(N);
+        for (int64_t w = 0; w < N->ttl / 3 && !nd_stop; w += 50)
+            nd_sleep_ms(50);
+    }
+    return NULL;
+}
+
+/* Rendezvous hashing: the live node with the highest hash of (partition, node). */
+static int nd_preferred(nd_node *N, uint32_t p) {
+    uint32_t live = atomic_load(&N->live);
+    int best = N->id;
+    uint64_t bh = 0;
+    for (int i = 0; i < ND_MAX_NODES; i++) {
+        if (!(live >> i & 1)) continue;
+        uint64_t k[2] = {p, (uint64_t)i};
+        uint64_t h = promo_hash(k, sizeof k);
+        if (h > bh) bh = h, best = i;
+    }
+    return best;
+}
+
+/* ---- partition state -------------------------------------------------------------- */
+
+/* The input line, NUL-terminated and padded for the JSON reader. */
+static char *nd_padded(nd_part *P, const char *data, int len) {
+    size_t need = (size_t)len + PROMO_JSON_PADDING + 1;
+    if (P->bufcap < need) {
+        P->buf = xrealloc(P->buf, need);
+        P->bufcap = need;
+    }
+    memcpy(P->buf, data, (size_t)len);
+    memset(P->buf + len, 0, PROMO_JSON_PADDING + 1);
+    return P->buf;
+}
+
+/* Evaluates one operation line into `out` (JSON, no newline); commit: confirm. */
+static void nd_eval(nd_part *P, const char *data, int len, int commit, strbuf *out) {
+    char *line = nd_padded(P, data, len);
+    nk_keys k;
+    const promo_receipt *r;
+    promo_str id = {0};
+    char tmp[512];
+    size_t n;
+    if (nk_read(line, (size_t)len, &k) == 0 && strcmp(k.op, "confirm") != 0 &&
+        strcmp(k.op, "calculate") != 0) {
+        promo_str kid = {k.id, (uint32_t)strlen(k.id)};
+        snprintf(tmp, sizeof tmp, "op \"%s\" is not supported by promo node yet", k.op);
+        char eb[1024];
+        n = out_error_to_json(kid, 0, tmp, eb, sizeof eb);
+        sb_add(out, eb, n < sizeof eb ? n : 0);
+        return;
+    }
+    promo_status st = promo_receipt_parse_json(P->ctx, line, (size_t)len, &r, &id);
+    const promo_result *res = NULL;
+    if (st == PROMO_OK) st = commit ? promo_process(P->ctx, r, &res) : promo_eval(P->ctx, r, &res);
+    if (st != PROMO_OK) {
+        char eb[1024];
+        n = out_error_to_json(id, 0, promo_ctx_errmsg(P->ctx), eb, sizeof eb);
+        sb_add(out, eb, n < sizeof eb ? n : 0);
+        return;
+    }
+    size_t at = out->len;
+    n = promo_result_to_json(res, NULL, 0);
+    sb_reserve(out, n + 1);
+    promo_result_to_json(res, out->data + at, n + 1);
+    out->len = at + n;
+}
+
+static void nd_remember(nd_part *P, const char *msgid, const char *res, size_t len) {
+    free(smap_put(&P->results, msgid, xstrndup(res, len)));
+}
+
+/* Changelog record of a batch: "C <last input sequence>\n" then per operation
+ * "<msgid len> <input len> <result len>\n<msgid><input><result>". */
+static void nd_log_entry(strbuf *rec, const char *msgid, const char *in, int inlen, const char *res,
+                         size_t reslen) {
+    sb_printf(rec, "%zu %d %zu\n", strlen(msgid), inlen, reslen);
+    sb_add(rec, msgid, strlen(msgid));
+    sb_add(rec, in, (size_t)inlen);
+    sb_add(rec, res, reslen);
+}
+
+/* Replays one changelog record: re-processes the inputs (rebuilding the state) and
+ * keeps the logged results. */
+static int nd_replay(void *arg, uint64_t seq, const char *data, int len) {
+    nd_part *P = arg;
+    (void)seq;
+    if (len < 2 || data[0] != 'C') return TP_OK; /* fence */
+    const char *p = data, *end = data + len;
+    uint64_t in_seq;
+    int hdr0 = 0;
+    if (sscanf(p, "C %" SCNu64 "\n%n", &in_seq, &hdr0) != 1 || hdr0 <= 0) return TP_OK;
+    P->in_seq = in_seq;
+    p += hdr0;
+    strbuf scratch = {0};
+    while (p < end) {
+        size_t ml, rl;
+        int il, hdr = 0;
+        if (sscanf(p, "%zu %d %zu\n%n", &ml, &il, &rl, &hdr) != 3 || hdr <= 0 || il < 0) break;
+        p += hdr;
+        if ((size_t)(end - p) < ml + (size_t)il + rl) break;
+        char *msgid = xstrndup(p, ml);
+        scratch.len = 0;
+        nd_eval(P, p + ml, il, 1, &scratch);
+        nd_remember(P, msgid, p + ml + il, rl);
+        free(msgid);
+        p += ml + (size_t)il + rl;
+    }
+    sb_free(&scratch);
+    return TP_OK;
+}
+
+static void nd_drop(nd_part *P, int release) {
+    nd_node *N = P->N;
+    if (!P->owned) return;
+    if (release) lease_release(N->t, &P->l);
+    if (P->srv) N->t->ops->serve_close(N->t, P->srv);
+    if (P->in) N->t->ops->in_close(N->t, P->in);
+    P->srv = P->in = NULL;
+    P->in_seq = 0;
+    promo_ctx_free(P->ctx);
+    promo_engine_free(P->eng);
+    P->ctx = NULL;
+    P->eng = NULL;
+    smap_free(&P->results, free);
+    P->owned = 0;
+    atomic_fetch_sub(&N->owned, 1);
+    nd_log(N, "dropped partition %u%s", P->p, release ? " (handed over)" : "");
+}
+
+static int nd_take(nd_part *P) {
+    nd_node *N = P->N;
+    if (lease_claim(N->t, P->p, N->name, N->ttl, &P->l) != TP_OK) return -1;
+    if (promo_engine_new(N->bundle, NULL, &P->eng) != PROMO_OK ||
+        promo_ctx_new(P->eng, 0, &P->ctx) != PROMO_OK) {
+        promo_engine_free(P->eng);
+        P->eng = NULL;
+        lease_release(N->t, &P->l);
+        return -1;
+    }
+    P->owned = 1;
+    atomic_fetch_add(&N->owned, 1);
+    int rc = lease_takeover(N->t, &P->l, nd_replay, P);
+    if (rc == TP_OK) rc = N->t->ops->serve_open(N->t, P->p, &P->srv);
+    if (rc == TP_OK) rc = N->t->ops->in_open(N->t, P->p, P->in_seq, &P->in);
+    if (rc == TP_OK) rc = lease_renew(N->t, &P->l); /* the replay may have been long */
+    if (rc != TP_OK) {
+        nd_log(N, "takeover of partition %u failed: %s", P->p, tp_errmsg());
+        nd_drop(P, 1);
+        return -1;
+    }
+    P->next_renew = lease_now_ms() + N->ttl / 4;
+    P->input_ms = lease_now_ms();
+    nd_log(N, "owns partition %u (epoch %" PRIu64 ", %zu results replayed, input from %" PRIu64 ")",
+           P->p, P->l.epoch, P->results.n, P->in_seq + 1);
+    return 0;
+}
+
+/* A stored result with "duplicate":true added (SPEC 7: the answer to a re-sent
+ * operation); error records stay as they are. */
+void nd_duplicate(strbuf *out, const char *res) {
+    size_t n = strlen(res);
+    if (n && res[n - 1] == '}' && !strstr(res, "\"error\"") && !strstr(res, "\"duplicate\":true")) {
+        sb_add(out, res, n - 1);
+        sb_puts(out, ",\"duplicate\":true}");
+    } else {
+        sb_puts(out, res);
+    }
+}
+
+/* Requests: a line to calculate, or "?<msgid>" to look a result up ("" when unknown):
+ * a client that lost the answer to its own operation. */
+static void nd_serve(nd_part *P) {
+    nd_node *N = P->N;
+    tp_req rq;
+    strbuf out = {0};
+    while (N->t->ops->serve_next(N->t, P->srv, &rq, 0) == TP_OK) {
+        out.len = 0;
+        if (rq.len > 0 && rq.data[0] == '?') {
+            char *id = xstrndup(rq.data + 1, (size_t)rq.len - 1);
+            const char *res = smap_get(&P->results, id);
+            if (res) sb_puts(&out, res); /* the asker's own operation: as answered */
+            free(id);
+        } else {
+            nd_eval(P, rq.data, rq.len, 0, &out);
+        }
+        N->t->ops->respond(N->t, &rq, out.data ? out.data : "", (int)out.len);
+        N->t->ops->request_done(N->t, &rq);
+    }
+    sb_free(&out);
+}
+
+static void nd_batch(nd_part *P, tp_msg *m, int n) {
+    nd_node *N = P->N;
+    strbuf rec = {0}, res = {0};
+    sb_printf(&rec, "C %" PRIu64 "\n", m[n - 1].seq);
+    int logged = 0;
+    /* one "<msgid>\n<result>" per message, sent once the batch is logged */
+    strbuf *reply = xcalloc((size_t)n, sizeof *reply);
+    for (int i = 0; i < n; i++) {
+        const char *prev = smap_get(&P->results, m[i].msgid);
+        sb_printf(&reply[i], "%s\n", m[i].msgid);
+        if (prev) { /* published again (past the dedup window): answered, not applied */
+            nd_duplicate(&reply[i], prev);
+            continue;
+        }
+        res.len = 0;
+        nd_eval(P, m[i].data, m[i].len, 1, &res);
+        nd_remember(P, m[i].msgid, res.data, res.len);
+        nd_log_entry(&rec, m[i].msgid, m[i].data, m[i].len, res.data, res.len);
+        sb_add(&reply[i], res.data, res.len);
+        logged++;
+    }
+    int rc = logged ? lease_append(N->t, &P->l, rec.data, (int)rec.len) : TP_OK;
+    if (rc == TP_OK) P->in_seq = m[n - 1].seq;
+    for (int i = 0; i < n; i++) {
+        if (rc == TP_OK && m[i].reply[0])
+            N->t->ops->send(N->t, m[i].reply, reply[i].data, (int)reply[i].len);
+        N->t->ops->msg_free(N->t, &m[i]);
+        sb_free(&reply[i]);
+    }
+    free(reply);
+    sb_free(&rec);
+    sb_free(&res);
+    if (rc != TP_OK) {
+        /* Fenced (a newer owner) or unknown outcome: our state may differ from the
+         * log, so it goes; the log and the input stream are the truth. */
+        nd_log(N, "partition %u: append failed (%s): dropping it", P->p, tp_errmsg());
+        nd_drop(P, rc != TP_EFENCED);
+    }
+}
+
+static void *nd_worker(void *arg) {
+    nd_part *P = arg;
+    nd_node *N = P->N;
+    tp_msg *m = xcalloc((size_t)N->batch, sizeof *m);
+    char holder[64];
+    while (!nd_stop) {
+        int64_t now = lease_now_ms();
+        if (!P->owned) {
+            int claimable = lease_peek(N->t, P->p, N->ttl, holder);
+            int mine = nd_preferred(N, P->p) == N->id;
+            if (claimable != 1) {
+                P->free_since = 0;
+            } else if (!P->free_since) {
+                P->free_since = now;
+            }
+            if (claimable == 1 && (mine || now - P->free_since > N->ttl)) nd_take(P);
+            if (!P->owned) nd_sleep_ms(N->ttl / 5);
+            continue;
+        }
+        if (now >= P->next_renew) {
+            if (lease_renew(N->t, &P->l) != TP_OK) {
+                nd_log(N, "partition %u: lease lost (%s)", P->p, tp_errmsg());
+                nd_drop(P, 0);
+                continue;
+            }
+            P->next_renew = now + N->ttl / 4;
+        }
+        if (!lease_live(&P->l)) {
+            nd_log(N, "partition %u: lease not renewed in time", P->p);
+            nd_drop(P, 0);
+            continue;
+        }
+        int pref = nd_preferred(N, P->p);
+        if (pref != N->id && (atomic_load(&N->live) >> pref & 1)) {
+            nd_drop(P, 1); /* rebalance: the preferred node is up */
+            nd_sleep_ms(N->ttl);
+            continue;
+        }
+        nd_serve(P);
+        int n = N->t->ops->in_next(N->t, P->in, m, N->batch, 50);
+        if (n > 0) {
+            P->input_ms = lease_now_ms();
+            nd_batch(P, m, n);
+        } else if (lease_now_ms() - P->input_ms > ND_IDLE_REOPEN_MS) {
+            /* Idle for a while: read on afresh from the last sequence applied. Cheap,
+             * exact, and it revives a subscription whose consumer was lost with a
+             * server (libnats 3.4 does not always notice). */
+            N->t->ops->in_close(N->t, P->in);
+            P->in = NULL;
+            if (N->t->ops->in_open(N->t, P->p, P->in_seq, &P->in) != TP_OK) {
+                nd_log(N, "partition %u: input subscribe failed (%s)", P->p, tp_errmsg());
+                nd_drop(P, 1);
+                continue;
+            }
+            P->input_ms = lease_now_ms();
+        }
+    }
+    nd_drop(P, 1);
+    free(m);
+    return NULL;
+}
+
+/* ---- the command ------------------------------------------------------------------- */
+
+static const char nd_help[] =
+    "usage: promo node set.pbc --nats URLS --id N [options]\n"
+    "\n"
+    "Owns partitions of the scale-out over NATS JetStream (docs/deploy.md): claims them\n"
+    "by lease, processes their operations, appends every commit to their changelog.\n"
+    "Stops cleanly (handing its partitions over) on SIGINT or SIGTERM.\n"
+    "\n"
+    "  --nats URLS        nats://host:port[,nats://...] (required)\n"
+    "  --id N             this node's number, 0..7, unique (required)\n"
+    "  --partitions P     fixed partition count, the same everywhere (default 8)\n"
+    "  --replicas R       of streams and buckets created (default 3)\n"
+    "  --lease-ms MS      lease TTL (default 5000)\n"
+    "  --batch N          operations per changelog append, at most (default 256)\n"
+    "  --prefix NAME      of streams, buckets and subjects (default promo)\n"
+    "  -v                 log ownership changes on stderr\n";
+
+int nd_parse_common(int argc, char **argv, int *i, nd_opts *o) {
+    const char *a = argv[*i];
+#define ND_NEXT() (*i + 1 < argc ? argv[++*i] : NULL)
+    const char *v;
+    if (!strcmp(a, "--nats")) {
+        if (!(v = ND_NEXT())) return -1;
+        o->url = v;
+    } else if (!strcmp(a, "--partitions")) {
+        if (!(v = ND_NEXT()) || (o->partitions = (uint32_t)atoi(v)) < 1 || o->partitions > 4096)
+            return -1;
+    } else if (!strcmp(a, "--replicas")) {
+        if (!(v = ND_NEXT()) || (o->replicas = atoi(v)) < 1 || o->replicas > 5) return -1;
+    } else if (!strcmp(a, "--prefix")) {
+        if (!(v = ND_NEXT())) return -1;
+        o->prefix = v;
+    } else if (!strcmp(a, "--timeout-ms")) {
+        if (!(v = ND_NEXT()) || (o->timeout_ms = atoll(v)) < 1) return -1;
+    } else {
+        return 0;
+    }
+#undef ND_NEXT
+    return 1;
+}
+
+int nd_open(const nd_opts *o, tp **t) {
+    tp_config c = {.url = o->url,
+                   .partitions = o->partitions,
+                   .replicas = o->replicas,
+                   .lease_ttl_ms = o->lease_ms,
+                   .timeout_ms = o->timeout_ms,
+                   .prefix = o->prefix};
+    int rc = TP_EIO;
+    for (int tries = 0; tries < 5 && rc != TP_OK; tries++) { /* racing creators time out */
+        rc = tp_nats_open(&c, t);
+        if (rc != TP_OK) nd_sleep_ms(500);
+    }
+    if (rc != TP_OK) fprintf(stderr, "promo: %s\n", tp_errmsg());
+    return rc;
+}
+
+int cmd_node(int argc, char **argv) {
+    nd_opts o = {.partitions = 8, .replicas = 3, .lease_ms = 5000, .timeout_ms = 5000};
+    const char *bundle_path = NULL;
+    int id = -1, batch = 256, verbose = 0;
+    for (int i = 1; i < argc; i++) {
+        int c = nd_parse_common(argc, argv, &i, &o);
+        if (c < 0) goto usage;
+        if (c > 0) continue;
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            fputs(nd_help, stdout);
+            return 0;
+        } else if (!strcmp(argv[i], "--id") && i + 1 < argc) {
+            id = atoi(argv[++i]);
+        } else if (!strcmp(argv[i], "--lease-ms") && i + 1 < argc) {
+            o.lease_ms = atoll(argv[++i]);
+        } else if (!strcmp(argv[i], "--batch") && i + 1 < argc) {
+            batch = atoi(argv[++i]);
+        } else if (!strcmp(argv[i], "-v")) {
+            verbose = 1;
+        } else if (argv[i][0] == '-' || bundle_path) {
+            goto usage;
+        } else {
+            bundle_path = argv[i];
+        }
+    }
+    if (!bundle_path || !o.url || id < 0 || id >= ND_MAX_NODES || o.lease_ms < 100 || batch < 1 ||
+        batch > 10000)
+        goto usage;
+
+    nd_node N = {
+        .id = id, .P = o.partitions, .ttl = o.lease_ms, .batch = batch, .verbose = verbose};
+    snprintf(N.name, sizeof N.name, "node%d", id);
+    char err[256];
+    if (promo_bundle_load_file(bundle_path, &N.bundle, err, sizeof err) != PROMO_OK) {
+        fprintf(stderr, "promo: %s\n", err);
+        return 2;
+    }
+    if (nd_open(&o, &N.t) != TP_OK) {
+        promo_bundle_release(N.bundle);
+        return 2;
+    }
+    struct sigaction sa = {.sa_handler = nd_on_signal};
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    nd_heartbeat(&N);
+    nd_membership(&N);
+    pthread_t members;
+    pthread_create(&members, NULL, nd_members_main, &N);
+    N.parts = xcalloc(N.P, sizeof *N.parts);
+    for (uint32_t p = 0; p < N.P; p++) {
+        N.parts[p] = (nd_part){.N = &N, .p = p};
+        pthread_create(&N.parts[p].th, NULL, nd_worker, &N.parts[p]);
+    }
+    nd_log(&N, "up, %u partitions", N.P);
+    for (uint32_t p = 0; p < N.P; p++)
+        pthread_join(N.parts[p].th, NULL);
+    pthread_join(members, NULL);
+    for (uint32_t p = 0; p < N.P; p++)
+        free(N.parts[p].buf);
+    free(N.parts);
+    N.t->ops->close(N.t);
+    promo_bundle_release(N.bundle);
+    return 0;
+usage:
+    fputs(nd_help, stderr);
+    return 2;
+}

@@ -1,0 +1,199 @@
+/*
+ * test_node_escrow.c — shared campaign budgets (node/escrow.c) on the loopback cluster:
+ * Σ granted ≤ cap always, with concurrent grabbers (threads, and processes of which one
+ * is killed with SIGKILL mid-way), exact grants in the tail incl. partial, give-back.
+ */
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "escrow.h"
+#include "nats_helpers.h"
+
+Test(escrow, slices_then_exact_partial_grant_in_the_tail) {
+    char pre[64];
+    tp *t = nh_open("esa", 1, pre);
+    esc_budget b;
+    int64_t got, cap, granted;
+    cr_assert_eq(esc_open(t, "summer_10", 1000, &b), TP_OK, "%s", tp_errmsg());
+    cr_assert_eq(b.cap, 1000);
+    cr_assert_eq(esc_take(t, &b, 30, &got), TP_OK, "%s", tp_errmsg());
+    cr_assert_eq(got, 30);
+    cr_assert_eq(esc_read(t, &b, &cap, &granted), TP_OK);
+    cr_assert_eq(cap, 1000);
+    cr_assert_eq(granted, 30 + b.held, "granted = spent + held");
+    cr_assert_eq(b.spent, 30);
+    /* take until the tail: the last take gets only what remains */
+    int64_t total = 30, partial = 0;
+    for (;;) {
+        cr_assert_eq(esc_take(t, &b, 70, &got), TP_OK, "%s", tp_errmsg());
+        total += got;
+        if (got < 70) {
+            partial = got;
+            break;
+        }
+    }
+    cr_assert_eq(total, 1000, "the whole budget and not a kopeck more");
+    cr_assert_eq(partial, 60, "30 + 13 x 70 = 940: the last take gets 60, not 70 (got %lld)",
+                 (long long)partial);
+    cr_assert_eq(esc_take(t, &b, 1, &got), TP_OK);
+    cr_assert_eq(got, 0, "exhausted");
+    cr_assert_eq(esc_read(t, &b, &cap, &granted), TP_OK);
+    cr_assert_eq(granted, 1000);
+    /* a return gives budget back, which can be spent again */
+    cr_assert_eq(esc_give_back(t, &b, 45), TP_OK);
+    cr_assert_eq(esc_read(t, &b, &cap, &granted), TP_OK);
+    cr_assert_eq(granted, 955);
+    cr_assert_eq(esc_take(t, &b, 50, &got), TP_OK);
+    cr_assert_eq(got, 45, "partial: only the 45 given back");
+    /* a second opener sees the same record and cap */
+    esc_budget b2;
+    cr_assert_eq(esc_open(t, "summer_10", 5000, &b2), TP_OK);
+    cr_assert_eq(b2.cap, 1000, "an existing record keeps its cap");
+    t->ops->close(t);
+}
+
+Test(escrow, odd_campaign_ids_are_encoded_into_valid_keys) {
+    char pre[64];
+    tp *t = nh_open("esb", 1, pre);
+    esc_budget b;
+    cr_assert_eq(esc_open(t, "скидка 10%", 500, &b), TP_OK, "%s", tp_errmsg());
+    cr_assert_str_eq(b.key, "b.=d1=81=d0=ba=d0=b8=d0=b4=d0=ba=d0=b0=2010=25");
+    int64_t got;
+    cr_assert_eq(esc_take(t, &b, 600, &got), TP_OK);
+    cr_assert_eq(got, 500);
+    t->ops->close(t);
+}
+
+/* ---- concurrent grabbers ------------------------------------------------------ */
+
+#define CAP 200000
+
+typedef struct grabber {
+    const char *prefix;
+    int64_t spent, partials;
+    int seed;
+} grabber;
+
+static void *grab(void *arg) {
+    grabber *g = arg;
+    tp *t = nh_open_as(g->prefix, 1);
+    esc_budget b;
+    cr_assert_eq(esc_open(t, "flash", CAP, &b), TP_OK, "%s", tp_errmsg());
+    unsigned s = (unsigned)g->seed;
+    for (;;) {
+        int64_t want = 1 + (int64_t)(rand_r(&s) % 900), got;
+        cr_assert_eq(esc_take(t, &b, want, &got), TP_OK, "%s", tp_errmsg());
+        g->spent += got;
+        if (got && got < want) g->partials++;
+        if (!got) break;
+    }
+    esc_release(t, &b);
+    t->ops->close(t);
+    return NULL;
+}
+
+Test(escrow, concurrent_threads_spend_exactly_the_cap, .timeout = 100) {
+    char pre[64];
+    tp *t = nh_open("esc", 1, pre);
+    grabber g[4];
+    pthread_t th[4];
+    for (int i = 0; i < 4; i++) {
+        g[i] = (grabber){pre, 0, 0, i + 1};
+        pthread_create(&th[i], NULL, grab, &g[i]);
+    }
+    int64_t sum = 0, partials = 0;
+    int spenders = 0;
+    for (int i = 0; i < 4; i++) {
+        pthread_join(th[i], NULL);
+        sum += g[i].spent;
+        partials += g[i].partials;
+        spenders += g[i].spent > 0;
+    }
+    cr_assert_geq(spenders, 2, "the grabbers did compete");
+    esc_budget b;
+    int64_t cap, granted;
+    cr_assert_eq(esc_open(t, "flash", 1, &b), TP_OK);
+    cr_assert_eq(esc_read(t, &b, &cap, &granted), TP_OK);
+    cr_assert_eq(cap, CAP);
+    cr_assert_eq(sum, CAP, "spent %lld of %d", (long long)sum, CAP);
+    cr_assert_eq(granted, CAP);
+    cr_assert_leq(partials, 4, "at most one partial grant per grabber");
+    t->ops->close(t);
+}
+
+/* Processes: one is killed with SIGKILL while holding a slice. A child's spend is what
+ * it records in shared memory; budget it was granted but had not spent when it died is
+ * stranded (under-spent), never spent twice. */
+Test(escrow, a_killed_grabber_strands_its_slice_but_never_overspends, .timeout = 100) {
+    /* No libnats in this process before the forks: a child would inherit its state
+     * (the NUID that names reply inboxes) and hear another child's replies. */
+    char pre[64];
+    snprintf(pre, sizeof pre, "esd%d", (int)getpid());
+    volatile int64_t *spent =
+        mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    cr_assert(spent != MAP_FAILED);
+    pid_t pid[3];
+    pid[0] = fork(); /* creates the streams and the record, alone */
+    if (pid[0] == 0) {
+        tp *c = nh_open_as(pre, 1);
+        esc_budget cb;
+        _exit(esc_open(c, "flash", CAP, &cb) == TP_OK ? 0 : 3);
+    }
+    int st;
+    waitpid(pid[0], &st, 0);
+    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    for (int i = 0; i < 3; i++) {
+        pid[i] = fork();
+        cr_assert(pid[i] >= 0);
+        if (pid[i] == 0) {
+            tp *c = nh_open_as(pre, 1);
+            esc_budget cb;
+            if (esc_open(c, "flash", CAP, &cb) != TP_OK) {
+                fprintf(stderr, "grabber %d: %s\n", i, tp_errmsg());
+                _exit(3);
+            }
+            unsigned s = (unsigned)i + 7;
+            for (int errors = 0;;) {
+                int64_t want = 1 + (int64_t)(rand_r(&s) % 900), got;
+                int rc = esc_take(c, &cb, want, &got);
+                spent[i] += got;   /* what it got, even when a grant failed */
+                if (rc != TP_OK) { /* engine trouble on a busy machine: a node retries */
+                    fprintf(stderr, "grabber %d: %s\n", i, tp_errmsg());
+                    if (++errors > 20) _exit(4);
+                    usleep(100000);
+                    continue;
+                }
+                if (!got) break;
+            }
+            esc_release(c, &cb);
+            c->ops->close(c);
+            _exit(0);
+        }
+    }
+    /* kill the victim once it has spent something, while the others are still at it */
+    for (int ms = 0; spent[0] < 2000 && ms < 20000; ms++)
+        usleep(1000);
+    if (spent[0] < 2000) fprintf(stderr, "note: the victim spent only %ld\n", (long)spent[0]);
+    kill(pid[0], SIGKILL);
+    waitpid(pid[0], &st, 0);
+    cr_assert(WIFSIGNALED(st));
+    for (int i = 1; i < 3; i++) {
+        waitpid(pid[i], &st, 0);
+        cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "grabber %d: status %d", i, st);
+    }
+    tp *t = nh_open_as(pre, 1);
+    esc_budget b;
+    cr_assert_eq(esc_open(t, "flash", CAP, &b), TP_OK);
+    int64_t cap, granted;
+    cr_assert_eq(esc_read(t, &b, &cap, &granted), TP_OK);
+    int64_t sum = spent[0] + spent[1] + spent[2];
+    cr_assert_leq(sum, CAP, "overspend: %lld > %d", (long long)sum, CAP);
+    cr_assert_eq(granted, CAP, "the survivors took everything that was not stranded");
+    cr_assert_leq(CAP - sum, CAP / 16 + 900, "stranded %lld: at most the victim's slice",
+                  (long long)(CAP - sum));
+    t->ops->close(t);
+}
