@@ -287,11 +287,12 @@ void explain_text(strbuf *out, const promo_result *res, const promo_receipt *r, 
         case PROMO_OUT_STOPPED:
             sb_printf(out, "not evaluated: %s stops the campaigns after it", other);
             break;
+        case PROMO_OUT_NO_CUSTOMER:
+            sb_printf(out, "no customer id: its limit of %u per customer needs one",
+                      pc->limit_customer);
+            break;
         case PROMO_OUT_LIMIT:
-            if (pc->limit_customer && (!r->customer || !r->customer->id.n))
-                sb_printf(out, "no customer id: its limit of %u per customer needs one",
-                          pc->limit_customer);
-            else if (pc->limit_customer)
+            if (pc->limit_customer)
                 sb_printf(out, "limit reached: %u per customer%s", pc->limit_customer,
                           xt_period(pc->limit_period));
             else
