@@ -351,6 +351,7 @@ static int pf_reserve(pf_build_ctx *c, pf_vec *v, size_t more) {
 
 /* Appends the atoms of need p to the uint32_t vector v; -1 when out of memory. */
 static int pf_push_need(pf_build_ctx *c, pf_vec *v, need_set p) {
+    if (p.n == 0) return 0; /* nothing to copy (v->v may still be NULL) */
     if (pf_reserve(c, v, p.n)) return -1;
     memcpy((uint32_t *)v->v + v->n, p.at, p.n * sizeof p.at[0]);
     v->n += p.n;
