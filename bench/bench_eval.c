@@ -13,9 +13,7 @@
 
 #include "bench_util.h"
 
-/* Evaluates and commits one receipt; on a conflict (another thread moved a budget or
- * this customer's state), evaluates again, as promo_process does. */
-static promo_status bench_process(promo_ctx *ctx, const promo_receipt *r, uint64_t *conflicts) {
+promo_status bench_process(promo_ctx *ctx, const promo_receipt *r, uint64_t *conflicts) {
     for (;;) {
         const promo_result *res;
         promo_status s = promo_eval(ctx, r, &res);

@@ -23,17 +23,6 @@
 
 #define SHAPES_RUN_RECEIPTS 100000u
 
-static promo_status shapes_process(promo_ctx *ctx, const promo_receipt *r) {
-    for (;;) {
-        const promo_result *res;
-        promo_status s = promo_eval(ctx, r, &res);
-        if (s != PROMO_OK) return s;
-        gb_do_not_optimize(res);
-        s = promo_commit(ctx);
-        if (s != PROMO_ECONFLICT) return s;
-    }
-}
-
 static void bm_shapes_eval(gb_state *st) {
     gen_shape shape = (gen_shape)gb_range(st, 0);
     uint32_t n = (uint32_t)gb_range(st, 1);
@@ -53,7 +42,8 @@ static void bm_shapes_eval(gb_state *st) {
     size_t i = 0;
     promo_status bad = PROMO_OK;
     while (gb_keep_running(st)) {
-        promo_status s = shapes_process(ctx, &g->r[i]);
+        uint64_t conflicts = 0;
+        promo_status s = bench_process(ctx, &g->r[i], &conflicts);
         if (s != PROMO_OK) bad = s;
         if (++i == g->n) i = 0;
     }

@@ -48,6 +48,11 @@ promo_engine *bench_engine_acquire(uint32_t ncampaigns, const char **err);
 promo_engine *bench_engine_acquire_shape(gen_shape shape, uint32_t ncampaigns, const char **err);
 void bench_engine_release(void);
 
+/* Evaluates and commits one receipt; on a conflict (another thread moved a budget or
+ * this customer's state), evaluates again (counted in *conflicts), as promo_process
+ * does (bench/bench_eval.c). */
+promo_status bench_process(promo_ctx *ctx, const promo_receipt *r, uint64_t *conflicts);
+
 /* Bytes this thread allocated / freed so far (jemalloc "thread.allocatedp" /
  * "thread.deallocatedp"); UINT64_MAX when jemalloc is not the allocator. */
 uint64_t bench_thread_allocated(void);

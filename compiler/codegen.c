@@ -470,6 +470,17 @@ static void cg_cat_items(cg *g, cg_items *it, const char *s) {
     cg_items_add(g, it, promo_hash(s, strlen(s)), s, strlen(s));
 }
 
+/* The text of a string literal, or of a number as a store id ("101"), in *len; NULL for
+ * other nodes without text. */
+static const char *cg_item_text(const ast_node *n, char buf[32], size_t *len) {
+    if (n->kind == AST_NUM) {
+        *len = (size_t)cg_int_text(n, buf);
+        return buf;
+    }
+    *len = n->str ? strlen(n->str) : 0;
+    return n->str;
+}
+
 static void cg_compare(cg *g, cg_code *k, const ast_node *n) {
     const ast_node *a = n->a, *b = n->b;
     int neg = n->op == BIN_NE;
@@ -499,12 +510,8 @@ static void cg_compare(cg *g, cg_code *k, const ast_node *n) {
         const ast_node *lit = fa ? b : a;
         if (n->op == BIN_EQ && (fa || fb) && (lit->kind == AST_STRING || lit->kind == AST_NUM)) {
             char buf[32];
-            const char *s = lit->str;
-            size_t len = s ? strlen(s) : 0;
-            if (lit->kind == AST_NUM) {
-                len = (size_t)cg_int_text(lit, buf);
-                s = buf;
-            }
+            size_t len;
+            const char *s = cg_item_text(lit, buf, &len);
             if (s) {
                 cg_emit_atom_eq(g, k, fa ? fa : fb, s, len, !fa);
                 return;
@@ -548,12 +555,8 @@ static void cg_in(cg *g, cg_code *k, const ast_node *n) {
             if (!fa) cg_strval(g, k, a);
             for (const ast_node *i = items; i; i = i->next) {
                 char buf[32];
-                const char *s = i->str;
-                size_t len = s ? strlen(s) : 0;
-                if (i->kind == AST_NUM) {
-                    len = (size_t)cg_int_text(i, buf);
-                    s = buf;
-                }
+                size_t len;
+                const char *s = cg_item_text(i, buf, &len);
                 if (s) cg_items_add(g, &it, promo_hash(s, len), s, len);
             }
             if (fa)

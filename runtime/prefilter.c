@@ -350,6 +350,15 @@ static int pf_reserve(pf_build_ctx *c, pf_vec *v, size_t more) {
     return 0;
 }
 
+/* Appends the atoms of need p to the uint32_t vector v; -1 when out of memory. */
+static int pf_push_need(pf_build_ctx *c, pf_vec *v, need_set p) {
+    if (p.n == 0) return 0; /* nothing to copy (v->v may still be NULL) */
+    if (pf_reserve(c, v, p.n)) return -1;
+    memcpy((uint32_t *)v->v + v->n, p.at, p.n * sizeof p.at[0]);
+    v->n += p.n;
+    return 0;
+}
+
 /* From each campaign's `when`, and when every reward is a line reward with a known need,
  * "some non-excluded line has one of their atoms" (runtime/need.h). */
 static void pf_req_setup(pf_build_ctx *c) {
@@ -415,10 +424,7 @@ static void pf_req_setup(pf_build_ctx *c) {
     for (uint32_t h = 0; h < b->nhist; h++) {
         ix->hist_off[h] = (uint32_t)hat.n;
         if (b->hist[h].pred == PRED_ALL_LINES) continue;
-        need_set p = need_pred(b, &na, b->hist[h].pred);
-        if (pf_reserve(c, &hat, p.n)) break;
-        memcpy((uint32_t *)hat.v + hat.n, p.at, p.n * sizeof p.at[0]);
-        hat.n += p.n;
+        if (pf_push_need(c, &hat, need_pred(b, &na, b->hist[h].pred))) break;
     }
     ix->hist_off[b->nhist] = (uint32_t)hat.n;
     ix->hist_atoms = hat.v;
@@ -577,10 +583,7 @@ static void pf_pred_need_setup(pf_build_ctx *c) {
         if (b->blocks[i].kind != PB_BLOCK_PRED || !ix->ncat || ix->pred_atom[i] != PF_NONE ||
             ix->mprog_off[i] != PF_NONE)
             continue;
-        need_set p = need_pred(b, &na, i);
-        if (pf_reserve(c, &at, p.n)) break;
-        memcpy((uint32_t *)at.v + at.n, p.at, p.n * sizeof p.at[0]);
-        at.n += p.n;
+        if (pf_push_need(c, &at, need_pred(b, &na, i))) break;
     }
     ix->pred_need_off[b->nblocks] = (uint32_t)at.n;
     ix->pred_need_atoms = at.v;
