@@ -343,6 +343,7 @@ static void run_eval_line(run_state *R, run_cx *s, const run_line *L) {
     s->res = NULL;
     s->lineno = L->lineno;
     if (L->toolong) {
+        if (L->len) id = (promo_str){L->p, (uint32_t)L->len};
         run_error(s, id, R->toolong_msg);
         return;
     }
@@ -402,7 +403,8 @@ static void run_commit_cx(run_state *R, run_cx *s) {
     /* A return or cancel was committed while this line was evaluated: what it read may
      * have included budget that was given back since (see the top of the file). */
     int op = s->proto ? s->op.op : PROMO_OP_CONFIRM;
-    if ((s->fails != atomic_load(&R->fails) || op == PROMO_OP_CALCULATE) && run_reeval(R, s)) return;
+    if ((s->fails != atomic_load(&R->fails) || op == PROMO_OP_CALCULATE) && run_reeval(R, s))
+        return;
     if (op == PROMO_OP_CALCULATE) {
         s->pending = 0;
         return;
@@ -716,12 +718,15 @@ static int run_fill(run_state *R) {
     }
 }
 
-/* Publishes one line (main thread; the ring has room). */
+/* Publishes one line (main thread; the ring has room). A too-long line is published
+ * as the copy of its id (run_leading_id) that its slot owns, or empty. */
 static void run_publish(run_state *R, const char *line, size_t len, int toolong) {
     run_line *L = &R->ring[R->pub % RUN_RING];
-    if (len && line[len - 1] == '\r') len--;
+    if (L->toolong && L->len) xfree((void *)L->p); /* the slot's line is committed */
+    if (!toolong && len && line[len - 1] == '\r') len--;
     /* Files saved by some Windows tools start with a UTF-8 byte order mark. */
-    if (R->lineno == 0 && len >= 3 && !memcmp(line, "\xEF\xBB\xBF", 3)) line += 3, len -= 3;
+    if (!toolong && R->lineno == 0 && len >= 3 && !memcmp(line, "\xEF\xBB\xBF", 3))
+        line += 3, len -= 3;
     L->p = line;
     L->len = len;
     L->lineno = ++R->lineno;
@@ -745,11 +750,43 @@ static void run_chunk_size(run_chunk *c, size_t cap) {
     c->cap = cap;
 }
 
+/* The id of a line too long to read whole when the line starts with it
+ * (`{"id":"..."`): a copy for its error record (NULL when it does not, or when the id
+ * is not plain printable ASCII of at most 256 bytes: the record then has "id":null). */
+static char *run_leading_id(const char *p, size_t n, size_t *len) {
+    size_t i = 0, from;
+    if (n > 4096) n = 4096;
+    if (n >= 3 && !memcmp(p, "\xEF\xBB\xBF", 3)) i = 3;
+#define RUN_WS                                                                                     \
+    while (i < n && (p[i] == ' ' || p[i] == '\t' || p[i] == '\r'))                                 \
+    i++
+    RUN_WS;
+    if (i >= n || p[i++] != '{') return NULL;
+    RUN_WS;
+    if (n - i < 4 || memcmp(p + i, "\"id\"", 4)) return NULL;
+    i += 4;
+    RUN_WS;
+    if (i >= n || p[i++] != ':') return NULL;
+    RUN_WS;
+#undef RUN_WS
+    if (i >= n || p[i++] != '"') return NULL;
+    for (from = i; i < n && p[i] != '"'; i++)
+        if (p[i] == '\\' || p[i] < 0x20 || p[i] > 0x7e) return NULL;
+    if (i >= n || i - from > 256) return NULL;
+    *len = i - from;
+    char *id = xmalloc(*len + 1);
+    memcpy(id, p + from, *len);
+    id[*len] = 0;
+    return id;
+}
+
 /* A line longer than RUN_MAX_LINE: its error record is published and the rest of the
  * line skipped. */
 static int run_skip_long_line(run_state *R) {
-    run_publish(R, "", 0, 1);
     run_chunk *c = &R->chunks[R->cur];
+    size_t idlen = 0;
+    char *id = run_leading_id(c->buf, R->end, &idlen);
+    run_publish(R, id ? id : "", id ? idlen : 0, 1);
     R->pos = R->scan = R->end = 0;
     for (;;) {
         int r = run_fill(R);
@@ -1019,6 +1056,8 @@ static void run_cleanup(run_state *R) {
         xfree(R->thr[t].cx);
     }
     xfree(R->thr);
+    for (unsigned i = 0; R->ring && i < RUN_RING; i++) /* ids of too-long lines */
+        if (R->ring[i].toolong && R->ring[i].len) xfree((void *)R->ring[i].p);
     xfree(R->ring_mem);
     promo_engine_free(R->eng);
     for (unsigned i = 0; i < RUN_CHUNKS; i++)

@@ -63,6 +63,24 @@ sed -n 3p "$T/short.out" | grep -qF '"applied":["base_1"]' || fail "limit: $(sed
     fail "huge line record: $(sed -n 2p "$T/huge.out" | head -c 200)"
 sed -n 3p "$T/huge.out" | grep -q '^{"id":"c","total":300.50,' || fail "after the huge line"
 
+# a too-long line that starts with its id keeps it in its error record (two in a row,
+# each with its own id; a non-ASCII id is not guessed at: null)
+{
+    printf '{"id":"big-1","lines":['; head -c 70000000 /dev/zero | tr '\0' ' '; echo ']}'
+    printf ' { "id" : "big/2", "x":"'; head -c 70000000 /dev/zero | tr '\0' 'y'; echo '"}'
+    printf '{"id":"\xd1\x8f","x":"'; head -c 70000000 /dev/zero | tr '\0' 'y'; echo '"}'
+    rcpt c c1; echo
+} > "$T/huge2.jsonl"
+"$PROMO" run --threads 2 "$T/set.pbc" "$T/huge2.jsonl" > "$T/huge2.out" || fail "huge ids: exit $?"
+rm -f "$T/huge2.jsonl"
+[ "$(sed -n 1p "$T/huge2.out")" = '{"id":"big-1","error":"line 1: line too long (more than 67108864 bytes)"}' ] ||
+    fail "huge line id 1: $(sed -n 1p "$T/huge2.out" | head -c 200)"
+[ "$(sed -n 2p "$T/huge2.out")" = '{"id":"big/2","error":"line 2: line too long (more than 67108864 bytes)"}' ] ||
+    fail "huge line id 2: $(sed -n 2p "$T/huge2.out" | head -c 200)"
+[ "$(sed -n 3p "$T/huge2.out")" = '{"id":null,"error":"line 3: line too long (more than 67108864 bytes)"}' ] ||
+    fail "huge line id 3: $(sed -n 3p "$T/huge2.out" | head -c 200)"
+sed -n 4p "$T/huge2.out" | grep -q '^{"id":"c","total":300.50,' || fail "after the huge ids"
+
 # ---- many more lines than the ring holds (4096), most of them blank ------------------
 awk 'BEGIN {
     for (i = 1; i <= 30000; i++) {
