@@ -18,8 +18,8 @@ int cmd_plan(int argc, char **argv);   /* promo plan OLD.pbc NEW.pbc receipts.js
 int cmd_explain(int argc, char **argv);
 int cmd_lsp(int argc, char **argv);
 /* promo lsp: the language server on stdio */ /* promo explain CODE | set.pbc receipt */
-int cmd_node(int argc, char **argv);   /* promo node set.pbc --nats URLS --id N (node/) */
-int cmd_client(int argc, char **argv); /* promo client --nats URLS [ops.jsonl] (node/) */
+int cmd_node(int argc, char **argv);          /* promo node set.pbc --nats URLS --id N (node/) */
+int cmd_client(int argc, char **argv);        /* promo client --nats URLS [ops.jsonl] (node/) */
 
 #include <stddef.h>
 #include <stdint.h>

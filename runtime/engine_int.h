@@ -31,7 +31,7 @@ struct promo_engine {
     stk_budget *budgets; /* every counter ever created; freed with the engine */
     promo_store store;
     int own_store;
-    pthread_mutex_t cmu; /* serializes commits (budget checks + the store write) */
+    pthread_mutex_t cmu;   /* serializes commits (budget checks + the store write) */
     promo_allocator alloc; /* every allocation of the engine and its ctxs */
 };
 

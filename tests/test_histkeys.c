@@ -74,15 +74,16 @@ Test(histkeys, unrelated_changes_keep_the_keys) {
 }
 
 Test(histkeys, different_predicates_and_kinds_differ) {
-    promo_bundle *b = hk_build("campaign c {\n"
-                               "    when history.sum(lines where category \"coffee\", 30 days) > 1\n"
-                               "     and history.sum(lines where category \"coffe\", 30 days) > 1\n"
-                               "     and history.count(lines where category \"coffee\", 30 days) > 1\n"
-                               "     and history.sum(lines where qty > 2, 30 days) > 1\n"
-                               "     and history.sum(lines where qty > 3, 30 days) > 1\n"
-                               "     and history.sum(lines where qty >= 2, 30 days) > 1\n"
-                               "    then points 1\n"
-                               "}\n");
+    promo_bundle *b =
+        hk_build("campaign c {\n"
+                 "    when history.sum(lines where category \"coffee\", 30 days) > 1\n"
+                 "     and history.sum(lines where category \"coffe\", 30 days) > 1\n"
+                 "     and history.count(lines where category \"coffee\", 30 days) > 1\n"
+                 "     and history.sum(lines where qty > 2, 30 days) > 1\n"
+                 "     and history.sum(lines where qty > 3, 30 days) > 1\n"
+                 "     and history.sum(lines where qty >= 2, 30 days) > 1\n"
+                 "    then points 1\n"
+                 "}\n");
     cr_assert_eq(b->nhist, 6);
     for (uint32_t i = 0; i < b->nhist; i++)
         for (uint32_t j = i + 1; j < b->nhist; j++)
