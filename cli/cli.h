@@ -7,19 +7,18 @@
 #ifndef PROMO_CLI_H
 #define PROMO_CLI_H
 
-int cmd_check(int argc, char **argv);  /* promo check FILES/DIRS... */
-int cmd_build(int argc, char **argv);  /* promo build FILES/DIRS... -o set.pbc */
-int cmd_disasm(int argc, char **argv); /* promo disasm set.pbc */
-int cmd_run(int argc, char **argv);    /* promo run set.pbc [receipts.jsonl] */
-int cmd_test(int argc, char **argv);   /* promo test FILES/DIRS... */
-int cmd_fmt(int argc, char **argv);    /* promo fmt FILES... */
-int cmd_state(int argc, char **argv);  /* promo state COMMAND DIR [ID] */
-int cmd_plan(int argc, char **argv);   /* promo plan OLD.pbc NEW.pbc receipts.jsonl */
-int cmd_explain(int argc, char **argv);
-int cmd_lsp(int argc, char **argv);
-/* promo lsp: the language server on stdio */ /* promo explain CODE | set.pbc receipt */
-int cmd_node(int argc, char **argv);          /* promo node set.pbc --nats URLS --id N (node/) */
-int cmd_client(int argc, char **argv);        /* promo client --nats URLS [ops.jsonl] (node/) */
+int cmd_check(int argc, char **argv);   /* promo check FILES/DIRS... */
+int cmd_build(int argc, char **argv);   /* promo build FILES/DIRS... -o set.pbc */
+int cmd_disasm(int argc, char **argv);  /* promo disasm set.pbc */
+int cmd_run(int argc, char **argv);     /* promo run set.pbc [receipts.jsonl] */
+int cmd_test(int argc, char **argv);    /* promo test FILES/DIRS... */
+int cmd_fmt(int argc, char **argv);     /* promo fmt FILES... */
+int cmd_state(int argc, char **argv);   /* promo state COMMAND DIR [ID] */
+int cmd_plan(int argc, char **argv);    /* promo plan OLD.pbc NEW.pbc receipts.jsonl */
+int cmd_explain(int argc, char **argv); /* promo explain CODE | set.pbc receipt */
+int cmd_lsp(int argc, char **argv);     /* promo lsp: the language server on stdio */
+int cmd_node(int argc, char **argv);    /* promo node set.pbc --nats URLS --id N (node/) */
+int cmd_client(int argc, char **argv);  /* promo client --nats URLS [ops.jsonl] (node/) */
 
 #include <stddef.h>
 #include <stdint.h>
