@@ -1074,7 +1074,7 @@ static char *parse_propose(parse_ctx *ctx, int found, const YYLTYPE *loc, const 
 static int yyreport_syntax_error(const yypcontext_t *yctx, parse_ctx *ctx) {
     yysymbol_kind_t syms[YYNTOKENS];
     int nsym = yypcontext_expected_tokens(yctx, syms, YYNTOKENS);
-    int map[YYNTOKENS], exp[YYNTOKENS], nexp = 0;
+    int map[YYNTOKENS], exp[YYNTOKENS] = {0}, nexp = 0;
     parse_sym_tokens(map);
     for (int i = 0; i < nsym; i++) exp[nexp++] = map[syms[i]];
     int found = map[yypcontext_token(yctx)];

@@ -413,7 +413,7 @@ static int tpn_kv_get(tp *t, tp_bucket b, const char *key, tp_kv *out) {
     char stream[96], subj[192];
     tpn_kv_names(n, b, key, stream, subj);
     memset(out, 0, sizeof *out);
-    uint64_t last;
+    uint64_t last = 0;
     natsMsg *m;
     int rc = tpn_last_seq(n, stream, &last);
     if (rc == TP_OK) rc = tpn_last_msg(n, stream, subj, &m);
@@ -479,7 +479,7 @@ static int tpn_log_last(tp *t, uint32_t part, uint64_t *seq) {
 static int tpn_log_read(tp *t, uint32_t part, uint64_t after,
                         int (*fn)(void *, uint64_t, const char *, int), void *arg) {
     tpn *n = TPN(t);
-    uint64_t last;
+    uint64_t last = 0;
     int rc = tpn_log_last(t, part, &last);
     if (rc != TP_OK || last <= after) return rc;
     char subj[96], stream[96];
