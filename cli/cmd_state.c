@@ -15,6 +15,7 @@
 #include "cli.h"
 #include "ops.h"
 #include "promo.h"
+#include "rbuf.h"
 #include "stacking.h"
 #include "store_internal.h"
 #include "store_kv.h"
@@ -138,11 +139,13 @@ static int st_receipt_one(void *u, const void *k, size_t kl, const void *v, size
     if (kl < n + 1 || key[0] != 'J' || memcmp(key + 1, w->o->arg, n)) return 0;
     if (kl > n + 1 && key[n + 1] != 0) return 0;
     strbuf *b = &w->out;
-    size_t at = b->len;
-    if (ops_journal_describe(key + 1, kl - 1, v, vl, b)) {
-        b->len = at;
+    rbuf d;
+    rb_init(&d, NULL);
+    if (ops_journal_describe(key + 1, kl - 1, v, vl, &d))
         sb_puts(b, "{\"error\":\"corrupt journal entry\"}");
-    }
+    else
+        sb_add(b, d.data, d.len);
+    rb_free(&d);
     sb_putc(b, '\n');
     w->found++;
     return 0;
@@ -357,8 +360,11 @@ int cmd_state(int argc, char **argv) {
         break;
     }
     case 5: {
-        rc = ops_verify(&s, &w.out);
-        if (w.out.len) fwrite(w.out.data, 1, w.out.len, rc ? stderr : stdout);
+        rbuf rep;
+        rb_init(&rep, NULL);
+        rc = ops_verify(&s, &rep);
+        if (rep.len) fwrite(rep.data, 1, rep.len, rc ? stderr : stdout);
+        rb_free(&rep);
         if (rc < 0) rc = 2;
         break;
     }

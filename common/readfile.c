@@ -11,7 +11,24 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+static void *rf_libc_realloc(void *ud, void *p, size_t n) {
+    (void)ud;
+    return realloc(p, n);
+}
+
+static void rf_libc_free(void *ud, void *p) {
+    (void)ud;
+    free(p);
+}
+
+static const rf_alloc rf_libc = {rf_libc_realloc, rf_libc_free, NULL};
+
 int rf_read(const char *path, size_t cap, char **data, size_t *len) {
+    return rf_read_with(NULL, path, cap, data, len);
+}
+
+int rf_read_with(const rf_alloc *a, const char *path, size_t cap, char **data, size_t *len) {
+    if (!a) a = &rf_libc;
     *data = NULL;
     *len = 0;
     /* O_NONBLOCK: opening a FIFO without a writer must not hang. */
@@ -30,7 +47,7 @@ int rf_read(const char *path, size_t cap, char **data, size_t *len) {
     else if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) != 0)
         err = errno;
     size_t n = 0, size = S_ISREG(st.st_mode) ? (size_t)st.st_size + 1 : 65536;
-    char *buf = err ? NULL : malloc(size + 1);
+    char *buf = err ? NULL : a->realloc(a->ud, NULL, size + 1);
     if (!err && !buf) err = ENOMEM;
     while (!err) {
         if (n == size) { /* a growing file or a pipe */
@@ -39,7 +56,7 @@ int rf_read(const char *path, size_t cap, char **data, size_t *len) {
                 break;
             }
             size_t ns = size * 2 > cap + 1 ? cap + 1 : size * 2;
-            char *b2 = realloc(buf, ns + 1);
+            char *b2 = a->realloc(a->ud, buf, ns + 1);
             if (!b2) {
                 err = ENOMEM;
                 break;
@@ -58,7 +75,7 @@ int rf_read(const char *path, size_t cap, char **data, size_t *len) {
     }
     close(fd);
     if (err) {
-        free(buf);
+        if (buf) a->free(a->ud, buf);
         return err;
     }
     buf[n] = 0;

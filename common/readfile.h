@@ -18,6 +18,15 @@ enum {
  * value (EISDIR, ENOMEM, ...) or RF_*; *data is NULL. */
 int rf_read(const char *path, size_t cap, char **data, size_t *len);
 
+/* The same, *data allocated through a (libpromo's allocator hook; NULL = libc):
+ * realloc(ud, NULL, n) acts as malloc, free(ud, p) releases. */
+typedef struct rf_alloc {
+    void *(*realloc)(void *ud, void *p, size_t n);
+    void (*free)(void *ud, void *p);
+    void *ud;
+} rf_alloc;
+int rf_read_with(const rf_alloc *a, const char *path, size_t cap, char **data, size_t *len);
+
 /* The text of an rf_read error: "Is a directory", "not a regular file", ... */
 const char *rf_strerror(int err, size_t cap, char *buf, size_t buflen);
 

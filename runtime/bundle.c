@@ -562,8 +562,8 @@ promo_status promo_bundle_load_memory(const void *data, size_t len, promo_bundle
     return promo_bundle_load_memory_with(data, len, NULL, out, errbuf, errlen);
 }
 
-promo_status promo_bundle_load_file(const char *path, promo_bundle **out, char *errbuf,
-                                    size_t errlen) {
+promo_status promo_bundle_load_file_with(const char *path, const promo_allocator *alloc,
+                                         promo_bundle **out, char *errbuf, size_t errlen) {
     if (out) *out = NULL;
     if (errbuf && errlen) errbuf[0] = 0;
     if (!path || !out) {
@@ -573,7 +573,9 @@ promo_status promo_bundle_load_file(const char *path, promo_bundle **out, char *
     }
     char *mem;
     size_t len;
-    int err = rf_read(path, PROMO_MAX_BUNDLE_BYTES, &mem, &len);
+    const promo_allocator *a = pa_or_default(alloc);
+    rf_alloc ra = {a->realloc, a->free, a->ud};
+    int err = rf_read_with(&ra, path, PROMO_MAX_BUNDLE_BYTES, &mem, &len);
     if (err) {
         char why[64];
         if (errbuf && errlen)
@@ -582,7 +584,12 @@ promo_status promo_bundle_load_file(const char *path, promo_bundle **out, char *
                                    : rf_strerror(err, PROMO_MAX_BUNDLE_BYTES, why, sizeof why));
         return err == ENOMEM ? PROMO_ENOMEM : PROMO_EIO;
     }
-    return bundle_load_owned((unsigned char *)mem, len, out, errbuf, errlen);
+    return bundle_load_owned_with((unsigned char *)mem, len, alloc, out, errbuf, errlen);
+}
+
+promo_status promo_bundle_load_file(const char *path, promo_bundle **out, char *errbuf,
+                                    size_t errlen) {
+    return promo_bundle_load_file_with(path, NULL, out, errbuf, errlen);
 }
 
 void promo_bundle_retain(promo_bundle *b) {

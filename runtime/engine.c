@@ -169,6 +169,7 @@ promo_status promo_engine_new(promo_bundle *bundle, const promo_engine_opts *opt
         pthread_mutex_unlock(&e->mu);
     }
     if (!g) {
+        if (opts && opts->store.ops) e->own_store = 0; /* a failure leaves it the caller's */
         promo_engine_free(e);
         return PROMO_ENOMEM;
     }
@@ -290,7 +291,7 @@ void promo_ctx_free(promo_ctx *c) {
     if (c->reader) e->store.ops->reader_free(e->store.self, c->reader);
     ops_free(c->ops);
     ops_json_free(c->opsjson);
-    free(c->bd);
+    pa_free(&e->alloc, c->bd);
     pa_free(&e->alloc, c);
 }
 
@@ -303,7 +304,7 @@ static int stk_grow_bd(promo_ctx *c, uint32_t n) {
     uint32_t nc = c->cap_bd ? c->cap_bd * 2 : 16;
     while (nc < n)
         nc *= 2;
-    promo_budget_delta *p = realloc(c->bd, nc * sizeof *p);
+    promo_budget_delta *p = pa_realloc(&c->e->alloc, c->bd, nc * sizeof *p);
     if (!p) return -1;
     c->bd = p;
     c->cap_bd = nc;

@@ -19,13 +19,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc.h"
 #include "bundle.h"
 #include "engine_int.h"
 #include "hash.h"
 #include "ops.h"
 #include "store_internal.h"
 #include "store_kv.h"
-#include "strbuf.h"
+#include "rbuf.h"
 
 #define JR_MAGIC        0x314a5250u /* "PRJ1" */
 #define JF_MAGIC        0x31465250u /* "PRF1" */
@@ -91,11 +92,12 @@ typedef struct jr_view {
 } jr_view;
 
 struct ops_scratch {
-    strbuf jr;  /* the journal entry being written */
-    strbuf rec; /* the output record */
-    strbuf key; /* a refund key */
-    strbuf old; /* a copy of the journal entry a return changes */
-    strbuf rf;  /* the refund record */
+    const promo_allocator *a; /* the engine's: every buffer below */
+    rbuf jr;                  /* the journal entry being written */
+    rbuf rec;                 /* the output record */
+    rbuf key;                 /* a refund key */
+    rbuf old;                 /* a copy of the journal entry a return changes */
+    rbuf rf;                  /* the refund record */
     int64_t *w, *sp, *rem, *req, *refund, *ptsback;
     size_t cap_w, cap_sp, cap_rem, cap_req, cap_refund, cap_pts;
     promo_delta *d;
@@ -103,37 +105,54 @@ struct ops_scratch {
     size_t cap_d, cap_bd;
 };
 
+static void ops_scratch_init(struct ops_scratch *o, const promo_allocator *a) {
+    memset(o, 0, sizeof *o);
+    o->a = a;
+    rb_init(&o->jr, a);
+    rb_init(&o->rec, a);
+    rb_init(&o->key, a);
+    rb_init(&o->old, a);
+    rb_init(&o->rf, a);
+}
+
+/* The buffers of o (not o itself). */
+static void ops_scratch_fini(struct ops_scratch *o) {
+    rb_free(&o->jr);
+    rb_free(&o->rec);
+    rb_free(&o->key);
+    rb_free(&o->old);
+    rb_free(&o->rf);
+    pa_free(o->a, o->w);
+    pa_free(o->a, o->sp);
+    pa_free(o->a, o->rem);
+    pa_free(o->a, o->req);
+    pa_free(o->a, o->refund);
+    pa_free(o->a, o->ptsback);
+    pa_free(o->a, o->d);
+    pa_free(o->a, o->bd);
+}
+
 void ops_free(struct ops_scratch *o) {
     if (!o) return;
-    sb_free(&o->jr);
-    sb_free(&o->rec);
-    sb_free(&o->key);
-    sb_free(&o->old);
-    sb_free(&o->rf);
-    free(o->w);
-    free(o->sp);
-    free(o->rem);
-    free(o->req);
-    free(o->refund);
-    free(o->ptsback);
-    free(o->d);
-    free(o->bd);
-    free(o);
+    ops_scratch_fini(o);
+    pa_free(o->a, o);
 }
 
 static struct ops_scratch *ops_get(promo_ctx *c) {
-    if (!c->ops) c->ops = calloc(1, sizeof *c->ops);
+    if (!c->ops && (c->ops = pa_malloc(&c->e->alloc, sizeof *c->ops)))
+        ops_scratch_init(c->ops, &c->e->alloc);
     return c->ops;
 }
 
 /* Grows *p to n elements of `elem` bytes; 0 or -1. */
-static int ops_grow(void *pp, size_t *cap, size_t n, size_t elem) {
+static int ops_grow(const promo_allocator *a, void *pp, size_t *cap, size_t n, size_t elem) {
     void **p = pp;
     if (n <= *cap) return 0;
     size_t nc = *cap ? *cap : 16;
     while (nc < n)
         nc *= 2;
-    void *q = realloc(*p, nc * elem);
+    if (nc > SIZE_MAX / elem) return -1;
+    void *q = pa_realloc(a, *p, nc * elem);
     if (!q) return -1;
     *p = q;
     *cap = nc;
@@ -288,7 +307,7 @@ static void ops_shares(struct ops_scratch *o, const jr_view *v, uint32_t p) {
     int64_t W = 0;
     for (uint32_t i = 0; i < n; i++)
         W += v->lines[i].weight;
-    if (ops_grow(&o->w, &o->cap_w, n + 1, sizeof *o->w)) return;
+    if (ops_grow(o->a, &o->w, &o->cap_w, n + 1, sizeof *o->w)) return;
     for (uint32_t i = 0; i < n; i++)
         o->w[i] = v->lines[i].weight;
     if (W > 0) {
@@ -313,9 +332,9 @@ static int ops_build_entry(promo_ctx *c, struct ops_scratch *o, const promo_rece
         if (s->deltas[d].key != STK_VISITS_KEY) nlimit++;
     /* points spread over the lines: weights = final of the lines not excluded, else
      * every line's amount */
-    if (ops_grow(&o->w, &o->cap_w, n + 1, sizeof *o->w) ||
-        ops_grow(&o->sp, &o->cap_sp, n + 1, sizeof *o->sp) ||
-        ops_grow(&o->rem, &o->cap_rem, n + 1, sizeof *o->rem))
+    if (ops_grow(o->a, &o->w, &o->cap_w, n + 1, sizeof *o->w) ||
+        ops_grow(o->a, &o->sp, &o->cap_sp, n + 1, sizeof *o->sp) ||
+        ops_grow(o->a, &o->rem, &o->cap_rem, n + 1, sizeof *o->rem))
         return -1;
     int64_t W = 0;
     for (uint32_t i = 0; i < n; i++) {
@@ -333,23 +352,23 @@ static int ops_build_entry(promo_ctx *c, struct ops_scratch *o, const promo_rece
     size_t jl0 = o->rec.len; /* the result JSON is in o->rec */
     uint32_t cust_len = s->has_customer_state ? s->customer.n : 0;
 
-    strbuf *j = &o->jr;
-    j->len = 0;
+    rbuf *j = &o->jr;
+    rb_clear(j);
     jr_hdr h = {JR_MAGIC,     PROMO_RS_CONFIRMED, hash,         r->date, cust_len, n, nattr, nlimit,
                 res->npoints, (uint32_t)strings,  (uint32_t)jl0};
-    sb_add(j, &h, sizeof h);
-    if (cust_len) sb_add(j, s->customer.p, cust_len);
-    sb_zero(j, ops_pad8(cust_len) - cust_len);
+    rb_add(j, &h, sizeof h);
+    if (cust_len) rb_add(j, s->customer.p, cust_len);
+    rb_zero(j, ops_pad8(cust_len) - cust_len);
     for (uint32_t i = 0; i < n; i++) {
         jr_line l = {r->lines[i].qty, res->lines[i].final, 0, o->w[i]};
-        sb_add(j, &l, sizeof l);
+        rb_add(j, &l, sizeof l);
     }
     uint32_t wrote = 0;
     for (uint32_t d = 0; d < s->nhist_deltas; d++)
         for (uint32_t k = s->hist_off[d]; k < s->hist_off[d + 1]; k++) {
             jr_attr a = {s->deltas[d].key, s->hist_lines[k].value, s->hist_lines[k].line, JA_HIST,
                          0};
-            sb_add(j, &a, sizeof a);
+            rb_add(j, &a, sizeof a);
             wrote++;
         }
     for (uint32_t i = 0; i < n; i++)
@@ -357,14 +376,14 @@ static int ops_build_entry(promo_ctx *c, struct ops_scratch *o, const promo_rece
             const promo_by *by = &res->by[res->lines[i].by_off + k];
             const pb_campaign *cp = &b->campaigns[by->campaign];
             jr_attr a = {cp->id_hash, by->amount, i, JA_DISCOUNT, cp->budget >= 0};
-            sb_add(j, &a, sizeof a);
+            rb_add(j, &a, sizeof a);
             wrote++;
         }
     if (wrote != nattr) return -1;
     for (uint32_t d = s->nhist_deltas; d < s->ndeltas; d++)
         if (s->deltas[d].key != STK_VISITS_KEY) {
             jr_limit l = {s->deltas[d].key, s->deltas[d].day, 0};
-            sb_add(j, &l, sizeof l);
+            rb_add(j, &l, sizeof l);
         }
     uint32_t off = 0;
     for (uint32_t p = 0; p < res->npoints; p++) {
@@ -372,15 +391,15 @@ static int ops_build_entry(promo_ctx *c, struct ops_scratch *o, const promo_rece
         jr_pts e = {
             cp->id_hash, res->points[p].points, off, bundle_strlen(b, cp->id), cp->budget >= 0, 0};
         off += e.id_len;
-        sb_add(j, &e, sizeof e);
+        rb_add(j, &e, sizeof e);
     }
     for (uint32_t p = 0; p < res->npoints; p++) {
         const pb_campaign *cp = &b->campaigns[res->points[p].campaign];
-        sb_add(j, bundle_str(b, cp->id), bundle_strlen(b, cp->id));
+        rb_add(j, bundle_str(b, cp->id), bundle_strlen(b, cp->id));
     }
-    sb_zero(j, strings - off);
-    sb_add(j, o->rec.data, jl0);
-    return 0;
+    rb_zero(j, strings - off);
+    rb_add(j, o->rec.data, jl0);
+    return j->oom ? -1 : 0;
 }
 
 /* ------------------------------------------------------------- records ---- */
@@ -389,12 +408,12 @@ static const char *const ops_state_text[] = {"none", "confirmed", "partially_ret
                                              "cancelled"};
 static const char *const ops_op_text[] = {"confirm", "calculate", "cancel", "return"};
 
-static void ops_qty(strbuf *b, int64_t q) { /* thousandths as a JSON number */
+static void ops_qty(rbuf *b, int64_t q) { /* thousandths as a JSON number */
     if (q < 0) {
-        sb_putc(b, '-');
+        rb_putc(b, '-');
         q = -q;
     }
-    sb_printf(b, "%lld", (long long)(q / 1000));
+    rb_printf(b, "%lld", (long long)(q / 1000));
     int64_t f = q % 1000;
     if (f) {
         char t[5];
@@ -405,43 +424,51 @@ static void ops_qty(strbuf *b, int64_t q) { /* thousandths as a JSON number */
         size_t k = 4;
         while (t[k - 1] == '0')
             k--;
-        sb_add(b, t, k);
+        rb_add(b, t, k);
     }
 }
 
 /* JSON `json` (an object) with extra fields before its closing brace, into o->rec. */
 static void ops_decorate(struct ops_scratch *o, const char *json, size_t n, int op, int echo,
                          int dup) {
-    strbuf *b = &o->rec;
+    rbuf *b = &o->rec;
     if (json != b->data) {
-        b->len = 0;
-        sb_add(b, json, n);
+        rb_clear(b);
+        rb_add(b, json, n);
     } else {
         b->len = n;
     }
     if (!echo && !dup) {
-        sb_cstr(b);
+        rb_cstr(b);
         return;
     }
     if (b->len && b->data[b->len - 1] == '}') b->len--;
     if (echo) {
-        sb_puts(b, ",\"op\":\"");
-        sb_puts(b, ops_op_text[op]);
-        sb_putc(b, '"');
+        rb_puts(b, ",\"op\":\"");
+        rb_puts(b, ops_op_text[op]);
+        rb_putc(b, '"');
     }
-    if (dup) sb_puts(b, ",\"duplicate\":true");
-    sb_putc(b, '}');
+    if (dup) rb_puts(b, ",\"duplicate\":true");
+    rb_putc(b, '}');
 }
 
-static void ops_out(promo_op_result *out, struct ops_scratch *o) {
-    out->json = sb_cstr(&o->rec);
+/* The record in o->rec as the result's JSON; PROMO_ENOMEM when building it failed. */
+static promo_status ops_out(promo_ctx *c, promo_op_result *out, struct ops_scratch *o) {
+    if (o->rec.oom) return eng_err(c, PROMO_ENOMEM, NULL);
+    out->json = rb_cstr(&o->rec);
     out->json_len = o->rec.len;
+    return PROMO_OK;
 }
 
 /* ------------------------------------------------------ confirm / calculate ---- */
 
 static promo_status ops_refuse(promo_ctx *c, const char *msg) {
     return eng_err(c, PROMO_EINPUT, msg);
+}
+
+/* A store call that failed: out of memory stays PROMO_ENOMEM, the rest is PROMO_ESTATE. */
+static promo_status ops_store_err(promo_ctx *c, promo_status st, const char *msg) {
+    return st == PROMO_ENOMEM ? eng_err(c, st, NULL) : eng_err(c, PROMO_ESTATE, msg);
 }
 
 promo_status ops_prepare(promo_ctx *c, const promo_op *op, promo_op_result *out, int *pending) {
@@ -473,8 +500,9 @@ promo_status ops_prepare(promo_ctx *c, const promo_op *op, promo_op_result *out,
         const void *data;
         size_t len;
         promo_store *st = &c->e->store;
-        if (st->ops->journal(st->self, &c->reader, r->id, &data, &len) != PROMO_OK)
-            return eng_err(c, PROMO_ESTATE, "state store: journal read failed");
+        promo_status js;
+        if ((js = st->ops->journal(st->self, &c->reader, r->id, &data, &len)) != PROMO_OK)
+            return ops_store_err(c, js, "state store: journal read failed");
         if (data) {
             jr_view v;
             if (ops_view(data, len, &v))
@@ -484,21 +512,21 @@ promo_status ops_prepare(promo_ctx *c, const promo_op *op, promo_op_result *out,
             ops_decorate(o, v.json, v.h.json_len, op->op, echo, 1);
             out->duplicate = 1;
             out->state = (int)v.h.state;
-            ops_out(out, o);
-            return PROMO_OK;
+            return ops_out(c, out, o);
         }
     }
     const promo_result *res;
     promo_status st = promo_eval(c, r, &res);
     if (st != PROMO_OK) return st;
-    strbuf *b = &o->rec;
+    rbuf *b = &o->rec;
+    rb_clear(b);
     for (;;) {
         size_t need = promo_result_to_json(res, b->data, b->cap);
         if (need < b->cap) {
             b->len = need;
             break;
         }
-        sb_reserve(b, need + 1 - b->len);
+        if (rb_reserve(b, need + 1 - b->len)) return eng_err(c, PROMO_ENOMEM, NULL);
     }
     out->result = res;
     if (op->op == PROMO_OP_CONFIRM) {
@@ -507,8 +535,7 @@ promo_status ops_prepare(promo_ctx *c, const promo_op *op, promo_op_result *out,
         *pending = 1;
     }
     ops_decorate(o, b->data, b->len, op->op, echo, 0);
-    ops_out(out, o);
-    return PROMO_OK;
+    return ops_out(c, out, o);
 }
 
 /* ---------------------------------------------------------- cancel / return ---- */
@@ -516,7 +543,7 @@ promo_status ops_prepare(promo_ctx *c, const promo_op *op, promo_op_result *out,
 static int ops_add_delta(struct ops_scratch *o, size_t *nd, uint64_t key, int32_t day,
                          int64_t add) {
     if (!add) return 0;
-    if (ops_grow(&o->d, &o->cap_d, *nd + 1, sizeof *o->d)) return -1;
+    if (ops_grow(o->a, &o->d, &o->cap_d, *nd + 1, sizeof *o->d)) return -1;
     o->d[(*nd)++] = (promo_delta){key, day, add};
     return 0;
 }
@@ -528,7 +555,7 @@ static int ops_add_budget(struct ops_scratch *o, size_t *nb, uint64_t key, int64
             o->bd[i].add += add;
             return 0;
         }
-    if (ops_grow(&o->bd, &o->cap_bd, *nb + 1, sizeof *o->bd)) return -1;
+    if (ops_grow(o->a, &o->bd, &o->cap_bd, *nb + 1, sizeof *o->bd)) return -1;
     o->bd[(*nb)++] = (promo_budget_delta){key, add};
     return 0;
 }
@@ -540,18 +567,20 @@ static promo_status ops_reverse(promo_ctx *c, const promo_op *op, promo_op_resul
     int cancel = op->op == PROMO_OP_CANCEL;
     const void *data;
     size_t len;
-    if (st->ops->journal(st->self, &c->reader, op->id, &data, &len) != PROMO_OK)
-        return eng_err(c, PROMO_ESTATE, "state store: journal read failed");
+    promo_status js;
+    if ((js = st->ops->journal(st->self, &c->reader, op->id, &data, &len)) != PROMO_OK)
+        return ops_store_err(c, js, "state store: journal read failed");
     if (!data) return ops_refuse(c, "id: no confirmed receipt with this id");
-    o->old.len = 0;
-    sb_add(&o->old, data, len);
+    rb_clear(&o->old);
+    rb_add(&o->old, data, len);
+    if (o->old.oom) return eng_err(c, PROMO_ENOMEM, NULL);
     jr_view v;
     if (ops_view(o->old.data, len, &v))
         return eng_err(c, PROMO_ESTATE, "state store: corrupt journal entry");
     uint32_t n = v.h.nlines;
     /* the request, per line */
-    if (ops_grow(&o->req, &o->cap_req, n + 1, sizeof *o->req) ||
-        ops_grow(&o->refund, &o->cap_refund, n + 1, sizeof *o->refund))
+    if (ops_grow(o->a, &o->req, &o->cap_req, n + 1, sizeof *o->req) ||
+        ops_grow(o->a, &o->refund, &o->cap_refund, n + 1, sizeof *o->refund))
         return eng_err(c, PROMO_ENOMEM, NULL);
     memset(o->refund, 0, (n + 1) * sizeof *o->refund);
     memset(o->req, 0, (n + 1) * sizeof *o->req);
@@ -582,14 +611,15 @@ static promo_status ops_reverse(promo_ctx *c, const promo_op *op, promo_op_resul
         }
     uint64_t lines_hash = cancel ? 0 : XXH3_64bits_digest(&hs);
     /* the refund key: an operation done before gives its stored record */
-    strbuf *key = &o->key;
-    key->len = 0;
-    sb_add(key, op->id.p, op->id.n);
-    sb_putc(key, 0);
-    if (!cancel) sb_add(key, op->refund_id.p, op->refund_id.n);
+    rbuf *key = &o->key;
+    rb_clear(key);
+    rb_add(key, op->id.p, op->id.n);
+    rb_putc(key, 0);
+    if (!cancel) rb_add(key, op->refund_id.p, op->refund_id.n);
+    if (key->oom) return eng_err(c, PROMO_ENOMEM, NULL);
     promo_str rk = {key->data, (uint32_t)key->len};
-    if (st->ops->journal(st->self, &c->reader, rk, &data, &len) != PROMO_OK)
-        return eng_err(c, PROMO_ESTATE, "state store: journal read failed");
+    if ((js = st->ops->journal(st->self, &c->reader, rk, &data, &len)) != PROMO_OK)
+        return ops_store_err(c, js, "state store: journal read failed");
     if (data) {
         jf_hdr f;
         if (len < sizeof f) return eng_err(c, PROMO_ESTATE, "state store: corrupt refund record");
@@ -603,8 +633,7 @@ static promo_status ops_reverse(promo_ctx *c, const promo_op *op, promo_op_resul
         out->state = (int)f.state;
         out->refund = f.refund;
         out->points = f.points;
-        ops_out(out, o);
-        return PROMO_OK;
+        return ops_out(c, out, o);
     }
     for (uint32_t i = 0; i < n; i++)
         if (o->req[i] > v.lines[i].qty - v.lines[i].returned) {
@@ -613,7 +642,7 @@ static promo_status ops_reverse(promo_ctx *c, const promo_op *op, promo_op_resul
             return ops_refuse(c, msg);
         }
     /* what the returned units take back */
-    if (ops_grow(&o->ptsback, &o->cap_pts, v.h.npts + 1, sizeof *o->ptsback))
+    if (ops_grow(o->a, &o->ptsback, &o->cap_pts, v.h.npts + 1, sizeof *o->ptsback))
         return eng_err(c, PROMO_ENOMEM, NULL);
     memset(o->ptsback, 0, (v.h.npts + 1) * sizeof *o->ptsback);
     size_t nd = 0, nb = 0;
@@ -633,9 +662,9 @@ static promo_status ops_reverse(promo_ctx *c, const promo_op *op, promo_op_resul
         if (a->kind == JA_HIST) nomem |= ops_add_delta(o, &nd, a->key, v.h.date, -t);
         if (a->kind != JA_HIST && a->budgeted) nomem |= ops_add_budget(o, &nb, a->key, -t);
     }
-    if (ops_grow(&o->sp, &o->cap_sp, n + 1, sizeof *o->sp) ||
-        ops_grow(&o->rem, &o->cap_rem, n + 1, sizeof *o->rem) ||
-        ops_grow(&o->w, &o->cap_w, n + 1, sizeof *o->w))
+    if (ops_grow(o->a, &o->sp, &o->cap_sp, n + 1, sizeof *o->sp) ||
+        ops_grow(o->a, &o->rem, &o->cap_rem, n + 1, sizeof *o->rem) ||
+        ops_grow(o->a, &o->w, &o->cap_w, n + 1, sizeof *o->w))
         return eng_err(c, PROMO_ENOMEM, NULL);
     for (uint32_t p = 0; p < v.h.npts; p++) {
         if (!v.pts[p].points) continue;
@@ -667,48 +696,49 @@ static promo_status ops_reverse(promo_ctx *c, const promo_op *op, promo_op_resul
     v.h.state = state;
     memcpy(o->old.data, &v.h, sizeof v.h);
     /* the record */
-    strbuf *b = &o->rec;
-    b->len = 0;
-    sb_puts(b, "{\"id\":");
-    sb_json_str(b, op->id.p, op->id.n);
-    sb_puts(b, ",\"op\":\"");
-    sb_puts(b, ops_op_text[op->op]);
-    sb_putc(b, '"');
+    rbuf *b = &o->rec;
+    rb_clear(b);
+    rb_puts(b, "{\"id\":");
+    rb_json_str(b, op->id.p, op->id.n);
+    rb_puts(b, ",\"op\":\"");
+    rb_puts(b, ops_op_text[op->op]);
+    rb_putc(b, '"');
     if (!cancel) {
-        sb_puts(b, ",\"refund_id\":");
-        sb_json_str(b, op->refund_id.p, op->refund_id.n);
+        rb_puts(b, ",\"refund_id\":");
+        rb_json_str(b, op->refund_id.p, op->refund_id.n);
     }
-    sb_puts(b, ",\"state\":\"");
-    sb_puts(b, ops_state_text[state]);
-    sb_puts(b, "\",\"refund\":");
-    sb_money(b, refund);
-    sb_puts(b, ",\"refunds\":[");
+    rb_puts(b, ",\"state\":\"");
+    rb_puts(b, ops_state_text[state]);
+    rb_puts(b, "\",\"refund\":");
+    rb_money(b, refund);
+    rb_puts(b, ",\"refunds\":[");
     int first = 1;
     for (uint32_t i = 0; i < n; i++) {
         if (!o->req[i]) continue;
-        sb_printf(b, "%s{\"n\":%u,\"qty\":", first ? "" : ",", i);
+        rb_printf(b, "%s{\"n\":%u,\"qty\":", first ? "" : ",", i);
         ops_qty(b, o->req[i]);
-        sb_puts(b, ",\"refund\":");
-        sb_money(b, o->refund[i]);
-        sb_putc(b, '}');
+        rb_puts(b, ",\"refund\":");
+        rb_money(b, o->refund[i]);
+        rb_putc(b, '}');
         first = 0;
     }
-    sb_puts(b, "],\"points\":[");
+    rb_puts(b, "],\"points\":[");
     first = 1;
     for (uint32_t p = 0; p < v.h.npts; p++) {
         if (!o->ptsback[p]) continue;
-        sb_puts(b, first ? "{\"campaign\":" : ",{\"campaign\":");
-        sb_json_str(b, v.strings + v.pts[p].id_off, v.pts[p].id_len);
-        sb_puts(b, ",\"points\":");
-        sb_money(b, -o->ptsback[p]);
-        sb_putc(b, '}');
+        rb_puts(b, first ? "{\"campaign\":" : ",{\"campaign\":");
+        rb_json_str(b, v.strings + v.pts[p].id_off, v.pts[p].id_len);
+        rb_puts(b, ",\"points\":");
+        rb_money(b, -o->ptsback[p]);
+        rb_putc(b, '}');
         first = 0;
     }
-    sb_puts(b, "]}");
+    rb_puts(b, "]}");
     jf_hdr f = {JF_MAGIC, state, lines_hash, refund, points, (uint32_t)b->len, 0};
-    o->rf.len = 0;
-    sb_add(&o->rf, &f, sizeof f);
-    sb_add(&o->rf, b->data, b->len);
+    rb_clear(&o->rf);
+    rb_add(&o->rf, &f, sizeof f);
+    rb_add(&o->rf, b->data, b->len);
+    if (b->oom || o->rf.oom) return eng_err(c, PROMO_ENOMEM, NULL);
     promo_store_write w = {0};
     if (v.h.cust_len) {
         w.customer = (promo_str){v.cust, v.h.cust_len};
@@ -734,8 +764,7 @@ static promo_status ops_reverse(promo_ctx *c, const promo_op *op, promo_op_resul
     out->state = (int)state;
     out->refund = refund;
     out->points = points;
-    ops_out(out, o);
-    return PROMO_OK;
+    return ops_out(c, out, o);
 }
 
 promo_status ops_commit(promo_ctx *c, const promo_op *op, promo_op_result *out) {
@@ -775,7 +804,7 @@ promo_status promo_op_run(promo_ctx *c, const promo_op *op, promo_op_result *out
 
 /* ----------------------------------------------------------- description ---- */
 
-int ops_journal_describe(const void *key, size_t klen, const void *data, size_t len, strbuf *b) {
+int ops_journal_describe(const void *key, size_t klen, const void *data, size_t len, rbuf *b) {
     const char *k = key;
     const char *nul = memchr(k, 0, klen);
     if (nul) { /* a refund record */
@@ -783,51 +812,51 @@ int ops_journal_describe(const void *key, size_t klen, const void *data, size_t 
         if (len < sizeof f) return -1;
         memcpy(&f, data, sizeof f);
         if (f.magic != JF_MAGIC || sizeof f + f.json_len != len) return -1;
-        sb_puts(b, "{\"id\":");
-        sb_json_str(b, k, (size_t)(nul - k));
+        rb_puts(b, "{\"id\":");
+        rb_json_str(b, k, (size_t)(nul - k));
         if (nul + 1 < k + klen) {
-            sb_puts(b, ",\"refund_id\":");
-            sb_json_str(b, nul + 1, klen - (size_t)(nul + 1 - k));
+            rb_puts(b, ",\"refund_id\":");
+            rb_json_str(b, nul + 1, klen - (size_t)(nul + 1 - k));
         } else {
-            sb_puts(b, ",\"cancel\":true");
+            rb_puts(b, ",\"cancel\":true");
         }
-        sb_puts(b, ",\"record\":");
-        sb_add(b, (const char *)data + sizeof f, f.json_len);
-        sb_putc(b, '}');
-        return 0;
+        rb_puts(b, ",\"record\":");
+        rb_add(b, (const char *)data + sizeof f, f.json_len);
+        rb_putc(b, '}');
+        return b->oom ? -1 : 0;
     }
-    void *al = malloc(len ? len : 1);
+    void *al = pa_malloc(b->a, len);
     if (!al) return -1;
     memcpy(al, data, len);
     jr_view v;
     if (ops_view(al, len, &v)) {
-        free(al);
+        pa_free(b->a, al);
         return -1;
     }
-    sb_puts(b, "{\"id\":");
-    sb_json_str(b, k, klen);
-    sb_puts(b, ",\"state\":\"");
-    sb_puts(b, ops_state_text[v.h.state <= PROMO_RS_CANCELLED ? v.h.state : 0]);
-    sb_puts(b, "\",\"customer\":");
+    rb_puts(b, "{\"id\":");
+    rb_json_str(b, k, klen);
+    rb_puts(b, ",\"state\":\"");
+    rb_puts(b, ops_state_text[v.h.state <= PROMO_RS_CANCELLED ? v.h.state : 0]);
+    rb_puts(b, "\",\"customer\":");
     if (v.h.cust_len)
-        sb_json_str(b, v.cust, v.h.cust_len);
+        rb_json_str(b, v.cust, v.h.cust_len);
     else
-        sb_puts(b, "null");
-    sb_puts(b, ",\"lines\":[");
+        rb_puts(b, "null");
+    rb_puts(b, ",\"lines\":[");
     for (uint32_t i = 0; i < v.h.nlines; i++) {
-        sb_printf(b, "%s{\"n\":%u,\"qty\":", i ? "," : "", i);
+        rb_printf(b, "%s{\"n\":%u,\"qty\":", i ? "," : "", i);
         ops_qty(b, v.lines[i].qty);
-        sb_puts(b, ",\"final\":");
-        sb_money(b, v.lines[i].final);
-        sb_puts(b, ",\"returned\":");
+        rb_puts(b, ",\"final\":");
+        rb_money(b, v.lines[i].final);
+        rb_puts(b, ",\"returned\":");
         ops_qty(b, v.lines[i].returned);
-        sb_putc(b, '}');
+        rb_putc(b, '}');
     }
-    sb_puts(b, "],\"result\":");
-    sb_add(b, v.json, v.h.json_len);
-    sb_putc(b, '}');
-    free(al);
-    return 0;
+    rb_puts(b, "],\"result\":");
+    rb_add(b, v.json, v.h.json_len);
+    rb_putc(b, '}');
+    pa_free(b->a, al);
+    return b->oom ? -1 : 0;
 }
 
 /* ---------------------------------------------------------------- verify ---- */
@@ -835,7 +864,7 @@ int ops_journal_describe(const void *key, size_t klen, const void *data, size_t 
 typedef struct ov_ctx {
     skv_store exp;        /* the state the journal says */
     struct ops_scratch o; /* the points spread */
-    strbuf *report;
+    rbuf *report;
     size_t problems, entries, customers, budgets;
     promo_delta *d;
     promo_budget_delta *bd;
@@ -847,14 +876,14 @@ static int ov_journal(void *u, const void *k, size_t kl, const void *data, size_
     ov_ctx *v = u;
     const char *key = k;
     if (!kl || key[0] != 'J' || memchr(key + 1, 0, kl - 1)) return 0;
-    void *al = malloc(len ? len : 1);
+    void *al = pa_malloc(v->o.a, len);
     if (!al) return -1;
     memcpy(al, data, len);
     jr_view j;
     if (ops_view(al, len, &j)) {
-        sb_printf(v->report, "journal entry %.*s: corrupt\n", (int)(kl - 1), key + 1);
+        rb_printf(v->report, "journal entry %.*s: corrupt\n", (int)(kl - 1), key + 1);
         v->problems++;
-        free(al);
+        pa_free(v->o.a, al);
         return 0;
     }
     v->entries++;
@@ -867,15 +896,15 @@ static int ov_journal(void *u, const void *k, size_t kl, const void *data, size_
         int64_t left = at->value - ops_rhu(at->value, l->returned, l->qty);
         if (!left) continue;
         if (at->kind == JA_HIST) {
-            bad |= ops_grow(&v->d, &v->cap_d, nd + 1, sizeof *v->d);
+            bad |= ops_grow(v->o.a, &v->d, &v->cap_d, nd + 1, sizeof *v->d);
             if (!bad) v->d[nd++] = (promo_delta){at->key, j.h.date, left};
         } else if (at->budgeted) {
-            bad |= ops_grow(&v->bd, &v->cap_bd, nb + 1, sizeof *v->bd);
+            bad |= ops_grow(v->o.a, &v->bd, &v->cap_bd, nb + 1, sizeof *v->bd);
             if (!bad) v->bd[nb++] = (promo_budget_delta){at->key, left};
         }
     }
-    if (j.h.npts && (ops_grow(&v->o.sp, &v->o.cap_sp, j.h.nlines + 1, sizeof(int64_t)) ||
-                     ops_grow(&v->o.rem, &v->o.cap_rem, j.h.nlines + 1, sizeof(int64_t))))
+    if (j.h.npts && (ops_grow(v->o.a, &v->o.sp, &v->o.cap_sp, j.h.nlines + 1, sizeof(int64_t)) ||
+                     ops_grow(v->o.a, &v->o.rem, &v->o.cap_rem, j.h.nlines + 1, sizeof(int64_t))))
         bad = 1;
     for (uint32_t p = 0; !bad && p < j.h.npts; p++) {
         if (!j.pts[p].budgeted || !j.pts[p].points) continue;
@@ -884,12 +913,12 @@ static int ov_journal(void *u, const void *k, size_t kl, const void *data, size_
             const jr_line *l = &j.lines[i];
             int64_t left = v->o.sp[i] - ops_rhu(v->o.sp[i], l->returned, l->qty);
             if (!left) continue;
-            bad |= ops_grow(&v->bd, &v->cap_bd, nb + 1, sizeof *v->bd);
+            bad |= ops_grow(v->o.a, &v->bd, &v->cap_bd, nb + 1, sizeof *v->bd);
             if (!bad) v->bd[nb++] = (promo_budget_delta){j.pts[p].camp, left};
         }
     }
     if (!full) {
-        bad |= ops_grow(&v->d, &v->cap_d, nd + 1 + j.h.nlimit, sizeof *v->d);
+        bad |= ops_grow(v->o.a, &v->d, &v->cap_d, nd + 1 + j.h.nlimit, sizeof *v->d);
         if (!bad) {
             v->d[nd++] = (promo_delta){STK_VISITS_KEY, j.h.date, 1};
             for (uint32_t i = 0; i < j.h.nlimit; i++)
@@ -908,7 +937,7 @@ static int ov_journal(void *u, const void *k, size_t kl, const void *data, size_
         w.nbudgets = nb;
         if ((w.customer.p || nb) && skv_write(&v->exp, &w) != PROMO_OK) bad = 1;
     }
-    free(al);
+    pa_free(v->o.a, al);
     return bad ? -1 : 0;
 }
 
@@ -929,17 +958,17 @@ static int ov_compare(void *u, const void *k, size_t kl, const void *data, size_
         if (got != want) {
             uint64_t h;
             memcpy(&h, key + 1, 8);
-            sb_printf(v->report, "budget %016llx: stored %lld, journal %lld\n",
+            rb_printf(v->report, "budget %016llx: stored %lld, journal %lld\n",
                       (unsigned long long)h, (long long)got, (long long)want);
             v->problems++;
         }
-        free(buf);
+        pa_free(v->o.a, buf);
         return 0;
     }
     v->customers++;
-    void *al = malloc(len ? len : 1);
+    void *al = pa_malloc(v->o.a, len);
     if (!al) {
-        free(buf);
+        pa_free(v->o.a, buf);
         return -1;
     }
     memcpy(al, data, len);
@@ -950,20 +979,21 @@ static int ov_compare(void *u, const void *k, size_t kl, const void *data, size_
         ok = got.cells[i].key == want.cells[i].key && got.cells[i].day == want.cells[i].day &&
              got.cells[i].value == want.cells[i].value;
     if (!ok) {
-        sb_printf(v->report, "customer %.*s: stored counters differ from the journal's\n",
+        rb_printf(v->report, "customer %.*s: stored counters differ from the journal's\n",
                   (int)(kl - 1), key + 1);
         v->problems++;
     }
-    free(al);
-    free(buf);
+    pa_free(v->o.a, al);
+    pa_free(v->o.a, buf);
     return 0;
 }
 
-int ops_verify(promo_store *s, strbuf *report) {
+int ops_verify(promo_store *s, rbuf *report) {
     ov_ctx v;
     memset(&v, 0, sizeof v);
     v.report = report;
-    skv_init(&v.exp);
+    ops_scratch_init(&v.o, report->a);
+    skv_init(&v.exp, report->a);
     int r = store_lmdb_each(s, ov_journal, &v);
     size_t want_customers = 0, want_budgets = 0;
     for (int i = 0; i < SKV_SHARDS && !r; i++)
@@ -983,17 +1013,15 @@ int ops_verify(promo_store *s, strbuf *report) {
     if (!r) r = store_lmdb_each(s, ov_compare, &v);
     (void)want_budgets;
     if (!r && v.customers < want_customers) {
-        sb_printf(report, "%zu customers in the journal have no stored record\n",
+        rb_printf(report, "%zu customers in the journal have no stored record\n",
                   want_customers - v.customers);
         v.problems++;
     }
-    sb_printf(report, "%zu journal entries, %zu customers, %zu budgets: %zu problems\n", v.entries,
+    rb_printf(report, "%zu journal entries, %zu customers, %zu budgets: %zu problems\n", v.entries,
               v.customers, v.budgets, v.problems);
     skv_destroy(&v.exp);
-    free(v.o.w);
-    free(v.o.sp);
-    free(v.o.rem);
-    free(v.d);
-    free(v.bd);
-    return r ? -1 : v.problems ? 1 : 0;
+    ops_scratch_fini(&v.o);
+    pa_free(v.o.a, v.d);
+    pa_free(v.o.a, v.bd);
+    return r || report->oom ? -1 : v.problems ? 1 : 0;
 }

@@ -28,14 +28,16 @@ promo_status ops_commit(promo_ctx *c, const promo_op *op, promo_op_result *out);
 /* The content hash that tells "the same receipt" on a repeated confirm. */
 uint64_t ops_receipt_hash(const promo_receipt *r);
 
-/* Journal entries (for `promo state`): the JSON description of entry (key, data). */
-struct strbuf;
+/* Journal entries (for `promo state`): the JSON description of entry (key, data),
+ * appended to out (allocating through out's allocator). 0, or -1 corrupt / no memory. */
+struct rbuf;
 int ops_journal_describe(const void *key, size_t klen, const void *data, size_t len,
-                         struct strbuf *out);
+                         struct rbuf *out);
 
 /* Recomputes every customer's counters and every budget from the journal of an LMDB
  * store and compares them with the stored ones; a line per difference, then a summary
- * line, into report. 0 equal, 1 differences, -1 error. */
-int ops_verify(promo_store *s, struct strbuf *report);
+ * line, into report (its allocator serves the whole check). 0 equal, 1 differences,
+ * -1 error. */
+int ops_verify(promo_store *s, struct rbuf *report);
 
 #endif

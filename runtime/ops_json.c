@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc.h"
 #include "engine_int.h"
 #include "ops.h"
 
@@ -155,6 +156,8 @@ static int oj_lines(oj *j, struct ops_json_buf *b);
 struct ops_json_buf {
     promo_return_line *l;
     uint32_t n, cap;
+    const promo_allocator *a; /* the engine's */
+    int nomem;                /* the last parse ran out of memory */
 };
 
 static int oj_lines(oj *j, struct ops_json_buf *b) {
@@ -170,8 +173,11 @@ static int oj_lines(oj *j, struct ops_json_buf *b) {
         if (b->n >= PROMO_MAX_LINES) return oj_fail(j, "lines", "too many entries");
         if (b->n == b->cap) {
             uint32_t nc = b->cap ? b->cap * 2 : 16;
-            promo_return_line *t = realloc(b->l, nc * sizeof *t);
-            if (!t) return oj_fail(j, "lines", "out of memory");
+            promo_return_line *t = pa_realloc(b->a, b->l, nc * sizeof *t);
+            if (!t) {
+                b->nomem = 1;
+                return oj_fail(j, "lines", "out of memory");
+            }
             b->l = t;
             b->cap = nc;
         }
@@ -292,22 +298,21 @@ promo_status promo_op_parse_json(promo_ctx *c, const char *line, size_t len, pro
     int has_op = 0;
     if (maybe) {
         oj j = {line, line + len, err, sizeof err, 0};
-        struct ops_json_buf nb = {0};
+        struct ops_json_buf nb = {0}; /* full = 0: no lines are read into it */
         if (oj_top(&j, op, &nb, 0, &has_op)) {
-            free(nb.l);
             if (!err[0]) snprintf(err, sizeof err, "line: malformed JSON");
             /* a receipt error message is better when it is one */
             promo_status st = promo_receipt_parse_json(c, line, len, &op->receipt, out_id);
             if (st != PROMO_OK) return st;
             return eng_err(c, PROMO_EINPUT, err);
         }
-        free(nb.l);
     }
     if (has_op) op->flags |= PROMO_OPF_ECHO_OP;
     if (op->op == PROMO_OP_CANCEL || op->op == PROMO_OP_RETURN) {
         struct ops_json_buf *b = ops_json_buf_of(c);
         if (!b) return eng_err(c, PROMO_ENOMEM, NULL);
         b->n = 0;
+        b->nomem = 0;
         int kind = op->op;
         unsigned flags = op->flags;
         promo_op_init(op);
@@ -317,6 +322,7 @@ promo_status promo_op_parse_json(promo_ctx *c, const char *line, size_t len, pro
         int dummy;
         if (oj_top(&j, op, b, 1, &dummy)) {
             if (out_id) *out_id = op->id;
+            if (b->nomem) return eng_err(c, PROMO_ENOMEM, NULL);
             return eng_err(c, PROMO_EINPUT, err[0] ? err : "line: malformed JSON");
         }
         if (out_id) *out_id = op->id;
@@ -331,12 +337,13 @@ promo_status promo_op_parse_json(promo_ctx *c, const char *line, size_t len, pro
 /* ---------------------------------------------------------------- buffers ---- */
 
 struct ops_json_buf *ops_json_buf_of(promo_ctx *c) {
-    if (!c->opsjson) c->opsjson = calloc(1, sizeof *c->opsjson);
+    if (!c->opsjson && (c->opsjson = pa_calloc(&c->e->alloc, 1, sizeof *c->opsjson)))
+        c->opsjson->a = &c->e->alloc;
     return c->opsjson;
 }
 
 void ops_json_free(struct ops_json_buf *b) {
     if (!b) return;
-    free(b->l);
-    free(b);
+    pa_free(b->a, b->l);
+    pa_free(b->a, b);
 }

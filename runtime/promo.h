@@ -115,6 +115,10 @@ typedef struct promo_bundle promo_bundle;
 #define PROMO_MAX_BUNDLE_BYTES ((size_t)256 << 20)
 PROMO_API promo_status promo_bundle_load_file(const char *path, promo_bundle **out, char *errbuf,
                                               size_t errlen);
+/* The same, every allocation of the bundle (the file's bytes included) through `alloc`
+ * (copied; NULL = libc). */
+PROMO_API promo_status promo_bundle_load_file_with(const char *path, const promo_allocator *alloc,
+                                                   promo_bundle **out, char *errbuf, size_t errlen);
 /* Copies `data`; the caller keeps ownership of it. */
 PROMO_API promo_status promo_bundle_load_memory(const void *data, size_t len, promo_bundle **out,
                                                 char *errbuf, size_t errlen);
@@ -226,10 +230,6 @@ typedef struct promo_store {
     void *self;
 } promo_store;
 
-/* The in-memory store (sharded hash tables; state lives as long as the store). Free
- * with promo_store_free. */
-PROMO_API promo_status promo_store_new_memory(promo_store *out);
-
 enum { PROMO_DURABLE_PROCESS = 0, PROMO_DURABLE_STRICT = 1 };
 
 typedef struct promo_store_opts {
@@ -240,9 +240,17 @@ typedef struct promo_store_opts {
     int group_commit;      /* 0: every commit is durable when it returns; 1: durable at
                               the next promo_store_sync (the caller's group commit) */
     int read_only;         /* 1: open for reading only (promo state) */
+    /* Every allocation of the store itself (copied; a zeroed struct = libc). LMDB's
+     * own allocations (environment, transactions, pages) cannot be hooked. */
+    promo_allocator alloc;
 } promo_store_opts;
 
 PROMO_API void promo_store_opts_init(promo_store_opts *o);
+/* The in-memory store (sharded hash tables; state lives as long as the store). Free
+ * with promo_store_free. */
+PROMO_API promo_status promo_store_new_memory(promo_store *out);
+/* The same with options (opts may be NULL; of promo_store_opts only `alloc` applies). */
+PROMO_API promo_status promo_store_new_memory_with(const promo_store_opts *opts, promo_store *out);
 /* Opens (creating it when absent) the persistent LMDB store in directory `dir`.
  * errbuf (may be NULL) receives a one-line message on failure. */
 PROMO_API promo_status promo_store_open(const char *dir, const promo_store_opts *opts,
@@ -262,7 +270,8 @@ typedef struct promo_engine promo_engine;
 typedef struct promo_engine_opts {
     size_t size;
     promo_store store; /* ops NULL: an in-memory store owned by the engine */
-    int own_store;     /* 1: the engine frees `store` with it */
+    int own_store;     /* 1: the engine frees `store` with it (not when promo_engine_new
+                          fails: the caller still owns it then) */
     /* Every allocation of the engine, its contexts and its default store (copied; a
      * zeroed struct = libc). Bundles are allocated by whoever loads them. */
     promo_allocator alloc;

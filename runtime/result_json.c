@@ -183,6 +183,12 @@ static size_t out_finish(out_w *w) {
     return w->n;
 }
 
+size_t out_json_str(const char *s, size_t n, char *buf, size_t cap) {
+    out_w w = {buf, 0, buf ? cap : 0};
+    out_str(&w, s, n);
+    return out_finish(&w);
+}
+
 static const char *const outcome_text[] = {
 #define X(name, text) text,
     PROMO_OUTCOME_LIST(X)

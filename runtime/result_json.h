@@ -20,6 +20,10 @@
  */
 size_t out_error_to_json(promo_str id, uint64_t lineno, const char *msg, char *buf, size_t cap);
 
+/* s[0..n) as a quoted JSON string (the escapes of the result records) into buf, NUL-ended;
+ * returns the length needed (excluding the NUL); >= cap: nothing useful was written. */
+size_t out_json_str(const char *s, size_t n, char *buf, size_t cap);
+
 /* Money/points as JSON text with exactly two decimals ("179.80", "-0.05") into
  * out[24]; returns the length. */
 size_t out_money(int64_t kopecks, char out[24]);

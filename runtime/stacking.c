@@ -1694,9 +1694,11 @@ promo_status stk_evaluate(stk_eval *s, const promo_receipt *r) {
         /* One read of the customer's whole record (SPEC 7): limits and history below
          * are sums over it. */
         s->customer = r->customer->id;
-        if (s->store->ops->read(s->store->self, s->reader, s->customer, &s->rec) != PROMO_OK) {
-            snprintf(s->msg, sizeof s->msg, "state store: customer read failed");
-            return PROMO_ESTATE;
+        promo_status rs = s->store->ops->read(s->store->self, s->reader, s->customer, &s->rec);
+        if (rs != PROMO_OK) {
+            snprintf(s->msg, sizeof s->msg, "state store: customer read failed%s",
+                     rs == PROMO_ENOMEM ? " (out of memory)" : "");
+            return rs == PROMO_ENOMEM ? rs : PROMO_ESTATE;
         }
         s->version = s->rec.version;
         s->has_customer_state = 1;

@@ -43,6 +43,7 @@ typedef struct skv_shard {
 } skv_shard;
 
 typedef struct skv_map {
+    const promo_allocator *a; /* the store's (skv_store.alloc) */
     skv_shard sh[SKV_SHARDS];
     size_t count; /* entries, all shards (writer only) */
 } skv_map;
@@ -60,6 +61,7 @@ typedef struct skv_reader {
 typedef int (*skv_base_get)(void *base, const void *key, size_t klen, const void **p, size_t *len);
 
 typedef struct skv_store {
+    promo_allocator alloc; /* every allocation of the store (LMDB's own excepted) */
     skv_map map;
     pthread_mutex_t wmu; /* serializes write and sync */
     skv_base_get base_get;
@@ -68,14 +70,17 @@ typedef struct skv_store {
     size_t mcap;
 } skv_store;
 
-void skv_init(skv_store *s);
+/* a: NULL or incomplete = libc (copied). */
+void skv_init(skv_store *s, const promo_allocator *a);
 void skv_destroy(skv_store *s);
 void skv_map_clear(skv_map *m);
 
 /* Builds the key of namespace `ns` and `text` into k[SKV_MAX_KEY + 16]; returns its length. */
 size_t skv_key(char ns, const void *text, size_t n, char *k);
 
-/* Copies the value of `key` into *buf (grown as needed): 1 found, 0 absent, -1 no memory. */
+#define SKV_NOMEM (-2) /* a lookup ran out of memory (-1: the base store failed) */
+
+/* Copies the value of `key` into *buf (grown through m->a): 1 found, 0 absent, -1 no memory. */
 int skv_map_get(skv_map *m, const void *key, size_t klen, void **buf, size_t *cap, size_t *len);
 /* Inserts or replaces (caller holds the writer lock); 0 or -1 no memory. */
 int skv_map_put(skv_map *m, const void *key, size_t klen, const void *val, size_t vlen);
@@ -90,7 +95,8 @@ int skv_rec_view(const void *p, size_t len, promo_store_rec *out);
 promo_status skv_write(skv_store *s, const promo_store_write *w);
 
 /* Reader buffers. */
-void *skv_grow(void **buf, size_t *cap, size_t need);
-void skv_reader_free(skv_reader *r);
+void *skv_grow(const promo_allocator *a, void **buf, size_t *cap, size_t need);
+skv_reader *skv_reader_new(const promo_allocator *a);
+void skv_reader_free(const promo_allocator *a, skv_reader *r);
 
 #endif

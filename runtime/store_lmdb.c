@@ -11,6 +11,11 @@
  * sees the last sync; a customer record is used in place in the map when it is 8-byte
  * aligned (LMDB aligns values to 2 bytes only), copied otherwise.
  *
+ * Allocation: everything the store allocates itself (the store, the overlay, readers'
+ * buffers) goes through promo_store_opts.alloc; LMDB's own allocations (its
+ * environment, transactions, cursors, dirty pages) come from libc and cannot be hooked
+ * (LMDB has no allocator interface); docs/embedding.md says so.
+ *
  * Durability: `process` opens with MDB_NOSYNC (a committed transaction is in the OS
  * page cache, which survives kill -9 of the process); `strict` lets LMDB fsync at
  * every commit (survives power loss).
@@ -22,8 +27,10 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "alloc.h"
 #include "store_internal.h"
 #include "store_kv.h"
+#include "store_mem.h"
 
 #define LM_OVERLAY_MAX 200000 /* entries pending before a write syncs by itself */
 
@@ -61,15 +68,17 @@ static int lm_base_get(void *base, const void *key, size_t klen, const void **p,
     return 1;
 }
 
-static skv_reader *lm_reader(void **reader) {
-    if (!*reader) *reader = calloc(1, sizeof(skv_reader));
+static skv_reader *lm_reader(lm_store *s, void **reader) {
+    if (!*reader) *reader = skv_reader_new(&s->kv.alloc);
     return *reader;
 }
 
-/* Overlay, else LMDB through the reader's transaction. 1 found (*p, *len), 0 absent. */
+/* Overlay, else LMDB through the reader's transaction. 1 found (*p, *len), 0 absent,
+ * SKV_NOMEM, -1 LMDB failed. */
 static int lm_get(lm_store *s, skv_reader *r, const char *k, size_t kl, void **buf, size_t *cap,
                   const void **p, size_t *len) {
     int f = skv_map_get(&s->kv.map, k, kl, buf, cap, len);
+    if (f < 0) return SKV_NOMEM;
     if (f) {
         *p = *buf;
         return f;
@@ -89,17 +98,17 @@ static int lm_get(lm_store *s, skv_reader *r, const char *k, size_t kl, void **b
 
 static promo_status lm_read(void *self, void **reader, promo_str customer, promo_store_rec *out) {
     lm_store *s = self;
-    skv_reader *r = lm_reader(reader);
+    skv_reader *r = lm_reader(s, reader);
     *out = (promo_store_rec){0, NULL, 0};
     if (!r) return PROMO_ENOMEM;
     char k[SKV_MAX_KEY + 16];
     size_t kl = skv_key('C', customer.p, customer.n, k), len = 0;
     const void *p = NULL;
     int f = lm_get(s, r, k, kl, &r->rbuf, &r->rcap, &p, &len);
-    if (f < 0) return PROMO_ESTATE;
+    if (f < 0) return f == SKV_NOMEM ? PROMO_ENOMEM : PROMO_ESTATE;
     if (!f) return PROMO_OK;
     if ((uintptr_t)p & 7) {
-        if (!skv_grow(&r->rbuf, &r->rcap, len)) return PROMO_ENOMEM;
+        if (!skv_grow(&s->kv.alloc, &r->rbuf, &r->rcap, len)) return PROMO_ENOMEM;
         memcpy(r->rbuf, p, len);
         p = r->rbuf;
     }
@@ -109,7 +118,7 @@ static promo_status lm_read(void *self, void **reader, promo_str customer, promo
 static promo_status lm_journal(void *self, void **reader, promo_str key, const void **data,
                                size_t *len) {
     lm_store *s = self;
-    skv_reader *r = lm_reader(reader);
+    skv_reader *r = lm_reader(s, reader);
     *data = NULL;
     *len = 0;
     if (!r) return PROMO_ENOMEM;
@@ -117,10 +126,10 @@ static promo_status lm_journal(void *self, void **reader, promo_str key, const v
     size_t kl = skv_key('J', key.p, key.n, k);
     const void *p = NULL;
     int f = lm_get(s, r, k, kl, &r->jbuf, &r->jcap, &p, len);
-    if (f < 0) return PROMO_ESTATE;
+    if (f < 0) return f == SKV_NOMEM ? PROMO_ENOMEM : PROMO_ESTATE;
     if (!f) return PROMO_OK;
     if (p != r->jbuf) { /* a copy: the caller may read a customer through r meanwhile */
-        if (!skv_grow(&r->jbuf, &r->jcap, *len ? *len : 1)) return PROMO_ENOMEM;
+        if (!skv_grow(&s->kv.alloc, &r->jbuf, &r->jcap, *len ? *len : 1)) return PROMO_ENOMEM;
         memcpy(r->jbuf, p, *len);
     }
     *data = r->jbuf;
@@ -130,7 +139,7 @@ static promo_status lm_journal(void *self, void **reader, promo_str key, const v
 static promo_status lm_budget(void *self, uint64_t key, int64_t *spent) {
     lm_store *s = self;
     void *rd = NULL;
-    skv_reader *r = lm_reader(&rd);
+    skv_reader *r = lm_reader(s, &rd);
     *spent = 0;
     if (!r) return PROMO_ENOMEM;
     char k[SKV_MAX_KEY + 16];
@@ -139,8 +148,8 @@ static promo_status lm_budget(void *self, uint64_t key, int64_t *spent) {
     int f = lm_get(s, r, k, kl, &r->rbuf, &r->rcap, &p, &len);
     if (f > 0 && len == 8) memcpy(spent, p, 8);
     if (r->backend) mdb_txn_abort(r->backend);
-    skv_reader_free(r);
-    return f < 0 ? PROMO_ESTATE : PROMO_OK;
+    skv_reader_free(&s->kv.alloc, r);
+    return f == SKV_NOMEM ? PROMO_ENOMEM : f < 0 ? PROMO_ESTATE : PROMO_OK;
 }
 
 static int lm_put_one(void *u, const void *k, size_t kl, const void *v, size_t vl) {
@@ -191,11 +200,11 @@ static promo_status lm_sync(void *self) {
 }
 
 static void lm_reader_free(void *self, void *reader) {
-    (void)self;
+    lm_store *s = self;
     skv_reader *r = reader;
     if (!r) return;
     if (r->backend) mdb_txn_abort(r->backend);
-    skv_reader_free(r);
+    skv_reader_free(&s->kv.alloc, r);
 }
 
 static void lm_destroy(void *self) {
@@ -203,8 +212,9 @@ static void lm_destroy(void *self) {
     if (!s) return;
     if (s->wtxn) mdb_txn_abort(s->wtxn);
     if (s->env) mdb_env_close(s->env);
+    promo_allocator a = s->kv.alloc;
     skv_destroy(&s->kv);
-    free(s);
+    pa_free(&a, s);
 }
 
 static const promo_store_ops lm_ops = {
@@ -218,12 +228,14 @@ promo_status promo_store_open(const char *dir, const promo_store_opts *opts, pro
     out->self = NULL;
     if (!dir) return PROMO_EARG;
     promo_store_opts o;
-    promo_store_opts_init(&o);
-    if (opts) memcpy(&o, opts, opts->size < sizeof o ? opts->size : sizeof o);
+    store_opts_read(opts, &o);
     if (!o.map_size) o.map_size = (uint64_t)64 << 30;
-    lm_store *s = calloc(1, sizeof *s);
-    if (!s) return PROMO_ENOMEM;
-    skv_init(&s->kv);
+    lm_store *s = pa_calloc(&o.alloc, 1, sizeof *s);
+    if (!s) {
+        if (errbuf && errlen) snprintf(errbuf, errlen, "state store: out of memory");
+        return PROMO_ENOMEM;
+    }
+    skv_init(&s->kv, &o.alloc);
     s->kv.base_get = lm_base_get;
     s->kv.base = s;
     s->group = o.group_commit;

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc.h"
 #include "hash.h"
 #include "store_kv.h"
 #include "store_mem.h"
@@ -26,23 +27,27 @@ size_t skv_key(char ns, const void *text, size_t n, char *k) {
     return SKV_MAX_TEXT + 1;
 }
 
-void *skv_grow(void **buf, size_t *cap, size_t need) {
+void *skv_grow(const promo_allocator *a, void **buf, size_t *cap, size_t need) {
     if (need <= *cap) return *buf;
     size_t nc = *cap ? *cap : 256;
     while (nc < need)
         nc *= 2;
-    void *p = realloc(*buf, nc);
+    void *p = pa_realloc(a, *buf, nc);
     if (!p) return NULL;
     *buf = p;
     *cap = nc;
     return p;
 }
 
-void skv_reader_free(skv_reader *r) {
+skv_reader *skv_reader_new(const promo_allocator *a) {
+    return pa_calloc(a, 1, sizeof(skv_reader));
+}
+
+void skv_reader_free(const promo_allocator *a, skv_reader *r) {
     if (!r) return;
-    free(r->rbuf);
-    free(r->jbuf);
-    free(r);
+    pa_free(a, r->rbuf);
+    pa_free(a, r->jbuf);
+    pa_free(a, r);
 }
 
 /* -------------------------------------------------------------- hash table ---- */
@@ -73,7 +78,7 @@ int skv_map_get(skv_map *m, const void *key, size_t klen, void **buf, size_t *ca
     const skv_ent *e = skv_find(sh, h, key, klen);
     if (e) {
         r = -1;
-        if (skv_grow(buf, cap, e->vlen ? e->vlen : 1)) {
+        if (skv_grow(m->a, buf, cap, e->vlen ? e->vlen : 1)) {
             memcpy(*buf, e->key + e->klen, e->vlen);
             *len = e->vlen;
             r = 1;
@@ -83,9 +88,9 @@ int skv_map_get(skv_map *m, const void *key, size_t klen, void **buf, size_t *ca
     return r;
 }
 
-static int skv_rehash(skv_shard *sh) {
+static int skv_rehash(const promo_allocator *a, skv_shard *sh) {
     uint32_t nc = sh->cap ? sh->cap * 2 : 64;
-    skv_ent *t = calloc(nc, sizeof *t);
+    skv_ent *t = pa_calloc(a, nc, sizeof *t);
     if (!t) return -1;
     for (uint32_t i = 0; i < sh->cap; i++) {
         if (!sh->tab[i].h) continue;
@@ -94,7 +99,7 @@ static int skv_rehash(skv_shard *sh) {
             j = (j + 1) & (nc - 1);
         t[j] = sh->tab[i];
     }
-    free(sh->tab);
+    pa_free(a, sh->tab);
     sh->tab = t;
     sh->cap = nc;
     return 0;
@@ -107,14 +112,14 @@ int skv_map_put(skv_map *m, const void *key, size_t klen, const void *val, size_
     pthread_mutex_lock(&sh->mu);
     skv_ent *e = skv_find(sh, h, key, klen);
     if (!e) {
-        if ((sh->n + 1) * 10 > sh->cap * 7 && skv_rehash(sh)) {
+        if ((sh->n + 1) * 10 > sh->cap * 7 && skv_rehash(m->a, sh)) {
             r = -1;
             goto out;
         }
         uint32_t mask = sh->cap - 1, i = (uint32_t)(h >> 8) & mask;
         while (sh->tab[i].h)
             i = (i + 1) & mask;
-        char *p = malloc(klen + (vlen ? vlen : 1));
+        char *p = pa_malloc(m->a, klen + (vlen ? vlen : 1));
         if (!p) {
             r = -1;
             goto out;
@@ -125,7 +130,7 @@ int skv_map_put(skv_map *m, const void *key, size_t klen, const void *val, size_
         sh->n++;
         m->count++;
     } else if (vlen > e->vcap) {
-        char *p = realloc(e->key, e->klen + vlen);
+        char *p = pa_realloc(m->a, e->key, e->klen + vlen);
         if (!p) {
             r = -1;
             goto out;
@@ -159,8 +164,8 @@ void skv_map_clear(skv_map *m) {
         skv_shard *sh = &m->sh[s];
         pthread_mutex_lock(&sh->mu);
         for (uint32_t i = 0; i < sh->cap; i++)
-            free(sh->tab[i].key);
-        free(sh->tab);
+            pa_free(m->a, sh->tab[i].key);
+        pa_free(m->a, sh->tab);
         sh->tab = NULL;
         sh->n = sh->cap = 0;
         pthread_mutex_unlock(&sh->mu);
@@ -168,8 +173,10 @@ void skv_map_clear(skv_map *m) {
     m->count = 0;
 }
 
-void skv_init(skv_store *s) {
+void skv_init(skv_store *s, const promo_allocator *a) {
     memset(s, 0, sizeof *s);
+    s->alloc = *pa_or_default(a);
+    s->map.a = &s->alloc;
     for (int i = 0; i < SKV_SHARDS; i++)
         pthread_mutex_init(&s->map.sh[i].mu, NULL);
     pthread_mutex_init(&s->wmu, NULL);
@@ -180,7 +187,7 @@ void skv_destroy(skv_store *s) {
     for (int i = 0; i < SKV_SHARDS; i++)
         pthread_mutex_destroy(&s->map.sh[i].mu);
     pthread_mutex_destroy(&s->wmu);
-    free(s->mbuf);
+    pa_free(&s->alloc, s->mbuf);
 }
 
 /* ----------------------------------------------------------------- records ---- */
@@ -216,12 +223,12 @@ static int skv_delta_cmp(const void *a, const void *b) {
 static size_t skv_merge(skv_store *s, const promo_store_rec *old, uint64_t ver,
                         const promo_delta *deltas, size_t nd, int32_t prune_before) {
     promo_delta stackd[64], *d = stackd;
-    if (nd > 64 && !(d = malloc(nd * sizeof *d))) return 0;
+    if (nd > 64 && !(d = pa_calloc(&s->alloc, nd, sizeof *d))) return 0;
     if (nd) memcpy(d, deltas, nd * sizeof *d);
     qsort(d, nd, sizeof *d, skv_delta_cmp);
     size_t need = sizeof(skv_rec_hdr) + (old->ncells + nd) * sizeof(promo_cell);
-    if (!skv_grow(&s->mbuf, &s->mcap, need)) {
-        if (d != stackd) free(d);
+    if (!skv_grow(&s->alloc, &s->mbuf, &s->mcap, need)) {
+        if (d != stackd) pa_free(&s->alloc, d);
         return 0;
     }
     promo_cell *out = (promo_cell *)((char *)s->mbuf + sizeof(skv_rec_hdr));
@@ -247,16 +254,18 @@ static size_t skv_merge(skv_store *s, const promo_store_rec *old, uint64_t ver,
         }
         out[n++] = c;
     }
-    if (d != stackd) free(d);
+    if (d != stackd) pa_free(&s->alloc, d);
     skv_rec_hdr h = {ver, n, 0};
     memcpy(s->mbuf, &h, sizeof h);
     return sizeof h + (size_t)n * sizeof(promo_cell);
 }
 
-/* The current value of a key: the map (pending writes), else the base. */
+/* The current value of a key: the map (pending writes), else the base. 1 found, 0
+ * absent, SKV_NOMEM, or -1 the base failed. */
 static int skv_current(skv_store *s, const char *k, size_t kl, void **buf, size_t *cap,
                        const void **p, size_t *len) {
     int r = skv_map_get(&s->map, k, kl, buf, cap, len);
+    if (r < 0) return SKV_NOMEM;
     if (r) {
         *p = *buf;
         return r;
@@ -279,7 +288,7 @@ promo_status skv_write(skv_store *s, const promo_store_write *w) {
         kl = skv_key('J', w->jkey.p, w->jkey.n, k);
         int r = skv_current(s, k, kl, &cbuf, &ccap, &p, &len);
         if (r) {
-            st = r < 0 ? PROMO_ESTATE : PROMO_ECONFLICT;
+            st = r == SKV_NOMEM ? PROMO_ENOMEM : r < 0 ? PROMO_ESTATE : PROMO_ECONFLICT;
             goto out;
         }
     }
@@ -294,7 +303,7 @@ promo_status skv_write(skv_store *s, const promo_store_write *w) {
         promo_store_rec old = none;
         void *al = NULL;
         if (r > 0 && ((uintptr_t)p & 7)) { /* LMDB data need not be aligned */
-            if (!(al = malloc(len))) {
+            if (!(al = pa_malloc(&s->alloc, len))) {
                 st = PROMO_ENOMEM;
                 goto out;
             }
@@ -302,17 +311,17 @@ promo_status skv_write(skv_store *s, const promo_store_write *w) {
             p = al;
         }
         if (r < 0 || (r > 0 && skv_rec_view(p, len, &old))) {
-            free(al);
-            st = PROMO_ESTATE;
+            pa_free(&s->alloc, al);
+            st = r == SKV_NOMEM ? PROMO_ENOMEM : PROMO_ESTATE;
             goto out;
         }
         if (w->expected != UINT64_MAX && old.version != w->expected) {
-            free(al);
+            pa_free(&s->alloc, al);
             st = PROMO_ECONFLICT;
             goto out;
         }
         reclen = skv_merge(s, &old, old.version + 1, w->deltas, w->ndeltas, w->prune_before);
-        free(al);
+        pa_free(&s->alloc, al);
         if (!reclen) {
             st = PROMO_ENOMEM;
             goto out;
@@ -320,7 +329,7 @@ promo_status skv_write(skv_store *s, const promo_store_write *w) {
     }
     /* 2. budgets: read every current value first, so a failure changes nothing */
     int64_t bstack[16], *bv = bstack;
-    if (w->nbudgets > 16 && !(bv = malloc(w->nbudgets * sizeof *bv))) {
+    if (w->nbudgets > 16 && !(bv = pa_calloc(&s->alloc, w->nbudgets, sizeof *bv))) {
         st = PROMO_ENOMEM;
         goto out;
     }
@@ -330,7 +339,7 @@ promo_status skv_write(skv_store *s, const promo_store_write *w) {
         kl = skv_key('B', &w->budgets[i].key, 8, k);
         int r = skv_current(s, k, kl, &cbuf, &ccap, &p, &len);
         int64_t v = 0;
-        if (r < 0) st = PROMO_ESTATE;
+        if (r < 0) st = r == SKV_NOMEM ? PROMO_ENOMEM : PROMO_ESTATE;
         if (r > 0 && len == 8) memcpy(&v, p, 8);
         for (size_t j = i; j-- > 0;) /* the same campaign twice: the sum so far */
             if (w->budgets[j].key == w->budgets[i].key) {
@@ -347,7 +356,7 @@ promo_status skv_write(skv_store *s, const promo_store_write *w) {
         kl = skv_key('B', &w->budgets[i].key, 8, k);
         if (skv_map_put(&s->map, k, kl, &bv[i], 8)) st = PROMO_ENOMEM;
     }
-    if (bv != bstack) free(bv);
+    if (bv != bstack) pa_free(&s->alloc, bv);
     if (st == PROMO_OK && w->jkey.p) {
         kl = skv_key('J', w->jkey.p, w->jkey.n, k);
         if (skv_map_put(&s->map, k, kl, w->jdata, w->jlen)) st = PROMO_ENOMEM;
@@ -357,20 +366,20 @@ promo_status skv_write(skv_store *s, const promo_store_write *w) {
         if (skv_map_put(&s->map, k, kl, w->jdata2, w->jlen2)) st = PROMO_ENOMEM;
     }
 out:
-    free(cbuf);
+    pa_free(&s->alloc, cbuf);
     return st;
 }
 
 /* ------------------------------------------------------------ memory store ---- */
 
-static skv_reader *ms_reader(void **reader) {
-    if (!*reader) *reader = calloc(1, sizeof(skv_reader));
+static skv_reader *ms_reader(skv_store *s, void **reader) {
+    if (!*reader) *reader = skv_reader_new(&s->alloc);
     return *reader;
 }
 
 static promo_status ms_read(void *self, void **reader, promo_str customer, promo_store_rec *out) {
     skv_store *s = self;
-    skv_reader *r = ms_reader(reader);
+    skv_reader *r = ms_reader(s, reader);
     *out = (promo_store_rec){0, NULL, 0};
     if (!r) return PROMO_ENOMEM;
     char k[SKV_MAX_KEY + 16];
@@ -384,7 +393,7 @@ static promo_status ms_read(void *self, void **reader, promo_str customer, promo
 static promo_status ms_journal(void *self, void **reader, promo_str key, const void **data,
                                size_t *len) {
     skv_store *s = self;
-    skv_reader *r = ms_reader(reader);
+    skv_reader *r = ms_reader(s, reader);
     *data = NULL;
     *len = 0;
     if (!r) return PROMO_ENOMEM;
@@ -404,7 +413,7 @@ static promo_status ms_budget(void *self, uint64_t key, int64_t *spent) {
     *spent = 0;
     int f = skv_map_get(&s->map, k, kl, &buf, &cap, &len);
     if (f > 0 && len == 8) memcpy(spent, buf, 8);
-    free(buf);
+    pa_free(&s->alloc, buf);
     return f < 0 ? PROMO_ENOMEM : PROMO_OK;
 }
 
@@ -422,30 +431,45 @@ static promo_status ms_sync(void *self) {
 }
 
 static void ms_reader_free(void *self, void *reader) {
-    (void)self;
-    skv_reader_free(reader);
+    skv_store *s = self;
+    skv_reader_free(&s->alloc, reader);
 }
 
 static void ms_destroy(void *self) {
-    if (!self) return;
-    skv_destroy(self);
-    free(self);
+    skv_store *s = self;
+    if (!s) return;
+    promo_allocator a = s->alloc;
+    skv_destroy(s);
+    pa_free(&a, s);
 }
 
 static const promo_store_ops ms_ops = {
     sizeof(promo_store_ops), ms_read,   ms_journal, ms_budget, ms_write, ms_sync,
     ms_reader_free,          ms_destroy};
 
-promo_status promo_store_new_memory(promo_store *out) {
+/* The options a caller passed (any older, smaller size), completed with the defaults. */
+void store_opts_read(const promo_store_opts *opts, promo_store_opts *o) {
+    promo_store_opts_init(o);
+    if (opts && opts->size) memcpy(o, opts, opts->size < sizeof *o ? opts->size : sizeof *o);
+    o->size = sizeof *o;
+}
+
+promo_status promo_store_new_memory_with(const promo_store_opts *opts, promo_store *out) {
     if (!out) return PROMO_EARG;
     out->ops = NULL;
     out->self = NULL;
-    skv_store *s = malloc(sizeof *s);
+    promo_store_opts o;
+    store_opts_read(opts, &o);
+    skv_store *s = pa_malloc(&o.alloc, sizeof *s);
     if (!s) return PROMO_ENOMEM;
-    skv_init(s);
+    skv_init(s, &o.alloc);
     out->ops = &ms_ops;
     out->self = s;
     return PROMO_OK;
+}
+
+promo_status promo_store_new_memory(promo_store *out) {
+    return promo_store_new_memory_with(NULL, out);
 }
 
 promo_status promo_store_sync(promo_store *s) {
@@ -470,9 +494,10 @@ void promo_store_opts_init(promo_store_opts *o) {
     o->return_window = 180;
 }
 
-/* The engine's default store. The in-memory store allocates through libc for now, not
- * through the engine's allocator hook (docs/embedding.md says so). */
+/* The engine's default store, allocating through the engine's allocator. */
 promo_status store_mem_new(const promo_allocator *a, promo_store *out) {
-    (void)a;
-    return promo_store_new_memory(out);
+    promo_store_opts o;
+    promo_store_opts_init(&o);
+    o.alloc = *pa_or_default(a);
+    return promo_store_new_memory_with(&o, out);
 }

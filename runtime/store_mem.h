@@ -9,4 +9,7 @@
 
 promo_status store_mem_new(const promo_allocator *a, promo_store *out);
 
+/* The options a caller passed (any older, smaller size), completed with the defaults. */
+void store_opts_read(const promo_store_opts *opts, promo_store_opts *o);
+
 #endif

@@ -4,16 +4,24 @@
  * evaluation with limits and history, a commit and a hot swap goes through the hook;
  * making each allocation fail in turn (SQLite's malloc test) gives a clean
  * PROMO_ENOMEM, no crash and no leak (counted here, and by ASan in the sanitizer run);
- * after warm-up an evaluation allocates nothing. Also: version number, date/time
- * helpers, the bundle label, and the size fields of promo_engine_opts / promo_receipt.
+ * after warm-up an evaluation allocates nothing. The same for a store the caller
+ * creates (memory and LMDB, promo_store_opts.alloc), a bundle loaded from a file, and
+ * the purchase protocol on it (confirm, a repeated confirm, calculate, return and
+ * cancel through promo_op_run, a return line read by promo_op_parse_json, the journal
+ * check of `promo state verify`). Also: version number, date/time helpers, the bundle
+ * label, and the size fields of promo_engine_opts / promo_receipt.
  */
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "compile.h"
+#include "eval_helpers.h"
+#include "ops.h"
 #include "promo.h"
+#include "rbuf.h"
 #include "strbuf.h"
 
 typedef struct counting {
@@ -134,6 +142,148 @@ Test(alloc, every_allocation_goes_through_the_hook_and_failing_each_is_clean) {
         cr_assert_eq(f.live, 0, "allocation %ld failing leaked %ld blocks", k, f.live);
     }
     sb_free(&bytes);
+}
+
+/* What the operations scenario saw (checked to the kopeck when it ran to the end). */
+typedef struct ct_ops {
+    int64_t discount, ret_refund, ret_points, cancel_refund, cancel_points;
+    int dup, state;
+} ct_ops;
+
+static promo_status ct_op(promo_ctx *cx, int kind, const promo_receipt *r, promo_op_result *out) {
+    promo_op op;
+    promo_op_init(&op);
+    op.op = kind;
+    op.receipt = r;
+    return promo_op_run(cx, &op, out);
+}
+
+/*
+ * The purchase protocol on a store the caller creates with the allocator (memory, or
+ * LMDB in a fresh directory): the bundle read from a file, confirm r1, confirm it
+ * again (the journal's record), calculate r2, return one unit of line 0 (a JSON line),
+ * cancel the rest, and for LMDB the journal check. The first status not OK is returned.
+ */
+static promo_status ct_ops_scenario(const char *pbc, int lmdb, const promo_allocator *al,
+                                    ct_ops *got) {
+    promo_bundle *b = NULL;
+    promo_engine *e = NULL;
+    promo_ctx *cx = NULL;
+    promo_store st = {0};
+    promo_status s;
+    char dir[64] = "";
+    if ((s = promo_bundle_load_file_with(pbc, al, &b, NULL, 0))) goto out;
+    promo_store_opts so;
+    promo_store_opts_init(&so);
+    so.alloc = *al;
+    if (lmdb) {
+        snprintf(dir, sizeof dir, "/tmp/promo-test-alloc-XXXXXX");
+        cr_assert(mkdtemp(dir));
+        so.map_size = 8u << 20;
+        if ((s = promo_store_open(dir, &so, &st, NULL, 0))) goto out;
+    } else if ((s = promo_store_new_memory_with(&so, &st))) {
+        goto out;
+    }
+    promo_engine_opts o;
+    promo_engine_opts_init(&o);
+    o.alloc = *al;
+    o.store = st;
+    o.own_store = 1;
+    if ((s = promo_engine_new(b, &o, &e))) goto out; /* failed: the store is still ours */
+    promo_store es = st;                             /* the engine's now */
+    st.ops = NULL;
+    if ((s = promo_ctx_new(e, 0, &cx))) goto out;
+    eh_receipt r1, r2;
+    eh_receipt_init(&r1, "r1", "2026-06-05T10:15");
+    eh_customer(&r1, "c1");
+    eh_line(&r1, "1", "dairy/milk", 2000, 30000);
+    eh_line(&r1, "2", "bread", 1000, 5000);
+    r2 = r1;
+    r2.r.id = eh_str("r2");
+    promo_op_result res;
+    if ((s = ct_op(cx, PROMO_OP_CONFIRM, &r1.r, &res))) goto out;
+    got->discount = res.result->discount;
+    if ((s = ct_op(cx, PROMO_OP_CONFIRM, &r1.r, &res))) goto out;
+    got->dup = res.duplicate;
+    if ((s = ct_op(cx, PROMO_OP_CALCULATE, &r2.r, &res))) goto out;
+    static const char ret[] = "{\"op\":\"return\",\"id\":\"r1\",\"refund_id\":\"f1\","
+                              "\"lines\":[{\"n\":0,\"qty\":1}]}";
+    char line[sizeof ret + PROMO_JSON_PADDING];
+    memcpy(line, ret, sizeof ret);
+    promo_op op;
+    promo_op_init(&op);
+    if ((s = promo_op_parse_json(cx, line, sizeof ret - 1, &op, NULL))) goto out;
+    if ((s = promo_op_run(cx, &op, &res))) goto out;
+    got->ret_refund = res.refund;
+    got->ret_points = res.points;
+    promo_op_init(&op);
+    op.op = PROMO_OP_CANCEL;
+    op.id = eh_str("r1");
+    if ((s = promo_op_run(cx, &op, &res))) goto out;
+    got->cancel_refund = res.refund;
+    got->cancel_points = res.points;
+    got->state = res.state;
+    if (lmdb) {
+        rbuf rep;
+        rb_init(&rep, al);
+        int v = ops_verify(&es, &rep);
+        rb_free(&rep);
+        if (v) s = v < 0 ? PROMO_ENOMEM : PROMO_ESTATE;
+    }
+out:
+    promo_ctx_free(cx);
+    promo_engine_free(e);
+    promo_store_free(&st);
+    promo_bundle_release(b);
+    if (dir[0]) eh_store_remove(dir);
+    return s;
+}
+
+static void ct_ops_every_failure(int lmdb) {
+    strbuf bytes = ct_bundle_bytes(ct_rules);
+    char pbc[] = "/tmp/promo-test-alloc-XXXXXX";
+    int fd = mkstemp(pbc);
+    cr_assert(fd >= 0);
+    cr_assert_eq(write(fd, bytes.data, bytes.len), (ssize_t)bytes.len);
+    close(fd);
+    counting c = {0};
+    promo_allocator al = {ct_malloc, ct_realloc, ct_free, &c};
+    ct_ops want = {0};
+    cr_assert_eq(ct_ops_scenario(pbc, lmdb, &al, &want), PROMO_OK);
+    /* 600.00 of dairy, 10% off: 60.00; line 0 pays 540.00, line 1 50.00; points 5% of
+     * 590.00 = 29.50, 27.00 of them on line 0. Returning 1 of its 2 units pays back
+     * 270.00 and takes 13.50 points; the cancel pays back 270.00 + 50.00, 16.00 points. */
+    cr_assert_eq(want.discount, 6000);
+    cr_assert_eq(want.dup, 1);
+    cr_assert_eq(want.ret_refund, 27000);
+    cr_assert_eq(want.ret_points, -1350);
+    cr_assert_eq(want.cancel_refund, 32000);
+    cr_assert_eq(want.cancel_points, -1600);
+    cr_assert_eq(want.state, PROMO_RS_CANCELLED);
+    cr_assert_eq(c.live, 0, "leaked %ld blocks", c.live);
+    long total = c.calls;
+    cr_assert_gt(total, 40, "only %ld allocations went through the hook", total);
+    for (long k = 1; k <= total; k++) {
+        counting f = {0, 0, k, 0};
+        promo_allocator fa = {ct_malloc, ct_realloc, ct_free, &f};
+        ct_ops g = {0};
+        promo_status st = ct_ops_scenario(pbc, lmdb, &fa, &g);
+        cr_assert(f.failed, "allocation %ld was not reached", k);
+        cr_assert(st == PROMO_ENOMEM || (st == PROMO_OK && !memcmp(&g, &want, sizeof g)),
+                  "allocation %ld failing gave %s", k, promo_errname(st));
+        cr_assert_eq(f.live, 0, "allocation %ld failing leaked %ld blocks", k, f.live);
+    }
+    remove(pbc);
+    sb_free(&bytes);
+}
+
+Test(alloc, memory_store_and_operations_fail_cleanly_at_every_allocation) {
+    ct_ops_every_failure(0);
+}
+
+/* LMDB's own allocations (environment, transactions) are libc's: not counted here. */
+Test(alloc, lmdb_store_and_operations_fail_cleanly_at_every_allocation) {
+    ct_ops_every_failure(1);
 }
 
 Test(alloc, warm_ctx_allocates_nothing_per_receipt) {
