@@ -90,8 +90,10 @@ PROMO_API int32_t promo_time(int hour, int minute, int second);
 /*
  * Every allocation of the runtime goes through one of these (SQLite's
  * SQLITE_CONFIG_MALLOC, Lua's lua_Alloc): the engine's (promo_engine_opts.alloc) for the
- * engine, its contexts, prefilter indexes, budget counters and the default in-memory
- * store; the bundle's (promo_bundle_load_memory_with) for a bundle. NULL, or a struct
+ * engine, its contexts, prefilter indexes, budget counters, the purchase protocol and
+ * the default in-memory store; the bundle's (promo_bundle_load_memory_with,
+ * promo_bundle_load_file_with) for a bundle; the store's (promo_store_opts.alloc) for a
+ * store the caller creates (LMDB's own internal allocations excepted). NULL, or a struct
  * with any function NULL, means libc. The functions must be thread-safe when the engine
  * is used from several threads; `malloc` may return NULL (the call then fails with
  * PROMO_ENOMEM and leaks nothing); `realloc(ud, NULL, n)` must act as malloc. The one
