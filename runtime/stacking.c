@@ -83,84 +83,130 @@ typedef struct stk_tbmem { /* `tiebreak benefit`: a member of a component */
 #define STK_NONE UINT32_MAX
 enum { STK_ACTED_DISCOUNT = 1, STK_ACTED_POINTS = 2 };
 
-/* Every array below lives in one of two arenas (runtime/arena.h), which remember each
- * block's capacity: `ra` holds what one receipt needs and is reset when the next
- * evaluation starts; `ga` holds what is sized by the bundle generation (tc, cand, rxm,
- * memo_stamp, pres) and is reset when the generation changes. */
+/*
+ * Every array of the scratch lives in one of two arenas (runtime/arena.h), which
+ * remember each block's capacity: `ra` holds what one receipt needs and is reset when
+ * the next evaluation starts; `ga` holds what is sized by the bundle generation and is
+ * reset when the generation changes. A reset reuses the memory, so every pointer into
+ * the arena must be forgotten with it. The lists below are at once the declaration of
+ * those pointers (stk_scratch, and a named struct of the same members) and what a reset
+ * forgets; STK_RESERVE / STK_GRESERVE / STK_ERESERVE accept only a member of their list
+ * (anything else does not compile), so an array cannot be added to an arena and missed
+ * by its reset.
+ */
+#define STK_RECEIPT_ARRAYS(X)                                                                      \
+    X(vm_line, lines)                                                                              \
+    X(uint64_t, anc)                                                                               \
+    X(uint64_t, codes)                                                                             \
+    X(uint64_t, segs)                                                                              \
+    X(uint64_t, seen)                                                                              \
+    X(vm_kv, attrs)                                                                                \
+    X(vm_kv, cattrs)                                                                               \
+    /* per line */                                                                                 \
+    X(uint8_t, acted_now) /* STK_ACTED_* bits of the current campaign */                           \
+    X(uint32_t, head)     /* per-line counts of stk_finish */                                      \
+    X(uint32_t, tg)                                                                                \
+    X(int64_t, d)                                                                                  \
+    X(int64_t, w)                                                                                  \
+    X(int64_t, cnt)                                                                                \
+    X(int64_t, share)                                                                              \
+    X(int64_t, share2)                                                                             \
+    X(int64_t, acc)                                                                                \
+    X(int64_t, ppshare) /* points_paid spread over the lines as of amounts epoch pp_epoch */       \
+    X(stk_spread_tmp, stmp)                                                                        \
+    X(stk_unitrun, runs)                                                                           \
+    X(uint64_t, app_lines) /* per applied campaign (app order): the lines it acted on, lw words */ \
+    X(uint64_t, blk)       /* the lines blocked for the current campaign, lw words */              \
+    X(stk_applied, app)                                                                            \
+    X(uint8_t, bad)                                                                                \
+    X(stk_by, bylog)                                                                               \
+    X(promo_points, pts)                                                                           \
+    X(uint8_t, pts_rl)   /* per pts entry: a receipt-level reward added to it */                   \
+    X(stk_ptline, ptlog) /* the current campaign's points entries and their lines */               \
+    X(promo_text, coupons)                                                                         \
+    X(promo_text, messages)                                                                        \
+    X(uint32_t, applied)                                                                           \
+    X(promo_explain, explain)                                                                      \
+    X(promo_line_result, lres)                                                                     \
+    X(promo_by, by)                                                                                \
+    X(stk_hcache, hc)                                                                              \
+    X(int64_t, sw) /* budget scaling: weights and shares */                                        \
+    X(stk_spread_tmp, stmp2)                                                                       \
+    /* `tiebreak benefit`: evaluation order, and trial runs that measure a campaign's              \
+     * benefit as if it went first and then undo it */                                             \
+    X(uint32_t, order)                                                                             \
+    X(int64_t, benefit)                                                                            \
+    X(uint32_t, uf)        /* union-find over one run of equal priorities */                       \
+    X(uint32_t, tbpos)     /* one component's positions */                                         \
+    X(stk_tbmem, tbmem)    /* one component's members, sorted by benefit */                        \
+    X(uint64_t, memo_bits) /* line predicate memo (vm_env.memo_*) */                               \
+    X(uint64_t, alines)    /* per atom: its lines */                                               \
+    X(uint64_t, exm)       /* the excluded lines */
+
+/* The generation arena's: the fallback time cache (per campaign PF_T_*), the candidates,
+ * the scratch of stk_rx_receipt (4 clause groups), the memo stamps, the atoms present
+ * on any line, then on non-excluded lines. */
+#define STK_GEN_ARRAYS(X)                                                                          \
+    X(uint8_t, tc)                                                                                 \
+    X(uint64_t, cand)                                                                              \
+    X(uint64_t, rxm)                                                                               \
+    X(uint32_t, memo_stamp)                                                                        \
+    X(uint64_t, pres)
+
+/* The per-receipt arrays of stk_eval (stacking.h: the engine and ops.c read them), in the
+ * receipt arena too. */
+#define STK_EVAL_ARRAYS(X)                                                                         \
+    X(stk_budget_use, budget_uses)                                                                 \
+    X(promo_delta, deltas)                                                                         \
+    X(struct stk_hline, hist_lines)                                                                \
+    X(uint32_t, hist_off)
+
+#define STK_DECL(type, name) type *name;
+struct stk_receipt_arrays {
+    STK_RECEIPT_ARRAYS(STK_DECL)
+};
+struct stk_gen_arrays {
+    STK_GEN_ARRAYS(STK_DECL)
+};
+struct stk_eval_arrays {
+    STK_EVAL_ARRAYS(STK_DECL)
+};
+
 struct stk_scratch {
     const promo_allocator *a; /* the engine's: both arenas draw from it */
     arena ra, ga;
+    struct {
+        STK_RECEIPT_ARRAYS(STK_DECL)
+    }; /* in ra */
+    struct {
+        STK_GEN_ARRAYS(STK_DECL)
+    }; /* in ga */
     vm_receipt rx;
     vm_env env;
-    vm_line *lines;
-    uint64_t *anc, *codes, *segs, *seen;
-    vm_kv *attrs, *cattrs;
 
-    /* per line */
-    uint8_t *acted_now;  /* STK_ACTED_* bits of the current campaign */
-    uint32_t *head, *tg; /* head: per-line counts of stk_finish */
-    int64_t *d, *w, *cnt, *share, *share2, *acc;
-    int64_t *ppshare; /* points_paid spread over the lines as of amounts epoch pp_epoch */
-    stk_spread_tmp *stmp;
-    stk_unitrun *runs;
-
-    uint64_t *app_lines; /* per applied campaign (app order): the lines it acted on, lw words */
-    uint64_t *blk;       /* the lines blocked for the current campaign, lw words */
-    uint32_t lw;
-    stk_applied *app;
+    uint32_t lw; /* words of a line bitset */
     uint32_t napp;
-    uint8_t *bad;
-
-    stk_by *bylog;
     uint32_t nbylog;
-    promo_points *pts;
-    uint8_t *pts_rl;   /* per pts entry: a receipt-level reward added to it */
-    stk_ptline *ptlog; /* the current campaign's points entries and their lines */
     uint32_t nptlog;
     uint32_t npts;
-    promo_text *coupons, *messages;
     uint32_t ncoupons, nmessages;
-    uint32_t *applied;
     uint32_t napplied;
-    promo_explain *explain;
     uint32_t nexplain;
-    promo_line_result *lres;
-    promo_by *by;
     uint32_t nby;
-    stk_hcache *hc;
     uint32_t nhc;
-    int64_t *sw; /* budget scaling: weights and shares */
-    stk_spread_tmp *stmp2;
 
-    /* `tiebreak benefit`: evaluation order, and trial runs that measure a campaign's
-     * benefit as if it went first and then undo it */
-    uint32_t *order;
-    int64_t *benefit;
-    uint32_t *uf;     /* union-find over one run of equal priorities */
-    uint32_t *tbpos;  /* one component's positions */
-    stk_tbmem *tbmem; /* one component's members, sorted by benefit */
     int trial;
     int trial_applies; /* the trial campaign would apply */
     int64_t trial_benefit;
 
-    /* Prefilter (runtime/prefilter.h: the shared index of the generation), per ctx: the
-     * fallback time cache (per campaign PF_T_*, kept while date and time slot stay),
-     * the candidates, and the per-receipt line bits. */
-    uint64_t ix_gen; /* stk_eval.gen the arrays below are sized for; 0 = none */
-    uint8_t *tc;
-    int tc_valid;
+    /* Prefilter (runtime/prefilter.h: the shared index of the generation), per ctx. */
+    uint64_t ix_gen; /* stk_eval.gen the gen arrays are sized for; 0 = none */
+    int tc_valid;    /* tc kept while date and time slot stay */
     int32_t tc_date;
     uint32_t tc_slot;
     const uint64_t *tw_row; /* the receipt's (weekday, time slot) row of the time table */
-    uint64_t *cand;         /* campaigns still candidates */
-    uint64_t *rxm;          /* scratch of stk_rx_receipt (4 clause groups) */
     int pre_done;           /* the candidates already passed every prefilter clause */
-    uint32_t *memo_stamp;   /* line predicate memo (vm_env.memo_*) */
-    uint64_t *memo_bits;
     uint32_t memo_epoch;
-    uint64_t *alines; /* per atom: its lines */
-    uint64_t *exm;    /* the excluded lines */
-    uint64_t *pres;   /* atoms present on any line, then on non-excluded lines */
 
     /* evaluation state */
     uint32_t amt_epoch; /* bumped whenever a line amount changes */
@@ -201,10 +247,18 @@ static inline __attribute__((always_inline)) int stk_reserve(arena *ar, void **p
     *p = q;
     return 0;
 }
+/* `arr` must be a member of `list` (of the same type): a compile error otherwise. */
+#define STK_LISTED(list, p, arr) (void)sizeof(&((struct list *)0)->arr == &(p)->arr)
 #define STK_RESERVE(x, arr, need)                                                                  \
-    stk_reserve(&(x)->ra, (void **)&(x)->arr, (need), sizeof *(x)->arr)
+    (STK_LISTED(stk_receipt_arrays, x, arr),                                                       \
+     stk_reserve(&(x)->ra, (void **)&(x)->arr, (need), sizeof *(x)->arr))
 #define STK_GRESERVE(x, arr, need)                                                                 \
-    stk_reserve(&(x)->ga, (void **)&(x)->arr, (need), sizeof *(x)->arr)
+    (STK_LISTED(stk_gen_arrays, x, arr),                                                           \
+     stk_reserve(&(x)->ga, (void **)&(x)->arr, (need), sizeof *(x)->arr))
+/* An array of stk_eval s, in x's receipt arena. */
+#define STK_ERESERVE(s, x, arr, need)                                                              \
+    (STK_LISTED(stk_eval_arrays, s, arr),                                                          \
+     stk_reserve(&(x)->ra, (void **)&(s)->arr, (need), sizeof *(s)->arr))
 
 #define STK_PUSH(x, arr, n, val)                                                                   \
     do {                                                                                           \
@@ -228,28 +282,22 @@ promo_status stk_init(stk_eval *s, const promo_allocator *a) {
     return PROMO_OK;
 }
 
-/* Starts a receipt: every per-receipt array is forgotten and its arena reset. */
+#define STK_FORGET_X(type, name) x->name = NULL;
+#define STK_FORGET_S(type, name) s->name = NULL;
+
+/* Starts a receipt: every per-receipt array is forgotten (the lists above) and its
+ * arena reset. */
 static void stk_reset_receipt(stk_eval *s) {
     stk_scratch *x = s->sc;
-    void **arrs[] = {(void **)&x->lines,     (void **)&x->anc,        (void **)&x->codes,
-                     (void **)&x->segs,      (void **)&x->seen,       (void **)&x->attrs,
-                     (void **)&x->cattrs,    (void **)&x->acted_now,  (void **)&x->head,
-                     (void **)&x->tg,        (void **)&x->d,          (void **)&x->w,
-                     (void **)&x->cnt,       (void **)&x->ppshare,    (void **)&x->share,
-                     (void **)&x->share2,    (void **)&x->acc,        (void **)&x->stmp,
-                     (void **)&x->runs,      (void **)&x->app_lines,  (void **)&x->blk,
-                     (void **)&x->app,       (void **)&x->bad,        (void **)&x->bylog,
-                     (void **)&x->pts,       (void **)&x->ptlog,      (void **)&x->coupons,
-                     (void **)&x->messages,  (void **)&x->applied,    (void **)&x->explain,
-                     (void **)&x->lres,      (void **)&x->by,         (void **)&x->hc,
-                     (void **)&x->sw,        (void **)&x->stmp2,      (void **)&x->order,
-                     (void **)&x->benefit,   (void **)&x->uf,         (void **)&x->pts_rl,
-                     (void **)&x->memo_bits, (void **)&x->alines,     (void **)&x->exm,
-                     (void **)&x->tbpos,     (void **)&x->tbmem,      (void **)&s->budget_uses,
-                     (void **)&s->deltas,    (void **)&s->hist_lines, (void **)&s->hist_off};
-    for (size_t i = 0; i < sizeof arrs / sizeof arrs[0]; i++)
-        *arrs[i] = NULL;
+    STK_RECEIPT_ARRAYS(STK_FORGET_X)
+    STK_EVAL_ARRAYS(STK_FORGET_S)
     arena_reset(&x->ra);
+}
+
+/* A new generation: its arrays are forgotten and its arena reset. */
+static void stk_reset_gen(stk_scratch *x) {
+    STK_GEN_ARRAYS(STK_FORGET_X)
+    arena_reset(&x->ga);
 }
 
 void stk_free(stk_eval *s) {
@@ -257,10 +305,7 @@ void stk_free(stk_eval *s) {
     if (!x) return;
     arena_free(&x->ra);
     arena_free(&x->ga);
-    s->budget_uses = NULL;
-    s->deltas = NULL;
-    s->hist_lines = NULL;
-    s->hist_off = NULL;
+    STK_EVAL_ARRAYS(STK_FORGET_S)
     pa_free(x->a, x);
     s->sc = NULL;
 }
@@ -616,10 +661,7 @@ static promo_status stk_bind(stk_eval *s) {
     x->ix_gen = 0;
     x->tc_valid = 0;
     uint32_t cw = (ix->ncat + 63) / 64;
-    x->tc = NULL;
-    x->cand = x->rxm = x->pres = NULL;
-    x->memo_stamp = NULL;
-    arena_reset(&x->ga);
+    stk_reset_gen(x);
     if (STK_GRESERVE(x, tc, ix->ncampaigns) || STK_GRESERVE(x, cand, ix->words) ||
         STK_GRESERVE(x, rxm, (size_t)4 * ix->words) || STK_GRESERVE(x, memo_stamp, ix->nmemo) ||
         STK_GRESERVE(x, pres, (size_t)2 * cw))
@@ -1451,9 +1493,7 @@ static promo_status stk_campaign(stk_eval *s, uint32_t ci) {
                 granted = remaining;
             }
             if (x->trial) goto trial_done;
-            if (stk_reserve(&x->ra, (void **)&s->budget_uses, (size_t)s->nbudget_uses + 1,
-                            sizeof *s->budget_uses))
-                return stk_nomem(x);
+            if (STK_ERESERVE(s, x, budget_uses, (size_t)s->nbudget_uses + 1)) return stk_nomem(x);
             s->budget_uses[s->nbudget_uses++] =
                 (stk_budget_use){ctr, c->budget, want, granted, seen};
         }
@@ -1559,13 +1599,12 @@ static promo_status stk_finish(stk_eval *s, const promo_receipt *r) {
     if (!s->has_customer_state) return PROMO_OK;
     const promo_bundle *b = s->b;
     size_t need = (size_t)b->nhist + 1 + x->napplied;
-    if (stk_reserve(&x->ra, (void **)&s->deltas, need, sizeof *s->deltas)) return stk_nomem(x);
+    if (STK_ERESERVE(s, x, deltas, need)) return stk_nomem(x);
     uint32_t nd = 0, nhl = 0;
     const pf_index *ix = s->ix;
     /* the journal's attribution of history to lines (runtime/ops.c) */
-    if (stk_reserve(&x->ra, (void **)&s->hist_off, (size_t)b->nhist + 1, sizeof *s->hist_off) ||
-        stk_reserve(&x->ra, (void **)&s->hist_lines, (size_t)b->nhist * n + 1,
-                    sizeof *s->hist_lines))
+    if (STK_ERESERVE(s, x, hist_off, (size_t)b->nhist + 1) ||
+        STK_ERESERVE(s, x, hist_lines, (size_t)b->nhist * n + 1))
         return stk_nomem(x);
     for (uint32_t h = 0; h < b->nhist; h++) {
         int64_t v = 0;

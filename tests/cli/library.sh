@@ -49,4 +49,10 @@ for o in "$OBJ"/*.o; do
     { grep -v '^<XXH_' || true; } | sort -u | tr '\n' ' ')
   [ -z "$bad" ] || { echo "$(basename "$o") allocates past the hook: $bad"; exit 1; }
 done
+# stacking.c's arenas are reset by lists (STK_RECEIPT_ARRAYS, STK_GEN_ARRAYS,
+# STK_EVAL_ARRAYS) that the reserve macros enforce at compile time; a direct
+# stk_reserve/arena_reserve call would bypass them.
+if grep -nE 'stk_reserve\(&[a-z]|arena_reserve\(&' "$SRC/runtime/stacking.c"; then
+  echo "stacking.c reserves arena memory past STK_RESERVE/STK_GRESERVE/STK_ERESERVE"; exit 1
+fi
 echo "library ok: $(wc -l <<<"$syms") promo_* symbols, SONAME $soname"
