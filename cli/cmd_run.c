@@ -98,6 +98,9 @@ static const char run_help[] =
     "  --durability MODE   process (default: a result is written once its commit\n"
     "                      survives kill -9) or strict (also power loss: fsync)\n"
     "  --return-window N   days a confirmed receipt stays returnable (default 180)\n"
+    "  --max-customers N   without --state: hold at most N customers in memory; a\n"
+    "                      receipt of one more gets an error record (nothing is\n"
+    "                      committed for it) instead of its limits being forgotten\n"
     "  -q, --quiet         no progress display\n"
     "  -h, --help          this help\n"
     "\n"
@@ -136,6 +139,7 @@ typedef struct run_opts {
     const char *state_dir;
     int durability;
     long return_window;
+    long max_customers; /* 0: no cap */
 } run_opts;
 
 /* One evaluation context, owned by one thread; busy from the moment its thread claims
@@ -1016,6 +1020,11 @@ static int run_args(int argc, char **argv, run_opts *o) {
             if (!val || run_parse_num(val, 0, 36500, &v))
                 return run_usage("--return-window needs a number of days from 0 to 36500", val);
             o->return_window = v;
+        } else if (!strncmp(a, "--max-customers", 15) && (a[15] == '=' || a[15] == 0)) {
+            val = a[15] ? a + 16 : (i + 1 < argc ? argv[++i] : NULL);
+            if (!val || run_parse_num(val, 1, 1000000000000L, &v))
+                return run_usage("--max-customers needs a number from 1 to 10^12", val);
+            o->max_customers = v;
         } else if (!strncmp(a, "--batch", 7) && (a[7] == '=' || a[7] == 0)) {
             val = a[7] ? a + 8 : (i + 1 < argc ? argv[++i] : NULL);
             if (!val || run_parse_num(val, 1, RUN_MAX_BATCH, &v))
@@ -1038,6 +1047,8 @@ static int run_args(int argc, char **argv, run_opts *o) {
         }
     }
     if (!o->bundle_path) return run_usage("missing the bundle (set.pbc)", NULL);
+    if (o->max_customers && o->state_dir)
+        return run_usage("--max-customers is for the in-memory store (without --state)", NULL);
     return -1;
 }
 
@@ -1114,10 +1125,21 @@ int cmd_run(int argc, char **argv) {
         }
         eo.store = R.store;
         eo.own_store = 1;
+    } else if (R.o.max_customers) { /* the in-memory store, capped */
+        promo_store_opts so;
+        promo_store_opts_init(&so);
+        so.max_customers = (uint64_t)R.o.max_customers;
+        if ((st = promo_store_new_memory_with(&so, &eo.store)) != PROMO_OK) {
+            promo_bundle_release(b);
+            fprintf(stderr, "promo run: %s\n", promo_strerror(st));
+            rc = 2;
+            goto out;
+        }
+        eo.own_store = 1;
     }
     st = promo_engine_new(b, &eo, &R.eng);
     promo_bundle_release(b);
-    if (st != PROMO_OK && R.o.state_dir) promo_store_free(&R.store);
+    if (st != PROMO_OK && eo.store.ops) promo_store_free(&eo.store);
     if (st != PROMO_OK) {
         fprintf(stderr, "promo run: %s\n", promo_strerror(st));
         rc = 2;

@@ -65,6 +65,30 @@ static void eng_gen_free(promo_engine *e, eng_gen *g) {
     pa_free(&e->alloc, g);
 }
 
+/* The longest reach back of the bundle's windows, in days: history windows (the
+ * immediate pushed right before each H_* instruction, as the compiler emits it; any
+ * other form: PB_MAX_DAYS) and per-customer limit periods (a week 7, a month 31). */
+static int32_t eng_window_days(const promo_bundle *b) {
+    int32_t days = 1;
+    for (uint32_t i = 0; i < b->ncampaigns; i++) {
+        int32_t p = b->campaigns[i].limit_period == PERIOD_MONTH  ? 31
+                    : b->campaigns[i].limit_period == PERIOD_WEEK ? 7
+                                                                  : 1;
+        if (b->campaigns[i].limit_customer && p > days) days = p;
+    }
+    for (uint32_t i = 0; i < b->ncode; i++) {
+        promo_opcode op = INSN_OP(b->code[i]);
+        if (op != OP_H_SUM && op != OP_H_COUNT && op != OP_H_VISITS) continue;
+        int32_t w = PB_MAX_DAYS;
+        if (i && INSN_OP(b->code[i - 1]) == OP_PUSH_I) {
+            w = INSN_SA(b->code[i - 1]);
+            if (w > PB_MAX_DAYS) w = PB_MAX_DAYS;
+        }
+        if (w > days) days = w;
+    }
+    return days;
+}
+
 /* Called with e->mu held. Takes `ix` (the prefilter index of b, built beforehand
  * without the lock: it takes a while and touches nothing shared) even on failure. */
 static eng_gen *eng_gen_new(promo_engine *e, promo_bundle *b, pf_index *ix) {
@@ -92,6 +116,8 @@ static eng_gen *eng_gen_new(promo_engine *e, promo_bundle *b, pf_index *ix) {
     promo_bundle_retain(b);
     g->b = b;
     g->serial = atomic_fetch_add(&e->serial, 1) + 1;
+    int32_t keep = eng_window_days(b) + ENG_LATE_DAYS;
+    if (keep > atomic_load(&e->keep_days)) atomic_store(&e->keep_days, keep);
     return g;
 }
 
@@ -350,9 +376,11 @@ promo_status eng_commit(promo_ctx *c, promo_str jkey, const void *jdata, size_t 
         w.expected = s->version;
         w.deltas = s->deltas;
         w.ndeltas = s->ndeltas;
+        int32_t keep = atomic_load_explicit(&e->keep_days, memory_order_relaxed);
+        if (keep < ENG_KEEP_DAYS && !store_mem_is(&e->store)) keep = ENG_KEEP_DAYS;
         for (uint32_t i = 0; i < s->ndeltas; i++)
-            if (s->deltas[i].key == STK_VISITS_KEY && s->deltas[i].day > INT32_MIN + ENG_KEEP_DAYS)
-                w.prune_before = s->deltas[i].day - ENG_KEEP_DAYS;
+            if (s->deltas[i].key == STK_VISITS_KEY && s->deltas[i].day > INT32_MIN + keep)
+                w.prune_before = s->deltas[i].day - keep;
     }
     w.budgets = c->bd;
     w.nbudgets = s->nbudget_uses;
@@ -380,6 +408,7 @@ promo_status eng_commit(promo_ctx *c, promo_str jkey, const void *jdata, size_t 
             atomic_fetch_add(&s->budget_uses[i].ctr->spent, s->budget_uses[i].granted);
     pthread_mutex_unlock(&e->cmu);
     if (r == PROMO_ECONFLICT) return eng_err(c, r, "customer state changed since evaluation");
+    if (r == PROMO_ELIMIT) return eng_err(c, r, ENG_FULL_MSG);
     if (r != PROMO_OK)
         return eng_err(c, r == PROMO_ENOMEM ? r : PROMO_ESTATE, "state store: write failed");
     c->can_commit = 0;

@@ -33,6 +33,9 @@ struct promo_engine {
     int own_store;
     pthread_mutex_t cmu;   /* serializes commits (budget checks + the store write) */
     promo_allocator alloc; /* every allocation of the engine and its ctxs */
+    /* Days of counters behind a receipt's date that a window of any bundle this engine
+     * served can read (eng_window_days), plus ENG_LATE_DAYS. */
+    _Atomic int32_t keep_days;
 };
 
 struct promo_ctx {
@@ -51,8 +54,17 @@ struct promo_ctx {
     char msg[256];
 };
 
-/* Days of per-customer state kept behind the newest receipt (pruning, SPEC 7.2). */
+/* Days of per-customer state kept behind a receipt's date (pruning, SPEC 7.2): in a
+ * persistent or caller's store at least ENG_KEEP_DAYS (a later bundle may read further
+ * back than the current one); in an in-memory store, which lives no longer than the
+ * process, what the bundles served can read plus ENG_LATE_DAYS (a receipt that many
+ * days late still sees its whole window). */
 #define ENG_KEEP_DAYS 400
+/* The message of a write the in-memory store refused at its customer cap. */
+#define ENG_FULL_MSG                                                                               \
+    "state store: full (a new customer past the in-memory store's max_customers); nothing "        \
+    "was committed"
+#define ENG_LATE_DAYS 31
 
 /* Commits the ctx's last evaluation with an optional journal entry (jkey.p NULL: none;
  * it must not exist yet). Budgets are checked and the store written under the commit

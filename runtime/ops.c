@@ -755,6 +755,7 @@ static promo_status ops_reverse(promo_ctx *c, const promo_op *op, promo_op_resul
     w.jdata2 = o->rf.data;
     w.jlen2 = o->rf.len;
     promo_status r = st->ops->write(st->self, &w);
+    if (r == PROMO_ELIMIT) return eng_err(c, r, ENG_FULL_MSG);
     if (r != PROMO_OK)
         return eng_err(c, r == PROMO_ENOMEM ? r : PROMO_ESTATE, "state store: write failed");
     for (size_t i = 0; i < nb; i++) {

@@ -245,13 +245,18 @@ typedef struct promo_store_opts {
     /* Every allocation of the store itself (copied; a zeroed struct = libc). LMDB's
      * own allocations (environment, transactions, pages) cannot be hooked. */
     promo_allocator alloc;
+    /* The in-memory store only: the most customers it holds (0: no cap). A write that
+     * would add one more is refused with PROMO_ELIMIT (nothing applied): limits are
+     * never silently forgotten. Customers none of whose counters the current bundle can
+     * read any more are dropped and no longer count. */
+    uint64_t max_customers;
 } promo_store_opts;
 
 PROMO_API void promo_store_opts_init(promo_store_opts *o);
 /* The in-memory store (sharded hash tables; state lives as long as the store). Free
  * with promo_store_free. */
 PROMO_API promo_status promo_store_new_memory(promo_store *out);
-/* The same with options (opts may be NULL; of promo_store_opts only `alloc` applies). */
+/* The same with options (opts may be NULL; `alloc` and `max_customers` apply). */
 PROMO_API promo_status promo_store_new_memory_with(const promo_store_opts *opts, promo_store *out);
 /* Opens (creating it when absent) the persistent LMDB store in directory `dir`.
  * errbuf (may be NULL) receives a one-line message on failure. */

@@ -68,6 +68,14 @@ typedef struct skv_store {
     void *base;
     void *mbuf; /* the merged record of a write */
     size_t mcap;
+    /* The memory store only (base_get NULL): customers held, the cap on them (0: none),
+     * and the sweep that drops customers none of whose counters can be read any more
+     * (every cell of a day in [1, sweep_before), sweep_before the largest prune_before
+     * of any write), a few slots per write. */
+    uint64_t ncustomers, max_customers;
+    int32_t sweep_before;
+    int32_t full_swept; /* the sweep_before of the last whole sweep (at the cap) */
+    uint32_t sweep_shard, sweep_slot;
 } skv_store;
 
 /* a: NULL or incomplete = libc (copied). */

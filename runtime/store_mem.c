@@ -159,6 +159,22 @@ int skv_map_each(skv_map *m, int (*f)(void *u, const void *k, size_t kl, const v
     return 0;
 }
 
+/* Removes slot i of sh (its entry freed), backward-shifting the probe chain after it. */
+static void skv_del_at(const promo_allocator *a, skv_shard *sh, uint32_t i) {
+    uint32_t mask = sh->cap - 1;
+    pa_free(a, sh->tab[i].key);
+    for (uint32_t j = (i + 1) & mask; sh->tab[j].h; j = (j + 1) & mask) {
+        uint32_t home = (uint32_t)(sh->tab[j].h >> 8) & mask;
+        /* the entry at j may move to i unless its home lies cyclically in (i, j] */
+        int stays = i <= j ? (home > i && home <= j) : (home > i || home <= j);
+        if (stays) continue;
+        sh->tab[i] = sh->tab[j];
+        i = j;
+    }
+    sh->tab[i] = (skv_ent){0, NULL, 0, 0, 0};
+    sh->n--;
+}
+
 void skv_map_clear(skv_map *m) {
     for (int s = 0; s < SKV_SHARDS; s++) {
         skv_shard *sh = &m->sh[s];
@@ -274,6 +290,43 @@ static int skv_current(skv_store *s, const char *k, size_t kl, void **buf, size_
     return s->base_get(s->base, k, kl, p, len);
 }
 
+/* A customer record none of whose cells a window can read: every day in [1, before). */
+static int skv_rec_dead(const char *v, size_t len, int32_t before) {
+    promo_store_rec rec;
+    if (skv_rec_view(v, len, &rec)) return 0;
+    for (uint32_t i = 0; i < rec.ncells; i++) {
+        promo_cell c;
+        memcpy(&c, &rec.cells[i], sizeof c); /* the value may be unaligned */
+        if (c.day < 1 || c.day >= before) return 0;
+    }
+    return 1;
+}
+
+/* The memory store's sweep: `slots` slots on from where it stopped (writer lock held). */
+#define SKV_SWEEP 8 /* per write */
+static void skv_sweep(skv_store *s, uint64_t slots) {
+    if (s->base_get || s->sweep_before <= 1) return;
+    for (uint64_t k = 0; k < slots; k++) {
+        skv_shard *sh = &s->map.sh[s->sweep_shard];
+        if (s->sweep_slot >= sh->cap) {
+            s->sweep_slot = 0;
+            s->sweep_shard = (s->sweep_shard + 1) % SKV_SHARDS;
+            continue;
+        }
+        pthread_mutex_lock(&sh->mu);
+        skv_ent *e = &sh->tab[s->sweep_slot];
+        if (e->h && e->klen && e->key[0] == 'C' &&
+            skv_rec_dead(e->key + e->klen, e->vlen, s->sweep_before)) {
+            skv_del_at(s->map.a, sh, s->sweep_slot);
+            s->map.count--;
+            s->ncustomers--;
+        } else {
+            s->sweep_slot++;
+        }
+        pthread_mutex_unlock(&sh->mu);
+    }
+}
+
 promo_status skv_write(skv_store *s, const promo_store_write *w) {
     char k[SKV_MAX_KEY + 16];
     size_t kl;
@@ -295,6 +348,7 @@ promo_status skv_write(skv_store *s, const promo_store_write *w) {
     size_t reclen = 0;
     char ck[SKV_MAX_KEY + 16];
     size_t ckl = 0;
+    int new_customer = 0;
     if (w->customer.p) {
         const void *p = NULL;
         size_t len = 0;
@@ -318,6 +372,21 @@ promo_status skv_write(skv_store *s, const promo_store_write *w) {
         if (w->expected != UINT64_MAX && old.version != w->expected) {
             pa_free(&s->alloc, al);
             st = PROMO_ECONFLICT;
+            goto out;
+        }
+        new_customer = r == 0;
+        if (w->prune_before > s->sweep_before) s->sweep_before = w->prune_before;
+        if (new_customer && s->max_customers && s->ncustomers >= s->max_customers &&
+            s->sweep_before > s->full_swept) { /* at the cap: first drop the unreadable */
+            uint64_t all = SKV_SHARDS;         /* every slot (a deletion re-reads its own) */
+            for (int i = 0; i < SKV_SHARDS; i++)
+                all += 2 * (uint64_t)s->map.sh[i].cap;
+            skv_sweep(s, all);
+            s->full_swept = s->sweep_before;
+        }
+        if (new_customer && s->max_customers && s->ncustomers >= s->max_customers) {
+            pa_free(&s->alloc, al);
+            st = PROMO_ELIMIT; /* refused, never forgotten: the caller reports it */
             goto out;
         }
         reclen = skv_merge(s, &old, old.version + 1, w->deltas, w->ndeltas, w->prune_before);
@@ -352,6 +421,7 @@ promo_status skv_write(skv_store *s, const promo_store_write *w) {
     /* 3. apply (the map only grows here: a failure past this point is out of memory) */
     if (st == PROMO_OK && w->customer.p && skv_map_put(&s->map, ck, ckl, s->mbuf, reclen))
         st = PROMO_ENOMEM;
+    if (st == PROMO_OK && new_customer) s->ncustomers++;
     for (size_t i = 0; st == PROMO_OK && i < w->nbudgets; i++) {
         kl = skv_key('B', &w->budgets[i].key, 8, k);
         if (skv_map_put(&s->map, k, kl, &bv[i], 8)) st = PROMO_ENOMEM;
@@ -367,6 +437,8 @@ promo_status skv_write(skv_store *s, const promo_store_write *w) {
     }
 out:
     pa_free(&s->alloc, cbuf);
+    if (w->prune_before > s->sweep_before) s->sweep_before = w->prune_before;
+    skv_sweep(s, SKV_SWEEP);
     return st;
 }
 
@@ -447,6 +519,14 @@ static const promo_store_ops ms_ops = {
     sizeof(promo_store_ops), ms_read,   ms_journal, ms_budget, ms_write, ms_sync,
     ms_reader_free,          ms_destroy};
 
+int store_mem_is(const promo_store *s) {
+    return s && s->ops == &ms_ops;
+}
+
+uint64_t store_mem_customers(const promo_store *s) {
+    return store_mem_is(s) ? ((const skv_store *)s->self)->ncustomers : 0;
+}
+
 /* The options a caller passed (any older, smaller size), completed with the defaults. */
 void store_opts_read(const promo_store_opts *opts, promo_store_opts *o) {
     promo_store_opts_init(o);
@@ -463,6 +543,7 @@ promo_status promo_store_new_memory_with(const promo_store_opts *opts, promo_sto
     skv_store *s = pa_malloc(&o.alloc, sizeof *s);
     if (!s) return PROMO_ENOMEM;
     skv_init(s, &o.alloc);
+    s->max_customers = o.max_customers;
     out->ops = &ms_ops;
     out->self = s;
     return PROMO_OK;

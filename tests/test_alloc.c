@@ -18,10 +18,12 @@
 #include <unistd.h>
 
 #include "compile.h"
+#include "engine_int.h"
 #include "eval_helpers.h"
 #include "ops.h"
 #include "promo.h"
 #include "rbuf.h"
+#include "store_mem.h"
 #include "strbuf.h"
 
 typedef struct counting {
@@ -371,6 +373,145 @@ Test(abi, version_dates_label_and_sizes) {
     r.id = (promo_str){"r", 1};
     cr_assert_eq(promo_eval(cx, &r, &res), PROMO_OK);
     cr_assert_eq(res->bundle, b);
+    promo_ctx_free(cx);
+    promo_engine_free(e);
+    promo_bundle_release(b);
+    sb_free(&bytes);
+}
+
+/* ----------------------------------------------------- in-memory store size ---- */
+
+/* Bytes live through an allocator: a 16-byte header before each block holds its size. */
+typedef struct bytes_ct {
+    long long live;
+} bytes_ct;
+
+static void *bc_malloc(void *ud, size_t n) {
+    size_t *p = malloc(n + 16);
+    if (!p) return NULL;
+    p[0] = n;
+    ((bytes_ct *)ud)->live += (long long)n;
+    return (char *)p + 16;
+}
+
+static void bc_free(void *ud, void *q) {
+    size_t *p = (size_t *)((char *)q - 16);
+    ((bytes_ct *)ud)->live -= (long long)p[0];
+    free(p);
+}
+
+static void *bc_realloc(void *ud, void *q, size_t n) {
+    if (!q) return bc_malloc(ud, n);
+    size_t *p = (size_t *)((char *)q - 16), old = p[0];
+    size_t *r = realloc(p, n + 16);
+    if (!r) return NULL;
+    r[0] = n;
+    ((bytes_ct *)ud)->live += (long long)n - (long long)old;
+    return (char *)r + 16;
+}
+
+static const char mem_rules[] =
+    "campaign once { then coupon \"ONCE\"\n limit 1 per customer per day }\n"
+    "campaign loyal { when history.visits(30 days) >= 2 then discount 5% on lines }\n";
+
+/* One receipt of customer "c<k>" on `date` (one line of 100.00). */
+static promo_status mem_receipt(promo_ctx *cx, int k, int32_t date, const promo_result **res) {
+    char id[24];
+    snprintf(id, sizeof id, "c%07d", k);
+    promo_line ln = {{"1", 1}, {"food", 4}, {NULL, 0}, 1000, 10000, 0};
+    promo_customer cu = {.id = {id, (uint32_t)strlen(id)}, .registered = -1};
+    promo_receipt r;
+    promo_receipt_init(&r);
+    r.id = (promo_str){"r", 1};
+    r.customer = &cu;
+    r.date = date;
+    r.time = promo_time(10, 0, 0);
+    r.lines = &ln;
+    r.nlines = 1;
+    return promo_process(cx, &r, res);
+}
+
+#define MEM_N            20000
+#define MEM_MAX_PER_CUST 200 /* docs/io.md states this figure */
+
+Test(memory, per_customer_bytes_are_bounded_and_unreadable_customers_are_dropped) {
+    strbuf bytes = ct_bundle_bytes(mem_rules);
+    bytes_ct bc = {0};
+    promo_allocator al = {bc_malloc, bc_realloc, bc_free, &bc};
+    promo_bundle *b = NULL;
+    cr_assert_eq(promo_bundle_load_memory_with(bytes.data, bytes.len, &al, &b, NULL, 0), PROMO_OK);
+    promo_engine_opts o;
+    promo_engine_opts_init(&o);
+    o.alloc = al;
+    promo_engine *e = NULL;
+    promo_ctx *cx = NULL;
+    cr_assert_eq(promo_engine_new(b, &o, &e), PROMO_OK);
+    cr_assert_eq(promo_ctx_new(e, 0, &cx), PROMO_OK);
+    const promo_result *res = NULL;
+    int32_t day0 = promo_date(2026, 6, 5);
+    cr_assert_eq(mem_receipt(cx, 0, day0, &res), PROMO_OK); /* the ctx warmed up */
+    long long before = bc.live;
+    for (int k = 1; k <= MEM_N; k++)
+        cr_assert_eq(mem_receipt(cx, k, day0, &res), PROMO_OK);
+    long long per = (bc.live - before) / MEM_N;
+    fprintf(stderr, "memory: %lld bytes per customer (2 counters)\n", per);
+    cr_assert_leq(per, MEM_MAX_PER_CUST, "%lld bytes per customer", per);
+    cr_assert_eq(store_mem_customers(&e->store), MEM_N + 1);
+    /* The same customer again the next day: its record counts the visit (5% off on the
+     * second visit in 30 days: 5.00 of 100.00) */
+    cr_assert_eq(mem_receipt(cx, 7, day0 + 1, &res), PROMO_OK);
+    cr_assert_eq(res->discount, 500);
+    /* 100 days later (past 30 days + 31 late days), new customers: the old ones can no
+     * longer be read by any window of the bundle and are dropped as the store goes. */
+    for (int k = MEM_N + 1; k <= 2 * MEM_N; k++)
+        cr_assert_eq(mem_receipt(cx, k, day0 + 100, &res), PROMO_OK);
+    uint64_t held = store_mem_customers(&e->store);
+    cr_assert_eq(held, MEM_N, "%llu customers held", (unsigned long long)held);
+    /* one dropped customer back: a first visit again (no discount) */
+    cr_assert_eq(mem_receipt(cx, 7, day0 + 100, &res), PROMO_OK);
+    cr_assert_eq(res->discount, 0);
+    /* A customer every day for 400 days keeps what a window can read: 30 days of
+     * history + 31 late days (+ today), 2 counters a day, not 400 days of them. */
+    for (int d = 0; d < 400; d++)
+        cr_assert_eq(mem_receipt(cx, 9999999, day0 + 200 + d, &res), PROMO_OK);
+    void *rd = NULL;
+    promo_store_rec rec;
+    cr_assert_eq(e->store.ops->read(e->store.self, &rd, (promo_str){"c9999999", 8}, &rec),
+                 PROMO_OK);
+    cr_assert_eq(rec.ncells, 2 * 62, "%u counters", rec.ncells);
+    e->store.ops->reader_free(e->store.self, rd);
+    promo_ctx_free(cx);
+    promo_engine_free(e);
+    promo_bundle_release(b);
+    cr_assert_eq(bc.live, 0);
+    sb_free(&bytes);
+}
+
+Test(memory, the_customer_cap_refuses_a_new_customer_and_keeps_the_others) {
+    strbuf bytes = ct_bundle_bytes(mem_rules);
+    promo_bundle *b = NULL;
+    cr_assert_eq(promo_bundle_load_memory(bytes.data, bytes.len, &b, NULL, 0), PROMO_OK);
+    promo_store_opts so;
+    promo_store_opts_init(&so);
+    so.max_customers = 100;
+    promo_engine_opts o;
+    promo_engine_opts_init(&o);
+    cr_assert_eq(promo_store_new_memory_with(&so, &o.store), PROMO_OK);
+    o.own_store = 1;
+    promo_engine *e = NULL;
+    promo_ctx *cx = NULL;
+    cr_assert_eq(promo_engine_new(b, &o, &e), PROMO_OK);
+    cr_assert_eq(promo_ctx_new(e, 0, &cx), PROMO_OK);
+    const promo_result *res = NULL;
+    int32_t day0 = promo_date(2026, 6, 5);
+    for (int k = 0; k < 100; k++)
+        cr_assert_eq(mem_receipt(cx, k, day0, &res), PROMO_OK);
+    cr_assert_eq(mem_receipt(cx, 100, day0, &res), PROMO_ELIMIT);
+    cr_assert(strstr(promo_ctx_errmsg(cx), "max_customers"), "%s", promo_ctx_errmsg(cx));
+    /* a customer held goes on: its second visit counts (5.00 off) */
+    cr_assert_eq(mem_receipt(cx, 42, day0 + 1, &res), PROMO_OK);
+    cr_assert_eq(res->discount, 500);
+    cr_assert_eq(store_mem_customers(&e->store), 100);
     promo_ctx_free(cx);
     promo_engine_free(e);
     promo_bundle_release(b);
