@@ -54,17 +54,17 @@ struct promo_ctx {
     char msg[256];
 };
 
-/* Days of per-customer state kept behind a receipt's date (pruning, SPEC 7.2): in a
- * persistent or caller's store at least ENG_KEEP_DAYS (a later bundle may read further
- * back than the current one); in an in-memory store, which lives no longer than the
- * process, what the bundles served can read plus ENG_LATE_DAYS (a receipt that many
- * days late still sees its whole window). */
+/* Days of per-customer state kept behind a receipt's date (pruning, SPEC 7.2): what
+ * the windows of the bundles served can read plus ENG_LATE_DAYS (a receipt up to a year
+ * late, or a year of receipts replayed in any order, still sees its whole window: the
+ * results are those of no pruning at all); in a persistent or caller's store at least
+ * ENG_KEEP_DAYS (a later bundle may read further back than the current one). */
 #define ENG_KEEP_DAYS 400
 /* The message of a write the in-memory store refused at its customer cap. */
 #define ENG_FULL_MSG                                                                               \
     "state store: full (a new customer past the in-memory store's max_customers); nothing "        \
     "was committed"
-#define ENG_LATE_DAYS 31
+#define ENG_LATE_DAYS 366
 
 /* Commits the ctx's last evaluation with an optional journal entry (jkey.p NULL: none;
  * it must not exist yet). Budgets are checked and the store written under the commit

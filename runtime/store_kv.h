@@ -52,6 +52,8 @@ typedef struct skv_map {
 typedef struct skv_reader {
     void *rbuf, *jbuf;
     size_t rcap, jcap;
+    void *dbuf; /* the memory store: a customer record decoded from its compact form */
+    size_t dcap;
     void *backend; /* the LMDB read transaction */
 } skv_reader;
 
@@ -75,6 +77,11 @@ typedef struct skv_store {
     uint64_t ncustomers, max_customers;
     int32_t sweep_before;
     int32_t full_swept; /* the sweep_before of the last whole sweep (at the cap) */
+    /* The memory store keeps customer records compact (skv_cenc: varints, a key written
+     * once per run of cells); everything else sees the skv_rec_hdr + promo_cell form. */
+    int compact;
+    void *ebuf, *dbuf; /* a write's encoded record, and the old one decoded */
+    size_t ecap, dcap;
     uint32_t sweep_shard, sweep_slot;
 } skv_store;
 

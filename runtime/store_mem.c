@@ -47,6 +47,7 @@ void skv_reader_free(const promo_allocator *a, skv_reader *r) {
     if (!r) return;
     pa_free(a, r->rbuf);
     pa_free(a, r->jbuf);
+    pa_free(a, r->dbuf);
     pa_free(a, r);
 }
 
@@ -204,6 +205,8 @@ void skv_destroy(skv_store *s) {
         pthread_mutex_destroy(&s->map.sh[i].mu);
     pthread_mutex_destroy(&s->wmu);
     pa_free(&s->alloc, s->mbuf);
+    pa_free(&s->alloc, s->ebuf);
+    pa_free(&s->alloc, s->dbuf);
 }
 
 /* ----------------------------------------------------------------- records ---- */
@@ -276,6 +279,150 @@ static size_t skv_merge(skv_store *s, const promo_store_rec *old, uint64_t ver,
     return sizeof h + (size_t)n * sizeof(promo_cell);
 }
 
+/* ------------------------------------------------- compact customer records ---- */
+
+/*
+ * The in-memory store's form of a customer record (it lives only in the process, so it
+ * can be anything). Most customers have a few counters: SKV_CMP_RAW (8 bytes) and the
+ * skv_rec_hdr form when there are more than SKV_CMP_MAX cells (a busy customer's record
+ * is read in place, as before: decoding it at every receipt would cost more than it
+ * saves), else SKV_CMP_VAR, varint version, varint ncells, then per cell a varint
+ * h = zigzag(day - previous day) << 1 | same key as the previous cell, the 8 key bytes
+ * when not the same, and zigzag(value): a cell costs about 11 bytes instead of 24.
+ */
+enum { SKV_CMP_RAW = 0, SKV_CMP_VAR = 1 };
+#define SKV_CMP_MAX 16
+static size_t skv_put_varint(unsigned char *o, uint64_t v) {
+    size_t n = 0;
+    while (v >= 0x80) {
+        o[n++] = (unsigned char)(v | 0x80);
+        v >>= 7;
+    }
+    o[n++] = (unsigned char)v;
+    return n;
+}
+
+static int skv_get_varint(const unsigned char **p, const unsigned char *end, uint64_t *v) {
+    uint64_t x = 0;
+    for (int sh = 0; sh < 64 && *p < end; sh += 7) {
+        unsigned char b = *(*p)++;
+        x |= (uint64_t)(b & 0x7f) << sh;
+        if (!(b & 0x80)) {
+            *v = x;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+static uint64_t skv_zz(int64_t v) {
+    return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
+}
+
+static int64_t skv_unzz(uint64_t u) {
+    return (int64_t)(u >> 1) ^ -(int64_t)(u & 1);
+}
+
+/* The most bytes skv_cenc writes for n cells. */
+static size_t skv_cenc_max(size_t ncells) {
+    return 32 + ncells * (10 + 8 + 10);
+}
+
+/* Encodes the record rec (skv_rec_hdr form, valid, aligned) into out; its length. */
+static size_t skv_cenc(const void *rec, size_t len, unsigned char *out) {
+    promo_store_rec r;
+    skv_rec_view(rec, len, &r);
+    if (r.ncells > SKV_CMP_MAX) {
+        memset(out, 0, 8);
+        out[0] = SKV_CMP_RAW;
+        memcpy(out + 8, rec, len);
+        return 8 + len;
+    }
+    out[0] = SKV_CMP_VAR;
+    size_t n = 1 + skv_put_varint(out + 1, r.version);
+    n += skv_put_varint(out + n, r.ncells);
+    int64_t day = 0;
+    for (uint32_t i = 0; i < r.ncells; i++) {
+        promo_cell c;
+        memcpy(&c, &r.cells[i], sizeof c);
+        int same = i && c.key == r.cells[i - 1].key;
+        n += skv_put_varint(out + n, skv_zz((int64_t)c.day - day) << 1 | (uint64_t)same);
+        day = c.day;
+        if (!same) {
+            memcpy(out + n, &c.key, 8);
+            n += 8;
+        }
+        n += skv_put_varint(out + n, skv_zz(c.value));
+    }
+    return n;
+}
+
+typedef struct skv_citer {
+    const unsigned char *p, *end;
+    uint64_t left, key;
+    int64_t day;
+} skv_citer;
+
+/* Starts reading a SKV_CMP_VAR record: its version and cell count. 0, or -1 malformed. */
+static int skv_cbegin(skv_citer *it, const void *p, size_t len, uint64_t *version) {
+    it->p = p;
+    it->end = it->p + len;
+    if (!len || *it->p++ != SKV_CMP_VAR) return -1;
+    it->key = 0;
+    it->day = 0;
+    return skv_get_varint(&it->p, it->end, version) || skv_get_varint(&it->p, it->end, &it->left)
+               ? -1
+               : 0;
+}
+
+/* The next cell: 1, 0 at the end, -1 malformed. */
+static int skv_cnext(skv_citer *it, promo_cell *c) {
+    if (!it->left) return 0;
+    uint64_t h, v;
+    if (skv_get_varint(&it->p, it->end, &h)) return -1;
+    it->day += skv_unzz(h >> 1);
+    if (!(h & 1)) {
+        if (it->end - it->p < 8) return -1;
+        memcpy(&it->key, it->p, 8);
+        it->p += 8;
+    }
+    if (skv_get_varint(&it->p, it->end, &v)) return -1;
+    if (it->day < INT32_MIN || it->day > INT32_MAX) return -1;
+    *c = (promo_cell){it->key, (int32_t)it->day, 0, skv_unzz(v)};
+    it->left--;
+    return 1;
+}
+
+/* The record in the memory store's form at p (8-byte aligned) in skv_rec_hdr form at
+ * *out: in place (SKV_CMP_RAW) or decoded into *buf (grown through a). Its length, or 0
+ * malformed / no memory (*nomem set). */
+static size_t skv_cdec(const promo_allocator *a, const void *p, size_t len, void **buf, size_t *cap,
+                       const void **out, int *nomem) {
+    skv_citer it;
+    uint64_t version;
+    *nomem = 0;
+    if (len > 8 && *(const unsigned char *)p == SKV_CMP_RAW) {
+        *out = (const char *)p + 8;
+        return len - 8;
+    }
+    *out = *buf;
+    if (skv_cbegin(&it, p, len, &version) || it.left > len) return 0;
+    size_t need = sizeof(skv_rec_hdr) + it.left * sizeof(promo_cell);
+    if (!skv_grow(a, buf, cap, need)) {
+        *nomem = 1;
+        return 0;
+    }
+    skv_rec_hdr h = {version, (uint32_t)it.left, 0};
+    memcpy(*buf, &h, sizeof h);
+    promo_cell *cells = (promo_cell *)((char *)*buf + sizeof h), c;
+    uint32_t n = 0;
+    int r;
+    *out = *buf;
+    while ((r = skv_cnext(&it, &c)) > 0)
+        cells[n++] = c;
+    return r < 0 || it.p != it.end ? 0 : need;
+}
+
 /* The current value of a key: the map (pending writes), else the base. 1 found, 0
  * absent, SKV_NOMEM, or -1 the base failed. */
 static int skv_current(skv_store *s, const char *k, size_t kl, void **buf, size_t *cap,
@@ -291,11 +438,25 @@ static int skv_current(skv_store *s, const char *k, size_t kl, void **buf, size_
 }
 
 /* A customer record none of whose cells a window can read: every day in [1, before). */
-static int skv_rec_dead(const char *v, size_t len, int32_t before) {
+static int skv_rec_dead(const skv_store *s, const char *v, size_t len, int32_t before) {
+    promo_cell c;
+    if (s->compact && len && v[0] == SKV_CMP_VAR) {
+        skv_citer it;
+        uint64_t version;
+        int r;
+        if (skv_cbegin(&it, v, len, &version)) return 0;
+        while ((r = skv_cnext(&it, &c)) > 0)
+            if (c.day < 1 || c.day >= before) return 0;
+        return r == 0;
+    }
+    if (s->compact) { /* SKV_CMP_RAW */
+        if (len < 8) return 0;
+        v += 8;
+        len -= 8;
+    }
     promo_store_rec rec;
     if (skv_rec_view(v, len, &rec)) return 0;
     for (uint32_t i = 0; i < rec.ncells; i++) {
-        promo_cell c;
         memcpy(&c, &rec.cells[i], sizeof c); /* the value may be unaligned */
         if (c.day < 1 || c.day >= before) return 0;
     }
@@ -316,7 +477,7 @@ static void skv_sweep(skv_store *s, uint64_t slots) {
         pthread_mutex_lock(&sh->mu);
         skv_ent *e = &sh->tab[s->sweep_slot];
         if (e->h && e->klen && e->key[0] == 'C' &&
-            skv_rec_dead(e->key + e->klen, e->vlen, s->sweep_before)) {
+            skv_rec_dead(s, e->key + e->klen, e->vlen, s->sweep_before)) {
             skv_del_at(s->map.a, sh, s->sweep_slot);
             s->map.count--;
             s->ncustomers--;
@@ -356,7 +517,13 @@ promo_status skv_write(skv_store *s, const promo_store_write *w) {
         int r = skv_current(s, ck, ckl, &cbuf, &ccap, &p, &len);
         promo_store_rec old = none;
         void *al = NULL;
-        if (r > 0 && ((uintptr_t)p & 7)) { /* LMDB data need not be aligned */
+        if (r > 0 && s->compact) { /* p is cbuf, a copy: aligned */
+            int nomem;
+            if (!(len = skv_cdec(&s->alloc, p, len, &s->dbuf, &s->dcap, &p, &nomem))) {
+                st = nomem ? PROMO_ENOMEM : PROMO_ESTATE;
+                goto out;
+            }
+        } else if (r > 0 && ((uintptr_t)p & 7)) { /* LMDB data need not be aligned */
             if (!(al = pa_malloc(&s->alloc, len))) {
                 st = PROMO_ENOMEM;
                 goto out;
@@ -419,8 +586,15 @@ promo_status skv_write(skv_store *s, const promo_store_write *w) {
         bv[i] = v; /* the last put of a key writes its total */
     }
     /* 3. apply (the map only grows here: a failure past this point is out of memory) */
-    if (st == PROMO_OK && w->customer.p && skv_map_put(&s->map, ck, ckl, s->mbuf, reclen))
+    if (st == PROMO_OK && w->customer.p && s->compact) {
+        if (!skv_grow(&s->alloc, &s->ebuf, &s->ecap,
+                      skv_cenc_max((reclen - sizeof(skv_rec_hdr)) / sizeof(promo_cell))))
+            st = PROMO_ENOMEM;
+        else if (skv_map_put(&s->map, ck, ckl, s->ebuf, skv_cenc(s->mbuf, reclen, s->ebuf)))
+            st = PROMO_ENOMEM;
+    } else if (st == PROMO_OK && w->customer.p && skv_map_put(&s->map, ck, ckl, s->mbuf, reclen)) {
         st = PROMO_ENOMEM;
+    }
     if (st == PROMO_OK && new_customer) s->ncustomers++;
     for (size_t i = 0; st == PROMO_OK && i < w->nbudgets; i++) {
         kl = skv_key('B', &w->budgets[i].key, 8, k);
@@ -458,7 +632,12 @@ static promo_status ms_read(void *self, void **reader, promo_str customer, promo
     size_t kl = skv_key('C', customer.p, customer.n, k), len = 0;
     int f = skv_map_get(&s->map, k, kl, &r->rbuf, &r->rcap, &len);
     if (f < 0) return PROMO_ENOMEM;
-    if (f && skv_rec_view(r->rbuf, len, out)) return PROMO_ESTATE;
+    if (!f) return PROMO_OK;
+    int nomem;
+    const void *rec;
+    if (!(len = skv_cdec(&s->alloc, r->rbuf, len, &r->dbuf, &r->dcap, &rec, &nomem)))
+        return nomem ? PROMO_ENOMEM : PROMO_ESTATE;
+    if (skv_rec_view(rec, len, out)) return PROMO_ESTATE;
     return PROMO_OK;
 }
 
@@ -544,6 +723,7 @@ promo_status promo_store_new_memory_with(const promo_store_opts *opts, promo_sto
     if (!s) return PROMO_ENOMEM;
     skv_init(s, &o.alloc);
     s->max_customers = o.max_customers;
+    s->compact = 1;
     out->ops = &ms_ops;
     out->self = s;
     return PROMO_OK;

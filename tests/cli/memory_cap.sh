@@ -23,7 +23,8 @@ line() { # id customer date
   line r2 b 2026-06-01
   line r3 c 2026-06-01   # a third customer: refused
   line r4 a 2026-06-02   # a second visit of a: 10.00 off
-  line r5 c 2026-08-01   # 2 months later: a and b can no longer be read, c fits
+  line r5 c 2027-08-01   # 14 months later (> 7 + 366 days): a and b can no longer be
+                         # read, c fits
 } > "$T/in.jsonl"
 "$PROMO" run -q --threads 1 --max-customers 2 "$T/set.pbc" "$T/in.jsonl" > "$T/out.jsonl" ||
   fail "promo run --max-customers exited $?"
