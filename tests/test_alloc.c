@@ -288,18 +288,24 @@ Test(alloc, lmdb_store_and_operations_fail_cleanly_at_every_allocation) {
     ct_ops_every_failure(1);
 }
 
+/* A bundle of `bytes`, an engine with its default store and a ctx, all through al. */
+static void ct_engine(const strbuf *bytes, const promo_allocator *al, promo_bundle **b,
+                      promo_engine **e, promo_ctx **cx) {
+    cr_assert_eq(promo_bundle_load_memory_with(bytes->data, bytes->len, al, b, NULL, 0), PROMO_OK);
+    promo_engine_opts o = PROMO_ENGINE_OPTS_INIT;
+    o.alloc = *al;
+    cr_assert_eq(promo_engine_new(*b, &o, e), PROMO_OK);
+    cr_assert_eq(promo_ctx_new(*e, 0, cx), PROMO_OK);
+}
+
 Test(alloc, warm_ctx_allocates_nothing_per_receipt) {
     strbuf bytes = ct_bundle_bytes(ct_rules);
     counting c = {0};
     promo_allocator al = {ct_malloc, ct_realloc, ct_free, &c};
     promo_bundle *b = NULL;
-    cr_assert_eq(promo_bundle_load_memory_with(bytes.data, bytes.len, &al, &b, NULL, 0), PROMO_OK);
-    promo_engine_opts o = PROMO_ENGINE_OPTS_INIT;
-    o.alloc = al;
     promo_engine *e = NULL;
     promo_ctx *cx = NULL;
-    cr_assert_eq(promo_engine_new(b, &o, &e), PROMO_OK);
-    cr_assert_eq(promo_ctx_new(e, 0, &cx), PROMO_OK);
+    ct_engine(&bytes, &al, &b, &e, &cx);
     promo_line ln = {{"1", 1}, {"dairy", 5}, {NULL, 0}, 2000, 30000, 0};
     promo_receipt r;
     promo_receipt_init(&r);
@@ -439,14 +445,9 @@ Test(memory, per_customer_bytes_are_bounded_and_unreadable_customers_are_dropped
     bytes_ct bc = {0};
     promo_allocator al = {bc_malloc, bc_realloc, bc_free, &bc};
     promo_bundle *b = NULL;
-    cr_assert_eq(promo_bundle_load_memory_with(bytes.data, bytes.len, &al, &b, NULL, 0), PROMO_OK);
-    promo_engine_opts o;
-    promo_engine_opts_init(&o);
-    o.alloc = al;
     promo_engine *e = NULL;
     promo_ctx *cx = NULL;
-    cr_assert_eq(promo_engine_new(b, &o, &e), PROMO_OK);
-    cr_assert_eq(promo_ctx_new(e, 0, &cx), PROMO_OK);
+    ct_engine(&bytes, &al, &b, &e, &cx);
     const promo_result *res = NULL;
     int32_t day0 = promo_date(2026, 6, 5);
     cr_assert_eq(mem_receipt(cx, 0, day0, &res), PROMO_OK); /* the ctx warmed up */
