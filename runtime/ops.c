@@ -200,63 +200,91 @@ static void ops_spread(int64_t p, const int64_t *w, uint32_t n, int64_t *out, in
 
 /* ------------------------------------------------------------------ hashes ---- */
 
-static void ops_h_str(XXH3_state_t *st, promo_str s) {
+/* The receipt's fields are hashed as one byte sequence through a buffer: one XXH3 call
+ * for a receipt of up to 2 KB of fields, not one per field (XXH3 gives the same digest
+ * however the sequence is cut). */
+typedef struct ops_hasher {
+    XXH3_state_t st;
+    size_t n;
+    int streaming; /* st holds a part of the sequence */
+    unsigned char buf[2048];
+} ops_hasher;
+
+static void ops_h_put(ops_hasher *h, const void *p, size_t n) {
+    if (h->n + n > sizeof h->buf) {
+        if (!h->streaming) XXH3_64bits_reset(&h->st);
+        h->streaming = 1;
+        XXH3_64bits_update(&h->st, h->buf, h->n);
+        h->n = 0;
+        if (n > sizeof h->buf) {
+            XXH3_64bits_update(&h->st, p, n);
+            return;
+        }
+    }
+    memcpy(h->buf + h->n, p, n);
+    h->n += n;
+}
+
+static void ops_h_str(ops_hasher *h, promo_str s) {
     uint32_t n = s.p ? s.n : UINT32_MAX;
-    XXH3_64bits_update(st, &n, sizeof n);
-    if (s.p && s.n) XXH3_64bits_update(st, s.p, s.n);
+    ops_h_put(h, &n, sizeof n);
+    if (s.p && s.n) ops_h_put(h, s.p, s.n);
 }
 
-static void ops_h_i64(XXH3_state_t *st, int64_t v) {
-    XXH3_64bits_update(st, &v, sizeof v);
+static void ops_h_i64(ops_hasher *h, int64_t v) {
+    ops_h_put(h, &v, sizeof v);
 }
 
-static void ops_h_kv(XXH3_state_t *st, const promo_kv *kv, uint32_t n) {
-    ops_h_i64(st, n);
+static void ops_h_kv(ops_hasher *h, const promo_kv *kv, uint32_t n) {
+    ops_h_i64(h, n);
     for (uint32_t i = 0; i < n; i++) {
-        ops_h_str(st, kv[i].key);
-        ops_h_str(st, kv[i].value);
+        ops_h_str(h, kv[i].key);
+        ops_h_str(h, kv[i].value);
     }
 }
 
 uint64_t ops_receipt_hash(const promo_receipt *r) {
-    XXH3_state_t st;
-    XXH3_64bits_reset(&st);
-    ops_h_str(&st, r->id);
-    ops_h_str(&st, r->store);
-    ops_h_str(&st, r->region);
-    ops_h_i64(&st, r->channel);
-    ops_h_i64(&st, r->payment);
-    ops_h_i64(&st, r->points_paid);
-    ops_h_i64(&st, r->date);
-    ops_h_i64(&st, r->time);
-    ops_h_i64(&st, r->ncodes);
+    ops_hasher h;
+    h.n = 0;
+    h.streaming = 0;
+    ops_h_str(&h, r->id);
+    ops_h_str(&h, r->store);
+    ops_h_str(&h, r->region);
+    ops_h_i64(&h, r->channel);
+    ops_h_i64(&h, r->payment);
+    ops_h_i64(&h, r->points_paid);
+    ops_h_i64(&h, r->date);
+    ops_h_i64(&h, r->time);
+    ops_h_i64(&h, r->ncodes);
     for (uint32_t i = 0; i < r->ncodes; i++)
-        ops_h_str(&st, r->codes[i]);
-    ops_h_kv(&st, r->attrs, r->nattrs);
+        ops_h_str(&h, r->codes[i]);
+    ops_h_kv(&h, r->attrs, r->nattrs);
     const promo_customer *cu = r->customer;
-    ops_h_i64(&st, cu != NULL);
+    ops_h_i64(&h, cu != NULL);
     if (cu) {
-        ops_h_str(&st, cu->id);
-        ops_h_str(&st, cu->card);
-        ops_h_str(&st, cu->tier);
-        ops_h_i64(&st, cu->nsegments);
+        ops_h_str(&h, cu->id);
+        ops_h_str(&h, cu->card);
+        ops_h_str(&h, cu->tier);
+        ops_h_i64(&h, cu->nsegments);
         for (uint32_t i = 0; i < cu->nsegments; i++)
-            ops_h_str(&st, cu->segments[i]);
-        ops_h_i64(&st, cu->has_birthday ? cu->birthday : INT64_MIN);
-        ops_h_i64(&st, cu->registered);
-        ops_h_kv(&st, cu->attrs, cu->nattrs);
+            ops_h_str(&h, cu->segments[i]);
+        ops_h_i64(&h, cu->has_birthday ? cu->birthday : INT64_MIN);
+        ops_h_i64(&h, cu->registered);
+        ops_h_kv(&h, cu->attrs, cu->nattrs);
     }
-    ops_h_i64(&st, r->nlines);
+    ops_h_i64(&h, r->nlines);
     for (uint32_t i = 0; i < r->nlines; i++) {
         const promo_line *l = &r->lines[i];
-        ops_h_str(&st, l->sku);
-        ops_h_str(&st, l->category);
-        ops_h_str(&st, l->brand);
-        ops_h_i64(&st, l->qty);
-        ops_h_i64(&st, l->price);
-        ops_h_i64(&st, l->excluded);
+        ops_h_str(&h, l->sku);
+        ops_h_str(&h, l->category);
+        ops_h_str(&h, l->brand);
+        ops_h_i64(&h, l->qty);
+        ops_h_i64(&h, l->price);
+        ops_h_i64(&h, l->excluded);
     }
-    return XXH3_64bits_digest(&st);
+    if (!h.streaming) return XXH3_64bits(h.buf, h.n);
+    XXH3_64bits_update(&h.st, h.buf, h.n);
+    return XXH3_64bits_digest(&h.st);
 }
 
 /* ------------------------------------------------------------- journal ---- */
