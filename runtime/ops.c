@@ -6,7 +6,9 @@
  *
  * Journal entry (key = receipt id), one blob, native byte order:
  *   jr_hdr, customer id (padded to 8), jr_line[nlines], jr_attr[nattr],
- *   jr_limit[nlimit], jr_pts[npts], campaign ids of the points (padded), result JSON.
+ *   jr_limit[nlimit], jr_pts[npts], campaign ids of the points (padded), the result
+ *   JSON packed (ops_pack: ~40% of its size, so an entry stays under LMDB's ~2 KB
+ *   limit for a value kept in its leaf page instead of an overflow page of its own).
  * Refund record (key = receipt id, NUL, refund_id; a cancel: receipt id, NUL):
  *   jf_hdr then the record's JSON.
  *
@@ -15,6 +17,7 @@
  *   round_half_up(V * c1 / Q) - round_half_up(V * c0 / Q),
  * so that returning every unit, in any steps, takes back exactly V.
  */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,7 +31,8 @@
 #include "store_kv.h"
 #include "rbuf.h"
 
-#define JR_MAGIC        0x314a5250u /* "PRJ1" */
+#define JR_MAGIC1       0x314a5250u /* "PRJ1": the result JSON as it is */
+#define JR_MAGIC        0x324a5250u /* "PRJ2": the result JSON packed (ops_pack) */
 #define JF_MAGIC        0x31465250u /* "PRF1" */
 #define OPS_MAX_RETRIES 1000
 
@@ -88,7 +92,8 @@ typedef struct jr_view {
     const jr_limit *limits;
     const jr_pts *pts;
     const char *strings;
-    const char *json;
+    const char *json; /* json_len bytes, packed unless the entry is a PRJ1 one */
+    int packed;
 } jr_view;
 
 struct ops_scratch {
@@ -293,11 +298,107 @@ static size_t ops_pad8(size_t n) {
     return (n + 7) & ~(size_t)7;
 }
 
+/*
+ * The stored result JSON, packed: each of the fixed pieces of text below (the keys and
+ * punctuation of docs/io.md's record) becomes one byte, its number + 1 (1..28); a
+ * byte below 0x20 of the text (promo's JSON has none: it escapes them) is kept behind
+ * OPS_ESC. The pieces are grouped by first byte, longest first: the packer takes the
+ * first one that matches. Unpacking gives the text back byte for byte.
+ */
+#define OPS_ESC 0x1f
+#define OPS_T(s)                                                                                   \
+    { s, sizeof s - 1 }
+static const struct {
+    const char *s;
+    size_t n;
+} ops_tok[] = {OPS_T("{\"campaign\":\""),
+               OPS_T("{\"id\":"),
+               OPS_T(",\"lines\":[{\"n\":"),
+               OPS_T(",\"discount\":"),
+               OPS_T(",\"applied\":[\""),
+               OPS_T(",\"activate\":\""),
+               OPS_T(",\"explain\":["),
+               OPS_T(",\"amount\":"),
+               OPS_T(",\"total\":"),
+               OPS_T(",\"final\":"),
+               OPS_T(",\"by\":{\""),
+               OPS_T(",\"by\":{}"),
+               OPS_T("},{\"campaign\":\""),
+               OPS_T("},{\"n\":"),
+               OPS_T("}]"),
+               OPS_T("\",\"expire\":null}"),
+               OPS_T("\",\"expire\":\""),
+               OPS_T("\",\"points\":"),
+               OPS_T("\",\""),
+               OPS_T("\"]"),
+               OPS_T("\"}"),
+               OPS_T("\":"),
+               OPS_T("],\"spend_limit\":"),
+               OPS_T("],\"messages\":["),
+               OPS_T("],\"coupons\":["),
+               OPS_T("],\"points\":["),
+               OPS_T(".00"),
+               OPS_T("null")};
+#undef OPS_T
+#define OPS_NTOK (sizeof ops_tok / sizeof *ops_tok)
+
+/* Appends the packed text of json[0, n) to b. */
+static void ops_pack(rbuf *b, const char *json, size_t n) {
+    unsigned char first[256] = {0}, count[256] = {0}; /* the pieces of each first byte */
+    for (unsigned t = OPS_NTOK; t-- > 0;) {
+        unsigned char c = (unsigned char)ops_tok[t].s[0];
+        first[c] = (unsigned char)t;
+        count[c]++;
+    }
+    if (rb_reserve(b, 2 * n)) return; /* an escape doubles a byte, a piece shrinks */
+    char *o = b->data + b->len, *o0 = o;
+    for (size_t i = 0; i < n;) {
+        unsigned char c = (unsigned char)json[i];
+        unsigned t = first[c], e = t + count[c];
+        for (; t < e; t++)
+            if (ops_tok[t].n <= n - i && !memcmp(json + i, ops_tok[t].s, ops_tok[t].n)) break;
+        if (t < e) {
+            *o++ = (char)(t + 1);
+            i += ops_tok[t].n;
+            continue;
+        }
+        if (c < 0x20) {
+            *o++ = OPS_ESC;
+        }
+        *o++ = (char)c;
+        i++;
+    }
+    b->len += (size_t)(o - o0);
+    b->data[b->len] = 0;
+}
+
+/* Appends the text of packed p[0, n) to b. */
+static void ops_unpack(rbuf *b, const char *p, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)p[i];
+        if (c >= 1 && c <= OPS_NTOK) {
+            rb_add(b, ops_tok[c - 1].s, ops_tok[c - 1].n);
+        } else {
+            if (c == OPS_ESC && i + 1 < n) c = (unsigned char)p[++i];
+            rb_putc(b, (char)c);
+        }
+    }
+}
+
+/* The result JSON of an entry, appended to b. */
+static void ops_entry_json(rbuf *b, const jr_view *v) {
+    if (v->packed)
+        ops_unpack(b, v->json, v->h.json_len);
+    else
+        rb_add(b, v->json, v->h.json_len);
+}
+
 static int ops_view(const void *data, size_t len, jr_view *v) {
     if (!data || len < sizeof(jr_hdr)) return -1;
     memcpy(&v->h, data, sizeof v->h);
     const jr_hdr *h = &v->h;
-    if (h->magic != JR_MAGIC) return -1;
+    if (h->magic != JR_MAGIC && h->magic != JR_MAGIC1) return -1;
+    v->packed = h->magic == JR_MAGIC;
     size_t off = sizeof *h;
     uint64_t need = off + ops_pad8(h->cust_len) + (uint64_t)h->nlines * sizeof(jr_line) +
                     (uint64_t)h->nattr * sizeof(jr_attr) + (uint64_t)h->nlimit * sizeof(jr_limit) +
@@ -377,7 +478,7 @@ static int ops_build_entry(promo_ctx *c, struct ops_scratch *o, const promo_rece
     for (uint32_t p = 0; p < res->npoints; p++)
         strings += bundle_strlen(b, b->campaigns[res->points[p].campaign].id);
     strings = ops_pad8(strings);
-    size_t jl0 = o->rec.len; /* the result JSON is in o->rec */
+    size_t jl0 = o->rec.len; /* the result JSON is in o->rec, packed at the end */
     uint32_t cust_len = s->has_customer_state ? s->customer.n : 0;
 
     rbuf *j = &o->jr;
@@ -426,8 +527,12 @@ static int ops_build_entry(promo_ctx *c, struct ops_scratch *o, const promo_rece
         rb_add(j, bundle_str(b, cp->id), bundle_strlen(b, cp->id));
     }
     rb_zero(j, strings - off);
-    rb_add(j, o->rec.data, jl0);
-    return j->oom ? -1 : 0;
+    size_t at = j->len;
+    ops_pack(j, o->rec.data, jl0);
+    if (j->oom) return -1;
+    uint32_t packed = (uint32_t)(j->len - at);
+    memcpy(j->data + offsetof(jr_hdr, json_len), &packed, sizeof packed);
+    return 0;
 }
 
 /* ------------------------------------------------------------- records ---- */
@@ -537,7 +642,9 @@ promo_status ops_prepare(promo_ctx *c, const promo_op *op, promo_op_result *out,
                 return eng_err(c, PROMO_ESTATE, "state store: corrupt journal entry");
             if (v.h.hash != hash)
                 return ops_refuse(c, "id: already confirmed with another receipt");
-            ops_decorate(o, v.json, v.h.json_len, op->op, echo, 1);
+            rb_clear(&o->rec);
+            ops_entry_json(&o->rec, &v);
+            ops_decorate(o, o->rec.data, o->rec.len, op->op, echo, 1);
             out->duplicate = 1;
             out->state = (int)v.h.state;
             return ops_out(c, out, o);
@@ -881,7 +988,7 @@ int ops_journal_describe(const void *key, size_t klen, const void *data, size_t 
         rb_putc(b, '}');
     }
     rb_puts(b, "],\"result\":");
-    rb_add(b, v.json, v.h.json_len);
+    ops_entry_json(b, &v);
     rb_putc(b, '}');
     pa_free(b->a, al);
     return b->oom ? -1 : 0;
