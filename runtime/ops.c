@@ -342,31 +342,74 @@ static const struct {
 #undef OPS_T
 #define OPS_NTOK (sizeof ops_tok / sizeof *ops_tok)
 
+/* The pieces as two masked 8-byte words each (they are at most 16 bytes long), and the
+ * pieces of each first byte. */
+typedef struct ops_packer {
+    uint64_t w[OPS_NTOK][2], m[OPS_NTOK][2];
+    unsigned char first[256], count[256];
+} ops_packer;
+
+static uint64_t ops_word(const char *p, size_t n) { /* n <= 8 bytes, little end first */
+    uint64_t w = 0;
+    for (size_t i = n; i-- > 0;)
+        w = w << 8 | (unsigned char)p[i];
+    return w;
+}
+
+static void ops_packer_init(ops_packer *k) {
+    memset(k, 0, sizeof *k);
+    for (unsigned t = OPS_NTOK; t-- > 0;) {
+        size_t n = ops_tok[t].n, n0 = n < 8 ? n : 8, n1 = n - n0;
+        k->w[t][0] = ops_word(ops_tok[t].s, n0);
+        k->m[t][0] = n0 == 8 ? ~0ull : (1ull << (8 * n0)) - 1;
+        k->w[t][1] = ops_word(ops_tok[t].s + n0, n1);
+        k->m[t][1] = n1 == 8 ? ~0ull : (1ull << (8 * n1)) - 1;
+        unsigned char c = (unsigned char)ops_tok[t].s[0];
+        k->first[c] = (unsigned char)t;
+        k->count[c]++;
+    }
+}
+
+static ops_packer ops_pk; /* made once, then only read (any thread) */
+static pthread_once_t ops_pk_once = PTHREAD_ONCE_INIT;
+
+static void ops_pk_init(void) {
+    ops_packer_init(&ops_pk);
+}
+
 /* Appends the packed text of json[0, n) to b. */
 static void ops_pack(rbuf *b, const char *json, size_t n) {
-    unsigned char first[256] = {0}, count[256] = {0}; /* the pieces of each first byte */
-    for (unsigned t = OPS_NTOK; t-- > 0;) {
-        unsigned char c = (unsigned char)ops_tok[t].s[0];
-        first[c] = (unsigned char)t;
-        count[c]++;
-    }
+    pthread_once(&ops_pk_once, ops_pk_init);
     if (rb_reserve(b, 2 * n)) return; /* an escape doubles a byte, a piece shrinks */
     char *o = b->data + b->len, *o0 = o;
     for (size_t i = 0; i < n;) {
         unsigned char c = (unsigned char)json[i];
-        unsigned t = first[c], e = t + count[c];
-        for (; t < e; t++)
-            if (ops_tok[t].n <= n - i && !memcmp(json + i, ops_tok[t].s, ops_tok[t].n)) break;
+        unsigned t = ops_pk.first[c], e = t + ops_pk.count[c];
+        if (t == e) {
+            if (c < 0x20) *o++ = OPS_ESC;
+            *o++ = (char)c;
+            i++;
+            continue;
+        }
+        if (n - i >= 16) {
+            uint64_t x0, x1;
+            memcpy(&x0, json + i, 8);
+            memcpy(&x1, json + i + 8, 8);
+            for (; t < e; t++)
+                if ((x0 & ops_pk.m[t][0]) == ops_pk.w[t][0] &&
+                    (x1 & ops_pk.m[t][1]) == ops_pk.w[t][1])
+                    break;
+        } else {
+            for (; t < e; t++)
+                if (ops_tok[t].n <= n - i && !memcmp(json + i, ops_tok[t].s, ops_tok[t].n)) break;
+        }
         if (t < e) {
             *o++ = (char)(t + 1);
             i += ops_tok[t].n;
-            continue;
+        } else {
+            *o++ = (char)c;
+            i++;
         }
-        if (c < 0x20) {
-            *o++ = OPS_ESC;
-        }
-        *o++ = (char)c;
-        i++;
     }
     b->len += (size_t)(o - o0);
     b->data[b->len] = 0;
