@@ -31,9 +31,11 @@
  * at its turn.
  *
  * With --state, lines go through the purchase protocol (runtime/ops.h: ops_prepare in
- * parallel, ops_commit in order) and the store is synced (one LMDB transaction for all
- * the commits since the last write) right before each write of the output: a result
- * line leaves only once its commit is durable.
+ * parallel, ops_commit in order), and a write of the output is handed over to the
+ * syncer thread, which syncs the store (one LMDB transaction for all the commits since
+ * the last sync) and only then writes those lines: a result line leaves only once its
+ * commit is durable, and evaluation and commits go on during the transaction (the
+ * group commit, run_hand_over).
  *
  * Between batches: progress on stderr (terminal only), bundle reload after SIGHUP (the
  * pipeline is drained first). After warm-up nothing is allocated per receipt and no
