@@ -541,38 +541,6 @@ static void run_progress(run_state *R, int final) {
 
 static void run_hand_over(run_state *R, int wait);
 
-/* Writes the buffered output (clock held). */
-static void run_write_out(run_state *R) {
-    if (R->syncer) {
-        run_hand_over(R, 0);
-        run_progress(R, 0);
-        return;
-    }
-    size_t off = 0;
-    /* SPEC 7.2: a result line leaves only once its commit is durable (group commit). */
-    if (R->store.ops && R->olen && !atomic_load(&R->werr)) {
-        promo_status st = promo_store_sync(&R->store);
-        if (st != PROMO_OK) {
-            fprintf(stderr, "promo run: state store: %s\n", promo_strerror(st));
-            atomic_store(&R->werr, 1);
-            run_wake(R);
-        }
-    }
-    while (off < R->olen && !atomic_load(&R->werr)) {
-        ssize_t n = write(1, R->obuf + off, R->olen - off);
-        if (n > 0) {
-            off += (size_t)n;
-            continue;
-        }
-        if (n < 0 && errno == EINTR) continue;
-        fprintf(stderr, "promo run: write error: %s\n", strerror(n < 0 ? errno : EIO));
-        atomic_store(&R->werr, 1);
-        run_wake(R);
-    }
-    R->olen = 0;
-    run_progress(R, 0);
-}
-
 /* Writes buf[0, len) to stdout; 0, or -1 (reported, werr set). */
 static int run_write_all(run_state *R, const char *buf, size_t len) {
     size_t off = 0;
@@ -588,6 +556,30 @@ static int run_write_all(run_state *R, const char *buf, size_t len) {
         run_wake(R);
     }
     return off < len ? -1 : 0;
+}
+
+/* Makes every commit so far durable (SPEC 7.2: a result line leaves only once its
+ * commit is durable); a failure is reported and sets werr. */
+static void run_sync_store(run_state *R) {
+    if (!R->store.ops || atomic_load(&R->werr)) return;
+    promo_status st = promo_store_sync(&R->store);
+    if (st != PROMO_OK) {
+        fprintf(stderr, "promo run: state store: %s\n", promo_strerror(st));
+        atomic_store(&R->werr, 1);
+        run_wake(R);
+    }
+}
+
+/* Writes the buffered output, or hands it to the syncer (clock held). */
+static void run_write_out(run_state *R) {
+    if (R->syncer) {
+        run_hand_over(R, 0);
+    } else {
+        if (R->olen) run_sync_store(R);
+        run_write_all(R, R->obuf, R->olen);
+        R->olen = 0;
+    }
+    run_progress(R, 0);
 }
 
 /*
@@ -625,14 +617,7 @@ static void *run_syncer(void *arg) {
             pthread_cond_wait(&R->scv, &R->smu);
         if (!atomic_load(&R->sbusy)) break;
         pthread_mutex_unlock(&R->smu);
-        if (!atomic_load(&R->werr)) {
-            promo_status st = promo_store_sync(&R->store);
-            if (st != PROMO_OK) {
-                fprintf(stderr, "promo run: state store: %s\n", promo_strerror(st));
-                atomic_store(&R->werr, 1);
-                run_wake(R);
-            }
-        }
+        run_sync_store(R);
         run_write_all(R, R->sbuf, R->slen);
         pthread_mutex_lock(&R->smu);
         R->slen = 0;
