@@ -246,9 +246,9 @@ static promo_status lm_sync(void *self) {
     lm_store *s = self;
     pthread_mutex_lock(&s->smu);
     promo_status st = lm_write_sealed(s); /* what a failed sync left */
-    if (st == PROMO_OK && s->kv.map.count) {
+    if (st == PROMO_OK) {
         pthread_mutex_lock(&s->kv.wmu);
-        lm_seal(s);
+        if (s->kv.map.count) lm_seal(s); /* else the sealed table stays empty */
         pthread_mutex_unlock(&s->kv.wmu);
         st = lm_write_sealed(s);
     }
