@@ -68,6 +68,8 @@ typedef struct skv_store {
     void *base;
     void *mbuf; /* the merged record of a write */
     size_t mcap;
+    void *cbuf, *abuf; /* a write's copies: a current value, an aligned record */
+    size_t ccap, acap;
 } skv_store;
 
 /* a: NULL or incomplete = libc (copied). */
