@@ -31,9 +31,11 @@
  * at its turn.
  *
  * With --state, lines go through the purchase protocol (runtime/ops.h: ops_prepare in
- * parallel, ops_commit in order) and the store is synced (one LMDB transaction for all
- * the commits since the last write) right before each write of the output: a result
- * line leaves only once its commit is durable.
+ * parallel, ops_commit in order), and a write of the output is handed over to the
+ * syncer thread, which syncs the store (one LMDB transaction for all the commits since
+ * the last sync) and only then writes those lines: a result line leaves only once its
+ * commit is durable, and evaluation and commits go on during the transaction (the
+ * group commit, run_hand_over).
  *
  * Between batches: progress on stderr (terminal only), bundle reload after SIGHUP (the
  * pipeline is drained first). After warm-up nothing is allocated per receipt and no
@@ -124,6 +126,7 @@ static const char run_help[] =
 #define RUN_CTXS         8          /* contexts per thread */
 #define RUN_OUT_MAX      (1u << 20) /* output buffered before a write, at most */
 #define RUN_SPIN         500        /* polls of the event counter before sleeping */
+#define RUN_SYNC_MAX     (8u << 20) /* output held while the syncer is busy, at most */
 
 /* 128-bit totals of --summary. */
 __extension__ typedef __int128 run_i128;
@@ -233,6 +236,16 @@ typedef struct run_state {
     /* committer only (clock held): output, totals */
     char *obuf;
     size_t olen, ocap;
+
+    /* --state: the syncer thread makes the store durable, then writes the output handed
+     * over to it (sbuf), while the other threads evaluate and commit on */
+    _Alignas(64) atomic_int sbusy; /* sbuf handed over and not written yet */
+    int syncer, squit;
+    pthread_t stid;
+    pthread_mutex_t smu;
+    pthread_cond_t scv;
+    char *sbuf;
+    size_t slen, scap;
     uint64_t receipts, errors;
     /* --summary totals: 128-bit, so no stream of accepted receipts can overflow them
      * (a receipt's own figures are bounded by PROMO_MAX_MONEY and the literal bounds). */
@@ -530,20 +543,13 @@ static void run_progress(run_state *R, int final) {
 
 /* ------------------------------------------------------------------ commits ---- */
 
-/* Writes the buffered output (clock held). */
-static void run_write_out(run_state *R) {
+static void run_hand_over(run_state *R, int wait);
+
+/* Writes buf[0, len) to stdout; 0, or -1 (reported, werr set). */
+static int run_write_all(run_state *R, const char *buf, size_t len) {
     size_t off = 0;
-    /* SPEC 7.2: a result line leaves only once its commit is durable (group commit). */
-    if (R->store.ops && R->olen && !atomic_load(&R->werr)) {
-        promo_status st = promo_store_sync(&R->store);
-        if (st != PROMO_OK) {
-            fprintf(stderr, "promo run: state store: %s\n", promo_strerror(st));
-            atomic_store(&R->werr, 1);
-            run_wake(R);
-        }
-    }
-    while (off < R->olen && !atomic_load(&R->werr)) {
-        ssize_t n = write(1, R->obuf + off, R->olen - off);
+    while (off < len && !atomic_load(&R->werr)) {
+        ssize_t n = write(1, buf + off, len - off);
         if (n > 0) {
             off += (size_t)n;
             continue;
@@ -553,8 +559,77 @@ static void run_write_out(run_state *R) {
         atomic_store(&R->werr, 1);
         run_wake(R);
     }
-    R->olen = 0;
+    return off < len ? -1 : 0;
+}
+
+/* Makes every commit so far durable (SPEC 7.2: a result line leaves only once its
+ * commit is durable); a failure is reported and sets werr. */
+static void run_sync_store(run_state *R) {
+    if (!R->store.ops || atomic_load(&R->werr)) return;
+    promo_status st = promo_store_sync(&R->store);
+    if (st != PROMO_OK) {
+        fprintf(stderr, "promo run: state store: %s\n", promo_strerror(st));
+        atomic_store(&R->werr, 1);
+        run_wake(R);
+    }
+}
+
+/* Writes the buffered output, or hands it to the syncer (clock held). */
+static void run_write_out(run_state *R) {
+    if (R->syncer) {
+        run_hand_over(R, 0);
+    } else {
+        if (R->olen) run_sync_store(R);
+        run_write_all(R, R->obuf, R->olen);
+        R->olen = 0;
+    }
     run_progress(R, 0);
+}
+
+/*
+ * The group commit of --state (SPEC 7.2: a result line leaves only once its commit is
+ * durable). The committer hands the buffered output over to the syncer thread, which
+ * syncs the store (every commit made so far, so every line of that output, and maybe
+ * a few more) and only then writes it. While the syncer is busy the committer keeps
+ * collecting lines, so the next sync covers all of them: the slower the store, the
+ * larger its transactions. `wait`: hand over even when the syncer is busy, and return
+ * once everything is written (clock held).
+ */
+static void run_hand_over(run_state *R, int wait) {
+    if (!wait && (!R->olen || (atomic_load(&R->sbusy) && R->olen < RUN_SYNC_MAX))) return;
+    pthread_mutex_lock(&R->smu);
+    while (atomic_load(&R->sbusy))
+        pthread_cond_wait(&R->scv, &R->smu);
+    if (R->olen) {
+        char *b = R->sbuf;
+        size_t cap = R->scap;
+        R->sbuf = R->obuf, R->scap = R->ocap, R->slen = R->olen;
+        R->obuf = b, R->ocap = cap, R->olen = 0;
+        atomic_store(&R->sbusy, 1);
+        pthread_cond_broadcast(&R->scv);
+    }
+    while (wait && atomic_load(&R->sbusy))
+        pthread_cond_wait(&R->scv, &R->smu);
+    pthread_mutex_unlock(&R->smu);
+}
+
+static void *run_syncer(void *arg) {
+    run_state *R = arg;
+    pthread_mutex_lock(&R->smu);
+    for (;;) {
+        while (!atomic_load(&R->sbusy) && !R->squit)
+            pthread_cond_wait(&R->scv, &R->smu);
+        if (!atomic_load(&R->sbusy)) break;
+        pthread_mutex_unlock(&R->smu);
+        run_sync_store(R);
+        run_write_all(R, R->sbuf, R->slen);
+        pthread_mutex_lock(&R->smu);
+        R->slen = 0;
+        atomic_store(&R->sbusy, 0);
+        pthread_cond_broadcast(&R->scv);
+    }
+    pthread_mutex_unlock(&R->smu);
+    return NULL;
 }
 
 static void run_commit_line(run_state *R, run_line *L) {
@@ -609,7 +684,10 @@ static void run_try_commit(run_state *R, const run_thr *me) {
 static void run_flush_now(run_state *R) {
     while (atomic_exchange(&R->clock, 1))
         run_relax();
-    if (R->olen) run_write_out(R);
+    if (R->syncer)
+        run_hand_over(R, 1);
+    else if (R->olen)
+        run_write_out(R);
     atomic_store(&R->clock, 0);
 }
 
@@ -1053,6 +1131,16 @@ static int run_args(int argc, char **argv, run_opts *o) {
 }
 
 static void run_cleanup(run_state *R) {
+    if (R->syncer) {
+        pthread_mutex_lock(&R->smu);
+        R->squit = 1;
+        pthread_cond_broadcast(&R->scv);
+        pthread_mutex_unlock(&R->smu);
+        pthread_join(R->stid, NULL);
+    }
+    xfree(R->sbuf);
+    pthread_mutex_destroy(&R->smu);
+    pthread_cond_destroy(&R->scv);
     if (R->nstarted) {
         atomic_store(&R->quit, 1);
         run_wake(R);
@@ -1095,6 +1183,8 @@ int cmd_run(int argc, char **argv) {
 
     pthread_mutex_init(&R.mu, NULL);
     pthread_cond_init(&R.cv, NULL);
+    pthread_mutex_init(&R.smu, NULL);
+    pthread_cond_init(&R.scv, NULL);
     R.fd = 0;
     snprintf(R.toolong_msg, sizeof R.toolong_msg, "line too long (more than %u bytes)",
              RUN_MAX_LINE);
@@ -1180,6 +1270,11 @@ int cmd_run(int argc, char **argv) {
     run_chunk_size(&R.chunks[0], RUN_READ_MIN);
     R.ocap = RUN_OUT_MAX + (RUN_OUT_MAX >> 2);
     R.obuf = xmalloc(R.ocap);
+    if (R.store.ops) {
+        R.scap = R.ocap;
+        R.sbuf = xmalloc(R.scap);
+        R.syncer = !pthread_create(&R.stid, NULL, run_syncer, &R);
+    }
 
     rs_install(R.o.reload);
     rs_watch_init(&R.watch, R.o.bundle_path, R.o.watch);

@@ -6,7 +6,9 @@
  *
  * Journal entry (key = receipt id), one blob, native byte order:
  *   jr_hdr, customer id (padded to 8), jr_line[nlines], jr_attr[nattr],
- *   jr_limit[nlimit], jr_pts[npts], campaign ids of the points (padded), result JSON.
+ *   jr_limit[nlimit], jr_pts[npts], campaign ids of the points (padded), the result
+ *   JSON packed (ops_pack: ~40% of its size, so an entry stays under LMDB's ~2 KB
+ *   limit for a value kept in its leaf page instead of an overflow page of its own).
  * Refund record (key = receipt id, NUL, refund_id; a cancel: receipt id, NUL):
  *   jf_hdr then the record's JSON.
  *
@@ -15,6 +17,7 @@
  *   round_half_up(V * c1 / Q) - round_half_up(V * c0 / Q),
  * so that returning every unit, in any steps, takes back exactly V.
  */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,7 +31,8 @@
 #include "store_kv.h"
 #include "rbuf.h"
 
-#define JR_MAGIC        0x314a5250u /* "PRJ1" */
+#define JR_MAGIC1       0x314a5250u /* "PRJ1": the result JSON as it is */
+#define JR_MAGIC        0x324a5250u /* "PRJ2": the result JSON packed (ops_pack) */
 #define JF_MAGIC        0x31465250u /* "PRF1" */
 #define OPS_MAX_RETRIES 1000
 
@@ -88,7 +92,8 @@ typedef struct jr_view {
     const jr_limit *limits;
     const jr_pts *pts;
     const char *strings;
-    const char *json;
+    const char *json; /* json_len bytes, packed unless the entry is a PRJ1 one */
+    int packed;
 } jr_view;
 
 struct ops_scratch {
@@ -200,63 +205,91 @@ static void ops_spread(int64_t p, const int64_t *w, uint32_t n, int64_t *out, in
 
 /* ------------------------------------------------------------------ hashes ---- */
 
-static void ops_h_str(XXH3_state_t *st, promo_str s) {
+/* The receipt's fields are hashed as one byte sequence through a buffer: one XXH3 call
+ * for a receipt of up to 2 KB of fields, not one per field (XXH3 gives the same digest
+ * however the sequence is cut). */
+typedef struct ops_hasher {
+    XXH3_state_t st;
+    size_t n;
+    int streaming; /* st holds a part of the sequence */
+    unsigned char buf[2048];
+} ops_hasher;
+
+static void ops_h_put(ops_hasher *h, const void *p, size_t n) {
+    if (h->n + n > sizeof h->buf) {
+        if (!h->streaming) XXH3_64bits_reset(&h->st);
+        h->streaming = 1;
+        XXH3_64bits_update(&h->st, h->buf, h->n);
+        h->n = 0;
+        if (n > sizeof h->buf) {
+            XXH3_64bits_update(&h->st, p, n);
+            return;
+        }
+    }
+    memcpy(h->buf + h->n, p, n);
+    h->n += n;
+}
+
+static void ops_h_str(ops_hasher *h, promo_str s) {
     uint32_t n = s.p ? s.n : UINT32_MAX;
-    XXH3_64bits_update(st, &n, sizeof n);
-    if (s.p && s.n) XXH3_64bits_update(st, s.p, s.n);
+    ops_h_put(h, &n, sizeof n);
+    if (s.p && s.n) ops_h_put(h, s.p, s.n);
 }
 
-static void ops_h_i64(XXH3_state_t *st, int64_t v) {
-    XXH3_64bits_update(st, &v, sizeof v);
+static void ops_h_i64(ops_hasher *h, int64_t v) {
+    ops_h_put(h, &v, sizeof v);
 }
 
-static void ops_h_kv(XXH3_state_t *st, const promo_kv *kv, uint32_t n) {
-    ops_h_i64(st, n);
+static void ops_h_kv(ops_hasher *h, const promo_kv *kv, uint32_t n) {
+    ops_h_i64(h, n);
     for (uint32_t i = 0; i < n; i++) {
-        ops_h_str(st, kv[i].key);
-        ops_h_str(st, kv[i].value);
+        ops_h_str(h, kv[i].key);
+        ops_h_str(h, kv[i].value);
     }
 }
 
 uint64_t ops_receipt_hash(const promo_receipt *r) {
-    XXH3_state_t st;
-    XXH3_64bits_reset(&st);
-    ops_h_str(&st, r->id);
-    ops_h_str(&st, r->store);
-    ops_h_str(&st, r->region);
-    ops_h_i64(&st, r->channel);
-    ops_h_i64(&st, r->payment);
-    ops_h_i64(&st, r->points_paid);
-    ops_h_i64(&st, r->date);
-    ops_h_i64(&st, r->time);
-    ops_h_i64(&st, r->ncodes);
+    ops_hasher h;
+    h.n = 0;
+    h.streaming = 0;
+    ops_h_str(&h, r->id);
+    ops_h_str(&h, r->store);
+    ops_h_str(&h, r->region);
+    ops_h_i64(&h, r->channel);
+    ops_h_i64(&h, r->payment);
+    ops_h_i64(&h, r->points_paid);
+    ops_h_i64(&h, r->date);
+    ops_h_i64(&h, r->time);
+    ops_h_i64(&h, r->ncodes);
     for (uint32_t i = 0; i < r->ncodes; i++)
-        ops_h_str(&st, r->codes[i]);
-    ops_h_kv(&st, r->attrs, r->nattrs);
+        ops_h_str(&h, r->codes[i]);
+    ops_h_kv(&h, r->attrs, r->nattrs);
     const promo_customer *cu = r->customer;
-    ops_h_i64(&st, cu != NULL);
+    ops_h_i64(&h, cu != NULL);
     if (cu) {
-        ops_h_str(&st, cu->id);
-        ops_h_str(&st, cu->card);
-        ops_h_str(&st, cu->tier);
-        ops_h_i64(&st, cu->nsegments);
+        ops_h_str(&h, cu->id);
+        ops_h_str(&h, cu->card);
+        ops_h_str(&h, cu->tier);
+        ops_h_i64(&h, cu->nsegments);
         for (uint32_t i = 0; i < cu->nsegments; i++)
-            ops_h_str(&st, cu->segments[i]);
-        ops_h_i64(&st, cu->has_birthday ? cu->birthday : INT64_MIN);
-        ops_h_i64(&st, cu->registered);
-        ops_h_kv(&st, cu->attrs, cu->nattrs);
+            ops_h_str(&h, cu->segments[i]);
+        ops_h_i64(&h, cu->has_birthday ? cu->birthday : INT64_MIN);
+        ops_h_i64(&h, cu->registered);
+        ops_h_kv(&h, cu->attrs, cu->nattrs);
     }
-    ops_h_i64(&st, r->nlines);
+    ops_h_i64(&h, r->nlines);
     for (uint32_t i = 0; i < r->nlines; i++) {
         const promo_line *l = &r->lines[i];
-        ops_h_str(&st, l->sku);
-        ops_h_str(&st, l->category);
-        ops_h_str(&st, l->brand);
-        ops_h_i64(&st, l->qty);
-        ops_h_i64(&st, l->price);
-        ops_h_i64(&st, l->excluded);
+        ops_h_str(&h, l->sku);
+        ops_h_str(&h, l->category);
+        ops_h_str(&h, l->brand);
+        ops_h_i64(&h, l->qty);
+        ops_h_i64(&h, l->price);
+        ops_h_i64(&h, l->excluded);
     }
-    return XXH3_64bits_digest(&st);
+    if (!h.streaming) return XXH3_64bits(h.buf, h.n);
+    XXH3_64bits_update(&h.st, h.buf, h.n);
+    return XXH3_64bits_digest(&h.st);
 }
 
 /* ------------------------------------------------------------- journal ---- */
@@ -265,11 +298,150 @@ static size_t ops_pad8(size_t n) {
     return (n + 7) & ~(size_t)7;
 }
 
+/*
+ * The stored result JSON, packed: each of the fixed pieces of text below (the keys and
+ * punctuation of docs/io.md's record) becomes one byte, its number + 1 (1..28); a
+ * byte below 0x20 of the text (promo's JSON has none: it escapes them) is kept behind
+ * OPS_ESC. The pieces are grouped by first byte, longest first: the packer takes the
+ * first one that matches. Unpacking gives the text back byte for byte.
+ */
+#define OPS_ESC 0x1f
+#define OPS_T(s)                                                                                   \
+    { s, sizeof s - 1 }
+static const struct {
+    const char *s;
+    size_t n;
+} ops_tok[] = {OPS_T("{\"campaign\":\""),
+               OPS_T("{\"id\":"),
+               OPS_T(",\"lines\":[{\"n\":"),
+               OPS_T(",\"discount\":"),
+               OPS_T(",\"applied\":[\""),
+               OPS_T(",\"activate\":\""),
+               OPS_T(",\"explain\":["),
+               OPS_T(",\"amount\":"),
+               OPS_T(",\"total\":"),
+               OPS_T(",\"final\":"),
+               OPS_T(",\"by\":{\""),
+               OPS_T(",\"by\":{}"),
+               OPS_T("},{\"campaign\":\""),
+               OPS_T("},{\"n\":"),
+               OPS_T("}]"),
+               OPS_T("\",\"expire\":null}"),
+               OPS_T("\",\"expire\":\""),
+               OPS_T("\",\"points\":"),
+               OPS_T("\",\""),
+               OPS_T("\"]"),
+               OPS_T("\"}"),
+               OPS_T("\":"),
+               OPS_T("],\"spend_limit\":"),
+               OPS_T("],\"messages\":["),
+               OPS_T("],\"coupons\":["),
+               OPS_T("],\"points\":["),
+               OPS_T(".00"),
+               OPS_T("null")};
+#undef OPS_T
+#define OPS_NTOK (sizeof ops_tok / sizeof *ops_tok)
+
+/* The pieces as two masked 8-byte words each (they are at most 16 bytes long), and the
+ * pieces of each first byte. */
+typedef struct ops_packer {
+    uint64_t w[OPS_NTOK][2], m[OPS_NTOK][2];
+    unsigned char first[256], count[256];
+} ops_packer;
+
+static uint64_t ops_word(const char *p, size_t n) { /* n <= 8 bytes, little end first */
+    uint64_t w = 0;
+    for (size_t i = n; i-- > 0;)
+        w = w << 8 | (unsigned char)p[i];
+    return w;
+}
+
+static void ops_packer_init(ops_packer *k) {
+    memset(k, 0, sizeof *k);
+    for (unsigned t = OPS_NTOK; t-- > 0;) {
+        size_t n = ops_tok[t].n, n0 = n < 8 ? n : 8, n1 = n - n0;
+        k->w[t][0] = ops_word(ops_tok[t].s, n0);
+        k->m[t][0] = n0 == 8 ? ~0ull : (1ull << (8 * n0)) - 1;
+        k->w[t][1] = ops_word(ops_tok[t].s + n0, n1);
+        k->m[t][1] = n1 == 8 ? ~0ull : (1ull << (8 * n1)) - 1;
+        unsigned char c = (unsigned char)ops_tok[t].s[0];
+        k->first[c] = (unsigned char)t;
+        k->count[c]++;
+    }
+}
+
+static ops_packer ops_pk; /* made once, then only read (any thread) */
+static pthread_once_t ops_pk_once = PTHREAD_ONCE_INIT;
+
+static void ops_pk_init(void) {
+    ops_packer_init(&ops_pk);
+}
+
+/* Appends the packed text of json[0, n) to b. */
+static void ops_pack(rbuf *b, const char *json, size_t n) {
+    pthread_once(&ops_pk_once, ops_pk_init);
+    if (rb_reserve(b, 2 * n)) return; /* an escape doubles a byte, a piece shrinks */
+    char *o = b->data + b->len, *o0 = o;
+    for (size_t i = 0; i < n;) {
+        unsigned char c = (unsigned char)json[i];
+        unsigned t = ops_pk.first[c], e = t + ops_pk.count[c];
+        if (t == e) {
+            if (c < 0x20) *o++ = OPS_ESC;
+            *o++ = (char)c;
+            i++;
+            continue;
+        }
+        if (n - i >= 16) {
+            uint64_t x0, x1;
+            memcpy(&x0, json + i, 8);
+            memcpy(&x1, json + i + 8, 8);
+            for (; t < e; t++)
+                if ((x0 & ops_pk.m[t][0]) == ops_pk.w[t][0] &&
+                    (x1 & ops_pk.m[t][1]) == ops_pk.w[t][1])
+                    break;
+        } else {
+            for (; t < e; t++)
+                if (ops_tok[t].n <= n - i && !memcmp(json + i, ops_tok[t].s, ops_tok[t].n)) break;
+        }
+        if (t < e) {
+            *o++ = (char)(t + 1);
+            i += ops_tok[t].n;
+        } else {
+            *o++ = (char)c;
+            i++;
+        }
+    }
+    b->len += (size_t)(o - o0);
+    b->data[b->len] = 0;
+}
+
+/* Appends the text of packed p[0, n) to b. */
+static void ops_unpack(rbuf *b, const char *p, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)p[i];
+        if (c >= 1 && c <= OPS_NTOK) {
+            rb_add(b, ops_tok[c - 1].s, ops_tok[c - 1].n);
+        } else {
+            if (c == OPS_ESC && i + 1 < n) c = (unsigned char)p[++i];
+            rb_putc(b, (char)c);
+        }
+    }
+}
+
+/* The result JSON of an entry, appended to b. */
+static void ops_entry_json(rbuf *b, const jr_view *v) {
+    if (v->packed)
+        ops_unpack(b, v->json, v->h.json_len);
+    else
+        rb_add(b, v->json, v->h.json_len);
+}
+
 static int ops_view(const void *data, size_t len, jr_view *v) {
     if (!data || len < sizeof(jr_hdr)) return -1;
     memcpy(&v->h, data, sizeof v->h);
     const jr_hdr *h = &v->h;
-    if (h->magic != JR_MAGIC) return -1;
+    if (h->magic != JR_MAGIC && h->magic != JR_MAGIC1) return -1;
+    v->packed = h->magic == JR_MAGIC;
     size_t off = sizeof *h;
     uint64_t need = off + ops_pad8(h->cust_len) + (uint64_t)h->nlines * sizeof(jr_line) +
                     (uint64_t)h->nattr * sizeof(jr_attr) + (uint64_t)h->nlimit * sizeof(jr_limit) +
@@ -349,7 +521,7 @@ static int ops_build_entry(promo_ctx *c, struct ops_scratch *o, const promo_rece
     for (uint32_t p = 0; p < res->npoints; p++)
         strings += bundle_strlen(b, b->campaigns[res->points[p].campaign].id);
     strings = ops_pad8(strings);
-    size_t jl0 = o->rec.len; /* the result JSON is in o->rec */
+    size_t jl0 = o->rec.len; /* the result JSON is in o->rec, packed at the end */
     uint32_t cust_len = s->has_customer_state ? s->customer.n : 0;
 
     rbuf *j = &o->jr;
@@ -398,8 +570,12 @@ static int ops_build_entry(promo_ctx *c, struct ops_scratch *o, const promo_rece
         rb_add(j, bundle_str(b, cp->id), bundle_strlen(b, cp->id));
     }
     rb_zero(j, strings - off);
-    rb_add(j, o->rec.data, jl0);
-    return j->oom ? -1 : 0;
+    size_t at = j->len;
+    ops_pack(j, o->rec.data, jl0);
+    if (j->oom) return -1;
+    uint32_t packed = (uint32_t)(j->len - at);
+    memcpy(j->data + offsetof(jr_hdr, json_len), &packed, sizeof packed);
+    return 0;
 }
 
 /* ------------------------------------------------------------- records ---- */
@@ -509,7 +685,9 @@ promo_status ops_prepare(promo_ctx *c, const promo_op *op, promo_op_result *out,
                 return eng_err(c, PROMO_ESTATE, "state store: corrupt journal entry");
             if (v.h.hash != hash)
                 return ops_refuse(c, "id: already confirmed with another receipt");
-            ops_decorate(o, v.json, v.h.json_len, op->op, echo, 1);
+            rb_clear(&o->rec);
+            ops_entry_json(&o->rec, &v);
+            ops_decorate(o, o->rec.data, o->rec.len, op->op, echo, 1);
             out->duplicate = 1;
             out->state = (int)v.h.state;
             return ops_out(c, out, o);
@@ -854,7 +1032,7 @@ int ops_journal_describe(const void *key, size_t klen, const void *data, size_t 
         rb_putc(b, '}');
     }
     rb_puts(b, "],\"result\":");
-    rb_add(b, v.json, v.h.json_len);
+    ops_entry_json(b, &v);
     rb_putc(b, '}');
     pa_free(b->a, al);
     return b->oom ? -1 : 0;

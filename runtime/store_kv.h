@@ -83,6 +83,8 @@ typedef struct skv_store {
     void *ebuf, *dbuf; /* a write's encoded record, and the old one decoded */
     size_t ecap, dcap;
     uint32_t sweep_shard, sweep_slot;
+    void *cbuf, *abuf; /* a write's copies: a current value, an aligned record */
+    size_t ccap, acap;
 } skv_store;
 
 /* a: NULL or incomplete = libc (copied). */

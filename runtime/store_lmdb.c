@@ -2,14 +2,18 @@
  * store_lmdb.c — the persistent state store (runtime stage "state", SPEC 7.2): one LMDB
  * environment in a directory, one database of the keys of store_kv.h.
  *
- * Writes go to an in-memory overlay (store_kv.h's table) under the writer lock; sync
- * writes the whole overlay in ONE LMDB write transaction (the group commit) and then
- * empties it, so the process holds only what was written since the last sync: the
- * customers themselves live in the file, whose pages are the OS's cache. Reads look in
- * the overlay first, then in LMDB through the reader's own read transaction
- * (MDB_NOTLS: a transaction per reader, not per thread), renewed for each read so it
- * sees the last sync; a customer record is used in place in the map when it is 8-byte
- * aligned (LMDB aligns values to 2 bytes only), copied otherwise.
+ * Writes go to an in-memory overlay (store_kv.h's table) under the writer lock. A sync
+ * seals the overlay (moves its entries to a second table, `sealed`, and starts an empty
+ * one, under the writer lock), then writes the sealed entries in key order in ONE LMDB
+ * write transaction (the group commit) without the writer lock, and empties the sealed
+ * table once the transaction is committed: writes go on while a sync writes, and the
+ * process holds only what was written since the last sync: the customers themselves
+ * live in the file, whose pages are the OS's cache. Reads look in the overlay, then in
+ * the sealed table, then in LMDB through the reader's own read transaction (MDB_NOTLS:
+ * a transaction per reader, not per thread), renewed after the sealed table was looked
+ * at, so an entry is always in one of the three; a customer record is used in place in
+ * the map when it is 8-byte aligned (LMDB aligns values to 2 bytes only), copied
+ * otherwise.
  *
  * Allocation: everything the store allocates itself (the store, the overlay, readers'
  * buffers) goes through promo_store_opts.alloc; LMDB's own allocations (its
@@ -38,7 +42,13 @@ typedef struct lm_store {
     skv_store kv; /* first: the ops get an lm_store as self */
     MDB_env *env;
     MDB_dbi dbi;
-    MDB_txn *wtxn; /* the writer's read transaction (base lookups of skv_write) */
+    MDB_txn *wtxn;       /* the writer's read transaction (base lookups of skv_write) */
+    skv_map sealed;      /* being written by a sync; emptied under kv.wmu */
+    pthread_mutex_t smu; /* one sync at a time */
+    void *bbuf;          /* the writer's copy of a sealed entry */
+    size_t bcap;
+    const skv_ent **order; /* a sync's entries in key order */
+    size_t ocap;
     int group, read_only;
     char err[160];
 } lm_store;
@@ -57,8 +67,15 @@ static int lm_renew(lm_store *s, MDB_txn **t) {
     return mdb_txn_begin(s->env, NULL, MDB_RDONLY, t);
 }
 
+/* What the overlay does not hold, for the writer (kv.wmu held: the sealed table is not
+ * emptied meanwhile): the sealed table, else LMDB. */
 static int lm_base_get(void *base, const void *key, size_t klen, const void **p, size_t *len) {
     lm_store *s = base;
+    int f = skv_map_get(&s->sealed, key, klen, &s->bbuf, &s->bcap, len);
+    if (f) {
+        *p = s->bbuf;
+        return f;
+    }
     MDB_val k = {klen, (void *)key}, v;
     int rc = mdb_get(s->wtxn, s->dbi, &k, &v);
     if (rc == MDB_NOTFOUND) return 0;
@@ -73,11 +90,13 @@ static skv_reader *lm_reader(lm_store *s, void **reader) {
     return *reader;
 }
 
-/* Overlay, else LMDB through the reader's transaction. 1 found (*p, *len), 0 absent,
- * SKV_NOMEM, -1 LMDB failed. */
+/* Overlay, else the sealed table, else LMDB through the reader's transaction (renewed
+ * after the sealed table was looked at: a sync empties it only once LMDB has its
+ * entries). 1 found (*p, *len), 0 absent, SKV_NOMEM, -1 LMDB failed. */
 static int lm_get(lm_store *s, skv_reader *r, const char *k, size_t kl, void **buf, size_t *cap,
                   const void **p, size_t *len) {
     int f = skv_map_get(&s->kv.map, k, kl, buf, cap, len);
+    if (!f) f = skv_map_get(&s->sealed, k, kl, buf, cap, len);
     if (f < 0) return SKV_NOMEM;
     if (f) {
         *p = *buf;
@@ -152,29 +171,89 @@ static promo_status lm_budget(void *self, uint64_t key, int64_t *spent) {
     return f == SKV_NOMEM ? PROMO_ENOMEM : f < 0 ? PROMO_ESTATE : PROMO_OK;
 }
 
-static int lm_put_one(void *u, const void *k, size_t kl, const void *v, size_t vl) {
-    MDB_txn *t = ((void **)u)[0];
-    MDB_dbi dbi = *(MDB_dbi *)((void **)u)[1];
-    MDB_val key = {kl, (void *)k}, val = {vl, (void *)v};
-    return mdb_put(t, dbi, &key, &val, 0);
+static int lm_ent_cmp(const void *a, const void *b) {
+    const skv_ent *x = *(const skv_ent *const *)a, *y = *(const skv_ent *const *)b;
+    size_t n = x->klen < y->klen ? x->klen : y->klen;
+    int c = memcmp(x->key, y->key, n);
+    return c ? c : (x->klen > y->klen) - (x->klen < y->klen);
 }
 
-/* Writes the overlay in one transaction and empties it (writer lock held). */
-static promo_status lm_sync_locked(lm_store *s) {
-    if (!s->kv.map.count) return PROMO_OK;
+/* Writes the sealed table in one transaction, in key order through one cursor (LMDB
+ * finds the next key from the page it is on instead of from the root), then empties
+ * it. smu held. */
+static promo_status lm_write_sealed(lm_store *s) {
+    size_t n = 0;
+    for (int i = 0; i < SKV_SHARDS; i++)
+        n += s->sealed.sh[i].n;
+    if (!n) return PROMO_OK;
+    if (n > s->ocap) {
+        const skv_ent **o = pa_realloc(&s->kv.alloc, s->order, n * sizeof *o);
+        if (!o) return PROMO_ENOMEM;
+        s->order = o;
+        s->ocap = n;
+    }
+    size_t k = 0;
+    for (int i = 0; i < SKV_SHARDS; i++)
+        for (uint32_t e = 0; e < s->sealed.sh[i].cap; e++)
+            if (s->sealed.sh[i].tab[e].h) s->order[k++] = &s->sealed.sh[i].tab[e];
+    qsort(s->order, n, sizeof *s->order, lm_ent_cmp);
     MDB_txn *t;
+    MDB_cursor *c;
     int rc = mdb_txn_begin(s->env, NULL, 0, &t);
     if (rc) return lm_fail(s, "begin", rc);
-    void *u[2] = {t, &s->dbi};
-    rc = skv_map_each(&s->kv.map, lm_put_one, u);
+    if ((rc = mdb_cursor_open(t, s->dbi, &c))) {
+        mdb_txn_abort(t);
+        return lm_fail(s, "cursor", rc);
+    }
+    for (size_t i = 0; i < n && !rc; i++) {
+        const skv_ent *e = s->order[i];
+        MDB_val key = {e->klen, e->key}, val = {e->vlen, e->key + e->klen};
+        rc = mdb_cursor_put(c, &key, &val, 0);
+    }
+    mdb_cursor_close(c);
     if (rc) {
         mdb_txn_abort(t);
         return lm_fail(s, "put", rc);
     }
     rc = mdb_txn_commit(t);
     if (rc) return lm_fail(s, "commit", rc);
-    skv_map_clear(&s->kv.map);
+    pthread_mutex_lock(&s->kv.wmu);
+    skv_map_clear(&s->sealed);
+    pthread_mutex_unlock(&s->kv.wmu);
     return PROMO_OK;
+}
+
+/* Seals the overlay (kv.wmu held; smu held, so the sealed table is empty). */
+static void lm_seal(lm_store *s) {
+    for (int i = 0; i < SKV_SHARDS; i++) {
+        skv_shard *a = &s->kv.map.sh[i], *b = &s->sealed.sh[i];
+        pthread_mutex_lock(&a->mu);
+        pthread_mutex_lock(&b->mu);
+        skv_ent *tab = b->tab;
+        uint32_t n = b->n, cap = b->cap;
+        b->tab = a->tab, b->n = a->n, b->cap = a->cap;
+        a->tab = tab, a->n = n, a->cap = cap;
+        pthread_mutex_unlock(&b->mu);
+        pthread_mutex_unlock(&a->mu);
+    }
+    s->sealed.count = s->kv.map.count;
+    s->kv.map.count = 0;
+}
+
+/* Makes every write done so far durable. A failed sync keeps its entries in the sealed
+ * table: the next sync writes them again. */
+static promo_status lm_sync(void *self) {
+    lm_store *s = self;
+    pthread_mutex_lock(&s->smu);
+    promo_status st = lm_write_sealed(s); /* what a failed sync left */
+    if (st == PROMO_OK) {
+        pthread_mutex_lock(&s->kv.wmu);
+        if (s->kv.map.count) lm_seal(s); /* else the sealed table stays empty */
+        pthread_mutex_unlock(&s->kv.wmu);
+        st = lm_write_sealed(s);
+    }
+    pthread_mutex_unlock(&s->smu);
+    return st;
 }
 
 static promo_status lm_write(void *self, const promo_store_write *w) {
@@ -186,17 +265,9 @@ static promo_status lm_write(void *self, const promo_store_write *w) {
     if (rc) st = lm_fail(s, "read", rc);
     if (st == PROMO_OK) st = skv_write(&s->kv, w);
     mdb_txn_reset(s->wtxn);
-    if (st == PROMO_OK && (!s->group || s->kv.map.count >= LM_OVERLAY_MAX)) st = lm_sync_locked(s);
+    int sync = st == PROMO_OK && (!s->group || s->kv.map.count >= LM_OVERLAY_MAX);
     pthread_mutex_unlock(&s->kv.wmu);
-    return st;
-}
-
-static promo_status lm_sync(void *self) {
-    lm_store *s = self;
-    pthread_mutex_lock(&s->kv.wmu);
-    promo_status st = lm_sync_locked(s);
-    pthread_mutex_unlock(&s->kv.wmu);
-    return st;
+    return sync ? lm_sync(s) : st;
 }
 
 static void lm_reader_free(void *self, void *reader) {
@@ -212,7 +283,13 @@ static void lm_destroy(void *self) {
     if (!s) return;
     if (s->wtxn) mdb_txn_abort(s->wtxn);
     if (s->env) mdb_env_close(s->env);
+    skv_map_clear(&s->sealed);
+    for (int i = 0; i < SKV_SHARDS; i++)
+        pthread_mutex_destroy(&s->sealed.sh[i].mu);
+    pthread_mutex_destroy(&s->smu);
     promo_allocator a = s->kv.alloc;
+    pa_free(&a, s->bbuf);
+    pa_free(&a, s->order);
     skv_destroy(&s->kv);
     pa_free(&a, s);
 }
@@ -236,6 +313,10 @@ promo_status promo_store_open(const char *dir, const promo_store_opts *opts, pro
         return PROMO_ENOMEM;
     }
     skv_init(&s->kv, &o.alloc);
+    s->sealed.a = &s->kv.alloc;
+    for (int i = 0; i < SKV_SHARDS; i++)
+        pthread_mutex_init(&s->sealed.sh[i].mu, NULL);
+    pthread_mutex_init(&s->smu, NULL);
     s->kv.base_get = lm_base_get;
     s->kv.base = s;
     s->group = o.group_commit;
@@ -310,7 +391,8 @@ int store_lmdb_put_raw(promo_store *ps, const void *k, size_t kl, const void *v,
     lm_store *s = ps->self;
     pthread_mutex_lock(&s->kv.wmu);
     int r = skv_map_put(&s->kv.map, k, kl, v, vl);
-    if (!r && s->kv.map.count >= LM_OVERLAY_MAX && lm_sync_locked(s) != PROMO_OK) r = -1;
+    int sync = !r && s->kv.map.count >= LM_OVERLAY_MAX;
     pthread_mutex_unlock(&s->kv.wmu);
+    if (sync && lm_sync(s) != PROMO_OK) r = -1;
     return r;
 }

@@ -207,6 +207,8 @@ void skv_destroy(skv_store *s) {
     pa_free(&s->alloc, s->mbuf);
     pa_free(&s->alloc, s->ebuf);
     pa_free(&s->alloc, s->dbuf);
+    pa_free(&s->alloc, s->cbuf);
+    pa_free(&s->alloc, s->abuf);
 }
 
 /* ----------------------------------------------------------------- records ---- */
@@ -492,15 +494,13 @@ promo_status skv_write(skv_store *s, const promo_store_write *w) {
     char k[SKV_MAX_KEY + 16];
     size_t kl;
     static const promo_store_rec none = {0, NULL, 0};
-    void *cbuf = NULL;
-    size_t ccap = 0;
     promo_status st = PROMO_OK;
     /* 1. checks: journal key free, customer version unchanged */
     if (w->jkey.p && w->jcreate) {
         const void *p;
         size_t len;
         kl = skv_key('J', w->jkey.p, w->jkey.n, k);
-        int r = skv_current(s, k, kl, &cbuf, &ccap, &p, &len);
+        int r = skv_current(s, k, kl, &s->cbuf, &s->ccap, &p, &len);
         if (r) {
             st = r == SKV_NOMEM ? PROMO_ENOMEM : r < 0 ? PROMO_ESTATE : PROMO_ECONFLICT;
             goto out;
@@ -514,9 +514,8 @@ promo_status skv_write(skv_store *s, const promo_store_write *w) {
         const void *p = NULL;
         size_t len = 0;
         ckl = skv_key('C', w->customer.p, w->customer.n, ck);
-        int r = skv_current(s, ck, ckl, &cbuf, &ccap, &p, &len);
+        int r = skv_current(s, ck, ckl, &s->cbuf, &s->ccap, &p, &len);
         promo_store_rec old = none;
-        void *al = NULL;
         if (r > 0 && s->compact) { /* p is cbuf, a copy: aligned */
             int nomem;
             if (!(len = skv_cdec(&s->alloc, p, len, &s->dbuf, &s->dcap, &p, &nomem))) {
@@ -524,20 +523,18 @@ promo_status skv_write(skv_store *s, const promo_store_write *w) {
                 goto out;
             }
         } else if (r > 0 && ((uintptr_t)p & 7)) { /* LMDB data need not be aligned */
-            if (!(al = pa_malloc(&s->alloc, len))) {
+            if (!skv_grow(&s->alloc, &s->abuf, &s->acap, len ? len : 1)) {
                 st = PROMO_ENOMEM;
                 goto out;
             }
-            memcpy(al, p, len);
-            p = al;
+            memcpy(s->abuf, p, len);
+            p = s->abuf;
         }
         if (r < 0 || (r > 0 && skv_rec_view(p, len, &old))) {
-            pa_free(&s->alloc, al);
             st = r == SKV_NOMEM ? PROMO_ENOMEM : PROMO_ESTATE;
             goto out;
         }
         if (w->expected != UINT64_MAX && old.version != w->expected) {
-            pa_free(&s->alloc, al);
             st = PROMO_ECONFLICT;
             goto out;
         }
@@ -552,12 +549,10 @@ promo_status skv_write(skv_store *s, const promo_store_write *w) {
             s->full_swept = s->sweep_before;
         }
         if (new_customer && s->max_customers && s->ncustomers >= s->max_customers) {
-            pa_free(&s->alloc, al);
             st = PROMO_ELIMIT; /* refused, never forgotten: the caller reports it */
             goto out;
         }
         reclen = skv_merge(s, &old, old.version + 1, w->deltas, w->ndeltas, w->prune_before);
-        pa_free(&s->alloc, al);
         if (!reclen) {
             st = PROMO_ENOMEM;
             goto out;
@@ -573,7 +568,7 @@ promo_status skv_write(skv_store *s, const promo_store_write *w) {
         const void *p;
         size_t len;
         kl = skv_key('B', &w->budgets[i].key, 8, k);
-        int r = skv_current(s, k, kl, &cbuf, &ccap, &p, &len);
+        int r = skv_current(s, k, kl, &s->cbuf, &s->ccap, &p, &len);
         int64_t v = 0;
         if (r < 0) st = r == SKV_NOMEM ? PROMO_ENOMEM : PROMO_ESTATE;
         if (r > 0 && len == 8) memcpy(&v, p, 8);
@@ -610,7 +605,6 @@ promo_status skv_write(skv_store *s, const promo_store_write *w) {
         if (skv_map_put(&s->map, k, kl, w->jdata2, w->jlen2)) st = PROMO_ENOMEM;
     }
 out:
-    pa_free(&s->alloc, cbuf);
     if (w->prune_before > s->sweep_before) s->sweep_before = w->prune_before;
     skv_sweep(s, SKV_SWEEP);
     return st;

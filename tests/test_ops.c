@@ -367,3 +367,36 @@ Test(ops, concurrent_confirms_and_cancels_memory) {
 Test(ops, concurrent_confirms_and_cancels_lmdb) {
     concurrent(1);
 }
+
+/* A duplicate confirm answers the stored record byte for byte: the journal keeps the
+ * result JSON packed (runtime/ops.c ops_pack), here with an id full of the packed
+ * pieces, quotes, a control character and UTF-8. */
+static void duplicate_is_the_stored_record(int lmdb) {
+    ox x;
+    ox_open(&x, lmdb, rules);
+    static const char id[] = "r\"1\x01null.00},{\"n\":\",\"\xd0\xaf]}";
+    eh_receipt rc;
+    example(&rc, id, "c1");
+    promo_op_result r;
+    cr_assert_eq(run(&x, PROMO_OP_CONFIRM, &rc, &r), PROMO_OK, "%s", promo_ctx_errmsg(x.c));
+    cr_assert(has(&r, "\"coupons\":[\"ONCE\"]"), "%s", r.json);
+    cr_assert(has(&r, "\\u0001null.00},{\\\"n\\\":"), "%s", r.json);
+    char *first = strdup(r.json);
+    size_t n = r.json_len;
+    cr_assert_eq(promo_store_sync(&x.st), PROMO_OK);
+    cr_assert_eq(run(&x, PROMO_OP_CONFIRM, &rc, &r), PROMO_OK, "%s", promo_ctx_errmsg(x.c));
+    cr_assert_eq(r.duplicate, 1);
+    static const char dup[] = ",\"duplicate\":true}";
+    cr_assert_eq(r.json_len, n - 1 + sizeof dup - 1, "%s", r.json);
+    cr_assert_eq(memcmp(r.json, first, n - 1), 0, "%s\n%s", first, r.json);
+    cr_assert_str_eq(r.json + n - 1, dup);
+    free(first);
+    ox_close(&x);
+}
+
+Test(ops, duplicate_is_the_stored_record_memory) {
+    duplicate_is_the_stored_record(0);
+}
+Test(ops, duplicate_is_the_stored_record_lmdb) {
+    duplicate_is_the_stored_record(1);
+}
