@@ -1571,7 +1571,10 @@ static promo_status stk_finish(stk_eval *s, const promo_receipt *r) {
     /* A slot whose predicate needs atoms none of the lines has gets nothing: with the
      * line index on, only the open slots and those of the atoms present are visited. */
     uint64_t *hc = x->hcand;
-    if (x->env.cat_idx) {
+    if (!ix->hist_words || n == 0) {
+        hc = NULL; /* no slots, or no lines to feed them (and no bound index: SPEC 4's
+                    * empty receipt returns before stk_time_cache) */
+    } else if (x->env.cat_idx) {
         memcpy(hc, ix->hist_open, ix->hist_words * sizeof *hc);
         for (uint32_t w = 0; w < x->env.cat_words; w++)
             for (uint64_t m = x->pres[w]; m; m &= m - 1) {
@@ -1582,7 +1585,7 @@ static promo_status stk_finish(stk_eval *s, const promo_receipt *r) {
     } else {
         memset(hc, 0xff, ix->hist_words * sizeof *hc);
     }
-    for (uint32_t hw = 0; hw < ix->hist_words; hw++)
+    for (uint32_t hw = 0; hc && hw < ix->hist_words; hw++)
         for (uint64_t hm = hc[hw]; hm; hm &= hm - 1) {
             uint32_t h = hw * 64 + (uint32_t)__builtin_ctzll(hm);
             if (h >= b->nhist) break;
