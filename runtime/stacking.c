@@ -515,16 +515,14 @@ static promo_status stk_prepare(stk_eval *s, const promo_receipt *r) {
         if (l->category.p) {
             /* "dairy/milk" matches "dairy/milk" and "dairy": hash every '/'-prefix,
              * longest first. */
-            const char *p = l->category.p;
+            const char *p = l->category.p, *q;
             uint32_t len = l->category.n, slash[16], ns = 0, deep = 0;
-            /* a byte loop: paths are short, and a memchr call per '/' cost more time */
-            for (uint32_t k = 0; k < len; k++) {
-                if (p[k] != '/') continue;
+            for (q = memchr(p, '/', len); q; q = memchr(q + 1, '/', len - (uint32_t)(q + 1 - p))) {
                 if (ns == 16) {
                     deep = 1;
                     break;
                 }
-                slash[ns++] = k;
+                slash[ns++] = (uint32_t)(q - p);
             }
             if (deep)
                 for (uint32_t k = ns = 0; k < len; k++)
