@@ -191,36 +191,11 @@ rx_dec rx_decimal(const char *s, size_t n, int scale, int64_t *out) {
     return DEC_OK;
 }
 
-/* Index of the first '"' or '\\' in s[0..n), or n. Eight bytes at a time: strings
- * lie inside the line, which is followed by at least PROMO_JSON_PADDING readable
- * bytes, so the last word may read past s + n. */
-inline size_t rx_quote_or_backslash(const char *s, size_t n) {
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-    const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
-    for (size_t i = 0; i < n; i += 8) {
-        uint64_t w;
-        memcpy(&w, s + i, 8);
-        uint64_t a = w ^ (ones * '"'), b = w ^ (ones * '\\');
-        /* The lowest flagged byte of each is a real match (borrows only go up). */
-        uint64_t m = ((a - ones) & ~a & highs) | ((b - ones) & ~b & highs);
-        if (m) {
-            size_t j = i + ((size_t)__builtin_ctzll(m) >> 3);
-            return j < n ? j : n;
-        }
-    }
-    return n;
-#else
-    size_t i = 0;
-    while (i < n && s[i] != '"' && s[i] != '\\')
-        i++;
-    return i;
-#endif
-}
-
-/* Index of the first byte of s[0..n) that ends the plain run of a string for the fast
- * reader: '"', '\\', a control character (< 0x20) or a non-ASCII byte (>= 0x80); or n.
- * Reads past s + n like rx_quote_or_backslash. */
-inline size_t rx_str_stop(const char *s, size_t n) {
+/* Index of the first byte of s[0..n) that is '"' or '\\' -- with `plain`, also a control
+ * character (< 0x20) or a non-ASCII byte (>= 0x80): what ends the plain run of a string
+ * for the fast path --, or n. Strings lie inside the line, which is followed by at
+ * least PROMO_JSON_PADDING readable bytes, so the last block may read past s + n. */
+template <bool plain> inline size_t rx_scan(const char *s, size_t n) {
 #if defined(__SSE2__)
     /* 16 bytes at a time: a signed compare with 0x20 catches both control characters
      * and bytes >= 0x80 (negative). */
@@ -228,8 +203,8 @@ inline size_t rx_str_stop(const char *s, size_t n) {
     const __m128i space = _mm_set1_epi8(0x20);
     for (size_t i = 0; i < n; i += 16) {
         __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i *>(s + i));
-        __m128i m = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, bslash)),
-                                 _mm_cmplt_epi8(v, space));
+        __m128i m = _mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, bslash));
+        if (plain) m = _mm_or_si128(m, _mm_cmplt_epi8(v, space));
         unsigned bits = (unsigned)_mm_movemask_epi8(m);
         if (bits) {
             size_t j = i + (size_t)__builtin_ctz(bits);
@@ -243,9 +218,11 @@ inline size_t rx_str_stop(const char *s, size_t n) {
         uint64_t w;
         memcpy(&w, s + i, 8);
         uint64_t a = w ^ (ones * '"'), b = w ^ (ones * '\\');
-        /* (w - 0x20..) | w flags bytes < 0x20 and >= 0x80; as above, the lowest
-         * flagged byte of each term is a real match. */
-        uint64_t m = (((a - ones) & ~a) | ((b - ones) & ~b) | (w - ones * 0x20) | w) & highs;
+        /* The lowest flagged byte of each term is a real match (borrows only go up);
+         * (w - 0x20..) | w flags bytes < 0x20 and >= 0x80. */
+        uint64_t m = ((a - ones) & ~a) | ((b - ones) & ~b);
+        if (plain) m |= (w - ones * 0x20) | w;
+        m &= highs;
         if (m) {
             size_t j = i + ((size_t)__builtin_ctzll(m) >> 3);
             return j < n ? j : n;
@@ -254,11 +231,19 @@ inline size_t rx_str_stop(const char *s, size_t n) {
     return n;
 #else
     size_t i = 0;
-    while (i < n && s[i] != '"' && s[i] != '\\' && (unsigned char)s[i] >= 0x20 &&
-           (unsigned char)s[i] < 0x80)
+    while (i < n && s[i] != '"' && s[i] != '\\' &&
+           (!plain || ((unsigned char)s[i] >= 0x20 && (unsigned char)s[i] < 0x80)))
         i++;
     return i;
 #endif
+}
+
+inline size_t rx_quote_or_backslash(const char *s, size_t n) {
+    return rx_scan<false>(s, n);
+}
+
+inline size_t rx_str_stop(const char *s, size_t n) {
+    return rx_scan<true>(s, n);
 }
 
 /* Length of the well-formed UTF-8 sequence at s (< e) as simdjson validates it (no
@@ -434,16 +419,9 @@ struct rx_reader {
         for (size_t i = 0; i < len; i++) {
             unsigned char c = s[i];
             if (e == simdjson::UTF8_ERROR && c >= 0x80) {
-                size_t k = c >= 0xF0 ? 3 : c >= 0xE0 ? 2 : c >= 0xC2 ? 1 : 0;
-                if (k == 0 || c > 0xF4) return i;
-                for (size_t j = 1; j <= k; j++)
-                    if (i + j >= len || (s[i + j] & 0xC0) != 0x80) return i;
-                /* overlong forms, UTF-16 surrogates, beyond U+10FFFF */
-                unsigned char c1 = s[i + 1];
-                if ((c == 0xE0 && c1 < 0xA0) || (c == 0xED && c1 > 0x9F) ||
-                    (c == 0xF0 && c1 < 0x90) || (c == 0xF4 && c1 > 0x8F))
-                    return i;
-                i += k;
+                size_t u = rx_utf8_len(s + i, s + len);
+                if (!u) return i;
+                i += u - 1;
                 continue;
             }
             if (in_str) {
