@@ -195,7 +195,7 @@ rx_dec rx_decimal(const char *s, size_t n, int scale, int64_t *out) {
  * character (< 0x20) or a non-ASCII byte (>= 0x80): what ends the plain run of a string
  * for the fast path --, or n. Strings lie inside the line, which is followed by at
  * least PROMO_JSON_PADDING readable bytes, so the last block may read past s + n. */
-template <bool plain> inline size_t rx_scan(const char *s, size_t n) {
+template <bool plain> RX_INLINE size_t rx_scan(const char *s, size_t n) {
 #if defined(__SSE2__)
     /* 16 bytes at a time: a signed compare with 0x20 catches both control characters
      * and bytes >= 0x80 (negative). */
@@ -242,7 +242,7 @@ inline size_t rx_quote_or_backslash(const char *s, size_t n) {
     return rx_scan<false>(s, n);
 }
 
-inline size_t rx_str_stop(const char *s, size_t n) {
+RX_INLINE size_t rx_str_stop(const char *s, size_t n) {
     return rx_scan<true>(s, n);
 }
 
