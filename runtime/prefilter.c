@@ -430,6 +430,25 @@ static void pf_req_setup(pf_build_ctx *c) {
     ix->hist_atoms = hat.v;
     ix->bytes += hat.cap * hat.size;
     if (c->oom) return;
+    /* ... and inverted (counting sort by atom; slots ascending within an atom). */
+    ix->hist_words = (b->nhist + 63) / 64;
+    if (!(ix->hist_open = pf_alloc(c, ix->hist_words, sizeof *ix->hist_open)) ||
+        !(ix->atom_hist_off = pf_alloc(c, (size_t)ix->ncat + 1, sizeof *ix->atom_hist_off)) ||
+        !(ix->atom_hist = pf_alloc(c, hat.n, sizeof *ix->atom_hist)))
+        return;
+    for (uint32_t h = 0; h < b->nhist; h++) {
+        if (ix->hist_off[h] == ix->hist_off[h + 1]) ix->hist_open[h / 64] |= 1ull << (h % 64);
+        for (uint32_t k = ix->hist_off[h]; k < ix->hist_off[h + 1]; k++)
+            ix->atom_hist_off[ix->hist_atoms[k] + 1]++;
+    }
+    for (uint32_t a = 0; a < ix->ncat; a++)
+        ix->atom_hist_off[a + 1] += ix->atom_hist_off[a];
+    for (uint32_t h = 0; h < b->nhist; h++)
+        for (uint32_t k = ix->hist_off[h]; k < ix->hist_off[h + 1]; k++)
+            ix->atom_hist[ix->atom_hist_off[ix->hist_atoms[k]]++] = h;
+    for (uint32_t a = ix->ncat; a > 0; a--)
+        ix->atom_hist_off[a] = ix->atom_hist_off[a - 1];
+    ix->atom_hist_off[0] = 0;
     for (uint32_t ci = 0; ci < nc; ci++) {
         uint32_t from = ix->req_off[ci], to = ix->req_off[ci + 1];
         const pf_req *r = &ix->reqs[from];
@@ -735,6 +754,9 @@ void pf_free(pf_index *ix) {
                     ix->incompat,
                     ix->hist_off,
                     ix->hist_atoms,
+                    ix->atom_hist_off,
+                    ix->atom_hist,
+                    ix->hist_open,
                     ix->pred_need_off,
                     ix->pred_need_atoms};
     promo_allocator a = ix->alloc;

@@ -111,6 +111,14 @@ typedef struct pf_index {
      * receipt without them adds nothing to the slot (its delta is skipped unseen). */
     uint32_t *hist_off;
     uint32_t *hist_atoms;
+    /* The same, inverted: per atom a, the slots that name it,
+     * atom_hist[atom_hist_off[a] .. atom_hist_off[a + 1]); hist_open: the slots with an
+     * empty run (hist_words words of one bit per slot). A receipt's candidate slots are
+     * hist_open | the slots of its present atoms: work in proportion to the receipt. */
+    uint32_t *atom_hist_off;
+    uint32_t *atom_hist;
+    uint64_t *hist_open;
+    uint32_t hist_words;
 
     /* Line predicates whose value cannot change during a receipt: per block a dense
      * memo index, PF_NONE = not memoised. */

@@ -26,10 +26,15 @@
 #include <utility>
 
 #include <simdjson.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 extern "C" {
 #include "civil.h"
 }
+
+#define RX_INLINE __attribute__((always_inline)) inline
 
 namespace od = simdjson::ondemand;
 using simdjson::error_code;
@@ -186,18 +191,38 @@ rx_dec rx_decimal(const char *s, size_t n, int scale, int64_t *out) {
     return DEC_OK;
 }
 
-/* Index of the first '"' or '\\' in s[0..n), or n. Eight bytes at a time: strings
- * lie inside the line, which is followed by at least PROMO_JSON_PADDING readable
- * bytes, so the last word may read past s + n. */
-inline size_t rx_quote_or_backslash(const char *s, size_t n) {
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+/* Index of the first byte of s[0..n) that is '"' or '\\' -- with `plain`, also a control
+ * character (< 0x20) or a non-ASCII byte (>= 0x80): what ends the plain run of a string
+ * for the fast path --, or n. Strings lie inside the line, which is followed by at
+ * least PROMO_JSON_PADDING readable bytes, so the last block may read past s + n. */
+template <bool plain> RX_INLINE size_t rx_scan(const char *s, size_t n) {
+#if defined(__SSE2__)
+    /* 16 bytes at a time: a signed compare with 0x20 catches both control characters
+     * and bytes >= 0x80 (negative). */
+    const __m128i quote = _mm_set1_epi8('"'), bslash = _mm_set1_epi8('\\');
+    const __m128i space = _mm_set1_epi8(0x20);
+    for (size_t i = 0; i < n; i += 16) {
+        __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i *>(s + i));
+        __m128i m = _mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, bslash));
+        if (plain) m = _mm_or_si128(m, _mm_cmplt_epi8(v, space));
+        unsigned bits = (unsigned)_mm_movemask_epi8(m);
+        if (bits) {
+            size_t j = i + (size_t)__builtin_ctz(bits);
+            return j < n ? j : n;
+        }
+    }
+    return n;
+#elif defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
     const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
     for (size_t i = 0; i < n; i += 8) {
         uint64_t w;
         memcpy(&w, s + i, 8);
         uint64_t a = w ^ (ones * '"'), b = w ^ (ones * '\\');
-        /* The lowest flagged byte of each is a real match (borrows only go up). */
-        uint64_t m = ((a - ones) & ~a & highs) | ((b - ones) & ~b & highs);
+        /* The lowest flagged byte of each term is a real match (borrows only go up);
+         * (w - 0x20..) | w flags bytes < 0x20 and >= 0x80. */
+        uint64_t m = ((a - ones) & ~a) | ((b - ones) & ~b);
+        if (plain) m |= (w - ones * 0x20) | w;
+        m &= highs;
         if (m) {
             size_t j = i + ((size_t)__builtin_ctzll(m) >> 3);
             return j < n ? j : n;
@@ -206,10 +231,34 @@ inline size_t rx_quote_or_backslash(const char *s, size_t n) {
     return n;
 #else
     size_t i = 0;
-    while (i < n && s[i] != '"' && s[i] != '\\')
+    while (i < n && s[i] != '"' && s[i] != '\\' &&
+           (!plain || ((unsigned char)s[i] >= 0x20 && (unsigned char)s[i] < 0x80)))
         i++;
     return i;
 #endif
+}
+
+inline size_t rx_quote_or_backslash(const char *s, size_t n) {
+    return rx_scan<false>(s, n);
+}
+
+RX_INLINE size_t rx_str_stop(const char *s, size_t n) {
+    return rx_scan<true>(s, n);
+}
+
+/* Length of the well-formed UTF-8 sequence at s (< e) as simdjson validates it (no
+ * overlong forms, surrogates or code points past U+10FFFF), or 0. */
+inline size_t rx_utf8_len(const unsigned char *s, const unsigned char *e) {
+    unsigned char c = s[0];
+    size_t k = c >= 0xF0 ? 3 : c >= 0xE0 ? 2 : c >= 0xC2 ? 1 : 0;
+    if (k == 0 || c > 0xF4 || (size_t)(e - s) <= k) return 0;
+    for (size_t j = 1; j <= k; j++)
+        if ((s[j] & 0xC0) != 0x80) return 0;
+    unsigned char c1 = s[1];
+    if ((c == 0xE0 && c1 < 0xA0) || (c == 0xED && c1 > 0x9F) || (c == 0xF0 && c1 < 0x90) ||
+        (c == 0xF4 && c1 > 0x8F))
+        return 0;
+    return k + 1;
 }
 
 inline bool rx_space(char c) {
@@ -370,16 +419,9 @@ struct rx_reader {
         for (size_t i = 0; i < len; i++) {
             unsigned char c = s[i];
             if (e == simdjson::UTF8_ERROR && c >= 0x80) {
-                size_t k = c >= 0xF0 ? 3 : c >= 0xE0 ? 2 : c >= 0xC2 ? 1 : 0;
-                if (k == 0 || c > 0xF4) return i;
-                for (size_t j = 1; j <= k; j++)
-                    if (i + j >= len || (s[i + j] & 0xC0) != 0x80) return i;
-                /* overlong forms, UTF-16 surrogates, beyond U+10FFFF */
-                unsigned char c1 = s[i + 1];
-                if ((c == 0xE0 && c1 < 0xA0) || (c == 0xED && c1 > 0x9F) ||
-                    (c == 0xF0 && c1 < 0x90) || (c == 0xF4 && c1 > 0x8F))
-                    return i;
-                i += k;
+                size_t u = rx_utf8_len(s + i, s + len);
+                if (!u) return i;
+                i += u - 1;
                 continue;
             }
             if (in_str) {
@@ -550,62 +592,71 @@ struct rx_reader {
         return fail(PROMO_EINPUT, p, "unknown value %s", shown);
     }
 
-    /* "YYYY-MM-DDTHH:MM[:SS[.fff]][Z|+HH[:MM]|-HH[:MM]]" -> date, seconds. */
-    bool want_time(od::value &v, int32_t *date, int32_t *secs) {
-        rx_path p = path("time");
-        promo_str s{nullptr, 0};
-        if (!want_str(v, p, &s)) return false;
+    /* "YYYY-MM-DDTHH:MM[:SS[.fff]][Z|+HH[:MM]|-HH[:MM]]" -> date, seconds; NULL, or
+     * what is wrong with the text (both readers). */
+    static const char *time_text(const promo_str &s, int32_t *date, int32_t *secs) {
         static const char expected[] = "expected \"YYYY-MM-DDTHH:MM[:SS]\"";
         const char *c = s.p;
         uint32_t n = s.n;
-        if (n < 16) return fail(PROMO_EINPUT, p, "%s", expected);
+        if (n < 16) return expected;
         for (int i = 0; i < 10; i++)
-            if ((i == 4 || i == 7) ? c[i] != '-' : (c[i] < '0' || c[i] > '9'))
-                return fail(PROMO_EINPUT, p, "%s", expected);
-        if ((c[10] != 'T' && c[10] != ' ') || c[13] != ':')
-            return fail(PROMO_EINPUT, p, "%s", expected);
+            if ((i == 4 || i == 7) ? c[i] != '-' : (c[i] < '0' || c[i] > '9')) return expected;
+        if ((c[10] != 'T' && c[10] != ' ') || c[13] != ':') return expected;
         int hh = rx_2dig(c + 11), mm = rx_2dig(c + 14), ss = 0;
-        if (hh < 0 || mm < 0) return fail(PROMO_EINPUT, p, "%s", expected);
+        if (hh < 0 || mm < 0) return expected;
         uint32_t i = 16;
         if (i < n && c[i] == ':') {
-            if (n < i + 3 || (ss = rx_2dig(c + i + 1)) < 0)
-                return fail(PROMO_EINPUT, p, "%s", expected);
+            if (n < i + 3 || (ss = rx_2dig(c + i + 1)) < 0) return expected;
             i += 3;
             if (i < n && c[i] == '.') {
                 uint32_t j = ++i;
                 while (i < n && c[i] >= '0' && c[i] <= '9')
                     i++;
-                if (i == j) return fail(PROMO_EINPUT, p, "%s", expected);
+                if (i == j) return expected;
             }
         }
         /* The zone is accepted and ignored: the time is local time as written. */
         if (i < n && (c[i] == 'Z' || c[i] == 'z')) {
             i++;
         } else if (i < n && (c[i] == '+' || c[i] == '-')) {
-            if (n < i + 3 || rx_2dig(c + i + 1) < 0) return fail(PROMO_EINPUT, p, "%s", expected);
+            if (n < i + 3 || rx_2dig(c + i + 1) < 0) return expected;
             i += 3;
             if (i < n && c[i] == ':') i++;
             if (i < n) {
-                if (n < i + 2 || rx_2dig(c + i) < 0) return fail(PROMO_EINPUT, p, "%s", expected);
+                if (n < i + 2 || rx_2dig(c + i) < 0) return expected;
                 i += 2;
             }
         }
-        if (i != n) return fail(PROMO_EINPUT, p, "%s", expected);
-        if (!civil_parse_date(c, 10, date)) return fail(PROMO_EINPUT, p, "invalid date");
-        if (hh > 23 || mm > 59 || ss > 59) return fail(PROMO_EINPUT, p, "invalid time");
+        if (i != n) return expected;
+        if (!civil_parse_date(c, 10, date)) return "invalid date";
+        if (hh > 23 || mm > 59 || ss > 59) return "invalid time";
         *secs = hh * 3600 + mm * 60 + ss;
-        return true;
+        return nullptr;
+    }
+
+    bool want_time(od::value &v, int32_t *date, int32_t *secs) {
+        rx_path p = path("time");
+        promo_str s{nullptr, 0};
+        if (!want_str(v, p, &s)) return false;
+        const char *why = time_text(s, date, secs);
+        return why ? fail(PROMO_EINPUT, p, "%s", why) : true;
+    }
+
+    /* "YYYY-MM-DD" -> days; NULL, or what is wrong with the text. */
+    static const char *date_text(const promo_str &s, int32_t *days) {
+        bool shape = s.n == 10;
+        for (uint32_t i = 0; shape && i < 10; i++)
+            shape = (i == 4 || i == 7) ? s.p[i] == '-' : (s.p[i] >= '0' && s.p[i] <= '9');
+        if (!shape) return "expected \"YYYY-MM-DD\"";
+        if (!civil_parse_date(s.p, 10, days)) return "invalid date";
+        return nullptr;
     }
 
     bool want_date(od::value &v, const rx_path &p, int32_t *days) {
         promo_str s{nullptr, 0};
         if (!want_str(v, p, &s)) return false;
-        bool shape = s.n == 10;
-        for (uint32_t i = 0; shape && i < 10; i++)
-            shape = (i == 4 || i == 7) ? s.p[i] == '-' : (s.p[i] >= '0' && s.p[i] <= '9');
-        if (!shape) return fail(PROMO_EINPUT, p, "expected \"YYYY-MM-DD\"");
-        if (!civil_parse_date(s.p, 10, days)) return fail(PROMO_EINPUT, p, "invalid date");
-        return true;
+        const char *why = date_text(s, days);
+        return why ? fail(PROMO_EINPUT, p, "%s", why) : true;
     }
 
     /* ------------------------------------------------------------ containers ---- */
@@ -990,6 +1041,404 @@ struct rx_reader {
         return true;
     }
 
+    /* ------------------------------------------------------------- fast path ---- */
+
+    /*
+     * The common receipt in one pass over the line, without simdjson (its On-Demand
+     * walk cost about 22k instructions per generated receipt, the fast path a third of
+     * that). It reads the same fields into the same places with the same checks
+     * (time_text, date_text, rx_decimal's rules, the same limits), but gives up --
+     * returns false, having reported nothing -- on anything it is not sure of: an
+     * escape, a duplicate key, a nested value in a field we do not use, a null where a
+     * value is required, any error. parse() then reads the line again with simdjson
+     * from scratch, so every error and every rare form has one reader and one wording.
+     * What it accepts, simdjson accepts with the same receipt: tests/test_json.c
+     * ("fast_path_*") compares the two on every shape of generated receipt and on
+     * thousands of mutated lines, and fuzz_receipt does so on every input.
+     *
+     * Every step takes the cursor and returns the cursor after what it read, or NULL:
+     * the cursor stays in a register (a member would be reloaded after every store
+     * through a char pointer). Value readers start on the value's first byte: spaces
+     * are skipped by fch and by the containers before each key and value.
+     */
+    const char *fe = nullptr; /* end of the line */
+    bool no_fast = false;     /* rx_set_fast(r, 0): simdjson only */
+
+    /* A field name the fast path knows, and its length. */
+    struct fkey {
+        char s[16]; /* zero-padded: compared eight bytes at a time */
+        uint32_t n;
+    };
+#define RX_FKEY(lit)                                                                               \
+    fkey {                                                                                         \
+        lit, sizeof lit - 1                                                                        \
+    }
+
+    RX_INLINE const char *fws(const char *p) const {
+        /* *fe is readable (padding): the usual non-space byte costs one compare */
+        while ((unsigned char)*p <= ' ' && p < fe && rx_space(*p))
+            p++;
+        return p;
+    }
+
+    /* The byte c (after spaces), or NULL. */
+    RX_INLINE const char *fch(const char *p, char c) const {
+        p = fws(p);
+        return *p == c && p < fe ? p + 1 : nullptr;
+    }
+
+    /* A string without escapes or control characters (UTF-8 checked). */
+    RX_INLINE const char *fstr(const char *p, promo_str *out) const {
+        if (p >= fe || *p != '"') return nullptr;
+        const char *s = ++p;
+        for (;;) {
+            p += rx_str_stop(p, (size_t)(fe - p));
+            if (p >= fe) return nullptr;
+            unsigned char c = (unsigned char)*p;
+            if (c == '"') break;
+            if (c < 0x80) return nullptr; /* '\\' or a control character */
+            size_t u = rx_utf8_len((const unsigned char *)p, (const unsigned char *)fe);
+            if (!u) return nullptr;
+            p += u;
+        }
+        out->p = s;
+        out->n = (uint32_t)(p - s);
+        return p + 1;
+    }
+
+    /* The text of a number token (its syntax is rx_decimal's business). */
+    const char *fnum(const char *p, std::string_view *t) const {
+        const char *s = p;
+        while (p < fe && ((*p >= '0' && *p <= '9') || *p == '.' || *p == '-' || *p == '+' ||
+                          *p == 'e' || *p == 'E'))
+            p++;
+        *t = std::string_view(s, (size_t)(p - s));
+        return p > s ? p : nullptr;
+    }
+
+    /* A literal (true, false, null). */
+    const char *flit(const char *p, const char *w, size_t n) const {
+        return (size_t)(fe - p) >= n && !memcmp(p, w, n) ? p + n : nullptr;
+    }
+    RX_INLINE const char *fnull(const char *p) const {
+        return p < fe && *p == 'n' ? flit(p, "null", 4) : nullptr;
+    }
+    const char *fbool(const char *p, int *out) const {
+        const char *q;
+        if ((q = flit(p, "true", 4))) return *out = 1, q;
+        if ((q = flit(p, "false", 5))) return *out = 0, q;
+        return nullptr;
+    }
+
+    /* A number as exact decimal with `scale` (0..3) places: [-]int[.frac] of at most
+     * 15 digits directly (rx_decimal's own first case), anything else via rx_decimal. */
+    RX_INLINE const char *fdec(const char *p, int scale, int64_t *out) const {
+        static const uint64_t pow10[] = {1, 10, 100, 1000, 10000, 100000, 1000000};
+        const char *s = p, *e = fe;
+        bool neg = s < e && *s == '-';
+        s += neg;
+        const char *i0 = s;
+        uint64_t d = 0;
+        while (s < e && (unsigned)(*s - '0') <= 9)
+            d = d * 10 + (uint64_t)(*s++ - '0');
+        size_t nint = (size_t)(s - i0), nfrac = 0;
+        if (nint == 0 || (nint > 1 && *i0 == '0')) return nullptr; /* not JSON */
+        if (s < e && *s == '.') {
+            const char *f0 = ++s;
+            while (s < e && (unsigned)(*s - '0') <= 9)
+                d = d * 10 + (uint64_t)(*s++ - '0');
+            nfrac = (size_t)(s - f0);
+            if (nfrac == 0) return nullptr;
+        }
+        if ((s < e && (*s == 'e' || *s == 'E')) || nint + nfrac > 15 || nfrac > (size_t)scale + 6) {
+            std::string_view t;
+            p = fnum(p, &t);
+            return p && rx_decimal(t.data(), t.size(), scale, out) == DEC_OK ? p : nullptr;
+        }
+        if (nfrac > (size_t)scale) {
+            uint64_t q = pow10[nfrac - (size_t)scale];
+            if (d % q) return nullptr;
+            d /= q;
+        } else {
+            d *= pow10[(size_t)scale - nfrac];
+        }
+        *out = neg ? -(int64_t)d : (int64_t)d;
+        return s;
+    }
+
+    /* A number token rx_decimal finds well-formed (any scale), as its text. */
+    const char *fnumtext(const char *p, promo_str *out) const {
+        std::string_view t;
+        int64_t x;
+        p = fnum(p, &t);
+        if (!p || rx_decimal(t.data(), t.size(), 0, &x) == DEC_SYNTAX) return nullptr;
+        *out = promo_str{t.data(), (uint32_t)t.size()};
+        return p;
+    }
+
+    /* want_ident's forms: a string, or a number kept as its text. */
+    const char *fident(const char *p, bool integer, promo_str *out) const {
+        if (p < fe && *p == '"') return fstr(p, out);
+        if (!(p = fnumtext(p, out))) return nullptr;
+        if (integer)
+            for (uint32_t i = 0; i < out->n; i++)
+                if (out->p[i] < '0' || out->p[i] > '9') return nullptr;
+        return p;
+    }
+
+    const char *fenum(const char *p, const char *const *names, int count, int *out) const {
+        promo_str s{nullptr, 0};
+        if (!(p = fstr(p, &s))) return nullptr;
+        for (int i = 0; i < count; i++)
+            if (eq(s, names[i])) return *out = i, p;
+        return nullptr;
+    }
+
+    /* A value of a field we do not use: scalars only. */
+    const char *fskip(const char *p) const {
+        char c = p < fe ? *p : 0;
+        promo_str s;
+        int b;
+        if (c == '"') return fstr(p, &s);
+        if (c == 't' || c == 'f') return fbool(p, &b);
+        if (c == 'n') return fnull(p);
+        return fnumtext(p, &s);
+    }
+
+    /* k == f. Names are at most 15 bytes; k lies in the line, which is followed by
+     * padding, so reading 16 bytes from k.p stays in bounds. */
+    RX_INLINE static bool fkey_is(const promo_str &k, const fkey &f) {
+        if (k.n != f.n) return false;
+        uint64_t a, b;
+        memcpy(&a, k.p, 8);
+        memcpy(&b, f.s, 8);
+        if (k.n < 8) return !((a ^ b) & ((1ull << (8 * k.n)) - 1));
+        if (a != b) return false;
+        if (k.n == 8) return true;
+        memcpy(&a, k.p + 8, 8);
+        memcpy(&b, f.s + 8, 8);
+        return !((a ^ b) & ((1ull << (8 * (k.n - 8))) - 1));
+    }
+
+    /* The name f, quoted, at p (< fe)? Reads up to 17 bytes from p: within the padding. */
+    RX_INLINE bool fkey_at(const char *p, const fkey &f) const {
+        uint64_t a, b;
+        memcpy(&a, p + 1, 8);
+        memcpy(&b, f.s, 8);
+        if (f.n < 8) {
+            if ((a ^ b) & ((1ull << (8 * f.n)) - 1)) return false;
+        } else {
+            if (a != b) return false;
+            memcpy(&a, p + 9, 8);
+            memcpy(&b, f.s + 8, 8);
+            if (f.n > 8 && ((a ^ b) & ((1ull << (8 * (f.n - 8))) - 1))) return false;
+        }
+        return p[1 + f.n] == '"' && p + 1 + f.n < fe;
+    }
+
+    /* Field name -> bit, for the duplicate check (unknown names share bit 0). Names
+     * usually come in the table's order: the one after the last match is tried first. */
+    RX_INLINE static uint32_t fkey_bit(const promo_str &k, const fkey *names, int count,
+                                       int *hint) {
+        if (*hint < count && fkey_is(k, names[*hint])) return 2u << (*hint)++;
+        for (int i = 0; i < count; i++)
+            if (fkey_is(k, names[i])) return *hint = i + 1, 2u << i;
+        return 1;
+    }
+
+    /* {"k": v, ...}: fn(p, bit, name) reads each value (bit: fkey_bit of its name);
+     * NULL on a duplicate known name. */
+    template <class F> const char *fobject(const char *p, const fkey *names, int count, F &&fn) {
+        if (!(p = fch(p, '{'))) return nullptr;
+        p = fws(p);
+        if (p < fe && *p == '}') return p + 1;
+        uint32_t seen = 0;
+        int hint = 0;
+        for (;;) {
+            promo_str k;
+            uint32_t bit;
+            if (hint < count && *p == '"' && fkey_at(p, names[hint])) {
+                /* the expected name: no scan, no search */
+                k = promo_str{p + 1, names[hint].n};
+                p += names[hint].n + 2;
+                bit = 2u << hint++;
+            } else {
+                if (!(p = fstr(p, &k))) return nullptr;
+                bit = fkey_bit(k, names, count, &hint);
+            }
+            if (!(p = fch(p, ':'))) return nullptr;
+            if (bit > 1 && (seen & bit)) return nullptr;
+            seen |= bit;
+            if (!(p = fn(fws(p), bit, k))) return nullptr;
+            p = fws(p);
+            if (p < fe && *p == ',') {
+                p = fws(p + 1);
+                continue;
+            }
+            return p < fe && *p == '}' ? p + 1 : nullptr;
+        }
+    }
+
+    template <class F> const char *farray(const char *p, F &&fn) {
+        if (!(p = fch(p, '['))) return nullptr;
+        p = fws(p);
+        if (p < fe && *p == ']') return p + 1;
+        for (;;) {
+            if (!(p = fn(p))) return nullptr;
+            p = fws(p);
+            if (p < fe && *p == ',') {
+                p = fws(p + 1);
+                continue;
+            }
+            return p < fe && *p == ']' ? p + 1 : nullptr;
+        }
+    }
+
+    const char *fstrings(const char *p, rx_vec<promo_str> &out) {
+        out.n = 0;
+        const char *q = fnull(p);
+        if (q) return q;
+        return farray(p, [&](const char *c) -> const char * {
+            promo_str s;
+            if (out.n >= RX_MAX_ITEMS || !(c = fstr(c, &s))) return nullptr;
+            promo_str *slot = out.push();
+            return slot ? (*slot = s, c) : nullptr;
+        });
+    }
+
+    const char *fattrs(const char *p, rx_vec<promo_kv> &out) {
+        out.n = 0;
+        const char *q = fnull(p);
+        if (q) return q;
+        return fobject(p, nullptr, 0,
+                       [&](const char *c, uint32_t, const promo_str &k) -> const char * {
+                           promo_kv kv{k, promo_str{nullptr, 0}};
+                           c = fws(c);
+                           char ch = c < fe ? *c : 0;
+                           if (ch == 'n') return fnull(c); /* null values are left out */
+                           if (ch == '"') {
+                               c = fstr(c, &kv.value);
+                           } else if (ch == 't' || ch == 'f') {
+                               int b;
+                               const char *s = c;
+                               if ((c = fbool(c, &b))) kv.value = promo_str{s, (uint32_t)(c - s)};
+                           } else {
+                               c = fnumtext(c, &kv.value);
+                           }
+                           if (!c || out.n >= RX_MAX_ITEMS) return nullptr;
+                           promo_kv *slot = out.push();
+                           return slot ? (*slot = kv, c) : nullptr;
+                       });
+    }
+
+    const char *fcustomer(const char *p) {
+        /* in the order of SPEC 4's example (the usual one), as below */
+        static const fkey keys[] = {RX_FKEY("id"),   RX_FKEY("card"),     RX_FKEY("segments"),
+                                    RX_FKEY("tier"), RX_FKEY("birthday"), RX_FKEY("registered"),
+                                    RX_FKEY("attrs")};
+        cust = promo_customer{};
+        cust.registered = -1;
+        segments.n = cattrs.n = 0;
+        const char *q = fnull(p);
+        if (q) return q;
+        rec.customer = &cust;
+        return fobject(p, keys, 7, [&](const char *c, uint32_t bit, const promo_str &) {
+            const char *n = fnull(c);
+            switch (bit) {
+            case 2 << 0: return n ? n : fident(c, false, &cust.id);
+            case 2 << 1: return n ? n : fstr(c, &cust.card);
+            case 2 << 3: return n ? n : fstr(c, &cust.tier);
+            case 2 << 2: return fstrings(c, segments);
+            case 2 << 4: {
+                promo_str s;
+                if (n) return n;
+                if (!(c = fstr(c, &s)) || date_text(s, &cust.birthday))
+                    return (const char *)nullptr;
+                cust.has_birthday = 1;
+                return c;
+            }
+            case 2 << 5: return n ? n : fbool(c, &cust.registered);
+            case 2 << 6: return fattrs(c, cattrs);
+            default: return fskip(c);
+            }
+        });
+    }
+
+    const char *fline(const char *p) {
+        /* in the order of SPEC 4's example (the usual one) */
+        static const fkey keys[] = {RX_FKEY("sku"), RX_FKEY("category"), RX_FKEY("brand"),
+                                    RX_FKEY("qty"), RX_FKEY("price"),    RX_FKEY("excluded")};
+        promo_line ln{};
+        uint32_t seen = 0;
+        p = fobject(p, keys, 6, [&](const char *c, uint32_t bit, const promo_str &) {
+            seen |= bit;
+            const char *n;
+            switch (bit) {
+            case 2 << 0: return fident(c, true, &ln.sku);
+            case 2 << 1: return (n = fnull(c)) ? n : fstr(c, &ln.category);
+            case 2 << 2: return (n = fnull(c)) ? n : fstr(c, &ln.brand);
+            case 2 << 3:
+                c = fdec(c, 3, &ln.qty);
+                return c && ln.qty > 0 && ln.qty <= PROMO_MAX_QTY ? c : nullptr;
+            case 2 << 4:
+                c = fdec(c, 2, &ln.price);
+                return c && ln.price >= 0 && ln.price <= PROMO_MAX_PRICE ? c : nullptr;
+            case 2 << 5: return (n = fnull(c)) ? n : fbool(c, &ln.excluded);
+            default: return fskip(c);
+            }
+        });
+        const uint32_t need = 2 << 0 | 2 << 3 | 2 << 4; /* sku, qty, price */
+        if (!p || (seen & need) != need || lines.n >= PROMO_MAX_LINES) return nullptr;
+        promo_line *slot = lines.push();
+        return slot ? (*slot = ln, p) : nullptr;
+    }
+
+    bool fast(const char *line, size_t n) {
+        static const fkey keys[] = {RX_FKEY("id"),          RX_FKEY("store"), RX_FKEY("region"),
+                                    RX_FKEY("channel"),     RX_FKEY("time"),  RX_FKEY("payment"),
+                                    RX_FKEY("points_paid"), RX_FKEY("codes"), RX_FKEY("attrs"),
+                                    RX_FKEY("customer"),    RX_FKEY("lines")};
+        static const char *const channels[] = {"pos", "online"};
+        static const char *const payments[] = {"cash", "card", "credit", "bonus", "mixed"};
+        if (no_fast || n > ((size_t)1 << 30)) return false;
+        fe = line + n;
+        uint32_t seen = 0;
+        const char *p =
+            fobject(line, keys, 11, [&](const char *c, uint32_t bit, const promo_str &) {
+                seen |= bit;
+                const char *nl = fnull(c);
+                switch (bit) {
+                case 2 << 0: return fident(c, false, &id);
+                case 2 << 1: return nl ? nl : fident(c, true, &rec.store);
+                case 2 << 2: return nl ? nl : fstr(c, &rec.region);
+                case 2 << 3: return nl ? nl : fenum(c, channels, 2, &rec.channel);
+                case 2 << 7: return fstrings(c, codes);
+                case 2 << 9: return fcustomer(c);
+                case 2 << 4: {
+                    promo_str s;
+                    c = fstr(c, &s);
+                    return c && !time_text(s, &rec.date, &rec.time) ? c : nullptr;
+                }
+                case 2 << 5: return nl ? nl : fenum(c, payments, 5, &rec.payment);
+                case 2 << 6:
+                    if (nl) return nl;
+                    c = fdec(c, 2, &rec.points_paid);
+                    return c && rec.points_paid >= 0 && rec.points_paid <= PROMO_MAX_MONEY
+                               ? c
+                               : nullptr;
+                case 2 << 8: return fattrs(c, attrs);
+                case 2 << 10:
+                    lines.n = 0;
+                    return farray(c, [&](const char *l) { return fline(l); });
+                default: return fskip(c);
+                }
+            });
+        const uint32_t need = 2 << 0 | 2 << 4 | 2 << 10; /* id, time, lines */
+        if (!p || fws(p) != fe || (seen & need) != need) return false;
+        has_id = true;
+        return true;
+    }
+
     /* After an error that came before `id`: a second, forgiving pass for the id. */
     void rescue_id(const char *buf, size_t cap) {
         od::document d;
@@ -1071,6 +1520,11 @@ struct rx_reader {
             fail_plain(PROMO_EINPUT, "empty line");
             return status;
         }
+
+        if (fast(line, n)) return finish();
+        /* The fast path may have filled some of the receipt: start again. */
+        has_id = false;
+        id = promo_str{nullptr, 0};
 
         const char *buf = line;
         size_t cap = n + PROMO_JSON_PADDING;
@@ -1168,6 +1622,10 @@ extern "C" void rx_free(rx_reader *r) {
     promo_allocator a = r->alloc;
     r->~rx_reader();
     pa_free(&a, r);
+}
+
+extern "C" void rx_set_fast(rx_reader *r, int on) {
+    if (r) r->no_fast = !on;
 }
 
 extern "C" promo_status rx_parse(rx_reader *r, const char *line, size_t len,

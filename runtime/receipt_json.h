@@ -42,6 +42,10 @@ void rx_free(rx_reader *r);                  /* NULL is ignored */
 promo_status rx_parse(rx_reader *r, const char *line, size_t len, const promo_receipt **out,
                       promo_str *id, char *err, size_t errlen);
 
+/* Tests: on = 0 reads every line with simdjson alone, without the fast path for the
+ * common receipt (receipt_json.cc); both must give the same receipt or error. */
+void rx_set_fast(rx_reader *r, int on);
+
 /* Limits applied by the reader (docs/io.md): the engine's (PROMO_MAX_* in promo.h), and
  * as many codes, segments and attrs per receipt as lines. */
 #define RX_MAX_ITEMS PROMO_MAX_LINES

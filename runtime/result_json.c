@@ -100,8 +100,9 @@ static inline size_t out_money_at(char *o, int64_t v) {
     uint64_t m = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
     uint64_t q = m / 100;
     unsigned r = (unsigned)(m % 100);
-    size_t nd = 1; /* digits of q: at most 18 */
-    for (uint64_t t = q; t >= 10; t /= 10)
+    /* digits of q (at most 18): compares for the usual amounts, then divisions */
+    size_t nd = q < 10 ? 1 : q < 100 ? 2 : q < 1000 ? 3 : q < 10000 ? 4 : q < 100000 ? 5 : 6;
+    for (uint64_t t = q / 1000000; t; t /= 10)
         nd++;
     size_t neg = v < 0;
     o[0] = '-';

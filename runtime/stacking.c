@@ -145,13 +145,14 @@ enum { STK_ACTED_DISCOUNT = 1, STK_ACTED_POINTS = 2 };
 
 /* The generation arena's: the fallback time cache (per campaign PF_T_*), the candidates,
  * the scratch of stk_rx_receipt (4 clause groups), the memo stamps, the atoms present
- * on any line, then on non-excluded lines. */
+ * on any line, then on non-excluded lines, the history slots a receipt may feed. */
 #define STK_GEN_ARRAYS(X)                                                                          \
     X(uint8_t, tc)                                                                                 \
     X(uint64_t, cand)                                                                              \
     X(uint64_t, rxm)                                                                               \
     X(uint32_t, memo_stamp)                                                                        \
-    X(uint64_t, pres)
+    X(uint64_t, pres)                                                                              \
+    X(uint64_t, hcand) /* stk_finish: history slots the receipt's atoms may feed */
 
 /* The per-receipt arrays of stk_eval (stacking.h: the engine and ops.c read them), in the
  * receipt arena too. */
@@ -664,7 +665,7 @@ static promo_status stk_bind(stk_eval *s) {
     stk_reset_gen(x);
     if (STK_GRESERVE(x, tc, ix->ncampaigns) || STK_GRESERVE(x, cand, ix->words) ||
         STK_GRESERVE(x, rxm, (size_t)4 * ix->words) || STK_GRESERVE(x, memo_stamp, ix->nmemo) ||
-        STK_GRESERVE(x, pres, (size_t)2 * cw))
+        STK_GRESERVE(x, pres, (size_t)2 * cw) || STK_GRESERVE(x, hcand, ix->hist_words))
         return stk_nomem(x);
     for (uint32_t i = 0; i < ix->nmemo; i++)
         x->memo_stamp[i] = 0;
@@ -1606,47 +1607,57 @@ static promo_status stk_finish(stk_eval *s, const promo_receipt *r) {
     if (STK_ERESERVE(s, x, hist_off, (size_t)b->nhist + 1) ||
         STK_ERESERVE(s, x, hist_lines, (size_t)b->nhist * n + 1))
         return stk_nomem(x);
-    for (uint32_t h = 0; h < b->nhist; h++) {
-        int64_t v = 0;
-        uint32_t hl0 = nhl;
-        /* A slot whose predicate needs atoms none of the lines has gets nothing. */
-        uint32_t ha = ix->hist_off[h], hn = ix->hist_off[h + 1] - ha;
-        if (hn && x->env.cat_idx) {
-            int met = 0;
-            for (uint32_t k = 0; k < hn && !met; k++) {
-                uint32_t at = ix->hist_atoms[ha + k];
-                met = (int)(x->pres[at / 64] >> (at % 64) & 1);
+    /* A slot whose predicate needs atoms none of the lines has gets nothing: with the
+     * line index on, only the open slots and those of the atoms present are visited. */
+    uint64_t *hc = x->hcand;
+    if (!ix->hist_words || n == 0) {
+        hc = NULL; /* no slots, or no lines to feed them (and no bound index: SPEC 4's
+                    * empty receipt returns before stk_time_cache) */
+    } else if (x->env.cat_idx) {
+        memcpy(hc, ix->hist_open, ix->hist_words * sizeof *hc);
+        for (uint32_t w = 0; w < x->env.cat_words; w++)
+            for (uint64_t m = x->pres[w]; m; m &= m - 1) {
+                uint32_t at = w * 64 + (uint32_t)__builtin_ctzll(m);
+                for (uint32_t k = ix->atom_hist_off[at]; k < ix->atom_hist_off[at + 1]; k++)
+                    hc[ix->atom_hist[k] / 64] |= 1ull << (ix->atom_hist[k] % 64);
             }
-            if (!met) continue;
-        }
-        const uint64_t *al = vm_pred_lines(&x->env, b->hist[h].pred);
-        int qty = b->hist[h].kind != 0;
-        if (al) {
-            for (uint32_t w = 0; w < x->env.atom_lw; w++)
-                for (uint64_t m = al[w]; m; m &= m - 1) {
-                    uint32_t li = w * 64 + (uint32_t)__builtin_ctzll(m);
-                    const vm_line *l = &x->lines[li];
-                    v = stk_sat_add(v, qty ? l->qty : l->amount);
-                    s->hist_lines[nhl++] = (stk_hline){li, qty ? l->qty : l->amount};
-                }
-        }
-        uint32_t i;
-        if (!al) VM_FOR_CAND_LINES(&x->env, b->hist[h].pred, n, i) {
-                int m;
-                promo_status st = vm_pred(&x->env, b->hist[h].pred, i, &m);
-                if (st != PROMO_OK) return st;
-                if (!m) continue;
-                int64_t lv = qty ? x->lines[i].qty : x->lines[i].amount;
-                v = stk_sat_add(v, lv);
-                s->hist_lines[nhl++] = (stk_hline){i, lv};
-            }
-        if (v) {
-            s->hist_off[nd] = hl0;
-            s->deltas[nd++] = (promo_delta){b->hist[h].key, x->rx.date, v};
-        } else {
-            nhl = hl0;
-        }
+    } else {
+        memset(hc, 0xff, ix->hist_words * sizeof *hc);
     }
+    for (uint32_t hw = 0; hc && hw < ix->hist_words; hw++)
+        for (uint64_t hm = hc[hw]; hm; hm &= hm - 1) {
+            uint32_t h = hw * 64 + (uint32_t)__builtin_ctzll(hm);
+            if (h >= b->nhist) break;
+            int64_t v = 0;
+            uint32_t hl0 = nhl;
+            const uint64_t *al = vm_pred_lines(&x->env, b->hist[h].pred);
+            int qty = b->hist[h].kind != 0;
+            if (al) {
+                for (uint32_t w = 0; w < x->env.atom_lw; w++)
+                    for (uint64_t m = al[w]; m; m &= m - 1) {
+                        uint32_t li = w * 64 + (uint32_t)__builtin_ctzll(m);
+                        const vm_line *l = &x->lines[li];
+                        v = stk_sat_add(v, qty ? l->qty : l->amount);
+                        s->hist_lines[nhl++] = (stk_hline){li, qty ? l->qty : l->amount};
+                    }
+            }
+            uint32_t i;
+            if (!al) VM_FOR_CAND_LINES(&x->env, b->hist[h].pred, n, i) {
+                    int m;
+                    promo_status st = vm_pred(&x->env, b->hist[h].pred, i, &m);
+                    if (st != PROMO_OK) return st;
+                    if (!m) continue;
+                    int64_t lv = qty ? x->lines[i].qty : x->lines[i].amount;
+                    v = stk_sat_add(v, lv);
+                    s->hist_lines[nhl++] = (stk_hline){i, lv};
+                }
+            if (v) {
+                s->hist_off[nd] = hl0;
+                s->deltas[nd++] = (promo_delta){b->hist[h].key, x->rx.date, v};
+            } else {
+                nhl = hl0;
+            }
+        }
     s->hist_off[nd] = nhl;
     s->nhist_deltas = nd;
     s->deltas[nd++] = (promo_delta){STK_VISITS_KEY, x->rx.date, 1};

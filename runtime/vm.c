@@ -155,17 +155,21 @@ const uint64_t *vm_pred_mask(vm_env *env, uint32_t pred) {
     for (const vm_mop *op = env->mprog + env->mprog_off[pred]; op->op != VM_M_END; op++) {
         uint64_t *t = st[sp], *u = sp ? st[sp - 1] : NULL;
         switch (op->op) {
+        /* word loops, not memcpy: lw is almost always 1 */
         case VM_M_ATOM:
-            memcpy(t, env->atom_lines + (size_t)op->atom * lw, lw * sizeof *t);
+            for (uint32_t w = 0; w < lw; w++)
+                t[w] = env->atom_lines[(size_t)op->atom * lw + w];
             sp++;
             break;
         case VM_M_EXCL:
-            memcpy(t, env->excl_lines, lw * sizeof *t);
+            for (uint32_t w = 0; w < lw; w++)
+                t[w] = env->excl_lines[w];
             sp++;
             break;
         case VM_M_QTY:
         case VM_M_OPRICE:
-            memset(t, 0, lw * sizeof *t);
+            for (uint32_t w = 0; w < lw; w++)
+                t[w] = 0;
             for (uint32_t i = 0; i < n; i++) {
                 const vm_line *l = &env->rx->lines[i];
                 int64_t v = op->op == VM_M_QTY ? l->qty : l->price;
@@ -189,8 +193,10 @@ const uint64_t *vm_pred_mask(vm_env *env, uint32_t pred) {
             break;
         }
     }
-    memcpy(m, valid, lw * sizeof *m);
-    memcpy(m + lw, st[0], lw * sizeof *m);
+    for (uint32_t w = 0; w < lw; w++) {
+        m[w] = valid[w];
+        m[lw + w] = st[0][w];
+    }
     env->memo_stamp[d] = env->memo_epoch;
     return m + lw;
 }
