@@ -204,13 +204,16 @@ static int nd_replay(void *arg, uint64_t seq, const char *data, int len) {
     nd_part *P = arg;
     (void)seq;
     if (len < 2 || data[0] != 'W') return TP_OK; /* fence */
-    uint64_t in_seq;
-    int hdr = 0;
-    if (sscanf(data, "W %" SCNu64 "\n%n", &in_seq, &hdr) != 1 || hdr <= 0) return TP_OK;
+    /* "W <seq>\n": the header ends at its newline (binary data follows: scanf's "\n"
+     * would also eat the data's leading bytes that look like white space) */
+    const char *nl = memchr(data, '\n', (size_t)(len < 32 ? len : 32));
+    if (!nl) return TP_OK;
+    uint64_t in_seq = strtoull(data + 2, NULL, 10);
+    int hdr = (int)(nl + 1 - data);
     size_t applied = 0;
     if (ps_apply(&P->st, data + hdr, (size_t)(len - hdr), &applied) != 0)
-        return tp_fail(TP_EIO, "partition %u: changelog record %" PRIu64 " does not apply", P->p,
-                       seq);
+        return tp_fail(TP_EIO, "partition %u: changelog record %" PRIu64 " does not apply (%s)",
+                       P->p, seq, P->st.err);
     P->in_seq = in_seq;
     P->replayed += applied;
     return TP_OK;

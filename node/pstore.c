@@ -157,7 +157,10 @@ int ps_commit(ps_store *s, uint64_t log_seq, uint64_t in_seq) {
 static int ps_applied(ps_store *s, void **rd, promo_str key) {
     const void *d = NULL;
     size_t n = 0;
-    if (s->lm.ops->journal(s->lm.self, rd, key, &d, &n) != PROMO_OK) return -1;
+    if (s->lm.ops->journal(s->lm.self, rd, key, &d, &n) != PROMO_OK) {
+        snprintf(s->err, sizeof s->err, "journal read failed");
+        return -1;
+    }
     return d != NULL;
 }
 
@@ -176,6 +179,7 @@ int ps_apply(ps_store *s, const char *data, size_t len, size_t *applied) {
         }
         memcpy(&h, p, sizeof h);
         if (h.len < sizeof h || h.len > (size_t)(end - p)) {
+            snprintf(s->err, sizeof s->err, "corrupt write set at byte %zu", (size_t)(p - data));
             rc = -1;
             break;
         }
@@ -215,7 +219,11 @@ int ps_apply(ps_store *s, const char *data, size_t len, size_t *applied) {
         if (done < 0) {
             rc = -1;
         } else if (!done) {
-            if (s->lm.ops->write(s->lm.self, &w) != PROMO_OK) rc = -1;
+            promo_status st = s->lm.ops->write(s->lm.self, &w);
+            if (st != PROMO_OK) {
+                snprintf(s->err, sizeof s->err, "write %zu: %s", *applied, promo_strerror(st));
+                rc = -1;
+            }
             (*applied)++;
         }
         p += h.len;

@@ -33,6 +33,7 @@ typedef struct ps_store {
     char dir[4096];
     uint64_t log_seq; /* changelog sequence the durable store reflects (marker) */
     uint64_t in_seq;  /* last input sequence applied (marker) */
+    char err[160];    /* why ps_apply failed */
 } ps_store;
 
 /* Opens (creating) the store of partition `part` under `root`, reads its marker. */

@@ -25,7 +25,7 @@ cleanup() {
     for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
     wait 2>/dev/null || true
     bash "$CLUSTER" start 2 >/dev/null 2>&1 || true # in case step 3 failed half-way
-    rm -rf "$T"
+    [ -n "${PROMO_KEEP:-}" ] || rm -rf "$T"
 }
 trap cleanup EXIT
 fail() { # with the nodes' view of what happened
