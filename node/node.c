@@ -17,8 +17,8 @@
  * changelog record is the store's write set; taking over = the local store (a snapshot
  * at the changelog sequence it records) + the changelog after it, replayed
  * idempotently. Re-sent operations are answered from the store's journal (SPEC 7).
- * Budgets are the engine's, per partition: escrow (escrow.h) is not wired in yet
- * (docs/deploy.md, "What is not done yet").
+ * Budgets: the engine's budget spend is taken from the shared escrow (escrow.h) by the
+ * store wrapper (pstore.h), so Σ spent ≤ cap across every node.
  */
 #include <inttypes.h>
 #include <stdarg.h>
@@ -227,6 +227,7 @@ static void nd_drop(nd_part *P, int release) {
     if (P->in) N->t->ops->in_close(N->t, P->in);
     P->srv = P->in = NULL;
     P->in_seq = 0;
+    ps_budgets_close(&P->st); /* the slices held go back to the escrow */
     promo_ctx_free(P->ctx);
     promo_engine_free(P->eng);
     P->ctx = NULL;
@@ -274,14 +275,18 @@ static int nd_take(nd_part *P) {
     promo_engine_opts eo;
     promo_engine_opts_init(&eo);
     eo.store = P->st.wrap;
-    if (promo_engine_new(N->bundle, &eo, &P->eng) != PROMO_OK ||
+    if (ps_budgets_open(&P->st, N->t, N->bundle) != 0 ||
+        promo_engine_new(N->bundle, &eo, &P->eng) != PROMO_OK ||
         promo_ctx_new(P->eng, 0, &P->ctx) != PROMO_OK) {
+        nd_log(N, "partition %u: engine or budgets: %s", P->p, tp_errmsg());
         promo_engine_free(P->eng);
         P->eng = NULL;
+        ps_budgets_close(&P->st);
         ps_close(&P->st);
         lease_release(N->t, &P->l);
         return -1;
     }
+    P->st.eng = P->eng;
     P->owned = 1;
     atomic_fetch_add(&N->owned, 1);
     /* snapshot + changelog: replay what the local store does not reflect yet */
@@ -391,6 +396,7 @@ static void nd_batch(nd_part *P, tp_msg *m, int n) {
     nd_node *N = P->N;
     strbuf rec = {0};
     strbuf *reply = xcalloc((size_t)n, sizeof *reply); /* "<msgid>\n<result>" */
+    ps_budgets_refresh(&P->st);
     for (int i = 0; i < n; i++) {
         sb_printf(&reply[i], "%s\n", m[i].msgid);
         nd_run(P, m[i].data, m[i].len, 0, &reply[i]);
@@ -403,6 +409,7 @@ static void nd_batch(nd_part *P, tp_msg *m, int n) {
         if (rc == TP_OK && ps_commit(&P->st, P->l.tail, m[n - 1].seq) != 0)
             rc = tp_fail(TP_EIO, "partition %u: local store commit failed", P->p);
     }
+    ps_budgets_settle(&P->st, rc == TP_OK);
     if (rc == TP_OK) P->in_seq = m[n - 1].seq;
     for (int i = 0; i < n; i++) {
         if (rc == TP_OK && m[i].reply[0])

@@ -9,6 +9,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "bundle.h"
+#include "engine_int.h"
 #include "pstore.h"
 
 /* Serialized write: header, then customer, deltas, budgets, jkey, jdata, jkey2, jdata2. */
@@ -37,9 +39,74 @@ static promo_status ps_journal(void *self, void **reader, promo_str key, const v
     return s->lm.ops->journal(s->lm.self, reader, key, data, len);
 }
 
-static promo_status ps_budget(void *self, uint64_t key, int64_t *spent) {
+static ps_budget *ps_find(ps_store *s, uint64_t key) {
+    for (uint32_t i = 0; i < s->nb; i++)
+        if (s->b[i].key == key) return &s->b[i];
+    return NULL;
+}
+
+/* The spend the engine should see: cap − (held + unallocated). */
+static int ps_view(ps_store *s, ps_budget *b, int64_t *spent) {
+    int64_t cap, granted;
+    if (esc_read(s->t, &b->esc, &cap, &granted) != TP_OK) return -1;
+    int64_t free_ = cap - granted + b->esc.held;
+    *spent = b->cap - (free_ < 0 ? 0 : free_ > b->cap ? b->cap : free_);
+    return 0;
+}
+
+static promo_status ps_budget_of(void *self, uint64_t key, int64_t *spent) {
     ps_store *s = ps_of(self);
-    return s->lm.ops->budget(s->lm.self, key, spent);
+    ps_budget *b = ps_find(s, key);
+    if (!b) return s->lm.ops->budget(s->lm.self, key, spent);
+    return ps_view(s, b, spent) ? PROMO_ESTATE : PROMO_OK;
+}
+
+static void ps_set_view(ps_store *s, ps_budget *b, int64_t spent) {
+    stk_budget *c = s->eng ? eng_budget_find(s->eng, b->key) : NULL;
+    if (c) atomic_store(&c->spent, spent);
+}
+
+/* Takes the write's positive budget deltas from the escrow. 0 taken; 1 short (nothing
+ * kept, the engine's view lowered); -1 engine trouble (nothing kept). */
+static int ps_take(ps_store *s, const promo_store_write *w) {
+    size_t i;
+    int rc = 0;
+    for (i = 0; i < w->nbudgets; i++) {
+        ps_budget *b = ps_find(s, w->budgets[i].key);
+        int64_t add = w->budgets[i].add, got = 0;
+        if (!b || add <= 0) continue;
+        if (esc_take(s->t, &b->esc, add, &got) != TP_OK)
+            rc = -1;
+        else if (got < add)
+            rc = 1;
+        if (rc) {
+            b->esc.held += got; /* put back this delta's partial take */
+            b->esc.spent -= got;
+            break;
+        }
+    }
+    if (!rc) return 0;
+    for (size_t j = 0; j < i; j++) { /* and the earlier deltas' whole takes */
+        ps_budget *b = ps_find(s, w->budgets[j].key);
+        if (!b || w->budgets[j].add <= 0) continue;
+        b->esc.held += w->budgets[j].add;
+        b->esc.spent -= w->budgets[j].add;
+    }
+    /* the engine now sees what is really held: it evaluates again against that */
+    for (size_t j = 0; j < w->nbudgets; j++) {
+        ps_budget *b = ps_find(s, w->budgets[j].key);
+        if (b) ps_set_view(s, b, b->cap - b->esc.held);
+    }
+    return rc;
+}
+
+static void ps_untake(ps_store *s, const promo_store_write *w) {
+    for (size_t j = 0; j < w->nbudgets; j++) {
+        ps_budget *b = ps_find(s, w->budgets[j].key);
+        if (!b || w->budgets[j].add <= 0) continue;
+        b->esc.held += w->budgets[j].add;
+        b->esc.spent -= w->budgets[j].add;
+    }
 }
 
 static void ps_record(strbuf *b, const promo_store_write *w) {
@@ -69,12 +136,20 @@ static void ps_record(strbuf *b, const promo_store_write *w) {
 
 static promo_status ps_write(void *self, const promo_store_write *w) {
     ps_store *s = ps_of(self);
+    int short_ = s->nb ? ps_take(s, w) : 0;
+    if (short_) return short_ > 0 ? PROMO_ECONFLICT : PROMO_ESTATE;
     promo_status st = s->lm.ops->write(s->lm.self, w);
-    if (st == PROMO_OK) {
-        ps_record(&s->wset, w);
-        s->nwrites++;
+    if (st != PROMO_OK) {
+        if (s->nb) ps_untake(s, w);
+        return st;
     }
-    return st;
+    ps_record(&s->wset, w);
+    s->nwrites++;
+    for (size_t j = 0; j < w->nbudgets; j++) {
+        ps_budget *b = ps_find(s, w->budgets[j].key);
+        if (b && w->budgets[j].add < 0) b->back -= w->budgets[j].add;
+    }
+    return PROMO_OK;
 }
 
 static promo_status ps_sync(void *self) {
@@ -92,7 +167,7 @@ static void ps_destroy(void *self) {
 }
 
 static const promo_store_ops ps_ops = {
-    sizeof(promo_store_ops), ps_read,   ps_journal, ps_budget, ps_write, ps_sync,
+    sizeof(promo_store_ops), ps_read,   ps_journal, ps_budget_of, ps_write, ps_sync,
     ps_reader_free,          ps_destroy};
 
 static void ps_path(char *buf, size_t cap, const char *root, uint32_t part, const char *file) {
@@ -232,4 +307,53 @@ int ps_apply(ps_store *s, const char *data, size_t len, size_t *applied) {
     free(bl);
     if (rd) s->lm.ops->reader_free(s->lm.self, rd);
     return rc;
+}
+
+/* ---- budgets through the escrow ------------------------------------------------------ */
+
+int ps_budgets_open(ps_store *s, tp *t, const promo_bundle *bundle) {
+    s->t = t;
+    s->nb = 0;
+    for (uint32_t i = 0; i < bundle->ncampaigns; i++) {
+        if (bundle->campaigns[i].budget < 0) continue;
+        s->b = realloc(s->b, (s->nb + 1) * sizeof *s->b);
+        if (!s->b) return -1;
+        ps_budget *b = &s->b[s->nb];
+        memset(b, 0, sizeof *b);
+        b->key = bundle->campaigns[i].id_hash;
+        b->cap = bundle->campaigns[i].budget;
+        if (esc_open(t, promo_bundle_campaign_id(bundle, i), b->cap, &b->esc) != TP_OK) return -1;
+        b->cap = b->esc.cap; /* an existing record keeps its cap */
+        s->nb++;
+    }
+    return 0;
+}
+
+void ps_budgets_refresh(ps_store *s) {
+    for (uint32_t i = 0; i < s->nb; i++) {
+        ps_budget *b = &s->b[i];
+        stk_budget *c = s->eng ? eng_budget_find(s->eng, b->key) : NULL;
+        int64_t slice = b->esc.slice > ESC_MIN_SLICE ? b->esc.slice : ESC_MIN_SLICE, v;
+        /* only in the tail: elsewhere the view is ample, and a stale one is caught by
+         * the take at write */
+        if (c && b->cap - atomic_load(&c->spent) < ESC_TAIL_SLICES * slice &&
+            ps_view(s, b, &v) == 0)
+            atomic_store(&c->spent, v);
+    }
+}
+
+void ps_budgets_settle(ps_store *s, int ok) {
+    for (uint32_t i = 0; i < s->nb; i++) {
+        if (ok && s->b[i].back > 0) esc_give_back(s->t, &s->b[i].esc, s->b[i].back);
+        s->b[i].back = 0;
+    }
+}
+
+void ps_budgets_close(ps_store *s) {
+    for (uint32_t i = 0; i < s->nb; i++)
+        esc_release(s->t, &s->b[i].esc);
+    free(s->b);
+    s->b = NULL;
+    s->nb = 0;
+    s->eng = NULL;
 }

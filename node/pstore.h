@@ -22,8 +22,17 @@
 
 #include <stdint.h>
 
+#include "escrow.h"
 #include "promo.h"
 #include "strbuf.h"
+
+/* A campaign budget shared by every partition through the escrow (escrow.h). */
+typedef struct ps_budget {
+    uint64_t key; /* hash of the campaign id (the store's budget key) */
+    int64_t cap;
+    esc_budget esc; /* this partition's slice */
+    int64_t back;   /* given back by this batch's cancels / returns, sent after commit */
+} ps_budget;
 
 typedef struct ps_store {
     promo_store lm;   /* the LMDB store */
@@ -34,6 +43,10 @@ typedef struct ps_store {
     uint64_t log_seq; /* changelog sequence the durable store reflects (marker) */
     uint64_t in_seq;  /* last input sequence applied (marker) */
     char err[160];    /* why ps_apply failed */
+    tp *t;            /* escrow: NULL until ps_budgets_open */
+    promo_engine *eng;
+    ps_budget *b;
+    uint32_t nb;
 } ps_store;
 
 /* Opens (creating) the store of partition `part` under `root`, reads its marker. */
@@ -47,5 +60,26 @@ int ps_commit(ps_store *s, uint64_t log_seq, uint64_t in_seq);
 /* Replays a write set (what ps_take returned on some node): applies every write that is
  * not applied yet. 0, or -1 (corrupt record / store failure). */
 int ps_apply(ps_store *s, const char *data, size_t len, size_t *applied);
+
+/*
+ * Budgets through the escrow (SPEC 8, docs/deploy.md "Budgets across nodes"). The
+ * engine of the partition sees a campaign's spend as cap − (what this partition holds +
+ * what is still unallocated): what it may grant is what the whole deployment may still
+ * grant, as last seen. Each positive budget delta of a write is taken from the escrow
+ * before the write reaches the store; a shortfall (another node took it meanwhile) puts
+ * back what was taken, lowers the engine's view to what is really held, and refuses the
+ * write (PROMO_ECONFLICT): the engine evaluates again against it (the exact tail,
+ * `partial` included). Negative deltas (cancels, returns) are given back to the escrow
+ * after the batch is in the changelog (ps_budgets_settle). Σ granted ≤ cap always.
+ */
+/* Opens the escrow record of every budgeted campaign of `bundle` (creating it with the
+ * bundle's cap). Before the engine is created on the store. */
+int ps_budgets_open(ps_store *s, tp *t, const promo_bundle *bundle);
+/* Before a batch: refreshes the engine's view of budgets that look nearly spent. */
+void ps_budgets_refresh(ps_store *s);
+/* After a batch: ok 1, give back what its cancels / returns freed; 0, forget it. */
+void ps_budgets_settle(ps_store *s, int ok);
+/* Gives the slices held back (the partition is dropped). */
+void ps_budgets_close(ps_store *s);
 
 #endif

@@ -11,7 +11,10 @@
 #   4. a re-sent operation (same id later in the input, and a whole second run) is
 #      answered from the journal, marked duplicate, and not applied again;
 #   5. every node's partition stores: journal recount == stored counters (promo state
-#      verify), and the union of the latest stores holds each confirmed receipt once.
+#      verify), and the union of the latest stores holds each confirmed receipt once;
+#   6. a budget shared by 2 nodes through the escrow, one node killed with SIGKILL
+#      mid-stream: Σ spent over every partition ≤ cap (and the results agree), the
+#      budget nearly exhausted (at most the slices held or stranded short of it).
 #   tests/node/e2e_nodes.sh PROMO_BINARY SOURCE_DIR   (PROMO_CLUSTER_DIR set by ctest)
 set -euo pipefail
 PROMO=$1
@@ -198,4 +201,54 @@ sort "$T/receipts" >"$T/receipts.got"
 cmp -s "$T/receipts.expected" "$T/receipts.got" ||
     fail "the partitions' stores do not hold each confirmed receipt exactly once" \
         "($(wc -l <"$T/receipts.expected") expected, $(wc -l <"$T/receipts.got") stored)"
+
+# ---- 6. a budget shared by every partition: never overspent, even with a kill -----------
+echo "[${SECONDS}s] step 6" >&2
+cat >"$T/bud.rule" <<'RULE'
+campaign bud "budgeted 10%" {
+    then discount 10% on lines
+    budget 300 partial
+}
+RULE
+"$PROMO" build "$T/bud.rule" -o "$T/bud.pbc" || fail "promo build (budget)"
+gen 600 19 g >"$T/g.jsonl" # demand: ~600 × 10% of ~160 = ~9600 roubles >> 300
+rm -rf "$T"/state*
+PRE=g$$
+bnode() { # id
+    "$PROMO" node "$T/bud.pbc" --nats "$URL" --id "$1" --prefix "$PRE" --state "$T/state$1" \
+        --lease-ms 2000 --timeout-ms 3000 -v 2>>"$T/node$1.log" &
+    PIDS+=($!)
+}
+bnode 0
+bnode 1
+client "$PRE" "$T/g.jsonl" "$T/g.got" &
+CLIENT=$!
+sleep "0.$((RANDOM % 10))"
+kill -KILL "${PIDS[1]}"
+wait "$CLIENT" || fail "client (budget)"
+stop_nodes
+# what the results granted: the "bud" amounts of confirms, minus cancels' and returns'
+# refunds are not budget figures, so take the stores' budget counters (journal-checked)
+given=$(grep -v '"op"\|"duplicate"' "$T/g.got" | { grep -o '"bud":[0-9.]*' || true; } | cut -d: -f2 |
+    awk '{ s += $1 * 100 } END { printf "%d", s + 0.5 }')
+spent=0
+for d in "$T"/state*/p*; do
+    "$PROMO" state verify "$d" >/dev/null || fail "promo state verify $d (budget)"
+done
+for p in $(for d in "$T"/state*/p*; do basename "$d"; done | sort -u); do
+    best= bs=-1
+    for d in "$T"/state*/"$p"; do
+        [ -f "$d/node.seq" ] || continue
+        s=$(cut -d' ' -f1 "$d/node.seq")
+        if [ "$s" -gt "$bs" ]; then bs=$s best=$d; fi
+    done
+    [ -n "$best" ] || continue
+    k=$("$PROMO" state budgets "$best" --json | { grep -o '"spent":[0-9.-]*' || true; } | cut -d: -f2 |
+        awk '{ s += $1 * 100 } END { printf "%d", s + 0.5 }')
+    spent=$((spent + k))
+done
+echo "budget: cap 30000, spent $spent (stores), confirms granted $given" >&2
+[ "$spent" -le 30000 ] || fail "budget overspent: $spent > 30000"
+[ "$given" -ge "$spent" ] || fail "stores spent $spent, more than the results granted ($given)"
+[ "$spent" -ge 20000 ] || fail "budget far from exhausted: $spent of 30000"
 echo "e2e nodes: ok"
