@@ -184,7 +184,9 @@ static char *cl_lookup(cl_state *S, const cl_op *o, int *gone) {
     strbuf b = {0};
     nd_duplicate(&b, res);
     free(res);
-    return xstrdup(sb_cstr(&b));
+    char *out = xstrdup(sb_cstr(&b));
+    sb_free(&b);
+    return out;
 }
 
 static void cl_write(const cl_op *o) {
