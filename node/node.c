@@ -40,6 +40,7 @@
 #include "result_json.h"
 #include "ops.h"
 #include "pstore.h"
+#include "rbuf.h"
 #include "strbuf.h"
 #include "tp.h"
 #include "xalloc.h"
@@ -348,7 +349,9 @@ static void nd_lookup(nd_part *P, const char *data, int len, strbuf *out) {
         return;
     }
     if (op.op != PROMO_OP_CANCEL && op.op != PROMO_OP_RETURN) return;
-    strbuf key = {0}, desc = {0};
+    strbuf key = {0};
+    rbuf desc;
+    rb_init(&desc, NULL);
     sb_add(&key, op.id.p, op.id.n);
     sb_putc(&key, 0);
     if (op.op == PROMO_OP_RETURN) sb_add(&key, op.refund_id.p, op.refund_id.n);
@@ -359,7 +362,7 @@ static void nd_lookup(nd_part *P, const char *data, int len, strbuf *out) {
     if (st->ops->journal(st->self, &rd, k, &jd, &jl) == PROMO_OK && jd &&
         ops_journal_describe(key.data, key.len, jd, jl, &desc) == 0) {
         /* {"id":...,"refund_id"|"cancel":...,"record":<the record>} */
-        const char *r = strstr(desc.data, ",\"record\":");
+        const char *r = strstr(rb_cstr(&desc), ",\"record\":");
         if (r && desc.len) {
             r += 10;
             sb_add(out, r, (size_t)(desc.data + desc.len - 1 - r));
@@ -367,7 +370,7 @@ static void nd_lookup(nd_part *P, const char *data, int len, strbuf *out) {
     }
     if (rd) st->ops->reader_free(st->self, rd);
     sb_free(&key);
-    sb_free(&desc);
+    rb_free(&desc);
 }
 
 /* Requests: a line to calculate, or "?" + an operation line to look up (a client that
