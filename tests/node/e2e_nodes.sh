@@ -172,25 +172,27 @@ for d in "$T"/state*/p*; do
     "$PROMO" state verify "$d" >"$T/verify.out" 2>&1 ||
         { cat "$T/verify.out" >&2; fail "promo state verify $d"; }
 done
-# the newest copy of each partition (highest changelog sequence) holds every receipt
-for p in $(cd "$T"/state0 && ls -d p* 2>/dev/null; cd "$T"/state1 && ls -d p* 2>/dev/null; cd "$T"/state2 && ls -d p* 2>/dev/null); do
-    echo "$p"
-done | sort -u >"$T/parts"
-: >"$T/receipts"
-while read -r p; do
-    best=
-    bs=-1
-    for d in "$T"/state*/"$p"; do
-        [ -f "$d/node.seq" ] || continue
-        s=$(cut -d' ' -f1 "$d/node.seq")
-        if [ "$s" -gt "$bs" ]; then bs=$s best=$d; fi
+# the newest copy of each partition (highest changelog sequence in node.seq), one a line
+newest() {
+    local p d s best bs
+    for p in $(for d in "$T"/state*/p*; do basename "$d"; done | sort -u); do
+        best= bs=-1
+        for d in "$T"/state*/"$p"; do
+            [ -f "$d/node.seq" ] || continue
+            s=$(cut -d' ' -f1 "$d/node.seq")
+            if [ "$s" -gt "$bs" ]; then bs=$s best=$d; fi
+        done
+        [ -z "$best" ] || echo "$best"
     done
-    [ -n "$best" ] || continue
+}
+# ... which together hold every confirmed receipt exactly once
+: >"$T/receipts"
+for best in $(newest); do
     # journal keys: 'J' (4a) + receipt id; refund records have a NUL (00) in them
     "$PROMO" state export "$best" | sed -n 's/^{"k":"4a\([0-9a-f]*\)".*/\1/p' |
         awk '{ for (i = 1; i < length($0); i += 2) if (substr($0, i, 2) == "00") next; print }' \
             >>"$T/receipts"
-done <"$T/parts"
+done
 for f in a b c d; do
     grep -v '"op"\|"error"\|"duplicate"' "$T/$f.expected" | sed 's/^{"id":"\([^"]*\)".*/\1/'
 done | awk 'BEGIN { for (i = 32; i < 127; i++) hex[sprintf("%c", i)] = sprintf("%02x", i) }
@@ -235,14 +237,7 @@ spent=0
 for d in "$T"/state*/p*; do
     "$PROMO" state verify "$d" >/dev/null || fail "promo state verify $d (budget)"
 done
-for p in $(for d in "$T"/state*/p*; do basename "$d"; done | sort -u); do
-    best= bs=-1
-    for d in "$T"/state*/"$p"; do
-        [ -f "$d/node.seq" ] || continue
-        s=$(cut -d' ' -f1 "$d/node.seq")
-        if [ "$s" -gt "$bs" ]; then bs=$s best=$d; fi
-    done
-    [ -n "$best" ] || continue
+for best in $(newest); do
     k=$("$PROMO" state budgets "$best" --json | { grep -o '"spent":[0-9.-]*' || true; } | cut -d: -f2 |
         awk '{ s += $1 * 100 } END { printf "%d", s + 0.5 }')
     spent=$((spent + k))
