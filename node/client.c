@@ -9,8 +9,10 @@
  * (same message id: the stream drops copies) until the stream has stored it, so the
  * owner sees a customer's operations in input order. The owner answers on the inbox
  * after its commit; an operation without an answer within --timeout-ms is looked up
- * by message id at the owner, which answers from its results, never applying anything
- * twice. After --retries rounds, the line gets an error record.
+ * at the owner, which answers from its journal, never applying anything twice.
+ * cancel and return are routed like the receipt they reverse: by its customer.id when
+ * the line carries it (it must, for a receipt that had a customer), else by the receipt
+ * id (docs/deploy.md, "Partitions"). After --retries rounds, the line gets an error record.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -150,15 +152,20 @@ static size_t cl_collect(cl_state *S, size_t missing, int64_t ms) {
     return missing;
 }
 
-/* Asks the owner for what it answered to the message id (NULL when it has nothing). */
+/* Asks the owner what it answered to the operation (NULL when its journal does not have
+ * it yet): "?" + the operation line. */
 static char *cl_lookup_raw(cl_state *S, const cl_op *o, int *gone) {
-    char q[640];
-    int n = snprintf(q, sizeof q, "?%s", o->msgid);
+    char *q = xmalloc((size_t)o->len + 2);
+    q[0] = '?';
+    memcpy(q + 1, o->line, (size_t)o->len);
+    int n = o->len + 1;
     char *rep = NULL;
     int rlen;
     *gone = 0;
     int wait = S->timeout < 1000 ? (int)S->timeout : 1000; /* an owner answers at once */
-    if (S->t->ops->request(S->t, o->part, q, n, wait, &rep, &rlen) != TP_OK) {
+    int rc = S->t->ops->request(S->t, o->part, q, n, wait, &rep, &rlen);
+    free(q);
+    if (rc != TP_OK) {
         *gone = 1;
         return NULL;
     }
@@ -177,7 +184,9 @@ static char *cl_lookup(cl_state *S, const cl_op *o, int *gone) {
     strbuf b = {0};
     nd_duplicate(&b, res);
     free(res);
-    return xstrdup(sb_cstr(&b));
+    char *out = xstrdup(sb_cstr(&b));
+    sb_free(&b);
+    return out;
 }
 
 static void cl_write(const cl_op *o) {

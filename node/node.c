@@ -13,10 +13,12 @@
  * never acked or redelivered, so a customer's operations are never reordered.
  * An owner that is not the preferred one hands the partition over (release).
  *
- * State today: the engine's in-memory store, and a results map by message id (which
- * answers re-sent operations); both are rebuilt from the changelog by re-processing the
- * logged inputs. Issue 9's LMDB store and journal replace them (docs/deploy.md, "What is
- * not done yet").
+ * State: issue 9's LMDB store per partition (<--state>/p<part>, pstore.h). A batch's
+ * changelog record is the store's write set; taking over = the local store (a snapshot
+ * at the changelog sequence it records) + the changelog after it, replayed
+ * idempotently. Re-sent operations are answered from the store's journal (SPEC 7).
+ * Budgets: the engine's budget spend is taken from the shared escrow (escrow.h) by the
+ * store wrapper (pstore.h), so Σ spent ≤ cap across every node.
  */
 #include <inttypes.h>
 #include <stdarg.h>
@@ -36,7 +38,9 @@
 #include "node.h"
 #include "promo.h"
 #include "result_json.h"
-#include "smap.h"
+#include "ops.h"
+#include "pstore.h"
+#include "rbuf.h"
 #include "strbuf.h"
 #include "tp.h"
 #include "xalloc.h"
@@ -53,7 +57,8 @@ typedef struct nd_part {
     lease l;
     promo_engine *eng;
     promo_ctx *ctx;
-    smap results; /* message id -> "result json" (xstrdup) */
+    ps_store st; /* the partition's LMDB store (pstore.h) */
+    size_t replayed;
     void *srv;
     void *in;        /* input subscription */
     uint64_t in_seq; /* last input sequence applied (from the changelog) */
@@ -73,6 +78,7 @@ struct nd_node {
     int64_t ttl;
     int batch;
     int verbose;
+    const char *state;     /* directory of the partitions' stores */
     _Atomic uint32_t live; /* bit i: node i heartbeats */
     atomic_int owned;
     nd_part *parts;
@@ -167,80 +173,50 @@ static char *nd_padded(nd_part *P, const char *data, int len) {
     return P->buf;
 }
 
-/* Evaluates one operation line into `out` (JSON, no newline); commit: confirm. */
-static void nd_eval(nd_part *P, const char *data, int len, int commit, strbuf *out) {
+static void nd_error(promo_str id, const char *msg, strbuf *out) {
+    char eb[1024];
+    size_t n = out_error_to_json(id, 0, msg, eb, sizeof eb);
+    sb_add(out, eb, n < sizeof eb ? n : 0);
+}
+
+/* Runs one operation line (SPEC 7.1) into `out` (JSON record, no newline). calc_only:
+ * a request, which must change nothing (anything but calculate is refused). */
+static void nd_run(nd_part *P, const char *data, int len, int calc_only, strbuf *out) {
     char *line = nd_padded(P, data, len);
-    nk_keys k;
-    const promo_receipt *r;
+    promo_op op;
+    promo_op_result res;
     promo_str id = {0};
-    char tmp[512];
-    size_t n;
-    if (nk_read(line, (size_t)len, &k) == 0 && strcmp(k.op, "confirm") != 0 &&
-        strcmp(k.op, "calculate") != 0) {
-        promo_str kid = {k.id, (uint32_t)strlen(k.id)};
-        snprintf(tmp, sizeof tmp, "op \"%s\" is not supported by promo node yet", k.op);
-        char eb[1024];
-        n = out_error_to_json(kid, 0, tmp, eb, sizeof eb);
-        sb_add(out, eb, n < sizeof eb ? n : 0);
+    promo_status st = promo_op_parse_json(P->ctx, line, (size_t)len, &op, &id);
+    if (st == PROMO_OK && calc_only && op.op != PROMO_OP_CALCULATE) {
+        nd_error(id, "only calculate is answered by request", out);
         return;
     }
-    promo_status st = promo_receipt_parse_json(P->ctx, line, (size_t)len, &r, &id);
-    const promo_result *res = NULL;
-    if (st == PROMO_OK) st = commit ? promo_process(P->ctx, r, &res) : promo_eval(P->ctx, r, &res);
+    if (st == PROMO_OK) st = promo_op_run(P->ctx, &op, &res);
     if (st != PROMO_OK) {
-        char eb[1024];
-        n = out_error_to_json(id, 0, promo_ctx_errmsg(P->ctx), eb, sizeof eb);
-        sb_add(out, eb, n < sizeof eb ? n : 0);
+        nd_error(id, promo_ctx_errmsg(P->ctx), out);
         return;
     }
-    size_t at = out->len;
-    n = promo_result_to_json(res, NULL, 0);
-    sb_reserve(out, n + 1);
-    promo_result_to_json(res, out->data + at, n + 1);
-    out->len = at + n;
+    sb_add(out, res.json, res.json_len);
 }
 
-static void nd_remember(nd_part *P, const char *msgid, const char *res, size_t len) {
-    free(smap_put(&P->results, msgid, xstrndup(res, len)));
-}
-
-/* Changelog record of a batch: "C <last input sequence>\n" then per operation
- * "<msgid len> <input len> <result len>\n<msgid><input><result>". */
-static void nd_log_entry(strbuf *rec, const char *msgid, const char *in, int inlen, const char *res,
-                         size_t reslen) {
-    sb_printf(rec, "%zu %d %zu\n", strlen(msgid), inlen, reslen);
-    sb_add(rec, msgid, strlen(msgid));
-    sb_add(rec, in, (size_t)inlen);
-    sb_add(rec, res, reslen);
-}
-
-/* Replays one changelog record: re-processes the inputs (rebuilding the state) and
- * keeps the logged results. */
+/* Changelog record of a batch: "W <last input sequence>\n" then the store's write set
+ * (pstore.c). Fence records start with 'F'. */
 static int nd_replay(void *arg, uint64_t seq, const char *data, int len) {
     nd_part *P = arg;
     (void)seq;
-    if (len < 2 || data[0] != 'C') return TP_OK; /* fence */
-    const char *p = data, *end = data + len;
-    uint64_t in_seq;
-    int hdr0 = 0;
-    if (sscanf(p, "C %" SCNu64 "\n%n", &in_seq, &hdr0) != 1 || hdr0 <= 0) return TP_OK;
+    if (len < 2 || data[0] != 'W') return TP_OK; /* fence */
+    /* "W <seq>\n": the header ends at its newline (binary data follows: scanf's "\n"
+     * would also eat the data's leading bytes that look like white space) */
+    const char *nl = memchr(data, '\n', (size_t)(len < 32 ? len : 32));
+    if (!nl) return TP_OK;
+    uint64_t in_seq = strtoull(data + 2, NULL, 10);
+    int hdr = (int)(nl + 1 - data);
+    size_t applied = 0;
+    if (ps_apply(&P->st, data + hdr, (size_t)(len - hdr), &applied) != 0)
+        return tp_fail(TP_EIO, "partition %u: changelog record %" PRIu64 " does not apply (%s)",
+                       P->p, seq, P->st.err);
     P->in_seq = in_seq;
-    p += hdr0;
-    strbuf scratch = {0};
-    while (p < end) {
-        size_t ml, rl;
-        int il, hdr = 0;
-        if (sscanf(p, "%zu %d %zu\n%n", &ml, &il, &rl, &hdr) != 3 || hdr <= 0 || il < 0) break;
-        p += hdr;
-        if ((size_t)(end - p) < ml + (size_t)il + rl) break;
-        char *msgid = xstrndup(p, ml);
-        scratch.len = 0;
-        nd_eval(P, p + ml, il, 1, &scratch);
-        nd_remember(P, msgid, p + ml + il, rl);
-        free(msgid);
-        p += ml + (size_t)il + rl;
-    }
-    sb_free(&scratch);
+    P->replayed += applied;
     return TP_OK;
 }
 
@@ -252,29 +228,76 @@ static void nd_drop(nd_part *P, int release) {
     if (P->in) N->t->ops->in_close(N->t, P->in);
     P->srv = P->in = NULL;
     P->in_seq = 0;
+    ps_budgets_close(&P->st); /* the slices held go back to the escrow */
     promo_ctx_free(P->ctx);
     promo_engine_free(P->eng);
     P->ctx = NULL;
     P->eng = NULL;
-    smap_free(&P->results, free);
+    ps_close(&P->st); /* what the changelog does not have is dropped with the overlay */
     P->owned = 0;
     atomic_fetch_sub(&N->owned, 1);
     nd_log(N, "dropped partition %u%s", P->p, release ? " (handed over)" : "");
 }
 
+/* Opens the local store (the snapshot) and reads its marker; a store ahead of the
+ * changelog (another deployment's, or a log recreated) is wiped. */
+static int nd_open_state(nd_part *P) {
+    nd_node *N = P->N;
+    char err[512];
+    for (int round = 0; round < 2; round++) {
+        if (ps_open(&P->st, N->state, P->p, err, sizeof err) != 0) {
+            tp_fail(TP_EIO, "partition %u: %s", P->p, err);
+            return -1;
+        }
+        uint64_t last = 0;
+        if (N->t->ops->log_last(N->t, P->p, &last) != TP_OK) {
+            ps_close(&P->st);
+            return -1;
+        }
+        if (P->st.log_seq <= last) return 0;
+        nd_log(N,
+               "partition %u: local state at %" PRIu64 " is past the changelog (%" PRIu64
+               "): wiped",
+               P->p, P->st.log_seq, last);
+        ps_close(&P->st);
+        ps_wipe(N->state, P->p);
+    }
+    return -1;
+}
+
 static int nd_take(nd_part *P) {
     nd_node *N = P->N;
     if (lease_claim(N->t, P->p, N->name, N->ttl, &P->l) != TP_OK) return -1;
-    if (promo_engine_new(N->bundle, NULL, &P->eng) != PROMO_OK ||
-        promo_ctx_new(P->eng, 0, &P->ctx) != PROMO_OK) {
-        promo_engine_free(P->eng);
-        P->eng = NULL;
+    if (nd_open_state(P) != 0) {
+        nd_log(N, "partition %u: %s", P->p, tp_errmsg());
         lease_release(N->t, &P->l);
         return -1;
     }
+    promo_engine_opts eo;
+    promo_engine_opts_init(&eo);
+    eo.store = P->st.wrap;
+    if (ps_budgets_open(&P->st, N->t, N->bundle) != 0 ||
+        promo_engine_new(N->bundle, &eo, &P->eng) != PROMO_OK ||
+        promo_ctx_new(P->eng, 0, &P->ctx) != PROMO_OK) {
+        nd_log(N, "partition %u: engine or budgets: %s", P->p, tp_errmsg());
+        promo_engine_free(P->eng);
+        P->eng = NULL;
+        ps_budgets_close(&P->st);
+        ps_close(&P->st);
+        lease_release(N->t, &P->l);
+        return -1;
+    }
+    P->st.eng = P->eng;
     P->owned = 1;
     atomic_fetch_add(&N->owned, 1);
+    /* snapshot + changelog: replay what the local store does not reflect yet */
+    P->l.tail = P->st.log_seq;
+    P->in_seq = P->st.in_seq;
+    P->replayed = 0;
+    int64_t t0 = lease_now_ms();
     int rc = lease_takeover(N->t, &P->l, nd_replay, P);
+    if (rc == TP_OK && ps_commit(&P->st, P->l.tail, P->in_seq) != 0)
+        rc = tp_fail(TP_EIO, "partition %u: local store commit failed", P->p);
     if (rc == TP_OK) rc = N->t->ops->serve_open(N->t, P->p, &P->srv);
     if (rc == TP_OK) rc = N->t->ops->in_open(N->t, P->p, P->in_seq, &P->in);
     if (rc == TP_OK) rc = lease_renew(N->t, &P->l); /* the replay may have been long */
@@ -285,8 +308,10 @@ static int nd_take(nd_part *P) {
     }
     P->next_renew = lease_now_ms() + N->ttl / 4;
     P->input_ms = lease_now_ms();
-    nd_log(N, "owns partition %u (epoch %" PRIu64 ", %zu results replayed, input from %" PRIu64 ")",
-           P->p, P->l.epoch, P->results.n, P->in_seq + 1);
+    nd_log(N,
+           "owns partition %u (epoch %" PRIu64 ", %zu writes replayed in %" PRId64
+           " ms, input from %" PRIu64 ")",
+           P->p, P->l.epoch, P->replayed, lease_now_ms() - t0, P->in_seq + 1);
     return 0;
 }
 
@@ -302,50 +327,92 @@ void nd_duplicate(strbuf *out, const char *res) {
     }
 }
 
-/* Requests: a line to calculate, or "?<msgid>" to look a result up ("" when unknown):
- * a client that lost the answer to its own operation. */
+/* A look-up ("?" + the operation line): what the operation was answered, from the
+ * journal, without "duplicate" (it is the asker's own operation); "" when the journal
+ * does not have it (not processed yet). Changes nothing. */
+static void nd_lookup(nd_part *P, const char *data, int len, strbuf *out) {
+    char *line = nd_padded(P, data, len);
+    promo_op op;
+    promo_op_result res;
+    promo_str id = {0};
+    if (promo_op_parse_json(P->ctx, line, (size_t)len, &op, &id) != PROMO_OK) return;
+    promo_store *st = &P->st.wrap;
+    if (op.op == PROMO_OP_CONFIRM) {
+        int pending = 0;
+        if (ops_prepare(P->ctx, &op, &res, &pending) != PROMO_OK || !res.duplicate) return;
+        static const char dup[] = ",\"duplicate\":true}";
+        size_t n = res.json_len, d = sizeof dup - 1;
+        if (n >= d && !memcmp(res.json + n - d, dup, d)) {
+            sb_add(out, res.json, n - d);
+            sb_putc(out, '}');
+        }
+        return;
+    }
+    if (op.op != PROMO_OP_CANCEL && op.op != PROMO_OP_RETURN) return;
+    strbuf key = {0};
+    rbuf desc;
+    rb_init(&desc, NULL);
+    sb_add(&key, op.id.p, op.id.n);
+    sb_putc(&key, 0);
+    if (op.op == PROMO_OP_RETURN) sb_add(&key, op.refund_id.p, op.refund_id.n);
+    const void *jd = NULL;
+    size_t jl = 0;
+    void *rd = NULL;
+    promo_str k = {key.data, (uint32_t)key.len};
+    if (st->ops->journal(st->self, &rd, k, &jd, &jl) == PROMO_OK && jd &&
+        ops_journal_describe(key.data, key.len, jd, jl, &desc) == 0) {
+        /* {"id":...,"refund_id"|"cancel":...,"record":<the record>} */
+        const char *r = strstr(rb_cstr(&desc), ",\"record\":");
+        if (r && desc.len) {
+            r += 10;
+            sb_add(out, r, (size_t)(desc.data + desc.len - 1 - r));
+        }
+    }
+    if (rd) st->ops->reader_free(st->self, rd);
+    sb_free(&key);
+    rb_free(&desc);
+}
+
+/* Requests: a line to calculate, or "?" + an operation line to look up (a client that
+ * lost the answer to its own operation). */
 static void nd_serve(nd_part *P) {
     nd_node *N = P->N;
     tp_req rq;
     strbuf out = {0};
     while (N->t->ops->serve_next(N->t, P->srv, &rq, 0) == TP_OK) {
         out.len = 0;
-        if (rq.len > 0 && rq.data[0] == '?') {
-            char *id = xstrndup(rq.data + 1, (size_t)rq.len - 1);
-            const char *res = smap_get(&P->results, id);
-            if (res) sb_puts(&out, res); /* the asker's own operation: as answered */
-            free(id);
-        } else {
-            nd_eval(P, rq.data, rq.len, 0, &out);
-        }
+        if (rq.len > 0 && rq.data[0] == '?')
+            nd_lookup(P, rq.data + 1, rq.len - 1, &out);
+        else
+            nd_run(P, rq.data, rq.len, 1, &out);
         N->t->ops->respond(N->t, &rq, out.data ? out.data : "", (int)out.len);
         N->t->ops->request_done(N->t, &rq);
     }
     sb_free(&out);
 }
 
+/* A batch: every operation run on the engine (its writes go to the store's overlay and
+ * to the write set), the write set appended to the changelog (fenced), the store
+ * committed, then the answers sent. Re-sent operations are answered from the journal
+ * (SPEC 7) and write nothing. */
 static void nd_batch(nd_part *P, tp_msg *m, int n) {
     nd_node *N = P->N;
-    strbuf rec = {0}, res = {0};
-    sb_printf(&rec, "C %" PRIu64 "\n", m[n - 1].seq);
-    int logged = 0;
-    /* one "<msgid>\n<result>" per message, sent once the batch is logged */
-    strbuf *reply = xcalloc((size_t)n, sizeof *reply);
+    strbuf rec = {0};
+    strbuf *reply = xcalloc((size_t)n, sizeof *reply); /* "<msgid>\n<result>" */
+    ps_budgets_refresh(&P->st);
     for (int i = 0; i < n; i++) {
-        const char *prev = smap_get(&P->results, m[i].msgid);
         sb_printf(&reply[i], "%s\n", m[i].msgid);
-        if (prev) { /* published again (past the dedup window): answered, not applied */
-            nd_duplicate(&reply[i], prev);
-            continue;
-        }
-        res.len = 0;
-        nd_eval(P, m[i].data, m[i].len, 1, &res);
-        nd_remember(P, m[i].msgid, res.data, res.len);
-        nd_log_entry(&rec, m[i].msgid, m[i].data, m[i].len, res.data, res.len);
-        sb_add(&reply[i], res.data, res.len);
-        logged++;
+        nd_run(P, m[i].data, m[i].len, 0, &reply[i]);
     }
-    int rc = logged ? lease_append(N->t, &P->l, rec.data, (int)rec.len) : TP_OK;
+    int rc = TP_OK;
+    if (P->st.nwrites) {
+        sb_printf(&rec, "W %" PRIu64 "\n", m[n - 1].seq);
+        sb_add(&rec, P->st.wset.data, P->st.wset.len);
+        rc = lease_append(N->t, &P->l, rec.data, (int)rec.len);
+        if (rc == TP_OK && ps_commit(&P->st, P->l.tail, m[n - 1].seq) != 0)
+            rc = tp_fail(TP_EIO, "partition %u: local store commit failed", P->p);
+    }
+    ps_budgets_settle(&P->st, rc == TP_OK);
     if (rc == TP_OK) P->in_seq = m[n - 1].seq;
     for (int i = 0; i < n; i++) {
         if (rc == TP_OK && m[i].reply[0])
@@ -355,10 +422,9 @@ static void nd_batch(nd_part *P, tp_msg *m, int n) {
     }
     free(reply);
     sb_free(&rec);
-    sb_free(&res);
     if (rc != TP_OK) {
-        /* Fenced (a newer owner) or unknown outcome: our state may differ from the
-         * log, so it goes; the log and the input stream are the truth. */
+        /* Fenced (a newer owner) or unknown outcome: the overlay goes with the store;
+         * the changelog and the input stream are the truth. */
         nd_log(N, "partition %u: append failed (%s): dropping it", P->p, tp_errmsg());
         nd_drop(P, rc != TP_EFENCED);
     }
@@ -436,6 +502,7 @@ static const char nd_help[] =
     "Stops cleanly (handing its partitions over) on SIGINT or SIGTERM.\n"
     "\n"
     "  --nats URLS        nats://host:port[,nats://...] (required)\n"
+    "  --state DIR        the partitions' LMDB stores, DIR/p<part> (required)\n"
     "  --id N             this node's number, 0..7, unique (required)\n"
     "  --partitions P     fixed partition count, the same everywhere (default 8)\n"
     "  --replicas R       of streams and buckets created (default 3)\n"
@@ -486,7 +553,7 @@ int nd_open(const nd_opts *o, tp **t) {
 
 int cmd_node(int argc, char **argv) {
     nd_opts o = {.partitions = 8, .replicas = 3, .lease_ms = 5000, .timeout_ms = 5000};
-    const char *bundle_path = NULL;
+    const char *bundle_path = NULL, *state = NULL;
     int id = -1, batch = 256, verbose = 0;
     for (int i = 1; i < argc; i++) {
         int c = nd_parse_common(argc, argv, &i, &o);
@@ -497,6 +564,8 @@ int cmd_node(int argc, char **argv) {
             return 0;
         } else if (!strcmp(argv[i], "--id") && i + 1 < argc) {
             id = atoi(argv[++i]);
+        } else if (!strcmp(argv[i], "--state") && i + 1 < argc) {
+            state = argv[++i];
         } else if (!strcmp(argv[i], "--lease-ms") && i + 1 < argc) {
             o.lease_ms = atoll(argv[++i]);
         } else if (!strcmp(argv[i], "--batch") && i + 1 < argc) {
@@ -509,12 +578,16 @@ int cmd_node(int argc, char **argv) {
             bundle_path = argv[i];
         }
     }
-    if (!bundle_path || !o.url || id < 0 || id >= ND_MAX_NODES || o.lease_ms < 100 || batch < 1 ||
-        batch > 10000)
+    if (!bundle_path || !o.url || !state || id < 0 || id >= ND_MAX_NODES || o.lease_ms < 100 ||
+        batch < 1 || batch > 10000) /* 10000 writes stay far below the store's self-sync */
         goto usage;
 
-    nd_node N = {
-        .id = id, .P = o.partitions, .ttl = o.lease_ms, .batch = batch, .verbose = verbose};
+    nd_node N = {.id = id,
+                 .P = o.partitions,
+                 .ttl = o.lease_ms,
+                 .batch = batch,
+                 .verbose = verbose,
+                 .state = state};
     snprintf(N.name, sizeof N.name, "node%d", id);
     char err[256];
     if (promo_bundle_load_file(bundle_path, &N.bundle, err, sizeof err) != PROMO_OK) {

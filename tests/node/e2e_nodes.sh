@@ -1,13 +1,20 @@
 #!/usr/bin/env bash
 # End-to-end test of the scale-out (docs/deploy.md) on the fixture's loopback cluster:
-#   1. results through 2 `promo node`s and `promo client` equal `promo run` on the same
-#      input, byte for byte (per-customer limits and history make every receipt depend on
-#      the customer's earlier ones, so a lost, doubled or reordered receipt shows);
-#   2. the same while one node is killed with SIGKILL mid-stream and a third one joins:
-#      every receipt applied exactly once (the output still equals `promo run`);
+#   1. results through 2 `promo node`s and `promo client` equal `promo run --state` on the
+#      same input, byte for byte (per-customer limits and history make every receipt
+#      depend on the customer's earlier ones, so a lost, doubled or reordered receipt
+#      shows; cancels and returns, routed by the customer.id they carry, check the journal);
+#   2. the same while one node is killed with SIGKILL at a random point mid-stream and a
+#      third one joins, then the killed one restarts on its own state (local snapshot +
+#      changelog): every receipt applied exactly once;
 #   3. the same while one nats-server is killed with SIGKILL mid-stream and restarted;
-#   4. a re-sent operation (same id later in the input) is answered, marked duplicate,
-#      and not applied again.
+#   4. a re-sent operation (same id later in the input, and a whole second run) is
+#      answered from the journal, marked duplicate, and not applied again;
+#   5. every node's partition stores: journal recount == stored counters (promo state
+#      verify), and the union of the latest stores holds each confirmed receipt once;
+#   6. a budget shared by 2 nodes through the escrow, one node killed with SIGKILL
+#      mid-stream: Σ spent over every partition ≤ cap (and the results agree), the
+#      budget nearly exhausted (at most the slices held or stranded short of it).
 #   tests/node/e2e_nodes.sh PROMO_BINARY SOURCE_DIR   (PROMO_CLUSTER_DIR set by ctest)
 set -euo pipefail
 PROMO=$1
@@ -21,7 +28,7 @@ cleanup() {
     for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
     wait 2>/dev/null || true
     bash "$CLUSTER" start 2 >/dev/null 2>&1 || true # in case step 3 failed half-way
-    rm -rf "$T"
+    [ -n "${PROMO_KEEP:-}" ] || rm -rf "$T"
 }
 trap cleanup EXIT
 fail() { # with the nodes' view of what happened
@@ -54,16 +61,30 @@ RULE
 
 # N receipts of 40 customers over 4 days, every 10th anonymous; ids and customer ids
 # start with TAG, so that the steps below share one deployment without sharing state.
+# Every 25th receipt is cancelled and every 25th (another) partly returned a few lines
+# later; the cancel / return line carries the receipt's customer.id (routing).
 gen() { # n seed tag
     awk -v n="$1" -v seed="$2" -v tag="$3" 'BEGIN { srand(seed);
       for (i = 1; i <= n; i++) { c = int(rand() * 40); d = 1 + int((i - 1) * 4 / n);
         cust = (i % 10 == 0) ? "" : sprintf("\"customer\":{\"id\":\"%sc%d\"},", tag, c);
         printf("{\"id\":\"%sr%d\",%s\"time\":\"2026-06-0%dT10:00:00\",\"lines\":[{\"sku\":\"1\",\"category\":\"dairy/milk\",\"qty\":%d,\"price\":%d.50}]}\n",
-               tag, i, cust, d, 1 + int(rand() * 3), 40 + int(rand() * 80)) } }'
+               tag, i, cust, d, 1 + int(rand() * 3), 40 + int(rand() * 80));
+        cs[i] = cust;
+        j = i - 3;
+        if (j > 0 && j % 25 == 7)
+          printf("{\"op\":\"cancel\",\"id\":\"%sr%d\",%s\"x\":0}\n", tag, j, cs[j]);
+        if (j > 0 && j % 25 == 19)
+          printf("{\"op\":\"return\",\"id\":\"%sr%d\",\"refund_id\":\"f%d\",%s\"lines\":[{\"n\":0,\"qty\":1}]}\n", tag, j, j, cs[j]) } }'
+}
+# What one `promo run` with a state of record answers (a fresh store per input).
+expect() { # input output
+    rm -rf "$T/ref"
+    "$PROMO" run "$T/set.pbc" --state "$T/ref" "$1" >"$2"
 }
 
 node() { # id prefix
-    "$PROMO" node "$T/set.pbc" --nats "$URL" --id "$1" --prefix "$2" --lease-ms 2000 --timeout-ms 3000 -v \
+    "$PROMO" node "$T/set.pbc" --nats "$URL" --id "$1" --prefix "$2" --state "$T/state$1" \
+        --lease-ms 2000 --timeout-ms 3000 -v \
         2>>"$T/node$1.log" &
     PIDS+=($!)
 }
@@ -92,8 +113,11 @@ PRE=e$$
 # ---- 1. two nodes == promo run -------------------------------------------------------
 echo "[${SECONDS}s] step 1" >&2
 gen 400 7 a >"$T/a.jsonl"
-"$PROMO" run "$T/set.pbc" "$T/a.jsonl" >"$T/a.expected"
+expect "$T/a.jsonl" "$T/a.expected"
 grep -q LOYAL "$T/a.expected" || fail "the input does not exercise history"
+grep -q '"op":"return"' "$T/a.expected" || fail "the input does not exercise returns"
+grep -q '"op":"cancel"' "$T/a.expected" || fail "the input does not exercise cancels"
+if grep -q '"error"' "$T/a.expected"; then fail "the reference has error records"; fi
 node 0 "$PRE"
 node 1 "$PRE"
 client "$PRE" "$T/a.jsonl" "$T/a.got" || fail "client (2 nodes)"
@@ -102,20 +126,22 @@ same "$T/a.expected" "$T/a.got" "2 nodes"
 # ---- 2. kill -9 of a node mid-stream, a third node joins -------------------------------
 echo "[${SECONDS}s] step 2" >&2
 gen 1200 11 b >"$T/b.jsonl"
-"$PROMO" run "$T/set.pbc" "$T/b.jsonl" >"$T/b.expected"
+expect "$T/b.jsonl" "$T/b.expected"
 client "$PRE" "$T/b.jsonl" "$T/b.got" &
 CLIENT=$!
-sleep 1
+sleep "0.$((RANDOM % 10))"
 kill -KILL "${PIDS[1]}"
 sleep 0.5
 node 2 "$PRE"
+sleep "1.$((RANDOM % 10))"
+node 1 "$PRE" # back on its own state: snapshot + changelog, takes its partitions back
 wait "$CLIENT" || fail "client (node killed)"
 same "$T/b.expected" "$T/b.got" "node killed"
 
 # ---- 3. kill -9 of one nats-server mid-stream ------------------------------------------
 echo "[${SECONDS}s] step 3" >&2
 gen 800 13 c >"$T/c.jsonl"
-"$PROMO" run "$T/set.pbc" "$T/c.jsonl" >"$T/c.expected"
+expect "$T/c.jsonl" "$T/c.expected"
 client "$PRE" "$T/c.jsonl" "$T/c.got" &
 CLIENT=$!
 sleep 1
@@ -125,10 +151,10 @@ bash "$CLUSTER" start 2 >/dev/null || fail "nats-server 2 did not come back"
 wait "$CLIENT" || fail "client (server killed)"
 same "$T/c.expected" "$T/c.got" "nats-server killed"
 
-# ---- 4. a re-sent operation is answered from the results, not applied again -------------
+# ---- 4. a re-sent operation is answered from the journal, not applied again -------------
 echo "[${SECONDS}s] step 4" >&2
 gen 3 17 d >"$T/d.jsonl"
-"$PROMO" run "$T/set.pbc" "$T/d.jsonl" >"$T/d.run"
+expect "$T/d.jsonl" "$T/d.run"
 head -n 1 "$T/d.jsonl" >>"$T/d.jsonl"
 client "$PRE" "$T/d.jsonl" "$T/d.got" || fail "client (re-send)"
 { cat "$T/d.run"; head -n 1 "$T/d.run" | sed 's/}$/,"duplicate":true}/'; } >"$T/d.expected"
@@ -139,4 +165,85 @@ sed 's/}$/,"duplicate":true}/' "$T/d.run" >"$T/d2.expected"
 tail -n 1 "$T/d.expected" >>"$T/d2.expected"
 same "$T/d2.expected" "$T/d2.got" "second run of the same input"
 stop_nodes
+
+# ---- 5. the stores: journals == counters; each receipt in the latest store once --------
+echo "[${SECONDS}s] step 5" >&2
+for d in "$T"/state*/p*; do
+    "$PROMO" state verify "$d" >"$T/verify.out" 2>&1 ||
+        { cat "$T/verify.out" >&2; fail "promo state verify $d"; }
+done
+# the newest copy of each partition (highest changelog sequence in node.seq), one a line
+newest() {
+    local p d s best bs
+    for p in $(for d in "$T"/state*/p*; do basename "$d"; done | sort -u); do
+        best= bs=-1
+        for d in "$T"/state*/"$p"; do
+            [ -f "$d/node.seq" ] || continue
+            s=$(cut -d' ' -f1 "$d/node.seq")
+            if [ "$s" -gt "$bs" ]; then bs=$s best=$d; fi
+        done
+        [ -z "$best" ] || echo "$best"
+    done
+}
+# ... which together hold every confirmed receipt exactly once
+: >"$T/receipts"
+for best in $(newest); do
+    # journal keys: 'J' (4a) + receipt id; refund records have a NUL (00) in them
+    "$PROMO" state export "$best" | sed -n 's/^{"k":"4a\([0-9a-f]*\)".*/\1/p' |
+        awk '{ for (i = 1; i < length($0); i += 2) if (substr($0, i, 2) == "00") next; print }' \
+            >>"$T/receipts"
+done
+for f in a b c d; do
+    grep -v '"op"\|"error"\|"duplicate"' "$T/$f.expected" | sed 's/^{"id":"\([^"]*\)".*/\1/'
+done | awk 'BEGIN { for (i = 32; i < 127; i++) hex[sprintf("%c", i)] = sprintf("%02x", i) }
+    { h = ""; for (i = 1; i <= length($0); i++) h = h hex[substr($0, i, 1)]; print h }' |
+    sort >"$T/receipts.expected"
+sort "$T/receipts" >"$T/receipts.got"
+[ -s "$T/receipts.expected" ] || fail "no confirmed receipts expected"
+cmp -s "$T/receipts.expected" "$T/receipts.got" ||
+    fail "the partitions' stores do not hold each confirmed receipt exactly once" \
+        "($(wc -l <"$T/receipts.expected") expected, $(wc -l <"$T/receipts.got") stored)"
+
+# ---- 6. a budget shared by every partition: never overspent, even with a kill -----------
+echo "[${SECONDS}s] step 6" >&2
+cat >"$T/bud.rule" <<'RULE'
+campaign bud "budgeted 10%" {
+    then discount 10% on lines
+    budget 300 partial
+}
+RULE
+"$PROMO" build "$T/bud.rule" -o "$T/bud.pbc" || fail "promo build (budget)"
+gen 600 19 g >"$T/g.jsonl" # demand: ~600 × 10% of ~160 = ~9600 roubles >> 300
+rm -rf "$T"/state*
+PRE=g$$
+bnode() { # id
+    "$PROMO" node "$T/bud.pbc" --nats "$URL" --id "$1" --prefix "$PRE" --state "$T/state$1" \
+        --lease-ms 2000 --timeout-ms 3000 -v 2>>"$T/node$1.log" &
+    PIDS+=($!)
+}
+bnode 0
+bnode 1
+client "$PRE" "$T/g.jsonl" "$T/g.got" &
+CLIENT=$!
+sleep "0.$((RANDOM % 10))"
+kill -KILL "${PIDS[1]}"
+wait "$CLIENT" || fail "client (budget)"
+stop_nodes
+# what the results granted: the "bud" amounts of confirms, minus cancels' and returns'
+# refunds are not budget figures, so take the stores' budget counters (journal-checked)
+given=$(grep -v '"op"\|"duplicate"' "$T/g.got" | { grep -o '"bud":[0-9.]*' || true; } | cut -d: -f2 |
+    awk '{ s += $1 * 100 } END { printf "%d", s + 0.5 }')
+spent=0
+for d in "$T"/state*/p*; do
+    "$PROMO" state verify "$d" >/dev/null || fail "promo state verify $d (budget)"
+done
+for best in $(newest); do
+    k=$("$PROMO" state budgets "$best" --json | { grep -o '"spent":[0-9.-]*' || true; } | cut -d: -f2 |
+        awk '{ s += $1 * 100 } END { printf "%d", s + 0.5 }')
+    spent=$((spent + k))
+done
+echo "budget: cap 30000, spent $spent (stores), confirms granted $given" >&2
+[ "$spent" -le 30000 ] || fail "budget overspent: $spent > 30000"
+[ "$given" -ge "$spent" ] || fail "stores spent $spent, more than the results granted ($given)"
+[ "$spent" -ge 20000 ] || fail "budget far from exhausted: $spent of 30000"
 echo "e2e nodes: ok"
