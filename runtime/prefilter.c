@@ -34,6 +34,17 @@ static int pf_i32_cmp(const void *pa, const void *pb) {
     return a < b ? -1 : a > b;
 }
 
+typedef struct pf_hkey { /* a history slot and its key, for the key order */
+    uint64_t key;
+    uint32_t slot;
+} pf_hkey;
+
+static int pf_hkey_cmp(const void *pa, const void *pb) {
+    const pf_hkey *a = pa, *b = pb;
+    if (a->key != b->key) return a->key < b->key ? -1 : 1;
+    return a->slot < b->slot ? -1 : a->slot > b->slot;
+}
+
 /* Sorts and dedups v[0 .. n); returns the distinct count. */
 static uint32_t pf_distinct(int32_t *v, uint32_t n) {
     qsort(v, n, sizeof *v, pf_i32_cmp);
@@ -430,22 +441,43 @@ static void pf_req_setup(pf_build_ctx *c) {
     ix->hist_atoms = hat.v;
     ix->bytes += hat.cap * hat.size;
     if (c->oom) return;
-    /* ... and inverted (counting sort by atom; slots ascending within an atom). */
+    /* ... and inverted (counting sort by atom; ranks ascending within an atom), each slot
+     * named by its rank in key order. */
     ix->hist_words = (b->nhist + 63) / 64;
-    if (!(ix->hist_open = pf_alloc(c, ix->hist_words, sizeof *ix->hist_open)) ||
+    pf_hkey *hk = pf_alloc(c, b->nhist, sizeof *hk);
+    uint32_t *rank = pf_alloc(c, b->nhist, sizeof *rank);
+    if (!hk || !rank || !(ix->hist_by_key = pf_alloc(c, b->nhist, sizeof *ix->hist_by_key)) ||
+        !(ix->hist_open = pf_alloc(c, ix->hist_words, sizeof *ix->hist_open)) ||
         !(ix->atom_hist_off = pf_alloc(c, (size_t)ix->ncat + 1, sizeof *ix->atom_hist_off)) ||
-        !(ix->atom_hist = pf_alloc(c, hat.n, sizeof *ix->atom_hist)))
+        !(ix->atom_hist = pf_alloc(c, hat.n, sizeof *ix->atom_hist))) {
+        pa_free(&ix->alloc, hk);
+        pa_free(&ix->alloc, rank);
         return;
+    }
+    for (uint32_t h = 0; h < b->nhist; h++)
+        hk[h] = (pf_hkey){b->hist[h].key, h};
+    qsort(hk, b->nhist, sizeof *hk, pf_hkey_cmp);
+    for (uint32_t r = 0; r < b->nhist; r++) {
+        ix->hist_by_key[r] = hk[r].slot;
+        rank[hk[r].slot] = r;
+    }
     for (uint32_t h = 0; h < b->nhist; h++) {
-        if (ix->hist_off[h] == ix->hist_off[h + 1]) ix->hist_open[h / 64] |= 1ull << (h % 64);
+        if (ix->hist_off[h] == ix->hist_off[h + 1])
+            ix->hist_open[rank[h] / 64] |= 1ull << (rank[h] % 64);
         for (uint32_t k = ix->hist_off[h]; k < ix->hist_off[h + 1]; k++)
             ix->atom_hist_off[ix->hist_atoms[k] + 1]++;
     }
     for (uint32_t a = 0; a < ix->ncat; a++)
         ix->atom_hist_off[a + 1] += ix->atom_hist_off[a];
-    for (uint32_t h = 0; h < b->nhist; h++)
+    for (uint32_t r = 0; r < b->nhist; r++) {
+        uint32_t h = ix->hist_by_key[r];
         for (uint32_t k = ix->hist_off[h]; k < ix->hist_off[h + 1]; k++)
-            ix->atom_hist[ix->atom_hist_off[ix->hist_atoms[k]]++] = h;
+            ix->atom_hist[ix->atom_hist_off[ix->hist_atoms[k]]++] = r;
+    }
+    /* (index-build scratch, not counted in ix->bytes) */
+    ix->bytes -= (size_t)(b->nhist ? b->nhist : 1) * (sizeof *hk + sizeof *rank);
+    pa_free(&ix->alloc, hk);
+    pa_free(&ix->alloc, rank);
     for (uint32_t a = ix->ncat; a > 0; a--)
         ix->atom_hist_off[a] = ix->atom_hist_off[a - 1];
     ix->atom_hist_off[0] = 0;
@@ -757,6 +789,7 @@ void pf_free(pf_index *ix) {
                     ix->atom_hist_off,
                     ix->atom_hist,
                     ix->hist_open,
+                    ix->hist_by_key,
                     ix->pred_need_off,
                     ix->pred_need_atoms};
     promo_allocator a = ix->alloc;

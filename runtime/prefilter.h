@@ -111,13 +111,17 @@ typedef struct pf_index {
      * receipt without them adds nothing to the slot (its delta is skipped unseen). */
     uint32_t *hist_off;
     uint32_t *hist_atoms;
-    /* The same, inverted: per atom a, the slots that name it,
-     * atom_hist[atom_hist_off[a] .. atom_hist_off[a + 1]); hist_open: the slots with an
-     * empty run (hist_words words of one bit per slot). A receipt's candidate slots are
-     * hist_open | the slots of its present atoms: work in proportion to the receipt. */
+    /* The same, inverted, with each slot named by its rank in key order (hist_by_key[r]
+     * is the slot of rank r; ties by slot): per atom a, the ranks of the slots that name
+     * it, atom_hist[atom_hist_off[a] .. atom_hist_off[a + 1]); hist_open: the ranks of
+     * the slots with an empty run (hist_words words of one bit per rank). A receipt's
+     * candidate slots are hist_open | the slots of its present atoms: work in proportion
+     * to the receipt, and visited by rank its history deltas come out sorted by key, the
+     * order the store merges them in (store_mem.c skv_merge). */
     uint32_t *atom_hist_off;
     uint32_t *atom_hist;
     uint64_t *hist_open;
+    uint32_t *hist_by_key;
     uint32_t hist_words;
 
     /* Line predicates whose value cannot change during a receipt: per block a dense

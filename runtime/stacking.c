@@ -1608,7 +1608,8 @@ static promo_status stk_finish(stk_eval *s, const promo_receipt *r) {
         STK_ERESERVE(s, x, hist_lines, (size_t)b->nhist * n + 1))
         return stk_nomem(x);
     /* A slot whose predicate needs atoms none of the lines has gets nothing: with the
-     * line index on, only the open slots and those of the atoms present are visited. */
+     * line index on, only the open slots and those of the atoms present are visited
+     * (hc: one bit per slot's rank in key order). */
     uint64_t *hc = x->hcand;
     if (!ix->hist_words || n == 0) {
         hc = NULL; /* no slots, or no lines to feed them (and no bound index: SPEC 4's
@@ -1624,10 +1625,12 @@ static promo_status stk_finish(stk_eval *s, const promo_receipt *r) {
     } else {
         memset(hc, 0xff, ix->hist_words * sizeof *hc);
     }
+    /* by rank in key order: the history deltas come out sorted (prefilter.h) */
     for (uint32_t hw = 0; hc && hw < ix->hist_words; hw++)
         for (uint64_t hm = hc[hw]; hm; hm &= hm - 1) {
-            uint32_t h = hw * 64 + (uint32_t)__builtin_ctzll(hm);
-            if (h >= b->nhist) break;
+            uint32_t rk = hw * 64 + (uint32_t)__builtin_ctzll(hm);
+            if (rk >= b->nhist) break;
+            uint32_t h = ix->hist_by_key[rk];
             int64_t v = 0;
             uint32_t hl0 = nhl;
             const uint64_t *al = vm_pred_lines(&x->env, b->hist[h].pred);

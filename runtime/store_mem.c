@@ -236,6 +236,34 @@ static int skv_delta_cmp(const void *a, const void *b) {
     return skv_cell_cmp(x->key, x->day, y->key, y->day);
 }
 
+/* Sorts d[0 .. n) by (key, day), stably (equal cells add up in the given order, which
+ * matters only when a sum saturates). The engine's deltas are one sorted run (its
+ * history deltas: prefilter.h) and a few more (the visit, the limits): the run is found
+ * in one pass and the rest inserted by binary search; anything else goes to qsort. */
+static void skv_sort_deltas(promo_delta *d, size_t n) {
+    size_t run = 1;
+    while (run < n && skv_cell_cmp(d[run - 1].key, d[run - 1].day, d[run].key, d[run].day) <= 0)
+        run++;
+    if (run >= n) return;
+    if (n - run > 16) {
+        qsort(d, n, sizeof *d, skv_delta_cmp);
+        return;
+    }
+    for (size_t j = run; j < n; j++) {
+        promo_delta e = d[j];
+        size_t lo = 0, hi = j; /* the first of d[0 .. j) greater than e */
+        while (lo < hi) {
+            size_t mid = lo + (hi - lo) / 2;
+            if (skv_cell_cmp(d[mid].key, d[mid].day, e.key, e.day) <= 0)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        memmove(d + lo + 1, d + lo, (j - lo) * sizeof *d);
+        d[lo] = e;
+    }
+}
+
 /*
  * Merges sorted old cells with the deltas into s->mbuf as a record of version `ver`:
  * equal (key, day) cells add up (saturating), cells of a day in [1, prune_before) and
@@ -246,7 +274,7 @@ static size_t skv_merge(skv_store *s, const promo_store_rec *old, uint64_t ver,
     promo_delta stackd[64], *d = stackd;
     if (nd > 64 && !(d = pa_calloc(&s->alloc, nd, sizeof *d))) return 0;
     if (nd) memcpy(d, deltas, nd * sizeof *d);
-    qsort(d, nd, sizeof *d, skv_delta_cmp);
+    skv_sort_deltas(d, nd);
     size_t need = sizeof(skv_rec_hdr) + (old->ncells + nd) * sizeof(promo_cell);
     if (!skv_grow(&s->alloc, &s->mbuf, &s->mcap, need)) {
         if (d != stackd) pa_free(&s->alloc, d);

@@ -130,6 +130,44 @@ BOTH(cells_sorted_summed_versioned) {
     cr_assert_eq(rd(x, "c2").version, 0, "another customer is untouched");
 }
 
+/* The engine hands over a sorted run of history deltas and a few more (visit, limits);
+ * any order must come out sorted and summed, equal cells added in the given order. */
+BOTH(deltas_in_any_order_sorted_stably) {
+    promo_delta d[40];
+    size_t n = 0;
+    for (uint64_t k = 1; k <= 30; k++) /* the run: keys 10..300, day 5 */
+        d[n++] = (promo_delta){k * 10, 5, (int64_t)k};
+    d[29].add = INT64_MAX;               /* (300, 5) */
+    d[n++] = (promo_delta){300, 5, 5};   /* saturates: stays INT64_MAX */
+    d[n++] = (promo_delta){15, 7, 2};    /* a new cell inside the run */
+    d[n++] = (promo_delta){1, 9, 3};     /* before everything */
+    d[n++] = (promo_delta){300, 5, -10}; /* then comes down: INT64_MAX - 10 */
+    d[n++] = (promo_delta){10, 5, 100};  /* adds to the first cell */
+    d[n++] = (promo_delta){15, 6, 4};    /* before (15, 7) */
+    cr_assert_eq(wr(x, "c", 0, d, n), PROMO_OK);
+    promo_store_rec r = rd(x, "c");
+    cr_assert_eq(r.ncells, 33);
+    for (uint32_t i = 1; i < r.ncells; i++)
+        cr_assert(r.cells[i - 1].key < r.cells[i].key ||
+                      (r.cells[i - 1].key == r.cells[i].key && r.cells[i - 1].day < r.cells[i].day),
+                  "cell %u out of order", i);
+    cr_assert(r.cells[0].key == 1 && r.cells[0].day == 9 && r.cells[0].value == 3);
+    cr_assert(r.cells[1].key == 10 && r.cells[1].value == 101);
+    cr_assert(r.cells[2].key == 15 && r.cells[2].day == 6 && r.cells[2].value == 4);
+    cr_assert(r.cells[3].key == 15 && r.cells[3].day == 7 && r.cells[3].value == 2);
+    cr_assert(r.cells[32].key == 300 && r.cells[32].value == INT64_MAX - 10,
+              "equal cells add up in the given order");
+    /* many out of order (reversed): the general sort, the same result */
+    promo_delta e[40];
+    for (size_t i = 0; i < 40; i++)
+        e[i] = (promo_delta){1000 - i, 5, (int64_t)i + 1};
+    cr_assert_eq(wr(x, "c2", 0, e, 40), PROMO_OK);
+    r = rd(x, "c2");
+    cr_assert_eq(r.ncells, 40);
+    for (uint32_t i = 0; i < 40; i++)
+        cr_assert(r.cells[i].key == 961 + i && r.cells[i].value == 40 - (int64_t)i);
+}
+
 BOTH(stale_version_conflicts_and_changes_nothing) {
     promo_delta d[] = {{1, 10, 1}};
     cr_assert_eq(wr(x, "c", 0, d, 1), PROMO_OK);
