@@ -1045,6 +1045,13 @@ static void gen_campaign(gen_world *w, uint64_t seed, uint32_t i) {
         }
     }
 
+    /* A spend limit only from a receipt total on (no draw: the rest of the set is as
+     * without it), so none always applies and shadows a later one (lint W006): a set
+     * compiles with `promo check --werror`. */
+    if (m == GEN_M_SPEND_LIMIT) {
+        gen_clause(o, "when");
+        sb_puts(o, "total >= 500\n");
+    }
     if ((shape & GEN_SF_WHEN) && !staff) {
         strbuf c4 = STRBUF_INIT;
         gen_heavy_when(w, sr, &c4, T, tp);
