@@ -130,6 +130,52 @@ static int vm_cmp(uint8_t cmp, int64_t v, int64_t c) {
     }
 }
 
+/* The lines of an n-line receipt (n <= 64) whose qty (VM_M_QTY) or price compares `cmp`
+ * with c: one word; the comparison chosen once, not per line. */
+static uint64_t vm_mask_cmp(const vm_line *ln, uint32_t n, int qty, uint8_t cmp, int64_t c) {
+    uint64_t t = 0;
+#define VM_MASK_CMP(op)                                                                            \
+    for (uint32_t i = 0; i < n; i++)                                                               \
+        t |= (uint64_t)((qty ? ln[i].qty : ln[i].price)op c) << i;                                 \
+    break;
+    switch (cmp) {
+    case OP_EQ: VM_MASK_CMP(==)
+    case OP_NE: VM_MASK_CMP(!=)
+    case OP_LT: VM_MASK_CMP(<)
+    case OP_LE: VM_MASK_CMP(<=)
+    case OP_GT: VM_MASK_CMP(>)
+    default: VM_MASK_CMP(>=)
+    }
+#undef VM_MASK_CMP
+    return t;
+}
+
+/* vm_pred_mask's program on a receipt of up to 64 lines (the usual one): one word per
+ * stack entry. */
+static uint64_t vm_mask_word(const vm_env *env, const vm_mop *op, uint64_t valid) {
+    uint64_t st[VM_MASK_DEPTH];
+    uint32_t sp = 0, n = env->rx->nlines;
+    const vm_line *ln = env->rx->lines;
+    for (; op->op != VM_M_END; op++) {
+        switch (op->op) {
+        case VM_M_ATOM: st[sp++] = env->atom_lines[op->atom]; break;
+        case VM_M_EXCL: st[sp++] = env->excl_lines[0]; break;
+        case VM_M_QTY:
+        case VM_M_OPRICE: st[sp++] = vm_mask_cmp(ln, n, op->op == VM_M_QTY, op->cmp, op->c); break;
+        case VM_M_NOT: st[sp - 1] = ~st[sp - 1] & valid; break;
+        case VM_M_AND:
+            sp--;
+            st[sp - 1] &= st[sp];
+            break;
+        default: /* VM_M_OR */
+            sp--;
+            st[sp - 1] |= st[sp];
+            break;
+        }
+    }
+    return st[0];
+}
+
 const uint64_t *vm_pred_mask(vm_env *env, uint32_t pred) {
     uint32_t lw = env->atom_lw, n = env->rx->nlines;
     if (!env->cat_idx || !env->mprog_off || env->mprog_off[pred] == UINT32_MAX || !env->memo_idx ||
@@ -137,6 +183,17 @@ const uint64_t *vm_pred_mask(vm_env *env, uint32_t pred) {
         return NULL;
     uint32_t d = env->memo_idx[pred];
     uint64_t *m = env->memo_bits + (size_t)d * 2 * lw;
+    if (lw == 1) { /* the same as below, on single words */
+        uint64_t valid = n % 64 == 0 ? ~0ull : (1ull << (n % 64)) - 1;
+        if (env->memo_stamp[d] == env->memo_epoch && m[0] == valid) {
+            m[1] &= valid;
+            return m + 1;
+        }
+        m[1] = vm_mask_word(env, env->mprog + env->mprog_off[pred], valid);
+        m[0] = valid;
+        env->memo_stamp[d] = env->memo_epoch;
+        return m + 1;
+    }
     uint64_t valid[VM_MASK_WORDS];
     for (uint32_t w = 0; w < lw; w++)
         valid[w] = w + 1 < lw || n % 64 == 0 ? ~0ull : (1ull << (n % 64)) - 1;
@@ -222,6 +279,23 @@ static promo_status vm_aggregate(vm_env *env, uint32_t pred, int kind, int64_t *
     vm_receipt *rx = env->rx;
     int64_t acc = 0;
     const uint64_t *al = vm_pred_lines(env, pred);
+    if (al && kind == VM_AGG_DISTINCT && env->atom_lw == 1) {
+        /* up to 64 lines: a line counts unless an earlier matching line has its SKU (no
+         * set to clear: most matches are a few lines) */
+        const vm_line *ln = rx->lines;
+        for (uint64_t m = al[0]; m; m &= m - 1) {
+            uint32_t i = (uint32_t)__builtin_ctzll(m);
+            uint64_t h = ln[i].sku ? ln[i].sku : 1;
+            int dup = 0;
+            for (uint64_t e = al[0] & ((1ull << i) - 1); e && !dup; e &= e - 1) {
+                const vm_line *l = &ln[__builtin_ctzll(e)];
+                dup = (l->sku ? l->sku : 1) == h;
+            }
+            acc += dup ? 0 : 1000;
+        }
+        *out = acc;
+        return PROMO_OK;
+    }
     if (al) {
         if (kind == VM_AGG_DISTINCT)
             for (uint32_t i = 0; i <= env->seen_mask; i++)
