@@ -361,7 +361,8 @@ static promo_status vm_history(vm_env *env, uint32_t slot, int64_t days, int64_t
     int64_t cur = 0, stored = 0;
     if (slot != UINT32_MAX) {
         const pb_hist *h = &env->b->hist[slot];
-        promo_status st = vm_aggregate(env, h->pred, h->kind ? VM_AGG_COUNT : VM_AGG_SUM, &cur);
+        promo_status st = h->kind ? vm_agg(env, h->pred, VM_AGG_COUNT, &cur)
+                                  : vm_agg(env, h->pred, VM_AGG_SUM, &cur);
         if (st != PROMO_OK) return st;
     }
     if (env->hist) {
