@@ -491,6 +491,15 @@ static void pf_req_setup(pf_build_ctx *c) {
         else
             ix->creq[ci].req1 = PF_REQ_MORE;
     }
+    size_t natoms = 0;
+    for (uint32_t q = 0; q < ix->req_off[nc]; q++)
+        if (ix->reqs[q].off + (size_t)ix->reqs[q].cnt > natoms)
+            natoms = ix->reqs[q].off + (size_t)ix->reqs[q].cnt;
+    if (!(ix->req_bits = pf_alloc(c, natoms, sizeof *ix->req_bits))) return;
+    uint32_t wbits = (ix->ncat + 63) / 64 * 64;
+    for (uint32_t q = 0; q < ix->req_off[nc]; q++)
+        for (uint32_t k = ix->reqs[q].off; k < ix->reqs[q].off + ix->reqs[q].cnt; k++)
+            ix->req_bits[k] = ix->req_atoms[k] + (ix->reqs[q].excl ? wbits : 0);
 }
 
 /* ------------------------------------------------------------------ memo ---- */
@@ -778,6 +787,7 @@ void pf_free(pf_index *ix) {
                     ix->req_off,
                     ix->reqs,
                     ix->req_atoms,
+                    ix->req_bits,
                     ix->memo_idx,
                     ix->accb,
                     ix->group,

@@ -105,6 +105,10 @@ typedef struct pf_index {
     uint32_t *req_off;
     pf_req *reqs;
     uint32_t *req_atoms;
+    /* req_atoms[k] as a bit of the receipt's two atom bitsets side by side (stacking.c
+     * pres: the atoms of any line, then of the non-excluded lines, (ncat + 63) / 64 words
+     * each): one test per atom, whatever its req's excl. */
+    uint32_t *req_bits;
 
     /* History slots: slot h's predicate holds only on a line with one of the atoms
      * hist_atoms[hist_off[h] .. hist_off[h + 1]) (an empty run: nothing is known), so a

@@ -748,14 +748,14 @@ static int stk_req_ok(const stk_scratch *x, const pf_index *ix, uint32_t ci, int
         uint32_t a = r1 >> 1;
         return (int)(x->pres[(r1 & 1) * words + a / 64] >> (a % 64) & 1);
     }
-    for (uint32_t q = ix->req_off[ci]; q < ix->req_off[ci + 1]; q++) {
-        const pf_req *r = &ix->reqs[q];
-        const uint64_t *p = x->pres + (r->excl ? words : 0);
-        const uint32_t *at = ix->req_atoms + r->off;
-        int met = 0;
-        for (uint32_t k = 0; k < r->cnt && !met; k++)
-            met = (int)(p[at[k] / 64] >> (at[k] % 64) & 1);
-        if (!met) return 0;
+    const uint64_t *p = x->pres; /* both bitsets: req_bits says which */
+    for (const pf_req *r = ix->reqs + ix->req_off[ci], *end = ix->reqs + ix->req_off[ci + 1];
+         r < end; r++) {
+        const uint32_t *at = ix->req_bits + r->off, *stop = at + r->cnt;
+        for (;; at++) {
+            if (at == stop) return 0; /* none of its atoms is present */
+            if (p[*at / 64] >> (*at % 64) & 1) break;
+        }
     }
     return 1;
 }
