@@ -23,6 +23,10 @@
 #include "hash.h"
 #include "prefilter.h"
 
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+
 /* The '/'-prefixes of a category with more than 16 components, longest first, in one
  * pass: a streaming hash digested at every '/' (a digest equals the one-shot hash of
  * the bytes so far), so a 500,000-component path costs linear time, not quadratic.
@@ -40,6 +44,34 @@ static uint32_t stk_deep_ancestors(uint64_t *anc, uint32_t a, const char *p, uin
         anc[--k] = h ? h : 1;
     }
     return a + ns;
+}
+
+/* The positions of the first 16 '/' of p[0 .. len) into slash[*ns]; *deep = 1 when
+ * there are more. Category paths are short: 16 bytes at a time, no call per '/'. */
+static inline void stk_slashes(const char *p, uint32_t len, uint32_t *slash, uint32_t *ns,
+                               uint32_t *deep) {
+    uint32_t k = 0;
+#ifdef __SSE2__
+    for (; k + 16 <= len; k += 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(p + k));
+        unsigned m = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8('/')));
+        for (; m; m &= m - 1) {
+            if (*ns == 16) {
+                *deep = 1;
+                return;
+            }
+            slash[(*ns)++] = k + (uint32_t)__builtin_ctz(m);
+        }
+    }
+#endif
+    for (; k < len; k++) {
+        if (p[k] != '/') continue;
+        if (*ns == 16) {
+            *deep = 1;
+            return;
+        }
+        slash[(*ns)++] = k;
+    }
 }
 
 /* Receipt bounds that keep every product of the arithmetic below 2^126: the one set of
@@ -560,15 +592,9 @@ static promo_status stk_prepare(stk_eval *s, const promo_receipt *r) {
         if (l->category.p) {
             /* "dairy/milk" matches "dairy/milk" and "dairy": hash every '/'-prefix,
              * longest first. */
-            const char *p = l->category.p, *q;
+            const char *p = l->category.p;
             uint32_t len = l->category.n, slash[16], ns = 0, deep = 0;
-            for (q = memchr(p, '/', len); q; q = memchr(q + 1, '/', len - (uint32_t)(q + 1 - p))) {
-                if (ns == 16) {
-                    deep = 1;
-                    break;
-                }
-                slash[ns++] = (uint32_t)(q - p);
-            }
+            stk_slashes(p, len, slash, &ns, &deep);
             if (deep)
                 for (uint32_t k = ns = 0; k < len; k++)
                     ns += p[k] == '/';

@@ -461,6 +461,54 @@ Test(stacking, points_entry_cut_to_zero_does_not_block_its_lines) {
     }
 }
 
+/* The '/'s of a category are found 16 bytes at a time: a '/' at any byte around a
+ * 16-byte boundary, and paths of exactly 16 and 17 '/'s (the last short path, the first
+ * deep one), still give every prefix. */
+Test(stacking, category_prefixes_at_every_slash_position) {
+    for (int l = 12; l <= 34; l++) {
+        char cat[200], top[64], two[80];
+        memset(top, 'x', (size_t)l);
+        top[l] = 0;
+        snprintf(two, sizeof two, "%s/b", top);
+        snprintf(cat, sizeof cat, "%s/b/c", top);
+        char src[600];
+        snprintf(
+            src, sizeof src,
+            "campaign one { priority 3\n then discount 1%% on lines where category \"%s\" }\n"
+            "campaign two { priority 2\n then discount 2%% on lines where category \"%s\" }\n"
+            "campaign no { priority 1\n then discount 4%% on lines where category \"%.*s\" }\n",
+            top, two, l - 1, top);
+        eh_receipt rc;
+        eh_receipt_init(&rc, "r", "2026-06-05T10:00");
+        eh_line(&rc, "1", cat, 1000, 10000);
+        const promo_result *res = eval(src, &rc);
+        cr_assert_eq(eh_by(res, 0, "one"), 100, "first '/' at byte %d", l);
+        cr_assert_eq(eh_by(res, 0, "two"), 198, "first '/' at byte %d", l);
+        cr_assert_eq(eh_by(res, 0, "no"), 0, "first '/' at byte %d", l);
+        eh_env_free(&env);
+    }
+    for (int nslash = 15; nslash <= 18; nslash++) {
+        char cat[200] = "a", pre[200] = "a";
+        for (int i = 1; i <= nslash; i++) {
+            snprintf(cat + strlen(cat), sizeof cat - strlen(cat), "/%c", 'a' + i);
+            if (i < nslash) snprintf(pre + strlen(pre), sizeof pre - strlen(pre), "/%c", 'a' + i);
+        }
+        char src[800];
+        snprintf(
+            src, sizeof src,
+            "campaign whole { priority 2\n then discount 1%% on lines where category \"%s\" }\n"
+            "campaign pre { priority 1\n then discount 2%% on lines where category \"%s\" }\n",
+            cat, pre);
+        eh_receipt rc;
+        eh_receipt_init(&rc, "r", "2026-06-05T10:00");
+        eh_line(&rc, "1", cat, 1000, 10000);
+        const promo_result *res = eval(src, &rc);
+        cr_assert_eq(eh_by(res, 0, "whole"), 100, "%d slashes", nslash);
+        cr_assert_eq(eh_by(res, 0, "pre"), 198, "%d slashes", nslash);
+        eh_env_free(&env);
+    }
+}
+
 /* issue 10.5: a category with more than 16 components takes the one-pass path: every
  * '/'-prefix still matches, exactly as for a short path (and 500,000 components are
  * linear work, no longer 15 s of prefix hashing). */
