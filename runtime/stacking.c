@@ -78,8 +78,9 @@ static inline void stk_slashes(const char *p, uint32_t len, uint32_t *slash, uin
  * limits of promo.h, shared with the JSON reader. */
 #define STK_MAX_QTY   PROMO_MAX_QTY
 #define STK_MAX_MONEY PROMO_MAX_MONEY
-#define STK_PCT_MAX   100000  /* 100% in thousandths */
-#define STK_LAST_DAY  2932896 /* 9999-12-31, days since 1970: civil_days(9999, 12, 31) */
+#define STK_PCT_MAX   100000    /* 100% in thousandths */
+#define STK_LAST_DAY  2932896   /* 9999-12-31, days since 1970: civil_days(9999, 12, 31) */
+#define STK_FIRST_DAY (-719162) /* 0001-01-01: civil_days(1, 1, 1) */
 
 typedef struct stk_by {
     uint32_t line, campaign;
@@ -501,7 +502,7 @@ static promo_status stk_prepare(stk_eval *s, const promo_receipt *r) {
     if (r->time < 0 || r->time >= 86400)
         return (promo_status)stk_fail(s, PROMO_EINPUT, "time: out of range", STK_NONE);
     /* Calendar arithmetic is defined for years 1..9999 (and stays far from overflow). */
-    const int32_t dmin = civil_days(1, 1, 1), dmax = civil_days(9999, 12, 31);
+    const int32_t dmin = STK_FIRST_DAY, dmax = STK_LAST_DAY;
     if (r->date < dmin || r->date > dmax)
         return (promo_status)stk_fail(s, PROMO_EINPUT, "time: date out of range", STK_NONE);
     const promo_customer *cu = r->customer;

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "civil.h"
 #include "eval_helpers.h"
 
 static eh_env env;
@@ -458,6 +459,25 @@ Test(stacking, points_entry_cut_to_zero_does_not_block_its_lines) {
         cr_assert_eq(eh_by(res, 1, "b"), 50);
         cr_assert_eq(res->discount, 50);
         eh_env_free(&env);
+    }
+}
+
+/* The calendar's range, 0001-01-01 .. 9999-12-31, for the receipt's date (and a
+ * birthday): the first and last day are valid, the days outside are refused. */
+Test(stacking, receipt_date_range_is_the_calendar) {
+    const char *src = "campaign c { priority 1\n then discount 1% on receipt }\n";
+    cr_assert_eq(eh_env_init(&env, src, 0), 0);
+    int32_t days[4] = {civil_days(1, 1, 1), civil_days(9999, 12, 31), civil_days(1, 1, 1) - 1,
+                       civil_days(9999, 12, 31) + 1};
+    for (int k = 0; k < 4; k++) {
+        eh_receipt rc;
+        eh_receipt_init(&rc, "r", "2026-06-05T10:00");
+        eh_line(&rc, "1", "a", 1000, 10000);
+        rc.r.date = days[k];
+        const promo_result *res = NULL;
+        promo_status st = promo_eval(env.c, &rc.r, &res);
+        cr_assert_eq(st, k < 2 ? PROMO_OK : PROMO_EINPUT, "day %d", days[k]);
+        if (k < 2) cr_assert_eq(res->discount, 100);
     }
 }
 
