@@ -7,8 +7,9 @@
  * Journal entry (key = receipt id), one blob, native byte order:
  *   jr_hdr, customer id (padded to 8), jr_line[nlines], jr_attr[nattr],
  *   jr_limit[nlimit], jr_pts[npts], campaign ids of the points (padded), the result
- *   JSON packed (ops_pack: ~40% of its size, so an entry stays under LMDB's ~2 KB
- *   limit for a value kept in its leaf page instead of an overflow page of its own).
+ *   record packed (result_json.h: written straight from the result, ~40% of the
+ *   text's size, so an entry stays under LMDB's ~2 KB limit for a value kept in its
+ *   leaf page instead of an overflow page of its own).
  * Refund record (key = receipt id, NUL, refund_id; a cancel: receipt id, NUL):
  *   jf_hdr then the record's JSON.
  *
@@ -30,9 +31,10 @@
 #include "store_internal.h"
 #include "store_kv.h"
 #include "rbuf.h"
+#include "result_json.h"
 
 #define JR_MAGIC1       0x314a5250u /* "PRJ1": the result JSON as it is */
-#define JR_MAGIC        0x324a5250u /* "PRJ2": the result JSON packed (ops_pack) */
+#define JR_MAGIC        0x324a5250u /* "PRJ2": the result JSON packed (out_result_packed) */
 #define JF_MAGIC        0x31465250u /* "PRF1" */
 #define OPS_MAX_RETRIES 1000
 
@@ -298,134 +300,11 @@ static size_t ops_pad8(size_t n) {
     return (n + 7) & ~(size_t)7;
 }
 
-/*
- * The stored result JSON, packed: each of the fixed pieces of text below (the keys and
- * punctuation of docs/io.md's record) becomes one byte, its number + 1 (1..28); a
- * byte below 0x20 of the text (promo's JSON has none: it escapes them) is kept behind
- * OPS_ESC. The pieces are grouped by first byte, longest first: the packer takes the
- * first one that matches. Unpacking gives the text back byte for byte.
- */
-#define OPS_ESC 0x1f
-#define OPS_T(s)                                                                                   \
-    { s, sizeof s - 1 }
-static const struct {
-    const char *s;
-    size_t n;
-} ops_tok[] = {OPS_T("{\"campaign\":\""),
-               OPS_T("{\"id\":"),
-               OPS_T(",\"lines\":[{\"n\":"),
-               OPS_T(",\"discount\":"),
-               OPS_T(",\"applied\":[\""),
-               OPS_T(",\"activate\":\""),
-               OPS_T(",\"explain\":["),
-               OPS_T(",\"amount\":"),
-               OPS_T(",\"total\":"),
-               OPS_T(",\"final\":"),
-               OPS_T(",\"by\":{\""),
-               OPS_T(",\"by\":{}"),
-               OPS_T("},{\"campaign\":\""),
-               OPS_T("},{\"n\":"),
-               OPS_T("}]"),
-               OPS_T("\",\"expire\":null}"),
-               OPS_T("\",\"expire\":\""),
-               OPS_T("\",\"points\":"),
-               OPS_T("\",\""),
-               OPS_T("\"]"),
-               OPS_T("\"}"),
-               OPS_T("\":"),
-               OPS_T("],\"spend_limit\":"),
-               OPS_T("],\"messages\":["),
-               OPS_T("],\"coupons\":["),
-               OPS_T("],\"points\":["),
-               OPS_T(".00"),
-               OPS_T("null")};
-#undef OPS_T
-#define OPS_NTOK (sizeof ops_tok / sizeof *ops_tok)
-
-/* The pieces as two masked 8-byte words each (they are at most 16 bytes long), and the
- * pieces of each first byte. */
-typedef struct ops_packer {
-    uint64_t w[OPS_NTOK][2], m[OPS_NTOK][2];
-    unsigned char first[256], count[256];
-} ops_packer;
-
-static uint64_t ops_word(const char *p, size_t n) { /* n <= 8 bytes, little end first */
-    uint64_t w = 0;
-    for (size_t i = n; i-- > 0;)
-        w = w << 8 | (unsigned char)p[i];
-    return w;
-}
-
-static void ops_packer_init(ops_packer *k) {
-    memset(k, 0, sizeof *k);
-    for (unsigned t = OPS_NTOK; t-- > 0;) {
-        size_t n = ops_tok[t].n, n0 = n < 8 ? n : 8, n1 = n - n0;
-        k->w[t][0] = ops_word(ops_tok[t].s, n0);
-        k->m[t][0] = n0 == 8 ? ~0ull : (1ull << (8 * n0)) - 1;
-        k->w[t][1] = ops_word(ops_tok[t].s + n0, n1);
-        k->m[t][1] = n1 == 8 ? ~0ull : (1ull << (8 * n1)) - 1;
-        unsigned char c = (unsigned char)ops_tok[t].s[0];
-        k->first[c] = (unsigned char)t;
-        k->count[c]++;
-    }
-}
-
-static ops_packer ops_pk; /* made once, then only read (any thread) */
-static pthread_once_t ops_pk_once = PTHREAD_ONCE_INIT;
-
-static void ops_pk_init(void) {
-    ops_packer_init(&ops_pk);
-}
-
-/* Appends the packed text of json[0, n) to b. */
-static void ops_pack(rbuf *b, const char *json, size_t n) {
-    pthread_once(&ops_pk_once, ops_pk_init);
-    if (rb_reserve(b, 2 * n)) return; /* an escape doubles a byte, a piece shrinks */
-    char *o = b->data + b->len, *o0 = o;
-    for (size_t i = 0; i < n;) {
-        unsigned char c = (unsigned char)json[i];
-        unsigned t = ops_pk.first[c], e = t + ops_pk.count[c];
-        if (t == e) {
-            if (c < 0x20) *o++ = OPS_ESC;
-            *o++ = (char)c;
-            i++;
-            continue;
-        }
-        if (n - i >= 16) {
-            uint64_t x0, x1;
-            memcpy(&x0, json + i, 8);
-            memcpy(&x1, json + i + 8, 8);
-            for (; t < e; t++)
-                if ((x0 & ops_pk.m[t][0]) == ops_pk.w[t][0] &&
-                    (x1 & ops_pk.m[t][1]) == ops_pk.w[t][1])
-                    break;
-        } else {
-            for (; t < e; t++)
-                if (ops_tok[t].n <= n - i && !memcmp(json + i, ops_tok[t].s, ops_tok[t].n)) break;
-        }
-        if (t < e) {
-            *o++ = (char)(t + 1);
-            i += ops_tok[t].n;
-        } else {
-            *o++ = (char)c;
-            i++;
-        }
-    }
-    b->len += (size_t)(o - o0);
-    b->data[b->len] = 0;
-}
-
-/* Appends the text of packed p[0, n) to b. */
+/* Appends the text of packed p[0, n) (result_json.h's packed form) to b. */
 static void ops_unpack(rbuf *b, const char *p, size_t n) {
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)p[i];
-        if (c >= 1 && c <= OPS_NTOK) {
-            rb_add(b, ops_tok[c - 1].s, ops_tok[c - 1].n);
-        } else {
-            if (c == OPS_ESC && i + 1 < n) c = (unsigned char)p[++i];
-            rb_putc(b, (char)c);
-        }
-    }
+    if (n > (SIZE_MAX - 1) / OUT_PK_MAX || rb_reserve(b, n * OUT_PK_MAX)) return;
+    b->len += out_unpack(p, n, b->data + b->len);
+    b->data[b->len] = 0;
 }
 
 /* The result JSON of an entry, appended to b. */
@@ -521,13 +400,12 @@ static int ops_build_entry(promo_ctx *c, struct ops_scratch *o, const promo_rece
     for (uint32_t p = 0; p < res->npoints; p++)
         strings += bundle_strlen(b, b->campaigns[res->points[p].campaign].id);
     strings = ops_pad8(strings);
-    size_t jl0 = o->rec.len; /* the result JSON is in o->rec, packed at the end */
     uint32_t cust_len = s->has_customer_state ? s->customer.n : 0;
 
     rbuf *j = &o->jr;
     rb_clear(j);
-    jr_hdr h = {JR_MAGIC,     PROMO_RS_CONFIRMED, hash,         r->date, cust_len, n, nattr, nlimit,
-                res->npoints, (uint32_t)strings,  (uint32_t)jl0};
+    jr_hdr h = {JR_MAGIC,     PROMO_RS_CONFIRMED, hash, r->date, cust_len, n, nattr, nlimit,
+                res->npoints, (uint32_t)strings,  0};
     rb_add(j, &h, sizeof h);
     if (cust_len) rb_add(j, s->customer.p, cust_len);
     rb_zero(j, ops_pad8(cust_len) - cust_len);
@@ -570,11 +448,18 @@ static int ops_build_entry(promo_ctx *c, struct ops_scratch *o, const promo_rece
         rb_add(j, bundle_str(b, cp->id), bundle_strlen(b, cp->id));
     }
     rb_zero(j, strings - off);
-    size_t at = j->len;
-    ops_pack(j, o->rec.data, jl0);
-    if (j->oom) return -1;
-    uint32_t packed = (uint32_t)(j->len - at);
-    memcpy(j->data + offsetof(jr_hdr, json_len), &packed, sizeof packed);
+    /* the result, packed (written straight from the result: nothing to scan) */
+    size_t at = j->len, packed;
+    for (;;) {
+        size_t room = j->cap - j->len;
+        if (j->oom) return -1;
+        if ((packed = out_result_packed(res, j->data + at, room)) < room) break;
+        if (rb_reserve(j, packed + 1)) return -1;
+    }
+    j->len += packed;
+    if (packed > UINT32_MAX) return -1;
+    uint32_t jl = (uint32_t)packed;
+    memcpy(j->data + offsetof(jr_hdr, json_len), &jl, sizeof jl);
     return 0;
 }
 
@@ -698,19 +583,24 @@ promo_status ops_prepare(promo_ctx *c, const promo_op *op, promo_op_result *out,
     if (st != PROMO_OK) return st;
     rbuf *b = &o->rec;
     rb_clear(b);
-    for (;;) {
-        size_t need = promo_result_to_json(res, b->data, b->cap);
-        if (need < b->cap) {
-            b->len = need;
-            break;
-        }
-        if (rb_reserve(b, need + 1 - b->len)) return eng_err(c, PROMO_ENOMEM, NULL);
-    }
     out->result = res;
     if (op->op == PROMO_OP_CONFIRM) {
+        /* the record is the journal's packed result unpacked: what a repeat returns */
         if (ops_build_entry(c, o, r, res, hash)) return eng_err(c, PROMO_ENOMEM, NULL);
+        jr_hdr h;
+        memcpy(&h, o->jr.data, sizeof h);
+        ops_unpack(b, o->jr.data + o->jr.len - h.json_len, h.json_len);
         out->state = PROMO_RS_CONFIRMED;
         *pending = 1;
+    } else {
+        for (;;) {
+            size_t need = promo_result_to_json(res, b->data, b->cap);
+            if (need < b->cap) {
+                b->len = need;
+                break;
+            }
+            if (rb_reserve(b, need + 1 - b->len)) return eng_err(c, PROMO_ENOMEM, NULL);
+        }
     }
     ops_decorate(o, b->data, b->len, op->op, echo, 0);
     return ops_out(c, out, o);

@@ -10,6 +10,9 @@
 #include "result_json.h"
 
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "bundle.h"
 #include "civil.h"
@@ -148,14 +151,6 @@ static void out_uint(out_w *w, uint64_t v) {
     out_put(w, tmp + i, sizeof tmp - i);
 }
 
-static void out_date(out_w *w, int32_t days) {
-    char d[11];
-    civil_format(days, d);
-    out_ch(w, '"');
-    out_put(w, d, 10);
-    out_ch(w, '"');
-}
-
 static void out_campaign(out_w *w, const promo_bundle *b, uint32_t i) {
     if (b && i < b->ncampaigns) {
         uint32_t s = b->campaigns[i].id;
@@ -163,13 +158,6 @@ static void out_campaign(out_w *w, const promo_bundle *b, uint32_t i) {
     } else {
         OUT_LIT(w, "\"?\"");
     }
-}
-
-static void out_text(out_w *w, const promo_bundle *b, uint32_t s) {
-    if (b)
-        out_str(w, bundle_str(b, s), bundle_strlen(b, s));
-    else
-        OUT_LIT(w, "\"\"");
 }
 
 static void out_id(out_w *w, promo_str id) {
@@ -196,7 +184,70 @@ static const char *const outcome_text[] = {
 #undef X
 };
 
-size_t promo_result_to_json(const promo_result *res, char *buf, size_t cap) {
+const struct out_piece out_pieces[OUT_PK_COUNT] = {
+#define X(name, text) {text, sizeof text - 1},
+    OUT_PIECES(X)
+#undef X
+};
+
+/* A fixed piece: its text, or its byte in the packed form (pk is a constant of each
+ * copy of out_result). */
+static inline void out_pc(out_w *w, int pk, int piece) {
+    if (pk)
+        out_ch(w, (char)(piece + 1));
+    else
+        out_put(w, out_pieces[piece].s, out_pieces[piece].n);
+}
+
+/* Money; in the packed form a zero fraction is the piece ".00". */
+static inline void out_mny_pk(out_w *w, int pk, int64_t v) {
+    out_mny(w, v);
+    if (pk && w->n <= w->cap && w->p[w->n - 1] == '0' && w->p[w->n - 2] == '0') {
+        w->n -= 3; /* "x.00": the '.' is at n - 3 */
+        out_ch(w, (char)(OUT_PK_CENTS0 + 1));
+    }
+}
+
+/* A campaign id without its quotes. */
+static void out_camp_body(out_w *w, const promo_bundle *b, uint32_t i) {
+    if (b && i < b->ncampaigns) {
+        uint32_t s = b->campaigns[i].id;
+        out_esc(w, bundle_str(b, s), bundle_strlen(b, s));
+    } else {
+        out_ch(w, '?');
+    }
+}
+
+static void out_text_body(out_w *w, const promo_bundle *b, uint32_t s) {
+    if (b) out_esc(w, bundle_str(b, s), bundle_strlen(b, s));
+}
+
+static void out_date_digits(out_w *w, int32_t days) {
+    char d[11];
+    civil_format(days, d);
+    out_put(w, d, 10);
+}
+
+/* A list of bundle texts: ["a","b"] up to (not including) the closing bracket, which
+ * belongs to the piece after it. */
+static void out_texts(out_w *w, int pk, const promo_bundle *b, const promo_text *t, uint32_t n) {
+    for (uint32_t i = 0; i < n; i++) {
+        if (i)
+            out_pc(w, pk, OUT_PK_QCQ);
+        else
+            out_ch(w, '"');
+        out_text_body(w, b, t[i].str);
+    }
+    if (n) out_ch(w, '"');
+}
+
+/*
+ * The result record (docs/io.md), as text (pk 0) or packed (pk 1): one body, so the
+ * unpacked form is the text byte for byte. The record is cut into the fixed pieces of
+ * OUT_PIECES where they occur; the text is the same however it is cut.
+ */
+static inline __attribute__((always_inline)) size_t out_result(const promo_result *res, char *buf,
+                                                               size_t cap, const int pk) {
     if (!res) { /* misuse: nothing to write */
         if (buf && cap) buf[0] = 0;
         return 0;
@@ -204,88 +255,94 @@ size_t promo_result_to_json(const promo_result *res, char *buf, size_t cap) {
     out_w w = {buf, 0, buf ? cap : 0};
     const promo_bundle *b = res->bundle;
 
-    OUT_LIT(&w, "{\"id\":");
-    out_id(&w, res->id);
-    OUT_LIT(&w, ",\"total\":");
-    out_mny(&w, res->total);
-    OUT_LIT(&w, ",\"discount\":");
-    out_mny(&w, res->discount);
-    OUT_LIT(&w, ",\"final\":");
-    out_mny(&w, res->final);
+    out_pc(&w, pk, OUT_PK_ID);
+    if (res->id.p)
+        out_str(&w, res->id.p, res->id.n);
+    else
+        out_pc(&w, pk, OUT_PK_NULL);
+    out_pc(&w, pk, OUT_PK_TOTAL);
+    out_mny_pk(&w, pk, res->total);
+    out_pc(&w, pk, OUT_PK_DISCOUNT);
+    out_mny_pk(&w, pk, res->discount);
+    out_pc(&w, pk, OUT_PK_FINAL);
+    out_mny_pk(&w, pk, res->final);
 
-    OUT_LIT(&w, ",\"lines\":[");
+    if (!res->nlines) OUT_LIT(&w, ",\"lines\":[");
     for (uint32_t i = 0; i < res->nlines; i++) {
         const promo_line_result *l = &res->lines[i];
-        if (i) out_ch(&w, ',');
-        OUT_LIT(&w, "{\"n\":");
+        out_pc(&w, pk, i ? OUT_PK_LINEN : OUT_PK_LINES); /* closes the line before */
         out_uint(&w, i);
-        OUT_LIT(&w, ",\"amount\":");
-        out_mny(&w, l->amount);
-        OUT_LIT(&w, ",\"discount\":");
-        out_mny(&w, l->discount);
-        OUT_LIT(&w, ",\"final\":");
-        out_mny(&w, l->final);
-        OUT_LIT(&w, ",\"by\":{");
-        for (uint32_t k = 0; k < l->by_cnt && l->by_off + k < res->nby; k++) {
+        out_pc(&w, pk, OUT_PK_AMOUNT);
+        out_mny_pk(&w, pk, l->amount);
+        out_pc(&w, pk, OUT_PK_DISCOUNT);
+        out_mny_pk(&w, pk, l->discount);
+        out_pc(&w, pk, OUT_PK_FINAL);
+        out_mny_pk(&w, pk, l->final);
+        uint32_t k = 0;
+        for (; k < l->by_cnt && l->by_off + k < res->nby; k++) {
             const promo_by *by = &res->by[l->by_off + k];
-            if (k) out_ch(&w, ',');
-            out_campaign(&w, b, by->campaign);
-            out_ch(&w, ':');
-            out_mny(&w, by->amount);
+            if (k)
+                OUT_LIT(&w, ",\"");
+            else
+                out_pc(&w, pk, OUT_PK_BY);
+            out_camp_body(&w, b, by->campaign);
+            out_pc(&w, pk, OUT_PK_QC);
+            out_mny_pk(&w, pk, by->amount);
         }
-        OUT_LIT(&w, "}}");
+        if (k)
+            out_ch(&w, '}');
+        else
+            out_pc(&w, pk, OUT_PK_BY0);
+        if (i + 1 == res->nlines) out_ch(&w, '}');
     }
 
-    OUT_LIT(&w, "],\"points\":[");
+    out_pc(&w, pk, OUT_PK_POINTSL);
     for (uint32_t i = 0; i < res->npoints; i++) {
         const promo_points *p = &res->points[i];
         if (i) out_ch(&w, ',');
-        OUT_LIT(&w, "{\"campaign\":");
-        out_campaign(&w, b, p->campaign);
-        OUT_LIT(&w, ",\"points\":");
-        out_mny(&w, p->points);
-        OUT_LIT(&w, ",\"activate\":");
-        out_date(&w, p->activate);
-        OUT_LIT(&w, ",\"expire\":");
-        if (p->expire == INT32_MIN)
-            OUT_LIT(&w, "null");
-        else
-            out_date(&w, p->expire);
-        out_ch(&w, '}');
+        out_pc(&w, pk, OUT_PK_CAMP0);
+        out_camp_body(&w, b, p->campaign);
+        out_pc(&w, pk, OUT_PK_POINTS);
+        out_mny_pk(&w, pk, p->points);
+        out_pc(&w, pk, OUT_PK_ACTIVATE);
+        out_date_digits(&w, p->activate);
+        if (p->expire == INT32_MIN) {
+            out_pc(&w, pk, OUT_PK_EXPNULL);
+        } else {
+            out_pc(&w, pk, OUT_PK_EXPIRE);
+            out_date_digits(&w, p->expire);
+            out_pc(&w, pk, OUT_PK_QBR);
+        }
     }
 
-    OUT_LIT(&w, "],\"coupons\":[");
-    for (uint32_t i = 0; i < res->ncoupons; i++) {
-        if (i) out_ch(&w, ',');
-        out_text(&w, b, res->coupons[i].str);
-    }
-    OUT_LIT(&w, "],\"messages\":[");
-    for (uint32_t i = 0; i < res->nmessages; i++) {
-        if (i) out_ch(&w, ',');
-        out_text(&w, b, res->messages[i].str);
-    }
+    out_pc(&w, pk, OUT_PK_COUPONS);
+    out_texts(&w, pk, b, res->coupons, res->ncoupons);
+    out_pc(&w, pk, OUT_PK_MESSAGES);
+    out_texts(&w, pk, b, res->messages, res->nmessages);
 
-    OUT_LIT(&w, "],\"spend_limit\":");
+    out_pc(&w, pk, OUT_PK_SPEND);
     if (res->has_spend_limit)
-        out_mny(&w, res->spend_limit);
+        out_mny_pk(&w, pk, res->spend_limit);
     else
-        OUT_LIT(&w, "null");
+        out_pc(&w, pk, OUT_PK_NULL);
 
-    OUT_LIT(&w, ",\"applied\":[");
+    if (!res->napplied) OUT_LIT(&w, ",\"applied\":[]");
     for (uint32_t i = 0; i < res->napplied; i++) {
-        if (i) out_ch(&w, ',');
-        out_campaign(&w, b, res->applied[i]);
+        out_pc(&w, pk, i ? OUT_PK_QCQ : OUT_PK_APPLIED);
+        out_camp_body(&w, b, res->applied[i]);
+        if (i + 1 == res->napplied) out_pc(&w, pk, OUT_PK_QB);
     }
-    out_ch(&w, ']');
 
     if (res->explain) {
-        OUT_LIT(&w, ",\"explain\":[");
+        out_pc(&w, pk, OUT_PK_EXPLAIN);
         for (uint32_t i = 0; i < res->nexplain; i++) {
             const promo_explain *e = &res->explain[i];
             if (i) out_ch(&w, ',');
-            OUT_LIT(&w, "{\"campaign\":");
-            out_campaign(&w, b, e->campaign);
-            OUT_LIT(&w, ",\"outcome\":");
+            out_pc(&w, pk, OUT_PK_CAMP0);
+            out_camp_body(&w, b, e->campaign);
+            out_pc(&w, pk, OUT_PK_QCQ);
+            OUT_LIT(&w, "outcome");
+            out_pc(&w, pk, OUT_PK_QC);
             out_cstr(&w, e->outcome < PROMO__OUTCOME_COUNT ? outcome_text[e->outcome] : "?");
             if (e->outcome == PROMO_OUT_NOT_APPLICABLE && e->part) {
                 OUT_LIT(&w, ",\"part\":");
@@ -302,6 +359,66 @@ size_t promo_result_to_json(const promo_result *res, char *buf, size_t cap) {
     }
     out_ch(&w, '}');
     return out_finish(&w);
+}
+
+size_t promo_result_to_json(const promo_result *res, char *buf, size_t cap) {
+    return out_result(res, buf, cap, 0);
+}
+
+size_t out_result_packed(const promo_result *res, char *buf, size_t cap) {
+    return out_result(res, buf, cap, 1);
+}
+
+/* The pieces padded to 16 bytes: one fixed-size copy each. */
+static const char out_piece16[OUT_PK_COUNT][OUT_PK_MAX] = {
+#define X(name, text) text,
+    OUT_PIECES(X)
+#undef X
+};
+
+/* Unpacks one byte below 0x20 at p[*i]; returns the new output position. */
+static inline char *out_unpack_one(const char *p, size_t n, size_t *i, char *o) {
+    unsigned char c = (unsigned char)p[*i];
+    if (c >= 1 && c <= OUT_PK_COUNT) {
+        memcpy(o, out_piece16[c - 1], OUT_PK_MAX);
+        o += out_pieces[c - 1].n;
+    } else {
+        if (c == OUT_PK_ESC && *i + 1 < n) c = (unsigned char)p[++*i];
+        *o++ = (char)c;
+    }
+    ++*i;
+    return o;
+}
+
+size_t out_unpack(const char *p, size_t n, char *out) {
+    char *o = out;
+    size_t i = 0;
+#if defined(__SSE2__)
+    /* 16 bytes at a time: copied as they are, up to the first byte below 0x20 (the
+     * output has room for OUT_PK_MAX bytes per input byte, so a whole block always fits) */
+    const __m128i lim = _mm_set1_epi8(0x1f);
+    while (i + 16 <= n) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(p + i));
+        _mm_storeu_si128((__m128i *)o, v);
+        unsigned m = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_min_epu8(v, lim), v));
+        if (!m) {
+            i += 16;
+            o += 16;
+            continue;
+        }
+        unsigned k = (unsigned)__builtin_ctz(m);
+        i += k;
+        o += k;
+        o = out_unpack_one(p, n, &i, o);
+    }
+#endif
+    while (i < n) {
+        if ((unsigned char)p[i] >= 0x20)
+            *o++ = p[i++];
+        else
+            o = out_unpack_one(p, n, &i, o);
+    }
+    return (size_t)(o - out);
 }
 
 size_t out_error_to_json(promo_str id, uint64_t lineno, const char *msg, char *buf, size_t cap) {

@@ -4,7 +4,9 @@
  * prefilter index: candidate bitsets, line atoms, needed atoms, line memo and mask
  * programs, history slot skips) give byte for byte the results of the plain VM
  * (PROMO_CTX_PLAIN: every clause and every instruction run as written) on receipts of
- * that shape, with state committed as it goes (history, limits, budgets).
+ * that shape, with state committed as it goes (history, limits, budgets); and the
+ * packed form of each result (the journal's stored result, result_json.h), unpacked,
+ * is its text byte for byte, with and without "explain".
  *
  * gen.c is compiled into this test directly (as in test_generator.c).
  */
@@ -13,6 +15,7 @@
 
 #include "../bench/gen.c"
 #include "compile.h"
+#include "result_json.h"
 #include "strbuf.h"
 
 #define SHAPE_CAMPAIGNS 400
@@ -50,6 +53,21 @@ static promo_bundle *shape_bundle(gen_shape shape, uint32_t n, size_t *ndiag) {
     return b;
 }
 
+/* The packed form of r, unpacked, is its text; and it is shorter. */
+static void packed_is_text(const promo_result *r, gen_shape shape, uint32_t i) {
+    static char text[1 << 16], packed[1 << 16], back[OUT_PK_MAX << 16];
+    size_t lt = promo_result_to_json(r, text, sizeof text);
+    size_t lp = out_result_packed(r, packed, sizeof packed);
+    cr_assert(lt < sizeof text && lp < sizeof packed);
+    cr_assert_lt(lp, lt, "%s, receipt %u: packed %zu of %zu bytes", gen_shape_names[shape], i, lp,
+                 lt);
+    size_t lb = out_unpack(packed, lp, back);
+    cr_assert(lb == lt && memcmp(back, text, lt) == 0,
+              "%s, receipt %u: the packed result does not unpack to its text\ntext:     %.*s\n"
+              "unpacked: %.*s",
+              gen_shape_names[shape], i, (int)lt, text, (int)lb, back);
+}
+
 static void check_shape(gen_shape shape) {
     size_t ndiag = 0;
     promo_bundle *b = shape_bundle(shape, SHAPE_CAMPAIGNS, &ndiag);
@@ -58,9 +76,10 @@ static void check_shape(gen_shape shape) {
     promo_engine *e = NULL;
     cr_assert_eq(promo_engine_new(b, NULL, &e), PROMO_OK);
     promo_bundle_release(b);
-    promo_ctx *fast = NULL, *plain = NULL;
+    promo_ctx *fast = NULL, *plain = NULL, *ex = NULL;
     cr_assert_eq(promo_ctx_new(e, 0, &fast), PROMO_OK);
     cr_assert_eq(promo_ctx_new(e, PROMO_CTX_PLAIN, &plain), PROMO_OK);
+    cr_assert_eq(promo_ctx_new(e, PROMO_CTX_EXPLAIN, &ex), PROMO_OK);
     gen_arena *a = gen_arena_new();
     static char ja[1 << 16], jb[1 << 16];
     int64_t discount = 0, points = 0;
@@ -69,7 +88,10 @@ static void check_shape(gen_shape shape) {
         promo_receipt r;
         gen_arena_reset(a);
         gen_receipt_shape(a, 7, i, 0, shape, &r);
-        const promo_result *rf, *rp;
+        const promo_result *rf, *rp, *rx;
+        cr_assert_eq(promo_eval(ex, &r, &rx), PROMO_OK, "%s", promo_ctx_errmsg(ex));
+        cr_assert_not_null(rx->explain);
+        packed_is_text(rx, shape, i);
         cr_assert_eq(promo_eval(plain, &r, &rp), PROMO_OK, "%s", promo_ctx_errmsg(plain));
         size_t lp = promo_result_to_json(rp, jb, sizeof jb);
         cr_assert_eq(promo_eval(fast, &r, &rf), PROMO_OK, "%s", promo_ctx_errmsg(fast));
@@ -78,6 +100,7 @@ static void check_shape(gen_shape shape) {
         cr_assert(lf == lp && memcmp(ja, jb, lf) == 0,
                   "%s, receipt %u: fast paths and plain VM differ\nfast:  %.*s\nplain: %.*s",
                   gen_shape_names[shape], i, (int)lf, ja, (int)lp, jb);
+        packed_is_text(rf, shape, i);
         discount += rf->discount;
         applied += rf->napplied;
         for (uint32_t k = 0; k < rf->npoints; k++)
@@ -92,6 +115,7 @@ static void check_shape(gen_shape shape) {
     gen_arena_free(a);
     promo_ctx_free(fast);
     promo_ctx_free(plain);
+    promo_ctx_free(ex);
     promo_engine_free(e);
 }
 
