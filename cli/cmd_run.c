@@ -119,14 +119,17 @@ static const char run_help[] =
 #define RUN_MAX_LINE     (64u << 20)        /* longer lines are refused */
 #define RUN_MAX_BATCH    65536u
 #define RUN_MAX_THREADS  256
-#define RUN_MAX_CONFLICT 1000       /* re-evaluations of one receipt before giving up */
-#define RUN_CHUNKS       4          /* input chunks: lines in flight point into them */
-#define RUN_RING         4096u      /* lines published and not yet committed, at most */
-#define RUN_LOW          256u       /* the main thread reads on below this many unclaimed lines */
-#define RUN_CTXS         8          /* contexts per thread */
-#define RUN_OUT_MAX      (1u << 20) /* output buffered before a write, at most */
-#define RUN_SPIN         500        /* polls of the event counter before sleeping */
-#define RUN_SYNC_MAX     (8u << 20) /* output held while the syncer is busy, at most */
+#define RUN_MAX_CONFLICT 1000        /* re-evaluations of one receipt before giving up */
+#define RUN_CHUNKS       4           /* input chunks: lines in flight point into them */
+#define RUN_RING         4096u       /* lines published and not yet committed, at most */
+#define RUN_LOW          256u        /* the main thread reads on below this many unclaimed lines */
+#define RUN_CTXS         8           /* contexts per thread */
+#define RUN_OUT_MAX      (1u << 20)  /* output buffered before a write, at most */
+#define RUN_SPIN         500         /* polls of the event counter before sleeping */
+#define RUN_SYNC_MIN     (4u << 20)  /* output gathered before a hand-over, input flowing, */
+#define RUN_SYNC_LINES   8192        /* or as many lines, */
+#define RUN_SYNC_MS      10          /* or its first line waited this long */
+#define RUN_SYNC_MAX     (16u << 20) /* output held while the syncer is busy, at most */
 
 /* 128-bit totals of --summary. */
 __extension__ typedef __int128 run_i128;
@@ -236,6 +239,8 @@ typedef struct run_state {
     /* committer only (clock held): output, totals */
     char *obuf;
     size_t olen, ocap;
+    unsigned olines;        /* lines in obuf */
+    struct timespec ofirst; /* when the first of them was committed */
 
     /* --state: the syncer thread makes the store durable, then writes the output handed
      * over to it (sbuf), while the other threads evaluate and commit on */
@@ -582,21 +587,36 @@ static void run_write_out(run_state *R) {
         if (R->olen) run_sync_store(R);
         run_write_all(R, R->obuf, R->olen);
         R->olen = 0;
+        R->olines = 0;
     }
     run_progress(R, 0);
+}
+
+/* The held output should go to the syncer now (input flowing: see run_hand_over). */
+static int run_sync_due(run_state *R) {
+    if (R->olen >= RUN_SYNC_MIN || R->olines >= RUN_SYNC_LINES) return 1;
+    if (!R->olines) return 0;
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return run_ms(&R->ofirst, &now) >= RUN_SYNC_MS;
 }
 
 /*
  * The group commit of --state (SPEC 7.2: a result line leaves only once its commit is
  * durable). The committer hands the buffered output over to the syncer thread, which
  * syncs the store (every commit made so far, so every line of that output, and maybe
- * a few more) and only then writes it. While the syncer is busy the committer keeps
- * collecting lines, so the next sync covers all of them: the slower the store, the
- * larger its transactions. `wait`: hand over even when the syncer is busy, and return
- * once everything is written (clock held).
+ * a few more) and only then writes it. While input keeps coming, a hand-over waits
+ * until the output held is RUN_SYNC_MIN bytes, RUN_SYNC_LINES lines or RUN_SYNC_MS
+ * old (run_sync_due): a transaction rewrites every B-tree page it touches, and one
+ * per few hundred receipts rewrote the same customers' pages again and again
+ * (docs/performance.md "State of record"). When the input pauses, run_flush_now
+ * hands over at once. While the syncer is busy the committer keeps collecting lines,
+ * so the next sync covers all of them: the slower the store, the larger its
+ * transactions. `wait`: hand over whatever is there even when the syncer is busy, and
+ * return once everything is written (clock held).
  */
 static void run_hand_over(run_state *R, int wait) {
-    if (!wait && (!R->olen || (atomic_load(&R->sbusy) && R->olen < RUN_SYNC_MAX))) return;
+    if (!wait && (atomic_load(&R->sbusy) ? R->olen < RUN_SYNC_MAX : !run_sync_due(R))) return;
     pthread_mutex_lock(&R->smu);
     while (atomic_load(&R->sbusy))
         pthread_cond_wait(&R->scv, &R->smu);
@@ -604,7 +624,7 @@ static void run_hand_over(run_state *R, int wait) {
         char *b = R->sbuf;
         size_t cap = R->scap;
         R->sbuf = R->obuf, R->scap = R->ocap, R->slen = R->olen;
-        R->obuf = b, R->ocap = cap, R->olen = 0;
+        R->obuf = b, R->ocap = cap, R->olen = 0, R->olines = 0;
         atomic_store(&R->sbusy, 1);
         pthread_cond_broadcast(&R->scv);
     }
@@ -645,6 +665,7 @@ static void run_commit_line(run_state *R, run_line *L) {
     memcpy(R->obuf + R->olen, s->out, s->outlen);
     R->obuf[R->olen + s->outlen] = '\n';
     R->olen = need;
+    if (!R->olines++ && R->syncer) clock_gettime(CLOCK_MONOTONIC, &R->ofirst);
     int flush = L->flush;
     atomic_store_explicit(&L->ready, 0, memory_order_relaxed);
     atomic_store_explicit(&s->busy, 0, memory_order_release);
