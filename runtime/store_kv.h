@@ -42,10 +42,22 @@ typedef struct skv_shard {
     uint32_t n, cap; /* cap: 0 or a power of two */
 } skv_shard;
 
+/* Where a map's entries live when they are all dropped at once (the LMDB store's
+ * overlay, emptied at every sync): chunks handed out in turn and kept for the next
+ * round, so after warm-up a put allocates nothing. */
+typedef struct skv_slab {
+    struct skv_chunk {
+        char *p;
+        size_t cap;
+    } * c;
+    size_t n, cur, off; /* chunks; the one in use and its bytes used */
+} skv_slab;
+
 typedef struct skv_map {
     const promo_allocator *a; /* the store's (skv_store.alloc) */
     skv_shard sh[SKV_SHARDS];
-    size_t count; /* entries, all shards (writer only) */
+    size_t count;   /* entries, all shards (writer only) */
+    skv_slab *slab; /* NULL: an entry is allocated (and freed) on its own */
 } skv_map;
 
 /* A read handle: buffers for copies (customer record, journal entry). */
@@ -85,12 +97,18 @@ typedef struct skv_store {
     uint32_t sweep_shard, sweep_slot;
     void *cbuf, *abuf; /* a write's copies: a current value, an aligned record */
     size_t ccap, acap;
+    void *sbuf, *vbuf; /* a write's deltas sorted (and their scratch), budget values */
+    size_t scap, vcap;
 } skv_store;
 
 /* a: NULL or incomplete = libc (copied). */
 void skv_init(skv_store *s, const promo_allocator *a);
 void skv_destroy(skv_store *s);
+/* Empties the map: a slab map keeps its tables and chunks for the next round (writer
+ * lock held), another frees them. */
 void skv_map_clear(skv_map *m);
+/* Frees everything the map holds, its slab's chunks included (not the slab itself). */
+void skv_map_release(skv_map *m);
 
 /* Builds the key of namespace `ns` and `text` into k[SKV_MAX_KEY + 16]; returns its length. */
 size_t skv_key(char ns, const void *text, size_t n, char *k);

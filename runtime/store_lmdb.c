@@ -16,7 +16,9 @@
  * otherwise.
  *
  * Allocation: everything the store allocates itself (the store, the overlay, readers'
- * buffers) goes through promo_store_opts.alloc; LMDB's own allocations (its
+ * buffers) goes through promo_store_opts.alloc; the overlay's entries come from chunks
+ * (store_kv.h skv_slab) kept from one sync to the next, so a write allocates nothing
+ * once the chunks and tables have grown to a sync's worth; LMDB's own allocations (its
  * environment, transactions, cursors, dirty pages) come from libc and cannot be hooked
  * (LMDB has no allocator interface); docs/embedding.md says so.
  *
@@ -44,6 +46,7 @@ typedef struct lm_store {
     MDB_dbi dbi;
     MDB_txn *wtxn;       /* the writer's read transaction (base lookups of skv_write) */
     skv_map sealed;      /* being written by a sync; emptied under kv.wmu */
+    skv_slab slab[2];    /* the entries of the overlay and of the sealed table */
     pthread_mutex_t smu; /* one sync at a time */
     void *bbuf;          /* the writer's copy of a sealed entry */
     size_t bcap;
@@ -238,6 +241,9 @@ static void lm_seal(lm_store *s) {
     }
     s->sealed.count = s->kv.map.count;
     s->kv.map.count = 0;
+    skv_slab *sl = s->sealed.slab; /* the entries go with their table */
+    s->sealed.slab = s->kv.map.slab;
+    s->kv.map.slab = sl;
 }
 
 /* Makes every write done so far durable. A failed sync keeps its entries in the sealed
@@ -283,7 +289,7 @@ static void lm_destroy(void *self) {
     if (!s) return;
     if (s->wtxn) mdb_txn_abort(s->wtxn);
     if (s->env) mdb_env_close(s->env);
-    skv_map_clear(&s->sealed);
+    skv_map_release(&s->sealed);
     for (int i = 0; i < SKV_SHARDS; i++)
         pthread_mutex_destroy(&s->sealed.sh[i].mu);
     pthread_mutex_destroy(&s->smu);
@@ -314,6 +320,8 @@ promo_status promo_store_open(const char *dir, const promo_store_opts *opts, pro
     }
     skv_init(&s->kv, &o.alloc);
     s->sealed.a = &s->kv.alloc;
+    s->kv.map.slab = &s->slab[0]; /* emptied at every sync: no allocation per entry */
+    s->sealed.slab = &s->slab[1];
     for (int i = 0; i < SKV_SHARDS; i++)
         pthread_mutex_init(&s->sealed.sh[i].mu, NULL);
     pthread_mutex_init(&s->smu, NULL);

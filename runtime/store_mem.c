@@ -106,6 +106,35 @@ static int skv_rehash(const promo_allocator *a, skv_shard *sh) {
     return 0;
 }
 
+#define SKV_CHUNK ((size_t)256 << 10)
+
+/* n bytes (8-aligned) of the slab: the chunk in use, else the next one that has room
+ * (those are kept from earlier rounds), else a new one. NULL: no memory. */
+static void *skv_slab_get(const promo_allocator *a, skv_slab *sl, size_t n) {
+    n = (n + 7) & ~(size_t)7;
+    for (; sl->cur < sl->n; sl->cur++, sl->off = 0)
+        if (sl->c[sl->cur].cap - sl->off >= n) {
+            void *p = sl->c[sl->cur].p + sl->off;
+            sl->off += n;
+            return p;
+        }
+    struct skv_chunk *c = pa_realloc(a, sl->c, (sl->n + 1) * sizeof *c);
+    if (!c) return NULL;
+    sl->c = c;
+    size_t cap = n > SKV_CHUNK ? n : SKV_CHUNK;
+    char *p = pa_malloc(a, cap);
+    if (!p) return NULL;
+    sl->c[sl->n++] = (struct skv_chunk){p, cap};
+    sl->cur = sl->n - 1;
+    sl->off = n;
+    return p;
+}
+
+/* A block for an entry of n bytes: from the slab, or allocated on its own. */
+static char *skv_ent_alloc(skv_map *m, size_t n) {
+    return m->slab ? skv_slab_get(m->a, m->slab, n) : pa_malloc(m->a, n);
+}
+
 int skv_map_put(skv_map *m, const void *key, size_t klen, const void *val, size_t vlen) {
     uint64_t h = skv_hash(key, klen);
     skv_shard *sh = skv_shard_of(m, h);
@@ -120,7 +149,7 @@ int skv_map_put(skv_map *m, const void *key, size_t klen, const void *val, size_
         uint32_t mask = sh->cap - 1, i = (uint32_t)(h >> 8) & mask;
         while (sh->tab[i].h)
             i = (i + 1) & mask;
-        char *p = pa_malloc(m->a, klen + (vlen ? vlen : 1));
+        char *p = skv_ent_alloc(m, klen + (vlen ? vlen : 1));
         if (!p) {
             r = -1;
             goto out;
@@ -131,11 +160,13 @@ int skv_map_put(skv_map *m, const void *key, size_t klen, const void *val, size_
         sh->n++;
         m->count++;
     } else if (vlen > e->vcap) {
-        char *p = pa_realloc(m->a, e->key, e->klen + vlen);
+        char *p = m->slab ? skv_slab_get(m->a, m->slab, e->klen + vlen) /* the old one stays */
+                          : pa_realloc(m->a, e->key, e->klen + vlen);
         if (!p) {
             r = -1;
             goto out;
         }
+        if (m->slab) memcpy(p, e->key, e->klen);
         e->key = p;
         e->vcap = (uint32_t)vlen;
     }
@@ -176,18 +207,39 @@ static void skv_del_at(const promo_allocator *a, skv_shard *sh, uint32_t i) {
     sh->n--;
 }
 
-void skv_map_clear(skv_map *m) {
+/* Empties the map; `keep`: a slab map's tables and chunks stay for the next round. */
+static void skv_map_empty(skv_map *m, int keep) {
     for (int s = 0; s < SKV_SHARDS; s++) {
         skv_shard *sh = &m->sh[s];
         pthread_mutex_lock(&sh->mu);
-        for (uint32_t i = 0; i < sh->cap; i++)
-            pa_free(m->a, sh->tab[i].key);
-        pa_free(m->a, sh->tab);
-        sh->tab = NULL;
-        sh->n = sh->cap = 0;
+        if (keep) {
+            if (sh->n) memset(sh->tab, 0, sh->cap * sizeof *sh->tab);
+        } else {
+            if (!m->slab)
+                for (uint32_t i = 0; i < sh->cap; i++)
+                    pa_free(m->a, sh->tab[i].key);
+            pa_free(m->a, sh->tab);
+            sh->tab = NULL;
+            sh->cap = 0;
+        }
+        sh->n = 0;
         pthread_mutex_unlock(&sh->mu);
     }
     m->count = 0;
+    if (m->slab) m->slab->cur = m->slab->off = 0;
+}
+
+void skv_map_clear(skv_map *m) {
+    skv_map_empty(m, m->slab != NULL);
+}
+
+void skv_map_release(skv_map *m) {
+    skv_map_empty(m, 0);
+    if (!m->slab) return;
+    for (size_t i = 0; i < m->slab->n; i++)
+        pa_free(m->a, m->slab->c[i].p);
+    pa_free(m->a, m->slab->c);
+    *m->slab = (skv_slab){NULL, 0, 0, 0};
 }
 
 void skv_init(skv_store *s, const promo_allocator *a) {
@@ -200,7 +252,7 @@ void skv_init(skv_store *s, const promo_allocator *a) {
 }
 
 void skv_destroy(skv_store *s) {
-    skv_map_clear(&s->map);
+    skv_map_release(&s->map);
     for (int i = 0; i < SKV_SHARDS; i++)
         pthread_mutex_destroy(&s->map.sh[i].mu);
     pthread_mutex_destroy(&s->wmu);
@@ -209,6 +261,8 @@ void skv_destroy(skv_store *s) {
     pa_free(&s->alloc, s->dbuf);
     pa_free(&s->alloc, s->cbuf);
     pa_free(&s->alloc, s->abuf);
+    pa_free(&s->alloc, s->sbuf);
+    pa_free(&s->alloc, s->vbuf);
 }
 
 /* ----------------------------------------------------------------- records ---- */
@@ -231,22 +285,55 @@ static int skv_cell_cmp(uint64_t ka, int32_t da, uint64_t kb, int32_t db) {
     return da < db ? -1 : da > db;
 }
 
-static int skv_delta_cmp(const void *a, const void *b) {
-    const promo_delta *x = a, *y = b;
-    return skv_cell_cmp(x->key, x->day, y->key, y->day);
+static inline int skv_delta_lt(const promo_delta *x, const promo_delta *y) {
+    return x->key != y->key ? x->key < y->key : x->day < y->day;
+}
+
+/* The general case of skv_sort_deltas, t[0, n) as scratch: insertion sort of runs of
+ * 16, then merge passes; stable (glibc's qsort, a merge sort too, allocates above 1 KB:
+ * a write must not). */
+static void skv_merge_sort(promo_delta *d, size_t n, promo_delta *t) {
+    for (size_t lo = 0; lo < n; lo += 16) {
+        size_t hi = lo + 16 < n ? lo + 16 : n;
+        for (size_t i = lo + 1; i < hi; i++) {
+            promo_delta x = d[i];
+            size_t j = i;
+            for (; j > lo && skv_delta_lt(&x, &d[j - 1]); j--)
+                d[j] = d[j - 1];
+            d[j] = x;
+        }
+    }
+    promo_delta *a = d, *b = t;
+    for (size_t w = 16; w < n; w *= 2) {
+        for (size_t lo = 0; lo < n; lo += 2 * w) {
+            size_t mid = lo + w < n ? lo + w : n, hi = lo + 2 * w < n ? lo + 2 * w : n;
+            size_t i = lo, j = mid, k = lo;
+            while (i < mid && j < hi)
+                b[k++] = skv_delta_lt(&a[j], &a[i]) ? a[j++] : a[i++];
+            while (i < mid)
+                b[k++] = a[i++];
+            while (j < hi)
+                b[k++] = a[j++];
+        }
+        promo_delta *x = a;
+        a = b;
+        b = x;
+    }
+    if (a != d) memcpy(d, a, n * sizeof *d);
 }
 
 /* Sorts d[0 .. n) by (key, day), stably (equal cells add up in the given order, which
- * matters only when a sum saturates). The engine's deltas are one sorted run (its
- * history deltas: prefilter.h) and a few more (the visit, the limits): the run is found
- * in one pass and the rest inserted by binary search; anything else goes to qsort. */
-static void skv_sort_deltas(promo_delta *d, size_t n) {
+ * matters only when a sum saturates); t[0 .. n) is scratch. The engine's deltas are one
+ * sorted run (its history deltas: prefilter.h) and a few more (the visit, the limits):
+ * the run is found in one pass and the rest inserted by binary search; anything else
+ * goes to skv_merge_sort. */
+static void skv_sort_deltas(promo_delta *d, size_t n, promo_delta *t) {
     size_t run = 1;
     while (run < n && skv_cell_cmp(d[run - 1].key, d[run - 1].day, d[run].key, d[run].day) <= 0)
         run++;
     if (run >= n) return;
     if (n - run > 16) {
-        qsort(d, n, sizeof *d, skv_delta_cmp);
+        skv_merge_sort(d, n, t);
         return;
     }
     for (size_t j = run; j < n; j++) {
@@ -271,15 +358,12 @@ static void skv_sort_deltas(promo_delta *d, size_t n) {
  */
 static size_t skv_merge(skv_store *s, const promo_store_rec *old, uint64_t ver,
                         const promo_delta *deltas, size_t nd, int32_t prune_before) {
-    promo_delta stackd[64], *d = stackd;
-    if (nd > 64 && !(d = pa_calloc(&s->alloc, nd, sizeof *d))) return 0;
-    if (nd) memcpy(d, deltas, nd * sizeof *d);
-    skv_sort_deltas(d, nd);
+    /* the deltas sorted, in the store's scratch (writer lock held): nd, then nd more */
+    promo_delta *d = skv_grow(&s->alloc, &s->sbuf, &s->scap, (2 * nd + 1) * sizeof *d);
     size_t need = sizeof(skv_rec_hdr) + (old->ncells + nd) * sizeof(promo_cell);
-    if (!skv_grow(&s->alloc, &s->mbuf, &s->mcap, need)) {
-        if (d != stackd) pa_free(&s->alloc, d);
-        return 0;
-    }
+    if (!d || !skv_grow(&s->alloc, &s->mbuf, &s->mcap, need)) return 0;
+    if (nd) memcpy(d, deltas, nd * sizeof *d);
+    skv_sort_deltas(d, nd, d + nd);
     promo_cell *out = (promo_cell *)((char *)s->mbuf + sizeof(skv_rec_hdr));
     uint32_t n = 0;
     size_t i = 0, j = 0;
@@ -303,7 +387,6 @@ static size_t skv_merge(skv_store *s, const promo_store_rec *old, uint64_t ver,
         }
         out[n++] = c;
     }
-    if (d != stackd) pa_free(&s->alloc, d);
     skv_rec_hdr h = {ver, n, 0};
     memcpy(s->mbuf, &h, sizeof h);
     return sizeof h + (size_t)n * sizeof(promo_cell);
@@ -587,8 +670,8 @@ promo_status skv_write(skv_store *s, const promo_store_write *w) {
         }
     }
     /* 2. budgets: read every current value first, so a failure changes nothing */
-    int64_t bstack[16], *bv = bstack;
-    if (w->nbudgets > 16 && !(bv = pa_calloc(&s->alloc, w->nbudgets, sizeof *bv))) {
+    int64_t *bv = skv_grow(&s->alloc, &s->vbuf, &s->vcap, (w->nbudgets + 1) * sizeof *bv);
+    if (!bv) {
         st = PROMO_ENOMEM;
         goto out;
     }
@@ -623,7 +706,6 @@ promo_status skv_write(skv_store *s, const promo_store_write *w) {
         kl = skv_key('B', &w->budgets[i].key, 8, k);
         if (skv_map_put(&s->map, k, kl, &bv[i], 8)) st = PROMO_ENOMEM;
     }
-    if (bv != bstack) pa_free(&s->alloc, bv);
     if (st == PROMO_OK && w->jkey.p) {
         kl = skv_key('J', w->jkey.p, w->jkey.n, k);
         if (skv_map_put(&s->map, k, kl, w->jdata, w->jlen)) st = PROMO_ENOMEM;
