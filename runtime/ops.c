@@ -406,34 +406,42 @@ static int ops_build_entry(promo_ctx *c, struct ops_scratch *o, const promo_rece
     rb_clear(j);
     jr_hdr h = {JR_MAGIC,     PROMO_RS_CONFIRMED, hash, r->date, cust_len, n, nattr, nlimit,
                 res->npoints, (uint32_t)strings,  0};
-    rb_add(j, &h, sizeof h);
-    if (cust_len) rb_add(j, s->customer.p, cust_len);
-    rb_zero(j, ops_pad8(cust_len) - cust_len);
+    /* everything before the packed result, written in place (its size is known) */
+    size_t fixed = sizeof h + ops_pad8(cust_len) + (size_t)n * sizeof(jr_line) +
+                   (size_t)nattr * sizeof(jr_attr) + (size_t)nlimit * sizeof(jr_limit) +
+                   (size_t)res->npoints * sizeof(jr_pts) + strings;
+    if (rb_reserve(j, fixed)) return -1;
+    char *wp = j->data, *end = wp + fixed;
+#define OPS_PUT(x) (memcpy(wp, &(x), sizeof(x)), wp += sizeof(x))
+    OPS_PUT(h);
+    if (cust_len) memcpy(wp, s->customer.p, cust_len);
+    memset(wp + cust_len, 0, ops_pad8(cust_len) - cust_len);
+    wp += ops_pad8(cust_len);
     for (uint32_t i = 0; i < n; i++) {
         jr_line l = {r->lines[i].qty, res->lines[i].final, 0, o->w[i]};
-        rb_add(j, &l, sizeof l);
+        OPS_PUT(l);
     }
     uint32_t wrote = 0;
     for (uint32_t d = 0; d < s->nhist_deltas; d++)
         for (uint32_t k = s->hist_off[d]; k < s->hist_off[d + 1]; k++) {
             jr_attr a = {s->deltas[d].key, s->hist_lines[k].value, s->hist_lines[k].line, JA_HIST,
                          0};
-            rb_add(j, &a, sizeof a);
-            wrote++;
+            if (wrote++ == nattr) return -1;
+            OPS_PUT(a);
         }
     for (uint32_t i = 0; i < n; i++)
         for (uint32_t k = 0; k < res->lines[i].by_cnt; k++) {
             const promo_by *by = &res->by[res->lines[i].by_off + k];
             const pb_campaign *cp = &b->campaigns[by->campaign];
             jr_attr a = {cp->id_hash, by->amount, i, JA_DISCOUNT, cp->budget >= 0};
-            rb_add(j, &a, sizeof a);
-            wrote++;
+            if (wrote++ == nattr) return -1;
+            OPS_PUT(a);
         }
     if (wrote != nattr) return -1;
     for (uint32_t d = s->nhist_deltas; d < s->ndeltas; d++)
         if (s->deltas[d].key != STK_VISITS_KEY) {
             jr_limit l = {s->deltas[d].key, s->deltas[d].day, 0};
-            rb_add(j, &l, sizeof l);
+            OPS_PUT(l);
         }
     uint32_t off = 0;
     for (uint32_t p = 0; p < res->npoints; p++) {
@@ -441,13 +449,19 @@ static int ops_build_entry(promo_ctx *c, struct ops_scratch *o, const promo_rece
         jr_pts e = {
             cp->id_hash, res->points[p].points, off, bundle_strlen(b, cp->id), cp->budget >= 0, 0};
         off += e.id_len;
-        rb_add(j, &e, sizeof e);
+        OPS_PUT(e);
     }
+#undef OPS_PUT
     for (uint32_t p = 0; p < res->npoints; p++) {
         const pb_campaign *cp = &b->campaigns[res->points[p].campaign];
-        rb_add(j, bundle_str(b, cp->id), bundle_strlen(b, cp->id));
+        memcpy(wp, bundle_str(b, cp->id), bundle_strlen(b, cp->id));
+        wp += bundle_strlen(b, cp->id);
     }
-    rb_zero(j, strings - off);
+    memset(wp, 0, strings - off);
+    wp += strings - off;
+    if (wp != end) return -1;
+    j->len = fixed;
+    j->data[j->len] = 0;
     /* the result, packed (written straight from the result: nothing to scan) */
     size_t at = j->len, packed;
     for (;;) {
