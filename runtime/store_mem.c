@@ -212,9 +212,10 @@ static void skv_map_empty(skv_map *m, int keep) {
     for (int s = 0; s < SKV_SHARDS; s++) {
         skv_shard *sh = &m->sh[s];
         pthread_mutex_lock(&sh->mu);
-        if (keep) {
-            if (sh->n) memset(sh->tab, 0, sh->cap * sizeof *sh->tab);
-        } else {
+        if (keep && sh->cap && (uint64_t)sh->n * 8 >= sh->cap) {
+            memset(sh->tab, 0, sh->cap * sizeof *sh->tab);
+        } else { /* (a table far larger than this round needed: its memset would cost
+                  * more than growing a new one, e.g. after a bulk load) */
             if (!m->slab)
                 for (uint32_t i = 0; i < sh->cap; i++)
                     pa_free(m->a, sh->tab[i].key);
