@@ -217,28 +217,37 @@ typedef struct ops_hasher {
     unsigned char buf[2048];
 } ops_hasher;
 
-static void ops_h_put(ops_hasher *h, const void *p, size_t n) {
-    if (h->n + n > sizeof h->buf) {
-        if (!h->streaming) XXH3_64bits_reset(&h->st);
-        h->streaming = 1;
-        XXH3_64bits_update(&h->st, h->buf, h->n);
-        h->n = 0;
-        if (n > sizeof h->buf) {
-            XXH3_64bits_update(&h->st, p, n);
-            return;
-        }
+/* The buffer is full: what it holds goes to the streaming state (p[0, n) too when it
+ * is larger than the buffer). */
+static __attribute__((noinline)) void ops_h_spill(ops_hasher *h, const void *p, size_t n) {
+    if (!h->streaming) XXH3_64bits_reset(&h->st);
+    h->streaming = 1;
+    XXH3_64bits_update(&h->st, h->buf, h->n);
+    h->n = 0;
+    if (n > sizeof h->buf) {
+        XXH3_64bits_update(&h->st, p, n);
+        return;
+    }
+    memcpy(h->buf, p, n);
+    h->n = n;
+}
+
+static inline void ops_h_put(ops_hasher *h, const void *p, size_t n) {
+    if (__builtin_expect(h->n + n > sizeof h->buf, 0)) {
+        ops_h_spill(h, p, n);
+        return;
     }
     memcpy(h->buf + h->n, p, n);
     h->n += n;
 }
 
-static void ops_h_str(ops_hasher *h, promo_str s) {
+static inline void ops_h_str(ops_hasher *h, promo_str s) {
     uint32_t n = s.p ? s.n : UINT32_MAX;
     ops_h_put(h, &n, sizeof n);
     if (s.p && s.n) ops_h_put(h, s.p, s.n);
 }
 
-static void ops_h_i64(ops_hasher *h, int64_t v) {
+static inline void ops_h_i64(ops_hasher *h, int64_t v) {
     ops_h_put(h, &v, sizeof v);
 }
 
