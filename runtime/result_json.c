@@ -151,15 +151,6 @@ static void out_uint(out_w *w, uint64_t v) {
     out_put(w, tmp + i, sizeof tmp - i);
 }
 
-static void out_campaign(out_w *w, const promo_bundle *b, uint32_t i) {
-    if (b && i < b->ncampaigns) {
-        uint32_t s = b->campaigns[i].id;
-        out_str(w, bundle_str(b, s), bundle_strlen(b, s));
-    } else {
-        OUT_LIT(w, "\"?\"");
-    }
-}
-
 static void out_id(out_w *w, promo_str id) {
     if (id.p)
         out_str(w, id.p, id.n);
@@ -208,6 +199,12 @@ static inline void out_mny_pk(out_w *w, int pk, int64_t v) {
     }
 }
 
+/* A fixed piece, then money. */
+static inline void out_mny_field(out_w *w, int pk, int piece, int64_t v) {
+    out_pc(w, pk, piece);
+    out_mny_pk(w, pk, v);
+}
+
 /* A campaign id without its quotes. */
 static void out_camp_body(out_w *w, const promo_bundle *b, uint32_t i) {
     if (b && i < b->ncampaigns) {
@@ -216,6 +213,12 @@ static void out_camp_body(out_w *w, const promo_bundle *b, uint32_t i) {
     } else {
         out_ch(w, '?');
     }
+}
+
+static void out_campaign(out_w *w, const promo_bundle *b, uint32_t i) {
+    out_ch(w, '"');
+    out_camp_body(w, b, i);
+    out_ch(w, '"');
 }
 
 static void out_text_body(out_w *w, const promo_bundle *b, uint32_t s) {
@@ -260,24 +263,18 @@ static inline __attribute__((always_inline)) size_t out_result(const promo_resul
         out_str(&w, res->id.p, res->id.n);
     else
         out_pc(&w, pk, OUT_PK_NULL);
-    out_pc(&w, pk, OUT_PK_TOTAL);
-    out_mny_pk(&w, pk, res->total);
-    out_pc(&w, pk, OUT_PK_DISCOUNT);
-    out_mny_pk(&w, pk, res->discount);
-    out_pc(&w, pk, OUT_PK_FINAL);
-    out_mny_pk(&w, pk, res->final);
+    out_mny_field(&w, pk, OUT_PK_TOTAL, res->total);
+    out_mny_field(&w, pk, OUT_PK_DISCOUNT, res->discount);
+    out_mny_field(&w, pk, OUT_PK_FINAL, res->final);
 
     if (!res->nlines) OUT_LIT(&w, ",\"lines\":[");
     for (uint32_t i = 0; i < res->nlines; i++) {
         const promo_line_result *l = &res->lines[i];
         out_pc(&w, pk, i ? OUT_PK_LINEN : OUT_PK_LINES); /* closes the line before */
         out_uint(&w, i);
-        out_pc(&w, pk, OUT_PK_AMOUNT);
-        out_mny_pk(&w, pk, l->amount);
-        out_pc(&w, pk, OUT_PK_DISCOUNT);
-        out_mny_pk(&w, pk, l->discount);
-        out_pc(&w, pk, OUT_PK_FINAL);
-        out_mny_pk(&w, pk, l->final);
+        out_mny_field(&w, pk, OUT_PK_AMOUNT, l->amount);
+        out_mny_field(&w, pk, OUT_PK_DISCOUNT, l->discount);
+        out_mny_field(&w, pk, OUT_PK_FINAL, l->final);
         uint32_t k = 0;
         for (; k < l->by_cnt && l->by_off + k < res->nby; k++) {
             const promo_by *by = &res->by[l->by_off + k];
@@ -286,8 +283,7 @@ static inline __attribute__((always_inline)) size_t out_result(const promo_resul
             else
                 out_pc(&w, pk, OUT_PK_BY);
             out_camp_body(&w, b, by->campaign);
-            out_pc(&w, pk, OUT_PK_QC);
-            out_mny_pk(&w, pk, by->amount);
+            out_mny_field(&w, pk, OUT_PK_QC, by->amount);
         }
         if (k)
             out_ch(&w, '}');
@@ -302,8 +298,7 @@ static inline __attribute__((always_inline)) size_t out_result(const promo_resul
         if (i) out_ch(&w, ',');
         out_pc(&w, pk, OUT_PK_CAMP0);
         out_camp_body(&w, b, p->campaign);
-        out_pc(&w, pk, OUT_PK_POINTS);
-        out_mny_pk(&w, pk, p->points);
+        out_mny_field(&w, pk, OUT_PK_POINTS, p->points);
         out_pc(&w, pk, OUT_PK_ACTIVATE);
         out_date_digits(&w, p->activate);
         if (p->expire == INT32_MIN) {
