@@ -3,17 +3,33 @@
  * results on stdout in input order (what a till gateway or a test driver needs).
  *
  * Each line is routed to its partition (customer id, receipt id when anonymous).
- * `calculate` is a request-reply to the partition's owner. Every other operation is
- * published to the partition's input subject with the message id "(op, refund_id, id)"
- * and this client's inbox as the reply subject, one after the other, each re-published
- * (same message id: the stream drops copies) until the stream has stored it, so the
- * owner sees a customer's operations in input order. The owner answers on the inbox
- * after its commit; an operation without an answer within --timeout-ms is looked up
- * at the owner, which answers from its journal, never applying anything twice.
  * cancel and return are routed like the receipt they reverse: by its customer.id when
  * the line carries it (it must, for a receipt that had a customer), else by the receipt
- * id (docs/deploy.md, "Partitions"). After --retries rounds, the line gets an error record.
+ * id (docs/deploy.md, "Partitions").
+ *
+ * Batching: a partition's operations, in input order, are cut into batches of up to
+ * --batch lines; a batch is one message on the partition's input subject (its lines
+ * joined by newlines), with a message id derived from its operations' dedup keys
+ * "(op, refund_id, id)" (so the same input batches the same way and a re-published
+ * batch is dropped by the stream) and this client's inbox as the reply subject. The
+ * owner runs the batch's lines in order, in one store batch and one changelog append,
+ * and answers once: "<batch id>\n" + one result line per operation.
+ *
+ * Pipelining: one publisher thread per partition publishes its batches in order, each
+ * re-published (same id) until the stream has stored it before the next is sent, so
+ * the owner sees a customer's operations in input order; it keeps at most --window
+ * batches of the partition unanswered. The main thread collects answers. A batch with
+ * no answer within --timeout-ms is looked up at the owner ("?" + its lines), which
+ * answers from its journal, never applying anything twice; after --retries rounds its
+ * lines get error records. A batch the stream already had before this run (a re-sent
+ * batch) is looked up at once and its answers are marked duplicate. `calculate` is a
+ * request-reply sent by the partition's publisher once everything before it in the
+ * partition is answered (it sees the state an in-order run would).
+ *
+ * Every operation is timed from its batch's first publish to its answer (--stats).
  */
+#include <inttypes.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,13 +37,21 @@
 #include <time.h>
 
 #include "cli.h"
+#include "hash.h"
 #include "keys.h"
 #include "lease.h"
 #include "node.h"
+#include "pack.h"
 #include "promo.h"
 #include "result_json.h"
 #include "smap.h"
+#include "strbuf.h"
 #include "xalloc.h"
+
+#define CL_BATCH_BYTES (256 * 1024) /* a batch message stays well under max_payload */
+#define CL_PACK_MIN    512          /* smaller messages go as they are */
+
+typedef struct cl_batch cl_batch;
 
 typedef struct cl_op {
     char *line; /* padded */
@@ -35,20 +59,49 @@ typedef struct cl_op {
     uint32_t part;
     char msgid[600];
     int calc;
-    int first;  /* 1: the first line with this message id */
-    int resent; /* the stream had it before we first sent it: a re-sent operation */
-    int stored; /* the stream acknowledged it */
+    int first; /* 1: the first line with this message id */
     char *result;
+    int64_t t0, t1; /* µs: its batch's first publish, its answer */
+    cl_batch *b;
 } cl_op;
+
+struct cl_batch {
+    uint32_t part;
+    size_t *ops; /* indices into S->ops, input order; one calc op alone when calc */
+    int n, cap;
+    int calc;
+    char msgid[40];
+    int stored;  /* the stream acknowledged it */
+    int resent;  /* the stream had it before our first publish */
+    int done;    /* every op has its result, or was given up */
+    int rounds;  /* look-up rounds so far */
+    int64_t due; /* ms: look it up after this */
+    cl_batch *next_in_part;
+};
+
+typedef struct cl_part {
+    cl_batch *first, *last;
+    int unanswered; /* batches published and not done */
+    pthread_t th;
+    int started;
+} cl_part;
 
 typedef struct cl_state {
     tp *t;
     cl_op *ops;
     size_t n;
+    cl_batch **batches;
+    size_t nb, bcap;
+    cl_part *parts;
     smap first; /* message id -> 1 + index of its first line */
+    smap bymid; /* batch id -> batch */
     void *inbox;
     char inbox_name[128];
     int64_t timeout;
+    int retries, window, batch;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    size_t publishers; /* publisher threads still running */
 } cl_state;
 
 static const char cl_help[] =
@@ -60,9 +113,90 @@ static const char cl_help[] =
     "\n"
     "  --nats URLS        nats://host:port[,nats://...] (required)\n"
     "  --partitions P     the deployment's partition count (default 8)\n"
-    "  --timeout-ms MS    per operation and attempt (default 5000)\n"
-    "  --retries N        re-sends by message id before an error record (default 5)\n"
-    "  --prefix NAME      of streams and subjects (default promo)\n";
+    "  --batch N          operations of one partition per message, at most (default 128)\n"
+    "  --window W         batches of one partition in flight, unanswered (default 4)\n"
+    "  --timeout-ms MS    per batch and attempt (default 5000)\n"
+    "  --retries N        look-up rounds before an error record (default 5)\n"
+    "  --prefix NAME      of streams and subjects (default promo)\n"
+    "  --stats            on stderr: operations, wall time, ops/s, latency p50/p99/max\n"
+    "                     (from its batch's publish to its answer)\n";
+
+static int64_t cl_now_us(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static cl_batch *cl_new_batch(cl_state *S, uint32_t part, int calc) {
+    cl_batch *b = xcalloc(1, sizeof *b);
+    b->part = part;
+    b->calc = calc;
+    if (S->nb == S->bcap) {
+        S->bcap = S->bcap ? S->bcap * 2 : 256;
+        S->batches = xrealloc(S->batches, S->bcap * sizeof *S->batches);
+    }
+    S->batches[S->nb++] = b;
+    cl_part *P = &S->parts[part];
+    if (P->last)
+        P->last->next_in_part = b;
+    else
+        P->first = b;
+    P->last = b;
+    return b;
+}
+
+static void cl_add(cl_batch *b, size_t i) {
+    if (b->n == b->cap) {
+        b->cap = b->cap ? b->cap * 2 : 16;
+        b->ops = xrealloc(b->ops, (size_t)b->cap * sizeof *b->ops);
+    }
+    b->ops[b->n++] = i;
+}
+
+/* The batch id: a hash of its operations' dedup keys (the same input batches the same
+ * way, so a re-sent batch has the same id). */
+static void cl_batch_id(cl_state *S, cl_batch *b) {
+    XXH3_state_t h;
+    XXH3_128bits_reset(&h);
+    for (int k = 0; k < b->n; k++) {
+        const char *m = S->ops[b->ops[k]].msgid;
+        XXH3_128bits_update(&h, m, strlen(m) + 1);
+    }
+    XXH128_hash_t d = XXH3_128bits_digest(&h);
+    snprintf(b->msgid, sizeof b->msgid, "B%016" PRIx64 "%016" PRIx64, (uint64_t)d.high64,
+             (uint64_t)d.low64);
+}
+
+/* Cuts each partition's operations into batches (input order; a calculate is a batch
+ * of its own). */
+static void cl_plan(cl_state *S) {
+    cl_batch **open = xcalloc(S->t->cfg.partitions, sizeof *open);
+    size_t *bytes = xcalloc(S->t->cfg.partitions, sizeof *bytes);
+    for (size_t i = 0; i < S->n; i++) {
+        cl_op *o = &S->ops[i];
+        if (o->calc) {
+            cl_add(o->b = cl_new_batch(S, o->part, 1), i);
+            open[o->part] = NULL;
+            continue;
+        }
+        if (!o->first) continue;
+        cl_batch *b = open[o->part];
+        if (!b || b->n >= S->batch || bytes[o->part] + (size_t)o->len > CL_BATCH_BYTES) {
+            b = open[o->part] = cl_new_batch(S, o->part, 0);
+            bytes[o->part] = 0;
+        }
+        cl_add(b, i);
+        bytes[o->part] += (size_t)o->len + 1;
+        o->b = b;
+    }
+    for (size_t k = 0; k < S->nb; k++) {
+        if (S->batches[k]->calc) continue;
+        cl_batch_id(S, S->batches[k]);
+        smap_put(&S->bymid, S->batches[k]->msgid, S->batches[k]);
+    }
+    free(open);
+    free(bytes);
+}
 
 static int cl_read(FILE *f, cl_state *S) {
     size_t cap = 0;
@@ -82,6 +216,9 @@ static int cl_read(FILE *f, cl_state *S) {
         o->line = xcalloc((size_t)len + PROMO_JSON_PADDING + 1, 1);
         memcpy(o->line, line, (size_t)len);
         o->len = (int)len;
+        /* a raw newline cannot be in a JSON line; one would split the batch message */
+        for (char *c = o->line; (c = memchr(c, '\n', (size_t)(o->line + len - c))); c++)
+            *c = ' ';
         nk_keys k;
         if (nk_read(o->line, (size_t)len, &k) != 0) {
             /* not JSON: routed by its text; the owner answers with an error record */
@@ -102,91 +239,223 @@ static int cl_read(FILE *f, cl_state *S) {
     return ferror(f) ? -1 : 0;
 }
 
-/* Publishes until the stream has stored the operation (its answer may have been lost:
- * the same message id makes a retry harmless), for up to `retries` attempts. The next
- * operation is sent only after this one is stored, so that a customer's operations
- * reach the owner in input order. Sets o->stored and o->resent (the stream had the
- * message id before our first attempt: a re-sent operation). */
-static void cl_publish(cl_state *S, cl_op *o, int retries) {
-    for (int tries = 0; tries <= retries; tries++) {
-        int dup = 0;
-        int rc = S->t->ops->publish(S->t, o->part, o->msgid, S->inbox_name, o->line, o->len, &dup);
-        if (rc == TP_OK) {
-            o->stored = 1;
-            o->resent = dup && tries == 0;
-            return;
+/* Fills the batch's results from "r1\nr2\n..." (an answer or a look-up; an empty line:
+ * not known). dup: mark them duplicate. Returns how many were missing and are now set.
+ * Called with S->mu held. */
+static int cl_fill(cl_state *S, cl_batch *b, const char *data, int dup) {
+    int64_t now = cl_now_us();
+    int set = 0;
+    const char *p = data;
+    for (int k = 0; k < b->n && p; k++) {
+        const char *nl = strchr(p, '\n');
+        size_t len = nl ? (size_t)(nl - p) : strlen(p);
+        cl_op *o = &S->ops[b->ops[k]];
+        if (len && !o->result) {
+            strbuf r = {0};
+            sb_add(&r, p, len);
+            if (dup) {
+                strbuf d = {0};
+                nd_duplicate(&d, sb_cstr(&r));
+                sb_free(&r);
+                r = d;
+            }
+            o->result = xstrdup(sb_cstr(&r));
+            sb_free(&r);
+            o->t1 = now;
+            set++;
         }
-        struct timespec ts = {0, 100 * 1000000L};
-        nanosleep(&ts, NULL);
+        p = nl ? nl + 1 : NULL;
+    }
+    return set;
+}
+
+/* Called with S->mu held. */
+static void cl_finish(cl_state *S, cl_batch *b) {
+    if (b->done) return;
+    b->done = 1;
+    S->parts[b->part].unanswered--;
+    pthread_cond_broadcast(&S->cv);
+}
+
+static int cl_complete(const cl_state *S, const cl_batch *b) {
+    for (int k = 0; k < b->n; k++)
+        if (!S->ops[b->ops[k]].result) return 0;
+    return 1;
+}
+
+static void cl_calculate(cl_state *S, cl_batch *b) {
+    cl_op *o = &S->ops[b->ops[0]];
+    char *rep = NULL;
+    int rlen;
+    int64_t t0 = cl_now_us();
+    int rc = S->t->ops->request(S->t, o->part, o->line, o->len, (int)S->timeout, &rep, &rlen);
+    pthread_mutex_lock(&S->mu);
+    o->t0 = t0;
+    if (rc == TP_OK) {
+        o->result = rep;
+        o->t1 = cl_now_us();
+    }
+    b->done = 1;
+    pthread_mutex_unlock(&S->mu);
+}
+
+/* Publishes a batch until the stream has stored it (its ack may have been lost: the
+ * same id makes a retry harmless), up to S->retries + 1 attempts. */
+static void cl_publish(cl_state *S, cl_batch *b) {
+    strbuf lines = {0}, msg = {0};
+    for (int k = 0; k < b->n; k++) {
+        const cl_op *o = &S->ops[b->ops[k]];
+        if (k) sb_putc(&lines, '\n');
+        sb_add(&lines, o->line, (size_t)o->len);
+    }
+    /* a zstd frame when it is worth it (pack.h): the servers write it three times */
+    if (lines.len < CL_PACK_MIN || pk_pack(&msg, lines.data, lines.len) != 0) {
+        sb_free(&msg);
+        msg = lines;
+        lines = (strbuf){0};
+    }
+    sb_free(&lines);
+    pthread_mutex_lock(&S->mu);
+    int64_t t0 = cl_now_us();
+    for (int k = 0; k < b->n; k++)
+        S->ops[b->ops[k]].t0 = t0;
+    S->parts[b->part].unanswered++;
+    pthread_mutex_unlock(&S->mu);
+    int stored = 0, resent = 0;
+    for (int tries = 0; tries <= S->retries && !stored; tries++) {
+        int dup = 0;
+        int rc = S->t->ops->publish(S->t, b->part, b->msgid, S->inbox_name, msg.data, (int)msg.len,
+                                    &dup);
+        if (rc == TP_OK) {
+            stored = 1;
+            resent = dup && tries == 0;
+        } else {
+            struct timespec ts = {0, 100 * 1000000L};
+            nanosleep(&ts, NULL);
+        }
+    }
+    sb_free(&msg);
+    pthread_mutex_lock(&S->mu);
+    b->stored = stored;
+    b->resent = resent;
+    b->due = resent ? 0 : lease_now_ms() + S->timeout; /* re-sent: look it up at once */
+    if (!stored) cl_finish(S, b); /* never stored: error records, never sent later */
+    pthread_cond_broadcast(&S->cv);
+    pthread_mutex_unlock(&S->mu);
+}
+
+static void *cl_publisher(void *arg) {
+    void **a = arg;
+    cl_state *S = a[0];
+    cl_part *P = a[1];
+    free(arg);
+    for (cl_batch *b = P->first; b; b = b->next_in_part) {
+        pthread_mutex_lock(&S->mu);
+        /* a calculate waits for everything before it; a batch for room in the window */
+        while (b->calc ? P->unanswered > 0 : P->unanswered >= S->window)
+            pthread_cond_wait(&S->cv, &S->mu);
+        pthread_mutex_unlock(&S->mu);
+        if (b->calc)
+            cl_calculate(S, b);
+        else
+            cl_publish(S, b);
+    }
+    pthread_mutex_lock(&S->mu);
+    S->publishers--;
+    pthread_cond_broadcast(&S->cv);
+    pthread_mutex_unlock(&S->mu);
+    return NULL;
+}
+
+/* An answer "<batch id>\n<r1>\n<r2>...". */
+static void cl_answer(cl_state *S, char *data) {
+    char *nl = strchr(data, '\n');
+    if (!nl) return;
+    *nl = 0;
+    pthread_mutex_lock(&S->mu);
+    cl_batch *b = smap_get(&S->bymid, data);
+    if (b && !b->done) {
+        cl_fill(S, b, nl + 1, 0);
+        if (cl_complete(S, b)) cl_finish(S, b);
+    }
+    pthread_mutex_unlock(&S->mu);
+}
+
+/* Asks the owner what it answered to the batch's operations ("?" + its lines; the
+ * answer has a line per operation, empty when its journal does not have it yet).
+ * 0: asked (maybe nothing known yet); -1: no owner answered. */
+static int cl_lookup(cl_state *S, cl_batch *b) {
+    strbuf q = {0};
+    sb_putc(&q, '?');
+    for (int k = 0; k < b->n; k++) {
+        const cl_op *o = &S->ops[b->ops[k]];
+        if (k) sb_putc(&q, '\n');
+        sb_add(&q, o->line, (size_t)o->len);
+    }
+    char *rep = NULL;
+    int rlen;
+    int wait = S->timeout < 1000 ? (int)S->timeout : 1000; /* an owner answers at once */
+    int rc = S->t->ops->request(S->t, b->part, q.data, (int)q.len, wait, &rep, &rlen);
+    sb_free(&q);
+    if (rc != TP_OK) return -1;
+    pthread_mutex_lock(&S->mu);
+    if (!b->done) {
+        cl_fill(S, b, rep, b->resent);
+        if (cl_complete(S, b)) cl_finish(S, b);
+    }
+    pthread_mutex_unlock(&S->mu);
+    free(rep);
+    return 0;
+}
+
+/* Looks up the batches that are due (no answer in time, or re-sent); a batch that used
+ * up its rounds is given up. Skips partitions whose owner did not answer this pass. */
+static void cl_overdue(cl_state *S, unsigned char *down) {
+    int64_t now = lease_now_ms();
+    memset(down, 0, S->t->cfg.partitions);
+    for (size_t k = 0; k < S->nb; k++) {
+        cl_batch *b = S->batches[k];
+        pthread_mutex_lock(&S->mu);
+        int due = !b->calc && b->stored && !b->done && now >= b->due;
+        pthread_mutex_unlock(&S->mu);
+        if (!due || down[b->part]) continue;
+        if (b->rounds >= S->retries) {
+            pthread_mutex_lock(&S->mu);
+            cl_finish(S, b);
+            pthread_mutex_unlock(&S->mu);
+            continue;
+        }
+        b->rounds++;
+        if (cl_lookup(S, b) != 0) down[b->part] = 1;
+        pthread_mutex_lock(&S->mu);
+        b->due = lease_now_ms() + S->timeout;
+        pthread_mutex_unlock(&S->mu);
     }
 }
 
-static void cl_calculate(cl_state *S, cl_op *o) {
-    char *rep = NULL;
-    int rlen;
-    if (S->t->ops->request(S->t, o->part, o->line, o->len, (int)S->timeout, &rep, &rlen) == TP_OK)
-        o->result = rep;
-}
-
-/* Reads answers "<msgid>\n<result>" until every first line has one or `ms` passes. */
-static size_t cl_collect(cl_state *S, size_t missing, int64_t ms) {
-    int64_t end = lease_now_ms() + ms;
-    while (missing) {
-        int64_t left = end - lease_now_ms();
-        if (left <= 0) break;
+/* Collects answers until every publisher is through and every batch is done. */
+static void cl_collect(cl_state *S) {
+    unsigned char *down = xcalloc(S->t->cfg.partitions, 1);
+    int64_t next_check = lease_now_ms() + 50;
+    for (;;) {
+        pthread_mutex_lock(&S->mu);
+        int busy = S->publishers > 0;
+        for (size_t k = 0; k < S->nb && !busy; k++)
+            busy = !S->batches[k]->done;
+        pthread_mutex_unlock(&S->mu);
+        if (!busy) break;
         char *data;
         int len;
-        if (S->t->ops->inbox_next(S->t, S->inbox, &data, &len, (int)left) != TP_OK) continue;
-        char *nl = memchr(data, '\n', (size_t)len);
-        if (nl) {
-            *nl = 0;
-            uintptr_t at = (uintptr_t)smap_get(&S->first, data);
-            cl_op *o = at ? &S->ops[at - 1] : NULL;
-            if (o && !o->result) {
-                o->result = xstrdup(nl + 1);
-                missing--;
-            }
+        if (S->t->ops->inbox_next(S->t, S->inbox, &data, &len, 20) == TP_OK) {
+            cl_answer(S, data);
+            free(data);
         }
-        free(data);
+        if (lease_now_ms() >= next_check) {
+            cl_overdue(S, down);
+            next_check = lease_now_ms() + 50;
+        }
     }
-    return missing;
-}
-
-/* Asks the owner what it answered to the operation (NULL when its journal does not have
- * it yet): "?" + the operation line. */
-static char *cl_lookup_raw(cl_state *S, const cl_op *o, int *gone) {
-    char *q = xmalloc((size_t)o->len + 2);
-    q[0] = '?';
-    memcpy(q + 1, o->line, (size_t)o->len);
-    int n = o->len + 1;
-    char *rep = NULL;
-    int rlen;
-    *gone = 0;
-    int wait = S->timeout < 1000 ? (int)S->timeout : 1000; /* an owner answers at once */
-    int rc = S->t->ops->request(S->t, o->part, q, n, wait, &rep, &rlen);
-    free(q);
-    if (rc != TP_OK) {
-        *gone = 1;
-        return NULL;
-    }
-    if (rlen == 0) {
-        free(rep);
-        return NULL;
-    }
-    return rep;
-}
-
-/* The answer to an operation that got lost, marked duplicate when the operation was a
- * re-sent one. */
-static char *cl_lookup(cl_state *S, const cl_op *o, int *gone) {
-    char *res = cl_lookup_raw(S, o, gone);
-    if (!res || !o->resent) return res;
-    strbuf b = {0};
-    nd_duplicate(&b, res);
-    free(res);
-    char *out = xstrdup(sb_cstr(&b));
-    sb_free(&b);
-    return out;
+    free(down);
 }
 
 static void cl_write(const cl_op *o) {
@@ -204,10 +473,33 @@ static void cl_write(const cl_op *o) {
     fputc('\n', stdout);
 }
 
+static int cl_cmp_i64(const void *a, const void *b) {
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* --stats: one line on stderr. */
+static void cl_stats(const cl_state *S, int64_t wall_us) {
+    int64_t *lat = xmalloc((S->n + 1) * sizeof *lat);
+    size_t k = 0;
+    for (size_t i = 0; i < S->n; i++)
+        if (S->ops[i].result && S->ops[i].t1 >= S->ops[i].t0 && S->ops[i].t0)
+            lat[k++] = S->ops[i].t1 - S->ops[i].t0;
+    qsort(lat, k, sizeof *lat, cl_cmp_i64);
+    double s = (double)wall_us / 1e6;
+#define CL_PCT(q) (k ? (double)lat[(size_t)((double)(k - 1) * (q))] / 1000.0 : 0.0)
+    fprintf(stderr,
+            "client: %zu ops (%zu batches) in %.3f s = %.0f ops/s; latency ms p50 %.1f p99 %.1f "
+            "max %.1f\n",
+            S->n, S->nb, s, s > 0 ? (double)S->n / s : 0.0, CL_PCT(0.5), CL_PCT(0.99), CL_PCT(1.0));
+#undef CL_PCT
+    free(lat);
+}
+
 int cmd_client(int argc, char **argv) {
     nd_opts o = {.partitions = 8, .replicas = 3, .lease_ms = 5000, .timeout_ms = 5000};
     const char *path = NULL;
-    int retries = 5;
+    int retries = 5, batch = 128, window = 4, stats = 0;
     for (int i = 1; i < argc; i++) {
         int c = nd_parse_common(argc, argv, &i, &o);
         if (c < 0) goto usage;
@@ -217,19 +509,26 @@ int cmd_client(int argc, char **argv) {
             return 0;
         } else if (!strcmp(argv[i], "--retries") && i + 1 < argc) {
             retries = atoi(argv[++i]);
+        } else if (!strcmp(argv[i], "--batch") && i + 1 < argc) {
+            batch = atoi(argv[++i]);
+        } else if (!strcmp(argv[i], "--window") && i + 1 < argc) {
+            window = atoi(argv[++i]);
+        } else if (!strcmp(argv[i], "--stats")) {
+            stats = 1;
         } else if ((argv[i][0] == '-' && argv[i][1]) || path) {
             goto usage;
         } else {
             path = argv[i];
         }
     }
-    if (!o.url || retries < 0) goto usage;
+    if (!o.url || retries < 0 || batch < 1 || batch > 4096 || window < 1 || window > 1024)
+        goto usage;
     FILE *f = !path || !strcmp(path, "-") ? stdin : fopen(path, "r");
     if (!f) {
         fprintf(stderr, "promo: cannot open %s\n", path);
         return 2;
     }
-    cl_state S = {.timeout = o.timeout_ms};
+    cl_state S = {.timeout = o.timeout_ms, .retries = retries, .window = window, .batch = batch};
     if (nd_open(&o, &S.t) != TP_OK) {
         if (f != stdin) fclose(f);
         return 2;
@@ -246,32 +545,27 @@ int cmd_client(int argc, char **argv) {
         S.t->ops->close(S.t);
         return 2;
     }
-    /* Publish in input order (per-partition order = per-customer order), answering
-     * calculations on the way. */
-    size_t missing = 0;
-    for (size_t i = 0; i < S.n; i++) {
-        cl_op *op = &S.ops[i];
-        if (op->calc) {
-            cl_calculate(&S, op);
-        } else if (op->first) {
-            cl_publish(&S, op, retries);
-            missing += op->stored; /* never stored: an error record, never sent later */
-        }
+    S.parts = xcalloc(S.t->cfg.partitions, sizeof *S.parts);
+    cl_plan(&S);
+    pthread_mutex_init(&S.mu, NULL);
+    pthread_cond_init(&S.cv, NULL);
+    int64_t t0 = cl_now_us();
+    for (uint32_t p = 0; p < S.t->cfg.partitions; p++) {
+        cl_part *P = &S.parts[p];
+        if (!P->first) continue;
+        void **arg = xmalloc(2 * sizeof *arg);
+        arg[0] = &S;
+        arg[1] = P;
+        pthread_mutex_lock(&S.mu);
+        S.publishers++;
+        pthread_mutex_unlock(&S.mu);
+        pthread_create(&P->th, NULL, cl_publisher, arg);
+        P->started = 1;
     }
-    missing = cl_collect(&S, missing, S.timeout);
-    unsigned char *down = xcalloc(S.t->cfg.partitions, 1);
-    for (int round = 0; round < retries && missing; round++) {
-        memset(down, 0, S.t->cfg.partitions);
-        for (size_t i = 0; i < S.n; i++) {
-            cl_op *op = &S.ops[i];
-            if (!op->first || !op->stored || op->result || down[op->part]) continue;
-            int gone = 0;
-            if ((op->result = cl_lookup(&S, op, &gone))) missing--;
-            down[op->part] |= gone; /* no owner answers: no more look-ups there this round */
-        }
-        missing = cl_collect(&S, missing, S.timeout);
-    }
-    free(down);
+    cl_collect(&S);
+    for (uint32_t p = 0; p < S.t->cfg.partitions; p++)
+        if (S.parts[p].started) pthread_join(S.parts[p].th, NULL);
+    int64_t wall = cl_now_us() - t0;
     /* Later lines with the message id of an earlier one are re-sent operations: the
      * first one's answer, marked duplicate (SPEC 7). */
     for (size_t i = 0; i < S.n; i++) {
@@ -284,6 +578,7 @@ int cmd_client(int argc, char **argv) {
         op->result = xstrdup(sb_cstr(&b));
         sb_free(&b);
     }
+    if (stats) cl_stats(&S, wall);
     size_t failed = 0;
     for (size_t i = 0; i < S.n; i++) {
         failed += !S.ops[i].result;
@@ -292,9 +587,18 @@ int cmd_client(int argc, char **argv) {
         free(S.ops[i].result);
     }
     fflush(stdout);
+    for (size_t k = 0; k < S.nb; k++) {
+        free(S.batches[k]->ops);
+        free(S.batches[k]);
+    }
+    free(S.batches);
+    free(S.parts);
+    pthread_mutex_destroy(&S.mu);
+    pthread_cond_destroy(&S.cv);
     S.t->ops->inbox_close(S.t, S.inbox);
     S.t->ops->close(S.t);
     smap_free(&S.first, NULL);
+    smap_free(&S.bymid, NULL);
     free(S.ops);
     if (failed) fprintf(stderr, "promo: %zu operations without an answer\n", failed);
     return failed ? 1 : 0;

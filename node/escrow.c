@@ -33,6 +33,13 @@ static int esc_put(tp *t, const esc_budget *b, int64_t cap, int64_t granted, uin
     return t->ops->kv_cas(t, TP_KV_BUDGETS, b->key, val, rev, NULL);
 }
 
+/* The smallest slice: a share of the cap (few grants over a budget's life, whatever the
+ * rate), at least ESC_MIN_SLICE. */
+static int64_t esc_floor(const esc_budget *b) {
+    int64_t f = b->cap / ESC_FLOOR_DIV;
+    return f > ESC_MIN_SLICE ? f : ESC_MIN_SLICE;
+}
+
 int esc_open(tp *t, const char *campaign, int64_t cap, esc_budget *b) {
     static const char hex[] = "0123456789abcdef";
     memset(b, 0, sizeof *b);
@@ -50,17 +57,20 @@ int esc_open(tp *t, const char *campaign, int64_t cap, esc_budget *b) {
         }
     }
     b->key[k] = 0;
-    b->slice = ESC_MIN_SLICE;
     b->rate_t0_ms = lease_now_ms();
     int64_t granted;
     uint64_t rev;
     for (int i = 0; i < ESC_RETRIES; i++) {
         int rc = esc_get(t, b, &b->cap, &granted, &rev);
-        if (rc == TP_OK) return TP_OK;
+        if (rc == TP_OK) {
+            b->slice = esc_floor(b);
+            return TP_OK;
+        }
         if (rc != TP_ENOTFOUND) return rc;
         rc = esc_put(t, b, cap, 0, rev);
         if (rc == TP_OK) {
             b->cap = cap;
+            b->slice = esc_floor(b);
             return TP_OK;
         }
         if (rc != TP_ECONFLICT) return rc;
@@ -72,16 +82,35 @@ int esc_open(tp *t, const char *campaign, int64_t cap, esc_budget *b) {
 static void esc_resize(esc_budget *b) {
     int64_t now = lease_now_ms(), dt = now - b->rate_t0_ms;
     if (dt < 250) return;
-    int64_t s = b->rate_spent * ESC_HORIZON_MS / dt;
-    int64_t hi = b->cap / 16 > ESC_MIN_SLICE ? b->cap / 16 : ESC_MIN_SLICE;
-    b->slice = s < ESC_MIN_SLICE ? ESC_MIN_SLICE : s > hi ? hi : s;
+    int64_t s = b->rate_spent * ESC_HORIZON_MS / dt, lo = esc_floor(b);
+    int64_t hi = b->cap / 16 > lo ? b->cap / 16 : lo;
+    b->slice = s < lo ? lo : s > hi ? hi : s;
     b->rate_t0_ms = now;
     b->rate_spent = 0;
 }
 
 /* Adds to b->held: `need` exactly in the tail (or what remains), else at least a slice.
  * once: one attempt only (a refill at low water, which must not hold the caller up). */
+static int esc_grant_loop(tp *t, esc_budget *b, int64_t need, int once);
+
+static int64_t esc_now_us(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 static int esc_grant(tp *t, esc_budget *b, int64_t need, int once) {
+    /* exhausted a moment ago: no round trip per receipt until a return may have freed
+     * some (the record is read again after ESC_EXHAUSTED_MS) */
+    if (b->exhausted_ms && lease_now_ms() - b->exhausted_ms < ESC_EXHAUSTED_MS) return TP_OK;
+    b->exhausted_ms = 0;
+    int64_t t0 = esc_now_us();
+    int rc = esc_grant_loop(t, b, need, once);
+    b->grant_us += (uint64_t)(esc_now_us() - t0);
+    return rc;
+}
+
+static int esc_grant_loop(tp *t, esc_budget *b, int64_t need, int once) {
     esc_resize(b);
     for (int i = 0; i < ESC_RETRIES; i++) {
         int64_t cap, granted;
@@ -90,10 +119,21 @@ static int esc_grant(tp *t, esc_budget *b, int64_t need, int once) {
         if (rc != TP_OK) return rc;
         b->cap = cap;
         int64_t remaining = cap - granted;
-        if (remaining <= 0) return TP_OK; /* exhausted */
-        int tail = remaining < ESC_TAIL_SLICES * b->slice;
-        if (tail && once) return TP_OK; /* no prefetch in the tail */
+        if (remaining <= 0) { /* exhausted */
+            b->exhausted_ms = lease_now_ms();
+            return TP_OK;
+        }
+        /* the tail by the smallest slice (a rate-sized slice would make it up to a
+         * quarter of the cap); outside it no grant takes more than a quarter of what
+         * remains, so the tail is still there for everyone */
+        int tail = remaining < ESC_TAIL_SLICES * esc_floor(b);
+        if (tail && once) { /* no prefetch in the tail */
+            b->tail_ms = lease_now_ms();
+            return TP_OK;
+        }
         int64_t ask = tail || need > b->slice ? need : b->slice;
+        if (!tail && ask > remaining / ESC_TAIL_SLICES) ask = remaining / ESC_TAIL_SLICES;
+        if (!tail && ask < need) ask = need < remaining ? need : remaining;
         if (ask > remaining) ask = remaining; /* partial */
         rc = esc_put(t, b, cap, granted + ask, rev);
         if (rc == TP_OK) {
@@ -112,13 +152,18 @@ int esc_take(tp *t, esc_budget *b, int64_t want, int64_t *got) {
     *got = 0;
     if (want <= 0) return tp_fail(TP_EARG, "esc_take: want must be > 0");
     int rc = TP_OK;
-    if (b->held < want) rc = esc_grant(t, b, want - b->held, 0);
+    if (b->held < want) {
+        uint64_t before = b->grant_us;
+        rc = esc_grant(t, b, want - b->held, 0);
+        b->wait_us += b->grant_us - before;
+    }
     int64_t take = b->held < want ? b->held : want;
     b->held -= take;
     b->spent += take;
     b->rate_spent += take;
     *got = take;
-    if (rc == TP_OK && b->held < b->slice / 4) esc_grant(t, b, b->slice, 1); /* low water */
+    if (rc == TP_OK && !b->async && b->held < b->slice / 4)
+        esc_grant(t, b, b->slice, 1); /* low water */
     return rc;
 }
 
@@ -142,6 +187,7 @@ int esc_give_back(tp *t, esc_budget *b, int64_t amount) {
     if (amount <= 0) return TP_OK;
     int rc = esc_return(t, b, amount);
     if (rc == TP_OK) b->spent -= amount;
+    b->exhausted_ms = 0; /* there is some again */
     return rc;
 }
 
@@ -155,4 +201,31 @@ int esc_release(tp *t, esc_budget *b) {
 int esc_read(tp *t, const esc_budget *b, int64_t *cap, int64_t *granted) {
     uint64_t rev;
     return esc_get(t, b, cap, granted, &rev);
+}
+
+int esc_refill_begin(esc_budget *b, esc_budget *copy) {
+    if (b->held >= b->slice / 2) return 0;
+    int64_t now = lease_now_ms();
+    if (b->exhausted_ms && now - b->exhausted_ms < ESC_EXHAUSTED_MS) return 0;
+    if (b->tail_ms && now - b->tail_ms < ESC_EXHAUSTED_MS) return 0; /* esc_take's */
+    esc_resize(b);
+    *copy = *b;
+    copy->held = copy->grants = copy->conflicts = copy->grant_us = 0;
+    copy->rate_t0_ms = lease_now_ms(); /* esc_grant resizes nothing on the copy */
+    copy->rate_spent = 0;
+    return 1;
+}
+
+int esc_refill_run(tp *t, esc_budget *copy) {
+    return esc_grant(t, copy, copy->slice, 1);
+}
+
+void esc_refill_end(esc_budget *b, const esc_budget *copy) {
+    b->held += copy->held;
+    b->grants += copy->grants;
+    b->conflicts += copy->conflicts;
+    b->grant_us += copy->grant_us;
+    b->cap = copy->cap;
+    if (copy->exhausted_ms) b->exhausted_ms = copy->exhausted_ms;
+    if (copy->tail_ms) b->tail_ms = copy->tail_ms;
 }

@@ -8,7 +8,8 @@
  * whatever the nodes do or however they die.
  *
  * A node spends from a slice it holds (no engine round trip per receipt). Slices are
- * sized by the node's recent spend rate (about ESC_HORIZON_MS of it), refilled when the
+ * sized by the node's recent spend rate (about ESC_HORIZON_MS of it, at least a 64th of
+ * the cap, at most a 16th), refilled when the
  * held balance falls below a quarter of a slice, and capped by a share of what remains.
  * In the tail — when what remains unallocated is under ESC_TAIL_SLICES slices — grants
  * are exact and synchronous: a node asks for exactly the missing amount, and gets all of
@@ -23,20 +24,27 @@
 
 #include "tp.h"
 
-#define ESC_HORIZON_MS  2000 /* a slice lasts about this long at the recent rate */
-#define ESC_TAIL_SLICES 4    /* tail: remaining < this many slices */
-#define ESC_MIN_SLICE   100  /* kopecks */
+#define ESC_HORIZON_MS   2000 /* a slice lasts about this long at the recent rate */
+#define ESC_TAIL_SLICES  4    /* tail: remaining < this many slices */
+#define ESC_MIN_SLICE    100  /* kopecks */
+#define ESC_FLOOR_DIV    64   /* a slice is at least cap / 64 (and at most cap / 16) */
+#define ESC_EXHAUSTED_MS 250  /* an exhausted budget is read again after this */
 
 typedef struct esc_budget {
-    char key[80];       /* "b.<campaign>" */
-    int64_t cap;        /* as stored in the record */
-    int64_t held;       /* granted to us, not yet spent */
-    int64_t spent;      /* spent through us since esc_open (minus give-backs) */
-    int64_t slice;      /* current slice size */
-    int64_t rate_t0_ms; /* start of the rate window */
-    int64_t rate_spent; /* spent in the window */
-    uint64_t grants;    /* compare-and-sets won (for the bench and tests) */
-    uint64_t conflicts; /* compare-and-sets lost */
+    char key[80];         /* "b.<campaign>" */
+    int64_t cap;          /* as stored in the record */
+    int64_t held;         /* granted to us, not yet spent */
+    int64_t spent;        /* spent through us since esc_open (minus give-backs) */
+    int64_t slice;        /* current slice size */
+    int64_t rate_t0_ms;   /* start of the rate window */
+    int64_t rate_spent;   /* spent in the window */
+    uint64_t grants;      /* compare-and-sets won (for the bench and tests) */
+    uint64_t conflicts;   /* compare-and-sets lost */
+    uint64_t grant_us;    /* time spent granting (engine round trips) */
+    uint64_t wait_us;     /* of which esc_take waited (the spending path) */
+    int64_t exhausted_ms; /* when the record was last seen exhausted (0: not) */
+    int64_t tail_ms;      /* when a refill last found the record in the tail */
+    int async;            /* 1: refilled by esc_refill_* (no low-water grant in esc_take) */
 } esc_budget;
 
 /* Opens the campaign's budget, creating the record with `cap` when absent (an existing
@@ -49,6 +57,14 @@ int esc_take(tp *t, esc_budget *b, int64_t want, int64_t *got);
 int esc_give_back(tp *t, esc_budget *b, int64_t amount);
 /* Gives back what we hold (a node stopping or handing its partitions over). */
 int esc_release(tp *t, esc_budget *b);
+/* Refill at low water off the spending path (a node's refill thread): under the
+ * caller's lock, esc_refill_begin says whether a slice is due (held under half a slice,
+ * not in the tail as last seen) and copies what the grant needs; esc_refill_run grants
+ * into the copy with no lock held (one attempt; nothing in the tail: there grants are
+ * exact, by esc_take); under the lock again, esc_refill_end adds the copy's grant. */
+int esc_refill_begin(esc_budget *b, esc_budget *copy);
+int esc_refill_run(tp *t, esc_budget *copy);
+void esc_refill_end(esc_budget *b, const esc_budget *copy);
 /* Reads the shared record. */
 int esc_read(tp *t, const esc_budget *b, int64_t *cap, int64_t *granted);
 

@@ -36,6 +36,7 @@
 #include "keys.h"
 #include "lease.h"
 #include "node.h"
+#include "pack.h"
 #include "promo.h"
 #include "result_json.h"
 #include "ops.h"
@@ -47,6 +48,12 @@
 
 #define ND_IDLE_REOPEN_MS 2000
 #define ND_MAX_NODES      8 /* node ids 0..7: membership reads every id each round */
+/* A changelog record is appended after the message that takes the write set past
+ * either bound: records stay well under the engine's max payload (1 MB by default;
+ * scripts/cluster.sh sets 8 MB) and far below the store's self-sync. */
+#define ND_FLUSH_BYTES  (512 * 1024)
+#define ND_FLUSH_WRITES 20000
+#define ND_UNPACK_MAX   (64u << 20) /* largest unpacked message or record */
 
 typedef struct nd_node nd_node;
 
@@ -66,6 +73,8 @@ typedef struct nd_part {
     int64_t input_ms; /* when input last came (or the subscription was opened) */
     char *buf;        /* padded copy of an input line */
     size_t bufcap;
+    uint64_t nops_pending; /* operations run since the last changelog append */
+    strbuf unpacked;       /* an input message or changelog record unpacked (pack.h) */
     pthread_t th;
 } nd_part;
 
@@ -82,6 +91,9 @@ struct nd_node {
     _Atomic uint32_t live; /* bit i: node i heartbeats */
     atomic_int owned;
     nd_part *parts;
+    ps_pool pool; /* campaign budgets: the node's escrow slices */
+    /* for the exit line (-v) and the bench: operations answered, changelog appends */
+    _Atomic uint64_t nops, nappends, nbytes;
 };
 
 static volatile sig_atomic_t nd_stop;
@@ -204,15 +216,25 @@ static void nd_run(nd_part *P, const char *data, int len, int calc_only, strbuf 
 static int nd_replay(void *arg, uint64_t seq, const char *data, int len) {
     nd_part *P = arg;
     (void)seq;
-    if (len < 2 || data[0] != 'W') return TP_OK; /* fence */
+    if (len < 2 || (data[0] != 'W' && data[0] != 'Z')) return TP_OK; /* fence */
     /* "W <seq>\n": the header ends at its newline (binary data follows: scanf's "\n"
      * would also eat the data's leading bytes that look like white space) */
     const char *nl = memchr(data, '\n', (size_t)(len < 32 ? len : 32));
     if (!nl) return TP_OK;
     uint64_t in_seq = strtoull(data + 2, NULL, 10);
     int hdr = (int)(nl + 1 - data);
+    const char *ws = data + hdr;
+    size_t wlen = (size_t)(len - hdr);
+    if (data[0] == 'Z') { /* the write set as a zstd frame */
+        P->unpacked.len = 0;
+        if (pk_unpack(&P->unpacked, ws, wlen, ND_UNPACK_MAX) != 1)
+            return tp_fail(TP_EIO, "partition %u: changelog record %" PRIu64 " is corrupt", P->p,
+                           seq);
+        ws = P->unpacked.data;
+        wlen = P->unpacked.len;
+    }
     size_t applied = 0;
-    if (ps_apply(&P->st, data + hdr, (size_t)(len - hdr), &applied) != 0)
+    if (ps_apply(&P->st, ws, wlen, &applied) != 0)
         return tp_fail(TP_EIO, "partition %u: changelog record %" PRIu64 " does not apply (%s)",
                        P->p, seq, P->st.err);
     P->in_seq = in_seq;
@@ -228,7 +250,7 @@ static void nd_drop(nd_part *P, int release) {
     if (P->in) N->t->ops->in_close(N->t, P->in);
     P->srv = P->in = NULL;
     P->in_seq = 0;
-    ps_budgets_close(&P->st); /* the slices held go back to the escrow */
+    ps_budgets_close(&P->st); /* the node keeps its slices for its other partitions */
     promo_ctx_free(P->ctx);
     promo_engine_free(P->eng);
     P->ctx = NULL;
@@ -276,7 +298,7 @@ static int nd_take(nd_part *P) {
     promo_engine_opts eo;
     promo_engine_opts_init(&eo);
     eo.store = P->st.wrap;
-    if (ps_budgets_open(&P->st, N->t, N->bundle) != 0 ||
+    if (ps_budgets_open(&P->st, &N->pool) != 0 ||
         promo_engine_new(N->bundle, &eo, &P->eng) != PROMO_OK ||
         promo_ctx_new(P->eng, 0, &P->ctx) != PROMO_OK) {
         nd_log(N, "partition %u: engine or budgets: %s", P->p, tp_errmsg());
@@ -373,58 +395,113 @@ static void nd_lookup(nd_part *P, const char *data, int len, strbuf *out) {
     rb_free(&desc);
 }
 
-/* Requests: a line to calculate, or "?" + an operation line to look up (a client that
- * lost the answer to its own operation). */
+/* Requests: a line to calculate, or "?" + operation lines (joined by newlines) to look
+ * up (a client that lost the answer to its own operations): one line each, empty when
+ * not processed yet. */
 static void nd_serve(nd_part *P) {
     nd_node *N = P->N;
     tp_req rq;
     strbuf out = {0};
     while (N->t->ops->serve_next(N->t, P->srv, &rq, 0) == TP_OK) {
         out.len = 0;
-        if (rq.len > 0 && rq.data[0] == '?')
-            nd_lookup(P, rq.data + 1, rq.len - 1, &out);
-        else
+        if (rq.len > 0 && rq.data[0] == '?') {
+            const char *p = rq.data + 1, *end = rq.data + rq.len;
+            for (int k = 0;; k++) {
+                const char *nl = memchr(p, '\n', (size_t)(end - p));
+                const char *e = nl ? nl : end;
+                if (k) sb_putc(&out, '\n');
+                nd_lookup(P, p, (int)(e - p), &out);
+                if (!nl) break;
+                p = nl + 1;
+            }
+        } else {
             nd_run(P, rq.data, rq.len, 1, &out);
+        }
         N->t->ops->respond(N->t, &rq, out.data ? out.data : "", (int)out.len);
         N->t->ops->request_done(N->t, &rq);
     }
     sb_free(&out);
 }
 
-/* A batch: every operation run on the engine (its writes go to the store's overlay and
- * to the write set), the write set appended to the changelog (fenced), the store
- * committed, then the answers sent. Re-sent operations are answered from the journal
- * (SPEC 7) and write nothing. */
-static void nd_batch(nd_part *P, tp_msg *m, int n) {
+/* Appends the store batch's write set to the changelog (fenced; the record names the
+ * last input sequence it covers), commits the store, then answers. TP_OK, or the
+ * append's error (nothing answered: the partition must be dropped). */
+static int nd_flush(nd_part *P, tp_msg *m, strbuf *reply, int n) {
     nd_node *N = P->N;
-    strbuf rec = {0};
-    strbuf *reply = xcalloc((size_t)n, sizeof *reply); /* "<msgid>\n<result>" */
-    ps_budgets_refresh(&P->st);
-    for (int i = 0; i < n; i++) {
-        sb_printf(&reply[i], "%s\n", m[i].msgid);
-        nd_run(P, m[i].data, m[i].len, 0, &reply[i]);
-    }
     int rc = TP_OK;
     if (P->st.nwrites) {
-        sb_printf(&rec, "W %" PRIu64 "\n", m[n - 1].seq);
-        sb_add(&rec, P->st.wset.data, P->st.wset.len);
+        strbuf rec = {0};
+        sb_printf(&rec, "Z %" PRIu64 "\n", m[n - 1].seq);
+        if (pk_pack(&rec, P->st.wset.data, P->st.wset.len) != 0) {
+            rec.len = 0; /* as it is */
+            sb_printf(&rec, "W %" PRIu64 "\n", m[n - 1].seq);
+            sb_add(&rec, P->st.wset.data, P->st.wset.len);
+        }
         rc = lease_append(N->t, &P->l, rec.data, (int)rec.len);
         if (rc == TP_OK && ps_commit(&P->st, P->l.tail, m[n - 1].seq) != 0)
             rc = tp_fail(TP_EIO, "partition %u: local store commit failed", P->p);
+        if (rc == TP_OK) {
+            N->nappends++;
+            N->nbytes += rec.len;
+        }
+        sb_free(&rec);
     }
     ps_budgets_settle(&P->st, rc == TP_OK);
-    if (rc == TP_OK) P->in_seq = m[n - 1].seq;
+    if (rc != TP_OK) return rc;
+    P->in_seq = m[n - 1].seq;
+    N->nops += P->nops_pending;
+    P->nops_pending = 0;
+    for (int i = 0; i < n; i++)
+        if (m[i].reply[0]) N->t->ops->send(N->t, m[i].reply, reply[i].data, (int)reply[i].len);
+    return TP_OK;
+}
+
+/* A batch of input messages, each one operation line or a client's batch of lines
+ * (joined by newlines). Every operation runs on the engine (its writes go to the
+ * store's overlay and to the write set); after whole messages, when the write set is
+ * large, and at the end, the write set is appended to the changelog (fenced), the store
+ * committed, and each message answered once: "<message id>\n" + a result line per
+ * operation. Re-sent operations are answered from the journal (SPEC 7) and write
+ * nothing. */
+static void nd_batch(nd_part *P, tp_msg *m, int n) {
+    nd_node *N = P->N;
+    strbuf *reply = xcalloc((size_t)n, sizeof *reply);
+    ps_budgets_refresh(&P->st);
+    int from = 0, rc = TP_OK;
+    for (int i = 0; i < n && rc == TP_OK; i++) {
+        sb_printf(&reply[i], "%s\n", m[i].msgid);
+        const char *p = m[i].data, *end = m[i].data + m[i].len;
+        P->unpacked.len = 0;
+        int pk = pk_unpack(&P->unpacked, p, (size_t)m[i].len, ND_UNPACK_MAX);
+        if (pk > 0) {
+            p = P->unpacked.data;
+            end = p + P->unpacked.len;
+        } else if (pk < 0) {
+            end = p; /* answered with an error record */
+        }
+        for (int k = 0; p < end || (k == 0 && p == end); k++) {
+            const char *nl = memchr(p, '\n', (size_t)(end - p));
+            const char *e = nl ? nl : end;
+            if (k) sb_putc(&reply[i], '\n');
+            nd_run(P, p, (int)(e - p), 0, &reply[i]);
+            P->nops_pending++;
+            p = e + 1;
+            if (!nl) break;
+        }
+        if (i + 1 == n || P->st.wset.len >= ND_FLUSH_BYTES || P->st.nwrites >= ND_FLUSH_WRITES) {
+            rc = nd_flush(P, m + from, reply + from, i + 1 - from);
+            from = i + 1;
+        }
+    }
     for (int i = 0; i < n; i++) {
-        if (rc == TP_OK && m[i].reply[0])
-            N->t->ops->send(N->t, m[i].reply, reply[i].data, (int)reply[i].len);
         N->t->ops->msg_free(N->t, &m[i]);
         sb_free(&reply[i]);
     }
     free(reply);
-    sb_free(&rec);
     if (rc != TP_OK) {
         /* Fenced (a newer owner) or unknown outcome: the overlay goes with the store;
          * the changelog and the input stream are the truth. */
+        P->nops_pending = 0;
         nd_log(N, "partition %u: append failed (%s): dropping it", P->p, tp_errmsg());
         nd_drop(P, rc != TP_EFENCED);
     }
@@ -598,6 +675,20 @@ int cmd_node(int argc, char **argv) {
         promo_bundle_release(N.bundle);
         return 2;
     }
+    int pool_rc = -1;
+    for (int tries = 0; tries < 10 && pool_rc != 0 && !nd_stop; tries++) {
+        if (tries) { /* a budget stream being created, a leader being elected */
+            ps_pool_close(&N.pool);
+            nd_sleep_ms(500);
+        }
+        pool_rc = ps_pool_open(&N.pool, N.t, N.bundle);
+    }
+    if (pool_rc != 0) {
+        fprintf(stderr, "promo: budgets: %s\n", tp_errmsg());
+        N.t->ops->close(N.t);
+        promo_bundle_release(N.bundle);
+        return 2;
+    }
     struct sigaction sa = {.sa_handler = nd_on_signal};
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
@@ -614,8 +705,24 @@ int cmd_node(int argc, char **argv) {
     for (uint32_t p = 0; p < N.P; p++)
         pthread_join(N.parts[p].th, NULL);
     pthread_join(members, NULL);
-    for (uint32_t p = 0; p < N.P; p++)
+    uint64_t grants = 0, conflicts = 0, grant_us = 0, wait_us = 0;
+    for (uint32_t i = 0; i < N.pool.nb; i++) {
+        grants += N.pool.b[i].esc.grants;
+        conflicts += N.pool.b[i].esc.conflicts;
+        grant_us += N.pool.b[i].esc.grant_us;
+        wait_us += N.pool.b[i].esc.wait_us;
+    }
+    nd_log(&N,
+           "stopped: %" PRIu64 " operations, %" PRIu64 " changelog appends (%" PRIu64
+           " bytes); escrow %" PRIu64 " grants, %" PRIu64
+           " conflicts, %.1f ms granting, %.1f ms of it waited for",
+           (uint64_t)N.nops, (uint64_t)N.nappends, (uint64_t)N.nbytes, grants, conflicts,
+           (double)grant_us / 1000.0, (double)wait_us / 1000.0);
+    ps_pool_close(&N.pool); /* the slices held go back to the escrow */
+    for (uint32_t p = 0; p < N.P; p++) {
         free(N.parts[p].buf);
+        sb_free(&N.parts[p].unpacked);
+    }
     free(N.parts);
     N.t->ops->close(N.t);
     promo_bundle_release(N.bundle);

@@ -11,6 +11,7 @@
 
 #include "bundle.h"
 #include "engine_int.h"
+#include "lease.h"
 #include "pstore.h"
 
 /* Serialized write: header, then customer, deltas, budgets, jkey, jdata, jkey2, jdata2. */
@@ -40,16 +41,32 @@ static promo_status ps_journal(void *self, void **reader, promo_str key, const v
 }
 
 static ps_budget *ps_find(ps_store *s, uint64_t key) {
-    for (uint32_t i = 0; i < s->nb; i++)
-        if (s->b[i].key == key) return &s->b[i];
+    if (!s->pool) return NULL;
+    for (uint32_t i = 0; i < s->pool->nb; i++)
+        if (s->pool->b[i].key == key) return &s->pool->b[i];
     return NULL;
+}
+
+static int64_t ps_held(ps_budget *b) {
+    pthread_mutex_lock(&b->mu);
+    int64_t h = b->esc.held;
+    pthread_mutex_unlock(&b->mu);
+    return h;
+}
+
+/* Puts `amount` taken back into the node's slice. */
+static void ps_put_back(ps_budget *b, int64_t amount) {
+    pthread_mutex_lock(&b->mu);
+    b->esc.held += amount;
+    b->esc.spent -= amount;
+    pthread_mutex_unlock(&b->mu);
 }
 
 /* The spend the engine should see: cap − (held + unallocated). */
 static int ps_view(ps_store *s, ps_budget *b, int64_t *spent) {
     int64_t cap, granted;
-    if (esc_read(s->t, &b->esc, &cap, &granted) != TP_OK) return -1;
-    int64_t free_ = cap - granted + b->esc.held;
+    if (esc_read(s->pool->t, &b->esc, &cap, &granted) != TP_OK) return -1;
+    int64_t free_ = cap - granted + ps_held(b);
     *spent = b->cap - (free_ < 0 ? 0 : free_ > b->cap ? b->cap : free_);
     return 0;
 }
@@ -75,27 +92,27 @@ static int ps_take(ps_store *s, const promo_store_write *w) {
         ps_budget *b = ps_find(s, w->budgets[i].key);
         int64_t add = w->budgets[i].add, got = 0;
         if (!b || add <= 0) continue;
-        if (esc_take(s->t, &b->esc, add, &got) != TP_OK)
+        pthread_mutex_lock(&b->mu);
+        if (esc_take(s->pool->t, &b->esc, add, &got) != TP_OK)
             rc = -1;
         else if (got < add)
             rc = 1;
         if (rc) {
             b->esc.held += got; /* put back this delta's partial take */
             b->esc.spent -= got;
-            break;
         }
+        pthread_mutex_unlock(&b->mu);
+        if (rc) break;
     }
     if (!rc) return 0;
     for (size_t j = 0; j < i; j++) { /* and the earlier deltas' whole takes */
         ps_budget *b = ps_find(s, w->budgets[j].key);
-        if (!b || w->budgets[j].add <= 0) continue;
-        b->esc.held += w->budgets[j].add;
-        b->esc.spent -= w->budgets[j].add;
+        if (b && w->budgets[j].add > 0) ps_put_back(b, w->budgets[j].add);
     }
     /* the engine now sees what is really held: it evaluates again against that */
     for (size_t j = 0; j < w->nbudgets; j++) {
         ps_budget *b = ps_find(s, w->budgets[j].key);
-        if (b) ps_set_view(s, b, b->cap - b->esc.held);
+        if (b) ps_set_view(s, b, b->cap - ps_held(b));
     }
     return rc;
 }
@@ -103,9 +120,7 @@ static int ps_take(ps_store *s, const promo_store_write *w) {
 static void ps_untake(ps_store *s, const promo_store_write *w) {
     for (size_t j = 0; j < w->nbudgets; j++) {
         ps_budget *b = ps_find(s, w->budgets[j].key);
-        if (!b || w->budgets[j].add <= 0) continue;
-        b->esc.held += w->budgets[j].add;
-        b->esc.spent -= w->budgets[j].add;
+        if (b && w->budgets[j].add > 0) ps_put_back(b, w->budgets[j].add);
     }
 }
 
@@ -136,18 +151,18 @@ static void ps_record(strbuf *b, const promo_store_write *w) {
 
 static promo_status ps_write(void *self, const promo_store_write *w) {
     ps_store *s = ps_of(self);
-    int short_ = s->nb ? ps_take(s, w) : 0;
+    int short_ = s->pool ? ps_take(s, w) : 0;
     if (short_) return short_ > 0 ? PROMO_ECONFLICT : PROMO_ESTATE;
     promo_status st = s->lm.ops->write(s->lm.self, w);
     if (st != PROMO_OK) {
-        if (s->nb) ps_untake(s, w);
+        if (s->pool) ps_untake(s, w);
         return st;
     }
     ps_record(&s->wset, w);
     s->nwrites++;
     for (size_t j = 0; j < w->nbudgets; j++) {
         ps_budget *b = ps_find(s, w->budgets[j].key);
-        if (b && w->budgets[j].add < 0) b->back -= w->budgets[j].add;
+        if (b && w->budgets[j].add < 0) s->back[b - s->pool->b] -= w->budgets[j].add;
     }
     return PROMO_OK;
 }
@@ -311,49 +326,106 @@ int ps_apply(ps_store *s, const char *data, size_t len, size_t *applied) {
 
 /* ---- budgets through the escrow ------------------------------------------------------ */
 
-int ps_budgets_open(ps_store *s, tp *t, const promo_bundle *bundle) {
-    s->t = t;
-    s->nb = 0;
+/* The refill thread: every budget under half a slice gets a slice (not in the tail),
+ * granted with no lock held. */
+static void *ps_refill_main(void *arg) {
+    ps_pool *pool = arg;
+    while (!pool->stop) {
+        for (uint32_t i = 0; i < pool->nb && !pool->stop; i++) {
+            ps_budget *b = &pool->b[i];
+            esc_budget copy;
+            pthread_mutex_lock(&b->mu);
+            int due = esc_refill_begin(&b->esc, &copy);
+            pthread_mutex_unlock(&b->mu);
+            if (!due) continue;
+            esc_refill_run(pool->t, &copy);
+            pthread_mutex_lock(&b->mu);
+            esc_refill_end(&b->esc, &copy);
+            pthread_mutex_unlock(&b->mu);
+        }
+        struct timespec ts = {0, 10 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    return NULL;
+}
+
+int ps_pool_open(ps_pool *pool, tp *t, const promo_bundle *bundle) {
+    memset(pool, 0, sizeof *pool);
+    pool->t = t;
     for (uint32_t i = 0; i < bundle->ncampaigns; i++) {
         if (bundle->campaigns[i].budget < 0) continue;
-        s->b = realloc(s->b, (s->nb + 1) * sizeof *s->b);
-        if (!s->b) return -1;
-        ps_budget *b = &s->b[s->nb];
+        pool->b = realloc(pool->b, (pool->nb + 1) * sizeof *pool->b);
+        if (!pool->b) return -1;
+        ps_budget *b = &pool->b[pool->nb];
         memset(b, 0, sizeof *b);
         b->key = bundle->campaigns[i].id_hash;
         b->cap = bundle->campaigns[i].budget;
         if (esc_open(t, promo_bundle_campaign_id(bundle, i), b->cap, &b->esc) != TP_OK) return -1;
         b->cap = b->esc.cap; /* an existing record keeps its cap */
-        s->nb++;
+        b->esc.async = 1;
+        pthread_mutex_init(&b->mu, NULL);
+        pool->nb++;
     }
+    pool->stop = 0;
+    if (pool->nb && pthread_create(&pool->refill, NULL, ps_refill_main, pool) == 0)
+        pool->running = 1;
     return 0;
 }
 
+void ps_pool_close(ps_pool *pool) {
+    if (pool->running) {
+        pool->stop = 1;
+        pthread_join(pool->refill, NULL);
+        pool->running = 0;
+    }
+    for (uint32_t i = 0; i < pool->nb; i++) {
+        esc_release(pool->t, &pool->b[i].esc);
+        pthread_mutex_destroy(&pool->b[i].mu);
+    }
+    free(pool->b);
+    pool->b = NULL;
+    pool->nb = 0;
+}
+
+int ps_budgets_open(ps_store *s, ps_pool *pool) {
+    s->pool = pool;
+    s->back = calloc(pool->nb + 1, sizeof *s->back);
+    return s->back ? 0 : -1;
+}
+
 void ps_budgets_refresh(ps_store *s) {
-    for (uint32_t i = 0; i < s->nb; i++) {
-        ps_budget *b = &s->b[i];
+    for (uint32_t i = 0; s->pool && i < s->pool->nb; i++) {
+        ps_budget *b = &s->pool->b[i];
         stk_budget *c = s->eng ? eng_budget_find(s->eng, b->key) : NULL;
-        int64_t slice = b->esc.slice > ESC_MIN_SLICE ? b->esc.slice : ESC_MIN_SLICE, v;
+        int64_t floor_ = b->cap / ESC_FLOOR_DIV, v;
         /* only in the tail: elsewhere the view is ample, and a stale one is caught by
          * the take at write */
-        if (c && b->cap - atomic_load(&c->spent) < ESC_TAIL_SLICES * slice &&
-            ps_view(s, b, &v) == 0)
+        if (!c || b->cap - atomic_load(&c->spent) >= ESC_TAIL_SLICES * floor_) continue;
+        pthread_mutex_lock(&b->mu);
+        int64_t held = b->esc.held, ex = b->esc.exhausted_ms;
+        pthread_mutex_unlock(&b->mu);
+        if (ex && lease_now_ms() - ex < ESC_EXHAUSTED_MS) /* seen exhausted just now */
+            atomic_store(&c->spent, b->cap - held);
+        else if (ps_view(s, b, &v) == 0)
             atomic_store(&c->spent, v);
     }
 }
 
 void ps_budgets_settle(ps_store *s, int ok) {
-    for (uint32_t i = 0; i < s->nb; i++) {
-        if (ok && s->b[i].back > 0) esc_give_back(s->t, &s->b[i].esc, s->b[i].back);
-        s->b[i].back = 0;
+    for (uint32_t i = 0; s->pool && i < s->pool->nb; i++) {
+        ps_budget *b = &s->pool->b[i];
+        if (ok && s->back[i] > 0) {
+            pthread_mutex_lock(&b->mu);
+            esc_give_back(s->pool->t, &b->esc, s->back[i]);
+            pthread_mutex_unlock(&b->mu);
+        }
+        s->back[i] = 0;
     }
 }
 
 void ps_budgets_close(ps_store *s) {
-    for (uint32_t i = 0; i < s->nb; i++)
-        esc_release(s->t, &s->b[i].esc);
-    free(s->b);
-    s->b = NULL;
-    s->nb = 0;
+    free(s->back);
+    s->back = NULL;
+    s->pool = NULL;
     s->eng = NULL;
 }

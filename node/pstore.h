@@ -20,19 +20,33 @@
 #ifndef PROMO_NODE_PSTORE_H
 #define PROMO_NODE_PSTORE_H
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include "escrow.h"
 #include "promo.h"
 #include "strbuf.h"
 
-/* A campaign budget shared by every partition through the escrow (escrow.h). */
+/* A campaign budget shared by every partition through the escrow (escrow.h): one slice
+ * per node, which all of the node's partitions spend from (fewer holders: fewer grants
+ * and fewer compare-and-set conflicts on the bucket). */
 typedef struct ps_budget {
     uint64_t key; /* hash of the campaign id (the store's budget key) */
     int64_t cap;
-    esc_budget esc; /* this partition's slice */
-    int64_t back;   /* given back by this batch's cancels / returns, sent after commit */
+    esc_budget esc;     /* the node's slice */
+    pthread_mutex_t mu; /* guards esc (held while granting) */
 } ps_budget;
+
+/* The node's budgets (ps_pool_open), shared by its partitions' stores. */
+typedef struct ps_pool {
+    tp *t;
+    ps_budget *b;
+    uint32_t nb;
+    pthread_t refill; /* tops slices up at low water, off the spending path */
+    int running;
+    atomic_int stop;
+} ps_pool;
 
 typedef struct ps_store {
     promo_store lm;   /* the LMDB store */
@@ -43,10 +57,10 @@ typedef struct ps_store {
     uint64_t log_seq; /* changelog sequence the durable store reflects (marker) */
     uint64_t in_seq;  /* last input sequence applied (marker) */
     char err[160];    /* why ps_apply failed */
-    tp *t;            /* escrow: NULL until ps_budgets_open */
+    ps_pool *pool;    /* escrow: NULL until ps_budgets_open */
     promo_engine *eng;
-    ps_budget *b;
-    uint32_t nb;
+    int64_t *back; /* per budget: given back by this batch's cancels / returns, sent
+                      after the changelog append */
 } ps_store;
 
 /* Opens (creating) the store of partition `part` under `root`, reads its marker. */
@@ -73,13 +87,19 @@ int ps_apply(ps_store *s, const char *data, size_t len, size_t *applied);
  * after the batch is in the changelog (ps_budgets_settle). Σ granted ≤ cap always.
  */
 /* Opens the escrow record of every budgeted campaign of `bundle` (creating it with the
- * bundle's cap). Before the engine is created on the store. */
-int ps_budgets_open(ps_store *s, tp *t, const promo_bundle *bundle);
+ * bundle's cap) and starts the refill thread: once per node. 0, or -1 (the message in
+ * tp_errmsg()). */
+int ps_pool_open(ps_pool *pool, tp *t, const promo_bundle *bundle);
+/* Stops the refill thread, gives the slices held back (the node stops). */
+void ps_pool_close(ps_pool *pool);
+/* Attaches the partition's store to the node's budgets. Before the engine is created on
+ * the store. */
+int ps_budgets_open(ps_store *s, ps_pool *pool);
 /* Before a batch: refreshes the engine's view of budgets that look nearly spent. */
 void ps_budgets_refresh(ps_store *s);
 /* After a batch: ok 1, give back what its cancels / returns freed; 0, forget it. */
 void ps_budgets_settle(ps_store *s, int ok);
-/* Gives the slices held back (the partition is dropped). */
+/* Detaches the store (the partition is dropped; the node keeps its slices). */
 void ps_budgets_close(ps_store *s);
 
 #endif

@@ -5,7 +5,7 @@ set -euo pipefail
 
 PKGS=(build-essential cmake pkg-config re2c bison
       libxxhash-dev libjemalloc-dev libcriterion-dev libbenchmark-dev libsimdjson-dev
-      nats-server libnats-dev curl
+      nats-server libnats-dev libzstd-dev curl
       clang libclang-rt-14-dev jq python3 liblmdb-dev ninja-build)
 
 missing=()
