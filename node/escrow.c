@@ -156,6 +156,7 @@ int esc_take(tp *t, esc_budget *b, int64_t want, int64_t *got) {
         uint64_t before = b->grant_us;
         rc = esc_grant(t, b, want - b->held, 0);
         b->wait_us += b->grant_us - before;
+        b->waits++;
     }
     int64_t take = b->held < want ? b->held : want;
     b->held -= take;

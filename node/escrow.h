@@ -27,7 +27,7 @@
 #define ESC_HORIZON_MS   2000 /* a slice lasts about this long at the recent rate */
 #define ESC_TAIL_SLICES  4    /* tail: remaining < this many slices */
 #define ESC_MIN_SLICE    100  /* kopecks */
-#define ESC_FLOOR_DIV    64   /* a slice is at least cap / 64 (and at most cap / 16) */
+#define ESC_FLOOR_DIV    256  /* a slice is at least cap / 256 (and at most cap / 16) */
 #define ESC_EXHAUSTED_MS 250  /* an exhausted budget is read again after this */
 
 typedef struct esc_budget {
@@ -42,6 +42,7 @@ typedef struct esc_budget {
     uint64_t conflicts;   /* compare-and-sets lost */
     uint64_t grant_us;    /* time spent granting (engine round trips) */
     uint64_t wait_us;     /* of which esc_take waited (the spending path) */
+    uint64_t waits;       /* grants esc_take waited for */
     int64_t exhausted_ms; /* when the record was last seen exhausted (0: not) */
     int64_t tail_ms;      /* when a refill last found the record in the tail */
     int async;            /* 1: refilled by esc_refill_* (no low-water grant in esc_take) */

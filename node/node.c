@@ -94,6 +94,7 @@ struct nd_node {
     ps_pool pool; /* campaign budgets: the node's escrow slices */
     /* for the exit line (-v) and the bench: operations answered, changelog appends */
     _Atomic uint64_t nops, nappends, nbytes;
+    _Atomic uint64_t run_us, append_us, commit_us; /* summed over the partitions' threads */
 };
 
 static volatile sig_atomic_t nd_stop;
@@ -101,6 +102,12 @@ static volatile sig_atomic_t nd_stop;
 static void nd_on_signal(int sig) {
     (void)sig;
     nd_stop = 1;
+}
+
+static int64_t nd_now_us(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
 static void nd_sleep_ms(int64_t ms) {
@@ -437,9 +444,13 @@ static int nd_flush(nd_part *P, tp_msg *m, strbuf *reply, int n) {
             sb_printf(&rec, "W %" PRIu64 "\n", m[n - 1].seq);
             sb_add(&rec, P->st.wset.data, P->st.wset.len);
         }
+        int64_t t0 = nd_now_us();
         rc = lease_append(N->t, &P->l, rec.data, (int)rec.len);
+        int64_t t1 = nd_now_us();
         if (rc == TP_OK && ps_commit(&P->st, P->l.tail, m[n - 1].seq) != 0)
             rc = tp_fail(TP_EIO, "partition %u: local store commit failed", P->p);
+        N->append_us += (uint64_t)(t1 - t0);
+        N->commit_us += (uint64_t)(nd_now_us() - t1);
         if (rc == TP_OK) {
             N->nappends++;
             N->nbytes += rec.len;
@@ -466,6 +477,7 @@ static int nd_flush(nd_part *P, tp_msg *m, strbuf *reply, int n) {
 static void nd_batch(nd_part *P, tp_msg *m, int n) {
     nd_node *N = P->N;
     strbuf *reply = xcalloc((size_t)n, sizeof *reply);
+    int64_t t0 = nd_now_us();
     ps_budgets_refresh(&P->st);
     int from = 0, rc = TP_OK;
     for (int i = 0; i < n && rc == TP_OK; i++) {
@@ -489,7 +501,9 @@ static void nd_batch(nd_part *P, tp_msg *m, int n) {
             if (!nl) break;
         }
         if (i + 1 == n || P->st.wset.len >= ND_FLUSH_BYTES || P->st.nwrites >= ND_FLUSH_WRITES) {
+            N->run_us += (uint64_t)(nd_now_us() - t0);
             rc = nd_flush(P, m + from, reply + from, i + 1 - from);
+            t0 = nd_now_us();
             from = i + 1;
         }
     }
@@ -705,19 +719,22 @@ int cmd_node(int argc, char **argv) {
     for (uint32_t p = 0; p < N.P; p++)
         pthread_join(N.parts[p].th, NULL);
     pthread_join(members, NULL);
-    uint64_t grants = 0, conflicts = 0, grant_us = 0, wait_us = 0;
+    uint64_t grants = 0, conflicts = 0, grant_us = 0, wait_us = 0, waits = 0;
     for (uint32_t i = 0; i < N.pool.nb; i++) {
         grants += N.pool.b[i].esc.grants;
         conflicts += N.pool.b[i].esc.conflicts;
         grant_us += N.pool.b[i].esc.grant_us;
         wait_us += N.pool.b[i].esc.wait_us;
+        waits += N.pool.b[i].esc.waits;
     }
     nd_log(&N,
            "stopped: %" PRIu64 " operations, %" PRIu64 " changelog appends (%" PRIu64
            " bytes); escrow %" PRIu64 " grants, %" PRIu64
-           " conflicts, %.1f ms granting, %.1f ms of it waited for",
+           " conflicts, %.1f ms granting, %.1f ms of it waited for (%" PRIu64 " grants)",
            (uint64_t)N.nops, (uint64_t)N.nappends, (uint64_t)N.nbytes, grants, conflicts,
-           (double)grant_us / 1000.0, (double)wait_us / 1000.0);
+           (double)grant_us / 1000.0, (double)wait_us / 1000.0, waits);
+    nd_log(&N, "thread time: %.1f ms running operations, %.1f ms appending, %.1f ms committing",
+           (double)N.run_us / 1000.0, (double)N.append_us / 1000.0, (double)N.commit_us / 1000.0);
     ps_pool_close(&N.pool); /* the slices held go back to the escrow */
     for (uint32_t p = 0; p < N.P; p++) {
         free(N.parts[p].buf);
