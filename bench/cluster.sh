@@ -1,19 +1,29 @@
 #!/usr/bin/env bash
 # bench/cluster.sh — the scale-out end to end (docs/performance.md, "Scale-out"): a
-# 3-server R3 JetStream cluster on loopback (scripts/cluster.sh), 1 then 2 `promo node`s
-# with their LMDB stores, `promo client` sending N generated receipts (the 400-campaign
-# workload, customer ids spread over the partitions). Prints confirms/s (N / client wall
-# time), then the failover: a node killed with SIGKILL while idle, and the wall time of a
-# client run of one receipt per partition right after (lease expiry + replay + retries).
-#   bench/cluster.sh [RECEIPTS]   (default 20000; BUILD=build-rel, LEASE_MS=2000,
-#                                  PARTITIONS=8, BATCH=256)
+# 3-server R3 JetStream cluster on loopback (scripts/cluster.sh), 1, 2 and 3 `promo
+# node`s with their LMDB stores, `promo client` sending N generated receipts (the
+# 400-campaign workload, 34 budgeted campaigns, customer ids spread over the
+# partitions), batched and pipelined. Prints, with the machine's load:
+#   - confirms/s (N / client wall time) and per-operation latency p50/p99/max (from its
+#     batch's publish to its answer, at saturation: --window batches of --batch ops in
+#     flight per partition), with the CPU seconds of servers, nodes and client;
+#   - latency at low load (one operation per message, one in flight per partition);
+#   - the budget grant overhead: the same receipts through 2 nodes with the budget lines
+#     removed from the rules, and the nodes' escrow counters;
+#   - failover: a node killed with SIGKILL while idle, and the wall time of a client
+#     run of 64 receipts right after (lease expiry + replay + retries).
+#   bench/cluster.sh [RECEIPTS]   (default 60000; BUILD=build-rel, LEASE_MS=2000,
+#                                  PARTITIONS=8, BATCH=128, WINDOW=4, NODES="1 2 3")
+# About 2 minutes on a quiet 2-core machine.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${BUILD:-$ROOT/build-rel}
-N=${1:-20000}
+N=${1:-60000}
 LEASE_MS=${LEASE_MS:-2000}
 PARTS=${PARTITIONS:-8}
-BATCH=${BATCH:-256}
+BATCH=${BATCH:-128}
+WINDOW=${WINDOW:-4}
+NODES=${NODES:-1 2 3}
 P=$BUILD/promo
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/promo-cluster-bench.XXXXXX")
 export PROMO_CLUSTER_DIR=$tmp/nats PROMO_NATS_PORT=auto
@@ -27,41 +37,92 @@ cleanup() {
 trap cleanup EXIT
 URL=$(bash "$ROOT/scripts/cluster.sh" up)
 "$BUILD/bench/promo-gen" --seed 1 --campaigns 400 --receipts "$N" --out "$tmp/w" --quiet
-"$P" build "$tmp/w/rules" -o "$tmp/set.pbc" >/dev/null
+"$P" build "$tmp/w/rules" -o "$tmp/set.pbc" >/dev/null 2>&1
+mkdir -p "$tmp/nb"
+for f in "$tmp"/w/rules/*.rule; do sed '/^ *budget /d' "$f" >"$tmp/nb/$(basename "$f")"; done
+"$P" build "$tmp/nb" -o "$tmp/nobudget.pbc" >/dev/null 2>&1
 IN=$tmp/w/receipts.jsonl
+head -n 64 "$IN" | sed 's/"id":"/"id":"warm/' >"$tmp/warm"
 
-node() { # id prefix
-    "$P" node "$tmp/set.pbc" --nats "$URL" --id "$1" --prefix "$2" --partitions "$PARTS" \
-        --state "$tmp/state$2.$1" --lease-ms "$LEASE_MS" --batch "$BATCH" 2>>"$tmp/node.log" &
-    PIDS+=($!)
+cpu() { # CPU seconds of the given pids so far
+    local s=0 p
+    for p in "$@"; do
+        s=$(awk -v s="$s" '{ printf "%.2f", s + ($14 + $15) / 100 }' "/proc/$p/stat" 2>/dev/null || echo "$s")
+    done
+    echo "$s"
 }
-client() { # prefix input
-    "$P" client --nats "$URL" --prefix "$1" --partitions "$PARTS" --timeout-ms 10000 "$2" \
-        >"$tmp/out"
-}
-secs() { # wall seconds of "$@"
-    local t0 t1
-    t0=$(date +%s.%N)
-    "$@"
-    t1=$(date +%s.%N)
-    awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }'
-}
+servers() { cat "$tmp"/nats/n*.pid; }
+load() { cut -d' ' -f1-3 /proc/loadavg; }
 
-echo "machine: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
-for nodes in 1 2; do
-    pre=b$$n$nodes
-    for i in $(seq 0 $((nodes - 1))); do node "$i" "$pre"; done
-    head -n 64 "$IN" | sed 's/"id":"/"id":"warm/' >"$tmp/warm"
-    client "$pre" "$tmp/warm" # every partition owned, streams created
-    s=$(secs client "$pre" "$IN")
-    errs=$(grep -c '"error"' "$tmp/out" || true)
-    echo "$nodes node(s): $N confirms in $s s = $(awk -v n="$N" -v s="$s" 'BEGIN { printf "%.0f", n / s }') confirms/s ($errs error records)"
-    if [ "$nodes" = 2 ]; then
-        kill -KILL "${PIDS[1]}"
-        head -n 64 "$IN" | sed 's/"id":"/"id":"fo/' >"$tmp/fo"
-        echo "failover (node killed, client of 64 receipts right after): $(secs client "$pre" "$tmp/fo") s (lease $LEASE_MS ms)"
-    fi
+start_nodes() { # count prefix bundle
+    local i k
+    for i in $(seq 0 $(($1 - 1))); do
+        "$P" node "$3" --nats "$URL" --id "$i" --prefix "$2" --partitions "$PARTS" \
+            --state "$tmp/state$2.$i" --lease-ms "$LEASE_MS" -v 2>>"$tmp/node$2.$i.log" &
+        PIDS+=($!)
+    done
+    for i in $(seq 0 $(($1 - 1))); do
+        for k in $(seq 1 300); do
+            grep -q " up," "$tmp/node$2.$i.log" 2>/dev/null && break
+            sleep 0.1
+        done
+    done
+    client "$2" "$tmp/warm" >/dev/null # every partition owned, streams created
+    sleep $((LEASE_MS * 2 / 1000 + 1))  # rebalanced
+}
+stop_nodes() {
+    local p
     for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
     wait 2>/dev/null || true
     PIDS=()
+}
+client() { # prefix input [client options]
+    local pre=$1 in=$2
+    shift 2
+    "$P" client --nats "$URL" --prefix "$pre" --partitions "$PARTS" --timeout-ms 10000 \
+        --batch "$BATCH" --window "$WINDOW" "$@" "$in" >"$tmp/out"
+}
+# One measured run: the client's --stats line, errors, CPU seconds of each side.
+measure() { # label prefix input [client options]
+    local label=$1 pre=$2 in=$3
+    shift 3
+    local s0 n0 c0 s1 n1
+    s0=$(cpu $(servers))
+    n0=$(cpu "${PIDS[@]}")
+    /usr/bin/time -f "%U %S" -o "$tmp/time" "$P" client --nats "$URL" --prefix "$pre" \
+        --partitions "$PARTS" --timeout-ms 10000 --batch "$BATCH" --window "$WINDOW" --stats \
+        "$@" "$in" >"$tmp/out" 2>"$tmp/stats"
+    s1=$(cpu $(servers))
+    n1=$(cpu "${PIDS[@]}")
+    c0=$(awk '{ printf "%.2f", $1 + $2 }' "$tmp/time")
+    local errs
+    errs=$(grep -c '"error"' "$tmp/out" || true)
+    echo "$label: $(sed 's/^client: //' "$tmp/stats" | head -n 1); $errs error records;" \
+        "CPU s: servers $(awk -v a="$s0" -v b="$s1" 'BEGIN { printf "%.2f", b - a }')," \
+        "nodes $(awk -v a="$n0" -v b="$n1" 'BEGIN { printf "%.2f", b - a }'), client $c0; load $(load)"
+}
+
+echo "machine: $(nproc) cores, load $(load); $N receipts, $PARTS partitions, batch $BATCH, window $WINDOW"
+for nodes in $NODES; do
+    pre=b$$n$nodes
+    start_nodes "$nodes" "$pre" "$tmp/set.pbc"
+    measure "$nodes node(s)" "$pre" "$IN"
+    if [ "$nodes" = 2 ]; then
+        head -n 4000 "$IN" | sed 's/"id":"/"id":"lat/' >"$tmp/lat"
+        measure "2 nodes, low load (batch 1, window 1, 4000 receipts)" "$pre" "$tmp/lat" \
+            --batch 1 --window 1
+        stop_nodes
+        grep -h "escrow" "$tmp/node$pre".*.log | sed 's/^/  /'
+        npre=nb$$
+        start_nodes 2 "$npre" "$tmp/nobudget.pbc"
+        measure "2 nodes, budgets removed (grant overhead = the difference)" "$npre" "$IN"
+        kill -KILL "${PIDS[1]}"
+        head -n 64 "$IN" | sed 's/"id":"/"id":"fo/' >"$tmp/fo"
+        t0=$(date +%s.%N)
+        client "$npre" "$tmp/fo"
+        t1=$(date +%s.%N)
+        echo "failover (node killed, client of 64 receipts right after):" \
+            "$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }') s (lease $LEASE_MS ms)"
+    fi
+    stop_nodes
 done

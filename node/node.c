@@ -53,7 +53,9 @@
  * scripts/cluster.sh sets 8 MB) and far below the store's self-sync. */
 #define ND_FLUSH_BYTES  (512 * 1024)
 #define ND_FLUSH_WRITES 20000
-#define ND_UNPACK_MAX   (64u << 20) /* largest unpacked message or record */
+#define ND_UNPACK_MAX   (64u << 20)  /* largest unpacked message or record */
+#define ND_CKPT_CHUNK   (512 * 1024) /* a checkpoint is appended in records of this size */
+#define ND_CKPT_MAX     (1u << 30)   /* largest checkpoint (unpacked) */
 
 typedef struct nd_node nd_node;
 
@@ -75,6 +77,15 @@ typedef struct nd_part {
     size_t bufcap;
     uint64_t nops_pending; /* operations run since the last changelog append */
     strbuf unpacked;       /* an input message or changelog record unpacked (pack.h) */
+    /* checkpoints (trimming): records appended since the last one, the first sequence
+     * of the last one this owner wrote; on takeover below the changelog's first
+     * sequence, the store is restored from the first checkpoint read (restoring) */
+    uint32_t since_ckpt;
+    uint64_t ckpt_prev;
+    int restoring;
+    uint64_t replay_prev; /* last changelog sequence replayed (gap check) */
+    strbuf ckpt;          /* chunks of the checkpoint being restored */
+    uint32_t ckpt_next;   /* its next chunk */
     pthread_t th;
 } nd_part;
 
@@ -87,13 +98,14 @@ struct nd_node {
     int64_t ttl;
     int batch;
     int verbose;
+    uint32_t ckpt_every;   /* changelog records between checkpoints (0: never) */
     const char *state;     /* directory of the partitions' stores */
     _Atomic uint32_t live; /* bit i: node i heartbeats */
     atomic_int owned;
     nd_part *parts;
     ps_pool pool; /* campaign budgets: the node's escrow slices */
     /* for the exit line (-v) and the bench: operations answered, changelog appends */
-    _Atomic uint64_t nops, nappends, nbytes;
+    _Atomic uint64_t nops, nappends, nbytes, ncheckpoints, ntrims;
     _Atomic uint64_t run_us, append_us, commit_us; /* summed over the partitions' threads */
 };
 
@@ -220,9 +232,48 @@ static void nd_run(nd_part *P, const char *data, int len, int calc_only, strbuf 
 
 /* Changelog record of a batch: "W <last input sequence>\n" then the store's write set
  * (pstore.c). Fence records start with 'F'. */
+/* A checkpoint record "C <input sequence> <chunk> <chunks>\n" + a chunk of the store's
+ * export (a zstd frame once joined): used only by a taker restoring (its store wiped,
+ * the changelog trimmed past it); everyone else already has that state. */
+static int nd_restore_chunk(nd_part *P, uint64_t seq, const char *data, int len) {
+    if (!P->restoring) return TP_OK;
+    const char *nl = memchr(data, '\n', (size_t)(len < 80 ? len : 80));
+    uint64_t in_seq = 0;
+    unsigned k = 0, n = 0;
+    if (!nl || sscanf(data, "C %" SCNu64 " %u %u", &in_seq, &k, &n) != 3 || k >= n ||
+        k != P->ckpt_next)
+        return tp_fail(TP_EIO, "partition %u: checkpoint record %" PRIu64 " out of place", P->p,
+                       seq);
+    if (k == 0) P->ckpt.len = 0;
+    sb_add(&P->ckpt, nl + 1, (size_t)(data + len - nl - 1));
+    P->ckpt_next = k + 1;
+    if (k + 1 < n) return TP_OK;
+    P->unpacked.len = 0;
+    int pk = pk_unpack(&P->unpacked, P->ckpt.data, P->ckpt.len, ND_CKPT_MAX);
+    const strbuf *body = pk > 0 ? &P->unpacked : &P->ckpt;
+    if (pk < 0 || ps_restore(&P->st, body->data, body->len) != 0)
+        return tp_fail(TP_EIO, "partition %u: checkpoint ending at %" PRIu64 " is corrupt", P->p,
+                       seq);
+    P->in_seq = in_seq;
+    P->restoring = 0;
+    P->ckpt_next = 0;
+    sb_free(&P->ckpt);
+    nd_log(P->N, "partition %u: restored from the checkpoint ending at changelog %" PRIu64, P->p,
+           seq);
+    return TP_OK;
+}
+
 static int nd_replay(void *arg, uint64_t seq, const char *data, int len) {
     nd_part *P = arg;
-    (void)seq;
+    /* records are consecutive: a gap is a trim that overtook this read */
+    if (P->replay_prev && seq != P->replay_prev + 1)
+        return tp_fail(TP_EIO, "partition %u: changelog %" PRIu64 " trimmed while read", P->p,
+                       P->replay_prev + 1);
+    P->replay_prev = seq;
+    if (len >= 2 && data[0] == 'C') return nd_restore_chunk(P, seq, data, len);
+    if (P->restoring)
+        return tp_fail(TP_EIO, "partition %u: changelog %" PRIu64 " precedes any checkpoint", P->p,
+                       seq);
     if (len < 2 || (data[0] != 'W' && data[0] != 'Z')) return TP_OK; /* fence */
     /* "W <seq>\n": the header ends at its newline (binary data follows: scanf's "\n"
      * would also eat the data's leading bytes that look like white space) */
@@ -283,7 +334,31 @@ static int nd_open_state(nd_part *P) {
             ps_close(&P->st);
             return -1;
         }
-        if (P->st.log_seq <= last) return 0;
+        uint64_t first = 1;
+        if (P->st.log_seq <= last && N->t->ops->log_first(N->t, P->p, &first) != TP_OK) {
+            ps_close(&P->st);
+            return -1;
+        }
+        if (P->st.log_seq <= last && (first <= 1 || P->st.log_seq + 1 >= first)) {
+            P->restoring = 0;
+            return 0;
+        }
+        if (P->st.log_seq <= last) { /* trimmed past this store: from the checkpoint */
+            nd_log(N,
+                   "partition %u: local state at %" PRIu64 " is below the changelog's first"
+                   " record (%" PRIu64 "): wiped, restoring from the checkpoint",
+                   P->p, P->st.log_seq, first);
+            ps_close(&P->st);
+            ps_wipe(N->state, P->p);
+            if (ps_open(&P->st, N->state, P->p, err, sizeof err) != 0) {
+                tp_fail(TP_EIO, "partition %u: %s", P->p, err);
+                return -1;
+            }
+            P->restoring = 1;
+            P->ckpt_next = 0;
+            P->st.log_seq = first - 1; /* replay from the first record, a checkpoint */
+            return 0;
+        }
         nd_log(N,
                "partition %u: local state at %" PRIu64 " is past the changelog (%" PRIu64
                "): wiped",
@@ -323,6 +398,9 @@ static int nd_take(nd_part *P) {
     P->l.tail = P->st.log_seq;
     P->in_seq = P->st.in_seq;
     P->replayed = 0;
+    P->replay_prev = P->l.tail;
+    P->since_ckpt = 0;
+    P->ckpt_prev = 0;
     int64_t t0 = lease_now_ms();
     int rc = lease_takeover(N->t, &P->l, nd_replay, P);
     if (rc == TP_OK && ps_commit(&P->st, P->l.tail, P->in_seq) != 0)
@@ -430,6 +508,51 @@ static void nd_serve(nd_part *P) {
     sb_free(&out);
 }
 
+/* A checkpoint: the whole store (committed: it reflects the changelog up to l.tail),
+ * packed, appended in chunks (fenced), then the changelog trimmed below the previous
+ * checkpoint (one interval kept: a reader behind the newest one still finds records
+ * after the older one). A taker whose store is below the first record restores from
+ * the first checkpoint and replays on (nd_open_state, nd_restore_chunk). */
+static int nd_checkpoint(nd_part *P) {
+    nd_node *N = P->N;
+    strbuf raw = {0}, z = {0}, rec = {0};
+    if (ps_export(&P->st, &raw) != 0) {
+        sb_free(&raw);
+        return TP_OK; /* the next interval tries again */
+    }
+    const char *d = raw.data;
+    size_t dl = raw.len;
+    if (pk_pack(&z, raw.data, raw.len) == 0) d = z.data, dl = z.len;
+    uint32_t nch = dl ? (uint32_t)((dl + ND_CKPT_CHUNK - 1) / ND_CKPT_CHUNK) : 1;
+    uint64_t first = 0;
+    int rc = TP_OK;
+    for (uint32_t k = 0; k < nch && rc == TP_OK; k++) {
+        size_t off = (size_t)k * ND_CKPT_CHUNK;
+        size_t n = dl - off < ND_CKPT_CHUNK ? dl - off : ND_CKPT_CHUNK;
+        rec.len = 0;
+        sb_printf(&rec, "C %" PRIu64 " %u %u\n", P->in_seq, k, nch);
+        sb_add(&rec, d + off, n);
+        rc = lease_append(N->t, &P->l, rec.data, (int)rec.len);
+        if (k == 0) first = P->l.tail;
+    }
+    if (rc == TP_OK && ps_commit(&P->st, P->l.tail, P->in_seq) != 0)
+        rc = tp_fail(TP_EIO, "partition %u: local store commit failed", P->p);
+    if (rc == TP_OK) {
+        N->ncheckpoints++;
+        if (P->ckpt_prev && N->t->ops->log_trim(N->t, P->p, P->ckpt_prev) == TP_OK) {
+            N->ntrims++;
+            nd_log(N, "partition %u: checkpoint at %" PRIu64 " (%zu bytes), trimmed below %" PRIu64,
+                   P->p, first, dl, P->ckpt_prev);
+        }
+        P->ckpt_prev = first;
+        P->since_ckpt = 0;
+    }
+    sb_free(&raw);
+    sb_free(&z);
+    sb_free(&rec);
+    return rc;
+}
+
 /* Appends the store batch's write set to the changelog (fenced; the record names the
  * last input sequence it covers), commits the store, then answers. TP_OK, or the
  * append's error (nothing answered: the partition must be dropped). */
@@ -464,6 +587,7 @@ static int nd_flush(nd_part *P, tp_msg *m, strbuf *reply, int n) {
     P->nops_pending = 0;
     for (int i = 0; i < n; i++)
         if (m[i].reply[0]) N->t->ops->send(N->t, m[i].reply, reply[i].data, (int)reply[i].len);
+    if (N->ckpt_every && ++P->since_ckpt >= N->ckpt_every) return nd_checkpoint(P);
     return TP_OK;
 }
 
@@ -598,7 +722,9 @@ static const char nd_help[] =
     "  --partitions P     fixed partition count, the same everywhere (default 8)\n"
     "  --replicas R       of streams and buckets created (default 3)\n"
     "  --lease-ms MS      lease TTL (default 5000)\n"
-    "  --batch N          operations per changelog append, at most (default 256)\n"
+    "  --batch N          input messages per store batch, at most (default 256)\n"
+    "  --checkpoint-every N  changelog records between checkpoints, after which the\n"
+    "                     changelog is trimmed (default 1000; 0: never)\n"
     "  --prefix NAME      of streams, buckets and subjects (default promo)\n"
     "  -v                 log ownership changes on stderr\n";
 
@@ -645,7 +771,7 @@ int nd_open(const nd_opts *o, tp **t) {
 int cmd_node(int argc, char **argv) {
     nd_opts o = {.partitions = 8, .replicas = 3, .lease_ms = 5000, .timeout_ms = 5000};
     const char *bundle_path = NULL, *state = NULL;
-    int id = -1, batch = 256, verbose = 0;
+    int id = -1, batch = 256, verbose = 0, ckpt_every = 1000;
     for (int i = 1; i < argc; i++) {
         int c = nd_parse_common(argc, argv, &i, &o);
         if (c < 0) goto usage;
@@ -661,6 +787,8 @@ int cmd_node(int argc, char **argv) {
             o.lease_ms = atoll(argv[++i]);
         } else if (!strcmp(argv[i], "--batch") && i + 1 < argc) {
             batch = atoi(argv[++i]);
+        } else if (!strcmp(argv[i], "--checkpoint-every") && i + 1 < argc) {
+            ckpt_every = atoi(argv[++i]);
         } else if (!strcmp(argv[i], "-v")) {
             verbose = 1;
         } else if (argv[i][0] == '-' || bundle_path) {
@@ -670,7 +798,7 @@ int cmd_node(int argc, char **argv) {
         }
     }
     if (!bundle_path || !o.url || !state || id < 0 || id >= ND_MAX_NODES || o.lease_ms < 100 ||
-        batch < 1 || batch > 10000) /* 10000 writes stay far below the store's self-sync */
+        batch < 1 || batch > 10000 || ckpt_every < 0)
         goto usage;
 
     nd_node N = {.id = id,
@@ -678,6 +806,7 @@ int cmd_node(int argc, char **argv) {
                  .ttl = o.lease_ms,
                  .batch = batch,
                  .verbose = verbose,
+                 .ckpt_every = (uint32_t)ckpt_every,
                  .state = state};
     snprintf(N.name, sizeof N.name, "node%d", id);
     char err[256];
@@ -733,12 +862,15 @@ int cmd_node(int argc, char **argv) {
            " conflicts, %.1f ms granting, %.1f ms of it waited for (%" PRIu64 " grants)",
            (uint64_t)N.nops, (uint64_t)N.nappends, (uint64_t)N.nbytes, grants, conflicts,
            (double)grant_us / 1000.0, (double)wait_us / 1000.0, waits);
+    nd_log(&N, "checkpoints: %" PRIu64 ", changelog trims: %" PRIu64, (uint64_t)N.ncheckpoints,
+           (uint64_t)N.ntrims);
     nd_log(&N, "thread time: %.1f ms running operations, %.1f ms appending, %.1f ms committing",
            (double)N.run_us / 1000.0, (double)N.append_us / 1000.0, (double)N.commit_us / 1000.0);
     ps_pool_close(&N.pool); /* the slices held go back to the escrow */
     for (uint32_t p = 0; p < N.P; p++) {
         free(N.parts[p].buf);
         sb_free(&N.parts[p].unpacked);
+        sb_free(&N.parts[p].ckpt);
     }
     free(N.parts);
     N.t->ops->close(N.t);

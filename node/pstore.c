@@ -13,6 +13,7 @@
 #include "engine_int.h"
 #include "lease.h"
 #include "pstore.h"
+#include "store_internal.h"
 
 /* Serialized write: header, then customer, deltas, budgets, jkey, jdata, jkey2, jdata2. */
 typedef struct ps_hdr {
@@ -322,6 +323,34 @@ int ps_apply(ps_store *s, const char *data, size_t len, size_t *applied) {
     free(bl);
     if (rd) s->lm.ops->reader_free(s->lm.self, rd);
     return rc;
+}
+
+/* ---- checkpoints: the whole store as (u32 key length, u32 value length, key, value)* - */
+
+static int ps_export_one(void *u, const void *k, size_t kl, const void *v, size_t vl) {
+    uint32_t h[2] = {(uint32_t)kl, (uint32_t)vl};
+    sb_add(u, h, sizeof h);
+    sb_add(u, k, kl);
+    sb_add(u, v, vl);
+    return 0;
+}
+
+int ps_export(ps_store *s, strbuf *out) {
+    return store_lmdb_each(&s->lm, ps_export_one, out) ? -1 : 0;
+}
+
+int ps_restore(ps_store *s, const char *data, size_t len) {
+    const char *p = data, *end = data + len;
+    while (p < end) {
+        uint32_t h[2];
+        if ((size_t)(end - p) < sizeof h) return -1;
+        memcpy(h, p, sizeof h);
+        p += sizeof h;
+        if ((size_t)(end - p) < (size_t)h[0] + h[1]) return -1;
+        if (store_lmdb_put_raw(&s->lm, p, h[0], p + h[0], h[1]) != 0) return -1;
+        p += (size_t)h[0] + h[1];
+    }
+    return 0;
 }
 
 /* ---- budgets through the escrow ------------------------------------------------------ */

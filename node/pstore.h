@@ -75,6 +75,11 @@ int ps_commit(ps_store *s, uint64_t log_seq, uint64_t in_seq);
  * not applied yet. 0, or -1 (corrupt record / store failure). */
 int ps_apply(ps_store *s, const char *data, size_t len, size_t *applied);
 
+/* A checkpoint's content: every entry of the (committed) store, serialized. 0 or -1. */
+int ps_export(ps_store *s, strbuf *out);
+/* Puts a checkpoint's entries into the (fresh) store. 0 or -1 (corrupt). */
+int ps_restore(ps_store *s, const char *data, size_t len);
+
 /*
  * Budgets through the escrow (SPEC 8, docs/deploy.md "Budgets across nodes"). The
  * engine of the partition sees a campaign's spend as cap − (what this partition holds +

@@ -13,7 +13,8 @@
  *   kv        small records with a revision, written by compare-and-set: partition
  *             leases and budget escrow (lease.c, escrow.c).
  *   log       one changelog per partition; an append names the sequence it expects to
- *             be last, so a deposed owner's append is refused (TP_EFENCED).
+ *             be last, so a deposed owner's append is refused (TP_EFENCED); trimmed
+ *             from the front after a checkpoint.
  *
  * Every call is synchronous and thread-safe on one tp (libnats connections are);
  * messages, input subscriptions and inboxes belong to the thread that opened them.
@@ -115,6 +116,10 @@ typedef struct tp_ops {
     int (*log_append)(tp *t, uint32_t part, uint64_t expect_seq, const void *data, int len,
                       uint64_t *seq);
     int (*log_last)(tp *t, uint32_t part, uint64_t *seq);
+    /* first sequence still in the changelog (1 when nothing was trimmed) */
+    int (*log_first)(tp *t, uint32_t part, uint64_t *seq);
+    /* drops every record below sequence `below` (trimming after a checkpoint) */
+    int (*log_trim)(tp *t, uint32_t part, uint64_t below);
     int (*log_read)(tp *t, uint32_t part, uint64_t after,
                     int (*fn)(void *arg, uint64_t seq, const char *data, int len), void *arg);
     void (*close)(tp *t);

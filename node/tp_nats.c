@@ -368,6 +368,18 @@ static int tpn_last_seq(tpn *n, const char *stream, uint64_t *seq) {
     return TP_OK;
 }
 
+/* First sequence of a stream (1 when nothing was ever removed). */
+static int tpn_first_seq(tpn *n, const char *stream, uint64_t *seq) {
+    jsStreamInfo *si = NULL;
+    jsOptions o = tpn_jsopts(n);
+    jsErrCode je = 0;
+    natsStatus s = js_GetStreamInfo(&si, n->js, stream, &o, &je);
+    if (s != NATS_OK) return tpn_status(s, je, stream);
+    *seq = si->State.FirstSeq ? si->State.FirstSeq : 1;
+    jsStreamInfo_Destroy(si);
+    return TP_OK;
+}
+
 /* The last message on `subj` (NULL, TP_OK when there is none). */
 static int tpn_last_msg(tpn *n, const char *stream, const char *subj, natsMsg **m) {
     jsOptions o = tpn_jsopts(n);
@@ -476,6 +488,24 @@ static int tpn_log_last(tp *t, uint32_t part, uint64_t *seq) {
     return rc == TP_OK ? tpn_last_seq(n, stream, seq) : rc;
 }
 
+static int tpn_log_first(tp *t, uint32_t part, uint64_t *seq) {
+    tpn *n = TPN(t);
+    char stream[96], subj[96];
+    int rc = tpn_log(n, part, stream, subj);
+    return rc == TP_OK ? tpn_first_seq(n, stream, seq) : rc;
+}
+
+static int tpn_log_trim(tp *t, uint32_t part, uint64_t below) {
+    tpn *n = TPN(t);
+    char stream[96], subj[96];
+    int rc = tpn_log(n, part, stream, subj);
+    if (rc != TP_OK) return rc;
+    jsOptions o = tpn_jsopts(n);
+    o.Stream.Purge.Sequence = below; /* up to but not including */
+    jsErrCode je = 0;
+    return tpn_status(js_PurgeStream(n->js, stream, &o, &je), je, "log trim");
+}
+
 static int tpn_log_read(tp *t, uint32_t part, uint64_t after,
                         int (*fn)(void *, uint64_t, const char *, int), void *arg) {
     tpn *n = TPN(t);
@@ -540,6 +570,8 @@ static const tp_ops tpn_ops = {
     .kv_cas = tpn_kv_cas,
     .log_append = tpn_log_append,
     .log_last = tpn_log_last,
+    .log_first = tpn_log_first,
+    .log_trim = tpn_log_trim,
     .log_read = tpn_log_read,
     .close = tpn_close,
 };

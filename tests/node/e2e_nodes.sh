@@ -14,7 +14,10 @@
 #      verify), and the union of the latest stores holds each confirmed receipt once;
 #   6. a budget shared by 2 nodes through the escrow, one node killed with SIGKILL
 #      mid-stream: Σ spent over every partition ≤ cap (and the results agree), the
-#      budget nearly exhausted (at most the slices held or stranded short of it).
+#      budget nearly exhausted (at most the slices held or stranded short of it);
+#   7. changelog trimming: a node checkpointing every 2 records trims its changelogs;
+#      a node with no local state then takes the partitions over from the checkpoints
+#      (restore + replay) and answers the rest of the input as one `promo run` would.
 #   tests/node/e2e_nodes.sh PROMO_BINARY SOURCE_DIR   (PROMO_CLUSTER_DIR set by ctest)
 set -euo pipefail
 PROMO=$1
@@ -246,4 +249,35 @@ echo "budget: cap 30000, spent $spent (stores), confirms granted $given" >&2
 [ "$spent" -le 30000 ] || fail "budget overspent: $spent > 30000"
 [ "$given" -ge "$spent" ] || fail "stores spent $spent, more than the results granted ($given)"
 [ "$spent" -ge 20000 ] || fail "budget far from exhausted: $spent of 30000"
+
+# ---- 7. trimmed changelogs: a taker with no local state restores from the checkpoint --
+echo "[${SECONDS}s] step 7" >&2
+rm -rf "$T"/state*
+PRE=t$$
+gen 600 23 h >"$T/h.jsonl"
+head -n 400 "$T/h.jsonl" >"$T/h1.jsonl"
+tail -n +401 "$T/h.jsonl" >"$T/h2.jsonl"
+expect "$T/h.jsonl" "$T/h.expected"
+tnode() { # id
+    "$PROMO" node "$T/set.pbc" --nats "$URL" --id "$1" --prefix "$PRE" --state "$T/state$1" \
+        --lease-ms 2000 --timeout-ms 3000 --checkpoint-every 2 -v 2>>"$T/tnode$1.log" &
+    PIDS+=($!)
+}
+tclient() { # input output: small batches, many changelog records
+    "$PROMO" client --nats "$URL" --prefix "$PRE" --timeout-ms 5000 --retries 10 --batch 4 \
+        "$1" >"$2"
+}
+tnode 0
+tclient "$T/h1.jsonl" "$T/h1.got" || fail "client (trimming, first half)"
+stop_nodes
+grep -q "trimmed below" "$T/tnode0.log" || fail "no changelog was trimmed"
+tnode 1 # no local state: every partition from its checkpoint + the records after it
+tclient "$T/h2.jsonl" "$T/h2.got" || fail "client (trimming, second half)"
+stop_nodes
+grep -q "restoring from the checkpoint" "$T/tnode1.log" || fail "no partition was restored"
+cat "$T/h1.got" "$T/h2.got" >"$T/h.got"
+same "$T/h.expected" "$T/h.got" "taken over from trimmed changelogs"
+for d in "$T"/state1/p*; do
+    "$PROMO" state verify "$d" >/dev/null || fail "promo state verify $d (restored)"
+done
 echo "e2e nodes: ok"
