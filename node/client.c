@@ -50,6 +50,7 @@
 
 #define CL_BATCH_BYTES (256 * 1024) /* a batch message stays well under max_payload */
 #define CL_PACK_MIN    512          /* smaller messages go as they are */
+#define CL_UNPACK_MAX  (64u << 20)  /* largest answer */
 
 typedef struct cl_batch cl_batch;
 
@@ -57,7 +58,7 @@ typedef struct cl_op {
     char *line; /* padded */
     int len;
     uint32_t part;
-    char msgid[600];
+    char *msgid; /* the dedup key "(op, refund_id, id)" */
     int calc;
     int first; /* 1: the first line with this message id */
     char *result;
@@ -81,7 +82,8 @@ struct cl_batch {
 
 typedef struct cl_part {
     cl_batch *first, *last;
-    int unanswered; /* batches published and not done */
+    int unanswered;    /* batches published and not done */
+    pthread_cond_t cv; /* signalled when one of them is done */
     pthread_t th;
     int started;
 } cl_part;
@@ -100,7 +102,6 @@ typedef struct cl_state {
     int64_t timeout;
     int retries, window, batch;
     pthread_mutex_t mu;
-    pthread_cond_t cv;
     size_t publishers; /* publisher threads still running */
 } cl_state;
 
@@ -227,7 +228,9 @@ static int cl_read(FILE *f, cl_state *S) {
             k.customer[0] = 0;
         }
         o->calc = !strcmp(k.op, "calculate");
-        nk_msgid(&k, o->msgid, sizeof o->msgid);
+        char mid[800];
+        nk_msgid(&k, mid, sizeof mid);
+        o->msgid = xstrdup(mid);
         const char *route = nk_route(&k);
         o->part = tp_partition(route, strlen(route), S->t->cfg.partitions);
         if (!o->calc && !smap_get(&S->first, o->msgid)) {
@@ -274,7 +277,7 @@ static void cl_finish(cl_state *S, cl_batch *b) {
     if (b->done) return;
     b->done = 1;
     S->parts[b->part].unanswered--;
-    pthread_cond_broadcast(&S->cv);
+    pthread_cond_signal(&S->parts[b->part].cv);
 }
 
 static int cl_complete(const cl_state *S, const cl_batch *b) {
@@ -340,7 +343,6 @@ static void cl_publish(cl_state *S, cl_batch *b) {
     b->resent = resent;
     b->due = resent ? 0 : lease_now_ms() + S->timeout; /* re-sent: look it up at once */
     if (!stored) cl_finish(S, b); /* never stored: error records, never sent later */
-    pthread_cond_broadcast(&S->cv);
     pthread_mutex_unlock(&S->mu);
 }
 
@@ -353,7 +355,7 @@ static void *cl_publisher(void *arg) {
         pthread_mutex_lock(&S->mu);
         /* a calculate waits for everything before it; a batch for room in the window */
         while (b->calc ? P->unanswered > 0 : P->unanswered >= S->window)
-            pthread_cond_wait(&S->cv, &S->mu);
+            pthread_cond_wait(&P->cv, &S->mu);
         pthread_mutex_unlock(&S->mu);
         if (b->calc)
             cl_calculate(S, b);
@@ -362,13 +364,11 @@ static void *cl_publisher(void *arg) {
     }
     pthread_mutex_lock(&S->mu);
     S->publishers--;
-    pthread_cond_broadcast(&S->cv);
     pthread_mutex_unlock(&S->mu);
     return NULL;
 }
 
-/* An answer "<batch id>\n<r1>\n<r2>...". */
-static void cl_answer(cl_state *S, char *data) {
+static void cl_answer_plain(cl_state *S, char *data) {
     char *nl = strchr(data, '\n');
     if (!nl) return;
     *nl = 0;
@@ -379,6 +379,19 @@ static void cl_answer(cl_state *S, char *data) {
         if (cl_complete(S, b)) cl_finish(S, b);
     }
     pthread_mutex_unlock(&S->mu);
+}
+
+/* An answer "<batch id>\n<r1>\n<r2>...", maybe as a zstd frame (pack.h). */
+static void cl_answer(cl_state *S, char *data, int len) {
+    strbuf un = {0};
+    int pk = pk_unpack(&un, data, (size_t)len, CL_UNPACK_MAX);
+    if (pk < 0) {
+        sb_free(&un);
+        return; /* a corrupt answer: the batch is looked up in time */
+    }
+    if (pk > 0) data = (char *)sb_cstr(&un);
+    cl_answer_plain(S, data);
+    sb_free(&un);
 }
 
 /* Asks the owner what it answered to the batch's operations ("?" + its lines; the
@@ -447,7 +460,7 @@ static void cl_collect(cl_state *S) {
         char *data;
         int len;
         if (S->t->ops->inbox_next(S->t, S->inbox, &data, &len, 20) == TP_OK) {
-            cl_answer(S, data);
+            cl_answer(S, data, len);
             free(data);
         }
         if (lease_now_ms() >= next_check) {
@@ -546,9 +559,10 @@ int cmd_client(int argc, char **argv) {
         return 2;
     }
     S.parts = xcalloc(S.t->cfg.partitions, sizeof *S.parts);
+    for (uint32_t p = 0; p < S.t->cfg.partitions; p++)
+        pthread_cond_init(&S.parts[p].cv, NULL);
     cl_plan(&S);
     pthread_mutex_init(&S.mu, NULL);
-    pthread_cond_init(&S.cv, NULL);
     int64_t t0 = cl_now_us();
     for (uint32_t p = 0; p < S.t->cfg.partitions; p++) {
         cl_part *P = &S.parts[p];
@@ -584,6 +598,7 @@ int cmd_client(int argc, char **argv) {
         failed += !S.ops[i].result;
         cl_write(&S.ops[i]);
         free(S.ops[i].line);
+        free(S.ops[i].msgid);
         free(S.ops[i].result);
     }
     fflush(stdout);
@@ -592,9 +607,10 @@ int cmd_client(int argc, char **argv) {
         free(S.batches[k]);
     }
     free(S.batches);
+    for (uint32_t p = 0; p < S.t->cfg.partitions; p++)
+        pthread_cond_destroy(&S.parts[p].cv);
     free(S.parts);
     pthread_mutex_destroy(&S.mu);
-    pthread_cond_destroy(&S.cv);
     S.t->ops->inbox_close(S.t, S.inbox);
     S.t->ops->close(S.t);
     smap_free(&S.first, NULL);

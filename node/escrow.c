@@ -208,7 +208,7 @@ int esc_refill_begin(esc_budget *b, esc_budget *copy) {
     if (b->held >= b->slice / 2) return 0;
     int64_t now = lease_now_ms();
     if (b->exhausted_ms && now - b->exhausted_ms < ESC_EXHAUSTED_MS) return 0;
-    if (b->tail_ms && now - b->tail_ms < ESC_EXHAUSTED_MS) return 0; /* esc_take's */
+    if (b->tail_ms && now - b->tail_ms < ESC_TAIL_MS) return 0; /* esc_take's */
     esc_resize(b);
     *copy = *b;
     copy->held = copy->grants = copy->conflicts = copy->grant_us = 0;

@@ -24,11 +24,12 @@
 
 #include "tp.h"
 
-#define ESC_HORIZON_MS   2000 /* a slice lasts about this long at the recent rate */
-#define ESC_TAIL_SLICES  4    /* tail: remaining < this many slices */
-#define ESC_MIN_SLICE    100  /* kopecks */
-#define ESC_FLOOR_DIV    256  /* a slice is at least cap / 256 (and at most cap / 16) */
-#define ESC_EXHAUSTED_MS 250  /* an exhausted budget is read again after this */
+#define ESC_HORIZON_MS   10000 /* a slice lasts about this long at the recent rate */
+#define ESC_TAIL_SLICES  4     /* tail: remaining < this many slices */
+#define ESC_MIN_SLICE    100   /* kopecks */
+#define ESC_FLOOR_DIV    256   /* a slice is at least cap / 256 (and at most cap / 16) */
+#define ESC_EXHAUSTED_MS 250   /* an exhausted budget is read again after this */
+#define ESC_TAIL_MS      1000  /* a refill that found the tail looks again after this */
 
 typedef struct esc_budget {
     char key[80];         /* "b.<campaign>" */

@@ -54,6 +54,7 @@
 #define ND_FLUSH_BYTES  (512 * 1024)
 #define ND_FLUSH_WRITES 20000
 #define ND_UNPACK_MAX   (64u << 20)  /* largest unpacked message or record */
+#define ND_PACK_MIN     512          /* smaller answers go as they are */
 #define ND_CKPT_CHUNK   (512 * 1024) /* a checkpoint is appended in records of this size */
 #define ND_CKPT_MAX     (1u << 30)   /* largest checkpoint (unpacked) */
 
@@ -585,8 +586,17 @@ static int nd_flush(nd_part *P, tp_msg *m, strbuf *reply, int n) {
     P->in_seq = m[n - 1].seq;
     N->nops += P->nops_pending;
     P->nops_pending = 0;
-    for (int i = 0; i < n; i++)
-        if (m[i].reply[0]) N->t->ops->send(N->t, m[i].reply, reply[i].data, (int)reply[i].len);
+    strbuf z = {0};
+    for (int i = 0; i < n; i++) {
+        if (!m[i].reply[0]) continue;
+        /* answers of a batch as a zstd frame (pack.h): they are as large as the input */
+        z.len = 0;
+        if (reply[i].len >= ND_PACK_MIN && pk_pack(&z, reply[i].data, reply[i].len) == 0)
+            N->t->ops->send(N->t, m[i].reply, z.data, (int)z.len);
+        else
+            N->t->ops->send(N->t, m[i].reply, reply[i].data, (int)reply[i].len);
+    }
+    sb_free(&z);
     if (N->ckpt_every && ++P->since_ckpt >= N->ckpt_every) return nd_checkpoint(P);
     return TP_OK;
 }

@@ -54,6 +54,7 @@ int pk_pack(strbuf *out, const void *data, size_t len) {
     size_t n = ZSTD_compressCCtx(pk_cctx, out->data + at, bound, data, len, PK_LEVEL);
     if (ZSTD_isError(n)) return -1;
     out->len = at + n;
+    out->data[out->len] = 0;
     return 0;
 }
 
@@ -70,5 +71,6 @@ int pk_unpack(strbuf *out, const void *data, size_t len, size_t max) {
     size_t got = ZSTD_decompressDCtx(pk_dctx, out->data + at, (size_t)n, data, len);
     if (ZSTD_isError(got) || got != n) return -1;
     out->len = at + got;
+    out->data[out->len] = 0; /* strbuf's invariant (sb_reserve left room) */
     return 1;
 }

@@ -41,6 +41,8 @@ static promo_status ps_journal(void *self, void **reader, promo_str key, const v
     return s->lm.ops->journal(s->lm.self, reader, key, data, len);
 }
 
+#define PS_VIEW_MS 100 /* a tail budget's record is read for the engine's view this often */
+
 static ps_budget *ps_find(ps_store *s, uint64_t key) {
     if (!s->pool) return NULL;
     for (uint32_t i = 0; i < s->pool->nb; i++)
@@ -426,17 +428,28 @@ void ps_budgets_refresh(ps_store *s) {
     for (uint32_t i = 0; s->pool && i < s->pool->nb; i++) {
         ps_budget *b = &s->pool->b[i];
         stk_budget *c = s->eng ? eng_budget_find(s->eng, b->key) : NULL;
-        int64_t floor_ = b->cap / ESC_FLOOR_DIV, v;
+        int64_t floor_ = b->cap / ESC_FLOOR_DIV;
         /* only in the tail: elsewhere the view is ample, and a stale one is caught by
          * the take at write */
         if (!c || b->cap - atomic_load(&c->spent) >= ESC_TAIL_SLICES * floor_) continue;
+        int64_t now = lease_now_ms();
         pthread_mutex_lock(&b->mu);
-        int64_t held = b->esc.held, ex = b->esc.exhausted_ms;
+        int64_t held = b->esc.held, ex = b->esc.exhausted_ms, free_ = b->seen_free;
+        int fresh = b->seen_ms && now - b->seen_ms < PS_VIEW_MS;
         pthread_mutex_unlock(&b->mu);
-        if (ex && lease_now_ms() - ex < ESC_EXHAUSTED_MS) /* seen exhausted just now */
-            atomic_store(&c->spent, b->cap - held);
-        else if (ps_view(s, b, &v) == 0)
-            atomic_store(&c->spent, v);
+        if (ex && now - ex < ESC_EXHAUSTED_MS) { /* seen exhausted just now */
+            free_ = 0;
+        } else if (!fresh) { /* the node's partitions share one read per PS_VIEW_MS */
+            int64_t cap, granted;
+            if (esc_read(s->pool->t, &b->esc, &cap, &granted) != TP_OK) continue;
+            free_ = cap - granted;
+            pthread_mutex_lock(&b->mu);
+            b->seen_ms = now;
+            b->seen_free = free_;
+            pthread_mutex_unlock(&b->mu);
+        }
+        free_ += held;
+        atomic_store(&c->spent, b->cap - (free_ < 0 ? 0 : free_ > b->cap ? b->cap : free_));
     }
 }
 
