@@ -117,6 +117,7 @@ for nodes in $NODES; do
         start_nodes 2 "$npre" "$tmp/nobudget.pbc"
         measure "2 nodes, budgets removed (grant overhead = the difference)" "$npre" "$IN"
         kill -KILL "${PIDS[1]}"
+        wait "${PIDS[1]}" 2>/dev/null || true
         head -n 64 "$IN" | sed 's/"id":"/"id":"fo/' >"$tmp/fo"
         t0=$(date +%s.%N)
         client "$npre" "$tmp/fo"
