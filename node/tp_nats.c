@@ -356,28 +356,22 @@ static int64_t tpn_now_ns(void) {
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-/* Last sequence of a stream (0 when empty), read from its leader. */
-static int tpn_last_seq(tpn *n, const char *stream, uint64_t *seq) {
+/* First and last sequence of a stream (first 1 when nothing was ever removed, last 0
+ * when empty), read from its leader. Either pointer may be NULL. */
+static int tpn_seqs(tpn *n, const char *stream, uint64_t *first, uint64_t *last) {
     jsStreamInfo *si = NULL;
     jsOptions o = tpn_jsopts(n);
     jsErrCode je = 0;
     natsStatus s = js_GetStreamInfo(&si, n->js, stream, &o, &je);
     if (s != NATS_OK) return tpn_status(s, je, stream);
-    *seq = si->State.LastSeq;
+    if (first) *first = si->State.FirstSeq ? si->State.FirstSeq : 1;
+    if (last) *last = si->State.LastSeq;
     jsStreamInfo_Destroy(si);
     return TP_OK;
 }
 
-/* First sequence of a stream (1 when nothing was ever removed). */
-static int tpn_first_seq(tpn *n, const char *stream, uint64_t *seq) {
-    jsStreamInfo *si = NULL;
-    jsOptions o = tpn_jsopts(n);
-    jsErrCode je = 0;
-    natsStatus s = js_GetStreamInfo(&si, n->js, stream, &o, &je);
-    if (s != NATS_OK) return tpn_status(s, je, stream);
-    *seq = si->State.FirstSeq ? si->State.FirstSeq : 1;
-    jsStreamInfo_Destroy(si);
-    return TP_OK;
+static int tpn_last_seq(tpn *n, const char *stream, uint64_t *seq) {
+    return tpn_seqs(n, stream, NULL, seq);
 }
 
 /* The last message on `subj` (NULL, TP_OK when there is none). */
@@ -492,7 +486,7 @@ static int tpn_log_first(tp *t, uint32_t part, uint64_t *seq) {
     tpn *n = TPN(t);
     char stream[96], subj[96];
     int rc = tpn_log(n, part, stream, subj);
-    return rc == TP_OK ? tpn_first_seq(n, stream, seq) : rc;
+    return rc == TP_OK ? tpn_seqs(n, stream, seq, NULL) : rc;
 }
 
 static int tpn_log_trim(tp *t, uint32_t part, uint64_t below) {
