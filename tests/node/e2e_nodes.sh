@@ -254,9 +254,9 @@ echo "budget: cap 30000, spent $spent (stores), confirms granted $given" >&2
 echo "[${SECONDS}s] step 7" >&2
 rm -rf "$T"/state*
 PRE=t$$
-gen 600 23 h >"$T/h.jsonl"
-head -n 400 "$T/h.jsonl" >"$T/h1.jsonl"
-tail -n +401 "$T/h.jsonl" >"$T/h2.jsonl"
+gen 400 23 h >"$T/h.jsonl"
+head -n 260 "$T/h.jsonl" >"$T/h1.jsonl"
+tail -n +261 "$T/h.jsonl" >"$T/h2.jsonl"
 expect "$T/h.jsonl" "$T/h.expected"
 tnode() { # id
     "$PROMO" node "$T/set.pbc" --nats "$URL" --id "$1" --prefix "$PRE" --state "$T/state$1" \
