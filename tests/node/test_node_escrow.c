@@ -90,6 +90,7 @@ static void *grab(void *arg) {
         g->spent += got;
         if (got && got < want) g->partials++;
         if (!got) break;
+        usleep(1000); /* receipts arrive at a rate: every grabber gets its share */
     }
     esc_release(t, &b);
     t->ops->close(t);
@@ -168,6 +169,7 @@ Test(escrow, a_killed_grabber_strands_its_slice_but_never_overspends, .timeout =
                     continue;
                 }
                 if (!got) break;
+                usleep(1000); /* at a rate: the victim spends before the others are through */
             }
             esc_release(c, &cb);
             c->ops->close(c);
