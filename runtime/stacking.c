@@ -137,6 +137,7 @@ enum { STK_ACTED_DISCOUNT = 1, STK_ACTED_POINTS = 2 };
     X(vm_kv, cattrs)                                                                               \
     /* per line */                                                                                 \
     X(uint8_t, acted_now) /* STK_ACTED_* bits of the current campaign */                           \
+    X(uint64_t, actw)     /* lw words: a superset of the lines whose acted_now is not 0 */         \
     X(uint32_t, head)     /* per-line counts of stk_finish */                                      \
     X(uint32_t, tg)                                                                                \
     X(int64_t, d)                                                                                  \
@@ -294,9 +295,13 @@ static inline __attribute__((always_inline)) int stk_reserve(arena *ar, void **p
     (STK_LISTED(stk_eval_arrays, s, arr),                                                          \
      stk_reserve(&(x)->ra, (void **)&(s)->arr, (need), sizeof *(s)->arr))
 
+/* The first push reserves STK_PUSH_MIN elements: most lists stay that short, so later
+ * pushes take arena_reserve's inline fast path instead of growing 1, 2, 4, 8. */
+#define STK_PUSH_MIN 8
 #define STK_PUSH(x, arr, n, val)                                                                   \
     do {                                                                                           \
-        if (STK_RESERVE(x, arr, (size_t)(x)->n + 1)) return stk_nomem(x);                          \
+        if (STK_RESERVE(x, arr, (x)->n < STK_PUSH_MIN ? STK_PUSH_MIN : (size_t)(x)->n + 1))        \
+            return stk_nomem(x);                                                                   \
         (x)->arr[(x)->n++] = (val);                                                                \
     } while (0)
 
@@ -525,7 +530,8 @@ static promo_status stk_prepare(stk_eval *s, const promo_receipt *r) {
     uint32_t nsegs = cu ? cu->nsegments : 0, ncattrs = cu ? cu->nattrs : 0;
     if (STK_RESERVE(x, lines, n) || STK_RESERVE(x, codes, r->ncodes) ||
         STK_RESERVE(x, attrs, r->nattrs) || STK_RESERVE(x, segs, nsegs) ||
-        STK_RESERVE(x, cattrs, ncattrs) || STK_RESERVE(x, seen, nseen))
+        STK_RESERVE(x, cattrs, ncattrs) || STK_RESERVE(x, seen, nseen) ||
+        STK_RESERVE(x, anc, (size_t)4 * n)) /* most categories have <= 3 levels */
         return stk_nomem(x);
     {
 #define PL(arr)                                                                                    \
@@ -640,9 +646,11 @@ static promo_status stk_prepare(stk_eval *s, const promo_receipt *r) {
     x->lw = (n + 63) / 64;
     /* A campaign applies at most once: these never grow during the receipt. */
     size_t nc = (size_t)s->b->ncampaigns + 1;
-    if (STK_RESERVE(x, blk, x->lw) || STK_RESERVE(x, app, nc) || STK_RESERVE(x, applied, nc) ||
-        STK_RESERVE(x, bad, nc))
+    if (STK_RESERVE(x, blk, x->lw) || STK_RESERVE(x, actw, x->lw) || STK_RESERVE(x, app, nc) ||
+        STK_RESERVE(x, applied, nc) || STK_RESERVE(x, bad, nc))
         return stk_nomem(x);
+    for (uint32_t w = 0; w < x->lw; w++)
+        x->actw[w] = 0;
     x->napp = x->nbylog = x->npts = x->ncoupons = x->nmessages = 0;
     x->napplied = x->nexplain = x->nby = x->nhc = 0;
     x->has_sl = 0;
@@ -996,6 +1004,7 @@ static promo_status stk_give(stk_eval *s, stk_camp *k, uint32_t line, int64_t d)
     x->amt_epoch++;
     x->rx.total -= d;
     x->acted_now[line] |= STK_ACTED_DISCOUNT;
+    x->actw[line / 64] |= 1ull << (line % 64);
     k->gave = 1;
     STK_PUSH(x, bylog, nbylog, ((stk_by){line, k->ci, d, k->in_receipt}));
     return PROMO_OK;
@@ -1230,6 +1239,7 @@ static promo_status stk_points_pct(stk_eval *s, stk_camp *k, const pb_reward *rw
         int64_t p = stk_pct_of(paid, rw->a);
         if (p > 0) {
             x->acted_now[i] |= STK_ACTED_POINTS;
+            x->actw[i / 64] |= 1ull << (i % 64);
             /* the entry stk_add_points is about to push */
             STK_PUSH(x, ptlog, nptlog, ((stk_ptline){x->npts, i}));
             sum = stk_sat_add(sum, p);
@@ -1374,6 +1384,8 @@ static void stk_rollback(stk_eval *s, stk_camp *k) {
     x->nmessages = k->messages0;
     for (uint32_t i = 0; i < x->rx.nlines; i++)
         x->acted_now[i] = 0;
+    for (uint32_t w = 0; w < x->lw; w++)
+        x->actw[w] = 0;
 }
 
 /* `budget X partial`: grants `q` of the campaign's reward, spread over its discounts
@@ -1547,12 +1559,25 @@ static promo_status stk_campaign(stk_eval *s, uint32_t ci) {
     uint64_t *al = x->app_lines + (size_t)ka * x->lw;
     for (uint32_t w = 0; w < x->lw; w++)
         al[w] = 0;
-    if (k.gave)
+    if (k.gave && k.mark_all) {
         for (uint32_t i = 0; i < x->rx.nlines; i++) {
-            if (!x->acted_now[i] && !k.mark_all) continue;
             x->acted_now[i] = 0;
             al[i / 64] |= 1ull << (i % 64);
         }
+        for (uint32_t w = 0; w < x->lw; w++)
+            x->actw[w] = 0;
+    } else if (k.gave) {
+        /* the lines acted on: those of actw whose acted_now is still set */
+        for (uint32_t w = 0; w < x->lw; w++) {
+            for (uint64_t m = x->actw[w]; m; m &= m - 1) {
+                uint32_t i = w * 64 + (uint32_t)__builtin_ctzll(m);
+                if (!x->acted_now[i]) continue;
+                x->acted_now[i] = 0;
+                al[w] |= 1ull << (i % 64);
+            }
+            x->actw[w] = 0;
+        }
+    }
     STK_PUSH(x, applied, napplied, ci);
     if (c->flags & PBC_STOP) x->stopped_by = ci;
     return stk_explain(s, ci, PROMO_OUT_APPLIED, STK_NONE, NULL);
