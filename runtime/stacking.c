@@ -917,16 +917,34 @@ static promo_status stk_blocking(stk_eval *s, stk_camp *k) {
     k->receipt_blocked = 0;
     k->receipt_blocker = STK_NONE;
     if (STK_RESERVE(x, bad, (size_t)x->napp + 1)) return stk_nomem(x);
-    for (uint32_t a = 0; a < x->napp; a++) {
-        x->bad[a] = !pf_compatible_x(s->ix, k->ci, x->app[a].campaign);
-        if (x->bad[a]) {
-            k->any_bad = 1;
-            if (!x->app[a].sl_only && !k->receipt_blocked) {
-                k->receipt_blocked = 1;
-                k->receipt_blocker = x->app[a].campaign;
-            }
+    /* In locals: x->bad is a char array, and every store to it would otherwise reload
+     * what the loop reads. */
+    const pf_index *ix = s->ix;
+    const stk_applied *app = x->app;
+    uint8_t *bad = x->bad;
+    uint32_t napp = x->napp, ci = k->ci, blocker = STK_NONE;
+    int any = 0;
+    if (ix->incompat) {
+        const uint64_t *row = ix->incompat + (size_t)ci * ix->words;
+        for (uint32_t a = 0; a < napp; a++) {
+            uint32_t c = app[a].campaign;
+            int b = (int)(row[c / 64] >> (c % 64) & 1);
+            bad[a] = (uint8_t)b;
+            any |= b;
+            if (b && !app[a].sl_only && blocker == STK_NONE) blocker = c;
+        }
+    } else {
+        for (uint32_t a = 0; a < napp; a++) {
+            uint32_t c = app[a].campaign;
+            int b = !pf_compatible_x(ix, ci, c);
+            bad[a] = (uint8_t)b;
+            any |= b;
+            if (b && !app[a].sl_only && blocker == STK_NONE) blocker = c;
         }
     }
+    k->any_bad = any;
+    k->receipt_blocked = blocker != STK_NONE;
+    k->receipt_blocker = blocker;
     return PROMO_OK;
 }
 
@@ -1231,12 +1249,15 @@ static promo_status stk_points_pct(stk_eval *s, stk_camp *k, const pb_reward *rw
         }
         x->pp_epoch = x->amt_epoch;
     }
-    int64_t sum = 0;
+    int64_t sum = 0, pct = rw->a;
+    const uint32_t *tg = x->tg;
+    const vm_line *ln = x->lines;
+    const int64_t *pps = x->ppshare;
     for (uint32_t j = 0; j < nt; j++) {
-        uint32_t i = x->tg[j];
-        int64_t paid = x->lines[i].amount - x->ppshare[i];
+        uint32_t i = tg[j];
+        int64_t paid = ln[i].amount - pps[i];
         if (paid <= 0) continue;
-        int64_t p = stk_pct_of(paid, rw->a);
+        int64_t p = stk_pct_of(paid, pct);
         if (p > 0) {
             x->acted_now[i] |= STK_ACTED_POINTS;
             x->actw[i / 64] |= 1ull << (i % 64);
