@@ -1581,12 +1581,12 @@ static promo_status stk_campaign(stk_eval *s, uint32_t ci) {
     for (uint32_t w = 0; w < x->lw; w++)
         al[w] = 0;
     if (k.gave && k.mark_all) {
-        for (uint32_t i = 0; i < x->rx.nlines; i++) {
-            x->acted_now[i] = 0;
-            al[i / 64] |= 1ull << (i % 64);
-        }
-        for (uint32_t w = 0; w < x->lw; w++)
+        uint32_t n = x->rx.nlines;
+        memset(x->acted_now, 0, n);
+        for (uint32_t w = 0; w < x->lw; w++) {
+            al[w] = w * 64 + 64 <= n ? ~0ull : (1ull << (n % 64)) - 1;
             x->actw[w] = 0;
+        }
     } else if (k.gave) {
         /* the lines acted on: those of actw whose acted_now is still set */
         for (uint32_t w = 0; w < x->lw; w++) {
