@@ -46,22 +46,47 @@ static uint32_t stk_deep_ancestors(uint64_t *anc, uint32_t a, const char *p, uin
     return a + ns;
 }
 
+/* Appends k + the bit positions of m (ascending) to slash[*ns]; 1 (and *deep = 1) when
+ * there are more than 16 in all. */
+static inline int stk_slash_bits(unsigned m, uint32_t k, uint32_t *slash, uint32_t *ns,
+                                 uint32_t *deep) {
+    for (; m; m &= m - 1) {
+        if (*ns == 16) {
+            *deep = 1;
+            return 1;
+        }
+        slash[(*ns)++] = k + (uint32_t)__builtin_ctz(m);
+    }
+    return 0;
+}
+
 /* The positions of the first 16 '/' of p[0 .. len) into slash[*ns]; *deep = 1 when
- * there are more. Category paths are short: 16 bytes at a time, no call per '/'. */
+ * there are more. Category paths are short: 16 bytes at a time, no call per '/'; the
+ * tail is one more load that ends at p + len (overlapping bytes already seen, never
+ * reading past the string), so only strings under 8 bytes go byte by byte. */
 static inline void stk_slashes(const char *p, uint32_t len, uint32_t *slash, uint32_t *ns,
                                uint32_t *deep) {
     uint32_t k = 0;
 #ifdef __SSE2__
+    const __m128i sl = _mm_set1_epi8('/');
     for (; k + 16 <= len; k += 16) {
         __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(p + k));
-        unsigned m = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8('/')));
-        for (; m; m &= m - 1) {
-            if (*ns == 16) {
-                *deep = 1;
-                return;
-            }
-            slash[(*ns)++] = k + (uint32_t)__builtin_ctz(m);
-        }
+        if (stk_slash_bits((unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, sl)), k, slash, ns, deep))
+            return;
+    }
+    if (k < len && len >= 16) { /* the last 16 bytes; bit j is byte len - 16 + j */
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(p + len - 16));
+        unsigned m = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, sl));
+        stk_slash_bits(m >> (k - (len - 16)), k, slash, ns, deep);
+        return;
+    }
+    if (len >= 8 && len < 16) { /* k == 0: bytes 0 .. 8 and len - 8 .. len */
+        __m128i lo = _mm_loadl_epi64((const __m128i *)(const void *)p);
+        __m128i hi = _mm_loadl_epi64((const __m128i *)(const void *)(p + len - 8));
+        unsigned m = ((unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(lo, sl)) & 0xffu) |
+                     ((unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(hi, sl)) & 0xffu) << (len - 8);
+        stk_slash_bits(m, 0, slash, ns, deep);
+        return;
     }
 #endif
     for (; k < len; k++) {
