@@ -931,6 +931,12 @@ static const char *stk_prefilter(stk_eval *s, uint32_t ci) {
 
 /* ------------------------------------------------------- compatibility ---- */
 
+/* The receipt's blocker so far, updated with applied campaign *ap (b: incompatible):
+ * the first incompatible one that gave more than a spend limit. */
+static inline uint32_t stk_first_blocker(uint32_t blocker, int b, const stk_applied *ap) {
+    return b && !ap->sl_only && blocker == STK_NONE ? ap->campaign : blocker;
+}
+
 /* Which applied campaigns campaign k->ci is incompatible with (x->bad), and whether
  * the receipt is blocked for it. Computed on first need: most campaigns that reach
  * their rewards find no target and never ask. */
@@ -949,22 +955,21 @@ static promo_status stk_blocking(stk_eval *s, stk_camp *k) {
     uint8_t *bad = x->bad;
     uint32_t napp = x->napp, ci = k->ci, blocker = STK_NONE;
     int any = 0;
-    if (ix->incompat) {
+    if (ix->incompat) { /* the loop twice, so that this one has no call */
         const uint64_t *row = ix->incompat + (size_t)ci * ix->words;
         for (uint32_t a = 0; a < napp; a++) {
             uint32_t c = app[a].campaign;
             int b = (int)(row[c / 64] >> (c % 64) & 1);
             bad[a] = (uint8_t)b;
             any |= b;
-            if (b && !app[a].sl_only && blocker == STK_NONE) blocker = c;
+            blocker = stk_first_blocker(blocker, b, &app[a]);
         }
     } else {
         for (uint32_t a = 0; a < napp; a++) {
-            uint32_t c = app[a].campaign;
-            int b = !pf_compatible_x(ix, ci, c);
+            int b = !pf_compatible_x(ix, ci, app[a].campaign);
             bad[a] = (uint8_t)b;
             any |= b;
-            if (b && !app[a].sl_only && blocker == STK_NONE) blocker = c;
+            blocker = stk_first_blocker(blocker, b, &app[a]);
         }
     }
     k->any_bad = any;
@@ -1277,10 +1282,9 @@ static promo_status stk_points_pct(stk_eval *s, stk_camp *k, const pb_reward *rw
     int64_t sum = 0, pct = rw->a;
     const uint32_t *tg = x->tg;
     const vm_line *ln = x->lines;
-    const int64_t *pps = x->ppshare;
     for (uint32_t j = 0; j < nt; j++) {
         uint32_t i = tg[j];
-        int64_t paid = ln[i].amount - pps[i];
+        int64_t paid = ln[i].amount - x->ppshare[i];
         if (paid <= 0) continue;
         int64_t p = stk_pct_of(paid, pct);
         if (p > 0) {
