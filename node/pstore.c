@@ -184,9 +184,14 @@ static void ps_destroy(void *self) {
     (void)self; /* the node closes the store (ps_close) */
 }
 
+static int32_t ps_horizon(void *self) { /* the partition store's return window */
+    ps_store *s = ps_of(self);
+    return s->lm.ops->horizon(s->lm.self);
+}
+
 static const promo_store_ops ps_ops = {
-    sizeof(promo_store_ops), ps_read,   ps_journal, ps_budget_of, ps_write, ps_sync,
-    ps_reader_free,          ps_destroy};
+    sizeof(promo_store_ops), ps_read,    ps_journal, ps_budget_of, ps_write, ps_sync,
+    ps_reader_free,          ps_destroy, ps_horizon};
 
 static void ps_path(char *buf, size_t cap, const char *root, uint32_t part, const char *file) {
     snprintf(buf, cap, "%s/p%u%s%s", root, part, file ? "/" : "", file ? file : "");

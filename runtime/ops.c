@@ -25,6 +25,7 @@
 
 #include "alloc.h"
 #include "bundle.h"
+#include "civil.h"
 #include "engine_int.h"
 #include "hash.h"
 #include "ops.h"
@@ -82,7 +83,8 @@ typedef struct jf_hdr {
     uint32_t state;
     uint64_t lines_hash;
     int64_t refund, points;
-    uint32_t json_len, pad;
+    uint32_t json_len;
+    int32_t date; /* the receipt's (0 in records written before it was kept) */
 } jf_hdr;
 
 /* A parsed journal entry (pointers into its blob). */
@@ -360,6 +362,26 @@ static int ops_view(const void *data, size_t len, jr_view *v) {
     return 0;
 }
 
+int32_t ops_entry_date(const void *data, size_t len) {
+    uint32_t magic;
+    int32_t d = 0;
+    if (len < sizeof magic) return 0;
+    memcpy(&magic, data, sizeof magic);
+    if ((magic == JR_MAGIC || magic == JR_MAGIC1) && len >= sizeof(jr_hdr))
+        memcpy(&d, (const char *)data + offsetof(jr_hdr, date), sizeof d);
+    else if (magic == JF_MAGIC && len >= sizeof(jf_hdr))
+        memcpy(&d, (const char *)data + offsetof(jf_hdr, date), sizeof d);
+    return d;
+}
+
+/* The store's return window: its first day, 0 when there is none (a store without the
+ * operation: one built against an older promo.h). */
+static int32_t ops_horizon(const promo_store *st) {
+    const promo_store_ops *o = st->ops;
+    if (o->size < offsetof(promo_store_ops, horizon) + sizeof o->horizon || !o->horizon) return 0;
+    return o->horizon(st->self);
+}
+
 /* The parts of points entry p on each line (largest remainder over the weights) into
  * o->sp; the caller has grown o->sp and o->rem to nlines. */
 static void ops_shares(struct ops_scratch *o, const jr_view *v, uint32_t p) {
@@ -555,6 +577,26 @@ static promo_status ops_store_err(promo_ctx *c, promo_status st, const char *msg
     return st == PROMO_ENOMEM ? eng_err(c, st, NULL) : eng_err(c, PROMO_ESTATE, msg);
 }
 
+/* A receipt dated `date`, refused when it lies before the store's return window. */
+static promo_status ops_window(promo_ctx *c, int32_t date, int confirm) {
+    int32_t h = ops_horizon(&c->e->store);
+    if (h <= 0 || date >= h) return PROMO_OK;
+    char d[11], w[11], msg[128];
+    civil_format(date, d);
+    civil_format(h, w);
+    if (confirm)
+        snprintf(msg, sizeof msg,
+                 "date: %s is before the return window, which starts at %s: "
+                 "not confirmed",
+                 d, w);
+    else
+        snprintf(msg, sizeof msg,
+                 "id: the receipt of %s is past the return window, which "
+                 "starts at %s",
+                 d, w);
+    return ops_refuse(c, msg);
+}
+
 promo_status ops_prepare(promo_ctx *c, const promo_op *op, promo_op_result *out, int *pending) {
     *pending = 0;
     struct ops_scratch *o = ops_get(c);
@@ -668,6 +710,8 @@ static promo_status ops_reverse(promo_ctx *c, const promo_op *op, promo_op_resul
     jr_view v;
     if (ops_view(o->old.data, len, &v))
         return eng_err(c, PROMO_ESTATE, "state store: corrupt journal entry");
+    promo_status ws = ops_window(c, v.h.date, 0);
+    if (ws != PROMO_OK) return ws;
     uint32_t n = v.h.nlines;
     /* the request, per line */
     if (ops_grow(o->a, &o->req, &o->cap_req, n + 1, sizeof *o->req) ||
@@ -825,7 +869,7 @@ static promo_status ops_reverse(promo_ctx *c, const promo_op *op, promo_op_resul
         first = 0;
     }
     rb_puts(b, "]}");
-    jf_hdr f = {JF_MAGIC, state, lines_hash, refund, points, (uint32_t)b->len, 0};
+    jf_hdr f = {JF_MAGIC, state, lines_hash, refund, points, (uint32_t)b->len, v.h.date};
     rb_clear(&o->rf);
     rb_add(&o->rf, &f, sizeof f);
     rb_add(&o->rf, b->data, b->len);
@@ -864,6 +908,9 @@ promo_status ops_commit(promo_ctx *c, const promo_op *op, promo_op_result *out) 
     if (!o) return eng_err(c, PROMO_EARG, "nothing to commit");
     if (op->op == PROMO_OP_CONFIRM) {
         if (!c->can_commit) return eng_err(c, PROMO_EARG, "no evaluation to commit");
+        /* in commit order: a receipt before the window may have been pruned already */
+        promo_status ws = ops_window(c, op->receipt->date, 1);
+        if (ws != PROMO_OK) return ws;
         return eng_commit(c, op->receipt->id, o->jr.data, o->jr.len);
     }
     if (op->op == PROMO_OP_CANCEL || op->op == PROMO_OP_RETURN) {
@@ -958,15 +1005,20 @@ typedef struct ov_ctx {
     struct ops_scratch o; /* the points spread */
     rbuf *report;
     size_t problems, entries, customers, budgets;
+    int32_t pruned; /* entries of receipts before this day may have been pruned */
     promo_delta *d;
     promo_budget_delta *bd;
     size_t cap_d, cap_bd;
 } ov_ctx;
 
+#define OV_PRUNED "Mpruned" /* store_lmdb.c's LM_PRUNED_KEY */
+
 /* Pass 1: what every journal entry still contributes (what its returns left). */
 static int ov_journal(void *u, const void *k, size_t kl, const void *data, size_t len) {
     ov_ctx *v = u;
     const char *key = k;
+    if (kl == sizeof OV_PRUNED - 1 && !memcmp(k, OV_PRUNED, kl) && len == sizeof v->pruned)
+        memcpy(&v->pruned, data, sizeof v->pruned);
     if (!kl || key[0] != 'J' || memchr(key + 1, 0, kl - 1)) return 0;
     void *al = pa_malloc(v->o.a, len);
     if (!al) return -1;
@@ -1033,6 +1085,35 @@ static int ov_journal(void *u, const void *k, size_t kl, const void *data, size_
     return bad ? -1 : 0;
 }
 
+/* A stored counter `got` against the journal's `want` for a cell of day `day`: equal,
+ * except where receipts may have been pruned (a day before v->pruned: the cell's
+ * receipts, or for a week, a month or a whole-life limit some of them, are dated before
+ * the horizon), where what is left of a receipt is never negative, so the stored value
+ * is at least the journal's. */
+static int ov_cell_ok(const ov_ctx *v, int32_t day, int64_t got, int64_t want) {
+    return v->pruned > 0 && day < v->pruned ? got >= want : got == want;
+}
+
+/* Two records' cells, both sorted by (key, day). */
+static int ov_cells_ok(const ov_ctx *v, const promo_store_rec *got, const promo_store_rec *want) {
+    uint32_t i = 0, j = 0;
+    while (i < got->ncells || j < want->ncells) {
+        promo_cell g = {0, 0, 0, 0}, w = {0, 0, 0, 0};
+        if (i < got->ncells) memcpy(&g, &got->cells[i], sizeof g);
+        if (j < want->ncells) memcpy(&w, &want->cells[j], sizeof w);
+        int c = i == got->ncells    ? 1
+                : j == want->ncells ? -1
+                : g.key != w.key    ? (g.key < w.key ? -1 : 1)
+                                    : (g.day > w.day) - (g.day < w.day);
+        if (c < 0 && !ov_cell_ok(v, g.day, g.value, 0)) return 0;
+        if (c > 0 && !ov_cell_ok(v, w.day, 0, w.value)) return 0;
+        if (!c && !ov_cell_ok(v, g.day, g.value, w.value)) return 0;
+        i += c <= 0;
+        j += c >= 0;
+    }
+    return 1;
+}
+
 /* Pass 2: every stored customer and budget against the journal's. */
 static int ov_compare(void *u, const void *k, size_t kl, const void *data, size_t len) {
     ov_ctx *v = u;
@@ -1047,7 +1128,7 @@ static int ov_compare(void *u, const void *k, size_t kl, const void *data, size_
         if (len == 8) memcpy(&got, data, 8);
         if (f && elen == 8) memcpy(&want, buf, 8);
         v->budgets++;
-        if (got != want) {
+        if (!ov_cell_ok(v, 0, got, want)) {
             uint64_t h;
             memcpy(&h, key + 1, 8);
             rb_printf(v->report, "budget %016llx: stored %lld, journal %lld\n",
@@ -1066,10 +1147,7 @@ static int ov_compare(void *u, const void *k, size_t kl, const void *data, size_
     memcpy(al, data, len);
     promo_store_rec got, want = {0, NULL, 0};
     int ok = !skv_rec_view(al, len, &got) && (!f || !skv_rec_view(buf, elen, &want)) &&
-             got.ncells == want.ncells;
-    for (uint32_t i = 0; ok && i < got.ncells; i++)
-        ok = got.cells[i].key == want.cells[i].key && got.cells[i].day == want.cells[i].day &&
-             got.cells[i].value == want.cells[i].value;
+             ov_cells_ok(v, &got, &want);
     if (!ok) {
         rb_printf(v->report, "customer %.*s: stored counters differ from the journal's\n",
                   (int)(kl - 1), key + 1);
@@ -1108,6 +1186,14 @@ int ops_verify(promo_store *s, rbuf *report) {
         rb_printf(report, "%zu customers in the journal have no stored record\n",
                   want_customers - v.customers);
         v.problems++;
+    }
+    if (v.pruned > 0) {
+        char d[11];
+        civil_format(v.pruned, d);
+        rb_printf(report,
+                  "journal pruned before %s (return window): counters of earlier days and "
+                  "budgets checked as at least the journal's\n",
+                  d);
     }
     rb_printf(report, "%zu journal entries, %zu customers, %zu budgets: %zu problems\n", v.entries,
               v.customers, v.budgets, v.problems);

@@ -28,6 +28,11 @@ promo_status ops_commit(promo_ctx *c, const promo_op *op, promo_op_result *out);
 /* The content hash that tells "the same receipt" on a repeated confirm. */
 uint64_t ops_receipt_hash(const promo_receipt *r);
 
+/* The date of the receipt a journal entry or refund record (data, len) belongs to, for
+ * the stores' pruning past the return window; 0 when it is not known (refund records
+ * written before the date was kept in them, or not an entry). */
+int32_t ops_entry_date(const void *data, size_t len);
+
 /* Journal entries (for `promo state`): the JSON description of entry (key, data),
  * appended to out (allocating through out's allocator). 0, or -1 corrupt / no memory. */
 struct rbuf;

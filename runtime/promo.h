@@ -225,6 +225,12 @@ typedef struct promo_store_ops {
     promo_status (*sync)(void *self);
     void (*reader_free)(void *self, void *reader);
     void (*destroy)(void *self);
+    /* Optional (NULL, or a store built against an older promo.h: no return window).
+     * The return window's first day: a confirm, return or cancel of a receipt dated
+     * before it is refused, and the journal entries of such receipts may be gone
+     * (pruned). 0: no window yet. The built-in stores give the latest date of a
+     * confirmed receipt minus promo_store_opts.return_window (docs/semantics.md). */
+    int32_t (*horizon)(void *self);
 } promo_store_ops;
 
 typedef struct promo_store {
@@ -238,7 +244,8 @@ typedef struct promo_store_opts {
     size_t size;           /* sizeof(promo_store_opts); set by promo_store_opts_init */
     int durability;        /* PROMO_DURABLE_*: survive kill -9 / also power loss */
     uint64_t map_size;     /* bytes of address space for the store (default 64 GiB) */
-    int32_t return_window; /* days a confirmed receipt stays returnable (default 180) */
+    int32_t return_window; /* days a confirmed receipt stays returnable (default 180;
+                              -1: no window, the journal is kept for ever) */
     int group_commit;      /* 0: every commit is durable when it returns; 1: durable at
                               the next promo_store_sync (the caller's group commit) */
     int read_only;         /* 1: open for reading only (promo state) */

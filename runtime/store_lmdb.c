@@ -22,6 +22,13 @@
  * environment, transactions, cursors, dirty pages) come from libc and cannot be hooked
  * (LMDB has no allocator interface); docs/embedding.md says so.
  *
+ * Return window (docs/semantics.md): each sync's transaction also sweeps the journal on
+ * from where the last sweep stopped, a bounded number of entries (twice what it wrote,
+ * plus LM_SWEEP_MIN), and deletes the entries and refund records of receipts dated
+ * before the horizon (now - window); the largest horizon used is kept under
+ * LM_PRUNED_KEY for `promo state verify`. The sweep wraps around at the end of the
+ * journal, so every old entry goes within a few syncs of the horizon passing it.
+ *
  * Durability: `process` opens with MDB_NOSYNC (a committed transaction is in the OS
  * page cache, which survives kill -9 of the process); `strict` lets LMDB fsync at
  * every commit (survives power loss).
@@ -34,11 +41,14 @@
 #include <sys/stat.h>
 
 #include "alloc.h"
+#include "ops.h"
 #include "store_internal.h"
 #include "store_kv.h"
 #include "store_mem.h"
 
 #define LM_OVERLAY_MAX 200000 /* entries pending before a write syncs by itself */
+#define LM_SWEEP_MIN   64     /* journal entries a sync's sweep looks at, at least */
+#define LM_PRUNED_KEY  "Mpruned"
 
 typedef struct lm_store {
     skv_store kv; /* first: the ops get an lm_store as self */
@@ -53,6 +63,9 @@ typedef struct lm_store {
     const skv_ent **order; /* a sync's entries in key order */
     size_t ocap;
     int group, read_only;
+    char jcur[SKV_MAX_KEY + 16]; /* where the journal sweep goes on (length 0: at 'J') */
+    size_t jcurl;
+    int32_t pruned; /* the largest horizon the sweep pruned with (LM_PRUNED_KEY) */
     char err[160];
 } lm_store;
 
@@ -181,6 +194,40 @@ static int lm_ent_cmp(const void *a, const void *b) {
     return c ? c : (x->klen > y->klen) - (x->klen < y->klen);
 }
 
+/* The journal sweep, in a sync's transaction t through its cursor c: up to `budget`
+ * entries on from s->jcur; deletes those of receipts dated before the horizon. */
+static int lm_prune(lm_store *s, MDB_txn *t, MDB_cursor *c, size_t budget) {
+    int32_t h = skv_horizon(&s->kv);
+    if (h <= 1) return 0;
+    MDB_val k = {s->jcurl ? s->jcurl : 1, s->jcurl ? s->jcur : "J"}, v;
+    int rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+    for (size_t seen = 0; !rc && seen < budget; seen++) {
+        if (!k.mv_size || *(const char *)k.mv_data != 'J') {
+            rc = MDB_NOTFOUND; /* past the journal: start again at its first entry */
+            break;
+        }
+        int32_t d = ops_entry_date(v.mv_data, v.mv_size);
+        if (d >= 1 && d < h && (rc = mdb_cursor_del(c, 0))) return rc;
+        rc = mdb_cursor_get(c, &k, &v, MDB_NEXT); /* after a deletion: the entry after it */
+    }
+    if (rc == MDB_NOTFOUND) {
+        s->jcurl = 0;
+    } else if (rc) {
+        return rc;
+    } else if (*(const char *)k.mv_data == 'J' && k.mv_size <= sizeof s->jcur) {
+        memcpy(s->jcur, k.mv_data, k.mv_size);
+        s->jcurl = k.mv_size;
+    } else {
+        s->jcurl = 0;
+    }
+    if (h > s->pruned) {
+        MDB_val pk = {sizeof LM_PRUNED_KEY - 1, LM_PRUNED_KEY}, pv = {sizeof h, &h};
+        if ((rc = mdb_put(t, s->dbi, &pk, &pv, 0))) return rc;
+        s->pruned = h;
+    }
+    return 0;
+}
+
 /* Writes the sealed table in one transaction, in key order through one cursor (LMDB
  * finds the next key from the page it is on instead of from the root), then empties
  * it. smu held. */
@@ -213,6 +260,7 @@ static promo_status lm_write_sealed(lm_store *s) {
         MDB_val key = {e->klen, e->key}, val = {e->vlen, e->key + e->klen};
         rc = mdb_cursor_put(c, &key, &val, 0);
     }
+    if (!rc) rc = lm_prune(s, t, c, 2 * n + LM_SWEEP_MIN);
     mdb_cursor_close(c);
     if (rc) {
         mdb_txn_abort(t);
@@ -300,9 +348,28 @@ static void lm_destroy(void *self) {
     pa_free(&a, s);
 }
 
+static int32_t lm_horizon(void *self) {
+    lm_store *s = self;
+    return skv_horizon(&s->kv);
+}
+
 static const promo_store_ops lm_ops = {
-    sizeof(promo_store_ops), lm_read,   lm_journal, lm_budget, lm_write, lm_sync,
-    lm_reader_free,          lm_destroy};
+    sizeof(promo_store_ops), lm_read,    lm_journal, lm_budget, lm_write, lm_sync,
+    lm_reader_free,          lm_destroy, lm_horizon};
+
+/* The store's own values (SKV_NOW_KEY, LM_PRUNED_KEY) as kept in t. */
+static int lm_meta(lm_store *s, MDB_txn *t) {
+    static const char *const keys[] = {SKV_NOW_KEY, LM_PRUNED_KEY};
+    int32_t *to[] = {&s->kv.now, &s->pruned};
+    for (int i = 0; i < 2; i++) {
+        MDB_val k = {strlen(keys[i]), (void *)keys[i]}, v;
+        int rc = mdb_get(t, s->dbi, &k, &v);
+        if (rc == MDB_NOTFOUND) continue;
+        if (rc) return rc;
+        if (v.mv_size == sizeof(int32_t)) memcpy(to[i], v.mv_data, sizeof(int32_t));
+    }
+    return 0;
+}
 
 promo_status promo_store_open(const char *dir, const promo_store_opts *opts, promo_store *out,
                               char *errbuf, size_t errlen) {
@@ -329,6 +396,7 @@ promo_status promo_store_open(const char *dir, const promo_store_opts *opts, pro
     s->kv.base = s;
     s->group = o.group_commit;
     s->read_only = o.read_only;
+    s->kv.window = o.return_window < 0 ? -1 : o.return_window;
     promo_status st = PROMO_OK;
     int rc;
     if (!o.read_only && mkdir(dir, 0777) && errno != EEXIST) {
@@ -351,7 +419,8 @@ promo_status promo_store_open(const char *dir, const promo_store_opts *opts, pro
     mdb_reader_check(s->env, &dead); /* reader slots of killed processes */
     MDB_txn *t;
     if ((rc = mdb_txn_begin(s->env, NULL, o.read_only ? MDB_RDONLY : 0, &t)) ||
-        (rc = mdb_dbi_open(t, NULL, 0, &s->dbi)) || (rc = mdb_txn_commit(t))) {
+        (rc = mdb_dbi_open(t, NULL, 0, &s->dbi)) || (rc = lm_meta(s, t)) ||
+        (rc = mdb_txn_commit(t))) {
         snprintf(s->err, sizeof s->err, "cannot open the state store %s: %s", dir,
                  mdb_strerror(rc));
         st = PROMO_ESTATE;

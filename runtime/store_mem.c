@@ -9,6 +9,7 @@
 
 #include "alloc.h"
 #include "hash.h"
+#include "ops.h"
 #include "store_kv.h"
 #include "store_mem.h"
 
@@ -250,6 +251,12 @@ void skv_init(skv_store *s, const promo_allocator *a) {
     for (int i = 0; i < SKV_SHARDS; i++)
         pthread_mutex_init(&s->map.sh[i].mu, NULL);
     pthread_mutex_init(&s->wmu, NULL);
+    s->window = -1;
+}
+
+int32_t skv_horizon(const skv_store *s) {
+    int32_t now = __atomic_load_n(&s->now, __ATOMIC_RELAXED);
+    return s->window >= 0 && now > s->window ? now - s->window : 0;
 }
 
 void skv_destroy(skv_store *s) {
@@ -577,10 +584,19 @@ static int skv_rec_dead(const skv_store *s, const char *v, size_t len, int32_t b
     return 1;
 }
 
-/* The memory store's sweep: `slots` slots on from where it stopped (writer lock held). */
+/* A journal entry or refund record of a receipt dated in [1, horizon). */
+static int skv_journal_old(const skv_ent *e, int32_t horizon) {
+    int32_t d = ops_entry_date(e->key + e->klen, e->vlen);
+    return d >= 1 && d < horizon;
+}
+
+/* The memory store's sweep: `slots` slots on from where it stopped (writer lock held):
+ * it drops the customers none of whose counters can be read any more, and the journal
+ * entries (and refund records) of receipts before the return window. */
 #define SKV_SWEEP 8 /* per write */
 static void skv_sweep(skv_store *s, uint64_t slots) {
-    if (s->base_get || s->sweep_before <= 1) return;
+    int32_t jh = skv_horizon(s);
+    if (s->base_get || (s->sweep_before <= 1 && jh <= 1)) return;
     for (uint64_t k = 0; k < slots; k++) {
         skv_shard *sh = &s->map.sh[s->sweep_shard];
         if (s->sweep_slot >= sh->cap) {
@@ -590,11 +606,14 @@ static void skv_sweep(skv_store *s, uint64_t slots) {
         }
         pthread_mutex_lock(&sh->mu);
         skv_ent *e = &sh->tab[s->sweep_slot];
-        if (e->h && e->klen && e->key[0] == 'C' &&
+        if (e->h && e->klen && e->key[0] == 'C' && s->sweep_before > 1 &&
             skv_rec_dead(s, e->key + e->klen, e->vlen, s->sweep_before)) {
             skv_del_at(s->map.a, sh, s->sweep_slot);
             s->map.count--;
             s->ncustomers--;
+        } else if (e->h && e->klen && e->key[0] == 'J' && skv_journal_old(e, jh)) {
+            skv_del_at(s->map.a, sh, s->sweep_slot);
+            s->map.count--;
         } else {
             s->sweep_slot++;
         }
@@ -607,10 +626,17 @@ promo_status skv_write(skv_store *s, const promo_store_write *w) {
     size_t kl;
     static const promo_store_rec none = {0, NULL, 0};
     promo_status st = PROMO_OK;
-    /* 1. checks: journal key free, customer version unchanged */
+    /* 1. checks: journal key free (and its receipt not before the return window: it
+     * may have been pruned), customer version unchanged */
+    int32_t jdate = w->jkey.p && w->jcreate && w->jdata ? ops_entry_date(w->jdata, w->jlen) : 0;
     if (w->jkey.p && w->jcreate) {
         const void *p;
         size_t len;
+        int32_t h = skv_horizon(s);
+        if (h > 0 && jdate >= 1 && jdate < h) {
+            st = PROMO_ECONFLICT; /* the caller checks the window again and refuses */
+            goto out;
+        }
         kl = skv_key('J', w->jkey.p, w->jkey.n, k);
         int r = skv_current(s, k, kl, &s->cbuf, &s->ccap, &p, &len);
         if (r) {
@@ -715,6 +741,12 @@ promo_status skv_write(skv_store *s, const promo_store_write *w) {
         kl = skv_key('J', w->jkey2.p, w->jkey2.n, k);
         if (skv_map_put(&s->map, k, kl, w->jdata2, w->jlen2)) st = PROMO_ENOMEM;
     }
+    if (st == PROMO_OK && jdate > s->now) { /* the store's now moves with the journal */
+        if (skv_map_put(&s->map, SKV_NOW_KEY, sizeof SKV_NOW_KEY - 1, &jdate, sizeof jdate))
+            st = PROMO_ENOMEM;
+        else
+            __atomic_store_n(&s->now, jdate, __ATOMIC_RELAXED);
+    }
 out:
     if (w->prune_before > s->sweep_before) s->sweep_before = w->prune_before;
     skv_sweep(s, SKV_SWEEP);
@@ -791,6 +823,10 @@ static void ms_reader_free(void *self, void *reader) {
     skv_reader_free(&s->alloc, reader);
 }
 
+static int32_t ms_horizon(void *self) {
+    return skv_horizon(self);
+}
+
 static void ms_destroy(void *self) {
     skv_store *s = self;
     if (!s) return;
@@ -800,8 +836,8 @@ static void ms_destroy(void *self) {
 }
 
 static const promo_store_ops ms_ops = {
-    sizeof(promo_store_ops), ms_read,   ms_journal, ms_budget, ms_write, ms_sync,
-    ms_reader_free,          ms_destroy};
+    sizeof(promo_store_ops), ms_read,    ms_journal, ms_budget, ms_write, ms_sync,
+    ms_reader_free,          ms_destroy, ms_horizon};
 
 int store_mem_is(const promo_store *s) {
     return s && s->ops == &ms_ops;
@@ -829,6 +865,7 @@ promo_status promo_store_new_memory_with(const promo_store_opts *opts, promo_sto
     skv_init(s, &o.alloc);
     s->max_customers = o.max_customers;
     s->compact = 1;
+    s->window = o.return_window < 0 ? -1 : o.return_window;
     out->ops = &ms_ops;
     out->self = s;
     return PROMO_OK;
