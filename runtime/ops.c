@@ -577,10 +577,13 @@ static promo_status ops_store_err(promo_ctx *c, promo_status st, const char *msg
     return st == PROMO_ENOMEM ? eng_err(c, st, NULL) : eng_err(c, PROMO_ESTATE, msg);
 }
 
-/* A receipt dated `date`, refused when it lies before the store's return window. */
+/* A receipt dated `date` (INT32_MIN: one the journal does not hold), refused when it
+ * lies before the store's return window. A return or cancel gets the same error whether
+ * the sweep has pruned its journal entry yet or not. */
 static promo_status ops_window(promo_ctx *c, int32_t date, int confirm) {
     int32_t h = ops_horizon(&c->e->store);
-    if (h <= 0 || date >= h) return PROMO_OK;
+    if (date != INT32_MIN && (h <= 0 || date >= h)) return PROMO_OK;
+    if (h <= 0) return ops_refuse(c, "id: no confirmed receipt with this id");
     char d[11], w[11], msg[128];
     civil_format(date, d);
     civil_format(h, w);
@@ -591,9 +594,9 @@ static promo_status ops_window(promo_ctx *c, int32_t date, int confirm) {
                  d, w);
     else
         snprintf(msg, sizeof msg,
-                 "id: the receipt of %s is past the return window, which "
-                 "starts at %s",
-                 d, w);
+                 "id: no confirmed receipt with this id in the return window, "
+                 "which starts at %s",
+                 w);
     return ops_refuse(c, msg);
 }
 
@@ -703,7 +706,7 @@ static promo_status ops_reverse(promo_ctx *c, const promo_op *op, promo_op_resul
     promo_status js;
     if ((js = st->ops->journal(st->self, &c->reader, op->id, &data, &len)) != PROMO_OK)
         return ops_store_err(c, js, "state store: journal read failed");
-    if (!data) return ops_refuse(c, "id: no confirmed receipt with this id");
+    if (!data) return ops_window(c, INT32_MIN, 0);
     rb_clear(&o->old);
     rb_add(&o->old, data, len);
     if (o->old.oom) return eng_err(c, PROMO_ENOMEM, NULL);
