@@ -643,6 +643,7 @@ promo_status ops_prepare(promo_ctx *c, const promo_op *op, promo_op_result *out,
             ops_decorate(o, o->rec.data, o->rec.len, op->op, echo, 1);
             out->duplicate = 1;
             out->state = (int)v.h.state;
+            *pending = 1; /* ops_commit checks the return window in commit order */
             return ops_out(c, out, o);
         }
     }
@@ -910,10 +911,11 @@ promo_status ops_commit(promo_ctx *c, const promo_op *op, promo_op_result *out) 
     struct ops_scratch *o = c->ops;
     if (!o) return eng_err(c, PROMO_EARG, "nothing to commit");
     if (op->op == PROMO_OP_CONFIRM) {
-        if (!c->can_commit) return eng_err(c, PROMO_EARG, "no evaluation to commit");
-        /* in commit order: a receipt before the window may have been pruned already */
+        /* In commit order, for a duplicate too: a receipt before the window may have
+         * been pruned already (or not yet: the answer must not depend on the sweep). */
         promo_status ws = ops_window(c, op->receipt->date, 1);
-        if (ws != PROMO_OK) return ws;
+        if (ws != PROMO_OK || out->duplicate) return ws;
+        if (!c->can_commit) return eng_err(c, PROMO_EARG, "no evaluation to commit");
         return eng_commit(c, op->receipt->id, o->jr.data, o->jr.len);
     }
     if (op->op == PROMO_OP_CANCEL || op->op == PROMO_OP_RETURN) {

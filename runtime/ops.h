@@ -18,7 +18,8 @@ void ops_json_free(struct ops_json_buf *b);
 /*
  * Phase 1 (any thread, parallel): for calculate/confirm, the duplicate check and the
  * evaluation; the record is formatted. For cancel/return nothing (everything happens
- * in phase 2). *pending is 1 when ops_commit must be called.
+ * in phase 2). *pending is 1 when ops_commit must be called (for a duplicate confirm
+ * too: phase 2 checks the return window in commit order, out->duplicate stays 1).
  * PROMO_EINPUT: an error record (promo_ctx_errmsg), nothing changed.
  */
 promo_status ops_prepare(promo_ctx *c, const promo_op *op, promo_op_result *out, int *pending);

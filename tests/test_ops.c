@@ -514,6 +514,11 @@ static void the_return_window(int lmdb) {
                                             "starts at 2026-01-16: not confirmed");
     snap_same(&x, s0, "confirm before the window");
     cr_assert(!journal_has(&x, "older"));
+    /* the same for a repeat, whether the sweep has pruned its entry yet or not */
+    cr_assert_eq(run(&x, PROMO_OP_CONFIRM, &old, &r), PROMO_EINPUT);
+    cr_assert(strstr(promo_ctx_errmsg(x.c), "2026-01-10 is before the return window"), "%s",
+              promo_ctx_errmsg(x.c));
+    snap_same(&x, s0, "a repeat before the window");
 
     /* the sweep removes the old journal entry and its refund record; counters, history
      * and budgets keep the receipt's effect */
