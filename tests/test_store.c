@@ -2,8 +2,8 @@
  * test_store.c — the state store conformance suite (SPEC 7, promo.h "state store"):
  * every test runs against the in-memory store and the LMDB store alike. Customer
  * records (sorted cells, versions, conflicts, pruning, whole-id keys), budgets, journal
- * entries, atomicity of a refused write; for LMDB also persistence across reopen and
- * the group commit.
+ * entries, atomicity of a refused write, the journal's return window; for LMDB also
+ * persistence across reopen and the group commit.
  */
 #include <criterion/criterion.h>
 #include <stdio.h>
@@ -229,6 +229,57 @@ BOTH(journal_create_refuses_an_existing_key) {
     cr_assert_eq(x->s.ops->journal(x->s.self, &x->reader, S("r1"), &data, &len), PROMO_OK);
     cr_assert(len == 6 && !memcmp(data, "second", 6));
     cr_assert_eq(budget(x, 5), 300);
+}
+
+/* A journal entry as the stores see it: runtime/ops.c's jr_hdr begins with the magic
+ * "PRJ2", the state, the receipt hash and the receipt's date (what the stores read,
+ * through ops_entry_date); the rest of the 48-byte header does not matter here. */
+static promo_status jput(sx *x, const char *id, int32_t date) {
+    unsigned char e[48] = {'P', 'R', 'J', '2'};
+    memcpy(e + 16, &date, sizeof date);
+    promo_store_write w = {0};
+    w.jkey = S(id);
+    w.jdata = e;
+    w.jlen = sizeof e;
+    w.jcreate = 1;
+    promo_status st = x->s.ops->write(x->s.self, &w);
+    promo_store_sync(&x->s);
+    return st;
+}
+
+static int jhas(sx *x, const char *id) {
+    const void *data;
+    size_t len;
+    cr_assert_eq(x->s.ops->journal(x->s.self, &x->reader, S(id), &data, &len), PROMO_OK);
+    return data != NULL;
+}
+
+/* The default return window (180 days): the store's now is the latest journal entry's
+ * date, an entry older than now - 180 days is refused and the old ones are swept away
+ * (a few slots a write in memory, a bounded cursor sweep at each LMDB sync); for LMDB
+ * now persists across a reopen. */
+BOTH(journal_pruned_past_the_return_window) {
+    cr_assert_eq(x->s.ops->horizon(x->s.self), 0, "no receipt yet: no window");
+    cr_assert_eq(jput(x, "a", promo_date(2026, 1, 1)), PROMO_OK);
+    cr_assert_eq(jput(x, "b", promo_date(2026, 7, 1)), PROMO_OK);
+    cr_assert_eq(x->s.ops->horizon(x->s.self), promo_date(2026, 1, 2));
+    cr_assert_eq(jput(x, "c", promo_date(2026, 1, 1)), PROMO_ECONFLICT, "before the window");
+    cr_assert(!jhas(x, "c"));
+    cr_assert_eq(jput(x, "d", promo_date(2026, 1, 2)), PROMO_OK, "the window's first day");
+    cr_assert_eq(jput(x, "e", promo_date(2026, 5, 1)), PROMO_OK, "now does not go back");
+    cr_assert_eq(x->s.ops->horizon(x->s.self), promo_date(2026, 1, 2));
+    int i = 0;
+    for (char id[16]; jhas(x, "a") && i < 3000; i++) {
+        snprintf(id, sizeof id, "f%d", i);
+        cr_assert_eq(jput(x, id, promo_date(2026, 7, 1)), PROMO_OK);
+    }
+    cr_assert(!jhas(x, "a"), "the entry before the window was never swept");
+    cr_assert(jhas(x, "b") && jhas(x, "d") && jhas(x, "e"));
+    if (x->kind == LMDB) {
+        sx_reopen(x);
+        cr_assert_eq(x->s.ops->horizon(x->s.self), promo_date(2026, 1, 2), "now persists");
+        cr_assert(!jhas(x, "a") && jhas(x, "d"));
+    }
 }
 
 BOTH(prune_keeps_life_buckets_and_recent_days) {
