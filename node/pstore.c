@@ -204,6 +204,9 @@ int ps_open(ps_store *s, const char *root, uint32_t part, char *err, size_t errl
     promo_store_opts o;
     promo_store_opts_init(&o);
     o.group_commit = 1;
+    /* No return window on a node yet: its journal is pruned with the changelog's
+     * trimming (docs/deploy.md, not done), and a node has no --return-window. */
+    o.return_window = -1;
     if (promo_store_open(s->dir, &o, &s->lm, err, errlen) != PROMO_OK) return -1;
     s->wrap = (promo_store){&ps_ops, s};
     char mp[4200];
