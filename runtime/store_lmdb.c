@@ -25,9 +25,10 @@
  * Return window (docs/semantics.md): each sync's transaction also sweeps the journal on
  * from where the last sweep stopped, a bounded number of entries (twice what it wrote,
  * plus LM_SWEEP_MIN), and deletes the entries and refund records of receipts dated
- * before the horizon (now - window); the largest horizon used is kept under
- * LM_PRUNED_KEY for `promo state verify`. The sweep wraps around at the end of the
- * journal, so every old entry goes within a few syncs of the horizon passing it.
+ * before the horizon (now - window); the day after the latest date pruned is kept under
+ * LM_PRUNED_KEY for `promo state verify`. The sweep goes round the journal in cycles, so
+ * every old entry goes within a cycle of the horizon passing it; after a cycle it knows
+ * the earliest date left, and syncs skip the sweep until the horizon passes that.
  *
  * Durability: `process` opens with MDB_NOSYNC (a committed transaction is in the OS
  * page cache, which survives kill -9 of the process); `strict` lets LMDB fsync at
@@ -65,7 +66,12 @@ typedef struct lm_store {
     int group, read_only;
     char jcur[SKV_MAX_KEY + 16]; /* where the journal sweep goes on (length 0: at 'J') */
     size_t jcurl;
-    int32_t pruned; /* the largest horizon the sweep pruned with (LM_PRUNED_KEY) */
+    int32_t pruned, pruned_new; /* the latest date pruned + 1 (LM_PRUNED_KEY), committed
+                                   and in the sync being written */
+    int32_t jmin;               /* a lower bound of the journal's dates (INT32_MIN: not known) */
+    int32_t wmin; /* the earliest date confirmed since the last sync (writers; atomic) */
+    int32_t cmin; /* the earliest date the sweep's cycle left */
+    int cycle;    /* a sweep cycle is under way */
     char err[160];
 } lm_store;
 
@@ -194,24 +200,43 @@ static int lm_ent_cmp(const void *a, const void *b) {
     return c ? c : (x->klen > y->klen) - (x->klen < y->klen);
 }
 
-/* The journal sweep, in a sync's transaction t through its cursor c: up to `budget`
- * entries on from s->jcur; deletes those of receipts dated before the horizon. */
+/* The journal sweep, in a sync's transaction t through its cursor c (smu held): up to
+ * `budget` entries on from s->jcur; deletes those of receipts dated before the horizon.
+ * A sweep goes round the whole journal in cycles; a cycle ends knowing a lower bound of
+ * the dates left (s->jmin, lowered by every confirm since: s->wmin), and until the
+ * horizon passes it no sync sweeps: nothing could be deleted. */
 static int lm_prune(lm_store *s, MDB_txn *t, MDB_cursor *c, size_t budget) {
     int32_t h = skv_horizon(&s->kv);
-    if (h <= 1) return 0;
+    int32_t added = __atomic_exchange_n(&s->wmin, INT32_MAX, __ATOMIC_ACQ_REL);
+    if (added < s->jmin) s->jmin = added;
+    if (added < s->cmin) s->cmin = added;
+    if (h <= 1 || (!s->cycle && h <= s->jmin)) return 0;
+    if (!s->cycle) { /* a new cycle, from the journal's first entry */
+        s->cycle = 1;
+        s->cmin = INT32_MAX;
+        s->jcurl = 0;
+    }
     MDB_val k = {s->jcurl ? s->jcurl : 1, s->jcurl ? s->jcur : "J"}, v;
+    int32_t gone = 0; /* the latest date deleted */
     int rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
     for (size_t seen = 0; !rc && seen < budget; seen++) {
         if (!k.mv_size || *(const char *)k.mv_data != 'J') {
-            rc = MDB_NOTFOUND; /* past the journal: start again at its first entry */
+            rc = MDB_NOTFOUND; /* past the journal */
             break;
         }
         int32_t d = ops_entry_date(v.mv_data, v.mv_size);
-        if (d >= 1 && d < h && (rc = mdb_cursor_del(c, 0))) return rc;
+        if (d >= 1 && d < h) {
+            if ((rc = mdb_cursor_del(c, 0))) return rc;
+            if (d > gone) gone = d;
+        } else if (d >= 1 && d < s->cmin) {
+            s->cmin = d;
+        }
         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT); /* after a deletion: the entry after it */
     }
-    if (rc == MDB_NOTFOUND) {
+    if (rc == MDB_NOTFOUND) { /* the cycle is complete */
         s->jcurl = 0;
+        s->cycle = 0;
+        s->jmin = s->cmin;
     } else if (rc) {
         return rc;
     } else if (*(const char *)k.mv_data == 'J' && k.mv_size <= sizeof s->jcur) {
@@ -220,10 +245,11 @@ static int lm_prune(lm_store *s, MDB_txn *t, MDB_cursor *c, size_t budget) {
     } else {
         s->jcurl = 0;
     }
-    if (h > s->pruned) {
-        MDB_val pk = {sizeof LM_PRUNED_KEY - 1, LM_PRUNED_KEY}, pv = {sizeof h, &h};
+    if (gone && gone + 1 > s->pruned) { /* entries before gone + 1 may be missing */
+        s->pruned_new = gone + 1;
+        MDB_val pk = {sizeof LM_PRUNED_KEY - 1, LM_PRUNED_KEY};
+        MDB_val pv = {sizeof s->pruned_new, &s->pruned_new};
         if ((rc = mdb_put(t, s->dbi, &pk, &pv, 0))) return rc;
-        s->pruned = h;
     }
     return 0;
 }
@@ -260,14 +286,21 @@ static promo_status lm_write_sealed(lm_store *s) {
         MDB_val key = {e->klen, e->key}, val = {e->vlen, e->key + e->klen};
         rc = mdb_cursor_put(c, &key, &val, 0);
     }
+    s->pruned_new = s->pruned;
     if (!rc) rc = lm_prune(s, t, c, 2 * n + LM_SWEEP_MIN);
     mdb_cursor_close(c);
     if (rc) {
         mdb_txn_abort(t);
+        s->jmin = INT32_MIN; /* what the sweep learned was not committed */
+        s->cycle = 0;
         return lm_fail(s, "put", rc);
     }
-    rc = mdb_txn_commit(t);
-    if (rc) return lm_fail(s, "commit", rc);
+    if ((rc = mdb_txn_commit(t))) {
+        s->jmin = INT32_MIN;
+        s->cycle = 0;
+        return lm_fail(s, "commit", rc);
+    }
+    s->pruned = s->pruned_new;
     pthread_mutex_lock(&s->kv.wmu);
     skv_map_clear(&s->sealed);
     pthread_mutex_unlock(&s->kv.wmu);
@@ -319,6 +352,13 @@ static promo_status lm_write(void *self, const promo_store_write *w) {
     if (rc) st = lm_fail(s, "read", rc);
     if (st == PROMO_OK) st = skv_write(&s->kv, w);
     mdb_txn_reset(s->wtxn);
+    int32_t d = st == PROMO_OK && w->jkey.p && w->jcreate && w->jdata
+                    ? ops_entry_date(w->jdata, w->jlen)
+                    : INT32_MAX;
+    int32_t cur = __atomic_load_n(&s->wmin, __ATOMIC_RELAXED); /* the sweep's bound */
+    while (d >= 1 && d < cur &&
+           !__atomic_compare_exchange_n(&s->wmin, &cur, d, 1, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+        ;
     int sync = st == PROMO_OK && (!s->group || s->kv.map.count >= LM_OVERLAY_MAX);
     pthread_mutex_unlock(&s->kv.wmu);
     return sync ? lm_sync(s) : st;
@@ -397,6 +437,8 @@ promo_status promo_store_open(const char *dir, const promo_store_opts *opts, pro
     s->group = o.group_commit;
     s->read_only = o.read_only;
     s->kv.window = o.return_window < 0 ? -1 : o.return_window;
+    s->jmin = INT32_MIN; /* not known: the first sweep goes round the journal */
+    s->wmin = s->cmin = INT32_MAX;
     promo_status st = PROMO_OK;
     int rc;
     if (!o.read_only && mkdir(dir, 0777) && errno != EEXIST) {
