@@ -5,9 +5,10 @@
  * version-checked write of one operation. Internal to libpromo.
  *
  * Keys are a namespace byte and the text: 'C' + customer id, 'J' + journal key,
- * 'B' + the 8 bytes of a campaign hash, 'M' + a name (the store's own values). Texts longer than
- * SKV_MAX_TEXT keep their first SKV_MAX_TEXT - 16 bytes and a 128-bit hash of the whole (LMDB keys
- * are at most 511 bytes); docs/semantics.md says so.
+ * 'B' + the 8 bytes of a campaign hash, 'M' + a name (the store's own values: its now,
+ * what it pruned). Texts longer than SKV_MAX_TEXT keep their first SKV_MAX_TEXT - 16
+ * bytes and a 128-bit hash of the whole (LMDB keys are at most 511 bytes);
+ * docs/semantics.md says so.
  *
  * A customer record: skv_rec_hdr then ncells promo_cell sorted by (key, day).
  */
