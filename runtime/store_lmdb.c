@@ -217,15 +217,25 @@ static int lm_prune(lm_store *s, MDB_txn *t, MDB_cursor *c, size_t budget) {
         s->jcurl = 0;
     }
     MDB_val k = {s->jcurl ? s->jcurl : 1, s->jcurl ? s->jcur : "J"}, v;
-    int32_t gone = 0; /* the latest date deleted */
+    int32_t gone = 0;  /* the latest date deleted */
+    size_t parent = 0; /* the length of the receipt entry just deleted (at s->jcur) */
     int rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
     for (size_t seen = 0; !rc && seen < budget; seen++) {
-        if (!k.mv_size || *(const char *)k.mv_data != 'J') {
+        const char *kp = k.mv_data;
+        if (!k.mv_size || kp[0] != 'J') {
             rc = MDB_NOTFOUND; /* past the journal */
             break;
         }
         int32_t d = ops_entry_date(v.mv_data, v.mv_size);
-        if (d >= 1 && d < h) {
+        /* a refund record follows its receipt's entry (key, NUL, refund id); one written
+         * before refund records kept the date (0) goes with the entry */
+        int orphan = parent && d == 0 && k.mv_size > parent && kp[parent] == 0 &&
+                     !memcmp(kp, s->jcur, parent);
+        if ((d >= 1 && d < h) || orphan) {
+            if (!orphan && !memchr(kp, 0, k.mv_size) && k.mv_size <= sizeof s->jcur) {
+                memcpy(s->jcur, kp, k.mv_size); /* a receipt's entry: its records follow */
+                parent = k.mv_size;
+            }
             if ((rc = mdb_cursor_del(c, 0))) return rc;
             if (d > gone) gone = d;
         } else if (d >= 1 && d < s->cmin) {

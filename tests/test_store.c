@@ -261,6 +261,16 @@ static int jhas(sx *x, const char *id) {
 BOTH(journal_pruned_past_the_return_window) {
     cr_assert_eq(x->s.ops->horizon(x->s.self), 0, "no receipt yet: no window");
     cr_assert_eq(jput(x, "a", promo_date(2026, 1, 1)), PROMO_OK);
+    promo_str f1 = {"a\0f1", 4};
+    if (x->kind == LMDB) { /* a refund record of a store written before they kept the
+                              date ("PRF1", date 0): it goes with its receipt's entry */
+        unsigned char f[40] = {'P', 'R', 'F', '1'};
+        promo_store_write w = {0};
+        w.jkey = f1;
+        w.jdata = f;
+        w.jlen = sizeof f;
+        cr_assert_eq(x->s.ops->write(x->s.self, &w), PROMO_OK);
+    }
     cr_assert_eq(jput(x, "b", promo_date(2026, 7, 1)), PROMO_OK);
     cr_assert_eq(x->s.ops->horizon(x->s.self), promo_date(2026, 1, 2));
     cr_assert_eq(jput(x, "c", promo_date(2026, 1, 1)), PROMO_ECONFLICT, "before the window");
@@ -274,6 +284,10 @@ BOTH(journal_pruned_past_the_return_window) {
         cr_assert_eq(jput(x, id, promo_date(2026, 7, 1)), PROMO_OK);
     }
     cr_assert(!jhas(x, "a"), "the entry before the window was never swept");
+    const void *data;
+    size_t len;
+    cr_assert_eq(x->s.ops->journal(x->s.self, &x->reader, f1, &data, &len), PROMO_OK);
+    cr_assert_null(data, "the refund record went with it");
     cr_assert(jhas(x, "b") && jhas(x, "d") && jhas(x, "e"));
     if (x->kind == LMDB) {
         sx_reopen(x);
