@@ -23,12 +23,13 @@
  * (LMDB has no allocator interface); docs/embedding.md says so.
  *
  * Return window (docs/semantics.md): each sync's transaction also sweeps the journal on
- * from where the last sweep stopped, a bounded number of entries (twice what it wrote,
- * plus LM_SWEEP_MIN), and deletes the entries and refund records of receipts dated
- * before the horizon (now - window); the day after the latest date pruned is kept under
- * LM_PRUNED_KEY for `promo state verify`. The sweep goes round the journal in cycles, so
- * every old entry goes within a cycle of the horizon passing it; after a cycle it knows
- * the earliest date left, and syncs skip the sweep until the horizon passes that.
+ * from where the last sweep stopped, a bounded number of records (twice what it wrote,
+ * plus LM_SWEEP_MIN), replaces the entries expired (cnow before the horizon, now -
+ * window) by their tombstones and deletes their refund records; the day after the
+ * latest receipt date pruned is kept under LM_PRUNED_KEY for `promo state verify`. The
+ * sweep goes round the journal in cycles, so every expired entry goes within a cycle of
+ * the horizon passing its cnow; after a cycle it knows the earliest cnow left, and syncs
+ * skip the sweep until the horizon passes that.
  *
  * Durability: `process` opens with MDB_NOSYNC (a committed transaction is in the OS
  * page cache, which survives kill -9 of the process); `strict` lets LMDB fsync at
@@ -201,10 +202,11 @@ static int lm_ent_cmp(const void *a, const void *b) {
 }
 
 /* The journal sweep, in a sync's transaction t through its cursor c (smu held): up to
- * `budget` entries on from s->jcur; deletes those of receipts dated before the horizon.
- * A sweep goes round the whole journal in cycles; a cycle ends knowing a lower bound of
- * the dates left (s->jmin, lowered by every confirm since: s->wmin), and until the
- * horizon passes it no sync sweeps: nothing could be deleted. */
+ * `budget` records on from s->jcur; replaces the entries whose cnow is before the
+ * horizon by their tombstones and deletes their refund records. A sweep goes round the
+ * whole journal in cycles; a cycle ends knowing a lower bound of the cnows left
+ * (s->jmin, lowered by every confirm since: s->wmin, a receipt's date <= its cnow), and
+ * until the horizon passes it no sync sweeps: nothing could expire. */
 static int lm_prune(lm_store *s, MDB_txn *t, MDB_cursor *c, size_t budget) {
     int32_t h = skv_horizon(&s->kv);
     int32_t added = __atomic_exchange_n(&s->wmin, INT32_MAX, __ATOMIC_ACQ_REL);
@@ -226,20 +228,24 @@ static int lm_prune(lm_store *s, MDB_txn *t, MDB_cursor *c, size_t budget) {
             rc = MDB_NOTFOUND; /* past the journal */
             break;
         }
-        int32_t d = ops_entry_date(v.mv_data, v.mv_size);
+        int32_t d, cn;
+        int kind = ops_rec_info(v.mv_data, v.mv_size, &d, &cn);
         /* a refund record follows its receipt's entry (key, NUL, refund id); one written
-         * before refund records kept the date (0) goes with the entry */
-        int orphan = parent && d == 0 && k.mv_size > parent && kp[parent] == 0 &&
-                     !memcmp(kp, s->jcur, parent);
-        if ((d >= 1 && d < h) || orphan) {
-            if (!orphan && !memchr(kp, 0, k.mv_size) && k.mv_size <= sizeof s->jcur) {
-                memcpy(s->jcur, kp, k.mv_size); /* a receipt's entry: its records follow */
-                parent = k.mv_size;
-            }
-            if ((rc = mdb_cursor_del(c, 0))) return rc;
+         * before refund records kept cnow (0) goes with the entry */
+        int orphan = kind == OPS_REC_REFUND && parent && cn == 0 && k.mv_size > parent &&
+                     kp[parent] == 0 && !memcmp(kp, s->jcur, parent);
+        if (kind == OPS_REC_ENTRY && cn >= 1 && cn < h && k.mv_size <= sizeof s->jcur) {
+            char tomb[OPS_TOMB_SIZE];
+            memcpy(s->jcur, kp, k.mv_size); /* a receipt's entry: its records follow */
+            parent = k.mv_size;
+            ops_tombstone(v.mv_data, v.mv_size, tomb);
+            MDB_val tk = {parent, s->jcur}, tv = {sizeof tomb, tomb};
+            if ((rc = mdb_cursor_put(c, &tk, &tv, MDB_CURRENT))) return rc;
             if (d > gone) gone = d;
-        } else if (d >= 1 && d < s->cmin) {
-            s->cmin = d;
+        } else if ((kind == OPS_REC_REFUND && cn >= 1 && cn < h) || orphan) {
+            if ((rc = mdb_cursor_del(c, 0))) return rc;
+        } else if (kind != OPS_REC_TOMB && cn >= 1 && cn < s->cmin) {
+            s->cmin = cn;
         }
         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT); /* after a deletion: the entry after it */
     }

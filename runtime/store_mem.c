@@ -584,15 +584,20 @@ static int skv_rec_dead(const skv_store *s, const char *v, size_t len, int32_t b
     return 1;
 }
 
-/* A journal entry or refund record of a receipt dated in [1, horizon). */
+/* What the sweep does with journal record e past the return window (docs/semantics.md):
+ * 1 delete it (a refund record of an expired entry), 2 replace it by its tombstone (an
+ * expired entry), 0 keep it. */
 static int skv_journal_old(const skv_ent *e, int32_t horizon) {
-    int32_t d = ops_entry_date(e->key + e->klen, e->vlen);
-    return d >= 1 && d < horizon;
+    int32_t date, cnow;
+    int kind = ops_rec_info(e->key + e->klen, e->vlen, &date, &cnow);
+    if (cnow < 1 || cnow >= horizon) return 0;
+    return kind == OPS_REC_REFUND ? 1 : kind == OPS_REC_ENTRY ? 2 : 0;
 }
 
 /* The memory store's sweep: `slots` slots on from where it stopped (writer lock held):
- * it drops the customers none of whose counters can be read any more, and the journal
- * entries (and refund records) of receipts before the return window. */
+ * it drops the customers none of whose counters can be read any more, and replaces the
+ * journal entries expired past the return window by their tombstones (their refund
+ * records go). */
 #define SKV_SWEEP 8 /* per write */
 static void skv_sweep(skv_store *s, uint64_t slots) {
     int32_t jh = skv_horizon(s);
@@ -606,14 +611,26 @@ static void skv_sweep(skv_store *s, uint64_t slots) {
         }
         pthread_mutex_lock(&sh->mu);
         skv_ent *e = &sh->tab[s->sweep_slot];
+        int old;
         if (e->h && e->klen && e->key[0] == 'C' && s->sweep_before > 1 &&
             skv_rec_dead(s, e->key + e->klen, e->vlen, s->sweep_before)) {
             skv_del_at(s->map.a, sh, s->sweep_slot);
             s->map.count--;
             s->ncustomers--;
-        } else if (e->h && e->klen && e->key[0] == 'J' && skv_journal_old(e, jh)) {
-            skv_del_at(s->map.a, sh, s->sweep_slot);
-            s->map.count--;
+        } else if (e->h && e->klen && e->key[0] == 'J' && (old = skv_journal_old(e, jh))) {
+            if (old == 1) {
+                skv_del_at(s->map.a, sh, s->sweep_slot);
+                s->map.count--;
+            } else { /* in place, then shrunk (readers copy under the shard's lock) */
+                char *p;
+                ops_tombstone(e->key + e->klen, e->vlen, e->key + e->klen);
+                e->vlen = OPS_TOMB_SIZE;
+                if ((p = pa_realloc(s->map.a, e->key, e->klen + OPS_TOMB_SIZE))) {
+                    e->key = p;
+                    e->vcap = OPS_TOMB_SIZE;
+                }
+                s->sweep_slot++;
+            }
         } else {
             s->sweep_slot++;
         }
@@ -626,17 +643,12 @@ promo_status skv_write(skv_store *s, const promo_store_write *w) {
     size_t kl;
     static const promo_store_rec none = {0, NULL, 0};
     promo_status st = PROMO_OK;
-    /* 1. checks: journal key free (and its receipt not before the return window: it
-     * may have been pruned), customer version unchanged */
+    /* 1. checks: journal key free (a tombstone keeps it taken), customer version
+     * unchanged */
     int32_t jdate = w->jkey.p && w->jcreate && w->jdata ? ops_entry_date(w->jdata, w->jlen) : 0;
     if (w->jkey.p && w->jcreate) {
         const void *p;
         size_t len;
-        int32_t h = skv_horizon(s);
-        if (h > 0 && jdate >= 1 && jdate < h) {
-            st = PROMO_ECONFLICT; /* the caller checks the window again and refuses */
-            goto out;
-        }
         kl = skv_key('J', w->jkey.p, w->jkey.n, k);
         int r = skv_current(s, k, kl, &s->cbuf, &s->ccap, &p, &len);
         if (r) {
@@ -734,8 +746,18 @@ promo_status skv_write(skv_store *s, const promo_store_write *w) {
         if (skv_map_put(&s->map, k, kl, &bv[i], 8)) st = PROMO_ENOMEM;
     }
     if (st == PROMO_OK && w->jkey.p) {
+        const void *jd = w->jdata;
+        if (jdate >= 1 && jdate < s->now) { /* a late receipt: its cnow is the store's now */
+            if (!skv_grow(&s->alloc, &s->cbuf, &s->ccap, w->jlen)) {
+                st = PROMO_ENOMEM;
+                goto out;
+            }
+            memcpy(s->cbuf, w->jdata, w->jlen);
+            ops_entry_stamp(s->cbuf, w->jlen, s->now);
+            jd = s->cbuf;
+        }
         kl = skv_key('J', w->jkey.p, w->jkey.n, k);
-        if (skv_map_put(&s->map, k, kl, w->jdata, w->jlen)) st = PROMO_ENOMEM;
+        if (skv_map_put(&s->map, k, kl, jd, w->jlen)) st = PROMO_ENOMEM;
     }
     if (st == PROMO_OK && w->jkey2.p) {
         kl = skv_key('J', w->jkey2.p, w->jkey2.n, k);

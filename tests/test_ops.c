@@ -36,7 +36,8 @@ typedef struct ox {
     char dir[64];
 } ox;
 
-/* window: the store's return window in days (promo_store_opts.return_window). */
+/* window: the store's return window in days (promo_store_opts.return_window); lmdb 2:
+ * LMDB with the group commit (durable, and swept, at promo_store_sync only). */
 static void ox_open_w(ox *x, int lmdb, const char *src, int32_t window) {
     memset(x, 0, sizeof *x);
     x->b = eh_compile(src);
@@ -48,6 +49,7 @@ static void ox_open_w(ox *x, int lmdb, const char *src, int32_t window) {
         promo_store_opts_init(&o);
         o.map_size = 64u << 20;
         o.return_window = window;
+        o.group_commit = lmdb == 2;
         cr_assert_eq(promo_store_open(x->dir, &o, &x->st, NULL, 0), PROMO_OK);
     } else {
         promo_store_opts o;
@@ -424,21 +426,28 @@ static void dated(eh_receipt *rc, const char *id, const char *when) {
     eh_line(rc, "2", "bread", 1000, 5001);
 }
 
-static int journal_has(ox *x, const char *id) {
+/* The length of what the journal holds under key (0: nothing; OPS_TOMB_SIZE: a
+ * tombstone, what pruning leaves of an expired entry). */
+static size_t journal_len(ox *x, promo_str key) {
     void *rd = NULL;
     const void *data;
     size_t len;
-    cr_assert_eq(x->st.ops->journal(x->st.self, &rd, eh_str(id), &data, &len), PROMO_OK);
+    cr_assert_eq(x->st.ops->journal(x->st.self, &rd, key, &data, &len), PROMO_OK);
     x->st.ops->reader_free(x->st.self, rd);
-    return data != NULL;
+    return data ? len : 0;
 }
 
-/* Confirms anonymous filler receipts at `when` until the journal entry `id` is gone
- * (each write sweeps a few slots of the memory store; each LMDB sync sweeps the
- * journal): the number of receipts it took, or -1 when it never went. */
-static int until_pruned(ox *x, const char *id, const char *when) {
+static int journal_has(ox *x, const char *id) {
+    return journal_len(x, eh_str(id)) != 0;
+}
+
+/* Confirms anonymous filler receipts at `when` until the journal entry `id` is a
+ * tombstone and its refund record `rec` (a key with a NUL) gone (each write sweeps a few
+ * slots of the memory store; each LMDB sync sweeps the journal): the number of receipts
+ * it took, or -1 when it never happened. */
+static int until_pruned(ox *x, const char *id, promo_str rec, const char *when) {
     for (int i = 0; i < 3000; i++) {
-        if (!journal_has(x, id)) return i;
+        if (journal_len(x, eh_str(id)) == OPS_TOMB_SIZE && !journal_len(x, rec)) return i;
         eh_receipt f;
         char fid[32];
         snprintf(fid, sizeof fid, "filler-%d", i);
@@ -471,8 +480,8 @@ static void snap_same(ox *x, snap a, const char *what) {
 }
 
 /* A 30-day window: receipts of 2026-01-10 and 2026-01-25, then one of 2026-02-15 moves
- * the store's now, so the window starts at 2026-01-16 (docs/semantics.md, "Return
- * window"). */
+ * the store's now, so the window starts at 2026-01-16 and the entry of 2026-01-10 (cnow
+ * 2026-01-10) has expired (docs/semantics.md, "Return window"). */
 static void the_return_window(int lmdb) {
     ox x;
     ox_open_w(&x, lmdb, rules, 30);
@@ -497,56 +506,73 @@ static void the_return_window(int lmdb) {
     cr_assert_eq(s0.d10, 8000);
     cr_assert_eq(s0.p5, 4800 - 450);
 
-    /* past the window: refused, with the exact error, changing nothing */
+    /* expired: a return or cancel is refused, with the exact error, changing nothing */
     cr_assert_eq(ret(&x, "old", "f2", &l0, 1, &r), PROMO_EINPUT);
-    static const char past[] =
-        "id: no confirmed receipt with this id in the return window, which starts at 2026-01-16";
+    static const char past[] = "id: the receipt of 2026-01-10 is past the return window: "
+                               "nothing reversed";
     cr_assert_str_eq(promo_ctx_errmsg(x.c), past);
     snap_same(&x, s0, "return past the window");
     cr_assert_eq(ret(&x, "old", NULL, NULL, 0, &r), PROMO_EINPUT, "a cancel too");
     cr_assert_str_eq(promo_ctx_errmsg(x.c), past);
     snap_same(&x, s0, "cancel past the window");
-    /* a receipt dated before the window: it could be a pruned one sent again */
-    eh_receipt older;
-    dated(&older, "older", "2026-01-15T23:59");
-    cr_assert_eq(run(&x, PROMO_OP_CONFIRM, &older, &r), PROMO_EINPUT);
-    cr_assert_str_eq(promo_ctx_errmsg(x.c), "date: 2026-01-15 is before the return window, which "
-                                            "starts at 2026-01-16: not confirmed");
-    snap_same(&x, s0, "confirm before the window");
-    cr_assert(!journal_has(&x, "older"));
-    /* the same for a repeat, whether the sweep has pruned its entry yet or not */
+    /* a repeat of the expired receipt (its entry not pruned yet): refused, never twice */
+    static const char again[] = "id: already confirmed (receipt of 2026-01-10); its stored "
+                                "result is no longer kept (past the return window): not "
+                                "confirmed again";
+    if (lmdb != 1) /* (LMDB without the group commit sweeps at every write) */
+        cr_assert_gt(journal_len(&x, eh_str("old")), OPS_TOMB_SIZE, "not pruned yet");
     cr_assert_eq(run(&x, PROMO_OP_CONFIRM, &old, &r), PROMO_EINPUT);
-    cr_assert(strstr(promo_ctx_errmsg(x.c), "2026-01-10 is before the return window"), "%s",
-              promo_ctx_errmsg(x.c));
-    snap_same(&x, s0, "a repeat before the window");
+    cr_assert_str_eq(promo_ctx_errmsg(x.c), again);
+    snap_same(&x, s0, "a repeat of an expired receipt");
+    eh_receipt other; /* the same id, another receipt: the usual id-reuse error */
+    dated(&other, "old", "2026-01-10T11:00");
+    cr_assert_eq(run(&x, PROMO_OP_CONFIRM, &other, &r), PROMO_EINPUT);
+    cr_assert_str_eq(promo_ctx_errmsg(x.c), "id: already confirmed with another receipt");
+    snap_same(&x, s0, "id reuse");
 
-    /* the sweep removes the old journal entry and its refund record; counters, history
-     * and budgets keep the receipt's effect */
-    int took = until_pruned(&x, "old", "2026-02-15T12:00");
+    /* the sweep replaces the expired entry by its tombstone, its refund record goes;
+     * counters, history and budgets keep the receipt's effect */
+    int took = until_pruned(&x, "old", (promo_str){"old\0f1", 6}, "2026-02-15T12:00");
     cr_assert_geq(took, 0, "the journal entry of 2026-01-10 was never pruned");
-    cr_assert(!journal_has(&x, "old\0f1"), "its refund record went with it");
     cr_assert(journal_has(&x, "mid"), "a receipt inside the window keeps its entry");
     cr_assert_eq(cell(&x, "c1", VISITS), 3);
     cr_assert_eq(promo_engine_budget_spent(x.e, "d10"), 8000);
     cr_assert_eq(promo_engine_budget_spent(x.e, "p5"), 4800 - 450 + 5 * took, "fillers: 0.05 each");
     s0 = snap_of(&x);
-    /* the pruned receipt sent again is not applied a second time */
+    /* the pruned receipt sent again: the same answers, byte for byte */
     cr_assert_eq(run(&x, PROMO_OP_CONFIRM, &old, &r), PROMO_EINPUT);
-    cr_assert(strstr(promo_ctx_errmsg(x.c), "2026-01-10 is before the return window"));
+    cr_assert_str_eq(promo_ctx_errmsg(x.c), again, "a tombstone answers as the entry did");
     snap_same(&x, s0, "a pruned receipt again");
+    cr_assert_eq(run(&x, PROMO_OP_CONFIRM, &other, &r), PROMO_EINPUT);
+    cr_assert_str_eq(promo_ctx_errmsg(x.c), "id: already confirmed with another receipt");
     cr_assert_eq(ret(&x, "old", "f3", &l0, 1, &r), PROMO_EINPUT);
     cr_assert_str_eq(promo_ctx_errmsg(x.c), past, "the same error once the entry is gone");
+    cr_assert_eq(ret(&x, "old", NULL, NULL, 0, &r), PROMO_EINPUT);
+    cr_assert_str_eq(promo_ctx_errmsg(x.c), past);
+    snap_same(&x, s0, "return and cancel of a pruned receipt");
     cr_assert_eq(ret(&x, "nope", "f3", &l0, 1, &r), PROMO_EINPUT);
-    cr_assert_str_eq(promo_ctx_errmsg(x.c), past, "and for an id never confirmed");
+    cr_assert_str_eq(promo_ctx_errmsg(x.c), "id: no confirmed receipt with this id");
+
+    /* a late NEW receipt, dated before the window: confirmed normally (its cnow is the
+     * store's now, 2026-02-15), and returnable for the window from there */
+    eh_receipt older;
+    dated(&older, "older", "2026-01-12T23:59");
+    cr_assert_eq(run(&x, PROMO_OP_CONFIRM, &older, &r), PROMO_OK, "%s", promo_ctx_errmsg(x.c));
+    cr_assert_eq(cell(&x, "c1", VISITS), 4);
+    cr_assert_eq(promo_engine_budget_spent(x.e, "d10"), 8000 + 3000);
+    cr_assert_eq(ret(&x, "older", "f5", &l0, 1, &r), PROMO_OK, "%s", promo_ctx_errmsg(x.c));
+    cr_assert_eq(r.refund, 9000);
+    cr_assert_eq(r.points, -(450 + 281));
+    cr_assert_eq(promo_engine_budget_spent(x.e, "d10"), 8000 + 3000 - 1000);
 
     /* inside the window a return still works, to the kopeck */
     cr_assert_eq(ret(&x, "mid", "f4", &l0, 1, &r), PROMO_OK, "%s", promo_ctx_errmsg(x.c));
     cr_assert_eq(r.refund, 9000);
     cr_assert_eq(r.points, -(450 + 281));
-    cr_assert_eq(promo_engine_budget_spent(x.e, "d10"), 7000);
+    cr_assert_eq(promo_engine_budget_spent(x.e, "d10"), 9000);
     cr_assert_eq(ret(&x, "late", NULL, NULL, 0, &r), PROMO_OK, "%s", promo_ctx_errmsg(x.c));
     cr_assert_eq(r.refund, 32001);
-    cr_assert_eq(cell(&x, "c1", VISITS), 2, "the cancel took its visit back");
+    cr_assert_eq(cell(&x, "c1", VISITS), 3, "the cancel took its visit back");
     ox_close(&x);
 }
 
@@ -555,6 +581,9 @@ Test(ops, the_return_window_memory) {
 }
 Test(ops, the_return_window_lmdb) {
     the_return_window(1);
+}
+Test(ops, the_return_window_lmdb_group) {
+    the_return_window(2);
 }
 
 static int verify(ox *x, char *out, size_t cap) {
@@ -577,7 +606,7 @@ Test(ops, verify_after_pruning_still_catches_a_wrong_counter) {
     promo_op_result r;
     cr_assert_eq(run(&x, PROMO_OP_CONFIRM, &a, &r), PROMO_OK);
     cr_assert_eq(run(&x, PROMO_OP_CONFIRM, &b, &r), PROMO_OK);
-    cr_assert_geq(until_pruned(&x, "a", "2026-03-01T12:00"), 0);
+    cr_assert_geq(until_pruned(&x, "a", (promo_str){"a\0x", 3}, "2026-03-01T12:00"), 0);
     char rep[1024];
     cr_assert_eq(verify(&x, rep, sizeof rep), 0, "%s", rep);
     cr_assert(strstr(rep, "journal pruned before 2026-01-11"), "%s", rep); /* a: 01-10 */
