@@ -226,10 +226,12 @@ typedef struct promo_store_ops {
     void (*reader_free)(void *self, void *reader);
     void (*destroy)(void *self);
     /* Optional (NULL, or a store built against an older promo.h: no return window).
-     * The return window's first day: a confirm, return or cancel of a receipt dated
-     * before it is refused, and the journal entries of such receipts may be gone
-     * (pruned). 0: no window yet. The built-in stores give the latest date of a
-     * confirmed receipt minus promo_store_opts.return_window (docs/semantics.md). */
+     * The horizon: a journal entry whose cnow (the store's now when it was confirmed;
+     * its receipt's date in a store that does not stamp it) is before it has expired:
+     * a return, cancel or repeated confirm of it is refused, and it may have been
+     * pruned to a tombstone. 0: no window yet. The built-in stores give the latest
+     * date of a confirmed receipt minus promo_store_opts.return_window
+     * (docs/semantics.md "Return window"). */
     int32_t (*horizon)(void *self);
 } promo_store_ops;
 
