@@ -586,6 +586,48 @@ Test(ops, the_return_window_lmdb_group) {
     the_return_window(2);
 }
 
+/* A repeat found in the journal by the parallel phase (ops_prepare) is checked again in
+ * commit order: here a receipt committed between the two phases (another context) moves
+ * the store's now past the repeated receipt's entry, so the commit refuses it. */
+static void repeat_expires_between_the_phases(int lmdb) {
+    ox x;
+    ox_open_w(&x, lmdb, rules, 30);
+    eh_receipt old, late;
+    dated(&old, "old", "2026-01-10T10:00");
+    dated(&late, "late", "2026-02-15T10:00");
+    promo_op_result r;
+    cr_assert_eq(run(&x, PROMO_OP_CONFIRM, &old, &r), PROMO_OK, "%s", promo_ctx_errmsg(x.c));
+    promo_op o;
+    promo_op_init(&o);
+    o.op = PROMO_OP_CONFIRM;
+    o.receipt = &old.r;
+    int pending = 0;
+    cr_assert_eq(ops_prepare(x.c, &o, &r, &pending), PROMO_OK, "%s", promo_ctx_errmsg(x.c));
+    cr_assert(r.duplicate && pending, "still inside the window: a duplicate, to commit");
+    promo_ctx *c2;
+    cr_assert_eq(promo_ctx_new(x.e, 0, &c2), PROMO_OK);
+    promo_op ol;
+    promo_op_init(&ol);
+    ol.op = PROMO_OP_CONFIRM;
+    ol.receipt = &late.r;
+    promo_op_result rl;
+    cr_assert_eq(promo_op_run(c2, &ol, &rl), PROMO_OK, "%s", promo_ctx_errmsg(c2));
+    promo_ctx_free(c2);
+    snap s0 = snap_of(&x);
+    cr_assert_eq(ops_commit(x.c, &o, &r), PROMO_EINPUT);
+    cr_assert(strstr(promo_ctx_errmsg(x.c), "its stored result is no longer kept"), "%s",
+              promo_ctx_errmsg(x.c));
+    snap_same(&x, s0, "a repeat expired between the phases");
+    ox_close(&x);
+}
+
+Test(ops, repeat_expires_between_the_phases_memory) {
+    repeat_expires_between_the_phases(0);
+}
+Test(ops, repeat_expires_between_the_phases_lmdb) {
+    repeat_expires_between_the_phases(1);
+}
+
 static int verify(ox *x, char *out, size_t cap) {
     rbuf rep;
     rb_init(&rep, NULL);
