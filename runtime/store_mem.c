@@ -625,7 +625,7 @@ static void skv_sweep(skv_store *s, uint64_t slots) {
                 char *p;
                 ops_tombstone(e->key + e->klen, e->vlen, e->key + e->klen);
                 e->vlen = OPS_TOMB_SIZE;
-                if ((p = pa_realloc(s->map.a, e->key, e->klen + OPS_TOMB_SIZE))) {
+                if (!s->map.slab && (p = pa_realloc(s->map.a, e->key, e->klen + OPS_TOMB_SIZE))) {
                     e->key = p;
                     e->vcap = OPS_TOMB_SIZE;
                 }
