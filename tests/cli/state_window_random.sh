@@ -23,19 +23,15 @@ if [ -x "$GEN" ]; then
     IN=$T/w/receipts.jsonl
 else
     cat > "$T/set.rule" <<'RULE'
-campaign dairy_10 {
-    priority 30
-    then discount 10% on lines where category "dairy"
-    budget 1000000
+campaign bread_off {
+    priority 25
+    then discount 7% on lines where category "bread"
+    budget 50000
 }
-campaign pts {
-    priority 20
-    then points 5% of paid
-}
-campaign monthly {
-    priority 10
-    then coupon "M"
-    limit 1 per customer per month
+campaign weekly_pts {
+    priority 15
+    then points 3% of paid
+    limit 1 per customer per week
 }
 RULE
     "$PROMO" build "$T/set.rule" -o "$T/set.pbc" || fail "promo build"
