@@ -99,7 +99,10 @@ static const char run_help[] =
     "                      across runs; without it state lives in memory for this run\n"
     "  --durability MODE   process (default: a result is written once its commit\n"
     "                      survives kill -9) or strict (also power loss: fsync)\n"
-    "  --return-window N   days a confirmed receipt stays returnable (default 180)\n"
+    "  --return-window N   days a confirmed receipt stays returnable (default 180),\n"
+    "                      counted in the latest confirmed receipt's date from when\n"
+    "                      it was confirmed; expired entries are pruned to\n"
+    "                      tombstones: their return, cancel or repeat is refused\n"
     "  --max-customers N   without --state: hold at most N customers in memory; a\n"
     "                      receipt of one more gets an error record (nothing is\n"
     "                      committed for it) instead of its limits being forgotten\n"
@@ -1236,10 +1239,11 @@ int cmd_run(int argc, char **argv) {
         }
         eo.store = R.store;
         eo.own_store = 1;
-    } else if (R.o.max_customers) { /* the in-memory store, capped */
+    } else { /* the in-memory store: its cap, the return window of "op" lines' journal */
         promo_store_opts so;
         promo_store_opts_init(&so);
         so.max_customers = (uint64_t)R.o.max_customers;
+        so.return_window = (int32_t)R.o.return_window;
         if ((st = promo_store_new_memory_with(&so, &eo.store)) != PROMO_OK) {
             promo_bundle_release(b);
             fprintf(stderr, "promo run: %s\n", promo_strerror(st));

@@ -184,9 +184,14 @@ static void ps_destroy(void *self) {
     (void)self; /* the node closes the store (ps_close) */
 }
 
+static int32_t ps_horizon(void *self) { /* the partition store's return window */
+    ps_store *s = ps_of(self);
+    return s->lm.ops->horizon(s->lm.self);
+}
+
 static const promo_store_ops ps_ops = {
-    sizeof(promo_store_ops), ps_read,   ps_journal, ps_budget_of, ps_write, ps_sync,
-    ps_reader_free,          ps_destroy};
+    sizeof(promo_store_ops), ps_read,    ps_journal, ps_budget_of, ps_write, ps_sync,
+    ps_reader_free,          ps_destroy, ps_horizon};
 
 static void ps_path(char *buf, size_t cap, const char *root, uint32_t part, const char *file) {
     snprintf(buf, cap, "%s/p%u%s%s", root, part, file ? "/" : "", file ? file : "");
@@ -199,6 +204,9 @@ int ps_open(ps_store *s, const char *root, uint32_t part, char *err, size_t errl
     promo_store_opts o;
     promo_store_opts_init(&o);
     o.group_commit = 1;
+    /* No return window on a node yet: its journal is pruned with the changelog's
+     * trimming (docs/deploy.md, not done), and a node has no --return-window. */
+    o.return_window = -1;
     if (promo_store_open(s->dir, &o, &s->lm, err, errlen) != PROMO_OK) return -1;
     s->wrap = (promo_store){&ps_ops, s};
     char mp[4200];

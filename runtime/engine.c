@@ -10,6 +10,7 @@
  * retired list, reclaimed at the next swap or at engine free. The engine mutex guards
  * only the swap path: the ctx registry, the retired list and the budget table.
  */
+#include <stddef.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -166,8 +167,8 @@ promo_status promo_engine_new(promo_bundle *bundle, const promo_engine_opts *opt
     pthread_mutex_init(&e->cmu, NULL);
     /* A store must give every operation: a NULL one would crash at first use. */
     const promo_store_ops *so = opts ? opts->store.ops : NULL;
-    if (so && (so->size < sizeof(promo_store_ops) || !so->read || !so->journal || !so->budget ||
-               !so->write || !so->sync || !so->reader_free || !so->destroy)) {
+    if (so && (so->size < offsetof(promo_store_ops, horizon) || !so->read || !so->journal ||
+               !so->budget || !so->write || !so->sync || !so->reader_free || !so->destroy)) {
         pthread_mutex_destroy(&e->mu);
         pthread_mutex_destroy(&e->cmu);
         pa_free(&e->alloc, e);

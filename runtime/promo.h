@@ -225,6 +225,14 @@ typedef struct promo_store_ops {
     promo_status (*sync)(void *self);
     void (*reader_free)(void *self, void *reader);
     void (*destroy)(void *self);
+    /* Optional (NULL, or a store built against an older promo.h: no return window).
+     * The horizon: a journal entry whose cnow (the store's now when it was confirmed;
+     * its receipt's date in a store that does not stamp it) is before it has expired:
+     * a return, cancel or repeated confirm of it is refused, and it may have been
+     * pruned to a tombstone. 0: no window yet. The built-in stores give the latest
+     * date of a confirmed receipt minus promo_store_opts.return_window
+     * (docs/semantics.md "Return window"). */
+    int32_t (*horizon)(void *self);
 } promo_store_ops;
 
 typedef struct promo_store {
@@ -238,7 +246,8 @@ typedef struct promo_store_opts {
     size_t size;           /* sizeof(promo_store_opts); set by promo_store_opts_init */
     int durability;        /* PROMO_DURABLE_*: survive kill -9 / also power loss */
     uint64_t map_size;     /* bytes of address space for the store (default 64 GiB) */
-    int32_t return_window; /* days a confirmed receipt stays returnable (default 180) */
+    int32_t return_window; /* days a confirmed receipt stays returnable (default 180;
+                              -1: no window, the journal is kept for ever) */
     int group_commit;      /* 0: every commit is durable when it returns; 1: durable at
                               the next promo_store_sync (the caller's group commit) */
     int read_only;         /* 1: open for reading only (promo state) */

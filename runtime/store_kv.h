@@ -5,9 +5,10 @@
  * version-checked write of one operation. Internal to libpromo.
  *
  * Keys are a namespace byte and the text: 'C' + customer id, 'J' + journal key,
- * 'B' + the 8 bytes of a campaign hash. Texts longer than SKV_MAX_TEXT keep their first
- * SKV_MAX_TEXT - 16 bytes and a 128-bit hash of the whole (LMDB keys are at most 511
- * bytes); docs/semantics.md says so.
+ * 'B' + the 8 bytes of a campaign hash, 'M' + a name (the store's own values: its now,
+ * what it pruned). Texts longer than SKV_MAX_TEXT keep their first SKV_MAX_TEXT - 16
+ * bytes and a 128-bit hash of the whole (LMDB keys are at most 511 bytes);
+ * docs/semantics.md says so.
  *
  * A customer record: skv_rec_hdr then ncells promo_cell sorted by (key, day).
  */
@@ -99,7 +100,16 @@ typedef struct skv_store {
     size_t ccap, acap;
     void *sbuf, *vbuf; /* a write's deltas sorted (and their scratch), budget values */
     size_t scap, vcap;
+    /* The return window (docs/semantics.md): `now` is the latest date of a confirmed
+     * receipt (kept under the key SKV_NOW_KEY too, so that it persists), `window` the
+     * days a receipt stays returnable (-1: none). skv_horizon gives now - window. */
+    int32_t now, window;
 } skv_store;
+
+#define SKV_NOW_KEY "Mnow" /* the store's `now` (int32), written with the journal entry */
+
+/* The return window's first day (0: none); any thread. */
+int32_t skv_horizon(const skv_store *s);
 
 /* a: NULL or incomplete = libc (copied). */
 void skv_init(skv_store *s, const promo_allocator *a);

@@ -22,6 +22,15 @@
  * environment, transactions, cursors, dirty pages) come from libc and cannot be hooked
  * (LMDB has no allocator interface); docs/embedding.md says so.
  *
+ * Return window (docs/semantics.md): each sync's transaction also sweeps the journal on
+ * from where the last sweep stopped, a bounded number of records (twice what it wrote,
+ * plus LM_SWEEP_MIN), replaces the entries expired (cnow before the horizon, now -
+ * window) by their tombstones and deletes their refund records; the day after the
+ * latest receipt date pruned is kept under LM_PRUNED_KEY for `promo state verify`. The
+ * sweep goes round the journal in cycles, so every expired entry goes within a cycle of
+ * the horizon passing its cnow; after a cycle it knows the earliest cnow left, and syncs
+ * skip the sweep until the horizon passes that.
+ *
  * Durability: `process` opens with MDB_NOSYNC (a committed transaction is in the OS
  * page cache, which survives kill -9 of the process); `strict` lets LMDB fsync at
  * every commit (survives power loss).
@@ -34,11 +43,14 @@
 #include <sys/stat.h>
 
 #include "alloc.h"
+#include "ops.h"
 #include "store_internal.h"
 #include "store_kv.h"
 #include "store_mem.h"
 
 #define LM_OVERLAY_MAX 200000 /* entries pending before a write syncs by itself */
+#define LM_SWEEP_MIN   64     /* journal entries a sync's sweep looks at, at least */
+#define LM_PRUNED_KEY  "Mpruned"
 
 typedef struct lm_store {
     skv_store kv; /* first: the ops get an lm_store as self */
@@ -53,6 +65,14 @@ typedef struct lm_store {
     const skv_ent **order; /* a sync's entries in key order */
     size_t ocap;
     int group, read_only;
+    char jcur[SKV_MAX_KEY + 16]; /* where the journal sweep goes on (length 0: at 'J') */
+    size_t jcurl;
+    int32_t pruned, pruned_new; /* the latest date pruned + 1 (LM_PRUNED_KEY), committed
+                                   and in the sync being written */
+    int32_t jmin;               /* a lower bound of the journal's dates (INT32_MIN: not known) */
+    int32_t wmin; /* the earliest date confirmed since the last sync (writers; atomic) */
+    int32_t cmin; /* the earliest date the sweep's cycle left */
+    int cycle;    /* a sweep cycle is under way */
     char err[160];
 } lm_store;
 
@@ -181,6 +201,75 @@ static int lm_ent_cmp(const void *a, const void *b) {
     return c ? c : (x->klen > y->klen) - (x->klen < y->klen);
 }
 
+/* The journal sweep, in a sync's transaction t through its cursor c (smu held): up to
+ * `budget` records on from s->jcur; replaces the entries whose cnow is before the
+ * horizon by their tombstones and deletes their refund records. A sweep goes round the
+ * whole journal in cycles; a cycle ends knowing a lower bound of the cnows left
+ * (s->jmin, lowered by every confirm since: s->wmin, a receipt's date <= its cnow), and
+ * until the horizon passes it no sync sweeps: nothing could expire. */
+static int lm_prune(lm_store *s, MDB_txn *t, MDB_cursor *c, size_t budget) {
+    int32_t h = skv_horizon(&s->kv);
+    int32_t added = __atomic_exchange_n(&s->wmin, INT32_MAX, __ATOMIC_ACQ_REL);
+    if (added < s->jmin) s->jmin = added;
+    if (added < s->cmin) s->cmin = added;
+    if (h <= 1 || (!s->cycle && h <= s->jmin)) return 0;
+    if (!s->cycle) { /* a new cycle, from the journal's first entry */
+        s->cycle = 1;
+        s->cmin = INT32_MAX;
+        s->jcurl = 0;
+    }
+    MDB_val k = {s->jcurl ? s->jcurl : 1, s->jcurl ? s->jcur : "J"}, v;
+    int32_t gone = 0;  /* the latest date deleted */
+    size_t parent = 0; /* the length of the receipt entry just deleted (at s->jcur) */
+    int rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+    for (size_t seen = 0; !rc && seen < budget; seen++) {
+        const char *kp = k.mv_data;
+        if (!k.mv_size || kp[0] != 'J') {
+            rc = MDB_NOTFOUND; /* past the journal */
+            break;
+        }
+        int32_t d, cn;
+        int kind = ops_rec_info(v.mv_data, v.mv_size, &d, &cn);
+        /* a refund record follows its receipt's entry (key, NUL, refund id); one written
+         * before refund records kept cnow (0) goes with the entry */
+        int orphan = kind == OPS_REC_REFUND && parent && cn == 0 && k.mv_size > parent &&
+                     kp[parent] == 0 && !memcmp(kp, s->jcur, parent);
+        if (kind == OPS_REC_ENTRY && cn >= 1 && cn < h && k.mv_size <= sizeof s->jcur) {
+            char tomb[OPS_TOMB_SIZE];
+            memcpy(s->jcur, kp, k.mv_size); /* a receipt's entry: its records follow */
+            parent = k.mv_size;
+            ops_tombstone(v.mv_data, v.mv_size, tomb);
+            MDB_val tk = {parent, s->jcur}, tv = {sizeof tomb, tomb};
+            if ((rc = mdb_cursor_put(c, &tk, &tv, MDB_CURRENT))) return rc;
+            if (d > gone) gone = d;
+        } else if ((kind == OPS_REC_REFUND && cn >= 1 && cn < h) || orphan) {
+            if ((rc = mdb_cursor_del(c, 0))) return rc;
+        } else if (kind != OPS_REC_TOMB && cn >= 1 && cn < s->cmin) {
+            s->cmin = cn;
+        }
+        rc = mdb_cursor_get(c, &k, &v, MDB_NEXT); /* after a deletion: the entry after it */
+    }
+    if (rc == MDB_NOTFOUND) { /* the cycle is complete */
+        s->jcurl = 0;
+        s->cycle = 0;
+        s->jmin = s->cmin;
+    } else if (rc) {
+        return rc;
+    } else if (*(const char *)k.mv_data == 'J' && k.mv_size <= sizeof s->jcur) {
+        memcpy(s->jcur, k.mv_data, k.mv_size);
+        s->jcurl = k.mv_size;
+    } else {
+        s->jcurl = 0;
+    }
+    if (gone && gone + 1 > s->pruned) { /* entries before gone + 1 may be missing */
+        s->pruned_new = gone + 1;
+        MDB_val pk = {sizeof LM_PRUNED_KEY - 1, LM_PRUNED_KEY};
+        MDB_val pv = {sizeof s->pruned_new, &s->pruned_new};
+        if ((rc = mdb_put(t, s->dbi, &pk, &pv, 0))) return rc;
+    }
+    return 0;
+}
+
 /* Writes the sealed table in one transaction, in key order through one cursor (LMDB
  * finds the next key from the page it is on instead of from the root), then empties
  * it. smu held. */
@@ -213,13 +302,21 @@ static promo_status lm_write_sealed(lm_store *s) {
         MDB_val key = {e->klen, e->key}, val = {e->vlen, e->key + e->klen};
         rc = mdb_cursor_put(c, &key, &val, 0);
     }
+    s->pruned_new = s->pruned;
+    if (!rc) rc = lm_prune(s, t, c, 2 * n + LM_SWEEP_MIN);
     mdb_cursor_close(c);
     if (rc) {
         mdb_txn_abort(t);
+        s->jmin = INT32_MIN; /* what the sweep learned was not committed */
+        s->cycle = 0;
         return lm_fail(s, "put", rc);
     }
-    rc = mdb_txn_commit(t);
-    if (rc) return lm_fail(s, "commit", rc);
+    if ((rc = mdb_txn_commit(t))) {
+        s->jmin = INT32_MIN;
+        s->cycle = 0;
+        return lm_fail(s, "commit", rc);
+    }
+    s->pruned = s->pruned_new;
     pthread_mutex_lock(&s->kv.wmu);
     skv_map_clear(&s->sealed);
     pthread_mutex_unlock(&s->kv.wmu);
@@ -271,6 +368,13 @@ static promo_status lm_write(void *self, const promo_store_write *w) {
     if (rc) st = lm_fail(s, "read", rc);
     if (st == PROMO_OK) st = skv_write(&s->kv, w);
     mdb_txn_reset(s->wtxn);
+    int32_t d = st == PROMO_OK && w->jkey.p && w->jcreate && w->jdata
+                    ? ops_entry_date(w->jdata, w->jlen)
+                    : INT32_MAX;
+    int32_t cur = __atomic_load_n(&s->wmin, __ATOMIC_RELAXED); /* the sweep's bound */
+    while (d >= 1 && d < cur &&
+           !__atomic_compare_exchange_n(&s->wmin, &cur, d, 1, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+        ;
     int sync = st == PROMO_OK && (!s->group || s->kv.map.count >= LM_OVERLAY_MAX);
     pthread_mutex_unlock(&s->kv.wmu);
     return sync ? lm_sync(s) : st;
@@ -300,9 +404,28 @@ static void lm_destroy(void *self) {
     pa_free(&a, s);
 }
 
+static int32_t lm_horizon(void *self) {
+    lm_store *s = self;
+    return skv_horizon(&s->kv);
+}
+
 static const promo_store_ops lm_ops = {
-    sizeof(promo_store_ops), lm_read,   lm_journal, lm_budget, lm_write, lm_sync,
-    lm_reader_free,          lm_destroy};
+    sizeof(promo_store_ops), lm_read,    lm_journal, lm_budget, lm_write, lm_sync,
+    lm_reader_free,          lm_destroy, lm_horizon};
+
+/* The store's own values (SKV_NOW_KEY, LM_PRUNED_KEY) as kept in t. */
+static int lm_meta(lm_store *s, MDB_txn *t) {
+    static const char *const keys[] = {SKV_NOW_KEY, LM_PRUNED_KEY};
+    int32_t *to[] = {&s->kv.now, &s->pruned};
+    for (int i = 0; i < 2; i++) {
+        MDB_val k = {strlen(keys[i]), (void *)keys[i]}, v;
+        int rc = mdb_get(t, s->dbi, &k, &v);
+        if (rc == MDB_NOTFOUND) continue;
+        if (rc) return rc;
+        if (v.mv_size == sizeof(int32_t)) memcpy(to[i], v.mv_data, sizeof(int32_t));
+    }
+    return 0;
+}
 
 promo_status promo_store_open(const char *dir, const promo_store_opts *opts, promo_store *out,
                               char *errbuf, size_t errlen) {
@@ -329,6 +452,9 @@ promo_status promo_store_open(const char *dir, const promo_store_opts *opts, pro
     s->kv.base = s;
     s->group = o.group_commit;
     s->read_only = o.read_only;
+    s->kv.window = o.return_window < 0 ? -1 : o.return_window;
+    s->jmin = INT32_MIN; /* not known: the first sweep goes round the journal */
+    s->wmin = s->cmin = INT32_MAX;
     promo_status st = PROMO_OK;
     int rc;
     if (!o.read_only && mkdir(dir, 0777) && errno != EEXIST) {
@@ -351,7 +477,8 @@ promo_status promo_store_open(const char *dir, const promo_store_opts *opts, pro
     mdb_reader_check(s->env, &dead); /* reader slots of killed processes */
     MDB_txn *t;
     if ((rc = mdb_txn_begin(s->env, NULL, o.read_only ? MDB_RDONLY : 0, &t)) ||
-        (rc = mdb_dbi_open(t, NULL, 0, &s->dbi)) || (rc = mdb_txn_commit(t))) {
+        (rc = mdb_dbi_open(t, NULL, 0, &s->dbi)) || (rc = lm_meta(s, t)) ||
+        (rc = mdb_txn_commit(t))) {
         snprintf(s->err, sizeof s->err, "cannot open the state store %s: %s", dir,
                  mdb_strerror(rc));
         st = PROMO_ESTATE;

@@ -9,6 +9,7 @@
 
 #include "alloc.h"
 #include "hash.h"
+#include "ops.h"
 #include "store_kv.h"
 #include "store_mem.h"
 
@@ -250,6 +251,12 @@ void skv_init(skv_store *s, const promo_allocator *a) {
     for (int i = 0; i < SKV_SHARDS; i++)
         pthread_mutex_init(&s->map.sh[i].mu, NULL);
     pthread_mutex_init(&s->wmu, NULL);
+    s->window = -1;
+}
+
+int32_t skv_horizon(const skv_store *s) {
+    int32_t now = __atomic_load_n(&s->now, __ATOMIC_RELAXED);
+    return s->window >= 0 && now > s->window ? now - s->window : 0;
 }
 
 void skv_destroy(skv_store *s) {
@@ -577,10 +584,24 @@ static int skv_rec_dead(const skv_store *s, const char *v, size_t len, int32_t b
     return 1;
 }
 
-/* The memory store's sweep: `slots` slots on from where it stopped (writer lock held). */
+/* What the sweep does with journal record e past the return window (docs/semantics.md):
+ * 1 delete it (a refund record of an expired entry), 2 replace it by its tombstone (an
+ * expired entry), 0 keep it. */
+static int skv_journal_old(const skv_ent *e, int32_t horizon) {
+    int32_t date, cnow;
+    int kind = ops_rec_info(e->key + e->klen, e->vlen, &date, &cnow);
+    if (cnow < 1 || cnow >= horizon) return 0;
+    return kind == OPS_REC_REFUND ? 1 : kind == OPS_REC_ENTRY ? 2 : 0;
+}
+
+/* The memory store's sweep: `slots` slots on from where it stopped (writer lock held):
+ * it drops the customers none of whose counters can be read any more, and replaces the
+ * journal entries expired past the return window by their tombstones (their refund
+ * records go). */
 #define SKV_SWEEP 8 /* per write */
 static void skv_sweep(skv_store *s, uint64_t slots) {
-    if (s->base_get || s->sweep_before <= 1) return;
+    int32_t jh = skv_horizon(s);
+    if (s->base_get || (s->sweep_before <= 1 && jh <= 1)) return;
     for (uint64_t k = 0; k < slots; k++) {
         skv_shard *sh = &s->map.sh[s->sweep_shard];
         if (s->sweep_slot >= sh->cap) {
@@ -590,11 +611,26 @@ static void skv_sweep(skv_store *s, uint64_t slots) {
         }
         pthread_mutex_lock(&sh->mu);
         skv_ent *e = &sh->tab[s->sweep_slot];
-        if (e->h && e->klen && e->key[0] == 'C' &&
+        int old;
+        if (e->h && e->klen && e->key[0] == 'C' && s->sweep_before > 1 &&
             skv_rec_dead(s, e->key + e->klen, e->vlen, s->sweep_before)) {
             skv_del_at(s->map.a, sh, s->sweep_slot);
             s->map.count--;
             s->ncustomers--;
+        } else if (e->h && e->klen && e->key[0] == 'J' && (old = skv_journal_old(e, jh))) {
+            if (old == 1) {
+                skv_del_at(s->map.a, sh, s->sweep_slot);
+                s->map.count--;
+            } else { /* in place, then shrunk (readers copy under the shard's lock) */
+                char *p;
+                ops_tombstone(e->key + e->klen, e->vlen, e->key + e->klen);
+                e->vlen = OPS_TOMB_SIZE;
+                if (!s->map.slab && (p = pa_realloc(s->map.a, e->key, e->klen + OPS_TOMB_SIZE))) {
+                    e->key = p;
+                    e->vcap = OPS_TOMB_SIZE;
+                }
+                s->sweep_slot++;
+            }
         } else {
             s->sweep_slot++;
         }
@@ -607,7 +643,9 @@ promo_status skv_write(skv_store *s, const promo_store_write *w) {
     size_t kl;
     static const promo_store_rec none = {0, NULL, 0};
     promo_status st = PROMO_OK;
-    /* 1. checks: journal key free, customer version unchanged */
+    /* 1. checks: journal key free (a tombstone keeps it taken), customer version
+     * unchanged */
+    int32_t jdate = w->jkey.p && w->jcreate && w->jdata ? ops_entry_date(w->jdata, w->jlen) : 0;
     if (w->jkey.p && w->jcreate) {
         const void *p;
         size_t len;
@@ -708,12 +746,28 @@ promo_status skv_write(skv_store *s, const promo_store_write *w) {
         if (skv_map_put(&s->map, k, kl, &bv[i], 8)) st = PROMO_ENOMEM;
     }
     if (st == PROMO_OK && w->jkey.p) {
+        const void *jd = w->jdata;
+        if (jdate >= 1 && jdate < s->now) { /* a late receipt: its cnow is the store's now */
+            if (!skv_grow(&s->alloc, &s->cbuf, &s->ccap, w->jlen)) {
+                st = PROMO_ENOMEM;
+                goto out;
+            }
+            memcpy(s->cbuf, w->jdata, w->jlen);
+            ops_entry_stamp(s->cbuf, w->jlen, s->now);
+            jd = s->cbuf;
+        }
         kl = skv_key('J', w->jkey.p, w->jkey.n, k);
-        if (skv_map_put(&s->map, k, kl, w->jdata, w->jlen)) st = PROMO_ENOMEM;
+        if (skv_map_put(&s->map, k, kl, jd, w->jlen)) st = PROMO_ENOMEM;
     }
     if (st == PROMO_OK && w->jkey2.p) {
         kl = skv_key('J', w->jkey2.p, w->jkey2.n, k);
         if (skv_map_put(&s->map, k, kl, w->jdata2, w->jlen2)) st = PROMO_ENOMEM;
+    }
+    if (st == PROMO_OK && jdate > s->now) { /* the store's now moves with the journal */
+        if (skv_map_put(&s->map, SKV_NOW_KEY, sizeof SKV_NOW_KEY - 1, &jdate, sizeof jdate))
+            st = PROMO_ENOMEM;
+        else
+            __atomic_store_n(&s->now, jdate, __ATOMIC_RELAXED);
     }
 out:
     if (w->prune_before > s->sweep_before) s->sweep_before = w->prune_before;
@@ -791,6 +845,10 @@ static void ms_reader_free(void *self, void *reader) {
     skv_reader_free(&s->alloc, reader);
 }
 
+static int32_t ms_horizon(void *self) {
+    return skv_horizon(self);
+}
+
 static void ms_destroy(void *self) {
     skv_store *s = self;
     if (!s) return;
@@ -800,8 +858,8 @@ static void ms_destroy(void *self) {
 }
 
 static const promo_store_ops ms_ops = {
-    sizeof(promo_store_ops), ms_read,   ms_journal, ms_budget, ms_write, ms_sync,
-    ms_reader_free,          ms_destroy};
+    sizeof(promo_store_ops), ms_read,    ms_journal, ms_budget, ms_write, ms_sync,
+    ms_reader_free,          ms_destroy, ms_horizon};
 
 int store_mem_is(const promo_store *s) {
     return s && s->ops == &ms_ops;
@@ -829,6 +887,7 @@ promo_status promo_store_new_memory_with(const promo_store_opts *opts, promo_sto
     skv_init(s, &o.alloc);
     s->max_customers = o.max_customers;
     s->compact = 1;
+    s->window = o.return_window < 0 ? -1 : o.return_window;
     out->ops = &ms_ops;
     out->self = s;
     return PROMO_OK;

@@ -3,7 +3,9 @@
  * "Returns and cancels"): confirm idempotency, calculate, returns and cancels checked to
  * the kopeck against the hand-computed example of docs/semantics.md, limits and visits
  * given back only on a full return, bad operations refused without changing anything,
- * and concurrent confirms never past a budget, on the memory and the LMDB store.
+ * concurrent confirms never past a budget, and the return window (journal pruned past
+ * it, returns and confirms before it refused, verify still exact), on the memory and the
+ * LMDB store.
  */
 #include <criterion/criterion.h>
 #include <pthread.h>
@@ -14,7 +16,9 @@
 
 #include "eval_helpers.h"
 #include "hash.h"
+#include "ops.h"
 #include "promo.h"
+#include "rbuf.h"
 
 #define VISITS 0x7669736974732121ull
 
@@ -32,7 +36,9 @@ typedef struct ox {
     char dir[64];
 } ox;
 
-static void ox_open(ox *x, int lmdb, const char *src) {
+/* window: the store's return window in days (promo_store_opts.return_window); lmdb 2:
+ * LMDB with the group commit (durable, and swept, at promo_store_sync only). */
+static void ox_open_w(ox *x, int lmdb, const char *src, int32_t window) {
     memset(x, 0, sizeof *x);
     x->b = eh_compile(src);
     cr_assert(x->b);
@@ -42,9 +48,14 @@ static void ox_open(ox *x, int lmdb, const char *src) {
         promo_store_opts o;
         promo_store_opts_init(&o);
         o.map_size = 64u << 20;
+        o.return_window = window;
+        o.group_commit = lmdb == 2;
         cr_assert_eq(promo_store_open(x->dir, &o, &x->st, NULL, 0), PROMO_OK);
     } else {
-        cr_assert_eq(promo_store_new_memory(&x->st), PROMO_OK);
+        promo_store_opts o;
+        promo_store_opts_init(&o);
+        o.return_window = window;
+        cr_assert_eq(promo_store_new_memory_with(&o, &x->st), PROMO_OK);
     }
     promo_engine_opts eo;
     promo_engine_opts_init(&eo);
@@ -52,6 +63,10 @@ static void ox_open(ox *x, int lmdb, const char *src) {
     eo.own_store = 1;
     cr_assert_eq(promo_engine_new(x->b, &eo, &x->e), PROMO_OK);
     cr_assert_eq(promo_ctx_new(x->e, 0, &x->c), PROMO_OK);
+}
+
+static void ox_open(ox *x, int lmdb, const char *src) {
+    ox_open_w(x, lmdb, src, 180);
 }
 
 static void ox_close(ox *x) {
@@ -399,4 +414,264 @@ Test(ops, duplicate_is_the_stored_record_memory) {
 }
 Test(ops, duplicate_is_the_stored_record_lmdb) {
     duplicate_is_the_stored_record(1);
+}
+
+/* ---------------------------------------------------------- return window ---- */
+
+/* The example receipt of customer c1 at `when`. */
+static void dated(eh_receipt *rc, const char *id, const char *when) {
+    eh_receipt_init(rc, id, when);
+    eh_customer(rc, "c1");
+    eh_line(rc, "1", "dairy/milk", 3000, 10000);
+    eh_line(rc, "2", "bread", 1000, 5001);
+}
+
+/* The length of what the journal holds under key (0: nothing; OPS_TOMB_SIZE: a
+ * tombstone, what pruning leaves of an expired entry). */
+static size_t journal_len(ox *x, promo_str key) {
+    void *rd = NULL;
+    const void *data;
+    size_t len;
+    cr_assert_eq(x->st.ops->journal(x->st.self, &rd, key, &data, &len), PROMO_OK);
+    x->st.ops->reader_free(x->st.self, rd);
+    return data ? len : 0;
+}
+
+static int journal_has(ox *x, const char *id) {
+    return journal_len(x, eh_str(id)) != 0;
+}
+
+/* Confirms anonymous filler receipts at `when` until the journal entry `id` is a
+ * tombstone and its refund record `rec` (a key with a NUL) gone (each write sweeps a few
+ * slots of the memory store; each LMDB sync sweeps the journal): the number of receipts
+ * it took, or -1 when it never happened. */
+static int until_pruned(ox *x, const char *id, promo_str rec, const char *when) {
+    for (int i = 0; i < 3000; i++) {
+        if (journal_len(x, eh_str(id)) == OPS_TOMB_SIZE && !journal_len(x, rec)) return i;
+        eh_receipt f;
+        char fid[32];
+        snprintf(fid, sizeof fid, "filler-%d", i);
+        eh_receipt_init(&f, fid, when);
+        eh_line(&f, "9", "bread", 1000, 100);
+        promo_op_result r;
+        cr_assert_eq(run(x, PROMO_OP_CONFIRM, &f, &r), PROMO_OK, "%s", promo_ctx_errmsg(x->c));
+        cr_assert_eq(promo_store_sync(&x->st), PROMO_OK);
+    }
+    return -1;
+}
+
+typedef struct snap { /* what an operation refused must not change */
+    uint64_t version;
+    int64_t visits, d10, p5;
+} snap;
+
+static snap snap_of(ox *x) {
+    return (snap){version(x, "c1"), cell(x, "c1", VISITS), promo_engine_budget_spent(x->e, "d10"),
+                  promo_engine_budget_spent(x->e, "p5")};
+}
+
+static void snap_same(ox *x, snap a, const char *what) {
+    snap b = snap_of(x);
+    cr_assert_eq(b.version, a.version, "%s: the customer changed", what);
+    cr_assert_eq(b.visits, a.visits, "%s: visits", what);
+    cr_assert_eq(b.d10, a.d10, "%s: d10 budget %lld -> %lld", what, (long long)a.d10,
+                 (long long)b.d10);
+    cr_assert_eq(b.p5, a.p5, "%s: p5 budget", what);
+}
+
+/* A 30-day window: receipts of 2026-01-10 and 2026-01-25, then one of 2026-02-15 moves
+ * the store's now, so the window starts at 2026-01-16 and the entry of 2026-01-10 (cnow
+ * 2026-01-10) has expired (docs/semantics.md, "Return window"). */
+static void the_return_window(int lmdb) {
+    ox x;
+    ox_open_w(&x, lmdb, rules, 30);
+    eh_receipt old, mid, late;
+    dated(&old, "old", "2026-01-10T10:00");
+    dated(&mid, "mid", "2026-01-25T10:00");
+    dated(&late, "late", "2026-02-15T10:00");
+    promo_op_result r;
+    cr_assert_eq(run(&x, PROMO_OP_CONFIRM, &old, &r), PROMO_OK, "%s", promo_ctx_errmsg(x.c));
+    cr_assert_eq(run(&x, PROMO_OP_CONFIRM, &mid, &r), PROMO_OK, "%s", promo_ctx_errmsg(x.c));
+    cr_assert_eq(x.st.ops->horizon(x.st.self), promo_date(2025, 12, 26));
+    /* inside the window (now 2026-01-25): a return of the older receipt works */
+    promo_return_line l0 = {0, 1000};
+    cr_assert_eq(ret(&x, "old", "f1", &l0, 1, &r), PROMO_OK, "%s", promo_ctx_errmsg(x.c));
+    cr_assert_eq(r.refund, 9000);
+    cr_assert_eq(r.points, -(450 + 281));
+    cr_assert_eq(run(&x, PROMO_OP_CONFIRM, &late, &r), PROMO_OK, "%s", promo_ctx_errmsg(x.c));
+    cr_assert_eq(x.st.ops->horizon(x.st.self), promo_date(2026, 1, 16));
+    /* 3 visits, budgets: d10 3 x 30.00 less the 10.00 given back, p5 3 x 16.00 less 4.50 */
+    snap s0 = snap_of(&x);
+    cr_assert_eq(s0.visits, 3);
+    cr_assert_eq(s0.d10, 8000);
+    cr_assert_eq(s0.p5, 4800 - 450);
+
+    /* expired: a return or cancel is refused, with the exact error, changing nothing */
+    cr_assert_eq(ret(&x, "old", "f2", &l0, 1, &r), PROMO_EINPUT);
+    static const char past[] = "id: the receipt of 2026-01-10 is past the return window: "
+                               "nothing reversed";
+    cr_assert_str_eq(promo_ctx_errmsg(x.c), past);
+    snap_same(&x, s0, "return past the window");
+    cr_assert_eq(ret(&x, "old", NULL, NULL, 0, &r), PROMO_EINPUT, "a cancel too");
+    cr_assert_str_eq(promo_ctx_errmsg(x.c), past);
+    snap_same(&x, s0, "cancel past the window");
+    /* a repeat of the expired receipt (its entry not pruned yet): refused, never twice */
+    static const char again[] = "id: already confirmed (receipt of 2026-01-10); its stored "
+                                "result is no longer kept (past the return window): not "
+                                "confirmed again";
+    if (lmdb != 1) /* (LMDB without the group commit sweeps at every write) */
+        cr_assert_gt(journal_len(&x, eh_str("old")), OPS_TOMB_SIZE, "not pruned yet");
+    cr_assert_eq(run(&x, PROMO_OP_CONFIRM, &old, &r), PROMO_EINPUT);
+    cr_assert_str_eq(promo_ctx_errmsg(x.c), again);
+    snap_same(&x, s0, "a repeat of an expired receipt");
+    eh_receipt other; /* the same id, another receipt: the usual id-reuse error */
+    dated(&other, "old", "2026-01-10T11:00");
+    cr_assert_eq(run(&x, PROMO_OP_CONFIRM, &other, &r), PROMO_EINPUT);
+    cr_assert_str_eq(promo_ctx_errmsg(x.c), "id: already confirmed with another receipt");
+    snap_same(&x, s0, "id reuse");
+
+    /* the sweep replaces the expired entry by its tombstone, its refund record goes;
+     * counters, history and budgets keep the receipt's effect */
+    int took = until_pruned(&x, "old", (promo_str){"old\0f1", 6}, "2026-02-15T12:00");
+    cr_assert_geq(took, 0, "the journal entry of 2026-01-10 was never pruned");
+    cr_assert(journal_has(&x, "mid"), "a receipt inside the window keeps its entry");
+    cr_assert_eq(cell(&x, "c1", VISITS), 3);
+    cr_assert_eq(promo_engine_budget_spent(x.e, "d10"), 8000);
+    cr_assert_eq(promo_engine_budget_spent(x.e, "p5"), 4800 - 450 + 5 * took, "fillers: 0.05 each");
+    s0 = snap_of(&x);
+    /* the pruned receipt sent again: the same answers, byte for byte */
+    cr_assert_eq(run(&x, PROMO_OP_CONFIRM, &old, &r), PROMO_EINPUT);
+    cr_assert_str_eq(promo_ctx_errmsg(x.c), again, "a tombstone answers as the entry did");
+    snap_same(&x, s0, "a pruned receipt again");
+    cr_assert_eq(run(&x, PROMO_OP_CONFIRM, &other, &r), PROMO_EINPUT);
+    cr_assert_str_eq(promo_ctx_errmsg(x.c), "id: already confirmed with another receipt");
+    cr_assert_eq(ret(&x, "old", "f3", &l0, 1, &r), PROMO_EINPUT);
+    cr_assert_str_eq(promo_ctx_errmsg(x.c), past, "the same error once the entry is gone");
+    cr_assert_eq(ret(&x, "old", NULL, NULL, 0, &r), PROMO_EINPUT);
+    cr_assert_str_eq(promo_ctx_errmsg(x.c), past);
+    snap_same(&x, s0, "return and cancel of a pruned receipt");
+    cr_assert_eq(ret(&x, "nope", "f3", &l0, 1, &r), PROMO_EINPUT);
+    cr_assert_str_eq(promo_ctx_errmsg(x.c), "id: no confirmed receipt with this id");
+
+    /* a late NEW receipt, dated before the window: confirmed normally (its cnow is the
+     * store's now, 2026-02-15), and returnable for the window from there */
+    eh_receipt older;
+    dated(&older, "older", "2026-01-12T23:59");
+    cr_assert_eq(run(&x, PROMO_OP_CONFIRM, &older, &r), PROMO_OK, "%s", promo_ctx_errmsg(x.c));
+    cr_assert_eq(cell(&x, "c1", VISITS), 4);
+    cr_assert_eq(promo_engine_budget_spent(x.e, "d10"), 8000 + 3000);
+    cr_assert_eq(ret(&x, "older", "f5", &l0, 1, &r), PROMO_OK, "%s", promo_ctx_errmsg(x.c));
+    cr_assert_eq(r.refund, 9000);
+    cr_assert_eq(r.points, -(450 + 281));
+    cr_assert_eq(promo_engine_budget_spent(x.e, "d10"), 8000 + 3000 - 1000);
+
+    /* inside the window a return still works, to the kopeck */
+    cr_assert_eq(ret(&x, "mid", "f4", &l0, 1, &r), PROMO_OK, "%s", promo_ctx_errmsg(x.c));
+    cr_assert_eq(r.refund, 9000);
+    cr_assert_eq(r.points, -(450 + 281));
+    cr_assert_eq(promo_engine_budget_spent(x.e, "d10"), 9000);
+    cr_assert_eq(ret(&x, "late", NULL, NULL, 0, &r), PROMO_OK, "%s", promo_ctx_errmsg(x.c));
+    cr_assert_eq(r.refund, 32001);
+    cr_assert_eq(cell(&x, "c1", VISITS), 3, "the cancel took its visit back");
+    ox_close(&x);
+}
+
+Test(ops, the_return_window_memory) {
+    the_return_window(0);
+}
+Test(ops, the_return_window_lmdb) {
+    the_return_window(1);
+}
+Test(ops, the_return_window_lmdb_group) {
+    the_return_window(2);
+}
+
+/* A repeat found in the journal by the parallel phase (ops_prepare) is checked again in
+ * commit order: here a receipt committed between the two phases (another context) moves
+ * the store's now past the repeated receipt's entry, so the commit refuses it. */
+static void repeat_expires_between_the_phases(int lmdb) {
+    ox x;
+    ox_open_w(&x, lmdb, rules, 30);
+    eh_receipt old, late;
+    dated(&old, "old", "2026-01-10T10:00");
+    dated(&late, "late", "2026-02-15T10:00");
+    promo_op_result r;
+    cr_assert_eq(run(&x, PROMO_OP_CONFIRM, &old, &r), PROMO_OK, "%s", promo_ctx_errmsg(x.c));
+    promo_op o;
+    promo_op_init(&o);
+    o.op = PROMO_OP_CONFIRM;
+    o.receipt = &old.r;
+    int pending = 0;
+    cr_assert_eq(ops_prepare(x.c, &o, &r, &pending), PROMO_OK, "%s", promo_ctx_errmsg(x.c));
+    cr_assert(r.duplicate && pending, "still inside the window: a duplicate, to commit");
+    promo_ctx *c2;
+    cr_assert_eq(promo_ctx_new(x.e, 0, &c2), PROMO_OK);
+    promo_op ol;
+    promo_op_init(&ol);
+    ol.op = PROMO_OP_CONFIRM;
+    ol.receipt = &late.r;
+    promo_op_result rl;
+    cr_assert_eq(promo_op_run(c2, &ol, &rl), PROMO_OK, "%s", promo_ctx_errmsg(c2));
+    promo_ctx_free(c2);
+    snap s0 = snap_of(&x);
+    cr_assert_eq(ops_commit(x.c, &o, &r), PROMO_EINPUT);
+    cr_assert(strstr(promo_ctx_errmsg(x.c), "its stored result is no longer kept"), "%s",
+              promo_ctx_errmsg(x.c));
+    snap_same(&x, s0, "a repeat expired between the phases");
+    ox_close(&x);
+}
+
+Test(ops, repeat_expires_between_the_phases_memory) {
+    repeat_expires_between_the_phases(0);
+}
+Test(ops, repeat_expires_between_the_phases_lmdb) {
+    repeat_expires_between_the_phases(1);
+}
+
+static int verify(ox *x, char *out, size_t cap) {
+    rbuf rep;
+    rb_init(&rep, NULL);
+    int v = ops_verify(&x->st, &rep);
+    snprintf(out, cap, "%s", rep.data ? rep.data : "");
+    rb_free(&rep);
+    return v;
+}
+
+/* promo state verify on a pruned journal: still clean, and still catching a counter or
+ * a budget changed behind the journal's back. */
+Test(ops, verify_after_pruning_still_catches_a_wrong_counter) {
+    ox x;
+    ox_open_w(&x, 1, rules, 30);
+    eh_receipt a, b;
+    dated(&a, "a", "2026-01-10T10:00");
+    dated(&b, "b", "2026-03-01T10:00");
+    promo_op_result r;
+    cr_assert_eq(run(&x, PROMO_OP_CONFIRM, &a, &r), PROMO_OK);
+    cr_assert_eq(run(&x, PROMO_OP_CONFIRM, &b, &r), PROMO_OK);
+    cr_assert_geq(until_pruned(&x, "a", (promo_str){"a\0x", 3}, "2026-03-01T12:00"), 0);
+    char rep[1024];
+    cr_assert_eq(verify(&x, rep, sizeof rep), 0, "%s", rep);
+    cr_assert(strstr(rep, "journal pruned before 2026-01-11"), "%s", rep); /* a: 01-10 */
+    /* one visit too many on a day inside the window */
+    promo_delta d = {VISITS, promo_date(2026, 3, 1), 1};
+    promo_store_write w = {0};
+    w.customer = eh_str("c1");
+    w.expected = UINT64_MAX;
+    w.deltas = &d;
+    w.ndeltas = 1;
+    cr_assert_eq(x.st.ops->write(x.st.self, &w), PROMO_OK);
+    cr_assert_eq(verify(&x, rep, sizeof rep), 1, "%s", rep);
+    cr_assert(strstr(rep, "customer c1: stored counters differ"), "%s", rep);
+    d.add = -1; /* put it back: clean again */
+    cr_assert_eq(x.st.ops->write(x.st.self, &w), PROMO_OK);
+    cr_assert_eq(verify(&x, rep, sizeof rep), 0, "%s", rep);
+    /* a budget below what the journal still holds (b's 30.00 of d10) */
+    promo_budget_delta bd = {promo_hash("d10", 3), -3000 - 1};
+    promo_store_write wb = {0};
+    wb.budgets = &bd;
+    wb.nbudgets = 1;
+    cr_assert_eq(x.st.ops->write(x.st.self, &wb), PROMO_OK);
+    cr_assert_eq(verify(&x, rep, sizeof rep), 1, "%s", rep);
+    cr_assert(strstr(rep, "budget "), "%s", rep);
+    ox_close(&x);
 }

@@ -2,8 +2,8 @@
  * test_store.c — the state store conformance suite (SPEC 7, promo.h "state store"):
  * every test runs against the in-memory store and the LMDB store alike. Customer
  * records (sorted cells, versions, conflicts, pruning, whole-id keys), budgets, journal
- * entries, atomicity of a refused write; for LMDB also persistence across reopen and
- * the group commit.
+ * entries, atomicity of a refused write, the journal's return window; for LMDB also
+ * persistence across reopen and the group commit.
  */
 #include <criterion/criterion.h>
 #include <stdio.h>
@@ -229,6 +229,105 @@ BOTH(journal_create_refuses_an_existing_key) {
     cr_assert_eq(x->s.ops->journal(x->s.self, &x->reader, S("r1"), &data, &len), PROMO_OK);
     cr_assert(len == 6 && !memcmp(data, "second", 6));
     cr_assert_eq(budget(x, 5), 300);
+}
+
+/* A journal entry as the stores see it: runtime/ops.c's jr_hdr begins with the magic
+ * "PRJ3", the state, the receipt hash and the receipt's date, and ends (byte 48) with
+ * cnow, the store's now just after the confirm (the store sets it); the rest of the
+ * 56-byte header does not matter here. */
+enum { JHDR = 56, JCNOW = 48, TOMB = 24 };
+
+static promo_status jput(sx *x, const char *id, int32_t date) {
+    unsigned char e[JHDR] = {'P', 'R', 'J', '3'};
+    uint64_t hash = 0x1234567800ull + (unsigned char)id[0];
+    memcpy(e + 8, &hash, sizeof hash);
+    memcpy(e + 16, &date, sizeof date);
+    memcpy(e + JCNOW, &date, sizeof date);
+    promo_store_write w = {0};
+    w.jkey = S(id);
+    w.jdata = e;
+    w.jlen = sizeof e;
+    w.jcreate = 1;
+    promo_status st = x->s.ops->write(x->s.self, &w);
+    promo_store_sync(&x->s);
+    return st;
+}
+
+/* A refund record ("PRF1", 40 bytes) of receipt id with its entry's cnow (byte 36). */
+static void fput(sx *x, promo_str key, int32_t cnow) {
+    unsigned char f[40] = {'P', 'R', 'F', '1'};
+    memcpy(f + 36, &cnow, sizeof cnow);
+    promo_store_write w = {0};
+    w.jkey = key;
+    w.jdata = f;
+    w.jlen = sizeof f;
+    cr_assert_eq(x->s.ops->write(x->s.self, &w), PROMO_OK);
+}
+
+/* What the journal holds under key: its length (0: nothing), and bytes at `at` .. +4. */
+static size_t jget(sx *x, promo_str key, size_t at, int32_t *v) {
+    const void *data;
+    size_t len;
+    cr_assert_eq(x->s.ops->journal(x->s.self, &x->reader, key, &data, &len), PROMO_OK);
+    if (!data) return 0;
+    if (v && at + 4 <= len) memcpy(v, (const char *)data + at, 4);
+    return len;
+}
+
+static int jhas(sx *x, const char *id) {
+    return jget(x, S(id), 0, NULL) != 0;
+}
+
+/* The default return window (180 days, docs/semantics.md): the store's now is the
+ * latest journal entry's date; a late entry is accepted and stamped with now as its
+ * cnow; an entry whose cnow is before now - 180 days is replaced by a 24-byte tombstone
+ * (date, cnow, state, hash) under the same key and its refund records go (a few slots a
+ * write in memory, a bounded cursor sweep at each LMDB sync); the tombstone keeps the id
+ * taken; for LMDB now persists across a reopen. */
+BOTH(journal_pruned_past_the_return_window) {
+    int32_t jan1 = promo_date(2026, 1, 1), jan2 = promo_date(2026, 1, 2);
+    int32_t jul1 = promo_date(2026, 7, 1), v = 0;
+    cr_assert_eq(x->s.ops->horizon(x->s.self), 0, "no receipt yet: no window");
+    cr_assert_eq(jput(x, "a", jan1), PROMO_OK);
+    promo_str f1 = {"a\0f1", 4}, f2 = {"a\0f2", 4};
+    fput(x, f2, jan1);
+    if (x->kind == LMDB) /* a refund record written before they kept cnow (0): it goes
+                            with its receipt's entry */
+        fput(x, f1, 0);
+    cr_assert_eq(jput(x, "b", jul1), PROMO_OK);
+    cr_assert_eq(x->s.ops->horizon(x->s.self), jan2);
+    cr_assert_eq(jput(x, "c", jan1), PROMO_OK, "a late receipt is never refused");
+    cr_assert_eq(jget(x, S("c"), JCNOW, &v), JHDR);
+    cr_assert_eq(v, jul1, "a late entry's cnow is the store's now");
+    cr_assert_eq(jput(x, "d", jan2), PROMO_OK, "the window's first day");
+    cr_assert_eq(jput(x, "e", promo_date(2026, 5, 1)), PROMO_OK, "now does not go back");
+    cr_assert_eq(x->s.ops->horizon(x->s.self), jan2);
+    int i = 0;
+    for (char id[16]; (jget(x, S("a"), 0, NULL) == JHDR || jget(x, f2, 0, NULL)) && i < 3000;
+         i++) { /* (the memory store sweeps in slot order: the record may go later) */
+        snprintf(id, sizeof id, "f%d", i);
+        cr_assert_eq(jput(x, id, jul1), PROMO_OK);
+    }
+    cr_assert_eq(jget(x, S("a"), 4, &v), TOMB, "the expired entry was never swept");
+    cr_assert_eq(v, jan1, "the tombstone's date");
+    cr_assert_eq(jget(x, S("a"), 8, &v), TOMB);
+    cr_assert_eq(v, jan1, "the tombstone's cnow");
+    cr_assert_eq(jget(x, S("a"), 16, &v), TOMB);
+    cr_assert_eq((uint32_t)v, (uint32_t)(0x1234567800ull + 'a'),
+                 "the tombstone's receipt hash (low half)");
+    cr_assert_eq(jget(x, f2, 0, NULL), 0, "the refund record went with it");
+    cr_assert_eq(jget(x, f1, 0, NULL), 0, "the old refund record went with it");
+    cr_assert_eq(jget(x, S("c"), 0, NULL), JHDR, "a late receipt's entry is kept by its cnow");
+    cr_assert_eq(jget(x, S("d"), 0, NULL), JHDR, "cnow on the horizon: kept");
+    cr_assert(jhas(x, "b") && jhas(x, "e"));
+    cr_assert_eq(jput(x, "a", jul1), PROMO_ECONFLICT, "a tombstone keeps its id taken");
+    if (x->kind == LMDB) {
+        sx_reopen(x);
+        cr_assert_eq(x->s.ops->horizon(x->s.self), jan2, "now persists");
+        cr_assert_eq(jget(x, S("a"), 0, NULL), TOMB);
+        cr_assert_eq(jget(x, S("c"), JCNOW, &v), JHDR);
+        cr_assert_eq(v, jul1, "cnow persists");
+    }
 }
 
 BOTH(prune_keeps_life_buckets_and_recent_days) {
