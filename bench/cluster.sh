@@ -12,6 +12,11 @@
 #     removed from the rules, and the nodes' escrow counters;
 #   - failover: a node killed with SIGKILL while idle, and the wall time of a client
 #     run of 64 receipts right after (lease expiry + replay + retries).
+#   - where the servers' work comes from: for each run the stream writes by kind (input
+#     batches, changelog appends, lease/membership and budget KV writes) and the messages
+#     and bytes the three servers received and sent (monitoring endpoints /jsz, /varz),
+#     per confirm; and the CPU the servers and nodes use per second while idle.
+#     PERF_OUT=/tmp/p also records the servers with `perf record -g` during each run.
 #   bench/cluster.sh [RECEIPTS]   (default 60000; BUILD=build-rel, LEASE_MS=2000,
 #                                  PARTITIONS=8, BATCH=128, WINDOW=4, NODES="1 2 3")
 # About 2 minutes on a quiet 2-core machine.
@@ -52,6 +57,33 @@ cpu() { # CPU seconds of the given pids so far
     echo "$s"
 }
 servers() { cat "$tmp"/nats/n*.pid; }
+# Messages so far by kind: stream writes (last sequences summed over the streams of each
+# kind, seen by server 1) and the messages the three servers received and sent
+# (including their replication traffic), from the monitoring endpoints.
+msgs() {
+    local b
+    b=$(cat "$tmp/nats/port")
+    curl -fsS --max-time 5 "http://127.0.0.1:$((b + 20))/jsz?streams=true" 2>/dev/null | jq -r '
+        [.account_details[]?.stream_detail[]? | {n: (.name // .config.name // ""), s: (.state.last_seq // 0)}] |
+        "in \(map(select(.n | endswith("_in")) | .s) | add // 0)" +
+        " log \(map(select(.n | test("_log_")) | .s) | add // 0)" +
+        " leases \(map(select(.n | endswith("_kv_leases")) | .s) | add // 0)" +
+        " budgets \(map(select(.n | endswith("_kv_budgets")) | .s) | add // 0)"' || echo "?"
+    for k in 0 1 2; do
+        curl -fsS --max-time 5 "http://127.0.0.1:$((b + 20 + k))/varz" 2>/dev/null |
+            jq -r '"\(.in_msgs) \(.out_msgs) \(.in_bytes) \(.out_bytes)"' || echo "0 0 0 0"
+    done | awk '{ i += $1; o += $2; ib += $3; ob += $4 }
+        END { printf " srv_in %d srv_out %d srv_in_B %d srv_out_B %d\n", i, o, ib, ob }'
+}
+msgdiff() { # before after: per kind, per confirm when N is given
+    awk -v a="$1" -v b="$2" -v n="$3" 'BEGIN {
+        na = split(a, x, " "); split(b, y, " "); out = ""
+        for (i = 1; i < na; i += 2) {
+            d = y[i + 1] - x[i + 1]
+            out = out sprintf("%s %d (%.3f/op) ", x[i], d, n ? d / n : 0)
+        }
+        print out }'
+}
 load() { cut -d' ' -f1-3 /proc/loadavg; }
 
 start_nodes() { # count prefix bundle
@@ -87,25 +119,41 @@ measure() { # label prefix input [client options]
     local label=$1 pre=$2 in=$3
     shift 3
     local s0 n0 c0 s1 n1
+    local m0 m1 nops
+    m0=$(msgs | tr '\n' ' ')
     s0=$(cpu $(servers))
     n0=$(cpu "${PIDS[@]}")
+    local perfpid=
+    if [ -n "${PERF_OUT:-}" ]; then # PERF_OUT=file: perf record the servers during the run
+        perf record -q -F 499 -g -o "$PERF_OUT.$pre" -p "$(servers | paste -sd,)" 2>/dev/null &
+        perfpid=$!
+    fi
     /usr/bin/time -f "%U %S" -o "$tmp/time" "$P" client --nats "$URL" --prefix "$pre" \
         --partitions "$PARTS" --timeout-ms 10000 --batch "$BATCH" --window "$WINDOW" --stats \
         "$@" "$in" >"$tmp/out" 2>"$tmp/stats"
     s1=$(cpu $(servers))
     n1=$(cpu "${PIDS[@]}")
+    if [ -n "$perfpid" ]; then kill -INT "$perfpid"; wait "$perfpid" || true; fi
+    m1=$(msgs | tr '\n' ' ')
     c0=$(awk '{ printf "%.2f", $1 + $2 }' "$tmp/time")
     local errs
     errs=$(grep -c '"error"' "$tmp/out" || true)
     echo "$label: $(sed 's/^client: //' "$tmp/stats" | head -n 1); $errs error records;" \
         "CPU s: servers $(awk -v a="$s0" -v b="$s1" 'BEGIN { printf "%.2f", b - a }')," \
         "nodes $(awk -v a="$n0" -v b="$n1" 'BEGIN { printf "%.2f", b - a }'), client $c0; load $(load)"
+    nops=$(wc -l <"$in")
+    echo "  messages: $(msgdiff "$m0" "$m1" "$nops")"
 }
 
 echo "machine: $(nproc) cores, load $(load); $N receipts, $PARTS partitions, batch $BATCH, window $WINDOW"
 for nodes in $NODES; do
     pre=b$$n$nodes
     start_nodes "$nodes" "$pre" "$tmp/set.pbc"
+    c0=$(cpu $(servers)) n0=$(cpu "${PIDS[@]}")
+    sleep 5
+    echo "$nodes node(s) idle: CPU s per s: servers" \
+        "$(awk -v a="$c0" -v b="$(cpu $(servers))" 'BEGIN { printf "%.2f", (b - a) / 5 }')," \
+        "nodes $(awk -v a="$n0" -v b="$(cpu "${PIDS[@]}")" 'BEGIN { printf "%.2f", (b - a) / 5 }')"
     measure "$nodes node(s)" "$pre" "$IN"
     if [ "$nodes" = 2 ]; then
         head -n 4000 "$IN" | sed 's/"id":"/"id":"lat/' >"$tmp/lat"
