@@ -602,6 +602,7 @@ static int skv_journal_old(const skv_ent *e, int32_t horizon) {
 static void skv_sweep(skv_store *s, uint64_t slots) {
     int32_t jh = skv_horizon(s);
     if (s->base_get || (s->sweep_before <= 1 && jh <= 1)) return;
+    skv_shard *locked = NULL; /* one lock per run of slots in a shard, not one per slot */
     for (uint64_t k = 0; k < slots; k++) {
         skv_shard *sh = &s->map.sh[s->sweep_shard];
         if (s->sweep_slot >= sh->cap) {
@@ -609,7 +610,11 @@ static void skv_sweep(skv_store *s, uint64_t slots) {
             s->sweep_shard = (s->sweep_shard + 1) % SKV_SHARDS;
             continue;
         }
-        pthread_mutex_lock(&sh->mu);
+        if (sh != locked) {
+            if (locked) pthread_mutex_unlock(&locked->mu);
+            pthread_mutex_lock(&sh->mu);
+            locked = sh;
+        }
         skv_ent *e = &sh->tab[s->sweep_slot];
         int old;
         if (e->h && e->klen && e->key[0] == 'C' && s->sweep_before > 1 &&
@@ -634,8 +639,8 @@ static void skv_sweep(skv_store *s, uint64_t slots) {
         } else {
             s->sweep_slot++;
         }
-        pthread_mutex_unlock(&sh->mu);
     }
+    if (locked) pthread_mutex_unlock(&locked->mu);
 }
 
 promo_status skv_write(skv_store *s, const promo_store_write *w) {
