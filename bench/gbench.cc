@@ -38,6 +38,9 @@ gb_bench *gb_arg(gb_bench *b, int64_t a) {
 gb_bench *gb_args2(gb_bench *b, int64_t a0, int64_t a1) {
     return H(B(b)->Args({a0, a1}));
 }
+gb_bench *gb_args3(gb_bench *b, int64_t a0, int64_t a1, int64_t a2) {
+    return H(B(b)->Args({a0, a1, a2}));
+}
 gb_bench *gb_args(gb_bench *b, const int64_t *a, size_t n) {
     return H(B(b)->Args(std::vector<int64_t>(a, a + n)));
 }
@@ -46,6 +49,9 @@ gb_bench *gb_arg_name(gb_bench *b, const char *name) {
 }
 gb_bench *gb_arg_names2(gb_bench *b, const char *n0, const char *n1) {
     return H(B(b)->ArgNames({n0, n1}));
+}
+gb_bench *gb_arg_names3(gb_bench *b, const char *n0, const char *n1, const char *n2) {
+    return H(B(b)->ArgNames({n0, n1, n2}));
 }
 gb_bench *gb_bench_range(gb_bench *b, int64_t lo, int64_t hi) {
     return H(B(b)->Range(lo, hi));

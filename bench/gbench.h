@@ -34,11 +34,13 @@ typedef void (*gb_fn)(gb_state *st);
 /* ---- registration --------------------------------------------------------------- */
 
 gb_bench *gb_register(const char *name, gb_fn fn);
-gb_bench *gb_arg(gb_bench *b, int64_t a);                   /* ->Arg(a) */
-gb_bench *gb_args2(gb_bench *b, int64_t a0, int64_t a1);    /* ->Args({a0, a1}) */
+gb_bench *gb_arg(gb_bench *b, int64_t a);                /* ->Arg(a) */
+gb_bench *gb_args2(gb_bench *b, int64_t a0, int64_t a1); /* ->Args({a0, a1}) */
+gb_bench *gb_args3(gb_bench *b, int64_t a0, int64_t a1, int64_t a2);
 gb_bench *gb_args(gb_bench *b, const int64_t *a, size_t n); /* ->Args({...}) */
 gb_bench *gb_arg_name(gb_bench *b, const char *name);       /* ->ArgName */
 gb_bench *gb_arg_names2(gb_bench *b, const char *n0, const char *n1);
+gb_bench *gb_arg_names3(gb_bench *b, const char *n0, const char *n1, const char *n2);
 gb_bench *gb_bench_range(gb_bench *b, int64_t lo, int64_t hi); /* ->Range, x8 steps */
 gb_bench *gb_range_multiplier(gb_bench *b, int mult);          /* before gb_bench_range */
 gb_bench *gb_dense_range(gb_bench *b, int64_t lo, int64_t hi, int step);

@@ -99,6 +99,9 @@ static const char run_help[] =
     "                      across runs; without it state lives in memory for this run\n"
     "  --durability MODE   process (default: a result is written once its commit\n"
     "                      survives kill -9) or strict (also power loss: fsync)\n"
+    "  --write-map         with --state and process durability: write the store\n"
+    "                      through a writable memory map (faster once the store\n"
+    "                      has stopped growing; slower while it grows)\n"
     "  --return-window N   days a confirmed receipt stays returnable (default 180),\n"
     "                      counted in the latest confirmed receipt's date from when\n"
     "                      it was confirmed; expired entries are pruned to\n"
@@ -147,6 +150,7 @@ typedef struct run_opts {
     const char *metrics;
     const char *state_dir;
     int durability;
+    int write_map; /* --write-map */
     long return_window;
     long max_customers; /* 0: no cap */
 } run_opts;
@@ -1117,6 +1121,8 @@ static int run_args(int argc, char **argv, run_opts *o) {
                 o->durability = PROMO_DURABLE_STRICT;
             else
                 return run_usage("--durability needs process or strict", val);
+        } else if (!strcmp(a, "--write-map")) {
+            o->write_map = 1;
         } else if (!strncmp(a, "--return-window", 15) && (a[15] == '=' || a[15] == 0)) {
             val = a[15] ? a + 16 : (i + 1 < argc ? argv[++i] : NULL);
             if (!val || run_parse_num(val, 0, 36500, &v))
@@ -1149,6 +1155,8 @@ static int run_args(int argc, char **argv, run_opts *o) {
         }
     }
     if (!o->bundle_path) return run_usage("missing the bundle (set.pbc)", NULL);
+    if (o->write_map && !o->state_dir)
+        return run_usage("--write-map is for the LMDB store (with --state)", NULL);
     if (o->max_customers && o->state_dir)
         return run_usage("--max-customers is for the in-memory store (without --state)", NULL);
     return -1;
@@ -1230,6 +1238,7 @@ int cmd_run(int argc, char **argv) {
         so.durability = R.o.durability;
         so.return_window = (int32_t)R.o.return_window;
         so.group_commit = 1; /* synced before each write of the output */
+        so.write_map = R.o.write_map;
         st = promo_store_open(R.o.state_dir, &so, &R.store, err, sizeof err);
         if (st != PROMO_OK) {
             promo_bundle_release(b);

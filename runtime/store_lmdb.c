@@ -33,7 +33,10 @@
  *
  * Durability: `process` opens with MDB_NOSYNC (a committed transaction is in the OS
  * page cache, which survives kill -9 of the process); `strict` lets LMDB fsync at
- * every commit (survives power loss).
+ * every commit (survives power loss). promo_store_opts.write_map (process durability
+ * only) adds MDB_WRITEMAP: LMDB writes its pages in the shared map, not with pwrite;
+ * they are the same page cache pages, so kill -9 is as safe (a transaction's pages are
+ * all free pages until its meta page, whose txnid is written last, names them).
  */
 #include <errno.h>
 #include <lmdb.h>
@@ -465,6 +468,11 @@ promo_status promo_store_open(const char *dir, const promo_store_opts *opts, pro
     unsigned flags = MDB_NOTLS | MDB_NORDAHEAD | MDB_NOMEMINIT;
     if (o.durability != PROMO_DURABLE_STRICT) flags |= MDB_NOSYNC;
     if (o.read_only) flags |= MDB_RDONLY;
+    /* Process durability only: with MDB_WRITEMAP LMDB syncs by msync of the whole map,
+     * slow for strict. A committed transaction is in the page cache either way, so a
+     * kill -9 of the process loses nothing committed. */
+    else if (o.write_map && o.durability != PROMO_DURABLE_STRICT)
+        flags |= MDB_WRITEMAP;
     if ((rc = mdb_env_create(&s->env)) || (rc = mdb_env_set_mapsize(s->env, (size_t)o.map_size)) ||
         (rc = mdb_env_set_maxreaders(s->env, 4096)) ||
         (rc = mdb_env_open(s->env, dir, flags, 0666))) {

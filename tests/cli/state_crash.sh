@@ -8,6 +8,8 @@
 #   - counters and budgets recomputed from the journal equal the stored ones (promo
 #     state verify), and no budget is past its cap;
 #   - one stream split over two runs on one store equals one run.
+# Every other process-durability run writes through the map (--write-map), the others
+# with pwrite, on the same stores.
 # The stream mixes confirms, repeated lines, returns and cancels (tests/tools/gen_ops.py).
 #   tests/cli/state_crash.sh PROMO_BINARY SOURCE_DIR
 set -euo pipefail
@@ -78,7 +80,11 @@ check_store "$T/ref"
 half=$((N / 2))
 head -n "$half" "$T/in.jsonl" > "$T/a.jsonl"
 tail -n +"$((half + 1))" "$T/in.jsonl" > "$T/b.jsonl"
-"$PROMO" run --state "$T/split" "$T/set.pbc" "$T/a.jsonl" > "$T/split.out"
+# the first half written through the map (--write-map: LMDB's MDB_WRITEMAP makes the
+# file as large as the map, 64 GiB, sparse), the second half with pwrite
+"$PROMO" run --state "$T/split" --write-map "$T/set.pbc" "$T/a.jsonl" > "$T/split.out"
+[ "$(stat -c %s "$T/split/data.mdb")" -eq $((64 << 30)) ] ||
+    fail "--write-map: data.mdb is $(stat -c %s "$T/split/data.mdb") bytes, not the map's"
 "$PROMO" run --state "$T/split" --threads 1 "$T/set.pbc" "$T/b.jsonl" >> "$T/split.out"
 # (error records name the line of their own input file)
 nolines() { sed -E 's/"error":"line [0-9]+: /"error":"/' "$1"; }
@@ -97,7 +103,10 @@ while [ "$kills" -lt 30 ]; do
         threads=$((1 + RANDOM % 2))
         durability=process # strict (fsync per batch) once per episode: it is slow on
         [ "$k" -eq 4 ] && durability=strict && batch=64 # a busy disk, and the same code
-        "$PROMO" run --state "$st" --durability "$durability" --threads "$threads" \
+        map=() # every other process run writes through the map (--write-map): runs with
+        [ "$durability" = process ] && [ $((k % 2)) -eq 0 ] && map=(--write-map) # and
+        # without it take turns on one store, as the resumed run (without) does too
+        "$PROMO" run --state "$st" --durability "$durability" "${map[@]}" --threads "$threads" \
             --batch "$batch" "$T/set.pbc" "$T/in.jsonl" > "$T/killed.$episode.$k" 2>/dev/null &
         pid=$!
         sleep "0.0$((10 + RANDOM % 80))"
