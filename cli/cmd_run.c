@@ -1302,7 +1302,11 @@ int cmd_run(int argc, char **argv) {
     R.ring_mem = xcalloc(1, RUN_RING * sizeof *R.ring + 64);
     R.ring = (run_line *)(((uintptr_t)R.ring_mem + 63) & ~(uintptr_t)63);
     run_chunk_size(&R.chunks[0], RUN_READ_MIN);
-    R.ocap = RUN_OUT_MAX + (RUN_OUT_MAX >> 2);
+    /* With --state both output buffers start at the most a hand-over holds
+     * (RUN_SYNC_MAX and the lines that passed it; only the pages used are touched):
+     * grown by doubling, every copy touched fresh pages, and a page fault costs
+     * microseconds on a VM (docs/performance.md "Speed round 3"). */
+    R.ocap = R.store.ops ? RUN_SYNC_MAX + RUN_SYNC_MIN : RUN_OUT_MAX + (RUN_OUT_MAX >> 2);
     R.obuf = xmalloc(R.ocap);
     if (R.store.ops) {
         R.scap = R.ocap;
