@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "eval_helpers.h"
@@ -18,14 +19,16 @@ enum { MEM, LMDB };
 
 typedef struct sx {
     int kind;
+    int map; /* promo_store_opts.write_map */
     char dir[64];
     promo_store s;
     void *reader;
 } sx;
 
-static void sx_open(sx *x, int kind, int group) {
+static void sx_open(sx *x, int kind, int group, int map) {
     memset(x, 0, sizeof *x);
     x->kind = kind;
+    x->map = map;
     if (kind == MEM) {
         cr_assert_eq(promo_store_new_memory(&x->s), PROMO_OK);
         return;
@@ -35,6 +38,7 @@ static void sx_open(sx *x, int kind, int group) {
     promo_store_opts o;
     promo_store_opts_init(&o);
     o.group_commit = group;
+    o.write_map = map;
     o.map_size = 64u << 20;
     char err[200];
     cr_assert_eq(promo_store_open(x->dir, &o, &x->s, err, sizeof err), PROMO_OK, "%s", err);
@@ -46,6 +50,7 @@ static void sx_reopen(sx *x) {
     promo_store_free(&x->s);
     promo_store_opts o;
     promo_store_opts_init(&o);
+    o.write_map = x->map;
     o.map_size = 64u << 20;
     char err[200];
     cr_assert_eq(promo_store_open(x->dir, &o, &x->s, err, sizeof err), PROMO_OK, "%s", err);
@@ -88,19 +93,25 @@ static int64_t budget(sx *x, uint64_t key) {
     static void name##_body(sx *x);                                                                \
     Test(store, name##_memory) {                                                                   \
         sx x;                                                                                      \
-        sx_open(&x, MEM, 0);                                                                       \
+        sx_open(&x, MEM, 0, 0);                                                                    \
         name##_body(&x);                                                                           \
         sx_close(&x);                                                                              \
     }                                                                                              \
     Test(store, name##_lmdb) {                                                                     \
         sx x;                                                                                      \
-        sx_open(&x, LMDB, 0);                                                                      \
+        sx_open(&x, LMDB, 0, 0);                                                                   \
         name##_body(&x);                                                                           \
         sx_close(&x);                                                                              \
     }                                                                                              \
     Test(store, name##_lmdb_group) {                                                               \
         sx x;                                                                                      \
-        sx_open(&x, LMDB, 1);                                                                      \
+        sx_open(&x, LMDB, 1, 0);                                                                   \
+        name##_body(&x);                                                                           \
+        sx_close(&x);                                                                              \
+    }                                                                                              \
+    Test(store, name##_lmdb_map) { /* written through the map (MDB_WRITEMAP) */                    \
+        sx x;                                                                                      \
+        sx_open(&x, LMDB, 1, 1);                                                                   \
         name##_body(&x);                                                                           \
         sx_close(&x);                                                                              \
     }                                                                                              \
@@ -365,7 +376,7 @@ BOTH(customer_key_is_the_whole_id) {
 
 Test(store, lmdb_survives_reopen_and_group_commit_syncs) {
     sx x;
-    sx_open(&x, LMDB, 1);
+    sx_open(&x, LMDB, 1, 0);
     promo_delta d[] = {{7, 3, 11}};
     cr_assert_eq(wr(&x, "c", 0, d, 1), PROMO_OK);
     cr_assert_eq(rd(&x, "c").version, 1, "a pending write is visible before sync");
@@ -376,6 +387,50 @@ Test(store, lmdb_survives_reopen_and_group_commit_syncs) {
     cr_assert_eq(r.version, 2);
     cr_assert_eq(r.cells[0].value, 22);
     sx_close(&x);
+}
+
+/* write_map applies with process durability only (LMDB's MDB_WRITEMAP makes the data
+ * file as large as the map); strict keeps pwrite + fsync, and the other mode reopens
+ * the same store. */
+Test(store, lmdb_write_map_only_with_process_durability) {
+    for (int strict = 0; strict < 2; strict++) {
+        char dir[64] = "/tmp/promo-test-store-XXXXXX", p[96];
+        cr_assert(mkdtemp(dir));
+        promo_store_opts o;
+        promo_store_opts_init(&o);
+        o.write_map = 1;
+        o.durability = strict ? PROMO_DURABLE_STRICT : PROMO_DURABLE_PROCESS;
+        o.map_size = 64u << 20;
+        promo_store s;
+        char err[200];
+        cr_assert_eq(promo_store_open(dir, &o, &s, err, sizeof err), PROMO_OK, "%s", err);
+        promo_delta d[] = {{7, 3, 11}};
+        promo_store_write w = {0};
+        w.customer = S("c");
+        w.deltas = d;
+        w.ndeltas = 1;
+        cr_assert_eq(s.ops->write(s.self, &w), PROMO_OK);
+        promo_store_free(&s);
+        struct stat sb;
+        snprintf(p, sizeof p, "%s/data.mdb", dir);
+        cr_assert_eq(stat(p, &sb), 0);
+        if (strict)
+            cr_assert_lt(sb.st_size, 1 << 20, "strict wrote with pwrite: %lld",
+                         (long long)sb.st_size);
+        else
+            cr_assert_eq(sb.st_size, 64 << 20, "through the map: the file is the map's size");
+        o.write_map = !strict; /* the other mode, on the same store */
+        o.durability = PROMO_DURABLE_PROCESS;
+        cr_assert_eq(promo_store_open(dir, &o, &s, err, sizeof err), PROMO_OK, "%s", err);
+        void *rdr = NULL;
+        promo_store_rec r;
+        cr_assert_eq(s.ops->read(s.self, &rdr, S("c"), &r), PROMO_OK);
+        cr_assert_eq(r.version, 1);
+        cr_assert_eq(r.cells[0].value, 11);
+        s.ops->reader_free(s.self, rdr);
+        promo_store_free(&s);
+        eh_store_remove(dir);
+    }
 }
 
 Test(store, lmdb_open_errors_are_reported) {
