@@ -2,7 +2,8 @@
 # bench/state.sh — the state of record end to end (docs/performance.md, "State of
 # record"): `promo run --state` against the in-memory run on the generated 400-campaign
 # workload with 2 threads (best of RUNS wall-clock runs each, a fresh store per run),
-# the same with --durability strict, a resumed run (every line a duplicate), the time to
+# the same with --write-map (a fresh store: it grows all the time) and with
+# --durability strict, a resumed run (every line a duplicate), the time to
 # open the store and read a customer after kill -9, bytes on disk per receipt.
 #   bench/state.sh [RECEIPTS]          (default 200000; BUILD=build-rel RUNS=3)
 set -euo pipefail
@@ -38,6 +39,8 @@ mem=$(best "$P" run -q --threads 2 "$tmp/set.pbc" "$IN")
 memcpu=$(cat "$tmp/cpu")
 proc=$(best "$P" run -q --threads 2 --state "$tmp/st" "$tmp/set.pbc" "$IN")
 proccpu=$(cat "$tmp/cpu")
+wmap=$(best "$P" run -q --threads 2 --state "$tmp/st" --write-map "$tmp/set.pbc" "$IN")
+wmapcpu=$(cat "$tmp/cpu")
 strict=$(best "$P" run -q --threads 2 --state "$tmp/st" --durability strict "$tmp/set.pbc" "$IN")
 strictcpu=$(cat "$tmp/cpu")
 rm -rf "$tmp/st"
@@ -61,6 +64,7 @@ echo "receipts: $N (400 campaigns, 2 threads, best of $RUNS)"
 pct() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.0f", 100 * a / b }'; }
 echo "in-memory:            $mem s  $(rate "$mem") receipts/s  (CPU $memcpu s)"
 echo "--state (process):    $proc s  $(rate "$proc") receipts/s  ($(pct "$mem" "$proc")% of in-memory; CPU $proccpu s, $(pct "$memcpu" "$proccpu")%)"
+echo "--state --write-map:  $wmap s  $(rate "$wmap") receipts/s  ($(pct "$mem" "$wmap")% of in-memory; CPU $wmapcpu s)"
 echo "--state strict:       $strict s  $(rate "$strict") receipts/s  (CPU $strictcpu s)"
 echo "resumed (duplicates): $resume s  $(rate "$resume") receipts/s"
 echo "store: $bytes bytes, $(awk -v b="$bytes" -v n="$N" 'BEGIN { printf "%.0f", b / n }') bytes per receipt; $errors error records"
