@@ -80,6 +80,10 @@ check_store "$T/ref"
 half=$((N / 2))
 head -n "$half" "$T/in.jsonl" > "$T/a.jsonl"
 tail -n +"$((half + 1))" "$T/in.jsonl" > "$T/b.jsonl"
+st=0
+"$PROMO" run --write-map "$T/set.pbc" "$T/a.jsonl" > /dev/null 2> "$T/err" || st=$?
+[ "$st" -eq 2 ] && grep -q -- "--write-map is for the LMDB store" "$T/err" ||
+    fail "--write-map without --state: status $st, $(cat "$T/err")"
 # the first half written through the map (--write-map: LMDB's MDB_WRITEMAP makes the
 # file as large as the map, 64 GiB, sparse), the second half with pwrite
 "$PROMO" run --state "$T/split" --write-map "$T/set.pbc" "$T/a.jsonl" > "$T/split.out"
