@@ -90,10 +90,17 @@ typedef struct skv_store {
     uint64_t ncustomers, max_customers;
     int32_t sweep_before;
     int32_t full_swept; /* the sweep_before of the last whole sweep (at the cap) */
+    /* What lets the sweep skip reading entries: the earliest day >= 1 of any cell written
+     * (INT32_MAX: none; no record of a cell on or after sweep_before can be dropped),
+     * whether a write ever left a record with no cell, or put a journal entry. */
+    int32_t min_day;
+    int any_empty, any_journal;
     /* The memory store keeps customer records compact (skv_cenc: varints, a key written
-     * once per run of cells); everything else sees the skv_rec_hdr + promo_cell form. */
+     * once per run of cells, as its number in the store's key dictionary); everything
+     * else sees the skv_rec_hdr + promo_cell form. */
     int compact;
-    void *ebuf, *dbuf; /* a write's encoded record, and the old one decoded */
+    struct skv_dict *dict; /* store_mem.c; NULL until the first compact record */
+    void *ebuf, *dbuf;     /* a write's encoded record, and the old one decoded */
     size_t ecap, dcap;
     uint32_t sweep_shard, sweep_slot;
     void *cbuf, *abuf; /* a write's copies: a current value, an aligned record */

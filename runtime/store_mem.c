@@ -252,12 +252,15 @@ void skv_init(skv_store *s, const promo_allocator *a) {
         pthread_mutex_init(&s->map.sh[i].mu, NULL);
     pthread_mutex_init(&s->wmu, NULL);
     s->window = -1;
+    s->min_day = INT32_MAX;
 }
 
 int32_t skv_horizon(const skv_store *s) {
     int32_t now = __atomic_load_n(&s->now, __ATOMIC_RELAXED);
     return s->window >= 0 && now > s->window ? now - s->window : 0;
 }
+
+static void skv_dict_free(const promo_allocator *a, struct skv_dict *d);
 
 void skv_destroy(skv_store *s) {
     skv_map_release(&s->map);
@@ -271,6 +274,7 @@ void skv_destroy(skv_store *s) {
     pa_free(&s->alloc, s->abuf);
     pa_free(&s->alloc, s->sbuf);
     pa_free(&s->alloc, s->vbuf);
+    skv_dict_free(&s->alloc, s->dict);
 }
 
 /* ----------------------------------------------------------------- records ---- */
@@ -393,8 +397,10 @@ static size_t skv_merge(skv_store *s, const promo_store_rec *old, uint64_t ver,
             out[n - 1].value += c.value;
             continue;
         }
+        if (c.day >= 1 && c.day < s->min_day) s->min_day = c.day;
         out[n++] = c;
     }
+    if (!n) s->any_empty = 1;
     skv_rec_hdr h = {ver, n, 0};
     memcpy(s->mbuf, &h, sizeof h);
     return sizeof h + (size_t)n * sizeof(promo_cell);
@@ -404,16 +410,103 @@ static size_t skv_merge(skv_store *s, const promo_store_rec *old, uint64_t ver,
 
 /*
  * The in-memory store's form of a customer record (it lives only in the process, so it
- * can be anything). Most customers have a few counters: SKV_CMP_RAW (8 bytes) and the
- * skv_rec_hdr form when there are more than SKV_CMP_MAX cells (a busy customer's record
- * is read in place, as before: decoding it at every receipt would cost more than it
- * saves), else SKV_CMP_VAR, varint version, varint ncells, then per cell a varint
- * h = zigzag(day - previous day) << 1 | same key as the previous cell, the 8 key bytes
- * when not the same, and zigzag(value): a cell costs about 11 bytes instead of 24.
+ * can be anything). Most customers have a few dozen counters at most: SKV_CMP_DICT,
+ * varint version, varint ncells, then per cell a varint h = zigzag(day - previous day)
+ * << 1 | same key as the previous cell, the key's number in the store's key dictionary
+ * (a varint) when not the same, and zigzag(value): a cell of a one-receipt record costs
+ * 4-6 bytes instead of 24 (issue 15: a set with a hundred history slots gives a customer
+ * ~26 cells per receipt). SKV_CMP_VAR is the same with the 8 key bytes instead of the
+ * number (a key the dictionary cannot number); SKV_CMP_RAW (8 bytes) and the skv_rec_hdr
+ * form when there are more than SKV_CMP_MAX cells (a busy customer's record is read in
+ * place: decoding it at every receipt would cost more than it saves).
  */
-enum { SKV_CMP_RAW = 0, SKV_CMP_VAR = 1 };
-#define SKV_CMP_MAX 16
-static size_t skv_put_varint(unsigned char *o, uint64_t v) {
+enum { SKV_CMP_RAW = 0, SKV_CMP_VAR = 1, SKV_CMP_DICT = 2 };
+#define SKV_CMP_MAX 128
+
+/*
+ * The key dictionary: every cell key a compact record names (history slots, limits,
+ * visits: a few hundred per bundle) is numbered in order of first use. Numbers are never
+ * reused or dropped, so a record stays readable for the store's life. The keys sit in
+ * chunks that never move: the writer (writer lock held) fills an entry, then publishes
+ * the count (release); a reader decodes a record it copied under its shard's lock, which
+ * the writer took after numbering the record's keys, and checks every number against the
+ * count (acquire). Past SKV_DICT_CHUNK * SKV_DICT_DIR keys, or without memory for a
+ * chunk, a record is written as SKV_CMP_VAR.
+ */
+#define SKV_DICT_CHUNK 4096u
+#define SKV_DICT_DIR   256u
+struct skv_dict {
+    uint64_t *chunk[SKV_DICT_DIR]; /* number -> key */
+    uint32_t n;                    /* keys numbered (atomic) */
+    uint32_t hcap;                 /* the writer's index: key -> number + 1 (0: empty) */
+    uint64_t *hk;
+    uint32_t *hv;
+};
+
+static void skv_dict_free(const promo_allocator *a, struct skv_dict *d) {
+    if (!d) return;
+    for (uint32_t i = 0; i < SKV_DICT_DIR && d->chunk[i]; i++)
+        pa_free(a, d->chunk[i]);
+    pa_free(a, d->hk);
+    pa_free(a, d->hv);
+    pa_free(a, d);
+}
+
+static uint32_t skv_dict_slot(uint64_t k, uint32_t mask) {
+    return (uint32_t)((k * 0x9E3779B97F4A7C15ull) >> 40) & mask;
+}
+
+/* The number of key k, a new one if it has none (writer lock held); UINT32_MAX when
+ * the dictionary is full or out of memory. */
+static uint32_t skv_dict_id(skv_store *s, uint64_t k) {
+    struct skv_dict *d = s->dict;
+    if (!d && !(d = s->dict = pa_calloc(&s->alloc, 1, sizeof *d))) return UINT32_MAX;
+    uint32_t mask = d->hcap - 1, i;
+    if (d->hcap)
+        for (i = skv_dict_slot(k, mask); d->hv[i]; i = (i + 1) & mask)
+            if (d->hk[i] == k) return d->hv[i] - 1;
+    uint32_t n = d->n;
+    if (n >= SKV_DICT_CHUNK * SKV_DICT_DIR) return UINT32_MAX;
+    if (!d->chunk[n / SKV_DICT_CHUNK] &&
+        !(d->chunk[n / SKV_DICT_CHUNK] = pa_malloc(&s->alloc, SKV_DICT_CHUNK * sizeof(uint64_t))))
+        return UINT32_MAX;
+    if ((uint64_t)(n + 1) * 10 > (uint64_t)d->hcap * 7) { /* grow the index (writer only) */
+        uint32_t nc = d->hcap ? d->hcap * 2 : 256;
+        uint64_t *hk = pa_malloc(&s->alloc, nc * sizeof *hk);
+        uint32_t *hv = pa_calloc(&s->alloc, nc, sizeof *hv);
+        if (!hk || !hv) {
+            pa_free(&s->alloc, hk);
+            pa_free(&s->alloc, hv);
+            return UINT32_MAX;
+        }
+        for (uint32_t j = 0; j < d->hcap; j++) {
+            if (!d->hv[j]) continue;
+            for (i = skv_dict_slot(d->hk[j], nc - 1); hv[i]; i = (i + 1) & (nc - 1)) {
+            }
+            hk[i] = d->hk[j];
+            hv[i] = d->hv[j];
+        }
+        pa_free(&s->alloc, d->hk);
+        pa_free(&s->alloc, d->hv);
+        d->hk = hk;
+        d->hv = hv;
+        d->hcap = nc;
+    }
+    mask = d->hcap - 1;
+    for (i = skv_dict_slot(k, mask); d->hv[i]; i = (i + 1) & mask) {
+    }
+    d->hk[i] = k;
+    d->hv[i] = n + 1;
+    d->chunk[n / SKV_DICT_CHUNK][n % SKV_DICT_CHUNK] = k;
+    __atomic_store_n(&d->n, n + 1, __ATOMIC_RELEASE);
+    return n;
+}
+
+static inline size_t skv_put_varint(unsigned char *o, uint64_t v) {
+    if (v < 0x80) { /* most cells: a day or a key number in one byte */
+        o[0] = (unsigned char)v;
+        return 1;
+    }
     size_t n = 0;
     while (v >= 0x80) {
         o[n++] = (unsigned char)(v | 0x80);
@@ -423,7 +516,11 @@ static size_t skv_put_varint(unsigned char *o, uint64_t v) {
     return n;
 }
 
-static int skv_get_varint(const unsigned char **p, const unsigned char *end, uint64_t *v) {
+static inline int skv_get_varint(const unsigned char **p, const unsigned char *end, uint64_t *v) {
+    if (*p < end && **p < 0x80) {
+        *v = *(*p)++;
+        return 0;
+    }
     uint64_t x = 0;
     for (int sh = 0; sh < 64 && *p < end; sh += 7) {
         unsigned char b = *(*p)++;
@@ -449,8 +546,34 @@ static size_t skv_cenc_max(size_t ncells) {
     return 32 + ncells * (10 + 8 + 10);
 }
 
+/* Encodes r (its cells aligned) as `form` (SKV_CMP_DICT or SKV_CMP_VAR) into out: its
+ * length, 0 when a key has no number (SKV_CMP_DICT only). */
+static size_t skv_cenc_as(skv_store *s, const promo_store_rec *r, int form, unsigned char *out) {
+    out[0] = (unsigned char)form;
+    size_t n = 1 + skv_put_varint(out + 1, r->version);
+    n += skv_put_varint(out + n, r->ncells);
+    int64_t day = 0;
+    const promo_cell *c = r->cells, *end = c + r->ncells;
+    for (uint64_t prev = 0; c < end; prev = c->key, c++) {
+        int same = c != r->cells && c->key == prev;
+        n += skv_put_varint(out + n, skv_zz((int64_t)c->day - day) << 1 | (uint64_t)same);
+        day = c->day;
+        if (same) {
+        } else if (form == SKV_CMP_VAR) {
+            memcpy(out + n, &c->key, 8);
+            n += 8;
+        } else {
+            uint32_t id = skv_dict_id(s, c->key);
+            if (id == UINT32_MAX) return 0;
+            n += skv_put_varint(out + n, id);
+        }
+        n += skv_put_varint(out + n, skv_zz(c->value));
+    }
+    return n;
+}
+
 /* Encodes the record rec (skv_rec_hdr form, valid, aligned) into out; its length. */
-static size_t skv_cenc(const void *rec, size_t len, unsigned char *out) {
+static size_t skv_cenc(skv_store *s, const void *rec, size_t len, unsigned char *out) {
     promo_store_rec r;
     skv_rec_view(rec, len, &r);
     if (r.ncells > SKV_CMP_MAX) {
@@ -459,36 +582,32 @@ static size_t skv_cenc(const void *rec, size_t len, unsigned char *out) {
         memcpy(out + 8, rec, len);
         return 8 + len;
     }
-    out[0] = SKV_CMP_VAR;
-    size_t n = 1 + skv_put_varint(out + 1, r.version);
-    n += skv_put_varint(out + n, r.ncells);
-    int64_t day = 0;
-    for (uint32_t i = 0; i < r.ncells; i++) {
-        promo_cell c;
-        memcpy(&c, &r.cells[i], sizeof c);
-        int same = i && c.key == r.cells[i - 1].key;
-        n += skv_put_varint(out + n, skv_zz((int64_t)c.day - day) << 1 | (uint64_t)same);
-        day = c.day;
-        if (!same) {
-            memcpy(out + n, &c.key, 8);
-            n += 8;
-        }
-        n += skv_put_varint(out + n, skv_zz(c.value));
-    }
-    return n;
+    size_t n = skv_cenc_as(s, &r, SKV_CMP_DICT, out);
+    return n ? n : skv_cenc_as(s, &r, SKV_CMP_VAR, out);
 }
 
 typedef struct skv_citer {
     const unsigned char *p, *end;
     uint64_t left, key;
     int64_t day;
+    const struct skv_dict *dict; /* SKV_CMP_DICT: the store's, and its count */
+    uint32_t nkeys;
 } skv_citer;
 
-/* Starts reading a SKV_CMP_VAR record: its version and cell count. 0, or -1 malformed. */
-static int skv_cbegin(skv_citer *it, const void *p, size_t len, uint64_t *version) {
+/* Starts reading a SKV_CMP_VAR or SKV_CMP_DICT record of store s: its version and cell
+ * count. 0, or -1 malformed. */
+static int skv_cbegin(const skv_store *s, skv_citer *it, const void *p, size_t len,
+                      uint64_t *version) {
     it->p = p;
     it->end = it->p + len;
-    if (!len || *it->p++ != SKV_CMP_VAR) return -1;
+    if (!len || (*it->p != SKV_CMP_VAR && *it->p != SKV_CMP_DICT)) return -1;
+    it->dict = NULL;
+    it->nkeys = 0;
+    if (*it->p++ == SKV_CMP_DICT) {
+        if (!s->dict) return -1;
+        it->dict = s->dict;
+        it->nkeys = __atomic_load_n(&s->dict->n, __ATOMIC_ACQUIRE);
+    }
     it->key = 0;
     it->day = 0;
     return skv_get_varint(&it->p, it->end, version) || skv_get_varint(&it->p, it->end, &it->left)
@@ -502,7 +621,11 @@ static int skv_cnext(skv_citer *it, promo_cell *c) {
     uint64_t h, v;
     if (skv_get_varint(&it->p, it->end, &h)) return -1;
     it->day += skv_unzz(h >> 1);
-    if (!(h & 1)) {
+    if (h & 1) {
+    } else if (it->dict) {
+        if (skv_get_varint(&it->p, it->end, &v) || v >= it->nkeys) return -1;
+        it->key = it->dict->chunk[v / SKV_DICT_CHUNK][v % SKV_DICT_CHUNK];
+    } else {
         if (it->end - it->p < 8) return -1;
         memcpy(&it->key, it->p, 8);
         it->p += 8;
@@ -514,10 +637,10 @@ static int skv_cnext(skv_citer *it, promo_cell *c) {
     return 1;
 }
 
-/* The record in the memory store's form at p (8-byte aligned) in skv_rec_hdr form at
- * *out: in place (SKV_CMP_RAW) or decoded into *buf (grown through a). Its length, or 0
- * malformed / no memory (*nomem set). */
-static size_t skv_cdec(const promo_allocator *a, const void *p, size_t len, void **buf, size_t *cap,
+/* The record of store s in its compact form at p (8-byte aligned) in skv_rec_hdr form
+ * at *out: in place (SKV_CMP_RAW) or decoded into *buf (grown through s's allocator).
+ * Its length, or 0 malformed / no memory (*nomem set). */
+static size_t skv_cdec(const skv_store *s, const void *p, size_t len, void **buf, size_t *cap,
                        const void **out, int *nomem) {
     skv_citer it;
     uint64_t version;
@@ -527,9 +650,9 @@ static size_t skv_cdec(const promo_allocator *a, const void *p, size_t len, void
         return len - 8;
     }
     *out = *buf;
-    if (skv_cbegin(&it, p, len, &version) || it.left > len) return 0;
+    if (skv_cbegin(s, &it, p, len, &version) || it.left > len) return 0;
     size_t need = sizeof(skv_rec_hdr) + it.left * sizeof(promo_cell);
-    if (!skv_grow(a, buf, cap, need)) {
+    if (!skv_grow(&s->alloc, buf, cap, need)) {
         *nomem = 1;
         return 0;
     }
@@ -561,11 +684,11 @@ static int skv_current(skv_store *s, const char *k, size_t kl, void **buf, size_
 /* A customer record none of whose cells a window can read: every day in [1, before). */
 static int skv_rec_dead(const skv_store *s, const char *v, size_t len, int32_t before) {
     promo_cell c;
-    if (s->compact && len && v[0] == SKV_CMP_VAR) {
+    if (s->compact && len && (v[0] == SKV_CMP_VAR || v[0] == SKV_CMP_DICT)) {
         skv_citer it;
         uint64_t version;
         int r;
-        if (skv_cbegin(&it, v, len, &version)) return 0;
+        if (skv_cbegin(s, &it, v, len, &version)) return 0;
         while ((r = skv_cnext(&it, &c)) > 0)
             if (c.day < 1 || c.day >= before) return 0;
         return r == 0;
@@ -601,7 +724,11 @@ static int skv_journal_old(const skv_ent *e, int32_t horizon) {
 #define SKV_SWEEP 8 /* per write */
 static void skv_sweep(skv_store *s, uint64_t slots) {
     int32_t jh = skv_horizon(s);
-    if (s->base_get || (s->sweep_before <= 1 && jh <= 1)) return;
+    /* whether a customer or a journal entry can go at all: if not, no slot is read (each
+     * is a cache miss on a large map) */
+    int cust = s->sweep_before > 1 && (s->any_empty || s->sweep_before > s->min_day);
+    int jour = jh > 1 && s->any_journal;
+    if (s->base_get || (!cust && !jour)) return;
     skv_shard *locked = NULL; /* one lock per run of slots in a shard, not one per slot */
     for (uint64_t k = 0; k < slots; k++) {
         skv_shard *sh = &s->map.sh[s->sweep_shard];
@@ -617,12 +744,12 @@ static void skv_sweep(skv_store *s, uint64_t slots) {
         }
         skv_ent *e = &sh->tab[s->sweep_slot];
         int old;
-        if (e->h && e->klen && e->key[0] == 'C' && s->sweep_before > 1 &&
+        if (cust && e->h && e->klen && e->key[0] == 'C' &&
             skv_rec_dead(s, e->key + e->klen, e->vlen, s->sweep_before)) {
             skv_del_at(s->map.a, sh, s->sweep_slot);
             s->map.count--;
             s->ncustomers--;
-        } else if (e->h && e->klen && e->key[0] == 'J' && (old = skv_journal_old(e, jh))) {
+        } else if (jour && e->h && e->klen && e->key[0] == 'J' && (old = skv_journal_old(e, jh))) {
             if (old == 1) {
                 skv_del_at(s->map.a, sh, s->sweep_slot);
                 s->map.count--;
@@ -673,7 +800,7 @@ promo_status skv_write(skv_store *s, const promo_store_write *w) {
         promo_store_rec old = none;
         if (r > 0 && s->compact) { /* p is cbuf, a copy: aligned */
             int nomem;
-            if (!(len = skv_cdec(&s->alloc, p, len, &s->dbuf, &s->dcap, &p, &nomem))) {
+            if (!(len = skv_cdec(s, p, len, &s->dbuf, &s->dcap, &p, &nomem))) {
                 st = nomem ? PROMO_ENOMEM : PROMO_ESTATE;
                 goto out;
             }
@@ -740,7 +867,7 @@ promo_status skv_write(skv_store *s, const promo_store_write *w) {
         if (!skv_grow(&s->alloc, &s->ebuf, &s->ecap,
                       skv_cenc_max((reclen - sizeof(skv_rec_hdr)) / sizeof(promo_cell))))
             st = PROMO_ENOMEM;
-        else if (skv_map_put(&s->map, ck, ckl, s->ebuf, skv_cenc(s->mbuf, reclen, s->ebuf)))
+        else if (skv_map_put(&s->map, ck, ckl, s->ebuf, skv_cenc(s, s->mbuf, reclen, s->ebuf)))
             st = PROMO_ENOMEM;
     } else if (st == PROMO_OK && w->customer.p && skv_map_put(&s->map, ck, ckl, s->mbuf, reclen)) {
         st = PROMO_ENOMEM;
@@ -762,10 +889,12 @@ promo_status skv_write(skv_store *s, const promo_store_write *w) {
             jd = s->cbuf;
         }
         kl = skv_key('J', w->jkey.p, w->jkey.n, k);
+        s->any_journal = 1;
         if (skv_map_put(&s->map, k, kl, jd, w->jlen)) st = PROMO_ENOMEM;
     }
     if (st == PROMO_OK && w->jkey2.p) {
         kl = skv_key('J', w->jkey2.p, w->jkey2.n, k);
+        s->any_journal = 1;
         if (skv_map_put(&s->map, k, kl, w->jdata2, w->jlen2)) st = PROMO_ENOMEM;
     }
     if (st == PROMO_OK && jdate > s->now) { /* the store's now moves with the journal */
@@ -799,7 +928,7 @@ static promo_status ms_read(void *self, void **reader, promo_str customer, promo
     if (!f) return PROMO_OK;
     int nomem;
     const void *rec;
-    if (!(len = skv_cdec(&s->alloc, r->rbuf, len, &r->dbuf, &r->dcap, &rec, &nomem)))
+    if (!(len = skv_cdec(s, r->rbuf, len, &r->dbuf, &r->dcap, &rec, &nomem)))
         return nomem ? PROMO_ENOMEM : PROMO_ESTATE;
     if (skv_rec_view(rec, len, out)) return PROMO_ESTATE;
     return PROMO_OK;

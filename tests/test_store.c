@@ -14,6 +14,7 @@
 
 #include "eval_helpers.h"
 #include "promo.h"
+#include "store_mem.h"
 
 enum { MEM, LMDB };
 
@@ -439,4 +440,148 @@ Test(store, lmdb_open_errors_are_reported) {
     cr_assert_neq(promo_store_open("/proc/promo-no-such/dir", NULL, &s, err, sizeof err), PROMO_OK);
     cr_assert(err[0]);
     cr_assert_null(s.ops);
+}
+
+/* The memory store's compact records (store_mem.c): a cell's key is written as its
+ * number in the store's key dictionary. Customers of 1-160 cells (past SKV_CMP_MAX, the
+ * in-place form), keys from a pool of 6,000 (more than one chunk of numbers), every kind
+ * of day and value, written in 1-3 writes in any order, some cells twice: every cell
+ * reads back exactly. Then more than 2^20 keys (the dictionary's size): records with new
+ * keys are written whole, and still read back, as do the first ones. */
+typedef struct cm_cell {
+    uint64_t key;
+    int32_t day;
+    int64_t value;
+} cm_cell;
+
+static uint64_t cm_rng(uint64_t *s) {
+    *s = *s * 6364136223846793005ull + 1442695040888963407ull;
+    uint64_t z = *s;
+    z = (z ^ (z >> 31)) * 0xbf58476d1ce4e5b9ull;
+    return z ^ (z >> 29);
+}
+
+static int cm_cmp(const void *pa, const void *pb) {
+    const cm_cell *a = pa, *b = pb;
+    if (a->key != b->key) return a->key < b->key ? -1 : 1;
+    return a->day < b->day ? -1 : a->day > b->day;
+}
+
+static void cm_check(sx *x, const char *cust, uint64_t version, const cm_cell *m, uint32_t n) {
+    promo_store_rec r = rd(x, cust);
+    cr_assert_eq(r.version, version, "%s", cust);
+    cr_assert_eq(r.ncells, n, "%s: %u cells", cust, r.ncells);
+    for (uint32_t i = 0; i < n; i++)
+        cr_assert(r.cells[i].key == m[i].key && r.cells[i].day == m[i].day &&
+                      r.cells[i].value == m[i].value,
+                  "%s cell %u: (%llx, %d, %lld) for (%llx, %d, %lld)", cust, i,
+                  (unsigned long long)r.cells[i].key, r.cells[i].day, (long long)r.cells[i].value,
+                  (unsigned long long)m[i].key, m[i].day, (long long)m[i].value);
+}
+
+Test(store, memory_compact_records_keep_every_cell_exactly) {
+    sx x;
+    sx_open(&x, MEM, 0, 0);
+    enum { POOL = 6000, CUST = 400 };
+    static uint64_t pool[POOL];
+    static const int32_t days[] = {0, 1, -7, INT32_MIN, INT32_MAX, 740000, 740001, 739000};
+    static const int64_t vals[] = {1, -1, 63, 64, -65, INT64_MAX / 4, INT64_MIN / 4, 123456789};
+    uint64_t rs = 42;
+    for (int i = 0; i < POOL; i++)
+        pool[i] = i < 4 ? (uint64_t[]){0, 1, UINT64_MAX, 1ull << 63}[i] : cm_rng(&rs);
+    static cm_cell model[CUST][170];
+    static uint32_t nm[CUST];
+    promo_delta d[340];
+    char id[32];
+    for (int c = 0; c < CUST; c++) {
+        uint32_t want = 1 + (uint32_t)(cm_rng(&rs) % 160), n = 0;
+        while (n < want) { /* distinct (key, day) pairs */
+            cm_cell e = {pool[cm_rng(&rs) % POOL], days[cm_rng(&rs) % 8], 0};
+            if (cm_rng(&rs) % 2) e.day = 700000 + (int32_t)(cm_rng(&rs) % 900);
+            e.value = cm_rng(&rs) % 3 ? vals[cm_rng(&rs) % 8]
+                                      : (int64_t)(cm_rng(&rs) >> 20) - (1ll << 43);
+            int dup = e.value == 0;
+            for (uint32_t j = 0; j < n && !dup; j++)
+                dup = model[c][j].key == e.key && model[c][j].day == e.day;
+            if (!dup) model[c][n++] = e;
+        }
+        nm[c] = n;
+        /* the cells as deltas, shuffled, a few split in two parts (summing to the cell) */
+        uint32_t nd = 0;
+        for (uint32_t j = 0; j < n; j++) {
+            if (j % 7 == 3 && model[c][j].value > INT64_MIN / 4 &&
+                model[c][j].value < INT64_MAX / 4) {
+                d[nd++] = (promo_delta){model[c][j].key, model[c][j].day, 1000};
+                d[nd++] = (promo_delta){model[c][j].key, model[c][j].day, model[c][j].value - 1000};
+            } else {
+                d[nd++] = (promo_delta){model[c][j].key, model[c][j].day, model[c][j].value};
+            }
+        }
+        for (uint32_t j = nd; j > 1; j--) {
+            uint32_t k = (uint32_t)(cm_rng(&rs) % j);
+            promo_delta t = d[j - 1];
+            d[j - 1] = d[k];
+            d[k] = t;
+        }
+        qsort(model[c], n, sizeof model[c][0], cm_cmp);
+        snprintf(id, sizeof id, "cust%d", c);
+        uint32_t parts = 1 + (uint32_t)(cm_rng(&rs) % 3), from = 0;
+        for (uint32_t p = 0; p < parts; p++) {
+            uint32_t to = p + 1 == parts ? nd : from + (nd - from) / 2;
+            cr_assert_eq(wr(&x, id, p, d + from, to - from), PROMO_OK);
+            from = to;
+        }
+        cm_check(&x, id, parts, model[c], n);
+    }
+    for (int c = 0; c < CUST; c++) {
+        snprintf(id, sizeof id, "cust%d", c);
+        cm_check(&x, id, rd(&x, id).version, model[c], nm[c]);
+    }
+    /* past the dictionary's 2^20 keys: 120 new keys a customer */
+    cm_cell m2[120];
+    uint64_t next = 1ull << 40;
+    for (int c = 0; c < 9000; c++) {
+        for (uint32_t j = 0; j < 120; j++) {
+            m2[j] = (cm_cell){next++, 740000 + (int32_t)j % 3, (int64_t)j - 60 + (j >= 60)};
+            d[j] = (promo_delta){m2[j].key, m2[j].day, m2[j].value};
+        }
+        snprintf(id, sizeof id, "many%d", c);
+        cr_assert_eq(wr(&x, id, 0, d, 120), PROMO_OK);
+        if (c % 1000 == 0 || c == 8999) cm_check(&x, id, 1, m2, 120);
+    }
+    for (int c = 0; c < CUST; c += 37) {
+        snprintf(id, sizeof id, "cust%d", c);
+        cm_check(&x, id, rd(&x, id).version, model[c], nm[c]);
+    }
+    sx_close(&x);
+}
+
+/* The memory store's sweep skips reading entries while no customer can go (every cell
+ * is on or after the earliest day ever written); a record left with no cell (a visit
+ * taken back) can always go, and still does. */
+Test(store, memory_sweep_drops_an_empty_record) {
+    sx x;
+    sx_open(&x, MEM, 0, 0);
+    promo_delta add[] = {{1, 100, 1}}, back[] = {{1, 100, -1}};
+    cr_assert_eq(wr(&x, "e", 0, add, 1), PROMO_OK);
+    cr_assert_eq(wr(&x, "e", 1, back, 1), PROMO_OK);
+    cr_assert_eq(rd(&x, "e").version, 2);
+    cr_assert_eq(rd(&x, "e").ncells, 0);
+    promo_store_write w = {0};
+    promo_delta d[] = {{1, 100, 1}};
+    w.deltas = d;
+    w.ndeltas = 1;
+    w.expected = 0;
+    w.prune_before = 50; /* before any cell's day */
+    char id[32];
+    int i = 0;
+    for (; rd(&x, "e").version && i < 3000; i++) {
+        snprintf(id, sizeof id, "k%d", i);
+        w.customer = S(id);
+        cr_assert_eq(x.s.ops->write(x.s.self, &w), PROMO_OK);
+    }
+    cr_assert_eq(rd(&x, "e").version, 0, "the empty record was never swept");
+    cr_assert_eq(store_mem_customers(&x.s), (uint64_t)i, "only the empty one went");
+    cr_assert_eq(rd(&x, "k0").ncells, 1);
+    sx_close(&x);
 }
