@@ -481,6 +481,30 @@ static const char *cg_item_text(const ast_node *n, char buf[32], size_t *len) {
     return n->str;
 }
 
+/* `total >= X`, `total > X`, `X <= total`, `X < total` with X a number literal, in a
+ * COND block: R_TOTAL_GE of X (X + 1 for a strict comparison: kopecks are integers), one
+ * instruction (and a `when` of it alone is tested without the VM, runtime/prefilter.h).
+ * 1 when emitted. PRED blocks keep the three instructions: their canonical bytes name
+ * shared predicates. */
+static int cg_total_ge(cg *g, cg_code *k, const ast_node *n) {
+    const ast_node *a = n->a, *b = n->b;
+    int ta = a->kind == AST_FACT && a->op == FACT_TOTAL;
+    int tb = b->kind == AST_FACT && b->op == FACT_TOTAL;
+    const ast_node *lit = ta ? b : a;
+    if (ta == tb || lit->kind != AST_NUM) return 0;
+    int strict;
+    if (n->op == (ta ? BIN_GE : BIN_LE))
+        strict = 0;
+    else if (n->op == (ta ? BIN_GT : BIN_LT))
+        strict = 1;
+    else
+        return 0;
+    int64_t x = cg_lit(lit);
+    if (x == PROMO_ABSENT || (strict && x == INT64_MAX)) return 0; /* (GE of ABSENT is false) */
+    cg_emit(g, k, OP_R_TOTAL_GE, cg_const(g, x + strict, PB_NONE, lit->type));
+    return 1;
+}
+
 static void cg_compare(cg *g, cg_code *k, const ast_node *n) {
     const ast_node *a = n->a, *b = n->b;
     int neg = n->op == BIN_NE;
@@ -532,6 +556,7 @@ static void cg_compare(cg *g, cg_code *k, const ast_node *n) {
         cg_emit(g, k, OP_L_PRICE_CMP, pa ? cmp[n->op] : flip[cmp[n->op]]);
         return;
     }
+    if (k->cond && cg_total_ge(g, k, n)) return;
     cg_numval(g, k, a);
     cg_numval(g, k, b);
     static const promo_opcode ops[] = {[BIN_EQ] = OP_EQ, [BIN_NE] = OP_NE, [BIN_LT] = OP_LT,
@@ -935,6 +960,7 @@ static void cg_conjuncts(const ast_node *n, cg_nodes *out) {
 static uint32_t cg_when(cg *g, const ast_node *when) {
     cg_code k;
     cg_code_init(&k, when->span);
+    k.cond = 1;
     cg_nodes parts = {0};
     cg_conjuncts(when, &parts);
     for (uint32_t i = 0; i < parts.n; i++) {
@@ -955,6 +981,7 @@ static uint32_t cg_when(cg *g, const ast_node *when) {
 static uint32_t cg_cond(cg *g, const ast_node *e) {
     cg_code k;
     cg_code_init(&k, e->span);
+    k.cond = 1;
     cg_expr(g, &k, e);
     cg_emit(g, &k, OP_RET, 0);
     uint32_t idx = cg_block_add(g, &k, PB_BLOCK_COND);

@@ -51,6 +51,7 @@ typedef struct cg_code {
     strbuf canon;
     uint64_t set_content; /* content hash of the set of the SET operand being emitted */
     src_span span;
+    int cond; /* a COND block (`when`, a spend-limit step): never shared by its bytes */
 } cg_code;
 
 typedef struct cg {

@@ -211,6 +211,12 @@ static int nd_block(nd *n, uint32_t blk, need_set *result, need_set *out, uint32
             s->depth++;
             continue;
         }
+        if ((oi->facts & OPF_TOTAL_MIN) && oi->operand == OPK_CONST && !oi->pops &&
+            oi->pushes == 1) { /* `total >= constant A` in one instruction */
+            *sp = (nd_val){++n->next_id, ND_TMIN, ND_NONE, b->consts[A].value, {0, {0}}};
+            s->depth++;
+            continue;
+        }
         if (oi->facts & (OPF_JF_KEEP | OPF_JT_KEEP)) { /* and / or */
             uint32_t t = pc + 1 + A, slot = 0;
             while (slot < nin && !(at[slot] == t && in[slot].live))

@@ -18,4 +18,5 @@ _Static_assert(OP_L_CAT_IN == 26, "opcode numbers are append-only");
 _Static_assert(OP_IN_SET == 52, "opcode numbers are append-only");
 _Static_assert(OP_RET == 58, "opcode numbers are append-only");
 _Static_assert(OP_L_SKU_IN == 59 && OP_L_BRAND_EQ == 62, "opcode numbers are append-only");
+_Static_assert(OP_L_PRICE_CMP == 63 && OP_R_TOTAL_GE == 64, "opcode numbers are append-only");
 _Static_assert(OP__COUNT <= 256, "the opcode is 8 bits");

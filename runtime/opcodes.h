@@ -29,7 +29,11 @@
  *         the verifier checks it)
  *   facts: OPF_* flags: OPF_AMOUNTS reads a current amount, price or total (a value
  *         that changes while a receipt is evaluated: never memoised); OPF_JF_KEEP /
- *         OPF_JT_KEEP jumps when the top is false / true keeping it, else pops it
+ *         OPF_JT_KEEP jumps when the top is false / true keeping it, else pops it;
+ *         OPF_TOTAL_MIN pushes 1 only when the current total, never above the original
+ *         one, is at least constant A (need.c's min_total: the prefilter rejects a
+ *         receipt whose original total is below it; the stacking engine tests a `when`
+ *         made of this one test without running the VM, runtime/prefilter.h)
  *
  * Opcode numbers are part of the bundle format (PB_FORMAT): new opcodes are appended,
  * never inserted or renumbered (opcodes.c asserts a few numbers).
@@ -129,12 +133,16 @@
        "1 when the line's brand is string constant A")                                             \
     /* exact comparisons of the current unit price (SPEC 3.1) */                                   \
     OP(L_PRICE_CMP, IMM, 1, 1, LINE, NONE, NONE, OPF_AMOUNTS,                                      \
-       "price OP popped money, exact (amount / qty); A: 0 == 1 != 2 < 3 <= 4 > 5 >=")
+       "price OP popped money, exact (amount / qty); A: 0 == 1 != 2 < 3 <= 4 > 5 >=")              \
+    /* `total >= X` in one instruction (bundle format 4) */                                        \
+    OP(R_TOTAL_GE, CONST, 0, 1, ANY, NONE, NONE, OPF_AMOUNTS | OPF_TOTAL_MIN,                      \
+       "1 when the current receipt total >= constant A (kopecks), else 0")
 
 /* Facts (the `facts` column). */
-#define OPF_AMOUNTS 0x1u
-#define OPF_JF_KEEP 0x2u
-#define OPF_JT_KEEP 0x4u
+#define OPF_AMOUNTS   0x1u
+#define OPF_JF_KEEP   0x2u
+#define OPF_JT_KEEP   0x4u
+#define OPF_TOTAL_MIN 0x8u
 
 typedef enum promo_opcode {
 #define OP(name, kind, pops, pushes, ctx, atom, set, facts, doc) OP_##name,

@@ -370,6 +370,20 @@ static int pf_push_need(pf_build_ctx *c, pf_vec *v, need_set p) {
     return 0;
 }
 
+/* The constant k when COND block blk is one test of an OPF_TOTAL_MIN opcode, the form a
+ * `when` of one part takes (codegen.c cg_when): `T k; ASSERT p; PUSH_I 1; RET`; else
+ * PB_NONE. */
+static uint32_t pf_when_total(const promo_bundle *b, uint32_t blk) {
+    const pb_block *bl = &b->blocks[blk];
+    if (bl->len != 4) return PB_NONE;
+    const promo_insn *c = b->code + bl->start;
+    const promo_opinfo *oi = op_info(INSN_OP(c[0]));
+    if (!(oi->facts & OPF_TOTAL_MIN) || oi->operand != OPK_CONST || INSN_OP(c[1]) != OP_ASSERT ||
+        INSN_OP(c[2]) != OP_PUSH_I || INSN_SA(c[2]) != 1 || INSN_OP(c[3]) != OP_RET)
+        return PB_NONE;
+    return INSN_A(c[0]);
+}
+
 /* From each campaign's `when`, and when every reward is a line reward with a known need,
  * "some non-excluded line has one of their atoms" (runtime/need.h). */
 static void pf_req_setup(pf_build_ctx *c) {
@@ -388,6 +402,8 @@ static void pf_req_setup(pf_build_ctx *c) {
         const pb_campaign *cp = &b->campaigns[ci];
         ix->req_off[ci] = (uint32_t)reqs.n;
         ix->creq[ci].min_total = INT64_MIN;
+        ix->creq[ci].when_total =
+            cp->cond_block != PB_NONE ? pf_when_total(b, cp->cond_block) : PB_NONE;
         int m = 0;
         if (cp->cond_block != PB_NONE &&
             (m = need_cond(b, &na, cp->cond_block, ns, MAXC, &ix->creq[ci].min_total)) < 0) {

@@ -54,7 +54,11 @@ typedef struct pf_req {
 typedef struct pf_creq {
     int64_t min_total; /* the original total must be at least this */
     uint32_t req1;     /* PF_REQ_NONE, PF_REQ_MORE (see reqs), or atom << 1 | excl */
-    uint32_t unused;
+    /* PB_NONE, or the campaign's `when` is one test of an OPF_TOTAL_MIN opcode of this
+     * constant (`when total >= X`: `R_TOTAL_GE k; ASSERT; PUSH_I 1; RET`), which the
+     * engine makes without running the VM (vm_total_ge), except for --explain and
+     * PROMO_CTX_PLAIN */
+    uint32_t when_total;
 } pf_creq;
 
 typedef struct pf_index {

@@ -266,6 +266,7 @@ struct stk_scratch {
     uint32_t tc_slot;
     const uint64_t *tw_row; /* the receipt's (weekday, time slot) row of the time table */
     int pre_done;           /* the candidates already passed every prefilter clause */
+    int fast_when;          /* pf_creq.when_total is used (not --explain, not plain) */
     uint32_t memo_epoch;
 
     /* evaluation state */
@@ -684,6 +685,7 @@ static promo_status stk_prepare(stk_eval *s, const promo_receipt *r) {
     x->pp_epoch = 0;
     x->stopped_by = STK_NONE;
     x->pre_done = 0;
+    x->fast_when = !(s->flags & (PROMO_CTX_EXPLAIN | PROMO_CTX_PLAIN));
     x->err = PROMO_OK;
     s->nbudget_uses = s->ndeltas = s->nhist_deltas = 0;
     s->has_customer_state = 0;
@@ -1524,7 +1526,11 @@ static promo_status stk_campaign(stk_eval *s, uint32_t ci) {
         return stk_explain(s, ci, PROMO_OUT_STOPPED, x->stopped_by, NULL);
     const char *part = x->pre_done ? NULL : stk_prefilter(s, ci);
     if (part) return stk_explain(s, ci, PROMO_OUT_NOT_APPLICABLE, STK_NONE, part);
-    if (c->cond_block != PB_NONE) {
+    if (s->ix->creq[ci].when_total != PB_NONE && x->fast_when) {
+        /* `when total >= X` alone: its one opcode's test, without the VM (prefilter.h) */
+        if (!vm_total_ge(&x->env, s->ix->creq[ci].when_total))
+            return stk_explain(s, ci, PROMO_OUT_NOT_APPLICABLE, STK_NONE, "when");
+    } else if (c->cond_block != PB_NONE) {
         int64_t v;
         x->env.fail_part = PB_NONE;
         if ((st = vm_run(&x->env, c->cond_block, STK_NONE, &v)) != PROMO_OK) return st;

@@ -441,6 +441,10 @@ promo_status vm_run(vm_env *env, uint32_t block, uint32_t line, int64_t *out) {
                 PUSH(rx->total);
                 vmbreak;
             }
+            vmcase(OP_R_TOTAL_GE) {
+                PUSH(vm_total_ge(env, A));
+                vmbreak;
+            }
             vmcase(OP_R_ORIG_TOTAL) {
                 PUSH(rx->orig_total);
                 vmbreak;

@@ -256,6 +256,12 @@ static inline promo_status vm_pred(vm_env *env, uint32_t pred, uint32_t line, in
     return st;
 }
 
+/* 1 when the receipt's current total is at least constant k (R_TOTAL_GE k; also the
+ * stacking engine's test of a `when total >= X` without the VM: opcodes.h OPF_TOTAL_MIN). */
+static inline int64_t vm_total_ge(const vm_env *env, uint32_t k) {
+    return env->rx->total >= env->b->consts[k].value;
+}
+
 /* Parses a decimal number ("25", "-1.5") into thousandths; ABSENT when it is not one
  * or has more than 3 decimals. */
 int64_t vm_parse_num(const char *p, size_t n);

@@ -3,7 +3,8 @@
  * GEN_SHAPE_LIST) compiles without a diagnostic, and the evaluator's fast paths (the
  * prefilter index: candidate bitsets, line atoms, needed atoms, line memo and mask
  * programs, history slot skips) give byte for byte the results of the plain VM
- * (PROMO_CTX_PLAIN: every clause and every instruction run as written) on receipts of
+ * (PROMO_CTX_PLAIN: every clause and every instruction run as written; a `when total >= X`
+ * through the VM's R_TOTAL_GE, not the engine's test of it) on receipts of
  * that shape, with state committed as it goes (history, limits, budgets); and the
  * packed form of each result (the journal's stored result, result_json.h), unpacked,
  * is its text byte for byte, with and without "explain".
@@ -15,6 +16,7 @@
 
 #include "../bench/gen.c"
 #include "compile.h"
+#include "prefilter.h"
 #include "result_json.h"
 #include "strbuf.h"
 
@@ -73,6 +75,21 @@ static void check_shape(gen_shape shape) {
     promo_bundle *b = shape_bundle(shape, SHAPE_CAMPAIGNS, &ndiag);
     cr_assert_not_null(b, "%s does not compile", gen_shape_names[shape]);
     cr_expect_eq(ndiag, 0, "%s: %zu diagnostics", gen_shape_names[shape], ndiag);
+    /* the fast `when total >= X` (R_TOTAL_GE alone) is there to be compared: every shape
+     * has spend limits from a total on, but heavy_when gives every campaign aggregates */
+    pf_index *ix = NULL;
+    cr_assert_eq(pf_build(b, NULL, &ix), PROMO_OK);
+    uint32_t when_total = 0;
+    for (uint32_t ci = 0; ci < ix->ncampaigns; ci++)
+        when_total += ix->creq[ci].when_total != PB_NONE;
+    pf_free(ix);
+    cr_log_info("%s: %u campaigns with `when total >= X` alone", gen_shape_names[shape],
+                when_total);
+    cr_expect_geq(when_total,
+                  shape == GEN_SHAPE_default      ? 50u
+                  : shape == GEN_SHAPE_heavy_when ? 0u
+                                                  : 1u,
+                  "%s: %u `when total >= X`", gen_shape_names[shape], when_total);
     promo_engine *e = NULL;
     cr_assert_eq(promo_engine_new(b, NULL, &e), PROMO_OK);
     promo_bundle_release(b);

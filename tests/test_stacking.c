@@ -570,3 +570,48 @@ Test(stacking, deep_category_paths_match_every_prefix) {
     cr_assert_eq(eh_by(res, 0, "all"), 0);
     free(huge);
 }
+
+/* `when total >= X` (and `>`, and the mirrored forms) compiles to R_TOTAL_GE, and a `when`
+ * of that alone is tested by the engine without the VM (prefilter.h when_total): it reads
+ * the current total (140.00 after a's discount, the original being 150.00), at the
+ * boundary to the kopeck, the same with the fast path, under --explain (the VM, naming the
+ * part) and with PROMO_CTX_PLAIN (the VM), and the same as the unfused `total + 0 >= X`. */
+static const char when_total_src[] =
+    "campaign a { priority 20\n then discount 10% on lines where category \"dairy\" }\n"
+    "campaign ge { priority 19\n when total >= 140\n then points 1 }\n"
+    "campaign ge_no { priority 18\n when total >= 140.01\n then points 2 }\n"
+    "campaign gt { priority 17\n when total > 139.99\n then points 4 }\n"
+    "campaign gt_no { priority 16\n when total > 140\n then points 8 }\n"
+    "campaign le { priority 15\n when 140 <= total\n then points 16 }\n"
+    "campaign lt_no { priority 14\n when 140 < total\n then points 32 }\n"
+    "campaign orig_no { priority 13\n when total >= 150\n then points 64 }\n"
+    "campaign ge0 { priority 12\n when total + 0 >= 140\n then points 128 }\n"
+    "campaign orig0_no { priority 11\n when total + 0 >= 150\n then points 256 }\n"
+    "campaign and2 { priority 10\n when total >= 140 and total < 141\n then points 512 }\n";
+
+static int64_t when_total_points(unsigned flags) {
+    eh_receipt rc;
+    basket(&rc);
+    eh_env e;
+    cr_assert_eq(eh_env_init(&e, when_total_src, flags), 0);
+    const promo_result *res = NULL;
+    cr_assert_eq(promo_eval(e.c, &rc.r, &res), PROMO_OK, "%s", promo_ctx_errmsg(e.c));
+    cr_assert_eq(res->discount, 1000);
+    int64_t p = 0;
+    for (uint32_t i = 0; i < res->npoints; i++)
+        p += res->points[i].points;
+    if (flags & PROMO_CTX_EXPLAIN) {
+        const promo_explain *x = eh_explain(res, "orig_no");
+        cr_assert_eq(x->outcome, PROMO_OUT_NOT_APPLICABLE);
+        cr_assert_str_eq(x->part, "total >= 150");
+    }
+    eh_env_free(&e);
+    return p;
+}
+
+Test(stacking, when_total_fast_path_is_the_comparison_of_the_current_total) {
+    int64_t want = (1 + 4 + 16 + 128 + 512) * 100; /* points in kopecks */
+    cr_assert_eq(when_total_points(0), want);
+    cr_assert_eq(when_total_points(PROMO_CTX_EXPLAIN), want);
+    cr_assert_eq(when_total_points(PROMO_CTX_PLAIN), want);
+}
