@@ -507,6 +507,16 @@ static inline size_t skv_put_varint(unsigned char *o, uint64_t v) {
         o[0] = (unsigned char)v;
         return 1;
     }
+    if (v < 0x200000) { /* most values: two or three bytes */
+        o[0] = (unsigned char)(v | 0x80);
+        if (v < 0x4000) {
+            o[1] = (unsigned char)(v >> 7);
+            return 2;
+        }
+        o[1] = (unsigned char)(v >> 7 | 0x80);
+        o[2] = (unsigned char)(v >> 14);
+        return 3;
+    }
     size_t n = 0;
     while (v >= 0x80) {
         o[n++] = (unsigned char)(v | 0x80);
@@ -516,9 +526,17 @@ static inline size_t skv_put_varint(unsigned char *o, uint64_t v) {
     return n;
 }
 
-static inline int skv_get_varint(const unsigned char **p, const unsigned char *end, uint64_t *v) {
-    if (*p < end && **p < 0x80) {
-        *v = *(*p)++;
+static inline __attribute__((always_inline)) int
+skv_get_varint(const unsigned char **p, const unsigned char *end, uint64_t *v) {
+    const unsigned char *q = *p;
+    if (q < end && q[0] < 0x80) {
+        *v = q[0];
+        *p = q + 1;
+        return 0;
+    }
+    if (end - q >= 2 && q[1] < 0x80) {
+        *v = (uint64_t)(q[0] & 0x7f) | (uint64_t)q[1] << 7;
+        *p = q + 2;
         return 0;
     }
     uint64_t x = 0;
@@ -616,7 +634,7 @@ static int skv_cbegin(const skv_store *s, skv_citer *it, const void *p, size_t l
 }
 
 /* The next cell: 1, 0 at the end, -1 malformed. */
-static int skv_cnext(skv_citer *it, promo_cell *c) {
+static inline __attribute__((always_inline)) int skv_cnext(skv_citer *it, promo_cell *c) {
     if (!it->left) return 0;
     uint64_t h, v;
     if (skv_get_varint(&it->p, it->end, &h)) return -1;
