@@ -567,25 +567,50 @@ static size_t skv_cenc_max(size_t ncells) {
 /* Encodes r (its cells aligned) as `form` (SKV_CMP_DICT or SKV_CMP_VAR) into out: its
  * length, 0 when a key has no number (SKV_CMP_DICT only). */
 static size_t skv_cenc_as(skv_store *s, const promo_store_rec *r, int form, unsigned char *out) {
+    /* The cells and the dictionary's index are read into locals: the byte stores into
+     * out may alias anything, so the compiler would reload them after each one. */
+    const uint64_t *hk = NULL;
+    const uint32_t *hv = NULL;
+    uint32_t mask = 0;
+    if (form == SKV_CMP_DICT && s->dict && s->dict->hcap) {
+        hk = s->dict->hk;
+        hv = s->dict->hv;
+        mask = s->dict->hcap - 1;
+    }
+    const promo_cell *cells = r->cells;
+    uint32_t nc = r->ncells;
     out[0] = (unsigned char)form;
     size_t n = 1 + skv_put_varint(out + 1, r->version);
-    n += skv_put_varint(out + n, r->ncells);
+    n += skv_put_varint(out + n, nc);
     int64_t day = 0;
-    const promo_cell *c = r->cells, *end = c + r->ncells;
-    for (uint64_t prev = 0; c < end; prev = c->key, c++) {
-        int same = c != r->cells && c->key == prev;
-        n += skv_put_varint(out + n, skv_zz((int64_t)c->day - day) << 1 | (uint64_t)same);
-        day = c->day;
+    uint64_t prev = 0;
+    for (uint32_t i = 0; i < nc; i++) {
+        promo_cell c = cells[i];
+        int same = i && c.key == prev;
+        prev = c.key;
+        n += skv_put_varint(out + n, skv_zz((int64_t)c.day - day) << 1 | (uint64_t)same);
+        day = c.day;
         if (same) {
         } else if (form == SKV_CMP_VAR) {
-            memcpy(out + n, &c->key, 8);
+            memcpy(out + n, &c.key, 8);
             n += 8;
         } else {
-            uint32_t id = skv_dict_id(s, c->key);
-            if (id == UINT32_MAX) return 0;
+            uint32_t id = UINT32_MAX;
+            if (hv)
+                for (uint32_t k = skv_dict_slot(c.key, mask); hv[k]; k = (k + 1) & mask)
+                    if (hk[k] == c.key) {
+                        id = hv[k] - 1;
+                        break;
+                    }
+            if (id == UINT32_MAX) { /* a new key: numbered (the index may grow) */
+                if ((id = skv_dict_id(s, c.key)) == UINT32_MAX) return 0;
+                hk = s->dict->hk;
+                hv = s->dict->hv;
+                mask = s->dict->hcap - 1;
+            }
             n += skv_put_varint(out + n, id);
         }
-        n += skv_put_varint(out + n, skv_zz(c->value));
+        n += skv_put_varint(out + n, skv_zz(c.value));
     }
     return n;
 }
