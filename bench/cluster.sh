@@ -16,7 +16,8 @@
 #     batches, changelog appends, lease/membership and budget KV writes) and the messages
 #     and bytes the three servers received and sent (monitoring endpoints /jsz, /varz),
 #     per confirm; and the CPU the servers and nodes use per second while idle.
-#     PERF_OUT=/tmp/p also records the servers with `perf record -g` during each run.
+#     PERF_OUT=/tmp/p also records the servers with `perf record -g` during each run;
+#     LOGS_OUT=dir keeps the nodes' logs (-v) there.
 #   bench/cluster.sh [RECEIPTS]   (default 60000; BUILD=build-rel, LEASE_MS=2000,
 #                                  PARTITIONS=8, BATCH=128, WINDOW=4, NODES="1 2 3")
 # About 2 minutes on a quiet 2-core machine.
@@ -37,6 +38,7 @@ cleanup() {
     for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
     wait 2>/dev/null || true
     bash "$ROOT/scripts/cluster.sh" down >/dev/null 2>&1 || true
+    if [ -n "${LOGS_OUT:-}" ]; then mkdir -p "$LOGS_OUT" && cp "$tmp"/node*.log "$LOGS_OUT"/; fi
     rm -rf "$tmp"
 }
 trap cleanup EXIT

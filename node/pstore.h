@@ -34,10 +34,11 @@
 typedef struct ps_budget {
     uint64_t key; /* hash of the campaign id (the store's budget key) */
     int64_t cap;
-    esc_budget esc;     /* the node's slice */
-    pthread_mutex_t mu; /* guards esc (held while granting) and the two below */
-    int64_t seen_ms;    /* when the record was last read for a view (ps_budgets_refresh) */
-    int64_t seen_free;  /* what was unallocated then */
+    esc_budget esc;        /* the node's slice */
+    pthread_mutex_t mu;    /* guards esc (held while granting) and the two below */
+    int64_t seen_ms;       /* when the record was last read for a view (ps_budgets_refresh) */
+    int64_t seen_free;     /* what was unallocated then (others' reservations included) */
+    atomic_int settle_due; /* a batch ended holding a tail reservation: give it back */
 } ps_budget;
 
 /* The node's budgets (ps_pool_open), shared by its partitions' stores. */
