@@ -195,7 +195,10 @@ static int esc_grant_loop(tp *t, esc_budget *b, int64_t need, int once) {
         }
         int64_t ask = tail || need > b->slice ? need : b->slice;
         if (!tail && ask > remaining / ESC_TAIL_SLICES) ask = remaining / ESC_TAIL_SLICES;
-        if (!tail && ask < need) ask = need < remaining ? need : remaining;
+        /* a receipt's need is granted whole (partial: what remains); a prefetch's is
+         * only a slice, which must leave the tail to everyone */
+        if (!tail && !once && ask < need) ask = need < remaining ? need : remaining;
+        if (ask <= 0) return TP_OK;
         /* a reservation in the tail: what this receipt needs, and a share of the rest
          * for the rest of the batch, given back when the batch is done */
         if (tail && b->reserve && remaining > need)

@@ -199,3 +199,156 @@ Test(escrow, a_killed_grabber_strands_its_slice_but_never_overspends, .timeout =
                   (long long)(CAP - sum));
     t->ops->close(t);
 }
+
+/* ---- tail reservations (what a node's partitions do: esc_budget.reserve) -------- */
+
+/* A batch of takes, then what is left of the tail reservation goes back. 1: some. */
+static int settle(tp *t, esc_budget *b) {
+    esc_budget copy;
+    if (!esc_settle_begin(b, &copy)) return 0;
+    cr_assert_eq(esc_settle_run(t, &copy), TP_OK, "%s", tp_errmsg());
+    esc_settle_end(b, &copy);
+    cr_assert_eq(b->my_resv, 0);
+    return 1;
+}
+
+typedef struct rgrabber {
+    const char *prefix;
+    int64_t spent, partials;
+    uint64_t grants, returns, settles;
+    int seed;
+} rgrabber;
+
+static void *rgrab(void *arg) {
+    rgrabber *g = arg;
+    tp *t = nh_open_as(g->prefix, 1);
+    esc_budget b;
+    cr_assert_eq(esc_open(t, "flash", CAP, &b), TP_OK, "%s", tp_errmsg());
+    b.reserve = 1;
+    unsigned s = (unsigned)g->seed;
+    for (int done = 0; !done;) {
+        for (int k = 0; k < 5 && !done; k++) { /* a batch */
+            int64_t want = 1 + (int64_t)(rand_r(&s) % 900), got;
+            cr_assert_eq(esc_take(t, &b, want, &got), TP_OK, "%s", tp_errmsg());
+            g->spent += got;
+            if (got && got < want) g->partials++;
+            done = !got;
+            esc_rec r;
+            cr_assert_eq(esc_read_rec(t, &b, &r), TP_OK);
+            cr_assert_leq(r.granted, r.cap, "Σ granted %lld > cap", (long long)r.granted);
+            cr_assert_leq(r.resv, r.granted);
+            usleep(300);
+        }
+        g->settles += settle(t, &b);
+        usleep(1000);
+    }
+    g->grants = b.grants;
+    g->returns = b.returns;
+    esc_release(t, &b);
+    t->ops->close(t);
+    return NULL;
+}
+
+Test(escrow, tail_reservations_given_back_per_batch_spend_exactly_the_cap, .timeout = 100) {
+    char pre[64];
+    tp *t = nh_open("ese", 1, pre);
+    rgrabber g[3];
+    pthread_t th[3];
+    for (int i = 0; i < 3; i++) {
+        g[i] = (rgrabber){pre, 0, 0, 0, 0, 0, i + 11};
+        pthread_create(&th[i], NULL, rgrab, &g[i]);
+    }
+    int64_t sum = 0, partials = 0;
+    uint64_t returns = 0;
+    for (int i = 0; i < 3; i++) {
+        pthread_join(th[i], NULL);
+        sum += g[i].spent;
+        partials += g[i].partials;
+        returns += g[i].settles;
+    }
+    esc_budget b;
+    esc_rec r;
+    cr_assert_eq(esc_open(t, "flash", 1, &b), TP_OK);
+    cr_assert_eq(esc_read_rec(t, &b, &r), TP_OK);
+    cr_assert_eq(sum, CAP, "spent %lld of %d", (long long)sum, CAP);
+    cr_assert_eq(r.granted, CAP);
+    cr_assert_eq(r.resv, 0, "every reservation came back");
+    cr_assert_gt(returns, 0, "the tail was granted as reservations, given back per batch");
+    cr_assert_leq(partials, 3, "at most one partial grant per grabber");
+    t->ops->close(t);
+}
+
+/* A grabber killed while it holds a tail reservation: the others do not wait for it
+ * for ever, never overspend, and what is stranded is at most that reservation. */
+Test(escrow, a_grabber_killed_holding_a_tail_reservation, .timeout = 100) {
+    char pre[64];
+    snprintf(pre, sizeof pre, "esf%d", (int)getpid());
+    volatile int64_t *sh =
+        mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    cr_assert(sh != MAP_FAILED);
+    /* sh[i]: spent by grabber i; sh[4]: the victim's reservation when it stopped */
+    pid_t pid[3];
+    pid[0] = fork();
+    if (pid[0] == 0) {
+        tp *c = nh_open_as(pre, 1);
+        esc_budget cb;
+        _exit(esc_open(c, "flash", 20000, &cb) == TP_OK ? 0 : 3);
+    }
+    int st;
+    waitpid(pid[0], &st, 0);
+    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    for (int i = 0; i < 3; i++) {
+        pid[i] = fork();
+        cr_assert(pid[i] >= 0);
+        if (pid[i] == 0) {
+            tp *c = nh_open_as(pre, 1);
+            esc_budget cb;
+            if (esc_open(c, "flash", 20000, &cb) != TP_OK) _exit(3);
+            cb.reserve = 1;
+            unsigned s = (unsigned)i + 3;
+            for (int done = 0, errors = 0; !done;) {
+                for (int k = 0; k < 4 && !done; k++) {
+                    int64_t want = 1 + (int64_t)(rand_r(&s) % 200), got;
+                    int rc = esc_take(c, &cb, want, &got);
+                    sh[i] += got;
+                    if (i == 0 && cb.my_resv > 0) { /* the victim: stop holding it */
+                        sh[4] = cb.held + cb.my_resv;
+                        for (;;)
+                            pause();
+                    }
+                    if (rc != TP_OK && ++errors > 20) _exit(4);
+                    done = rc == TP_OK && !got;
+                    usleep(i == 0 ? 100 : 500); /* the victim reaches the tail first */
+                }
+                esc_budget copy;
+                if (esc_settle_begin(&cb, &copy)) {
+                    esc_settle_run(c, &copy);
+                    esc_settle_end(&cb, &copy);
+                }
+            }
+            esc_release(c, &cb);
+            c->ops->close(c);
+            _exit(0);
+        }
+    }
+    for (int ms = 0; !sh[4] && ms < 30000; ms++)
+        usleep(1000);
+    kill(pid[0], SIGKILL);
+    waitpid(pid[0], &st, 0);
+    for (int i = 1; i < 3; i++) {
+        waitpid(pid[i], &st, 0);
+        cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "grabber %d: status %d", i, st);
+    }
+    cr_assert_gt(sh[4], 0, "the victim held a tail reservation when killed");
+    tp *t = nh_open_as(pre, 1);
+    esc_budget b;
+    esc_rec r;
+    cr_assert_eq(esc_open(t, "flash", 1, &b), TP_OK);
+    cr_assert_eq(esc_read_rec(t, &b, &r), TP_OK);
+    int64_t sum = sh[0] + sh[1] + sh[2];
+    cr_assert_leq(sum, 20000, "overspend: %lld", (long long)sum);
+    cr_assert_eq(r.granted, 20000, "the survivors took everything that was not stranded");
+    cr_assert_leq(20000 - sum, 20000 / 16 + 200 + sh[4], "stranded %lld", (long long)(20000 - sum));
+    cr_assert_leq(r.resv, sh[4], "only the victim's reservation is left");
+    t->ops->close(t);
+}
