@@ -160,6 +160,7 @@ static int esc_grant_loop(tp *t, esc_budget *b, int64_t need, int once) {
         if (rc != TP_OK) return rc;
         b->cap = r.cap;
         int64_t remaining = r.cap - r.granted, others = r.resv - b->my_resv;
+        if (others < b->resv_stuck) b->resv_stuck = others > 0 ? others : 0; /* came back */
         /* the tail by the smallest slice (a rate-sized slice would make it up to a
          * quarter of the cap); outside it no grant takes more than a quarter of what
          * remains, so the tail is still there for everyone */
