@@ -194,7 +194,10 @@ static int esc_grant_loop(tp *t, esc_budget *b, int64_t need, int once) {
             b->exhausted_ms = lease_now_ms();
             return TP_OK;
         }
+        /* a node's partition that had to wait (its refill was late) also takes the
+         * next slice, so the refill thread catches up */
         int64_t ask = tail || need > b->slice ? need : b->slice;
+        if (!tail && !once && b->async) ask = need + b->slice;
         if (!tail && ask > remaining / ESC_TAIL_SLICES) ask = remaining / ESC_TAIL_SLICES;
         /* a receipt's need is granted whole (partial: what remains); a prefetch's is
          * only a slice, which must leave the tail to everyone */
@@ -309,12 +312,13 @@ void esc_settle_end(esc_budget *b, const esc_budget *copy) {
     b->returns += copy->returns;
 }
 
-int esc_refill_begin(esc_budget *b, esc_budget *copy) {
-    if (b->held >= b->slice * 3 / 4) return 0; /* a quarter spent: time to refill */
+int esc_refill_begin(esc_budget *b, esc_budget *copy, int urgent) {
+    esc_resize(b); /* first: a burst grows the slice before the old one runs out */
+    /* a quarter spent: time to refill; urgent: three quarters */
+    if (b->held >= (urgent ? b->slice / 4 : b->slice * 3 / 4)) return 0;
     int64_t now = lease_now_ms();
     if (b->exhausted_ms && now - b->exhausted_ms < ESC_EXHAUSTED_MS) return 0;
     if (b->tail_ms && now - b->tail_ms < ESC_TAIL_MS) return 0; /* esc_take's */
-    esc_resize(b);
     *copy = *b;
     copy->held = copy->my_resv = 0;
     copy->grants = copy->conflicts = copy->returns = copy->grant_us = 0;

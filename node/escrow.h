@@ -79,11 +79,12 @@ int esc_give_back(tp *t, esc_budget *b, int64_t amount);
 /* Gives back what we hold (a node stopping or handing its partitions over). */
 int esc_release(tp *t, esc_budget *b);
 /* Refill at low water off the spending path (a node's refill thread): under the
- * caller's lock, esc_refill_begin says whether a slice is due (held under half a slice,
- * not in the tail as last seen) and copies what the grant needs; esc_refill_run grants
- * into the copy with no lock held (one attempt; nothing in the tail: there grants are
- * exact, by esc_take); under the lock again, esc_refill_end adds the copy's grant. */
-int esc_refill_begin(esc_budget *b, esc_budget *copy);
+ * caller's lock, esc_refill_begin says whether a slice is due (held under three
+ * quarters of a slice, or under a quarter when urgent; not in the tail as last seen) and copies
+ * what the grant needs; esc_refill_run grants into the copy with no lock held (one attempt; nothing
+ * in the tail: there grants are exact, by esc_take); under the lock again, esc_refill_end adds the
+ * copy's grant. */
+int esc_refill_begin(esc_budget *b, esc_budget *copy, int urgent);
 int esc_refill_run(tp *t, esc_budget *copy);
 void esc_refill_end(esc_budget *b, const esc_budget *copy);
 /* At the end of a batch, the tail reservation goes back, off the spending path like a

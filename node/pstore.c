@@ -374,10 +374,13 @@ int ps_restore(ps_store *s, const char *data, size_t len) {
 static void *ps_refill_main(void *arg) {
     ps_pool *pool = arg;
     while (!pool->stop) {
-        for (uint32_t i = 0; i < pool->nb && !pool->stop; i++) {
+        /* two passes: the budgets nearly spent first (urgent), then the others */
+        for (uint32_t k = 0; k < 2 * pool->nb && !pool->stop; k++) {
+            uint32_t i = k % pool->nb;
+            int urgent = k < pool->nb;
             ps_budget *b = &pool->b[i];
             esc_budget copy;
-            if (atomic_load(&b->settle_due)) {
+            if (urgent && atomic_load(&b->settle_due)) {
                 if (pthread_mutex_trylock(&b->mu) != 0) continue;
                 atomic_store(&b->settle_due, 0);
                 int due = esc_settle_begin(&b->esc, &copy);
@@ -391,7 +394,7 @@ static void *ps_refill_main(void *arg) {
                 }
             }
             if (pthread_mutex_trylock(&b->mu) != 0) continue;
-            int due = esc_refill_begin(&b->esc, &copy);
+            int due = esc_refill_begin(&b->esc, &copy, urgent);
             pthread_mutex_unlock(&b->mu);
             if (!due) continue;
             esc_refill_run(pool->t, &copy);
