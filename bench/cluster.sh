@@ -70,7 +70,7 @@ msgs() {
         "in \(map(select(.n | endswith("_in")) | .s) | add // 0)" +
         " log \(map(select(.n | test("_log_")) | .s) | add // 0)" +
         " leases \(map(select(.n | endswith("_kv_leases")) | .s) | add // 0)" +
-        " budgets \(map(select(.n | endswith("_kv_budgets")) | .s) | add // 0)"' || echo "?"
+        " budgets \(map(select(.n | test("_kv_budgets[0-9]*$")) | .s) | add // 0)"' || echo "?"
     for k in 0 1 2; do
         curl -fsS --max-time 5 "http://127.0.0.1:$((b + 20 + k))/varz" 2>/dev/null |
             jq -r '"\(.in_msgs) \(.out_msgs) \(.in_bytes) \(.out_bytes)"' || echo "0 0 0 0"
