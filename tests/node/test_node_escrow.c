@@ -76,20 +76,32 @@ typedef struct grabber {
     const char *prefix;
     int64_t spent, partials;
     int seed;
+    int batch;        /* 0: take one by one; n: tail reservations, given back every n */
+    uint64_t settles; /* batches that gave a reservation back */
 } grabber;
+
+static int settle(tp *t, esc_budget *b);
 
 static void *grab(void *arg) {
     grabber *g = arg;
     tp *t = nh_open_as(g->prefix, 1);
     esc_budget b;
     cr_assert_eq(esc_open(t, "flash", CAP, &b), TP_OK, "%s", tp_errmsg());
+    b.reserve = g->batch > 0;
     unsigned s = (unsigned)g->seed;
-    for (;;) {
+    for (int k = 1;; k++) {
         int64_t want = 1 + (int64_t)(rand_r(&s) % 900), got;
         cr_assert_eq(esc_take(t, &b, want, &got), TP_OK, "%s", tp_errmsg());
         g->spent += got;
         if (got && got < want) g->partials++;
         if (!got) break;
+        if (g->batch) {
+            esc_rec r;
+            cr_assert_eq(esc_read_rec(t, &b, &r), TP_OK);
+            cr_assert_leq(r.granted, r.cap, "Σ granted %lld > cap", (long long)r.granted);
+            cr_assert_leq(r.resv, r.granted);
+            if (k % g->batch == 0) g->settles += settle(t, &b);
+        }
         usleep(1000); /* receipts arrive at a rate: every grabber gets its share */
     }
     esc_release(t, &b);
@@ -97,33 +109,51 @@ static void *grab(void *arg) {
     return NULL;
 }
 
-Test(escrow, concurrent_threads_spend_exactly_the_cap, .timeout = 100) {
+/* n grabbers on the budget "flash" of `name`'s prefix; their totals into *all. */
+static tp *grab_all(const char *name, int n, int batch, grabber *all, int *spenders) {
     char pre[64];
-    tp *t = nh_open("esc", 1, pre);
+    tp *t = nh_open(name, 1, pre);
     grabber g[4];
     pthread_t th[4];
-    for (int i = 0; i < 4; i++) {
-        g[i] = (grabber){pre, 0, 0, i + 1};
+    for (int i = 0; i < n; i++) {
+        g[i] = (grabber){pre, 0, 0, i + 1 + 10 * batch, batch, 0};
         pthread_create(&th[i], NULL, grab, &g[i]);
     }
-    int64_t sum = 0, partials = 0;
-    int spenders = 0;
-    for (int i = 0; i < 4; i++) {
+    *all = (grabber){0};
+    *spenders = 0;
+    for (int i = 0; i < n; i++) {
         pthread_join(th[i], NULL);
-        sum += g[i].spent;
-        partials += g[i].partials;
-        spenders += g[i].spent > 0;
+        all->spent += g[i].spent;
+        all->partials += g[i].partials;
+        all->settles += g[i].settles;
+        *spenders += g[i].spent > 0;
     }
+    return t;
+}
+
+Test(escrow, concurrent_threads_spend_exactly_the_cap, .timeout = 100) {
+    grabber all;
+    int spenders;
+    tp *t = grab_all("esc", 4, 0, &all, &spenders);
     cr_assert_geq(spenders, 2, "the grabbers did compete");
     esc_budget b;
     int64_t cap, granted;
     cr_assert_eq(esc_open(t, "flash", 1, &b), TP_OK);
     cr_assert_eq(esc_read(t, &b, &cap, &granted), TP_OK);
     cr_assert_eq(cap, CAP);
-    cr_assert_eq(sum, CAP, "spent %lld of %d", (long long)sum, CAP);
+    cr_assert_eq(all.spent, CAP, "spent %lld of %d", (long long)all.spent, CAP);
     cr_assert_eq(granted, CAP);
-    cr_assert_leq(partials, 4, "at most one partial grant per grabber");
+    cr_assert_leq(all.partials, 4, "at most one partial grant per grabber");
     t->ops->close(t);
+}
+
+/* A prefix of this process's own, and counters shared with the forked grabbers. */
+static volatile int64_t *shared_counters(const char *tag, char pre[64]) {
+    snprintf(pre, 64, "%s%d", tag, (int)getpid());
+    volatile int64_t *c =
+        mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    cr_assert(c != MAP_FAILED);
+    return c;
 }
 
 /* Processes: one is killed with SIGKILL while holding a slice. A child's spend is what
@@ -133,10 +163,7 @@ Test(escrow, a_killed_grabber_strands_its_slice_but_never_overspends, .timeout =
     /* No libnats in this process before the forks: a child would inherit its state
      * (the NUID that names reply inboxes) and hear another child's replies. */
     char pre[64];
-    snprintf(pre, sizeof pre, "esd%d", (int)getpid());
-    volatile int64_t *spent =
-        mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    cr_assert(spent != MAP_FAILED);
+    volatile int64_t *spent = shared_counters("esd", pre);
     pid_t pid[3];
     pid[0] = fork(); /* creates the streams and the record, alone */
     if (pid[0] == 0) {
@@ -212,69 +239,19 @@ static int settle(tp *t, esc_budget *b) {
     return 1;
 }
 
-typedef struct rgrabber {
-    const char *prefix;
-    int64_t spent, partials;
-    uint64_t grants, returns, settles;
-    int seed;
-} rgrabber;
-
-static void *rgrab(void *arg) {
-    rgrabber *g = arg;
-    tp *t = nh_open_as(g->prefix, 1);
-    esc_budget b;
-    cr_assert_eq(esc_open(t, "flash", CAP, &b), TP_OK, "%s", tp_errmsg());
-    b.reserve = 1;
-    unsigned s = (unsigned)g->seed;
-    for (int done = 0; !done;) {
-        for (int k = 0; k < 5 && !done; k++) { /* a batch */
-            int64_t want = 1 + (int64_t)(rand_r(&s) % 900), got;
-            cr_assert_eq(esc_take(t, &b, want, &got), TP_OK, "%s", tp_errmsg());
-            g->spent += got;
-            if (got && got < want) g->partials++;
-            done = !got;
-            esc_rec r;
-            cr_assert_eq(esc_read_rec(t, &b, &r), TP_OK);
-            cr_assert_leq(r.granted, r.cap, "Σ granted %lld > cap", (long long)r.granted);
-            cr_assert_leq(r.resv, r.granted);
-            usleep(300);
-        }
-        g->settles += settle(t, &b);
-        usleep(1000);
-    }
-    g->grants = b.grants;
-    g->returns = b.returns;
-    esc_release(t, &b);
-    t->ops->close(t);
-    return NULL;
-}
-
 Test(escrow, tail_reservations_given_back_per_batch_spend_exactly_the_cap, .timeout = 100) {
-    char pre[64];
-    tp *t = nh_open("ese", 1, pre);
-    rgrabber g[3];
-    pthread_t th[3];
-    for (int i = 0; i < 3; i++) {
-        g[i] = (rgrabber){pre, 0, 0, 0, 0, 0, i + 11};
-        pthread_create(&th[i], NULL, rgrab, &g[i]);
-    }
-    int64_t sum = 0, partials = 0;
-    uint64_t returns = 0;
-    for (int i = 0; i < 3; i++) {
-        pthread_join(th[i], NULL);
-        sum += g[i].spent;
-        partials += g[i].partials;
-        returns += g[i].settles;
-    }
+    grabber all;
+    int spenders;
+    tp *t = grab_all("ese", 3, 5, &all, &spenders);
     esc_budget b;
     esc_rec r;
     cr_assert_eq(esc_open(t, "flash", 1, &b), TP_OK);
     cr_assert_eq(esc_read_rec(t, &b, &r), TP_OK);
-    cr_assert_eq(sum, CAP, "spent %lld of %d", (long long)sum, CAP);
+    cr_assert_eq(all.spent, CAP, "spent %lld of %d", (long long)all.spent, CAP);
     cr_assert_eq(r.granted, CAP);
     cr_assert_eq(r.resv, 0, "every reservation came back");
-    cr_assert_gt(returns, 0, "the tail was granted as reservations, given back per batch");
-    cr_assert_leq(partials, 3, "at most one partial grant per grabber");
+    cr_assert_gt(all.settles, 0, "the tail was granted as reservations, given back per batch");
+    cr_assert_leq(all.partials, 3, "at most one partial grant per grabber");
     t->ops->close(t);
 }
 
@@ -316,10 +293,7 @@ static void tail_grabber(const char *pre, int i, volatile int64_t *sh) {
 Test(escrow, a_grabber_killed_holding_a_tail_reservation, .timeout = 100) {
     /* No libnats in this process before the forks (see above). */
     char pre[64];
-    snprintf(pre, sizeof pre, "esf%d", (int)getpid());
-    volatile int64_t *sh =
-        mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    cr_assert(sh != MAP_FAILED);
+    volatile int64_t *sh = shared_counters("esf", pre);
     /* sh[i]: spent by grabber i; sh[4], sh[5]: what the victim held, its reservation */
     pid_t pid[3];
     int st;
