@@ -372,12 +372,14 @@ int ps_restore(ps_store *s, const char *data, size_t len) {
  * lock is taken (a partition granting in the tail) is skipped this round, so that one
  * campaign's tail holds no other campaign's refill up. */
 static void *ps_refill_main(void *arg) {
-    ps_pool *pool = arg;
+    struct ps_refiller *me = arg;
+    ps_pool *pool = me->pool;
     while (!pool->stop) {
         /* two passes: the budgets nearly spent first (urgent), then the others */
         for (uint32_t k = 0; k < 2 * pool->nb && !pool->stop; k++) {
             uint32_t i = k % pool->nb;
             int urgent = k < pool->nb;
+            if (i % PS_REFILLERS != me->first) continue;
             ps_budget *b = &pool->b[i];
             esc_budget copy;
             if (urgent && atomic_load(&b->settle_due)) {
@@ -427,17 +429,19 @@ int ps_pool_open(ps_pool *pool, tp *t, const promo_bundle *bundle) {
         pool->nb++;
     }
     pool->stop = 0;
-    if (pool->nb && pthread_create(&pool->refill, NULL, ps_refill_main, pool) == 0)
-        pool->running = 1;
+    for (uint32_t i = 0; i < PS_REFILLERS && i < pool->nb; i++) {
+        pool->refiller[i] = (struct ps_refiller){pool, i};
+        if (pthread_create(&pool->refill[i], NULL, ps_refill_main, &pool->refiller[i]) != 0) break;
+        pool->running++;
+    }
     return 0;
 }
 
 void ps_pool_close(ps_pool *pool) {
-    if (pool->running) {
-        pool->stop = 1;
-        pthread_join(pool->refill, NULL);
-        pool->running = 0;
-    }
+    pool->stop = 1;
+    for (int i = 0; i < pool->running; i++)
+        pthread_join(pool->refill[i], NULL);
+    pool->running = 0;
     for (uint32_t i = 0; i < pool->nb; i++) {
         esc_release(pool->t, &pool->b[i].esc);
         pthread_mutex_destroy(&pool->b[i].mu);
