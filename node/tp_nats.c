@@ -444,9 +444,30 @@ static int tpn_kv_get(tp *t, tp_bucket b, const char *key, tp_kv *out) {
     tpn_kv_names(n, b, key, stream, subj);
     memset(out, 0, sizeof *out);
     uint64_t last = 0;
-    natsMsg *m;
-    int rc = tpn_last_seq(n, stream, &last);
-    if (rc == TP_OK) rc = tpn_last_msg(n, stream, subj, &m);
+    natsMsg *m = NULL;
+    int rc;
+    if (b == TP_KV_BUDGETS) {
+        /* Budget streams lose no message but to a newer one on the same subject (no
+         * max-age, no purge), so the newest message of the shard carries its last
+         * sequence: a lighter request than the stream's info, and when it is the key's
+         * own record (the campaign granted last), the only one. */
+        char sh[96], all[96];
+        tpn_shard_names(n, b, tpn_shard(b, key), sh, all);
+        strcat(all, ">");
+        natsMsg *lm = NULL;
+        rc = tpn_last_msg(n, stream, all, &lm);
+        if (rc != TP_OK) return rc;
+        last = lm ? natsMsg_GetSequence(lm) : 0;
+        if (lm && !strcmp(natsMsg_GetSubject(lm), subj)) {
+            m = lm;
+        } else {
+            if (lm) natsMsg_Destroy(lm);
+            rc = tpn_last_msg(n, stream, subj, &m);
+        }
+    } else {
+        rc = tpn_last_seq(n, stream, &last);
+        if (rc == TP_OK) rc = tpn_last_msg(n, stream, subj, &m);
+    }
     if (rc != TP_OK) return rc;
     out->rev = last;
     if (!m) return tp_fail(TP_ENOTFOUND, "%s: not found", key);
