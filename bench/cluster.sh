@@ -16,7 +16,8 @@
 #     batches, changelog appends, lease/membership and budget KV writes) and the messages
 #     and bytes the three servers received and sent (monitoring endpoints /jsz, /varz),
 #     per confirm; and the CPU the servers and nodes use per second while idle.
-#     PERF_OUT=/tmp/p also records the servers with `perf record -g` during each run.
+#     PERF_OUT=/tmp/p also records the servers with `perf record -g` during each run;
+#     LOGS_OUT=dir keeps the nodes' logs (-v) there.
 #   bench/cluster.sh [RECEIPTS]   (default 60000; BUILD=build-rel, LEASE_MS=2000,
 #                                  PARTITIONS=8, BATCH=128, WINDOW=4, NODES="1 2 3")
 # About 2 minutes on a quiet 2-core machine.
@@ -37,6 +38,7 @@ cleanup() {
     for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
     wait 2>/dev/null || true
     bash "$ROOT/scripts/cluster.sh" down >/dev/null 2>&1 || true
+    if [ -n "${LOGS_OUT:-}" ]; then mkdir -p "$LOGS_OUT" && cp "$tmp"/node*.log "$LOGS_OUT"/; fi
     rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -68,7 +70,7 @@ msgs() {
         "in \(map(select(.n | endswith("_in")) | .s) | add // 0)" +
         " log \(map(select(.n | test("_log_")) | .s) | add // 0)" +
         " leases \(map(select(.n | endswith("_kv_leases")) | .s) | add // 0)" +
-        " budgets \(map(select(.n | endswith("_kv_budgets")) | .s) | add // 0)"' || echo "?"
+        " budgets \(map(select(.n | test("_kv_budgets[0-9]*$")) | .s) | add // 0)"' || echo "?"
     for k in 0 1 2; do
         curl -fsS --max-time 5 "http://127.0.0.1:$((b + 20 + k))/varz" 2>/dev/null |
             jq -r '"\(.in_msgs) \(.out_msgs) \(.in_bytes) \(.out_bytes)"' || echo "0 0 0 0"

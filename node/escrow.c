@@ -11,26 +11,32 @@
 
 #define ESC_RETRIES 10000 /* compare-and-sets lost in a row before giving up (EIO) */
 
-static int esc_parse(const char *v, int64_t *cap, int64_t *granted) {
+/* "<cap> <granted> <nonce> [<reserved>]": records written before tail reservations have
+ * no fourth field (none reserved). */
+static int esc_parse(const char *v, esc_rec *r) {
     uint64_t nonce;
-    if (sscanf(v, "%" SCNd64 " %" SCNd64 " %" SCNu64, cap, granted, &nonce) != 3) return -1;
-    return *cap >= 0 && *granted >= 0 ? 0 : -1;
+    r->resv = 0;
+    int n = sscanf(v, "%" SCNd64 " %" SCNd64 " %" SCNu64 " %" SCNd64, &r->cap, &r->granted, &nonce,
+                   &r->resv);
+    if (n < 3) return -1;
+    return r->cap >= 0 && r->granted >= 0 && r->resv >= 0 ? 0 : -1;
 }
 
-static int esc_get(tp *t, const esc_budget *b, int64_t *cap, int64_t *granted, uint64_t *rev) {
+static int esc_get(tp *t, const char *key, esc_rec *r, uint64_t *rev) {
     tp_kv kv;
-    int rc = t->ops->kv_get(t, TP_KV_BUDGETS, b->key, &kv);
+    int rc = t->ops->kv_get(t, TP_KV_BUDGETS, key, &kv);
     *rev = kv.rev;
     if (rc != TP_OK) return rc;
-    if (esc_parse(kv.val, cap, granted) != 0)
-        return tp_fail(TP_EIO, "%s: unreadable budget record '%s'", b->key, kv.val);
+    if (esc_parse(kv.val, r) != 0)
+        return tp_fail(TP_EIO, "%s: unreadable budget record '%s'", key, kv.val);
     return TP_OK;
 }
 
-static int esc_put(tp *t, const esc_budget *b, int64_t cap, int64_t granted, uint64_t rev) {
-    char val[96];
-    snprintf(val, sizeof val, "%" PRId64 " %" PRId64 " %" PRIu64, cap, granted, tp_nonce());
-    return t->ops->kv_cas(t, TP_KV_BUDGETS, b->key, val, rev, NULL);
+static int esc_put(tp *t, const char *key, const esc_rec *r, uint64_t rev) {
+    char val[128];
+    snprintf(val, sizeof val, "%" PRId64 " %" PRId64 " %" PRIu64 " %" PRId64, r->cap,
+             r->granted < 0 ? 0 : r->granted, tp_nonce(), r->resv < 0 ? 0 : r->resv);
+    return t->ops->kv_cas(t, TP_KV_BUDGETS, key, val, rev, NULL);
 }
 
 /* The smallest slice: a share of the cap (few grants over a budget's life, whatever the
@@ -58,16 +64,17 @@ int esc_open(tp *t, const char *campaign, int64_t cap, esc_budget *b) {
     }
     b->key[k] = 0;
     b->rate_t0_ms = lease_now_ms();
-    int64_t granted;
+    esc_rec r;
     uint64_t rev;
     for (int i = 0; i < ESC_RETRIES; i++) {
-        int rc = esc_get(t, b, &b->cap, &granted, &rev);
+        int rc = esc_get(t, b->key, &r, &rev);
         if (rc == TP_OK) {
+            b->cap = r.cap;
             b->slice = esc_floor(b);
             return TP_OK;
         }
         if (rc != TP_ENOTFOUND) return rc;
-        rc = esc_put(t, b, cap, 0, rev);
+        rc = esc_put(t, b->key, &(esc_rec){cap, 0, 0}, rev);
         if (rc == TP_OK) {
             b->cap = cap;
             b->slice = esc_floor(b);
@@ -78,11 +85,21 @@ int esc_open(tp *t, const char *campaign, int64_t cap, esc_budget *b) {
     return tp_fail(TP_EIO, "%s: could not create the budget record", b->key);
 }
 
-/* Slice size from the spend rate of the last window (at least 250 ms of it). */
+/* The smallest slice worth a grant: the floor, and ESC_MIN_TAKES of the largest take
+ * seen (a slice of one or two receipts would cost a grant per receipt). */
+static int64_t esc_min_slice(const esc_budget *b) {
+    int64_t lo = esc_floor(b), w = b->max_want * ESC_MIN_TAKES, hi = b->cap / 16;
+    if (w > lo) lo = w < hi ? w : hi > lo ? hi : lo;
+    return lo;
+}
+
+/* Slice size from the spend rate of the last window: at least 250 ms of it, or less when
+ * the rate already asks for a bigger slice (a burst after a quiet spell). */
 static void esc_resize(esc_budget *b) {
     int64_t now = lease_now_ms(), dt = now - b->rate_t0_ms;
-    if (dt < 250) return;
-    int64_t s = b->rate_spent * ESC_HORIZON_MS / dt, lo = esc_floor(b);
+    if (dt < 20) return;
+    int64_t s = b->rate_spent * ESC_HORIZON_MS / dt, lo = esc_min_slice(b);
+    if (dt < 250 && s <= b->slice) return;
     int64_t hi = b->cap / 16 > lo ? b->cap / 16 : lo;
     b->slice = s < lo ? lo : s > hi ? hi : s;
     b->rate_t0_ms = now;
@@ -110,19 +127,40 @@ static int esc_grant(tp *t, esc_budget *b, int64_t need, int once) {
     return rc;
 }
 
-static int esc_grant_loop(tp *t, esc_budget *b, int64_t need, int once) {
-    esc_resize(b);
+/* Gives back what the node holds and its reservations (granted -= held, reserved -=
+ * my_resv): a tail reservation at the end of a batch, or everything when stopping. */
+static int esc_unreserve(tp *t, esc_budget *b) {
     for (int i = 0; i < ESC_RETRIES; i++) {
-        int64_t cap, granted;
+        esc_rec r;
         uint64_t rev;
-        int rc = esc_get(t, b, &cap, &granted, &rev);
+        int rc = esc_get(t, b->key, &r, &rev);
         if (rc != TP_OK) return rc;
-        b->cap = cap;
-        int64_t remaining = cap - granted;
-        if (remaining <= 0) { /* exhausted */
-            b->exhausted_ms = lease_now_ms();
+        r.granted -= b->held;
+        r.resv -= b->my_resv;
+        rc = esc_put(t, b->key, &r, rev);
+        if (rc == TP_OK) {
+            b->held = 0;
+            b->my_resv = 0;
+            b->returns++;
             return TP_OK;
         }
+        if (rc != TP_ECONFLICT) return rc;
+        b->conflicts++;
+    }
+    return tp_fail(TP_EIO, "%s: too many compare-and-set conflicts", b->key);
+}
+
+static int esc_grant_loop(tp *t, esc_budget *b, int64_t need, int once) {
+    esc_resize(b);
+    int64_t wait_from = 0;
+    for (int i = 0; i < ESC_RETRIES; i++) {
+        esc_rec r;
+        uint64_t rev;
+        int rc = esc_get(t, b->key, &r, &rev);
+        if (rc != TP_OK) return rc;
+        b->cap = r.cap;
+        int64_t remaining = r.cap - r.granted, others = r.resv - b->my_resv;
+        if (others < b->resv_stuck) b->resv_stuck = others > 0 ? others : 0; /* came back */
         /* the tail by the smallest slice (a rate-sized slice would make it up to a
          * quarter of the cap); outside it no grant takes more than a quarter of what
          * remains, so the tail is still there for everyone */
@@ -131,13 +169,50 @@ static int esc_grant_loop(tp *t, esc_budget *b, int64_t need, int once) {
             b->tail_ms = lease_now_ms();
             return TP_OK;
         }
+        /* Short in the tail while other nodes hold reservations, which they give back
+         * at the end of their batch: wait for them (giving ours back first, so that two
+         * short nodes do not wait for each other), then decide exactly. A reservation
+         * that does not come back within ESC_RESV_WAIT_MS (its node died) is not waited
+         * for again. */
+        if (tail && b->reserve && remaining < need && others > b->resv_stuck) {
+            int64_t now = lease_now_ms();
+            if (!wait_from) wait_from = now;
+            if (now - wait_from < ESC_RESV_WAIT_MS) {
+                if (b->held > 0 || b->my_resv > 0) {
+                    int64_t h = b->held;
+                    if ((rc = esc_unreserve(t, b)) != TP_OK) return rc;
+                    need += h; /* esc_take takes from held */
+                } else {
+                    struct timespec ts = {0, 2 * 1000000L};
+                    nanosleep(&ts, NULL);
+                }
+                continue;
+            }
+            b->resv_stuck = others;
+        }
+        if (remaining <= 0) { /* exhausted */
+            b->exhausted_ms = lease_now_ms();
+            return TP_OK;
+        }
+        /* a node's partition that had to wait (its refill was late) also takes the
+         * next slice, so the refill thread catches up */
         int64_t ask = tail || need > b->slice ? need : b->slice;
+        if (!tail && !once && b->async) ask = need + b->slice;
         if (!tail && ask > remaining / ESC_TAIL_SLICES) ask = remaining / ESC_TAIL_SLICES;
-        if (!tail && ask < need) ask = need < remaining ? need : remaining;
+        /* a receipt's need is granted whole (partial: what remains); a prefetch's is
+         * only a slice, which must leave the tail to everyone */
+        if (!tail && !once && ask < need) ask = need < remaining ? need : remaining;
+        if (ask <= 0) return TP_OK;
+        /* a reservation in the tail: what this receipt needs, and a share of the rest
+         * for the rest of the batch, given back when the batch is done */
+        if (tail && b->reserve && remaining > need)
+            ask = need + (remaining - need) / ESC_TAIL_SHARE;
         if (ask > remaining) ask = remaining; /* partial */
-        rc = esc_put(t, b, cap, granted + ask, rev);
+        esc_rec w = {r.cap, r.granted + ask, r.resv + (tail && b->reserve ? ask : 0)};
+        rc = esc_put(t, b->key, &w, rev);
         if (rc == TP_OK) {
             b->held += ask;
+            if (tail && b->reserve) b->my_resv += ask;
             b->grants++;
             return TP_OK;
         }
@@ -152,6 +227,7 @@ int esc_take(tp *t, esc_budget *b, int64_t want, int64_t *got) {
     *got = 0;
     if (want <= 0) return tp_fail(TP_EARG, "esc_take: want must be > 0");
     int rc = TP_OK;
+    if (want > b->max_want) b->max_want = want;
     if (b->held < want) {
         uint64_t before = b->grant_us;
         rc = esc_grant(t, b, want - b->held, 0);
@@ -171,12 +247,12 @@ int esc_take(tp *t, esc_budget *b, int64_t want, int64_t *got) {
 /* granted -= amount, by compare-and-set. */
 static int esc_return(tp *t, esc_budget *b, int64_t amount) {
     for (int i = 0; i < ESC_RETRIES; i++) {
-        int64_t cap, granted;
+        esc_rec r;
         uint64_t rev;
-        int rc = esc_get(t, b, &cap, &granted, &rev);
+        int rc = esc_get(t, b->key, &r, &rev);
         if (rc != TP_OK) return rc;
-        int64_t g = granted - amount;
-        rc = esc_put(t, b, cap, g < 0 ? 0 : g, rev);
+        r.granted -= amount;
+        rc = esc_put(t, b->key, &r, rev);
         if (rc == TP_OK) return TP_OK;
         if (rc != TP_ECONFLICT) return rc;
         b->conflicts++;
@@ -193,25 +269,59 @@ int esc_give_back(tp *t, esc_budget *b, int64_t amount) {
 }
 
 int esc_release(tp *t, esc_budget *b) {
-    if (b->held <= 0) return TP_OK;
-    int rc = esc_return(t, b, b->held);
-    if (rc == TP_OK) b->held = 0;
-    return rc;
+    if (b->held <= 0 && b->my_resv <= 0) return TP_OK;
+    return esc_unreserve(t, b);
 }
 
 int esc_read(tp *t, const esc_budget *b, int64_t *cap, int64_t *granted) {
+    esc_rec r;
     uint64_t rev;
-    return esc_get(t, b, cap, granted, &rev);
+    int rc = esc_get(t, b->key, &r, &rev);
+    *cap = r.cap;
+    *granted = r.granted;
+    return rc;
 }
 
-int esc_refill_begin(esc_budget *b, esc_budget *copy) {
-    if (b->held >= b->slice / 2) return 0;
+int esc_read_rec(tp *t, const esc_budget *b, esc_rec *r) {
+    uint64_t rev;
+    return esc_get(t, b->key, r, &rev);
+}
+
+int64_t esc_others_reserved(const esc_budget *b, const esc_rec *r) {
+    int64_t o = r->resv - b->my_resv - b->resv_stuck;
+    return o > 0 ? o : 0;
+}
+
+int esc_settle_begin(esc_budget *b, esc_budget *copy) {
+    if (b->my_resv <= 0) return 0;
+    *copy = *b;
+    copy->grants = copy->conflicts = copy->returns = copy->grant_us = 0;
+    b->held = 0;
+    b->my_resv = 0;
+    return 1;
+}
+
+int esc_settle_run(tp *t, esc_budget *copy) {
+    return esc_unreserve(t, copy);
+}
+
+void esc_settle_end(esc_budget *b, const esc_budget *copy) {
+    b->held += copy->held; /* what could not be given back (engine trouble) */
+    b->my_resv += copy->my_resv;
+    b->conflicts += copy->conflicts;
+    b->returns += copy->returns;
+}
+
+int esc_refill_begin(esc_budget *b, esc_budget *copy, int urgent) {
+    esc_resize(b); /* first: a burst grows the slice before the old one runs out */
+    /* a quarter spent: time to refill; urgent: three quarters */
+    if (b->held >= (urgent ? b->slice / 4 : b->slice * 3 / 4)) return 0;
     int64_t now = lease_now_ms();
     if (b->exhausted_ms && now - b->exhausted_ms < ESC_EXHAUSTED_MS) return 0;
     if (b->tail_ms && now - b->tail_ms < ESC_TAIL_MS) return 0; /* esc_take's */
-    esc_resize(b);
     *copy = *b;
-    copy->held = copy->grants = copy->conflicts = copy->grant_us = 0;
+    copy->held = copy->my_resv = 0;
+    copy->grants = copy->conflicts = copy->returns = copy->grant_us = 0;
     copy->rate_t0_ms = lease_now_ms(); /* esc_grant resizes nothing on the copy */
     copy->rate_spent = 0;
     return 1;

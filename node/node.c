@@ -858,20 +858,22 @@ int cmd_node(int argc, char **argv) {
     for (uint32_t p = 0; p < N.P; p++)
         pthread_join(N.parts[p].th, NULL);
     pthread_join(members, NULL);
-    uint64_t grants = 0, conflicts = 0, grant_us = 0, wait_us = 0, waits = 0;
+    uint64_t grants = 0, conflicts = 0, grant_us = 0, wait_us = 0, waits = 0, returns = 0;
     for (uint32_t i = 0; i < N.pool.nb; i++) {
         grants += N.pool.b[i].esc.grants;
         conflicts += N.pool.b[i].esc.conflicts;
         grant_us += N.pool.b[i].esc.grant_us;
         wait_us += N.pool.b[i].esc.wait_us;
         waits += N.pool.b[i].esc.waits;
+        returns += N.pool.b[i].esc.returns;
     }
     nd_log(&N,
            "stopped: %" PRIu64 " operations, %" PRIu64 " changelog appends (%" PRIu64
            " bytes); escrow %" PRIu64 " grants, %" PRIu64
-           " conflicts, %.1f ms granting, %.1f ms of it waited for (%" PRIu64 " grants)",
+           " conflicts, %.1f ms granting, %.1f ms of it waited for (%" PRIu64 " grants), %" PRIu64
+           " tail reservations given back",
            (uint64_t)N.nops, (uint64_t)N.nappends, (uint64_t)N.nbytes, grants, conflicts,
-           (double)grant_us / 1000.0, (double)wait_us / 1000.0, waits);
+           (double)grant_us / 1000.0, (double)wait_us / 1000.0, waits, returns);
     nd_log(&N, "checkpoints: %" PRIu64 ", changelog trims: %" PRIu64, (uint64_t)N.ncheckpoints,
            (uint64_t)N.ntrims);
     nd_log(&N, "thread time: %.1f ms running operations, %.1f ms appending, %.1f ms committing",

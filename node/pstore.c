@@ -67,9 +67,11 @@ static void ps_put_back(ps_budget *b, int64_t amount) {
 
 /* The spend the engine should see: cap − (held + unallocated). */
 static int ps_view(ps_store *s, ps_budget *b, int64_t *spent) {
-    int64_t cap, granted;
-    if (esc_read(s->pool->t, &b->esc, &cap, &granted) != TP_OK) return -1;
-    int64_t free_ = cap - granted + ps_held(b);
+    esc_rec r;
+    if (esc_read_rec(s->pool->t, &b->esc, &r) != TP_OK) return -1;
+    pthread_mutex_lock(&b->mu);
+    int64_t free_ = r.cap - r.granted + b->esc.held + esc_others_reserved(&b->esc, &r);
+    pthread_mutex_unlock(&b->mu);
     *spent = b->cap - (free_ < 0 ? 0 : free_ > b->cap ? b->cap : free_);
     return 0;
 }
@@ -365,16 +367,36 @@ int ps_restore(ps_store *s, const char *data, size_t len) {
 
 /* ---- budgets through the escrow ------------------------------------------------------ */
 
-/* The refill thread: every budget under half a slice gets a slice (not in the tail),
- * granted with no lock held. */
+/* The refill thread: tail reservations of finished batches go back; every budget under
+ * half a slice gets a slice (not in the tail). Both with no lock held; a budget whose
+ * lock is taken (a partition granting in the tail) is skipped this round, so that one
+ * campaign's tail holds no other campaign's refill up. */
 static void *ps_refill_main(void *arg) {
-    ps_pool *pool = arg;
+    struct ps_refiller *me = arg;
+    ps_pool *pool = me->pool;
     while (!pool->stop) {
-        for (uint32_t i = 0; i < pool->nb && !pool->stop; i++) {
+        /* two passes: the budgets nearly spent first (urgent), then the others */
+        for (uint32_t k = 0; k < 2 * pool->nb && !pool->stop; k++) {
+            uint32_t i = k % pool->nb;
+            int urgent = k < pool->nb;
+            if (i % PS_REFILLERS != me->first) continue;
             ps_budget *b = &pool->b[i];
             esc_budget copy;
-            pthread_mutex_lock(&b->mu);
-            int due = esc_refill_begin(&b->esc, &copy);
+            if (urgent && atomic_load(&b->settle_due)) {
+                if (pthread_mutex_trylock(&b->mu) != 0) continue;
+                atomic_store(&b->settle_due, 0);
+                int due = esc_settle_begin(&b->esc, &copy);
+                pthread_mutex_unlock(&b->mu);
+                if (due) {
+                    esc_settle_run(pool->t, &copy);
+                    pthread_mutex_lock(&b->mu);
+                    esc_settle_end(&b->esc, &copy);
+                    b->seen_ms = 0; /* the view changed */
+                    pthread_mutex_unlock(&b->mu);
+                }
+            }
+            if (pthread_mutex_trylock(&b->mu) != 0) continue;
+            int due = esc_refill_begin(&b->esc, &copy, urgent);
             pthread_mutex_unlock(&b->mu);
             if (!due) continue;
             esc_refill_run(pool->t, &copy);
@@ -402,21 +424,24 @@ int ps_pool_open(ps_pool *pool, tp *t, const promo_bundle *bundle) {
         if (esc_open(t, promo_bundle_campaign_id(bundle, i), b->cap, &b->esc) != TP_OK) return -1;
         b->cap = b->esc.cap; /* an existing record keeps its cap */
         b->esc.async = 1;
+        b->esc.reserve = 1;
         pthread_mutex_init(&b->mu, NULL);
         pool->nb++;
     }
     pool->stop = 0;
-    if (pool->nb && pthread_create(&pool->refill, NULL, ps_refill_main, pool) == 0)
-        pool->running = 1;
+    for (uint32_t i = 0; i < PS_REFILLERS && i < pool->nb; i++) {
+        pool->refiller[i] = (struct ps_refiller){pool, i};
+        if (pthread_create(&pool->refill[i], NULL, ps_refill_main, &pool->refiller[i]) != 0) break;
+        pool->running++;
+    }
     return 0;
 }
 
 void ps_pool_close(ps_pool *pool) {
-    if (pool->running) {
-        pool->stop = 1;
-        pthread_join(pool->refill, NULL);
-        pool->running = 0;
-    }
+    pool->stop = 1;
+    for (int i = 0; i < pool->running; i++)
+        pthread_join(pool->refill[i], NULL);
+    pool->running = 0;
     for (uint32_t i = 0; i < pool->nb; i++) {
         esc_release(pool->t, &pool->b[i].esc);
         pthread_mutex_destroy(&pool->b[i].mu);
@@ -448,10 +473,12 @@ void ps_budgets_refresh(ps_store *s) {
         if (ex && now - ex < ESC_EXHAUSTED_MS) { /* seen exhausted just now */
             free_ = 0;
         } else if (!fresh) { /* the node's partitions share one read per PS_VIEW_MS */
-            int64_t cap, granted;
-            if (esc_read(s->pool->t, &b->esc, &cap, &granted) != TP_OK) continue;
-            free_ = cap - granted;
+            esc_rec r;
+            if (esc_read_rec(s->pool->t, &b->esc, &r) != TP_OK) continue;
             pthread_mutex_lock(&b->mu);
+            /* what others reserve comes back at the end of their batch (escrow.h) */
+            free_ = r.cap - r.granted + esc_others_reserved(&b->esc, &r);
+            held = b->esc.held;
             b->seen_ms = now;
             b->seen_free = free_;
             pthread_mutex_unlock(&b->mu);
@@ -464,6 +491,9 @@ void ps_budgets_refresh(ps_store *s) {
 void ps_budgets_settle(ps_store *s, int ok) {
     for (uint32_t i = 0; s->pool && i < s->pool->nb; i++) {
         ps_budget *b = &s->pool->b[i];
+        pthread_mutex_lock(&b->mu);
+        if (b->esc.my_resv > 0) atomic_store(&b->settle_due, 1); /* the refill thread's */
+        pthread_mutex_unlock(&b->mu);
         if (ok && s->back[i] > 0) {
             pthread_mutex_lock(&b->mu);
             esc_give_back(s->pool->t, &b->esc, s->back[i]);

@@ -34,19 +34,29 @@
 typedef struct ps_budget {
     uint64_t key; /* hash of the campaign id (the store's budget key) */
     int64_t cap;
-    esc_budget esc;     /* the node's slice */
-    pthread_mutex_t mu; /* guards esc (held while granting) and the two below */
-    int64_t seen_ms;    /* when the record was last read for a view (ps_budgets_refresh) */
-    int64_t seen_free;  /* what was unallocated then */
+    esc_budget esc;        /* the node's slice */
+    pthread_mutex_t mu;    /* guards esc (held while granting) and the two below */
+    int64_t seen_ms;       /* when the record was last read for a view (ps_budgets_refresh) */
+    int64_t seen_free;     /* what was unallocated then (others' reservations included) */
+    atomic_int settle_due; /* a batch ended holding a tail reservation: give it back */
 } ps_budget;
+
+#define PS_REFILLERS 4
 
 /* The node's budgets (ps_pool_open), shared by its partitions' stores. */
 typedef struct ps_pool {
     tp *t;
     ps_budget *b;
     uint32_t nb;
-    pthread_t refill; /* tops slices up at low water, off the spending path */
-    int running;
+    /* refill threads: top slices up at low water, off the spending path; thread i
+     * looks after the budgets j with j % PS_REFILLERS == i (a grant is round trips:
+     * one thread for every budget fell behind when several ran low at once) */
+    pthread_t refill[PS_REFILLERS];
+    struct ps_refiller {
+        struct ps_pool *pool;
+        uint32_t first;
+    } refiller[PS_REFILLERS];
+    int running; /* threads started */
     atomic_int stop;
 } ps_pool;
 
@@ -94,10 +104,10 @@ int ps_restore(ps_store *s, const char *data, size_t len);
  * after the batch is in the changelog (ps_budgets_settle). Σ granted ≤ cap always.
  */
 /* Opens the escrow record of every budgeted campaign of `bundle` (creating it with the
- * bundle's cap) and starts the refill thread: once per node. 0, or -1 (the message in
+ * bundle's cap) and starts the refill threads: once per node. 0, or -1 (the message in
  * tp_errmsg()). */
 int ps_pool_open(ps_pool *pool, tp *t, const promo_bundle *bundle);
-/* Stops the refill thread, gives the slices held back (the node stops). */
+/* Stops the refill threads, gives the slices held back (the node stops). */
 void ps_pool_close(ps_pool *pool);
 /* Attaches the partition's store to the node's budgets. Before the engine is created on
  * the store. */

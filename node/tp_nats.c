@@ -5,7 +5,8 @@
  *   stream  promo_in        subjects promo.in.<p>       input operations, dedup window
  *   stream  promo_log_<p>   subject  promo.log.<p>      the changelog of partition p
  *   stream  promo_kv_leases subjects promo.kv.leases.>  KV: one subject per key, 1 kept
- *   stream  promo_kv_budgets subjects promo.kv.budgets.>
+ *   stream  promo_kv_budgets subjects promo.kv.budgets.>  and promo_kv_budgets<k>,
+ *           promo.kv.budgets<k>.> for k = 1..3: four shards, a key's by its hash
  *   ordered consumer on promo.in.<p>                    per owner, from the changelog's
  *                                                       last input sequence
  *   subject promo.rq.<p>                                request-reply (queue group "owner")
@@ -100,11 +101,33 @@ static int tpn_stream(tpn *n, const char *name, const char *subject, int64_t ded
 
 static const char *const tpn_bucket_name[TP_KV__COUNT] = {"leases", "budgets"};
 
+/* The budget bucket is TPN_BUDGET_SHARDS streams, a key's by its hash: a compare-and-set
+ * conflicts only with writes to the same shard (revisions are per stream), so grants for
+ * different campaigns retry less. Shard 0 keeps the unsharded names. */
+#define TPN_BUDGET_SHARDS 4
+
+static uint32_t tpn_shard(tp_bucket b, const char *key) {
+    return b == TP_KV_BUDGETS ? tp_partition(key, strlen(key), TPN_BUDGET_SHARDS) : 0;
+}
+
+/* "<pre>_kv_<bucket>[<shard>]" and "<pre>.kv.<bucket>[<shard>]." */
+static void tpn_shard_names(tpn *n, tp_bucket b, uint32_t k, char stream[96], char subj[96]) {
+    char sh[16] = "";
+    if (k) snprintf(sh, sizeof sh, "%u", k);
+    snprintf(stream, 96, "%s_kv_%s%s", n->pre, tpn_bucket_name[b], sh);
+    snprintf(subj, 96, "%s.kv.%s%s.", n->pre, tpn_bucket_name[b], sh);
+}
+
 static int tpn_bucket(tpn *n, tp_bucket b, int64_t max_age_ms) {
-    char name[96], subj[96];
-    snprintf(name, sizeof name, "%s_kv_%s", n->pre, tpn_bucket_name[b]);
-    snprintf(subj, sizeof subj, "%s.kv.%s.>", n->pre, tpn_bucket_name[b]);
-    return tpn_stream(n, name, subj, 0, 1, max_age_ms * 1000000);
+    uint32_t shards = b == TP_KV_BUDGETS ? TPN_BUDGET_SHARDS : 1;
+    for (uint32_t k = 0; k < shards; k++) {
+        char name[96], subj[96];
+        tpn_shard_names(n, b, k, name, subj);
+        strcat(subj, ">");
+        int rc = tpn_stream(n, name, subj, 0, 1, max_age_ms * 1000000);
+        if (rc != TP_OK) return rc;
+    }
+    return TP_OK;
 }
 
 static int tpn_setup(tp *t) {
@@ -408,8 +431,9 @@ static int tpn_append(tpn *n, const char *subj, uint64_t expect, const void *dat
 }
 
 static void tpn_kv_names(tpn *n, tp_bucket b, const char *key, char stream[96], char subj[192]) {
-    snprintf(stream, 96, "%s_kv_%s", n->pre, tpn_bucket_name[b]);
-    snprintf(subj, 192, "%s.kv.%s.%s", n->pre, tpn_bucket_name[b], key);
+    char pre[96];
+    tpn_shard_names(n, b, tpn_shard(b, key), stream, pre);
+    snprintf(subj, 192, "%s%s", pre, key);
 }
 
 /* rev = the bucket's last sequence, read BEFORE the value: a write that lands between
@@ -420,9 +444,30 @@ static int tpn_kv_get(tp *t, tp_bucket b, const char *key, tp_kv *out) {
     tpn_kv_names(n, b, key, stream, subj);
     memset(out, 0, sizeof *out);
     uint64_t last = 0;
-    natsMsg *m;
-    int rc = tpn_last_seq(n, stream, &last);
-    if (rc == TP_OK) rc = tpn_last_msg(n, stream, subj, &m);
+    natsMsg *m = NULL;
+    int rc;
+    if (b == TP_KV_BUDGETS) {
+        /* Budget streams lose no message but to a newer one on the same subject (no
+         * max-age, no purge), so the newest message of the shard carries its last
+         * sequence: a lighter request than the stream's info, and when it is the key's
+         * own record (the campaign granted last), the only one. */
+        char sh[96], all[96];
+        tpn_shard_names(n, b, tpn_shard(b, key), sh, all);
+        strcat(all, ">");
+        natsMsg *lm = NULL;
+        rc = tpn_last_msg(n, stream, all, &lm);
+        if (rc != TP_OK) return rc;
+        last = lm ? natsMsg_GetSequence(lm) : 0;
+        if (lm && !strcmp(natsMsg_GetSubject(lm), subj)) {
+            m = lm;
+        } else {
+            if (lm) natsMsg_Destroy(lm);
+            rc = tpn_last_msg(n, stream, subj, &m);
+        }
+    } else {
+        rc = tpn_last_seq(n, stream, &last);
+        if (rc == TP_OK) rc = tpn_last_msg(n, stream, subj, &m);
+    }
     if (rc != TP_OK) return rc;
     out->rev = last;
     if (!m) return tp_fail(TP_ENOTFOUND, "%s: not found", key);
