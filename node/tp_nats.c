@@ -44,7 +44,8 @@ typedef struct tpn {
 static int tpn_status(natsStatus s, jsErrCode je, const char *what) {
     if (s == NATS_OK) return TP_OK;
     if (s == NATS_TIMEOUT) return tp_fail(TP_ETIMEOUT, "%s: timed out", what);
-    if (s == NATS_NOT_FOUND) return tp_fail(TP_ENOTFOUND, "%s: not found", what);
+    if (s == NATS_NOT_FOUND || je == JSStreamNotFoundErr)
+        return tp_fail(TP_ENOTFOUND, "%s: not found", what);
     if (s == NATS_NO_MEMORY) return tp_fail(TP_ENOMEM, "%s: out of memory", what);
     if (je == JSStreamWrongLastSequenceErr)
         return tp_fail(TP_EFENCED, "%s: wrong last sequence", what);
@@ -118,8 +119,38 @@ static void tpn_shard_names(tpn *n, tp_bucket b, uint32_t k, char stream[96], ch
     snprintf(subj, 96, "%s.kv.%s%s.", n->pre, tpn_bucket_name[b], sh);
 }
 
+static int tpn_last_seq(tpn *n, const char *stream, uint64_t *seq);
+
+/* A budget bucket written by a node of the one-stream layout (before the shards): its
+ * records of the keys that now belong to shards 1.. are in shard 0's stream, so a node
+ * of this layout would not find them and would create them again with the whole cap:
+ * an overspend. Such a bucket is refused before any shard is created (docs/deploy.md
+ * "Upgrading"). Shard 0 with messages and no shard 1 is that layout: a node of this
+ * layout creates every shard before its first budget write. */
+static int tpn_budget_layout(tpn *n) {
+    char s0[96], s1[96], subj[96];
+    uint64_t last = 0;
+    tpn_shard_names(n, TP_KV_BUDGETS, 0, s0, subj);
+    tpn_shard_names(n, TP_KV_BUDGETS, 1, s1, subj);
+    int rc = tpn_last_seq(n, s0, &last);
+    if (rc == TP_ENOTFOUND || (rc == TP_OK && !last)) return TP_OK;
+    if (rc != TP_OK) return rc;
+    uint64_t l1;
+    rc = tpn_last_seq(n, s1, &l1);
+    if (rc != TP_ENOTFOUND) return rc;
+    return tp_fail(TP_EIO,
+                   "%s holds budget records of the one-stream layout (an older promo node): "
+                   "stop every node and recreate the budget streams before starting this "
+                   "version (docs/deploy.md \"Upgrading\")",
+                   s0);
+}
+
 static int tpn_bucket(tpn *n, tp_bucket b, int64_t max_age_ms) {
     uint32_t shards = b == TP_KV_BUDGETS ? TPN_BUDGET_SHARDS : 1;
+    if (b == TP_KV_BUDGETS) {
+        int rc = tpn_budget_layout(n);
+        if (rc != TP_OK) return rc;
+    }
     for (uint32_t k = 0; k < shards; k++) {
         char name[96], subj[96];
         tpn_shard_names(n, b, k, name, subj);

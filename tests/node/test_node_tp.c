@@ -4,6 +4,7 @@
  * request-reply, KV compare-and-set, changelog appends with the expected last sequence.
  */
 #include <pthread.h>
+#include <nats/nats.h>
 #include <string.h>
 
 #include "nats_helpers.h"
@@ -207,4 +208,58 @@ Test(tp, partition_hash_is_stable_and_spread) {
         seen[tp_partition(k, (size_t)snprintf(k, sizeof k, "c%d", i), 16)]++;
     for (int p = 0; p < 16; p++)
         cr_assert(seen[p] > 50 && seen[p] < 150, "partition %d: %d", p, seen[p]);
+}
+
+/* A budget bucket of the one-stream layout (an older node: every record in the first
+ * stream, no shard streams) is refused before anything is created: a node of the
+ * sharded layout would not find three quarters of the records there and would create
+ * them again with the whole cap (docs/deploy.md "Upgrading"). */
+Test(tp, a_budget_bucket_of_the_one_stream_layout_is_refused, .timeout = 60) {
+    char pre[64], url[160], s0[96], subj[128], s1[96];
+    snprintf(pre, sizeof pre, "tpu%d", (int)getpid());
+    nh_url(url);
+    natsConnection *nc = NULL;
+    jsCtx *js = NULL;
+    cr_assert_eq(natsConnection_ConnectTo(&nc, url), NATS_OK);
+    cr_assert_eq(natsConnection_JetStream(&js, nc, NULL), NATS_OK);
+    snprintf(s0, sizeof s0, "%s_kv_budgets", pre);
+    snprintf(s1, sizeof s1, "%s_kv_budgets1", pre);
+    snprintf(subj, sizeof subj, "%s.kv.budgets.>", pre);
+    jsStreamConfig c;
+    jsStreamConfig_Init(&c);
+    c.Name = s0;
+    const char *subs[1] = {subj};
+    c.Subjects = subs;
+    c.SubjectsLen = 1;
+    c.Storage = js_FileStorage;
+    c.Replicas = 3;
+    c.MaxMsgsPerSubject = 1;
+    jsStreamInfo *si = NULL;
+    jsErrCode je = 0;
+    cr_assert_eq(js_AddStream(&si, js, &c, NULL, &je), NATS_OK, "add stream: %d", (int)je);
+    jsStreamInfo_Destroy(si);
+    snprintf(subj, sizeof subj, "%s.kv.budgets.c00001", pre);
+    cr_assert_eq(js_Publish(NULL, js, subj, "1000 0 0 0", 10, NULL, &je), NATS_OK);
+
+    static char u2[160];
+    memcpy(u2, url, sizeof u2);
+    tp_config cfg = {.url = u2,
+                     .partitions = 1,
+                     .replicas = 3,
+                     .lease_ttl_ms = 1000,
+                     .timeout_ms = 5000,
+                     .prefix = pre};
+    tp *t = NULL;
+    cr_assert_neq(tp_nats_open(&cfg, &t), TP_OK, "a one-stream budget bucket was opened");
+    cr_assert_null(t);
+    cr_assert(strstr(tp_errmsg(), "one-stream layout"), "message: %s", tp_errmsg());
+    si = NULL;
+    cr_assert_neq(js_GetStreamInfo(&si, js, s1, NULL, &je), NATS_OK,
+                  "the refused open created a shard stream");
+    /* the same bucket once its first stream is gone opens (the upgrade's last step) */
+    cr_assert_eq(js_DeleteStream(js, s0, NULL, &je), NATS_OK);
+    cr_assert_eq(tp_nats_open(&cfg, &t), TP_OK, "%s", tp_errmsg());
+    t->ops->close(t);
+    jsCtx_Destroy(js);
+    natsConnection_Destroy(nc);
 }
