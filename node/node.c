@@ -101,6 +101,7 @@ struct nd_node {
     int verbose;
     uint32_t ckpt_every;   /* changelog records between checkpoints (0: never) */
     const char *state;     /* directory of the partitions' stores */
+    int32_t return_window; /* days (--return-window; -1: none) */
     _Atomic uint32_t live; /* bit i: node i heartbeats */
     atomic_int owned;
     nd_part *parts;
@@ -326,7 +327,7 @@ static int nd_open_state(nd_part *P) {
     nd_node *N = P->N;
     char err[512];
     for (int round = 0; round < 2; round++) {
-        if (ps_open(&P->st, N->state, P->p, err, sizeof err) != 0) {
+        if (ps_open(&P->st, N->state, P->p, N->return_window, err, sizeof err) != 0) {
             tp_fail(TP_EIO, "partition %u: %s", P->p, err);
             return -1;
         }
@@ -351,7 +352,7 @@ static int nd_open_state(nd_part *P) {
                    P->p, P->st.log_seq, first);
             ps_close(&P->st);
             ps_wipe(N->state, P->p);
-            if (ps_open(&P->st, N->state, P->p, err, sizeof err) != 0) {
+            if (ps_open(&P->st, N->state, P->p, N->return_window, err, sizeof err) != 0) {
                 tp_fail(TP_EIO, "partition %u: %s", P->p, err);
                 return -1;
             }
@@ -735,6 +736,8 @@ static const char nd_help[] =
     "  --batch N          input messages per store batch, at most (default 256)\n"
     "  --checkpoint-every N  changelog records between checkpoints, after which the\n"
     "                     changelog is trimmed (default 1000; 0: never)\n"
+    "  --return-window N  days a confirmed receipt stays returnable (default 180, as\n"
+    "                     promo run; the same on every node)\n"
     "  --prefix NAME      of streams, buckets and subjects (default promo)\n"
     "  -v                 log ownership changes on stderr\n";
 
@@ -782,6 +785,7 @@ int cmd_node(int argc, char **argv) {
     nd_opts o = {.partitions = 8, .replicas = 3, .lease_ms = 5000, .timeout_ms = 5000};
     const char *bundle_path = NULL, *state = NULL;
     int id = -1, batch = 256, verbose = 0, ckpt_every = 1000;
+    long window = 180;
     for (int i = 1; i < argc; i++) {
         int c = nd_parse_common(argc, argv, &i, &o);
         if (c < 0) goto usage;
@@ -799,6 +803,10 @@ int cmd_node(int argc, char **argv) {
             batch = atoi(argv[++i]);
         } else if (!strcmp(argv[i], "--checkpoint-every") && i + 1 < argc) {
             ckpt_every = atoi(argv[++i]);
+        } else if (!strcmp(argv[i], "--return-window") && i + 1 < argc) {
+            char *end;
+            window = strtol(argv[++i], &end, 10);
+            if (*end || end == argv[i] || window < 0 || window > 36500) goto usage;
         } else if (!strcmp(argv[i], "-v")) {
             verbose = 1;
         } else if (argv[i][0] == '-' || bundle_path) {
@@ -817,7 +825,8 @@ int cmd_node(int argc, char **argv) {
                  .batch = batch,
                  .verbose = verbose,
                  .ckpt_every = (uint32_t)ckpt_every,
-                 .state = state};
+                 .state = state,
+                 .return_window = (int32_t)window};
     snprintf(N.name, sizeof N.name, "node%d", id);
     char err[256];
     if (promo_bundle_load_file(bundle_path, &N.bundle, err, sizeof err) != PROMO_OK) {

@@ -199,16 +199,18 @@ static void ps_path(char *buf, size_t cap, const char *root, uint32_t part, cons
     snprintf(buf, cap, "%s/p%u%s%s", root, part, file ? "/" : "", file ? file : "");
 }
 
-int ps_open(ps_store *s, const char *root, uint32_t part, char *err, size_t errlen) {
+int ps_open(ps_store *s, const char *root, uint32_t part, int32_t return_window, char *err,
+            size_t errlen) {
     memset(s, 0, sizeof *s);
     mkdir(root, 0777);
     ps_path(s->dir, sizeof s->dir, root, part, NULL);
     promo_store_opts o;
     promo_store_opts_init(&o);
     o.group_commit = 1;
-    /* No return window on a node yet: its journal is pruned with the changelog's
-     * trimming (docs/deploy.md, not done), and a node has no --return-window. */
-    o.return_window = -1;
+    /* The return window (promo node --return-window, docs/semantics.md "Return window"):
+     * expiry is a rule on the journal entries' stored cnow, so the owner that pruned and
+     * a taker that replays the changelog onto an older snapshot answer alike. */
+    o.return_window = return_window;
     if (promo_store_open(s->dir, &o, &s->lm, err, errlen) != PROMO_OK) return -1;
     s->wrap = (promo_store){&ps_ops, s};
     char mp[4200];

@@ -76,7 +76,8 @@ typedef struct ps_store {
 } ps_store;
 
 /* Opens (creating) the store of partition `part` under `root`, reads its marker. */
-int ps_open(ps_store *s, const char *root, uint32_t part, char *err, size_t errlen);
+int ps_open(ps_store *s, const char *root, uint32_t part, int32_t return_window, char *err,
+            size_t errlen);
 /* Closes without syncing: what is not committed (ps_commit) is dropped. */
 void ps_close(ps_store *s);
 /* Removes the partition's directory (a local state that no longer matches the log). */

@@ -17,7 +17,9 @@
 #      budget nearly exhausted (at most the slices held or stranded short of it);
 #   7. changelog trimming: a node checkpointing every 2 records trims its changelogs;
 #      a node with no local state then takes the partitions over from the checkpoints
-#      (restore + replay) and answers the rest of the input as one `promo run` would.
+#      (restore + replay) and answers the rest of the input as one `promo run` would;
+#   8. `promo node --return-window`: past the window a return or cancel is refused and a
+#      repeat is not confirmed again, as `promo run --return-window` answers.
 #   tests/node/e2e_nodes.sh PROMO_BINARY SOURCE_DIR   (PROMO_CLUSTER_DIR set by ctest)
 set -euo pipefail
 PROMO=$1
@@ -280,4 +282,39 @@ same "$T/h.expected" "$T/h.got" "taken over from trimmed changelogs"
 for d in "$T"/state1/p*; do
     "$PROMO" state verify "$d" >/dev/null || fail "promo state verify $d (restored)"
 done
+stop_nodes
+
+# ---- 8. the return window on a node: past it, a return or cancel is refused and a ----
+# repeat is not confirmed again, as one `promo run --return-window` answers (the repeat
+# in a second client run: within one run the client answers a re-sent line from the
+# first line's answer, docs/deploy.md; error records carry no "line N: " here)
+echo "[${SECONDS}s] step 8" >&2
+PRE=w$$
+L='"lines":[{"sku":"1","category":"dairy/milk","qty":2,"price":80.00}]'
+cat >"$T/w.jsonl" <<EOF
+{"id":"wr1","customer":{"id":"wc1"},"time":"2026-01-10T10:00:00",$L}
+{"id":"wr2","customer":{"id":"wc1"},"time":"2026-03-01T10:00:00",$L}
+{"op":"return","id":"wr1","refund_id":"wf1","customer":{"id":"wc1"},"lines":[{"n":0,"qty":1}]}
+{"op":"cancel","id":"wr1","customer":{"id":"wc1"}}
+{"op":"return","id":"wr2","refund_id":"wf2","customer":{"id":"wc1"},"lines":[{"n":0,"qty":1}]}
+{"id":"wr1","customer":{"id":"wc1"},"time":"2026-01-10T10:00:00",$L}
+EOF
+rm -rf "$T/ref"
+"$PROMO" run "$T/set.pbc" --state "$T/ref" --return-window 30 "$T/w.jsonl" |
+    sed 's/"error":"line [0-9]*: /"error":"/' >"$T/w.expected"
+[ "$(grep -c 'past the return window: nothing reversed' "$T/w.expected")" = 2 ] ||
+    fail "the reference does not refuse the return and the cancel past the window"
+grep -q 'no longer kept' "$T/w.expected" || fail "the reference does not refuse the repeat"
+head -n 5 "$T/w.jsonl" >"$T/w1.jsonl"
+tail -n 1 "$T/w.jsonl" >"$T/w2.jsonl"
+rm -rf "$T"/state*
+"$PROMO" node "$T/set.pbc" --nats "$URL" --id 0 --prefix "$PRE" --state "$T/state0" \
+    --lease-ms 2000 --timeout-ms 3000 --return-window "${E2E_NODE_WINDOW:-30}" -v \
+    2>>"$T/wnode0.log" &
+PIDS+=($!)
+client "$PRE" "$T/w1.jsonl" "$T/w.got" || fail "client (return window)"
+client "$PRE" "$T/w2.jsonl" "$T/w2.got" || fail "client (return window, the repeat)"
+cat "$T/w2.got" >>"$T/w.got"
+stop_nodes
+same "$T/w.expected" "$T/w.got" "return window on a node"
 echo "e2e nodes: ok"
