@@ -60,7 +60,8 @@ typedef struct cl_op {
     uint32_t part;
     char *msgid; /* the dedup key "(op, refund_id, id)" */
     int calc;
-    int first; /* 1: the first line with this message id */
+    int first;       /* 1: the first line with this message id */
+    uint64_t lineno; /* in the input, from 1 (error records say it, as promo run's do) */
     char *result;
     int64_t t0, t1; /* µs: its batch's first publish, its answer */
     cl_batch *b;
@@ -204,16 +205,26 @@ static int cl_read(FILE *f, cl_state *S) {
     char *line = NULL;
     size_t lcap = 0;
     ssize_t len;
+    uint64_t lineno = 0;
     while ((len = getline(&line, &lcap, f)) >= 0) {
+        lineno++;
         while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
             len--;
-        if (len == 0) continue;
         if (S->n == cap) {
             cap = cap ? cap * 2 : 1024;
             S->ops = xrealloc(S->ops, cap * sizeof *S->ops);
         }
         cl_op *o = &S->ops[S->n++];
         memset(o, 0, sizeof *o);
+        o->lineno = lineno;
+        if (len == 0) { /* one output line per input line: answered here, not sent */
+            char buf[128];
+            out_error_to_json((promo_str){NULL, 0}, lineno, "empty line", buf, sizeof buf);
+            o->line = xstrdup("");
+            o->msgid = xstrdup("");
+            o->result = xstrdup(buf);
+            continue;
+        }
         o->line = xcalloc((size_t)len + PROMO_JSON_PADDING + 1, 1);
         memcpy(o->line, line, (size_t)len);
         o->len = (int)len;
@@ -472,15 +483,20 @@ static void cl_collect(cl_state *S) {
 }
 
 static void cl_write(const cl_op *o) {
-    if (o->result) {
+    /* the owner's error records do not know the line: "line N: " as promo run says it */
+    const char *e = o->result ? strstr(o->result, ",\"error\":\"") : NULL;
+    if (e && !strncmp(o->result, "{\"id\":", 6) && strncmp(e + 10, "line ", 5)) {
+        fwrite(o->result, 1, (size_t)(e + 10 - o->result), stdout);
+        printf("line %" PRIu64 ": %s", o->lineno, e + 10);
+    } else if (o->result) {
         fputs(o->result, stdout);
     } else {
         nk_keys k;
         nk_read(o->line, (size_t)o->len, &k);
         char buf[1024];
         promo_str id = {k.id, (uint32_t)strlen(k.id)};
-        size_t n = out_error_to_json(id, 0, "no answer from the partition owner (timed out)", buf,
-                                     sizeof buf);
+        size_t n = out_error_to_json(
+            id, o->lineno, "no answer from the partition owner (timed out)", buf, sizeof buf);
         if (n < sizeof buf) fputs(buf, stdout);
     }
     fputc('\n', stdout);

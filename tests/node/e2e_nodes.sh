@@ -287,7 +287,8 @@ stop_nodes
 # ---- 8. the return window on a node: past it, a return or cancel is refused and a ----
 # repeat is not confirmed again, as one `promo run --return-window` answers (the repeat
 # in a second client run: within one run the client answers a re-sent line from the
-# first line's answer, docs/deploy.md; error records carry no "line N: " here)
+# first line's answer, docs/deploy.md); an empty and a broken line get promo run's error
+# records, with their line numbers
 echo "[${SECONDS}s] step 8" >&2
 PRE=w$$
 L='"lines":[{"sku":"1","category":"dairy/milk","qty":2,"price":80.00}]'
@@ -296,16 +297,20 @@ cat >"$T/w.jsonl" <<EOF
 {"id":"wr2","customer":{"id":"wc1"},"time":"2026-03-01T10:00:00",$L}
 {"op":"return","id":"wr1","refund_id":"wf1","customer":{"id":"wc1"},"lines":[{"n":0,"qty":1}]}
 {"op":"cancel","id":"wr1","customer":{"id":"wc1"}}
+
+{"id":"wr3",broken
 {"op":"return","id":"wr2","refund_id":"wf2","customer":{"id":"wc1"},"lines":[{"n":0,"qty":1}]}
 {"id":"wr1","customer":{"id":"wc1"},"time":"2026-01-10T10:00:00",$L}
 EOF
 rm -rf "$T/ref"
 "$PROMO" run "$T/set.pbc" --state "$T/ref" --return-window 30 "$T/w.jsonl" |
-    sed 's/"error":"line [0-9]*: /"error":"/' >"$T/w.expected"
+    sed '$ s/"error":"line 8: /"error":"line 1: /' >"$T/w.expected" # the repeat: w2's line 1
 [ "$(grep -c 'past the return window: nothing reversed' "$T/w.expected")" = 2 ] ||
     fail "the reference does not refuse the return and the cancel past the window"
-grep -q 'no longer kept' "$T/w.expected" || fail "the reference does not refuse the repeat"
-head -n 5 "$T/w.jsonl" >"$T/w1.jsonl"
+grep -q '"error":"line 1: id: already confirmed.*no longer kept' "$T/w.expected" ||
+    fail "the reference does not refuse the repeat"
+grep -q '"error":"line 5: empty line' "$T/w.expected" || fail "no empty line in the reference"
+head -n 7 "$T/w.jsonl" >"$T/w1.jsonl"
 tail -n 1 "$T/w.jsonl" >"$T/w2.jsonl"
 rm -rf "$T"/state*
 "$PROMO" node "$T/set.pbc" --nats "$URL" --id 0 --prefix "$PRE" --state "$T/state0" \
