@@ -717,7 +717,9 @@ promo_status ops_prepare(promo_ctx *c, const promo_op *op, promo_op_result *out,
         }
     }
     const promo_result *res;
+    c->s.hist_attr = op->op == PROMO_OP_CONFIRM; /* ops_build_entry reads it */
     promo_status st = promo_eval(c, r, &res);
+    c->s.hist_attr = 0;
     if (st != PROMO_OK) return st;
     rbuf *b = &o->rec;
     rb_clear(b);

@@ -1711,9 +1711,11 @@ static promo_status stk_finish(stk_eval *s, const promo_receipt *r) {
     if (STK_ERESERVE(s, x, deltas, need)) return stk_nomem(x);
     uint32_t nd = 0, nhl = 0;
     const pf_index *ix = s->ix;
-    /* the journal's attribution of history to lines (runtime/ops.c) */
+    /* the journal's attribution of history to lines (runtime/ops.c), only when asked:
+     * writing it costs ~1 % of a receipt on a set of many history slots */
+    const int attr = s->hist_attr;
     if (STK_ERESERVE(s, x, hist_off, (size_t)b->nhist + 1) ||
-        STK_ERESERVE(s, x, hist_lines, (size_t)b->nhist * n + 1))
+        (attr && STK_ERESERVE(s, x, hist_lines, (size_t)b->nhist * n + 1)))
         return stk_nomem(x);
     /* A slot whose predicate needs atoms none of the lines has gets nothing: with the
      * line index on, only the open slots and those of the atoms present are visited
@@ -1749,7 +1751,7 @@ static promo_status stk_finish(stk_eval *s, const promo_receipt *r) {
                         uint32_t li = w * 64 + (uint32_t)__builtin_ctzll(m);
                         const vm_line *l = &x->lines[li];
                         v = stk_sat_add(v, qty ? l->qty : l->amount);
-                        s->hist_lines[nhl++] = (stk_hline){li, qty ? l->qty : l->amount};
+                        if (attr) s->hist_lines[nhl++] = (stk_hline){li, qty ? l->qty : l->amount};
                     }
             }
             uint32_t i;
@@ -1760,7 +1762,7 @@ static promo_status stk_finish(stk_eval *s, const promo_receipt *r) {
                     if (!m) continue;
                     int64_t lv = qty ? x->lines[i].qty : x->lines[i].amount;
                     v = stk_sat_add(v, lv);
-                    s->hist_lines[nhl++] = (stk_hline){i, lv};
+                    if (attr) s->hist_lines[nhl++] = (stk_hline){i, lv};
                 }
             if (v) {
                 s->hist_off[nd] = hl0;

@@ -190,6 +190,46 @@ Test(ops, returns_to_the_kopeck_lmdb) {
     returns_to_the_kopeck(1);
 }
 
+/* The history a confirmed receipt fed goes back with what is returned: the journal keeps
+ * which lines fed each history slot (stk_finish fills it only when ops asks). */
+static int64_t history_cells(ox *x, const char *cust) {
+    void *rd = NULL;
+    promo_store_rec rec;
+    cr_assert_eq(x->st.ops->read(x->st.self, &rd, eh_str(cust), &rec), PROMO_OK);
+    int64_t v = 0;
+    for (uint32_t i = 0; i < rec.ncells; i++)
+        if (rec.cells[i].key != VISITS) v += rec.cells[i].value;
+    x->st.ops->reader_free(x->st.self, rd);
+    return v;
+}
+
+static void history_goes_back_with_the_lines(int lmdb) {
+    ox x;
+    ox_open(&x, lmdb,
+            "campaign h { when history.sum(lines where category \"dairy\", 30 days) >= 9000000\n"
+            " then coupon \"H\" }\n");
+    eh_receipt rc;
+    example(&rc, "r1", "c1");
+    promo_op_result r;
+    cr_assert_eq(run(&x, PROMO_OP_CONFIRM, &rc, &r), PROMO_OK, "%s", promo_ctx_errmsg(x.c));
+    cr_assert_eq(history_cells(&x, "c1"), 30000, "the dairy line's 300.00, not the bread");
+    promo_return_line l0 = {0, 1000}, l1 = {1, 1000};
+    cr_assert_eq(ret(&x, "r1", "f1", &l0, 1, &r), PROMO_OK, "%s", promo_ctx_errmsg(x.c));
+    cr_assert_eq(history_cells(&x, "c1"), 20000, "one unit of 100.00 back");
+    cr_assert_eq(ret(&x, "r1", "f2", &l1, 1, &r), PROMO_OK, "%s", promo_ctx_errmsg(x.c));
+    cr_assert_eq(history_cells(&x, "c1"), 20000, "the bread fed no history");
+    cr_assert_eq(ret(&x, "r1", NULL, NULL, 0, &r), PROMO_OK, "%s", promo_ctx_errmsg(x.c));
+    cr_assert_eq(history_cells(&x, "c1"), 0);
+    ox_close(&x);
+}
+
+Test(ops, history_goes_back_with_the_lines_memory) {
+    history_goes_back_with_the_lines(0);
+}
+Test(ops, history_goes_back_with_the_lines_lmdb) {
+    history_goes_back_with_the_lines(1);
+}
+
 static void limits_come_back_only_on_a_full_return(int lmdb) {
     ox x;
     ox_open(&x, lmdb, rules);
