@@ -379,6 +379,19 @@ static size_t skv_merge(skv_store *s, const promo_store_rec *old, uint64_t ver,
     promo_cell *out = (promo_cell *)((char *)s->mbuf + sizeof(skv_rec_hdr));
     uint32_t n = 0;
     size_t i = 0, j = 0;
+    if (!old->ncells) { /* a new customer (most writes): the deltas alone, summed per cell */
+        int32_t min_day = s->min_day;
+        while (j < nd) {
+            promo_cell c = {d[j].key, d[j].day, 0, d[j].add};
+            for (j++; j < nd && d[j].key == c.key && d[j].day == c.day; j++)
+                if (__builtin_add_overflow(c.value, d[j].add, &c.value))
+                    c.value = d[j].add < 0 ? INT64_MIN : INT64_MAX;
+            if (c.value == 0 || (c.day >= 1 && c.day < prune_before)) continue;
+            if (c.day >= 1 && c.day < min_day) min_day = c.day;
+            out[n++] = c;
+        }
+        s->min_day = min_day;
+    }
     while (i < old->ncells || j < nd) {
         promo_cell c;
         if (j == nd || (i < old->ncells && skv_cell_cmp(old->cells[i].key, old->cells[i].day,

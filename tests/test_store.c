@@ -360,6 +360,50 @@ BOTH(prune_keeps_life_buckets_and_recent_days) {
     cr_assert_eq(r.cells[2].day, 600);
 }
 
+/* A new customer's first write (the memory store's fast path) sums equal cells, drops
+ * those that come to 0 and the days before prune_before, like any later write. */
+BOTH(first_write_sums_and_prunes) {
+    promo_store_write w = {0};
+    promo_delta d[] = {{1, 0, 1},   {1, 100, 1},  {1, 500, 1},         {1, 500, 2}, {2, 499, 3},
+                       {2, 700, 4}, {2, 700, -4}, {3, 800, INT64_MAX}, {3, 800, 5}};
+    w.customer = S("n");
+    w.deltas = d;
+    w.ndeltas = sizeof d / sizeof *d;
+    w.prune_before = 500;
+    cr_assert_eq(x->s.ops->write(x->s.self, &w), PROMO_OK);
+    promo_store_rec r = rd(x, "n");
+    cr_assert_eq(r.version, 1);
+    cr_assert_eq(r.ncells, 3);
+    cr_assert(r.cells[0].key == 1 && r.cells[0].day == 0 && r.cells[0].value == 1);
+    cr_assert(r.cells[1].key == 1 && r.cells[1].day == 500 && r.cells[1].value == 3);
+    cr_assert(r.cells[2].key == 3 && r.cells[2].day == 800 && r.cells[2].value == INT64_MAX,
+              "saturates");
+}
+
+/* A customer written once (the fast path) and then never again is still swept once all
+ * its days are before prune_before: the store's earliest day counts first writes. */
+Test(store, memory_sweep_drops_a_customer_written_once) {
+    sx x;
+    sx_open(&x, MEM, 0, 0);
+    promo_delta old[] = {{1, 100, 1}};
+    cr_assert_eq(wr(&x, "o", 0, old, 1), PROMO_OK);
+    promo_store_write w = {0};
+    promo_delta d[] = {{1, 1000, 1}};
+    w.deltas = d;
+    w.ndeltas = 1;
+    w.prune_before = 500;
+    char id[32];
+    int i = 0;
+    for (; rd(&x, "o").version && i < 3000; i++) {
+        snprintf(id, sizeof id, "k%d", i);
+        w.customer = S(id);
+        cr_assert_eq(x.s.ops->write(x.s.self, &w), PROMO_OK);
+    }
+    cr_assert_eq(rd(&x, "o").version, 0, "the customer of day 100 was never swept");
+    cr_assert_eq(rd(&x, "k0").ncells, 1);
+    sx_close(&x);
+}
+
 BOTH(customer_key_is_the_whole_id) {
     char a[1200], b[1200];
     memset(a, 'x', sizeof a - 1);
