@@ -360,6 +360,24 @@ BOTH(prune_keeps_life_buckets_and_recent_days) {
     cr_assert_eq(r.cells[2].day, 600);
 }
 
+/* Writes new customers k0, k1, ... (one cell of `day`, prune_before) until `who` is
+ * swept, at most 3000; how many were written. */
+static int sweep_until_gone(sx *x, const char *who, int32_t day, int32_t prune_before) {
+    promo_store_write w = {0};
+    promo_delta d[] = {{1, day, 1}};
+    w.deltas = d;
+    w.ndeltas = 1;
+    w.prune_before = prune_before;
+    char id[32];
+    int i = 0;
+    for (; rd(x, who).version && i < 3000; i++) {
+        snprintf(id, sizeof id, "k%d", i);
+        w.customer = S(id);
+        cr_assert_eq(x->s.ops->write(x->s.self, &w), PROMO_OK);
+    }
+    return i;
+}
+
 /* A new customer's first write (the memory store's fast path) sums equal cells, drops
  * those that come to 0 and the days before prune_before, like any later write. */
 BOTH(first_write_sums_and_prunes) {
@@ -387,18 +405,7 @@ Test(store, memory_sweep_drops_a_customer_written_once) {
     sx_open(&x, MEM, 0, 0);
     promo_delta old[] = {{1, 100, 1}};
     cr_assert_eq(wr(&x, "o", 0, old, 1), PROMO_OK);
-    promo_store_write w = {0};
-    promo_delta d[] = {{1, 1000, 1}};
-    w.deltas = d;
-    w.ndeltas = 1;
-    w.prune_before = 500;
-    char id[32];
-    int i = 0;
-    for (; rd(&x, "o").version && i < 3000; i++) {
-        snprintf(id, sizeof id, "k%d", i);
-        w.customer = S(id);
-        cr_assert_eq(x.s.ops->write(x.s.self, &w), PROMO_OK);
-    }
+    sweep_until_gone(&x, "o", 1000, 500);
     cr_assert_eq(rd(&x, "o").version, 0, "the customer of day 100 was never swept");
     cr_assert_eq(rd(&x, "k0").ncells, 1);
     sx_close(&x);
@@ -611,19 +618,7 @@ Test(store, memory_sweep_drops_an_empty_record) {
     cr_assert_eq(wr(&x, "e", 1, back, 1), PROMO_OK);
     cr_assert_eq(rd(&x, "e").version, 2);
     cr_assert_eq(rd(&x, "e").ncells, 0);
-    promo_store_write w = {0};
-    promo_delta d[] = {{1, 100, 1}};
-    w.deltas = d;
-    w.ndeltas = 1;
-    w.expected = 0;
-    w.prune_before = 50; /* before any cell's day */
-    char id[32];
-    int i = 0;
-    for (; rd(&x, "e").version && i < 3000; i++) {
-        snprintf(id, sizeof id, "k%d", i);
-        w.customer = S(id);
-        cr_assert_eq(x.s.ops->write(x.s.self, &w), PROMO_OK);
-    }
+    int i = sweep_until_gone(&x, "e", 100, 50); /* before any cell's day */
     cr_assert_eq(rd(&x, "e").version, 0, "the empty record was never swept");
     cr_assert_eq(store_mem_customers(&x.s), (uint64_t)i, "only the empty one went");
     cr_assert_eq(rd(&x, "k0").ncells, 1);
