@@ -15,6 +15,7 @@ JOBS=$(nproc)
 passed=0
 failed=0
 log=$(mktemp)
+failures=$(mktemp) # the names of what failed, repeated after the summary line's stages
 
 count() { # parse ctest's "NN% tests passed, F tests failed out of T"
   local line t f
@@ -23,6 +24,10 @@ count() { # parse ctest's "NN% tests passed, F tests failed out of T"
   t=$(sed -E 's/.*out of ([0-9]+).*/\1/' <<<"$line")
   f=$(sed -E 's/.* ([0-9]+) tests? failed.*/\1/' <<<"$line")
   passed=$((passed + t - f)); failed=$((failed + f))
+  # ctest lists what failed after "The following tests FAILED:"; keep it for the end, where a
+  # CI log cut to its tail still shows it.
+  sed -n '/The following tests FAILED:/,/^Errors while running/p' "$log" |
+    grep -E '^[[:space:]]+[0-9]+ - ' | sed "s|^[[:space:]]*|$1: |" >>"$failures"
 }
 
 stage() { echo; echo "=================== $*"; }
@@ -40,6 +45,7 @@ build() {
      ! cmake --build "$dir" -j"$JOBS" "$@" >>"$blog" 2>&1; then
     grep -E -A3 'error|Error' "$blog" | head -n 60
     echo "!! build failed in $dir"
+    echo "build of $dir" >>"$failures"
     failed=$((failed + 1))
     rm -f "$blog"
     return 1
@@ -54,14 +60,14 @@ build() {
 stage "build + tests (Release)"
 if build build-ci -DCMAKE_BUILD_TYPE=Release; then
   (cd build-ci && ctest -j"$JOBS" --output-on-failure 2>&1) | tee "$log"
-  count
+  count Release
 fi
 
 stage "build + tests under AddressSanitizer + UndefinedBehaviorSanitizer"
 if build build-asan -DCMAKE_BUILD_TYPE=Debug -DPROMO_SANITIZE=ON -DPROMO_BENCH=OFF; then
   (cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     ctest -j"$JOBS" --output-on-failure 2>&1) | tee "$log"
-  count
+  count ASan+UBSan
 fi
 
 stage "thread tests under ThreadSanitizer (the engine, and promo run's pipeline)"
@@ -69,14 +75,14 @@ if build build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPROMO_TSAN=ON -DPROMO_BE
      -- --target test_threads promo_cli; then
   (cd build-tsan && TSAN_OPTIONS=halt_on_error=1 ctest -R '^(test_threads|cli_run_stream|cli_run_pipeline)$' \
     --output-on-failure 2>&1) | tee "$log"
-  count
+  count TSan
 fi
 
 stage "install: library-only build, cmake --install, docs/embedding.md with pkg-config and find_package"
 if [ -x build-ci/promo ] && bash tests/install.sh build-ci/promo 2>&1 | tail -n 20; then
   passed=$((passed + 1))
 else
-  echo "!! install test failed"; failed=$((failed + 1))
+  echo "!! install test failed"; echo "install test" >>"$failures"; failed=$((failed + 1))
 fi
 
 stage "fuzz smoke (libFuzzer, ${FUZZ_SECONDS:-20}s per target)"
@@ -84,9 +90,13 @@ if bash fuzz/smoke.sh "${FUZZ_SECONDS:-20}" 2>&1 | tee "$log"; then
   n=$(grep -c '^fuzz ok:' "$log"); passed=$((passed + n))
 else
   n=$(grep -c '^fuzz ok:' "$log"); passed=$((passed + n)); failed=$((failed + 1))
+  grep -E 'FAILED' "$log" | sed 's/^/fuzz: /' >>"$failures"
+  echo "fuzz smoke" >>"$failures"
 fi
 rm -f "$log"
 
 echo
+if [ -s "$failures" ]; then echo "failed:"; sed 's/^/  /' "$failures"; fi
+rm -f "$failures"
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
