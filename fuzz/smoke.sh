@@ -19,15 +19,19 @@ status=0
 for target in frontend bundle receipt; do
     mkdir -p "$root/fuzz/corpus/$target"
     work=$(mktemp -d)
-    # New inputs go to the scratch dir; the seed corpus is only read.
+    # New inputs go to the scratch dir; the seed corpus is only read. libFuzzer's progress
+    # lines go to a log: a CI log cut to its tail must still show the stages' summaries.
+    # A failure prints the log's tail (the report and the reproducer's path).
     if ! "$build/fuzz/fuzz_$target" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 \
         -print_final_stats=1 -artifact_prefix="$build/crashes/$target-" \
-        "$work" "$root/fuzz/corpus/$target"; then
+        "$work" "$root/fuzz/corpus/$target" >"$work.log" 2>&1; then
+        tail -n 80 "$work.log" >&2
         echo "fuzz_$target: FAILED (see $build/crashes/)" >&2
         status=1
     else
+        grep -E '^stat::(number_of_executed_units|new_units_added|peak_rss_mb)' "$work.log"
         echo "fuzz ok: fuzz_$target ($secs s)"
     fi
-    rm -rf "$work"
+    rm -rf "$work" "$work.log"
 done
 exit $status
