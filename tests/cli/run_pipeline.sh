@@ -125,11 +125,7 @@ exec 3> "$T/fifo"
 for i in 1 2 3; do
     rcpt "s$i" c9 >&3
     echo >&3
-    for _ in $(seq 100); do
-        [ "$(wc -l < "$T/slow.out")" -ge "$i" ] && break
-        sleep 0.1
-    done
-    [ "$(wc -l < "$T/slow.out")" -ge "$i" ] || fail "slow producer: no answer to line $i"
+    wait_lines "$T/slow.out" "$i"
 done
 exec 3>&-
 wait $pid || fail "slow producer: exit $?"

@@ -180,20 +180,6 @@ spent=$(grep -o '"coffee_50":[0-9.]*' "$T/ref.out" | awk -F: '{ sub(/\./, "", $2
 
 # ---- --reload-on-signal: SIGHUP swaps the bundle between batches -------------------
 # Input through a FIFO kept open, so each line is answered while promo waits for more.
-wait_lines() { # FILE N: wait (at most 10 s) until FILE has N lines
-    for _ in $(seq 100); do
-        [ "$(wc -l < "$1")" -ge "$2" ] && return 0
-        sleep 0.1
-    done
-    fail "timeout waiting for $2 lines in $1: $(cat "$1")"
-}
-wait_grep() { # PATTERN FILE
-    for _ in $(seq 100); do
-        grep -q "$1" "$2" && return 0
-        sleep 0.1
-    done
-    fail "timeout waiting for '$1' in $2: $(cat "$2")"
-}
 cp "$T/set.pbc" "$T/live.pbc"
 mkfifo "$T/fifo"
 "$PROMO" run --reload-on-signal --threads 2 "$T/live.pbc" "$T/fifo" > "$T/live.out" 2> "$T/live.err" &
