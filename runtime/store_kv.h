@@ -6,8 +6,10 @@
  *
  * Keys are a namespace byte and the text: 'C' + customer id, 'J' + journal key,
  * 'B' + the 8 bytes of a campaign hash, 'M' + a name (the store's own values: its now,
- * what it pruned). Texts longer than SKV_MAX_TEXT keep their first SKV_MAX_TEXT - 16
- * bytes and a 128-bit hash of the whole (LMDB keys are at most 511 bytes);
+ * what it pruned). (The LMDB store keeps a receipt's entry under 'S' + a sequence number
+ * in its file, behind its 'J' key: store_lmdb.c.) Texts longer than SKV_MAX_TEXT keep
+ * their first SKV_MAX_TEXT - 16 bytes and a 128-bit hash of the whole (LMDB keys are at
+ * most 511 bytes);
  * docs/semantics.md says so.
  *
  * A customer record: skv_rec_hdr then ncells promo_cell sorted by (key, day).
@@ -35,6 +37,8 @@ typedef struct skv_ent {
     uint64_t h; /* 0: empty slot */
     char *key;  /* key bytes then the value, one allocation */
     uint32_t klen, vlen, vcap;
+    uint32_t fresh; /* put by skv_map_put_fresh: the key was in no store when the entry
+                       was made (the LMDB store's sync need not look for an old value) */
 } skv_ent;
 
 typedef struct skv_shard {
@@ -136,6 +140,9 @@ size_t skv_key(char ns, const void *text, size_t n, char *k);
 int skv_map_get(skv_map *m, const void *key, size_t klen, void **buf, size_t *cap, size_t *len);
 /* Inserts or replaces (caller holds the writer lock); 0 or -1 no memory. */
 int skv_map_put(skv_map *m, const void *key, size_t klen, const void *val, size_t vlen);
+/* The same for a key the caller knows to be in no store (a journal entry just created):
+ * a new entry is marked fresh (a replaced one keeps its mark). */
+int skv_map_put_fresh(skv_map *m, const void *key, size_t klen, const void *val, size_t vlen);
 /* Calls f for every entry (caller holds the writer lock); stops at a non-zero return. */
 int skv_map_each(skv_map *m, int (*f)(void *u, const void *k, size_t kl, const void *v, size_t vl),
                  void *u);

@@ -136,7 +136,8 @@ static char *skv_ent_alloc(skv_map *m, size_t n) {
     return m->slab ? skv_slab_get(m->a, m->slab, n) : pa_malloc(m->a, n);
 }
 
-int skv_map_put(skv_map *m, const void *key, size_t klen, const void *val, size_t vlen) {
+static int skv_map_put_as(skv_map *m, const void *key, size_t klen, const void *val, size_t vlen,
+                          uint32_t fresh) {
     uint64_t h = skv_hash(key, klen);
     skv_shard *sh = skv_shard_of(m, h);
     int r = 0;
@@ -157,7 +158,7 @@ int skv_map_put(skv_map *m, const void *key, size_t klen, const void *val, size_
         }
         memcpy(p, key, klen);
         e = &sh->tab[i];
-        *e = (skv_ent){h, p, (uint32_t)klen, 0, (uint32_t)(vlen ? vlen : 1)};
+        *e = (skv_ent){h, p, (uint32_t)klen, 0, (uint32_t)(vlen ? vlen : 1), fresh};
         sh->n++;
         m->count++;
     } else if (vlen > e->vcap) {
@@ -176,6 +177,14 @@ int skv_map_put(skv_map *m, const void *key, size_t klen, const void *val, size_
 out:
     pthread_mutex_unlock(&sh->mu);
     return r;
+}
+
+int skv_map_put(skv_map *m, const void *key, size_t klen, const void *val, size_t vlen) {
+    return skv_map_put_as(m, key, klen, val, vlen, 0);
+}
+
+int skv_map_put_fresh(skv_map *m, const void *key, size_t klen, const void *val, size_t vlen) {
+    return skv_map_put_as(m, key, klen, val, vlen, 1);
 }
 
 int skv_map_each(skv_map *m, int (*f)(void *u, const void *k, size_t kl, const void *v, size_t vl),
@@ -204,7 +213,7 @@ static void skv_del_at(const promo_allocator *a, skv_shard *sh, uint32_t i) {
         sh->tab[i] = sh->tab[j];
         i = j;
     }
-    sh->tab[i] = (skv_ent){0, NULL, 0, 0, 0};
+    sh->tab[i] = (skv_ent){0, NULL, 0, 0, 0, 0};
     sh->n--;
 }
 
@@ -946,7 +955,8 @@ promo_status skv_write(skv_store *s, const promo_store_write *w) {
         }
         kl = skv_key('J', w->jkey.p, w->jkey.n, k);
         s->any_journal = 1;
-        if (skv_map_put(&s->map, k, kl, jd, w->jlen)) st = PROMO_ENOMEM;
+        if ((w->jcreate ? skv_map_put_fresh : skv_map_put)(&s->map, k, kl, jd, w->jlen))
+            st = PROMO_ENOMEM;
     }
     if (st == PROMO_OK && w->jkey2.p) {
         kl = skv_key('J', w->jkey2.p, w->jkey2.n, k);

@@ -6,6 +6,7 @@
  * persistence across reopen and the group commit.
  */
 #include <criterion/criterion.h>
+#include <lmdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -483,6 +484,54 @@ Test(store, lmdb_write_map_only_with_process_durability) {
         promo_store_free(&s);
         eh_store_remove(dir);
     }
+}
+
+/* Sets (value != 0) or deletes (0) the store format key of the closed store in dir,
+ * through LMDB itself. */
+static void raw_format(const char *dir, uint32_t value) {
+    MDB_env *env;
+    MDB_txn *t;
+    MDB_dbi dbi;
+    cr_assert_eq(mdb_env_create(&env), 0);
+    cr_assert_eq(mdb_env_set_mapsize(env, 64u << 20), 0);
+    cr_assert_eq(mdb_env_open(env, dir, 0, 0644), 0);
+    cr_assert_eq(mdb_txn_begin(env, NULL, 0, &t), 0);
+    cr_assert_eq(mdb_dbi_open(t, NULL, 0, &dbi), 0);
+    MDB_val k = {7, "Mformat"}, v = {sizeof value, &value};
+    cr_assert_eq(value ? mdb_put(t, dbi, &k, &v, 0) : mdb_del(t, dbi, &k, NULL), 0);
+    cr_assert_eq(mdb_txn_commit(t), 0);
+    mdb_env_close(env);
+}
+
+/* A store of another format (1: written before the format was kept, without the key;
+ * or a later one) is refused with a message, read-only too, never read as this one;
+ * a new store gets the format, and a store of this format opens. */
+Test(store, lmdb_other_store_formats_are_refused) {
+    sx x;
+    sx_open(&x, LMDB, 0, 0);
+    promo_delta d[] = {{7, 3, 11}};
+    cr_assert_eq(wr(&x, "c", 0, d, 1), PROMO_OK);
+    promo_store_free(&x.s);
+    static const uint32_t formats[] = {0, 1, 3};
+    for (int i = 0; i < 3; i++) {
+        raw_format(x.dir, formats[i]);
+        for (int ro = 0; ro < 2; ro++) {
+            promo_store_opts o;
+            promo_store_opts_init(&o);
+            o.map_size = 64u << 20;
+            o.read_only = ro;
+            char err[512] = "", want[64];
+            cr_assert_eq(promo_store_open(x.dir, &o, &x.s, err, sizeof err), PROMO_ESTATE);
+            cr_assert_null(x.s.ops);
+            snprintf(want, sizeof want, "is in store format %u;", formats[i] ? formats[i] : 1);
+            cr_assert(strstr(err, want), "%s", err);
+            cr_assert(strstr(err, "promo state export"), "%s", err);
+        }
+    }
+    raw_format(x.dir, 2);
+    sx_reopen(&x);
+    cr_assert_eq(rd(&x, "c").version, 1);
+    sx_close(&x);
 }
 
 Test(store, lmdb_open_errors_are_reported) {
