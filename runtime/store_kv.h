@@ -99,9 +99,11 @@ typedef struct skv_store {
      * whether a write ever left a record with no cell, or put a journal entry. */
     int32_t min_day;
     int any_empty, any_journal;
-    /* The memory store keeps customer records compact (skv_cenc: varints, a key written
-     * once per run of cells, as its number in the store's key dictionary); everything
-     * else sees the skv_rec_hdr + promo_cell form. */
+    /* Customer records are kept compact (store_mem.c skv_cenc: varints, a key written
+     * once per run of cells): SKV_COMPACT_DICT (the memory store) names a key by its
+     * number in the store's key dictionary, SKV_COMPACT_VAR (the LMDB store: the
+     * dictionary lives in the process only) writes its 8 bytes; 0: records as they
+     * are. Everything else sees the skv_rec_hdr + promo_cell form. */
     int compact;
     struct skv_dict *dict; /* store_mem.c; NULL until the first compact record */
     void *ebuf, *dbuf;     /* a write's encoded record, and the old one decoded */
@@ -149,6 +151,17 @@ int skv_map_each(skv_map *m, int (*f)(void *u, const void *k, size_t kl, const v
 
 /* A record blob as promo_store_rec (len 0: unknown customer). 0, or -1 malformed. */
 int skv_rec_view(const void *p, size_t len, promo_store_rec *out);
+
+enum { SKV_COMPACT_DICT = 1, SKV_COMPACT_VAR = 2 };
+
+/* A customer record of store s as kept (p, len: any alignment) in skv_rec_hdr form at
+ * *out: decoded into *buf (grown through s's allocator), or in place (a record of many
+ * cells: *out may then be unaligned). Its length, or 0 malformed / no memory (*nomem). */
+size_t skv_rec_decode(const skv_store *s, const void *p, size_t len, void **buf, size_t *cap,
+                      const void **out, int *nomem);
+/* The record rec (skv_rec_hdr form, len bytes, 8-byte aligned) as s keeps it, into *buf
+ * (grown through s's allocator): its length, 0 malformed / no memory. */
+size_t skv_rec_encode(skv_store *s, const void *rec, size_t len, void **buf, size_t *cap);
 
 /* The version-checked write (caller holds wmu). */
 promo_status skv_write(skv_store *s, const promo_store_write *w);
