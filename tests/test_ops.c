@@ -37,15 +37,9 @@ typedef struct ox {
     char dir[64];
 } ox;
 
-/* window: the store's return window in days (promo_store_opts.return_window); lmdb 2:
- * LMDB with the group commit (durable, and swept, at promo_store_sync only). */
-static void ox_open_w(ox *x, int lmdb, const char *src, int32_t window) {
-    memset(x, 0, sizeof *x);
-    x->b = eh_compile(src);
-    cr_assert(x->b);
+/* Opens x's store (LMDB: in x->dir, `lmdb` as for ox_open_w), engine and context. */
+static void ox_attach(ox *x, int lmdb, int32_t window) {
     if (lmdb) {
-        snprintf(x->dir, sizeof x->dir, "/tmp/promo-test-ops-XXXXXX");
-        cr_assert(mkdtemp(x->dir));
         promo_store_opts o;
         promo_store_opts_init(&o);
         o.map_size = 64u << 20;
@@ -64,6 +58,19 @@ static void ox_open_w(ox *x, int lmdb, const char *src, int32_t window) {
     eo.own_store = 1;
     cr_assert_eq(promo_engine_new(x->b, &eo, &x->e), PROMO_OK);
     cr_assert_eq(promo_ctx_new(x->e, 0, &x->c), PROMO_OK);
+}
+
+/* window: the store's return window in days (promo_store_opts.return_window); lmdb 2:
+ * LMDB with the group commit (durable, and swept, at promo_store_sync only). */
+static void ox_open_w(ox *x, int lmdb, const char *src, int32_t window) {
+    memset(x, 0, sizeof *x);
+    x->b = eh_compile(src);
+    cr_assert(x->b);
+    if (lmdb) {
+        snprintf(x->dir, sizeof x->dir, "/tmp/promo-test-ops-XXXXXX");
+        cr_assert(mkdtemp(x->dir));
+    }
+    ox_attach(x, lmdb, window);
 }
 
 static void ox_open(ox *x, int lmdb, const char *src) {
@@ -770,27 +777,12 @@ static const raw_rec *raw_find(const raw_rec *r, size_t n, const char *key, size
 }
 
 /* Closes x's engine and store, keeping the store's directory (LMDB must not be open
- * twice in one process: the raw reads above come between), then opens them again. */
+ * twice in one process: the raw reads above come between; ox_attach opens them again). */
 static void ox_shut(ox *x) {
     promo_ctx_free(x->c);
     promo_engine_free(x->e);
     x->c = NULL;
     x->e = NULL;
-}
-
-static void ox_reopen(ox *x, int group, int32_t window) {
-    promo_store_opts o;
-    promo_store_opts_init(&o);
-    o.map_size = 64u << 20;
-    o.return_window = window;
-    o.group_commit = group == 2;
-    cr_assert_eq(promo_store_open(x->dir, &o, &x->st, NULL, 0), PROMO_OK);
-    promo_engine_opts eo;
-    promo_engine_opts_init(&eo);
-    eo.store = x->st;
-    eo.own_store = 1;
-    cr_assert_eq(promo_engine_new(x->b, &eo, &x->e), PROMO_OK);
-    cr_assert_eq(promo_ctx_new(x->e, 0, &x->c), PROMO_OK);
 }
 
 #define PRQ1 0x31515250u
@@ -836,7 +828,7 @@ Test(ops, lmdb_journal_entries_go_in_sequence) {
         const raw_rec *f = raw_find(rr, n, "Jzz\0f1", 6);
         cr_assert(f && f->magic == PRF1, "the refund record under its own key");
         cr_assert(raw_find(rr, n, "Mformat", 7), "the store format is kept");
-        ox_reopen(&x, group, 30);
+        ox_attach(&x, group, 30);
         /* the logical journal: the entry under its receipt's key, with its return */
         cr_assert_gt(journal_len(&x, eh_str("zz")), 24);
         cr_assert_eq(ret(&x, "zz", "f2", &l0, 1, &r), PROMO_OK, "%s", promo_ctx_errmsg(x.c));
