@@ -15,6 +15,7 @@
 
 #include "eval_helpers.h"
 #include "promo.h"
+#include "store_internal.h"
 #include "store_mem.h"
 
 enum { MEM, LMDB };
@@ -599,6 +600,34 @@ Test(store, lmdb_customer_records_are_compact) {
         cr_assert_eq(wr(&x, "few", 1 + pass, &one, 1), PROMO_OK);
         cr_assert_eq(promo_store_sync(&x.s), PROMO_OK);
     }
+    sx_close(&x);
+}
+
+/* An import (store_lmdb_put_raw) takes the logical entries of an export: a customer
+ * record in skv_rec_hdr form (kept compact), and refuses the store's own layout (a
+ * sequence key, a reference under a receipt id); the store format is not an entry. */
+Test(store, lmdb_import_takes_logical_entries_only) {
+    sx x;
+    sx_open(&x, LMDB, 1, 0);
+    struct {
+        uint64_t version;
+        uint32_t ncells, pad;
+        promo_cell c[2];
+    } rec = {3, 2, 0, {{5, 20000, 0, 7}, {6, 0, 0, -2}}};
+    cr_assert_eq(store_lmdb_put_raw(&x.s, "Cimp", 4, &rec, sizeof rec), 0);
+    char seq[9] = {'S', 0, 0, 0, 0, 0, 0, 0, 1};
+    cr_assert_eq(store_lmdb_put_raw(&x.s, seq, 9, "x", 1), -1, "a sequence key");
+    unsigned char ref[24] = {'P', 'R', 'Q', '1'};
+    cr_assert_eq(store_lmdb_put_raw(&x.s, "Jr1", 3, ref, sizeof ref), -1, "a reference");
+    cr_assert_eq(store_lmdb_put_raw(&x.s, "Zzz", 3, "x", 1), -1, "an unknown namespace");
+    uint32_t f = 7;
+    cr_assert_eq(store_lmdb_put_raw(&x.s, "Mformat", 7, &f, sizeof f), 0, "ignored");
+    sx_reopen(&x); /* syncs: the format is still 2, the record reads back */
+    promo_store_rec r = rd(&x, "imp");
+    cr_assert_eq(r.version, 3);
+    cr_assert_eq(r.ncells, 2);
+    cr_assert_eq(r.cells[0].value, 7);
+    cr_assert_eq(r.cells[1].value, -2);
     sx_close(&x);
 }
 
