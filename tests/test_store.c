@@ -567,7 +567,8 @@ Test(store, lmdb_customer_records_are_compact) {
     cr_assert_eq(wr(&x, "few", 0, small, 3), PROMO_OK);
     promo_delta many[200];
     for (int i = 0; i < 200; i++)
-        many[i] = (promo_delta){(uint64_t)i * 0x9E3779B97F4A7C15ull, 19000 + i, 1000000007LL * i + 1};
+        many[i] =
+            (promo_delta){(uint64_t)i * 0x9E3779B97F4A7C15ull, 19000 + i, 1000000007LL * i + 1};
     cr_assert_eq(wr(&x, "many", 0, many, 200), PROMO_OK);
     promo_store_free(&x.s);
     unsigned char v[8192];
@@ -591,8 +592,8 @@ Test(store, lmdb_customer_records_are_compact) {
             promo_delta d = many[i];
             int found = 0;
             for (uint32_t j = 0; j < r.ncells; j++)
-                found |= r.cells[j].key == d.key && r.cells[j].day == d.day &&
-                         r.cells[j].value == d.add;
+                found |=
+                    r.cells[j].key == d.key && r.cells[j].day == d.day && r.cells[j].value == d.add;
             cr_assert(found, "cell %d", i);
         }
         /* a write merges with the record as kept */
