@@ -789,21 +789,25 @@ static void ox_shut(ox *x) {
 #define PRJ3 0x334a5250u
 #define PRF1 0x31465250u
 
+/* Confirms c1's example receipt `id` dated `when` (it must pass). */
+static void confirm_dated(ox *x, const char *id, const char *when) {
+    eh_receipt rc;
+    promo_op_result r;
+    dated(&rc, id, when);
+    cr_assert_eq(run(x, PROMO_OP_CONFIRM, &rc, &r), PROMO_OK, "%s", promo_ctx_errmsg(x->c));
+}
+
 Test(ops, lmdb_journal_entries_go_in_sequence) {
     for (int group = 1; group <= 2; group++) {
         ox x;
         ox_open_w(&x, group, rules, 30);
-        eh_receipt a, b, c, old;
         /* the sequence follows the syncs (every write syncs without the group commit;
          * within one sync, key order): "zz" and "aa" in one sync with it, "mm" later */
-        dated(&a, "zz", "2026-01-20T10:00");
-        dated(&b, "aa", "2026-01-21T10:00");
-        dated(&c, "mm", "2026-01-22T10:00");
-        promo_op_result r;
-        cr_assert_eq(run(&x, PROMO_OP_CONFIRM, &a, &r), PROMO_OK, "%s", promo_ctx_errmsg(x.c));
-        cr_assert_eq(run(&x, PROMO_OP_CONFIRM, &b, &r), PROMO_OK, "%s", promo_ctx_errmsg(x.c));
+        confirm_dated(&x, "zz", "2026-01-20T10:00");
+        confirm_dated(&x, "aa", "2026-01-21T10:00");
         cr_assert_eq(promo_store_sync(&x.st), PROMO_OK);
-        cr_assert_eq(run(&x, PROMO_OP_CONFIRM, &c, &r), PROMO_OK, "%s", promo_ctx_errmsg(x.c));
+        confirm_dated(&x, "mm", "2026-01-22T10:00");
+        promo_op_result r;
         promo_return_line l0 = {0, 1000};
         /* a return rewrites "zz"'s entry under its own sequence number, and a refund
          * record is kept under its key as it is */
@@ -837,8 +841,7 @@ Test(ops, lmdb_journal_entries_go_in_sequence) {
         cr_assert_eq(verify(&x, rep, sizeof rep), 0, "%s", rep);
         cr_assert(strstr(rep, "3 journal entries"), "%s", rep);
         /* pruned: the reference becomes the tombstone and the sequence-keyed entry goes */
-        dated(&old, "late", "2026-03-30T10:00");
-        cr_assert_eq(run(&x, PROMO_OP_CONFIRM, &old, &r), PROMO_OK, "%s", promo_ctx_errmsg(x.c));
+        confirm_dated(&x, "late", "2026-03-30T10:00");
         cr_assert_geq(until_pruned(&x, "zz", (promo_str){"zz\0f1", 5}, "2026-03-30T12:00"), 0);
         cr_assert_eq(verify(&x, rep, sizeof rep), 0, "%s", rep);
         ox_shut(&x);
