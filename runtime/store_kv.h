@@ -6,8 +6,10 @@
  *
  * Keys are a namespace byte and the text: 'C' + customer id, 'J' + journal key,
  * 'B' + the 8 bytes of a campaign hash, 'M' + a name (the store's own values: its now,
- * what it pruned). Texts longer than SKV_MAX_TEXT keep their first SKV_MAX_TEXT - 16
- * bytes and a 128-bit hash of the whole (LMDB keys are at most 511 bytes);
+ * what it pruned). (The LMDB store keeps a receipt's entry under 'S' + a sequence number
+ * in its file, behind its 'J' key: store_lmdb.c.) Texts longer than SKV_MAX_TEXT keep
+ * their first SKV_MAX_TEXT - 16 bytes and a 128-bit hash of the whole (LMDB keys are at
+ * most 511 bytes);
  * docs/semantics.md says so.
  *
  * A customer record: skv_rec_hdr then ncells promo_cell sorted by (key, day).
@@ -35,6 +37,8 @@ typedef struct skv_ent {
     uint64_t h; /* 0: empty slot */
     char *key;  /* key bytes then the value, one allocation */
     uint32_t klen, vlen, vcap;
+    uint32_t fresh; /* put by skv_map_put_fresh: the key was in no store when the entry
+                       was made (the LMDB store's sync need not look for an old value) */
 } skv_ent;
 
 typedef struct skv_shard {
@@ -95,9 +99,11 @@ typedef struct skv_store {
      * whether a write ever left a record with no cell, or put a journal entry. */
     int32_t min_day;
     int any_empty, any_journal;
-    /* The memory store keeps customer records compact (skv_cenc: varints, a key written
-     * once per run of cells, as its number in the store's key dictionary); everything
-     * else sees the skv_rec_hdr + promo_cell form. */
+    /* Customer records are kept compact (store_mem.c skv_cenc: varints, a key written
+     * once per run of cells): SKV_COMPACT_DICT (the memory store) names a key by its
+     * number in the store's key dictionary, SKV_COMPACT_VAR (the LMDB store: the
+     * dictionary lives in the process only) writes its 8 bytes; 0: records as they
+     * are. Everything else sees the skv_rec_hdr + promo_cell form. */
     int compact;
     struct skv_dict *dict; /* store_mem.c; NULL until the first compact record */
     void *ebuf, *dbuf;     /* a write's encoded record, and the old one decoded */
@@ -136,12 +142,26 @@ size_t skv_key(char ns, const void *text, size_t n, char *k);
 int skv_map_get(skv_map *m, const void *key, size_t klen, void **buf, size_t *cap, size_t *len);
 /* Inserts or replaces (caller holds the writer lock); 0 or -1 no memory. */
 int skv_map_put(skv_map *m, const void *key, size_t klen, const void *val, size_t vlen);
+/* The same for a key the caller knows to be in no store (a journal entry just created):
+ * a new entry is marked fresh (a replaced one keeps its mark). */
+int skv_map_put_fresh(skv_map *m, const void *key, size_t klen, const void *val, size_t vlen);
 /* Calls f for every entry (caller holds the writer lock); stops at a non-zero return. */
 int skv_map_each(skv_map *m, int (*f)(void *u, const void *k, size_t kl, const void *v, size_t vl),
                  void *u);
 
 /* A record blob as promo_store_rec (len 0: unknown customer). 0, or -1 malformed. */
 int skv_rec_view(const void *p, size_t len, promo_store_rec *out);
+
+enum { SKV_COMPACT_DICT = 1, SKV_COMPACT_VAR = 2 };
+
+/* A customer record of store s as kept (p, len: any alignment) in skv_rec_hdr form at
+ * *out: decoded into *buf (grown through s's allocator), or in place (a record of many
+ * cells: *out may then be unaligned). Its length, or 0 malformed / no memory (*nomem). */
+size_t skv_rec_decode(const skv_store *s, const void *p, size_t len, void **buf, size_t *cap,
+                      const void **out, int *nomem);
+/* The record rec (skv_rec_hdr form, len bytes, 8-byte aligned) as s keeps it, into *buf
+ * (grown through s's allocator): its length, 0 malformed / no memory. */
+size_t skv_rec_encode(skv_store *s, const void *rec, size_t len, void **buf, size_t *cap);
 
 /* The version-checked write (caller holds wmu). */
 promo_status skv_write(skv_store *s, const promo_store_write *w);

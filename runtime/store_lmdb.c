@@ -2,6 +2,22 @@
  * store_lmdb.c — the persistent state store (runtime stage "state", SPEC 7.2): one LMDB
  * environment in a directory, one database of the keys of store_kv.h.
  *
+ * Store format 2 (LM_FORMAT, kept under LM_FORMAT_KEY; a store of another format, or
+ * one written before the key existed, is refused at open with a message): a receipt's
+ * journal entry is kept under 'S' + a sequence number (8 bytes big-endian, given at
+ * each sync, in key order within one) and appended there (MDB_APPEND: leaf pages
+ * filled to the end, one page per few entries), and its 'J' key holds an lm_ref (the
+ * sequence number, the entry's date and cnow for the sweep). Keyed by receipt id, the
+ * entries went between existing keys: every entry copied and wrote a random, half-full
+ * leaf page. Refund records and tombstones stay under their 'J' keys. Customer records
+ * are kept compact (store_kv.h SKV_COMPACT_VAR: varints, a key's 8 bytes once per run of
+ * cells; ~45 instead of ~110 bytes for the generated workload's customer): every sync
+ * rewrites most pages of the customers it touches, so a smaller tree is fewer pages
+ * copied and written. Everything above the store sees the journal by receipt id and
+ * the records in skv_rec_hdr form as before: reads resolve a reference and decode a
+ * record, an export (store_lmdb_each) shows each entry under its 'J' key and each
+ * record decoded, an import puts them back the same way.
+ *
  * Writes go to an in-memory overlay (store_kv.h's table) under the writer lock. A sync
  * seals the overlay (moves its entries to a second table, `sealed`, and starts an empty
  * one, under the writer lock), then writes the sealed entries in key order in ONE LMDB
@@ -11,9 +27,9 @@
  * live in the file, whose pages are the OS's cache. Reads look in the overlay, then in
  * the sealed table, then in LMDB through the reader's own read transaction (MDB_NOTLS:
  * a transaction per reader, not per thread), renewed after the sealed table was looked
- * at, so an entry is always in one of the three; a customer record is used in place in
- * the map when it is 8-byte aligned (LMDB aligns values to 2 bytes only), copied
- * otherwise.
+ * at, so an entry is always in one of the three; a customer record is decoded into the
+ * reader's buffer (one of more than 128 cells, kept as it is, is used in place in the
+ * map when it is 8-byte aligned: LMDB aligns values to 2 bytes only; copied otherwise).
  *
  * Allocation: everything the store allocates itself (the store, the overlay, readers'
  * buffers) goes through promo_store_opts.alloc; the overlay's entries come from chunks
@@ -54,6 +70,19 @@
 #define LM_OVERLAY_MAX 200000 /* entries pending before a write syncs by itself */
 #define LM_SWEEP_MIN   64     /* journal entries a sync's sweep looks at, at least */
 #define LM_PRUNED_KEY  "Mpruned"
+#define LM_FORMAT_KEY  "Mformat" /* the store format (uint32); absent: format 1 */
+#define LM_FORMAT      2u
+#define LM_REF_MAGIC   0x31515250u /* "PRQ1": a journal entry kept under its sequence key */
+#define LM_SEQ_KEY     9           /* 'S' + the sequence number, 8 bytes big-endian */
+
+/* What a receipt's 'J' key holds when its entry lives under 'S' + seq (store format
+ * 2): the entry's receipt date and cnow (what the journal sweep needs) and where it is. */
+typedef struct lm_ref {
+    uint32_t magic;
+    int32_t date, cnow;
+    uint32_t pad;
+    uint64_t seq;
+} lm_ref;
 
 typedef struct lm_store {
     skv_store kv; /* first: the ops get an lm_store as self */
@@ -76,12 +105,36 @@ typedef struct lm_store {
     int32_t wmin; /* the earliest date confirmed since the last sync (writers; atomic) */
     int32_t cmin; /* the earliest date the sweep's cycle left */
     int cycle;    /* a sweep cycle is under way */
-    char err[160];
+    char err[512];
 } lm_store;
 
 static promo_status lm_fail(lm_store *s, const char *what, int rc) {
     snprintf(s->err, sizeof s->err, "state store: %s: %s", what, mdb_strerror(rc));
     return PROMO_ESTATE;
+}
+
+/* Whether a 'J' value is a reference (*seq its sequence number). */
+static int lm_is_ref(const void *v, size_t len, lm_ref *r) {
+    if (len != sizeof *r) return 0;
+    memcpy(r, v, sizeof *r);
+    return r->magic == LM_REF_MAGIC;
+}
+
+static void lm_seq_key(uint64_t seq, char k[LM_SEQ_KEY]) {
+    k[0] = 'S';
+    for (int i = 0; i < 8; i++)
+        k[1 + i] = (char)(seq >> (56 - 8 * i));
+}
+
+/* A 'J' value (*v) read in t: a reference is replaced by the entry it names. 0, or an
+ * LMDB error (MDB_NOTFOUND: a reference to nothing, a corrupt store). */
+static int lm_resolve(lm_store *s, MDB_txn *t, MDB_val *v) {
+    lm_ref r;
+    if (!lm_is_ref(v->mv_data, v->mv_size, &r)) return 0;
+    char sk[LM_SEQ_KEY];
+    lm_seq_key(r.seq, sk);
+    MDB_val k = {sizeof sk, sk};
+    return mdb_get(t, s->dbi, &k, v);
 }
 
 /* A read transaction made current: renewed (or begun) for the caller. */
@@ -105,7 +158,7 @@ static int lm_base_get(void *base, const void *key, size_t klen, const void **p,
     MDB_val k = {klen, (void *)key}, v;
     int rc = mdb_get(s->wtxn, s->dbi, &k, &v);
     if (rc == MDB_NOTFOUND) return 0;
-    if (rc) return -1;
+    if (rc || (*(const char *)key == 'J' && lm_resolve(s, s->wtxn, &v))) return -1;
     *p = v.mv_data;
     *len = v.mv_size;
     return 1;
@@ -135,7 +188,7 @@ static int lm_get(lm_store *s, skv_reader *r, const char *k, size_t kl, void **b
     MDB_val key = {kl, (void *)k}, v;
     rc = mdb_get(t, s->dbi, &key, &v);
     if (rc == MDB_NOTFOUND) return 0;
-    if (rc) return -1;
+    if (rc || (k[0] == 'J' && lm_resolve(s, t, &v))) return -1;
     *p = v.mv_data;
     *len = v.mv_size;
     return 1;
@@ -152,10 +205,13 @@ static promo_status lm_read(void *self, void **reader, promo_str customer, promo
     int f = lm_get(s, r, k, kl, &r->rbuf, &r->rcap, &p, &len);
     if (f < 0) return f == SKV_NOMEM ? PROMO_ENOMEM : PROMO_ESTATE;
     if (!f) return PROMO_OK;
-    if ((uintptr_t)p & 7) {
-        if (!skv_grow(&s->kv.alloc, &r->rbuf, &r->rcap, len)) return PROMO_ENOMEM;
-        memcpy(r->rbuf, p, len);
-        p = r->rbuf;
+    int nomem;
+    if (!(len = skv_rec_decode(&s->kv, p, len, &r->dbuf, &r->dcap, &p, &nomem)))
+        return nomem ? PROMO_ENOMEM : PROMO_ESTATE;
+    if ((uintptr_t)p & 7) { /* a record of many cells, in place in LMDB's page */
+        if (!skv_grow(&s->kv.alloc, &r->dbuf, &r->dcap, len)) return PROMO_ENOMEM;
+        memcpy(r->dbuf, p, len);
+        p = r->dbuf;
     }
     return skv_rec_view(p, len, out) ? PROMO_ESTATE : PROMO_OK;
 }
@@ -232,18 +288,27 @@ static int lm_prune(lm_store *s, MDB_txn *t, MDB_cursor *c, size_t budget) {
             break;
         }
         int32_t d, cn;
-        int kind = ops_rec_info(v.mv_data, v.mv_size, &d, &cn);
+        lm_ref ref;
+        int isref = lm_is_ref(v.mv_data, v.mv_size, &ref);
+        int kind = isref ? OPS_REC_ENTRY : ops_rec_info(v.mv_data, v.mv_size, &d, &cn);
+        if (isref) d = ref.date, cn = ref.cnow;
         /* a refund record follows its receipt's entry (key, NUL, refund id); one written
          * before refund records kept cnow (0) goes with the entry */
         int orphan = kind == OPS_REC_REFUND && parent && cn == 0 && k.mv_size > parent &&
                      kp[parent] == 0 && !memcmp(kp, s->jcur, parent);
         if (kind == OPS_REC_ENTRY && cn >= 1 && cn < h && k.mv_size <= sizeof s->jcur) {
-            char tomb[OPS_TOMB_SIZE];
+            char tomb[OPS_TOMB_SIZE], sk[LM_SEQ_KEY];
             memcpy(s->jcur, kp, k.mv_size); /* a receipt's entry: its records follow */
             parent = k.mv_size;
-            ops_tombstone(v.mv_data, v.mv_size, tomb);
+            MDB_val ev = v, skey = {sizeof sk, sk};
+            if (isref) { /* the entry itself, then it goes */
+                lm_seq_key(ref.seq, sk);
+                if ((rc = mdb_get(t, s->dbi, &skey, &ev))) return rc;
+            }
+            if (ops_tombstone(ev.mv_data, ev.mv_size, tomb)) return MDB_CORRUPTED;
             MDB_val tk = {parent, s->jcur}, tv = {sizeof tomb, tomb};
             if ((rc = mdb_cursor_put(c, &tk, &tv, MDB_CURRENT))) return rc;
+            if (isref && (rc = mdb_del(t, s->dbi, &skey, NULL))) return rc;
             if (d > gone) gone = d;
         } else if ((kind == OPS_REC_REFUND && cn >= 1 && cn < h) || orphan) {
             if ((rc = mdb_cursor_del(c, 0))) return rc;
@@ -273,6 +338,56 @@ static int lm_prune(lm_store *s, MDB_txn *t, MDB_cursor *c, size_t budget) {
     return 0;
 }
 
+/* The next journal sequence number: after the last 'S' key (the store's last key), read
+ * in the transaction at each sync (another process may have written since). */
+static uint64_t lm_next_seq(MDB_cursor *cs) {
+    MDB_val k, v;
+    if (mdb_cursor_get(cs, &k, &v, MDB_LAST) || k.mv_size != LM_SEQ_KEY ||
+        *(const char *)k.mv_data != 'S')
+        return 1;
+    uint64_t q = 0;
+    for (int i = 1; i < LM_SEQ_KEY; i++)
+        q = q << 8 | ((const unsigned char *)k.mv_data)[i];
+    return q + 1;
+}
+
+/*
+ * Puts journal record e (a 'J' key) in a sync's transaction, through the cursor c of
+ * the sync's key order; cs appends to the sequence-keyed entries (smu held). A receipt's
+ * entry goes under 'S' + its sequence number (a new one, appended: MDB_APPEND fills
+ * pages to the end instead of splitting pages between random receipt ids), and its key
+ * gets an lm_ref; a record that is not an entry (a refund record, a tombstone) is kept
+ * under its key as it is, and an entry it replaces goes. A fresh entry (created since
+ * the last sync) has no old value to look at.
+ */
+static int lm_put_journal(lm_store *s, MDB_cursor *c, MDB_cursor *cs, const skv_ent *e,
+                          uint64_t *seq) {
+    MDB_val key = {e->klen, e->key}, val = {e->vlen, e->key + e->klen}, old;
+    lm_ref ref = {LM_REF_MAGIC, 0, 0, 0, 0};
+    int have = 0, rc;
+    if (!e->fresh) {
+        rc = mdb_cursor_get(c, &key, &old, MDB_SET);
+        if (rc && rc != MDB_NOTFOUND) return rc;
+        have = !rc && lm_is_ref(old.mv_data, old.mv_size, &ref);
+    }
+    char sk[LM_SEQ_KEY];
+    MDB_val skey = {sizeof sk, sk};
+    if (ops_rec_info(val.mv_data, val.mv_size, &ref.date, &ref.cnow) != OPS_REC_ENTRY) {
+        if (have) {
+            lm_seq_key(ref.seq, sk);
+            if ((rc = mdb_del(mdb_cursor_txn(cs), s->dbi, &skey, NULL))) return rc;
+        }
+        key = (MDB_val){e->klen, e->key};
+        return mdb_cursor_put(c, &key, &val, 0);
+    }
+    if (!have) ref.seq = (*seq)++;
+    lm_seq_key(ref.seq, sk);
+    if ((rc = mdb_cursor_put(cs, &skey, &val, have ? 0 : MDB_APPEND))) return rc;
+    MDB_val rv = {sizeof ref, &ref};
+    key = (MDB_val){e->klen, e->key};
+    return mdb_cursor_put(c, &key, &rv, 0);
+}
+
 /* Writes the sealed table in one transaction, in key order through one cursor (LMDB
  * finds the next key from the page it is on instead of from the root), then empties
  * it. smu held. */
@@ -293,20 +408,25 @@ static promo_status lm_write_sealed(lm_store *s) {
             if (s->sealed.sh[i].tab[e].h) s->order[k++] = &s->sealed.sh[i].tab[e];
     qsort(s->order, n, sizeof *s->order, lm_ent_cmp);
     MDB_txn *t;
-    MDB_cursor *c;
+    MDB_cursor *c, *cs;
     int rc = mdb_txn_begin(s->env, NULL, 0, &t);
     if (rc) return lm_fail(s, "begin", rc);
-    if ((rc = mdb_cursor_open(t, s->dbi, &c))) {
+    if ((rc = mdb_cursor_open(t, s->dbi, &c)) || (rc = mdb_cursor_open(t, s->dbi, &cs))) {
         mdb_txn_abort(t);
         return lm_fail(s, "cursor", rc);
     }
+    uint64_t seq = lm_next_seq(cs);
     for (size_t i = 0; i < n && !rc; i++) {
         const skv_ent *e = s->order[i];
         MDB_val key = {e->klen, e->key}, val = {e->vlen, e->key + e->klen};
-        rc = mdb_cursor_put(c, &key, &val, 0);
+        if (e->key[0] == 'J')
+            rc = lm_put_journal(s, c, cs, e, &seq);
+        else
+            rc = mdb_cursor_put(c, &key, &val, 0);
     }
     s->pruned_new = s->pruned;
     if (!rc) rc = lm_prune(s, t, c, 2 * n + LM_SWEEP_MIN);
+    mdb_cursor_close(cs);
     mdb_cursor_close(c);
     if (rc) {
         mdb_txn_abort(t);
@@ -430,6 +550,31 @@ static int lm_meta(lm_store *s, MDB_txn *t) {
     return 0;
 }
 
+/* The store format of t's database into *format: LM_FORMAT_KEY's value; 1 without it
+ * (a store written before the key existed); a new, empty store gets LM_FORMAT (unless
+ * read-only). 0, MDB_INCOMPATIBLE (another format: refused, never misread), or an
+ * LMDB error. */
+static int lm_format(lm_store *s, MDB_txn *t, uint32_t *format) {
+    MDB_val k = {sizeof LM_FORMAT_KEY - 1, LM_FORMAT_KEY}, v;
+    int rc = mdb_get(t, s->dbi, &k, &v);
+    if (rc == MDB_NOTFOUND) {
+        MDB_stat st;
+        if ((rc = mdb_stat(t, s->dbi, &st))) return rc;
+        if (st.ms_entries) {
+            *format = 1;
+            return MDB_INCOMPATIBLE;
+        }
+        *format = LM_FORMAT;
+        if (s->read_only) return 0;
+        v = (MDB_val){sizeof *format, format};
+        return mdb_put(t, s->dbi, &k, &v, 0);
+    }
+    if (rc) return rc;
+    *format = UINT32_MAX;
+    if (v.mv_size == sizeof *format) memcpy(format, v.mv_data, sizeof *format);
+    return *format == LM_FORMAT ? 0 : MDB_INCOMPATIBLE;
+}
+
 promo_status promo_store_open(const char *dir, const promo_store_opts *opts, promo_store *out,
                               char *errbuf, size_t errlen) {
     if (!out) return PROMO_EARG;
@@ -445,6 +590,7 @@ promo_status promo_store_open(const char *dir, const promo_store_opts *opts, pro
         return PROMO_ENOMEM;
     }
     skv_init(&s->kv, &o.alloc);
+    s->kv.compact = SKV_COMPACT_VAR;
     s->sealed.a = &s->kv.alloc;
     s->kv.map.slab = &s->slab[0]; /* emptied at every sync: no allocation per entry */
     s->sealed.slab = &s->slab[1];
@@ -484,11 +630,19 @@ promo_status promo_store_open(const char *dir, const promo_store_opts *opts, pro
     int dead;
     mdb_reader_check(s->env, &dead); /* reader slots of killed processes */
     MDB_txn *t;
+    uint32_t format = 0;
     if ((rc = mdb_txn_begin(s->env, NULL, o.read_only ? MDB_RDONLY : 0, &t)) ||
         (rc = mdb_dbi_open(t, NULL, 0, &s->dbi)) || (rc = lm_meta(s, t)) ||
-        (rc = mdb_txn_commit(t))) {
-        snprintf(s->err, sizeof s->err, "cannot open the state store %s: %s", dir,
-                 mdb_strerror(rc));
+        (rc = lm_format(s, t, &format)) || (rc = mdb_txn_commit(t))) {
+        if (rc == MDB_INCOMPATIBLE && format)
+            snprintf(s->err, sizeof s->err,
+                     "the state store %s is in store format %u; this promo reads format %u "
+                     "only: export it (promo state export) with the promo that wrote it and "
+                     "import the export into a new directory",
+                     dir, format, LM_FORMAT);
+        else
+            snprintf(s->err, sizeof s->err, "cannot open the state store %s: %s", dir,
+                     mdb_strerror(rc));
         st = PROMO_ESTATE;
         goto fail;
     }
@@ -520,19 +674,62 @@ int store_lmdb_each(promo_store *ps,
         return -1;
     }
     MDB_val k, v;
+    void *buf = NULL; /* a customer record decoded */
+    size_t cap = 0;
     int r = 0, rc = mdb_cursor_get(c, &k, &v, MDB_FIRST);
     while (!rc && !r) {
-        r = f(u, k.mv_data, k.mv_size, v.mv_data, v.mv_size);
+        const char *kp = k.mv_data;
+        /* the logical entries: a journal entry under its receipt's key, not the
+         * sequence-keyed copy (nor the store format, which an import does not carry) */
+        if (kp[0] == 'S' ||
+            (k.mv_size == sizeof LM_FORMAT_KEY - 1 && !memcmp(kp, LM_FORMAT_KEY, k.mv_size))) {
+        } else if (kp[0] == 'J' && lm_resolve(s, t, &v)) {
+            r = -1; /* a reference to nothing */
+            break;
+        } else if (kp[0] == 'C') { /* in skv_rec_hdr form */
+            const void *p;
+            int nomem;
+            size_t len = skv_rec_decode(&s->kv, v.mv_data, v.mv_size, &buf, &cap, &p, &nomem);
+            if (!len || (p != buf && !skv_grow(&s->kv.alloc, &buf, &cap, len))) {
+                r = -1;
+                break;
+            }
+            if (p != buf) memmove(buf, p, len);
+            r = f(u, k.mv_data, k.mv_size, buf, len);
+        } else {
+            r = f(u, k.mv_data, k.mv_size, v.mv_data, v.mv_size);
+        }
         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
     }
     mdb_cursor_close(c);
     mdb_txn_abort(t);
+    pa_free(&s->kv.alloc, buf);
     return r;
 }
 
 int store_lmdb_put_raw(promo_store *ps, const void *k, size_t kl, const void *v, size_t vl) {
     lm_store *s = ps->self;
+    lm_ref ref;
+    char ns = kl ? *(const char *)k : 0;
+    /* the namespaces of store_kv.h, not the store's own layout (sequence keys,
+     * references, the format) */
+    if (ns == 'M' && kl == sizeof LM_FORMAT_KEY - 1 && !memcmp(k, LM_FORMAT_KEY, kl)) return 0;
+    if ((ns != 'B' && ns != 'C' && ns != 'J' && ns != 'M') || (ns == 'J' && lm_is_ref(v, vl, &ref)))
+        return -1;
     pthread_mutex_lock(&s->kv.wmu);
+    if (ns == 'C') { /* a record in skv_rec_hdr form, kept compact */
+        if (!skv_grow(&s->kv.alloc, &s->kv.abuf, &s->kv.acap, vl ? vl : 1)) {
+            pthread_mutex_unlock(&s->kv.wmu);
+            return -1;
+        }
+        memcpy(s->kv.abuf, v, vl);
+        vl = skv_rec_encode(&s->kv, s->kv.abuf, vl, &s->kv.ebuf, &s->kv.ecap);
+        v = s->kv.ebuf;
+        if (!vl) {
+            pthread_mutex_unlock(&s->kv.wmu);
+            return -1;
+        }
+    }
     int r = skv_map_put(&s->kv.map, k, kl, v, vl);
     int sync = !r && s->kv.map.count >= LM_OVERLAY_MAX;
     pthread_mutex_unlock(&s->kv.wmu);

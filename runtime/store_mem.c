@@ -136,7 +136,8 @@ static char *skv_ent_alloc(skv_map *m, size_t n) {
     return m->slab ? skv_slab_get(m->a, m->slab, n) : pa_malloc(m->a, n);
 }
 
-int skv_map_put(skv_map *m, const void *key, size_t klen, const void *val, size_t vlen) {
+static int skv_map_put_as(skv_map *m, const void *key, size_t klen, const void *val, size_t vlen,
+                          uint32_t fresh) {
     uint64_t h = skv_hash(key, klen);
     skv_shard *sh = skv_shard_of(m, h);
     int r = 0;
@@ -157,7 +158,7 @@ int skv_map_put(skv_map *m, const void *key, size_t klen, const void *val, size_
         }
         memcpy(p, key, klen);
         e = &sh->tab[i];
-        *e = (skv_ent){h, p, (uint32_t)klen, 0, (uint32_t)(vlen ? vlen : 1)};
+        *e = (skv_ent){h, p, (uint32_t)klen, 0, (uint32_t)(vlen ? vlen : 1), fresh};
         sh->n++;
         m->count++;
     } else if (vlen > e->vcap) {
@@ -176,6 +177,14 @@ int skv_map_put(skv_map *m, const void *key, size_t klen, const void *val, size_
 out:
     pthread_mutex_unlock(&sh->mu);
     return r;
+}
+
+int skv_map_put(skv_map *m, const void *key, size_t klen, const void *val, size_t vlen) {
+    return skv_map_put_as(m, key, klen, val, vlen, 0);
+}
+
+int skv_map_put_fresh(skv_map *m, const void *key, size_t klen, const void *val, size_t vlen) {
+    return skv_map_put_as(m, key, klen, val, vlen, 1);
 }
 
 int skv_map_each(skv_map *m, int (*f)(void *u, const void *k, size_t kl, const void *v, size_t vl),
@@ -204,7 +213,7 @@ static void skv_del_at(const promo_allocator *a, skv_shard *sh, uint32_t i) {
         sh->tab[i] = sh->tab[j];
         i = j;
     }
-    sh->tab[i] = (skv_ent){0, NULL, 0, 0, 0};
+    sh->tab[i] = (skv_ent){0, NULL, 0, 0, 0, 0};
     sh->n--;
 }
 
@@ -638,7 +647,7 @@ static size_t skv_cenc(skv_store *s, const void *rec, size_t len, unsigned char 
         memcpy(out + 8, rec, len);
         return 8 + len;
     }
-    size_t n = skv_cenc_as(s, &r, SKV_CMP_DICT, out);
+    size_t n = s->compact == SKV_COMPACT_DICT ? skv_cenc_as(s, &r, SKV_CMP_DICT, out) : 0;
     return n ? n : skv_cenc_as(s, &r, SKV_CMP_VAR, out);
 }
 
@@ -693,8 +702,8 @@ static inline __attribute__((always_inline)) int skv_cnext(skv_citer *it, promo_
     return 1;
 }
 
-/* The record of store s in its compact form at p (8-byte aligned) in skv_rec_hdr form
- * at *out: in place (SKV_CMP_RAW) or decoded into *buf (grown through s's allocator).
+/* The record of store s in its compact form at p in skv_rec_hdr form at *out: in place
+ * (SKV_CMP_RAW: aligned when p is) or decoded into *buf (grown through s's allocator).
  * Its length, or 0 malformed / no memory (*nomem set). */
 static size_t skv_cdec(const skv_store *s, const void *p, size_t len, void **buf, size_t *cap,
                        const void **out, int *nomem) {
@@ -721,6 +730,18 @@ static size_t skv_cdec(const skv_store *s, const void *p, size_t len, void **buf
     while ((r = skv_cnext(&it, &c)) > 0)
         cells[n++] = c;
     return r < 0 || it.p != it.end ? 0 : need;
+}
+
+size_t skv_rec_decode(const skv_store *s, const void *p, size_t len, void **buf, size_t *cap,
+                      const void **out, int *nomem) {
+    return skv_cdec(s, p, len, buf, cap, out, nomem);
+}
+
+size_t skv_rec_encode(skv_store *s, const void *rec, size_t len, void **buf, size_t *cap) {
+    promo_store_rec r;
+    if (((uintptr_t)rec & 7) || skv_rec_view(rec, len, &r)) return 0;
+    if (!skv_grow(&s->alloc, buf, cap, skv_cenc_max(r.ncells) + len)) return 0;
+    return skv_cenc(s, rec, len, *buf);
 }
 
 /* The current value of a key: the map (pending writes), else the base. 1 found, 0
@@ -854,13 +875,14 @@ promo_status skv_write(skv_store *s, const promo_store_write *w) {
         ckl = skv_key('C', w->customer.p, w->customer.n, ck);
         int r = skv_current(s, ck, ckl, &s->cbuf, &s->ccap, &p, &len);
         promo_store_rec old = none;
-        if (r > 0 && s->compact) { /* p is cbuf, a copy: aligned */
+        if (r > 0 && s->compact) {
             int nomem;
             if (!(len = skv_cdec(s, p, len, &s->dbuf, &s->dcap, &p, &nomem))) {
                 st = nomem ? PROMO_ENOMEM : PROMO_ESTATE;
                 goto out;
             }
-        } else if (r > 0 && ((uintptr_t)p & 7)) { /* LMDB data need not be aligned */
+        }
+        if (r > 0 && ((uintptr_t)p & 7)) { /* LMDB data need not be aligned */
             if (!skv_grow(&s->alloc, &s->abuf, &s->acap, len ? len : 1)) {
                 st = PROMO_ENOMEM;
                 goto out;
@@ -946,7 +968,8 @@ promo_status skv_write(skv_store *s, const promo_store_write *w) {
         }
         kl = skv_key('J', w->jkey.p, w->jkey.n, k);
         s->any_journal = 1;
-        if (skv_map_put(&s->map, k, kl, jd, w->jlen)) st = PROMO_ENOMEM;
+        if ((w->jcreate ? skv_map_put_fresh : skv_map_put)(&s->map, k, kl, jd, w->jlen))
+            st = PROMO_ENOMEM;
     }
     if (st == PROMO_OK && w->jkey2.p) {
         kl = skv_key('J', w->jkey2.p, w->jkey2.n, k);
@@ -1076,7 +1099,7 @@ promo_status promo_store_new_memory_with(const promo_store_opts *opts, promo_sto
     if (!s) return PROMO_ENOMEM;
     skv_init(s, &o.alloc);
     s->max_customers = o.max_customers;
-    s->compact = 1;
+    s->compact = SKV_COMPACT_DICT;
     s->window = o.return_window < 0 ? -1 : o.return_window;
     out->ops = &ms_ops;
     out->self = s;

@@ -8,6 +8,7 @@
  * LMDB store.
  */
 #include <criterion/criterion.h>
+#include <lmdb.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,15 +37,9 @@ typedef struct ox {
     char dir[64];
 } ox;
 
-/* window: the store's return window in days (promo_store_opts.return_window); lmdb 2:
- * LMDB with the group commit (durable, and swept, at promo_store_sync only). */
-static void ox_open_w(ox *x, int lmdb, const char *src, int32_t window) {
-    memset(x, 0, sizeof *x);
-    x->b = eh_compile(src);
-    cr_assert(x->b);
+/* Opens x's store (LMDB: in x->dir, `lmdb` as for ox_open_w), engine and context. */
+static void ox_attach(ox *x, int lmdb, int32_t window) {
     if (lmdb) {
-        snprintf(x->dir, sizeof x->dir, "/tmp/promo-test-ops-XXXXXX");
-        cr_assert(mkdtemp(x->dir));
         promo_store_opts o;
         promo_store_opts_init(&o);
         o.map_size = 64u << 20;
@@ -63,6 +58,19 @@ static void ox_open_w(ox *x, int lmdb, const char *src, int32_t window) {
     eo.own_store = 1;
     cr_assert_eq(promo_engine_new(x->b, &eo, &x->e), PROMO_OK);
     cr_assert_eq(promo_ctx_new(x->e, 0, &x->c), PROMO_OK);
+}
+
+/* window: the store's return window in days (promo_store_opts.return_window); lmdb 2:
+ * LMDB with the group commit (durable, and swept, at promo_store_sync only). */
+static void ox_open_w(ox *x, int lmdb, const char *src, int32_t window) {
+    memset(x, 0, sizeof *x);
+    x->b = eh_compile(src);
+    cr_assert(x->b);
+    if (lmdb) {
+        snprintf(x->dir, sizeof x->dir, "/tmp/promo-test-ops-XXXXXX");
+        cr_assert(mkdtemp(x->dir));
+    }
+    ox_attach(x, lmdb, window);
 }
 
 static void ox_open(ox *x, int lmdb, const char *src) {
@@ -714,4 +722,138 @@ Test(ops, verify_after_pruning_still_catches_a_wrong_counter) {
     cr_assert_eq(verify(&x, rep, sizeof rep), 1, "%s", rep);
     cr_assert(strstr(rep, "budget "), "%s", rep);
     ox_close(&x);
+}
+
+/* ---------------------------------------------- the LMDB store's layout ---- */
+
+/* Store format 2 (runtime/store_lmdb.c): a receipt's journal entry lives under 'S' + a
+ * sequence number (8 bytes big-endian) given in confirm order, appended; its 'J' key
+ * holds a 24-byte reference ("PRQ1", date, cnow, pad, seq). Read through the raw LMDB
+ * file: the key of every record and, for 'J' keys, the value's first 4 bytes and its
+ * sequence number. */
+typedef struct raw_rec {
+    char key[32];
+    size_t klen, vlen;
+    uint32_t magic;
+    uint64_t seq;
+} raw_rec;
+
+static size_t raw_records(const char *dir, raw_rec *out, size_t cap) {
+    MDB_env *env;
+    MDB_txn *t;
+    MDB_dbi dbi;
+    MDB_cursor *c;
+    cr_assert_eq(mdb_env_create(&env), 0);
+    cr_assert_eq(mdb_env_set_mapsize(env, 64u << 20), 0);
+    cr_assert_eq(mdb_env_open(env, dir, MDB_RDONLY, 0644), 0);
+    cr_assert_eq(mdb_txn_begin(env, NULL, MDB_RDONLY, &t), 0);
+    cr_assert_eq(mdb_dbi_open(t, NULL, 0, &dbi), 0);
+    cr_assert_eq(mdb_cursor_open(t, dbi, &c), 0);
+    MDB_val k, v;
+    size_t n = 0;
+    for (int rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); !rc && n < cap;
+         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT), n++) {
+        raw_rec *r = &out[n];
+        memset(r, 0, sizeof *r);
+        r->klen = k.mv_size < sizeof r->key ? k.mv_size : sizeof r->key;
+        memcpy(r->key, k.mv_data, r->klen);
+        r->vlen = v.mv_size;
+        if (v.mv_size >= 4) memcpy(&r->magic, v.mv_data, 4);
+        if (v.mv_size == 24) memcpy(&r->seq, (const char *)v.mv_data + 16, 8);
+        if (k.mv_size == 9 && r->key[0] == 'S')
+            for (int i = 1; i < 9; i++)
+                r->seq = r->seq << 8 | (unsigned char)r->key[i];
+    }
+    mdb_cursor_close(c);
+    mdb_txn_abort(t);
+    mdb_env_close(env);
+    return n;
+}
+
+static const raw_rec *raw_find(const raw_rec *r, size_t n, const char *key, size_t klen) {
+    for (size_t i = 0; i < n; i++)
+        if (r[i].klen == klen && !memcmp(r[i].key, key, klen)) return &r[i];
+    return NULL;
+}
+
+/* Closes x's engine and store, keeping the store's directory (LMDB must not be open
+ * twice in one process: the raw reads above come between; ox_attach opens them again). */
+static void ox_shut(ox *x) {
+    promo_ctx_free(x->c);
+    promo_engine_free(x->e);
+    x->c = NULL;
+    x->e = NULL;
+}
+
+#define PRQ1 0x31515250u
+#define PRJ3 0x334a5250u
+#define PRF1 0x31465250u
+
+/* Confirms c1's example receipt `id` dated `when` (it must pass). */
+static void confirm_dated(ox *x, const char *id, const char *when) {
+    eh_receipt rc;
+    promo_op_result r;
+    dated(&rc, id, when);
+    cr_assert_eq(run(x, PROMO_OP_CONFIRM, &rc, &r), PROMO_OK, "%s", promo_ctx_errmsg(x->c));
+}
+
+Test(ops, lmdb_journal_entries_go_in_sequence) {
+    for (int group = 1; group <= 2; group++) {
+        ox x;
+        ox_open_w(&x, group, rules, 30);
+        /* the sequence follows the syncs (every write syncs without the group commit;
+         * within one sync, key order): "zz" and "aa" in one sync with it, "mm" later */
+        confirm_dated(&x, "zz", "2026-01-20T10:00");
+        confirm_dated(&x, "aa", "2026-01-21T10:00");
+        cr_assert_eq(promo_store_sync(&x.st), PROMO_OK);
+        confirm_dated(&x, "mm", "2026-01-22T10:00");
+        promo_op_result r;
+        promo_return_line l0 = {0, 1000};
+        /* a return rewrites "zz"'s entry under its own sequence number, and a refund
+         * record is kept under its key as it is */
+        cr_assert_eq(ret(&x, "zz", "f1", &l0, 1, &r), PROMO_OK, "%s", promo_ctx_errmsg(x.c));
+        ox_shut(&x);
+        raw_rec rr[64];
+        size_t n = raw_records(x.dir, rr, 64);
+        const char *ids[] = {"Jzz", "Jaa", "Jmm"};
+        uint64_t seqs[2][3] = {{1, 2, 3}, {2, 1, 3}};
+        for (int i = 0; i < 3; i++) {
+            const raw_rec *j = raw_find(rr, n, ids[i], 3);
+            uint64_t q = seqs[group - 1][i];
+            cr_assert(j, "%s", ids[i]);
+            cr_assert_eq(j->magic, PRQ1, "%s holds a reference", ids[i]);
+            cr_assert_eq(j->vlen, 24);
+            cr_assert_eq(j->seq, q, "%s: sequence %d", ids[i], (int)q);
+            char sk[9] = {'S', 0, 0, 0, 0, 0, 0, 0, (char)q};
+            const raw_rec *s = raw_find(rr, n, sk, 9);
+            cr_assert(s, "the entry of %s under its sequence key", ids[i]);
+            cr_assert_eq(s->magic, PRJ3);
+        }
+        const raw_rec *f = raw_find(rr, n, "Jzz\0f1", 6);
+        cr_assert(f && f->magic == PRF1, "the refund record under its own key");
+        cr_assert(raw_find(rr, n, "Mformat", 7), "the store format is kept");
+        ox_attach(&x, group, 30);
+        /* the logical journal: the entry under its receipt's key, with its return */
+        cr_assert_gt(journal_len(&x, eh_str("zz")), 24);
+        cr_assert_eq(ret(&x, "zz", "f2", &l0, 1, &r), PROMO_OK, "%s", promo_ctx_errmsg(x.c));
+        cr_assert_eq(r.refund, 9000, "the second return read the first from the entry");
+        char rep[1024];
+        cr_assert_eq(verify(&x, rep, sizeof rep), 0, "%s", rep);
+        cr_assert(strstr(rep, "3 journal entries"), "%s", rep);
+        /* pruned: the reference becomes the tombstone and the sequence-keyed entry goes */
+        confirm_dated(&x, "late", "2026-03-30T10:00");
+        cr_assert_geq(until_pruned(&x, "zz", (promo_str){"zz\0f1", 5}, "2026-03-30T12:00"), 0);
+        cr_assert_eq(verify(&x, rep, sizeof rep), 0, "%s", rep);
+        ox_shut(&x);
+        n = raw_records(x.dir, rr, 64);
+        const raw_rec *j = raw_find(rr, n, "Jzz", 3);
+        cr_assert(j && j->vlen == OPS_TOMB_SIZE && j->magic != PRQ1, "a tombstone in place");
+        char s1[9] = {'S', 0, 0, 0, 0, 0, 0, 0, (char)seqs[group - 1][0]};
+        cr_assert_null(raw_find(rr, n, s1, 9), "the pruned entry's sequence key is gone");
+        const raw_rec *l = raw_find(rr, n, "Jlate", 5);
+        cr_assert(l && l->magic == PRQ1 && l->seq >= 4, "an entry inside the window stays");
+        char s4[9] = {'S', 0, 0, 0, 0, 0, 0, 0, (char)l->seq};
+        cr_assert(raw_find(rr, n, s4, 9), "with its sequence-keyed entry");
+        ox_close(&x);
+    }
 }

@@ -6,6 +6,7 @@
  * persistence across reopen and the group commit.
  */
 #include <criterion/criterion.h>
+#include <lmdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,7 @@
 
 #include "eval_helpers.h"
 #include "promo.h"
+#include "store_internal.h"
 #include "store_mem.h"
 
 enum { MEM, LMDB };
@@ -483,6 +485,151 @@ Test(store, lmdb_write_map_only_with_process_durability) {
         promo_store_free(&s);
         eh_store_remove(dir);
     }
+}
+
+/* Sets (value != 0) or deletes (0) the store format key of the closed store in dir,
+ * through LMDB itself. */
+static void raw_format(const char *dir, uint32_t value) {
+    MDB_env *env;
+    MDB_txn *t;
+    MDB_dbi dbi;
+    cr_assert_eq(mdb_env_create(&env), 0);
+    cr_assert_eq(mdb_env_set_mapsize(env, 64u << 20), 0);
+    cr_assert_eq(mdb_env_open(env, dir, 0, 0644), 0);
+    cr_assert_eq(mdb_txn_begin(env, NULL, 0, &t), 0);
+    cr_assert_eq(mdb_dbi_open(t, NULL, 0, &dbi), 0);
+    MDB_val k = {7, "Mformat"}, v = {sizeof value, &value};
+    cr_assert_eq(value ? mdb_put(t, dbi, &k, &v, 0) : mdb_del(t, dbi, &k, NULL), 0);
+    cr_assert_eq(mdb_txn_commit(t), 0);
+    mdb_env_close(env);
+}
+
+/* A store of another format (1: written before the format was kept, without the key;
+ * or a later one) is refused with a message, read-only too, never read as this one;
+ * a new store gets the format, and a store of this format opens. */
+Test(store, lmdb_other_store_formats_are_refused) {
+    sx x;
+    sx_open(&x, LMDB, 0, 0);
+    promo_delta d[] = {{7, 3, 11}};
+    cr_assert_eq(wr(&x, "c", 0, d, 1), PROMO_OK);
+    promo_store_free(&x.s);
+    static const uint32_t formats[] = {0, 1, 3};
+    for (int i = 0; i < 3; i++) {
+        raw_format(x.dir, formats[i]);
+        for (int ro = 0; ro < 2; ro++) {
+            promo_store_opts o;
+            promo_store_opts_init(&o);
+            o.map_size = 64u << 20;
+            o.read_only = ro;
+            char err[512] = "", want[64];
+            cr_assert_eq(promo_store_open(x.dir, &o, &x.s, err, sizeof err), PROMO_ESTATE);
+            cr_assert_null(x.s.ops);
+            snprintf(want, sizeof want, "is in store format %u;", formats[i] ? formats[i] : 1);
+            cr_assert(strstr(err, want), "%s", err);
+            cr_assert(strstr(err, "promo state export"), "%s", err);
+        }
+    }
+    raw_format(x.dir, 2);
+    sx_reopen(&x);
+    cr_assert_eq(rd(&x, "c").version, 1);
+    sx_close(&x);
+}
+
+/* The value of key (k, kl) in the closed store in dir, copied into out (its length; 0
+ * absent). */
+static size_t raw_value(const char *dir, const char *k, size_t kl, void *out, size_t cap) {
+    MDB_env *env;
+    MDB_txn *t;
+    MDB_dbi dbi;
+    cr_assert_eq(mdb_env_create(&env), 0);
+    cr_assert_eq(mdb_env_set_mapsize(env, 64u << 20), 0);
+    cr_assert_eq(mdb_env_open(env, dir, MDB_RDONLY, 0644), 0);
+    cr_assert_eq(mdb_txn_begin(env, NULL, MDB_RDONLY, &t), 0);
+    cr_assert_eq(mdb_dbi_open(t, NULL, 0, &dbi), 0);
+    MDB_val key = {kl, (void *)k}, v = {0, NULL};
+    size_t n = mdb_get(t, dbi, &key, &v) ? 0 : v.mv_size;
+    memcpy(out, v.mv_data, n < cap ? n : cap);
+    mdb_txn_abort(t);
+    mdb_env_close(env);
+    return n;
+}
+
+/* Store format 2 keeps customer records compact in the file (varints, each key's 8
+ * bytes once per run of cells: SKV_CMP_VAR, first byte 1), and a record of more than
+ * 128 cells as it is behind an 8-byte header (first byte 0; read from an unaligned
+ * place in LMDB's page, copied); both read back exactly, after a reopen too. */
+Test(store, lmdb_customer_records_are_compact) {
+    sx x;
+    sx_open(&x, LMDB, 0, 0);
+    promo_delta small[3] = {{0x1111111111111111ull, 20000, 5},
+                            {0x1111111111111111ull, 20001, -300},
+                            {0x2222222222222222ull, 0, 1}};
+    cr_assert_eq(wr(&x, "few", 0, small, 3), PROMO_OK);
+    promo_delta many[200];
+    for (int i = 0; i < 200; i++)
+        many[i] =
+            (promo_delta){(uint64_t)i * 0x9E3779B97F4A7C15ull, 19000 + i, 1000000007LL * i + 1};
+    cr_assert_eq(wr(&x, "many", 0, many, 200), PROMO_OK);
+    promo_store_free(&x.s);
+    unsigned char v[8192];
+    size_t n = raw_value(x.dir, "Cfew", 4, v, sizeof v);
+    cr_assert_eq(v[0], 1, "SKV_CMP_VAR");
+    cr_assert_lt(n, 16 + 3 * 24, "compact: %zu bytes", n);
+    n = raw_value(x.dir, "Cmany", 5, v, sizeof v);
+    cr_assert_eq(v[0], 0, "SKV_CMP_RAW");
+    cr_assert_eq(n, 8 + 16 + 200 * 24);
+    sx_reopen(&x);
+    for (int pass = 0; pass < 2; pass++) {
+        promo_store_rec r = rd(&x, "few");
+        cr_assert_eq(r.version, 1 + pass);
+        cr_assert_eq(r.ncells, 3);
+        cr_assert_eq(r.cells[1].value, -300);
+        cr_assert_eq(r.cells[2].day, 0);
+        r = rd(&x, "many");
+        cr_assert_eq(r.ncells, 200);
+        cr_assert_eq(((uintptr_t)r.cells & 7), 0, "aligned for the reader");
+        for (int i = 0; i < 200; i++) {
+            promo_delta d = many[i];
+            int found = 0;
+            for (uint32_t j = 0; j < r.ncells; j++)
+                found |=
+                    r.cells[j].key == d.key && r.cells[j].day == d.day && r.cells[j].value == d.add;
+            cr_assert(found, "cell %d", i);
+        }
+        /* a write merges with the record as kept */
+        promo_delta one = {0x1111111111111111ull, 20001, 0};
+        cr_assert_eq(wr(&x, "few", 1 + pass, &one, 1), PROMO_OK);
+        cr_assert_eq(promo_store_sync(&x.s), PROMO_OK);
+    }
+    sx_close(&x);
+}
+
+/* An import (store_lmdb_put_raw) takes the logical entries of an export: a customer
+ * record in skv_rec_hdr form (kept compact), and refuses the store's own layout (a
+ * sequence key, a reference under a receipt id); the store format is not an entry. */
+Test(store, lmdb_import_takes_logical_entries_only) {
+    sx x;
+    sx_open(&x, LMDB, 1, 0);
+    struct {
+        uint64_t version;
+        uint32_t ncells, pad;
+        promo_cell c[2];
+    } rec = {3, 2, 0, {{5, 20000, 0, 7}, {6, 0, 0, -2}}};
+    cr_assert_eq(store_lmdb_put_raw(&x.s, "Cimp", 4, &rec, sizeof rec), 0);
+    char seq[9] = {'S', 0, 0, 0, 0, 0, 0, 0, 1};
+    cr_assert_eq(store_lmdb_put_raw(&x.s, seq, 9, "x", 1), -1, "a sequence key");
+    unsigned char ref[24] = {'P', 'R', 'Q', '1'};
+    cr_assert_eq(store_lmdb_put_raw(&x.s, "Jr1", 3, ref, sizeof ref), -1, "a reference");
+    cr_assert_eq(store_lmdb_put_raw(&x.s, "Zzz", 3, "x", 1), -1, "an unknown namespace");
+    uint32_t f = 7;
+    cr_assert_eq(store_lmdb_put_raw(&x.s, "Mformat", 7, &f, sizeof f), 0, "ignored");
+    sx_reopen(&x); /* syncs: the format is still 2, the record reads back */
+    promo_store_rec r = rd(&x, "imp");
+    cr_assert_eq(r.version, 3);
+    cr_assert_eq(r.ncells, 2);
+    cr_assert_eq(r.cells[0].value, 7);
+    cr_assert_eq(r.cells[1].value, -2);
+    sx_close(&x);
 }
 
 Test(store, lmdb_open_errors_are_reported) {
