@@ -142,16 +142,13 @@ static void nd_log(nd_node *N, const char *fmt, ...) {
 
 /* ---- membership: heartbeats "n<id>" in the lease bucket ---------------------------- */
 
+/* Only node <id> writes "n<id>": a plain write, and plain reads of the others (their
+ * age is all that counts), no compare-and-set round trips. */
 static void nd_heartbeat(nd_node *N) {
     char key[16], val[64];
-    tp_kv kv;
     snprintf(key, sizeof key, "n%d", N->id);
-    for (int tries = 0; tries < 20; tries++) {
-        int rc = N->t->ops->kv_get(N->t, TP_KV_LEASES, key, &kv);
-        if (rc != TP_OK && rc != TP_ENOTFOUND) return;
-        snprintf(val, sizeof val, "alive %" PRIu64, tp_nonce());
-        if (N->t->ops->kv_cas(N->t, TP_KV_LEASES, key, val, kv.rev, NULL) != TP_ECONFLICT) return;
-    }
+    snprintf(val, sizeof val, "alive %" PRIu64, tp_nonce());
+    N->t->ops->kv_put(N->t, TP_KV_LEASES, key, val);
 }
 
 static void nd_membership(nd_node *N) {
@@ -160,7 +157,7 @@ static void nd_membership(nd_node *N) {
         char key[16];
         tp_kv kv;
         snprintf(key, sizeof key, "n%d", i);
-        if (i != N->id && N->t->ops->kv_get(N->t, TP_KV_LEASES, key, &kv) == TP_OK &&
+        if (i != N->id && N->t->ops->kv_read(N->t, TP_KV_LEASES, key, &kv) == TP_OK &&
             kv.age_ms <= N->ttl)
             live |= 1u << i;
     }
@@ -415,7 +412,7 @@ static int nd_take(nd_part *P) {
         nd_drop(P, 1);
         return -1;
     }
-    P->next_renew = lease_now_ms() + N->ttl / 4;
+    P->next_renew = lease_now_ms() + N->ttl / 3;
     P->input_ms = lease_now_ms();
     nd_log(N,
            "owns partition %u (epoch %" PRIu64 ", %zu writes replayed in %" PRId64
@@ -672,7 +669,13 @@ static void *nd_worker(void *arg) {
                 P->free_since = now;
             }
             if (claimable == 1 && (mine || now - P->free_since > N->ttl)) nd_take(P);
-            if (!P->owned) nd_sleep_ms(N->ttl / 5);
+            /* the preferred owner looks often; another node only as a fallback (once a
+             * TTL), or as soon as membership makes it the preferred one (failover) */
+            for (int64_t w = 0; !P->owned && !nd_stop && w < (mine ? N->ttl / 5 : N->ttl);
+                 w += 50) {
+                if (!mine && nd_preferred(N, P->p) == N->id) break;
+                nd_sleep_ms(50);
+            }
             continue;
         }
         if (now >= P->next_renew) {
@@ -681,7 +684,7 @@ static void *nd_worker(void *arg) {
                 nd_drop(P, 0);
                 continue;
             }
-            P->next_renew = now + N->ttl / 4;
+            P->next_renew = now + N->ttl / 3;
         }
         if (!lease_live(&P->l)) {
             nd_log(N, "partition %u: lease not renewed in time", P->p);
