@@ -20,7 +20,7 @@
 #     LOGS_OUT=dir keeps the nodes' logs (-v) there; QUICK=1 leaves out the low-load run
 #     and the failover (the A/B runs of docs/performance.md).
 #   bench/cluster.sh [RECEIPTS]   (default 60000; BUILD=build-rel, LEASE_MS=2000,
-#                                  PARTITIONS=8, BATCH=128, WINDOW=4, NODES="1 2 3")
+#                                  PARTITIONS=8, BATCH=512, WINDOW=4, NODES="1 2 3")
 # About 2 minutes on a quiet 2-core machine.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -28,7 +28,7 @@ BUILD=${BUILD:-$ROOT/build-rel}
 N=${1:-60000}
 LEASE_MS=${LEASE_MS:-2000}
 PARTS=${PARTITIONS:-8}
-BATCH=${BATCH:-128}
+BATCH=${BATCH:-512}
 WINDOW=${WINDOW:-4}
 NODES=${NODES:-1 2 3}
 P=$BUILD/promo
