@@ -883,9 +883,10 @@ int cmd_node(int argc, char **argv) {
            "stopped: %" PRIu64 " operations, %" PRIu64 " changelog appends (%" PRIu64
            " bytes); escrow %" PRIu64 " grants, %" PRIu64
            " conflicts, %.1f ms granting, %.1f ms of it waited for (%" PRIu64 " grants), %" PRIu64
-           " tail reservations given back",
+           " tail reservations given back, %llu records read for views",
            (uint64_t)N.nops, (uint64_t)N.nappends, (uint64_t)N.nbytes, grants, conflicts,
-           (double)grant_us / 1000.0, (double)wait_us / 1000.0, waits, returns);
+           (double)grant_us / 1000.0, (double)wait_us / 1000.0, waits, returns,
+           (unsigned long long)atomic_load(&N.pool.views));
     nd_log(&N, "checkpoints: %" PRIu64 ", changelog trims: %" PRIu64, (uint64_t)N.ncheckpoints,
            (uint64_t)N.ntrims);
     nd_log(&N, "thread time: %.1f ms running operations, %.1f ms appending, %.1f ms committing",
