@@ -177,7 +177,7 @@ for nodes in $NODES; do
                 --batch 1 --window 1
         fi
         stop_nodes
-        grep -h "escrow" "$tmp/node$pre".*.log | sed 's/^/  /'
+        grep -hE "escrow|bucket:" "$tmp/node$pre".*.log | sed "s/^/  /"
         npre=nb$$
         start_nodes 2 "$npre" "$tmp/nobudget.pbc"
         measure "2 nodes, budgets removed (grant overhead = the difference)" "$npre" "$IN"

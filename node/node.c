@@ -887,6 +887,14 @@ int cmd_node(int argc, char **argv) {
            (uint64_t)N.nops, (uint64_t)N.nappends, (uint64_t)N.nbytes, grants, conflicts,
            (double)grant_us / 1000.0, (double)wait_us / 1000.0, waits, returns,
            (unsigned long long)atomic_load(&N.pool.views));
+    for (int b = 0; b < TP_KV__COUNT; b++) {
+        tp_kv_stats *k = &N.t->kv_stats[b];
+        nd_log(&N,
+               "%s bucket: %" PRIu64 " record reads, %" PRIu64 " stream infos, %" PRIu64
+               " writes (%" PRIu64 " refused by compare-and-set)",
+               b == TP_KV_LEASES ? "lease" : "budget", (uint64_t)k->reads, (uint64_t)k->infos,
+               (uint64_t)k->writes, (uint64_t)k->conflicts);
+    }
     nd_log(&N, "checkpoints: %" PRIu64 ", changelog trims: %" PRIu64, (uint64_t)N.ncheckpoints,
            (uint64_t)N.ntrims);
     nd_log(&N, "thread time: %.1f ms running operations, %.1f ms appending, %.1f ms committing",

@@ -130,9 +130,17 @@ typedef struct tp_ops {
     void (*close)(tp *t);
 } tp_ops;
 
+/* Round trips to the engine per bucket, counted by the adapter (the node's exit line,
+ * docs/performance.md): record reads, stream-info reads, writes, writes refused by
+ * compare-and-set. */
+typedef struct tp_kv_stats {
+    _Atomic uint64_t reads, infos, writes, conflicts;
+} tp_kv_stats;
+
 struct tp {
     const tp_ops *ops;
     tp_config cfg;
+    tp_kv_stats kv_stats[TP_KV__COUNT];
 };
 
 /* The NATS JetStream adapter. On failure *out is NULL and a message is in tp_errmsg(). */

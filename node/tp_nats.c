@@ -497,9 +497,13 @@ static int tpn_kv_get(tp *t, tp_bucket b, const char *key, tp_kv *out) {
     memset(out, 0, sizeof *out);
     uint64_t last = 0;
     natsMsg *m = NULL, *lm = NULL;
+    tp_kv_stats *st = &t->kv_stats[b];
+    st->reads++;
     int rc = tpn_last_msg(n, stream, all, &lm);
     if (rc != TP_OK) return rc;
     if (!lm) { /* empty: the last sequence first, then the record (written since?) */
+        st->infos++;
+        st->reads++;
         rc = tpn_last_seq(n, stream, &last);
         if (rc == TP_OK) rc = tpn_last_msg(n, stream, subj, &m);
     } else {
@@ -508,6 +512,7 @@ static int tpn_kv_get(tp *t, tp_bucket b, const char *key, tp_kv *out) {
             m = lm;
         } else {
             natsMsg_Destroy(lm);
+            st->reads++;
             rc = tpn_last_msg(n, stream, subj, &m);
         }
     }
@@ -522,6 +527,7 @@ static int tpn_kv_read(tp *t, tp_bucket b, const char *key, tp_kv *out) {
     tpn_kv_names(n, b, key, stream, subj);
     memset(out, 0, sizeof *out);
     natsMsg *m = NULL;
+    t->kv_stats[b].reads++;
     int rc = tpn_last_msg(n, stream, subj, &m);
     return rc == TP_OK ? tpn_kv_fill(m, key, out) : rc;
 }
@@ -534,6 +540,7 @@ static int tpn_kv_put(tp *t, tp_bucket b, const char *key, const char *val) {
     jsPubOptions_Init(&po);
     po.MaxWait = t->cfg.timeout_ms;
     jsErrCode je = 0;
+    t->kv_stats[b].writes++;
     natsStatus s = js_Publish(NULL, n->js, subj, val, (int)strlen(val), &po, &je);
     return tpn_status(s, je, subj);
 }
@@ -546,12 +553,16 @@ static int tpn_kv_cas(tp *t, tp_bucket b, const char *key, const char *val, uint
     char stream[96], subj[192];
     tpn_kv_names(n, b, key, stream, subj);
     uint64_t seq = 0;
+    t->kv_stats[b].writes++;
     int rc = tpn_append(n, subj, expect_rev, val, (int)strlen(val), &seq);
     if (rc == TP_OK) {
         if (new_rev) *new_rev = seq;
         return TP_OK;
     }
-    if (rc == TP_EFENCED) return tp_fail(TP_ECONFLICT, "%s: the bucket moved", key);
+    if (rc == TP_EFENCED) {
+        t->kv_stats[b].conflicts++;
+        return tp_fail(TP_ECONFLICT, "%s: the bucket moved", key);
+    }
     tp_kv now;
     int rc2 = tpn_kv_get(t, b, key, &now);
     if (rc2 == TP_OK && !strcmp(now.val, val)) {
