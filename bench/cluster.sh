@@ -164,11 +164,13 @@ echo "machine: $(nproc) cores, load $(load); $N receipts, $PARTS partitions, bat
 for nodes in $NODES; do
     pre=b$$n$nodes
     start_nodes "$nodes" "$pre" "$tmp/set.pbc"
-    c0=$(cpu $(servers)) n0=$(cpu "${PIDS[@]}")
+    c0=$(cpu $(servers)) n0=$(cpu "${PIDS[@]}") i0=$(msgs | sed -n 's/.*srv_in \([0-9]*\).*/\1/p')
     sleep 5
+    i1=$(msgs | sed -n 's/.*srv_in \([0-9]*\).*/\1/p')
     echo "$nodes node(s) idle: CPU s per s: servers" \
         "$(awk -v a="$c0" -v b="$(cpu $(servers))" 'BEGIN { printf "%.2f", (b - a) / 5 }')," \
-        "nodes $(awk -v a="$n0" -v b="$(cpu "${PIDS[@]}")" 'BEGIN { printf "%.2f", (b - a) / 5 }')"
+        "nodes $(awk -v a="$n0" -v b="$(cpu "${PIDS[@]}")" 'BEGIN { printf "%.2f", (b - a) / 5 }');" \
+        "server messages in per s $(awk -v a="${i0:-0}" -v b="${i1:-0}" 'BEGIN { printf "%.0f", (b - a) / 5 }')"
     measure "$nodes node(s)" "$pre" "$IN"
     if [ "$nodes" = 2 ]; then
         if [ -z "${QUICK:-}" ]; then

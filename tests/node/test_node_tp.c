@@ -152,22 +152,9 @@ Test(tp, kv_put_and_read_need_no_revision) {
  * sequence, which kv_get must give (the newest message, which carries it otherwise, is
  * gone), or no lease could ever be written again. */
 Test(tp, kv_get_of_a_bucket_whose_records_aged_out, .timeout = 60) {
-    char url[160], pre[64];
-    nh_url(url);
+    char pre[64];
     snprintf(pre, sizeof pre, "tpq%d", (int)getpid());
-    tp_config c = {.url = url,
-                   .partitions = 1,
-                   .replicas = 3,
-                   .lease_ttl_ms = 100, /* max-age 2 s */
-                   .timeout_ms = 5000,
-                   .prefix = pre};
-    tp *t = NULL;
-    int rc = TP_EIO;
-    for (int tries = 0; tries < 5 && rc != TP_OK; tries++) {
-        if (tries) usleep(500000);
-        rc = tp_nats_open(&c, &t);
-    }
-    cr_assert_eq(rc, TP_OK, "%s", tp_errmsg());
+    tp *t = nh_open_ttl(pre, 1, 100); /* max-age 2 s */
     tp_kv kv;
     cr_assert_eq(t->ops->kv_get(t, TP_KV_LEASES, "p0", &kv), TP_ENOTFOUND);
     cr_assert_eq(kv.rev, 0);
