@@ -17,9 +17,10 @@
 #     and bytes the three servers received and sent (monitoring endpoints /jsz, /varz),
 #     per confirm; and the CPU the servers and nodes use per second while idle.
 #     PERF_OUT=/tmp/p also records the servers with `perf record -g` during each run;
-#     LOGS_OUT=dir keeps the nodes' logs (-v) there.
+#     LOGS_OUT=dir keeps the nodes' logs (-v) there; QUICK=1 leaves out the low-load run
+#     and the failover (the A/B runs of docs/performance.md).
 #   bench/cluster.sh [RECEIPTS]   (default 60000; BUILD=build-rel, LEASE_MS=2000,
-#                                  PARTITIONS=8, BATCH=128, WINDOW=4, NODES="1 2 3")
+#                                  PARTITIONS=8, BATCH=512, WINDOW=4, NODES="1 2 3")
 # About 2 minutes on a quiet 2-core machine.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -27,7 +28,7 @@ BUILD=${BUILD:-$ROOT/build-rel}
 N=${1:-60000}
 LEASE_MS=${LEASE_MS:-2000}
 PARTS=${PARTITIONS:-8}
-BATCH=${BATCH:-128}
+BATCH=${BATCH:-512}
 WINDOW=${WINDOW:-4}
 NODES=${NODES:-1 2 3}
 P=$BUILD/promo
@@ -66,9 +67,11 @@ msgs() {
     local b
     b=$(cat "$tmp/nats/port")
     curl -fsS --max-time 5 "http://127.0.0.1:$((b + 20))/jsz?streams=true" 2>/dev/null | jq -r '
-        [.account_details[]?.stream_detail[]? | {n: (.name // .config.name // ""), s: (.state.last_seq // 0)}] |
+        [.account_details[]?.stream_detail[]? | {n: (.name // .config.name // ""), s: (.state.last_seq // 0), b: (.state.bytes // 0)}] |
         "in \(map(select(.n | endswith("_in")) | .s) | add // 0)" +
+        " in_B \(map(select(.n | endswith("_in")) | .b) | add // 0)" +
         " log \(map(select(.n | test("_log_")) | .s) | add // 0)" +
+        " log_B \(map(select(.n | test("_log_")) | .b) | add // 0)" +
         " leases \(map(select(.n | endswith("_kv_leases")) | .s) | add // 0)" +
         " budgets \(map(select(.n | test("_kv_budgets[0-9]*$")) | .s) | add // 0)"' || echo "?"
     for k in 0 1 2; do
@@ -125,17 +128,24 @@ measure() { # label prefix input [client options]
     m0=$(msgs | tr '\n' ' ')
     s0=$(cpu $(servers))
     n0=$(cpu "${PIDS[@]}")
-    local perfpid=
-    if [ -n "${PERF_OUT:-}" ]; then # PERF_OUT=file: perf record the servers during the run
+    local perfpid= perfnodes= perfcl=()
+    if [ -n "${PERF_OUT:-}" ]; then # PERF_OUT=file: perf record servers, nodes, client
         perf record -q -F 499 -g -o "$PERF_OUT.$pre" -p "$(servers | paste -sd,)" 2>/dev/null &
         perfpid=$!
+        perf record -q -F 499 -g -o "$PERF_OUT.$pre.nodes" -p "$(echo "${PIDS[@]}" | tr ' ' ,)" \
+            2>/dev/null &
+        perfnodes=$!
+        perfcl=(perf record -q -F 499 -g -o "$PERF_OUT.$pre.client" --)
     fi
-    /usr/bin/time -f "%U %S" -o "$tmp/time" "$P" client --nats "$URL" --prefix "$pre" \
+    /usr/bin/time -f "%U %S" -o "$tmp/time" "${perfcl[@]}" "$P" client --nats "$URL" --prefix "$pre" \
         --partitions "$PARTS" --timeout-ms 10000 --batch "$BATCH" --window "$WINDOW" --stats \
         "$@" "$in" >"$tmp/out" 2>"$tmp/stats"
     s1=$(cpu $(servers))
     n1=$(cpu "${PIDS[@]}")
-    if [ -n "$perfpid" ]; then kill -INT "$perfpid"; wait "$perfpid" || true; fi
+    if [ -n "$perfpid" ]; then
+        kill -INT "$perfpid" "$perfnodes"
+        wait "$perfpid" "$perfnodes" || true
+    fi
     m1=$(msgs | tr '\n' ' ')
     c0=$(awk '{ printf "%.2f", $1 + $2 }' "$tmp/time")
     local errs
@@ -144,6 +154,9 @@ measure() { # label prefix input [client options]
         "CPU s: servers $(awk -v a="$s0" -v b="$s1" 'BEGIN { printf "%.2f", b - a }')," \
         "nodes $(awk -v a="$n0" -v b="$n1" 'BEGIN { printf "%.2f", b - a }'), client $c0; load $(load)"
     nops=$(wc -l <"$in")
+    echo "  CPU µs per confirm: $(awk -v a="$s0" -v b="$s1" -v c="$n0" -v d="$n1" -v e="$c0" \
+        -v n="$nops" 'BEGIN { s = (b - a) * 1e6 / n; d = (d - c) * 1e6 / n; e = e * 1e6 / n
+            printf "servers %.1f, nodes %.1f, client %.1f, total %.1f", s, d, e, s + d + e }')"
     echo "  messages: $(msgdiff "$m0" "$m1" "$nops")"
 }
 
@@ -151,21 +164,26 @@ echo "machine: $(nproc) cores, load $(load); $N receipts, $PARTS partitions, bat
 for nodes in $NODES; do
     pre=b$$n$nodes
     start_nodes "$nodes" "$pre" "$tmp/set.pbc"
-    c0=$(cpu $(servers)) n0=$(cpu "${PIDS[@]}")
+    c0=$(cpu $(servers)) n0=$(cpu "${PIDS[@]}") i0=$(msgs | sed -n 's/.*srv_in \([0-9]*\).*/\1/p')
     sleep 5
+    i1=$(msgs | sed -n 's/.*srv_in \([0-9]*\).*/\1/p')
     echo "$nodes node(s) idle: CPU s per s: servers" \
         "$(awk -v a="$c0" -v b="$(cpu $(servers))" 'BEGIN { printf "%.2f", (b - a) / 5 }')," \
-        "nodes $(awk -v a="$n0" -v b="$(cpu "${PIDS[@]}")" 'BEGIN { printf "%.2f", (b - a) / 5 }')"
+        "nodes $(awk -v a="$n0" -v b="$(cpu "${PIDS[@]}")" 'BEGIN { printf "%.2f", (b - a) / 5 }');" \
+        "server messages in per s $(awk -v a="${i0:-0}" -v b="${i1:-0}" 'BEGIN { printf "%.0f", (b - a) / 5 }')"
     measure "$nodes node(s)" "$pre" "$IN"
     if [ "$nodes" = 2 ]; then
-        head -n 4000 "$IN" | sed 's/"id":"/"id":"lat/' >"$tmp/lat"
-        measure "2 nodes, low load (batch 1, window 1, 4000 receipts)" "$pre" "$tmp/lat" \
-            --batch 1 --window 1
+        if [ -z "${QUICK:-}" ]; then
+            head -n 4000 "$IN" | sed 's/"id":"/"id":"lat/' >"$tmp/lat"
+            measure "2 nodes, low load (batch 1, window 1, 4000 receipts)" "$pre" "$tmp/lat" \
+                --batch 1 --window 1
+        fi
         stop_nodes
-        grep -h "escrow" "$tmp/node$pre".*.log | sed 's/^/  /'
+        grep -hE "escrow|bucket:" "$tmp/node$pre".*.log | sed "s/^/  /"
         npre=nb$$
         start_nodes 2 "$npre" "$tmp/nobudget.pbc"
         measure "2 nodes, budgets removed (grant overhead = the difference)" "$npre" "$IN"
+        [ -n "${QUICK:-}" ] && { stop_nodes; continue; }
         kill -KILL "${PIDS[1]}"
         wait "${PIDS[1]}" 2>/dev/null || true
         head -n 64 "$IN" | sed 's/"id":"/"id":"fo/' >"$tmp/fo"

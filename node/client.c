@@ -48,7 +48,7 @@
 #include "strbuf.h"
 #include "xalloc.h"
 
-#define CL_BATCH_BYTES (256 * 1024) /* a batch message stays well under max_payload */
+#define CL_BATCH_BYTES (768 * 1024) /* a batch message stays under max_payload (1 MB) */
 #define CL_PACK_MIN    512          /* smaller messages go as they are */
 #define CL_UNPACK_MAX  (64u << 20)  /* largest answer */
 

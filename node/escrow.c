@@ -152,7 +152,7 @@ static int esc_unreserve(tp *t, esc_budget *b) {
 
 static int esc_grant_loop(tp *t, esc_budget *b, int64_t need, int once) {
     esc_resize(b);
-    int64_t wait_from = 0;
+    int64_t wait_from = 0, pause_ms = 1;
     for (int i = 0; i < ESC_RETRIES; i++) {
         esc_rec r;
         uint64_t rev;
@@ -183,7 +183,11 @@ static int esc_grant_loop(tp *t, esc_budget *b, int64_t need, int once) {
                     if ((rc = esc_unreserve(t, b)) != TP_OK) return rc;
                     need += h; /* esc_take takes from held */
                 } else {
-                    struct timespec ts = {0, 2 * 1000000L};
+                    /* a reservation comes back at the end of its node's batch: the
+                     * record is read again after 2, 4, 8, 16, then every 20 ms (each
+                     * read is a round trip to the engine) */
+                    pause_ms = pause_ms * 2 > ESC_RESV_POLL_MS ? ESC_RESV_POLL_MS : pause_ms * 2;
+                    struct timespec ts = {0, pause_ms * 1000000L};
                     nanosleep(&ts, NULL);
                 }
                 continue;

@@ -39,6 +39,7 @@
 #define ESC_MIN_TAKES    8     /* a slice is at least this many of the largest take */
 #define ESC_TAIL_SHARE   2     /* a tail reservation: the need + 1/this of the rest */
 #define ESC_RESV_WAIT_MS 500   /* longest wait for others' reservations to come back */
+#define ESC_RESV_POLL_MS 20    /* meanwhile the record is read at least this far apart */
 
 /* The shared record. Σ over nodes of their reservations is `resv` (part of `granted`). */
 typedef struct esc_rec {

@@ -42,20 +42,22 @@ static int lease_write(tp *t, lease *l, uint64_t expect_rev, const char *who) {
     return rc;
 }
 
-/* Rewrites our record while it is still the one we wrote last. */
+/* Rewrites our record while it is still the one we wrote last. The bucket's revision
+ * is read first: every partition's lease and every heartbeat moves it, so the one of our
+ * last write is nearly always stale (a compare-and-set against it, a wasted round trip). */
 static int lease_rewrite(tp *t, lease *l, const char *who) {
     char key[32];
     lease_key(l->part, key);
     for (int tries = 0; tries < 1000; tries++) {
-        int rc = lease_write(t, l, l->rev, who);
-        if (rc != TP_ECONFLICT) return rc;
         tp_kv cur;
-        rc = t->ops->kv_get(t, TP_KV_LEASES, key, &cur);
+        int rc = t->ops->kv_get(t, TP_KV_LEASES, key, &cur);
         if (rc == TP_ENOTFOUND) return tp_fail(TP_ECONFLICT, "partition %u: lease gone", l->part);
         if (rc != TP_OK) return rc;
         if (strcmp(cur.val, l->val) != 0)
             return tp_fail(TP_ECONFLICT, "partition %u: lease taken (%s)", l->part, cur.val);
-        l->rev = cur.rev; /* another key moved the bucket: ours is intact, retry */
+        l->rev = cur.rev; /* another key moved the bucket: ours is intact */
+        rc = lease_write(t, l, l->rev, who);
+        if (rc != TP_ECONFLICT) return rc;
     }
     return tp_fail(TP_EIO, "partition %u: lease bucket too busy", l->part);
 }
@@ -86,7 +88,7 @@ int lease_peek(tp *t, uint32_t part, int64_t ttl_ms, char holder[64]) {
     tp_kv cur;
     lease_key(part, key);
     snprintf(holder, 64, "-");
-    int rc = t->ops->kv_get(t, TP_KV_LEASES, key, &cur);
+    int rc = t->ops->kv_read(t, TP_KV_LEASES, key, &cur); /* no revision needed */
     if (rc == TP_ENOTFOUND) return 1;
     if (rc != TP_OK) return rc;
     if (lease_parse(cur.val, holder, &epoch) != 0 || !strcmp(holder, "-")) return 1;

@@ -142,16 +142,13 @@ static void nd_log(nd_node *N, const char *fmt, ...) {
 
 /* ---- membership: heartbeats "n<id>" in the lease bucket ---------------------------- */
 
+/* Only node <id> writes "n<id>": a plain write, and plain reads of the others (their
+ * age is all that counts), no compare-and-set round trips. */
 static void nd_heartbeat(nd_node *N) {
     char key[16], val[64];
-    tp_kv kv;
     snprintf(key, sizeof key, "n%d", N->id);
-    for (int tries = 0; tries < 20; tries++) {
-        int rc = N->t->ops->kv_get(N->t, TP_KV_LEASES, key, &kv);
-        if (rc != TP_OK && rc != TP_ENOTFOUND) return;
-        snprintf(val, sizeof val, "alive %" PRIu64, tp_nonce());
-        if (N->t->ops->kv_cas(N->t, TP_KV_LEASES, key, val, kv.rev, NULL) != TP_ECONFLICT) return;
-    }
+    snprintf(val, sizeof val, "alive %" PRIu64, tp_nonce());
+    N->t->ops->kv_put(N->t, TP_KV_LEASES, key, val);
 }
 
 static void nd_membership(nd_node *N) {
@@ -160,7 +157,7 @@ static void nd_membership(nd_node *N) {
         char key[16];
         tp_kv kv;
         snprintf(key, sizeof key, "n%d", i);
-        if (i != N->id && N->t->ops->kv_get(N->t, TP_KV_LEASES, key, &kv) == TP_OK &&
+        if (i != N->id && N->t->ops->kv_read(N->t, TP_KV_LEASES, key, &kv) == TP_OK &&
             kv.age_ms <= N->ttl)
             live |= 1u << i;
     }
@@ -415,7 +412,7 @@ static int nd_take(nd_part *P) {
         nd_drop(P, 1);
         return -1;
     }
-    P->next_renew = lease_now_ms() + N->ttl / 4;
+    P->next_renew = lease_now_ms() + N->ttl / 3;
     P->input_ms = lease_now_ms();
     nd_log(N,
            "owns partition %u (epoch %" PRIu64 ", %zu writes replayed in %" PRId64
@@ -672,7 +669,13 @@ static void *nd_worker(void *arg) {
                 P->free_since = now;
             }
             if (claimable == 1 && (mine || now - P->free_since > N->ttl)) nd_take(P);
-            if (!P->owned) nd_sleep_ms(N->ttl / 5);
+            /* the preferred owner looks often; another node only as a fallback (once a
+             * TTL), or as soon as membership makes it the preferred one (failover) */
+            for (int64_t w = 0; !P->owned && !nd_stop && w < (mine ? N->ttl / 5 : N->ttl);
+                 w += 50) {
+                if (!mine && nd_preferred(N, P->p) == N->id) break;
+                nd_sleep_ms(50);
+            }
             continue;
         }
         if (now >= P->next_renew) {
@@ -681,7 +684,7 @@ static void *nd_worker(void *arg) {
                 nd_drop(P, 0);
                 continue;
             }
-            P->next_renew = now + N->ttl / 4;
+            P->next_renew = now + N->ttl / 3;
         }
         if (!lease_live(&P->l)) {
             nd_log(N, "partition %u: lease not renewed in time", P->p);
@@ -880,9 +883,18 @@ int cmd_node(int argc, char **argv) {
            "stopped: %" PRIu64 " operations, %" PRIu64 " changelog appends (%" PRIu64
            " bytes); escrow %" PRIu64 " grants, %" PRIu64
            " conflicts, %.1f ms granting, %.1f ms of it waited for (%" PRIu64 " grants), %" PRIu64
-           " tail reservations given back",
+           " tail reservations given back, %llu records read for views",
            (uint64_t)N.nops, (uint64_t)N.nappends, (uint64_t)N.nbytes, grants, conflicts,
-           (double)grant_us / 1000.0, (double)wait_us / 1000.0, waits, returns);
+           (double)grant_us / 1000.0, (double)wait_us / 1000.0, waits, returns,
+           (unsigned long long)atomic_load(&N.pool.views));
+    for (int b = 0; b < TP_KV__COUNT; b++) {
+        tp_kv_stats *k = &N.t->kv_stats[b];
+        nd_log(&N,
+               "%s bucket: %" PRIu64 " record reads, %" PRIu64 " stream infos, %" PRIu64
+               " writes (%" PRIu64 " refused by compare-and-set)",
+               b == TP_KV_LEASES ? "lease" : "budget", (uint64_t)k->reads, (uint64_t)k->infos,
+               (uint64_t)k->writes, (uint64_t)k->conflicts);
+    }
     nd_log(&N, "checkpoints: %" PRIu64 ", changelog trims: %" PRIu64, (uint64_t)N.ncheckpoints,
            (uint64_t)N.ntrims);
     nd_log(&N, "thread time: %.1f ms running operations, %.1f ms appending, %.1f ms committing",

@@ -476,6 +476,7 @@ void ps_budgets_refresh(ps_store *s) {
             free_ = 0;
         } else if (!fresh) { /* the node's partitions share one read per PS_VIEW_MS */
             esc_rec r;
+            atomic_fetch_add(&s->pool->views, 1);
             if (esc_read_rec(s->pool->t, &b->esc, &r) != TP_OK) continue;
             pthread_mutex_lock(&b->mu);
             /* what others reserve comes back at the end of their batch (escrow.h) */

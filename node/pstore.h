@@ -58,6 +58,7 @@ typedef struct ps_pool {
     } refiller[PS_REFILLERS];
     int running; /* threads started */
     atomic_int stop;
+    atomic_ullong views; /* records read for the engine's view (ps_budgets_refresh) */
 } ps_pool;
 
 typedef struct ps_store {

@@ -111,6 +111,11 @@ typedef struct tp_ops {
     int (*kv_get)(tp *t, tp_bucket b, const char *key, tp_kv *out);
     int (*kv_cas)(tp *t, tp_bucket b, const char *key, const char *val, uint64_t expect_rev,
                   uint64_t *new_rev);
+    /* cheaper, for what needs no compare-and-set: kv_read gives the value and its age
+     * (out->rev 0: nothing to write against); kv_put writes unconditionally (a key only
+     * its writer writes, such as a node's heartbeat) */
+    int (*kv_read)(tp *t, tp_bucket b, const char *key, tp_kv *out);
+    int (*kv_put)(tp *t, tp_bucket b, const char *key, const char *val);
     /* changelog per partition: append iff the partition's last sequence is expect_seq
      * (0: empty); read every record after `after` in order */
     int (*log_append)(tp *t, uint32_t part, uint64_t expect_seq, const void *data, int len,
@@ -125,9 +130,17 @@ typedef struct tp_ops {
     void (*close)(tp *t);
 } tp_ops;
 
+/* Round trips to the engine per bucket, counted by the adapter (the node's exit line,
+ * docs/performance.md): record reads, stream-info reads, writes, writes refused by
+ * compare-and-set. */
+typedef struct tp_kv_stats {
+    _Atomic uint64_t reads, infos, writes, conflicts;
+} tp_kv_stats;
+
 struct tp {
     const tp_ops *ops;
     tp_config cfg;
+    tp_kv_stats kv_stats[TP_KV__COUNT];
 };
 
 /* The NATS JetStream adapter. On failure *out is NULL and a message is in tp_errmsg(). */

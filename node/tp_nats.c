@@ -467,40 +467,8 @@ static void tpn_kv_names(tpn *n, tp_bucket b, const char *key, char stream[96], 
     snprintf(subj, 192, "%s%s", pre, key);
 }
 
-/* rev = the bucket's last sequence, read BEFORE the value: a write that lands between
- * the two reads moves the stream past rev, so a CAS from this read fails. */
-static int tpn_kv_get(tp *t, tp_bucket b, const char *key, tp_kv *out) {
-    tpn *n = TPN(t);
-    char stream[96], subj[192];
-    tpn_kv_names(n, b, key, stream, subj);
-    memset(out, 0, sizeof *out);
-    uint64_t last = 0;
-    natsMsg *m = NULL;
-    int rc;
-    if (b == TP_KV_BUDGETS) {
-        /* Budget streams lose no message but to a newer one on the same subject (no
-         * max-age, no purge), so the newest message of the shard carries its last
-         * sequence: a lighter request than the stream's info, and when it is the key's
-         * own record (the campaign granted last), the only one. */
-        char sh[96], all[96];
-        tpn_shard_names(n, b, tpn_shard(b, key), sh, all);
-        strcat(all, ">");
-        natsMsg *lm = NULL;
-        rc = tpn_last_msg(n, stream, all, &lm);
-        if (rc != TP_OK) return rc;
-        last = lm ? natsMsg_GetSequence(lm) : 0;
-        if (lm && !strcmp(natsMsg_GetSubject(lm), subj)) {
-            m = lm;
-        } else {
-            if (lm) natsMsg_Destroy(lm);
-            rc = tpn_last_msg(n, stream, subj, &m);
-        }
-    } else {
-        rc = tpn_last_seq(n, stream, &last);
-        if (rc == TP_OK) rc = tpn_last_msg(n, stream, subj, &m);
-    }
-    if (rc != TP_OK) return rc;
-    out->rev = last;
+/* The record of `key` (m NULL when there is none), its age filled in `out`. */
+static int tpn_kv_fill(natsMsg *m, const char *key, tp_kv *out) {
     if (!m) return tp_fail(TP_ENOTFOUND, "%s: not found", key);
     out->age_ms = (tpn_now_ns() - natsMsg_GetTime(m)) / 1000000;
     int len = natsMsg_GetDataLength(m);
@@ -512,6 +480,71 @@ static int tpn_kv_get(tp *t, tp_bucket b, const char *key, tp_kv *out) {
     return TP_OK;
 }
 
+/* rev = the bucket's last sequence, read BEFORE the value: a write that lands between
+ * the two reads moves the stream past rev, so a CAS from this read fails. A bucket's
+ * stream loses messages only to a newer one on the same subject (one kept per key) or,
+ * the lease bucket, to its max-age (oldest first): so the newest message of the stream
+ * (a message get on its wildcard subject) carries its last sequence, a lighter request
+ * than the stream's info; when it is the key's own record, it is the only one. Only an
+ * empty stream (every record aged out) needs the stream's info for its last sequence
+ * (read before the record, as above). */
+static int tpn_kv_get(tp *t, tp_bucket b, const char *key, tp_kv *out) {
+    tpn *n = TPN(t);
+    char stream[96], subj[192], sh[96], all[96];
+    tpn_kv_names(n, b, key, stream, subj);
+    tpn_shard_names(n, b, tpn_shard(b, key), sh, all);
+    strcat(all, ">");
+    memset(out, 0, sizeof *out);
+    uint64_t last = 0;
+    natsMsg *m = NULL, *lm = NULL;
+    tp_kv_stats *st = &t->kv_stats[b];
+    st->reads++;
+    int rc = tpn_last_msg(n, stream, all, &lm);
+    if (rc != TP_OK) return rc;
+    if (!lm) { /* empty: the last sequence first, then the record (written since?) */
+        st->infos++;
+        st->reads++;
+        rc = tpn_last_seq(n, stream, &last);
+        if (rc == TP_OK) rc = tpn_last_msg(n, stream, subj, &m);
+    } else {
+        last = natsMsg_GetSequence(lm);
+        if (!strcmp(natsMsg_GetSubject(lm), subj)) {
+            m = lm;
+        } else {
+            natsMsg_Destroy(lm);
+            st->reads++;
+            rc = tpn_last_msg(n, stream, subj, &m);
+        }
+    }
+    if (rc != TP_OK) return rc;
+    out->rev = last;
+    return tpn_kv_fill(m, key, out);
+}
+
+static int tpn_kv_read(tp *t, tp_bucket b, const char *key, tp_kv *out) {
+    tpn *n = TPN(t);
+    char stream[96], subj[192];
+    tpn_kv_names(n, b, key, stream, subj);
+    memset(out, 0, sizeof *out);
+    natsMsg *m = NULL;
+    t->kv_stats[b].reads++;
+    int rc = tpn_last_msg(n, stream, subj, &m);
+    return rc == TP_OK ? tpn_kv_fill(m, key, out) : rc;
+}
+
+static int tpn_kv_put(tp *t, tp_bucket b, const char *key, const char *val) {
+    tpn *n = TPN(t);
+    char stream[96], subj[192];
+    tpn_kv_names(n, b, key, stream, subj);
+    jsPubOptions po;
+    jsPubOptions_Init(&po);
+    po.MaxWait = t->cfg.timeout_ms;
+    jsErrCode je = 0;
+    t->kv_stats[b].writes++;
+    natsStatus s = js_Publish(NULL, n->js, subj, val, (int)strlen(val), &po, &je);
+    return tpn_status(s, je, subj);
+}
+
 /* A CAS whose answer was lost may still have been applied: the value written is unique
  * (callers put a nonce in it), so reading it back tells. */
 static int tpn_kv_cas(tp *t, tp_bucket b, const char *key, const char *val, uint64_t expect_rev,
@@ -520,12 +553,16 @@ static int tpn_kv_cas(tp *t, tp_bucket b, const char *key, const char *val, uint
     char stream[96], subj[192];
     tpn_kv_names(n, b, key, stream, subj);
     uint64_t seq = 0;
+    t->kv_stats[b].writes++;
     int rc = tpn_append(n, subj, expect_rev, val, (int)strlen(val), &seq);
     if (rc == TP_OK) {
         if (new_rev) *new_rev = seq;
         return TP_OK;
     }
-    if (rc == TP_EFENCED) return tp_fail(TP_ECONFLICT, "%s: the bucket moved", key);
+    if (rc == TP_EFENCED) {
+        t->kv_stats[b].conflicts++;
+        return tp_fail(TP_ECONFLICT, "%s: the bucket moved", key);
+    }
     tp_kv now;
     int rc2 = tpn_kv_get(t, b, key, &now);
     if (rc2 == TP_OK && !strcmp(now.val, val)) {
@@ -638,6 +675,8 @@ static const tp_ops tpn_ops = {
     .serve_close = tpn_serve_close,
     .kv_get = tpn_kv_get,
     .kv_cas = tpn_kv_cas,
+    .kv_read = tpn_kv_read,
+    .kv_put = tpn_kv_put,
     .log_append = tpn_log_append,
     .log_last = tpn_log_last,
     .log_first = tpn_log_first,

@@ -28,14 +28,15 @@ static inline void nh_url(char url[160]) {
              port + 1, port + 2);
 }
 
-/* A tp whose streams and buckets are named after `prefix`. */
-static inline tp *nh_open_as(const char *prefix, uint32_t partitions) {
+/* A tp whose streams and buckets are named after `prefix`, leases of `ttl_ms` (the
+ * lease bucket keeps records 20 TTLs). */
+static inline tp *nh_open_ttl(const char *prefix, uint32_t partitions, int64_t ttl_ms) {
     static char url[160];
     nh_url(url);
     tp_config c = {.url = url,
                    .partitions = partitions,
                    .replicas = 3,
-                   .lease_ttl_ms = 1000,
+                   .lease_ttl_ms = ttl_ms,
                    .timeout_ms = 5000,
                    .prefix = prefix};
     tp *t = NULL;
@@ -47,6 +48,10 @@ static inline tp *nh_open_as(const char *prefix, uint32_t partitions) {
     }
     cr_assert_eq(rc, TP_OK, "tp_nats_open: %s", tp_errmsg());
     return t;
+}
+
+static inline tp *nh_open_as(const char *prefix, uint32_t partitions) {
+    return nh_open_ttl(prefix, partitions, 1000);
 }
 
 /* A tp with prefix "<name><pid>" (written to prefix[64]). */

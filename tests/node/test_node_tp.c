@@ -126,6 +126,56 @@ Test(tp, kv_compare_and_set) {
     t->ops->close(t);
 }
 
+/* kv_put and kv_read (heartbeats, lease peeks): no revision, one round trip. */
+Test(tp, kv_put_and_read_need_no_revision) {
+    char pre[64];
+    tp *t = nh_open("tpp", 1, pre);
+    tp_kv kv;
+    cr_assert_eq(t->ops->kv_read(t, TP_KV_LEASES, "n3", &kv), TP_ENOTFOUND);
+    cr_assert_eq(t->ops->kv_put(t, TP_KV_LEASES, "n3", "alive 1"), TP_OK, "%s", tp_errmsg());
+    cr_assert_eq(t->ops->kv_put(t, TP_KV_LEASES, "n3", "alive 2"), TP_OK, "%s", tp_errmsg());
+    cr_assert_eq(t->ops->kv_read(t, TP_KV_LEASES, "n3", &kv), TP_OK, "%s", tp_errmsg());
+    cr_assert_str_eq(kv.val, "alive 2");
+    cr_assert(kv.age_ms >= -1000 && kv.age_ms < 5000, "age %lld", (long long)kv.age_ms);
+    /* a put moves the bucket like any write: a CAS from a read before it must retry */
+    tp_kv p0;
+    cr_assert_eq(t->ops->kv_get(t, TP_KV_LEASES, "p0", &p0), TP_ENOTFOUND);
+    cr_assert_eq(t->ops->kv_put(t, TP_KV_LEASES, "n3", "alive 3"), TP_OK);
+    cr_assert_eq(t->ops->kv_cas(t, TP_KV_LEASES, "p0", "x", p0.rev, NULL), TP_ECONFLICT);
+    cr_assert_eq(t->ops->kv_get(t, TP_KV_LEASES, "p0", &p0), TP_ENOTFOUND);
+    cr_assert_eq(t->ops->kv_cas(t, TP_KV_LEASES, "p0", "x", p0.rev, NULL), TP_OK, "%s",
+                 tp_errmsg());
+    t->ops->close(t);
+}
+
+/* The lease bucket's records age out (max-age, 20 TTLs): an empty stream still has a last
+ * sequence, which kv_get must give (the newest message, which carries it otherwise, is
+ * gone), or no lease could ever be written again. */
+Test(tp, kv_get_of_a_bucket_whose_records_aged_out, .timeout = 60) {
+    char pre[64];
+    snprintf(pre, sizeof pre, "tpq%d", (int)getpid());
+    tp *t = nh_open_ttl(pre, 1, 100); /* max-age 2 s */
+    tp_kv kv;
+    cr_assert_eq(t->ops->kv_get(t, TP_KV_LEASES, "p0", &kv), TP_ENOTFOUND);
+    cr_assert_eq(kv.rev, 0);
+    cr_assert_eq(t->ops->kv_cas(t, TP_KV_LEASES, "p0", "a 1 1", kv.rev, NULL), TP_OK);
+    cr_assert_eq(t->ops->kv_put(t, TP_KV_LEASES, "n0", "alive 1"), TP_OK);
+    for (int i = 0; i < 100 && t->ops->kv_read(t, TP_KV_LEASES, "p0", &kv) == TP_OK; i++)
+        usleep(100000);
+    for (int i = 0; i < 100 && t->ops->kv_read(t, TP_KV_LEASES, "n0", &kv) == TP_OK; i++)
+        usleep(100000);
+    cr_assert_eq(t->ops->kv_read(t, TP_KV_LEASES, "n0", &kv), TP_ENOTFOUND, "aged out");
+    cr_assert_eq(t->ops->kv_get(t, TP_KV_LEASES, "p0", &kv), TP_ENOTFOUND);
+    cr_assert_eq(kv.rev, 2, "the empty stream's last sequence: %llu", (unsigned long long)kv.rev);
+    cr_assert_eq(t->ops->kv_cas(t, TP_KV_LEASES, "p0", "b 2 2", 0, NULL), TP_ECONFLICT);
+    cr_assert_eq(t->ops->kv_cas(t, TP_KV_LEASES, "p0", "b 2 3", kv.rev, NULL), TP_OK, "%s",
+                 tp_errmsg());
+    cr_assert_eq(t->ops->kv_get(t, TP_KV_LEASES, "p0", &kv), TP_OK);
+    cr_assert_str_eq(kv.val, "b 2 3");
+    cr_assert_eq(kv.rev, 3);
+    t->ops->close(t);
+}
+
 /* Concurrent increments by compare-and-set from 4 threads: every win is counted once.
  * (libnats' kvStore_Update, on the per-subject expected sequence, fails this on a
  * 3-replica stream of nats-server 2.9: two writers from the same revision both win.) */
