@@ -319,14 +319,24 @@ static void nd_drop(nd_part *P, int release) {
 }
 
 /* Opens the local store (the snapshot) and reads its marker; a store ahead of the
- * changelog (another deployment's, or a log recreated) is wiped. */
+ * changelog (another deployment's, or a log recreated) is wiped. So is a store that does
+ * not open (another store format, after an upgrade; a damaged file): the local store only
+ * caches what the changelog and its checkpoints hold, so it is rebuilt from them. */
 static int nd_open_state(nd_part *P) {
     nd_node *N = P->N;
     char err[512];
     for (int round = 0; round < 2; round++) {
         if (ps_open(&P->st, N->state, P->p, N->return_window, err, sizeof err) != 0) {
-            tp_fail(TP_EIO, "partition %u: %s", P->p, err);
-            return -1;
+            if (round > 0) {
+                tp_fail(TP_EIO, "partition %u: %s", P->p, err);
+                return -1;
+            }
+            nd_log(N,
+                   "partition %u: local state does not open (%s): wiped, rebuilt from"
+                   " the changelog",
+                   P->p, err);
+            ps_wipe(N->state, P->p);
+            continue;
         }
         uint64_t last = 0;
         if (N->t->ops->log_last(N->t, P->p, &last) != TP_OK) {

@@ -139,9 +139,16 @@ kill -KILL "${PIDS[1]}"
 sleep 0.5
 node 2 "$PRE"
 sleep "1.$((RANDOM % 10))"
-node 1 "$PRE" # back on its own state: snapshot + changelog, takes its partitions back
+# Back on its own state, but its partition stores do not open any more (another store
+# format after an upgrade, a damaged file): each is wiped and rebuilt from the changelog
+# (and its checkpoint) when node 1 takes its partitions back.
+n=0
+for f in "$T"/state1/p*/data.mdb; do [ -f "$f" ] && printf 'not an LMDB file' >"$f" && n=$((n + 1)); done
+[ "$n" -gt 0 ] || fail "node 1 has no partition store"
+node 1 "$PRE"
 wait "$CLIENT" || fail "client (node killed)"
 same "$T/b.expected" "$T/b.got" "node killed"
+wait_grep 'local state does not open' "$T/node1.log" # once node 1 takes a partition back
 
 # ---- 3. kill -9 of one nats-server mid-stream ------------------------------------------
 echo "[${SECONDS}s] step 3" >&2
