@@ -560,8 +560,11 @@ static int pf_num_const(const promo_bundle *b, promo_insn in, int64_t *v) {
 /* Compiles PRED block `blk` into out[0 ..) (VM_M_END last); returns the op count, 0 when
  * the block has a shape the programs do not cover. The bytecode is postfix already but
  * for `and`/`or`: `A JF_KEEP L; B; L:` becomes `A B AND`. Only properly nested jumps are
- * accepted (each target at or before the enclosing one's), so the rewrite is exact. */
-static uint32_t pf_mask_compile(const pf_index *ix, uint32_t blk, vm_mop *out, uint32_t cap) {
+ * accepted (each target at or before the enclosing one's), so the rewrite is exact.
+ * `price`: a current program, where a constant compared with the current unit price
+ * (`K; L_PRICE_CMP a`) becomes VM_M_PRICE. */
+static uint32_t pf_mask_compile(const pf_index *ix, uint32_t blk, vm_mop *out, uint32_t cap,
+                                int price) {
     const promo_bundle *b = ix->b;
     const pb_block *bl = &b->blocks[blk];
     const promo_insn *c = b->code + bl->start;
@@ -605,6 +608,11 @@ static uint32_t pf_mask_compile(const pf_index *ix, uint32_t blk, vm_mop *out, u
                     .cmp = swap[INSN_OP(c[k + 2])], .c = v);
             depth++;
             k += 3;
+        } else if (price && k + 1 < bl->len && pf_num_const(b, c[k], &v) &&
+                   INSN_OP(c[k + 1]) == OP_L_PRICE_CMP && INSN_A(c[k + 1]) <= 5) {
+            PF_EMIT(.op = VM_M_PRICE, .cmp = (uint8_t)INSN_A(c[k + 1]), .c = v);
+            depth++;
+            k += 2;
         } else if (op == OP_NOT) {
             PF_EMIT(.op = VM_M_NOT);
             k++;
@@ -629,16 +637,22 @@ static uint32_t pf_mask_compile(const pf_index *ix, uint32_t blk, vm_mop *out, u
 static void pf_mask_setup(pf_build_ctx *c) {
     pf_index *ix = c->ix;
     const promo_bundle *b = ix->b;
-    if (c->oom || !(ix->mprog_off = pf_alloc(c, b->nblocks, sizeof *ix->mprog_off))) return;
+    if (c->oom || !(ix->mprog_off = pf_alloc(c, b->nblocks, sizeof *ix->mprog_off)) ||
+        !(ix->cprog_off = pf_alloc(c, b->nblocks, sizeof *ix->cprog_off)))
+        return;
     pf_vec prog = {NULL, 0, 0, sizeof(vm_mop)};
     for (uint32_t i = 0; i < b->nblocks; i++) {
-        ix->mprog_off[i] = PF_NONE;
-        if (ix->memo_idx[i] == PF_NONE || !ix->ncat) continue;
+        ix->mprog_off[i] = ix->cprog_off[i] = PF_NONE;
+        /* memoised blocks get a program; the other PRED blocks that are not one atom, a
+         * current program when theirs reads the current price only through L_PRICE_CMP */
+        int cur = ix->memo_idx[i] == PF_NONE;
+        if (!ix->ncat || b->blocks[i].kind != PB_BLOCK_PRED || (cur && ix->pred_atom[i] != PF_NONE))
+            continue;
         uint32_t cap = 2 * b->blocks[i].len + 2;
         if (pf_reserve(c, &prog, cap)) return;
-        uint32_t n = pf_mask_compile(ix, i, (vm_mop *)prog.v + prog.n, cap);
+        uint32_t n = pf_mask_compile(ix, i, (vm_mop *)prog.v + prog.n, cap, cur);
         if (!n) continue;
-        ix->mprog_off[i] = (uint32_t)prog.n;
+        (cur ? ix->cprog_off : ix->mprog_off)[i] = (uint32_t)prog.n;
         prog.n += n;
     }
     ix->mprog = prog.v;
@@ -808,6 +822,7 @@ void pf_free(pf_index *ix) {
                     ix->accb,
                     ix->group,
                     ix->mprog_off,
+                    ix->cprog_off,
                     ix->mprog,
                     ix->incompat,
                     ix->hist_off,

@@ -141,6 +141,10 @@ typedef struct pf_index {
      * mprog, PF_NONE = none. */
     uint32_t *mprog_off;
     vm_mop *mprog;
+    /* Current programs (vm.h), in mprog too: PRED blocks that are not memoised because
+     * they compare the current unit price with a constant (`price >= 100`), and are
+     * otherwise made of what a program covers; run afresh at every use. PF_NONE = none. */
+    uint32_t *cprog_off;
     /* Per block run per line (neither one atom nor a line-mask program): the atoms one of
      * which a line needs to match it, pred_need_atoms[pred_need_off[b] ..
      * pred_need_off[b + 1]) (vm_env.pred_need_off). */

@@ -794,6 +794,7 @@ static void stk_cat_receipt(stk_eval *s) {
     x->env.excl_lines = x->exm;
     x->env.mprog_off = ix->mprog_off;
     x->env.mprog = ix->mprog;
+    x->env.cprog_off = ix->cprog_off;
     x->env.pred_need_off = ix->pred_need_off;
     x->env.pred_need_atoms = ix->pred_need_atoms;
 }
@@ -1007,7 +1008,8 @@ static uint32_t stk_line_blocker(const stk_scratch *x, uint32_t i) {
 static promo_status stk_targets(stk_eval *s, stk_camp *k, const pb_reward *rw, uint32_t *nt) {
     stk_scratch *x = s->sc;
     uint32_t n = 0;
-    const uint64_t *al = vm_pred_lines(&x->env, rw->pred);
+    uint64_t now;
+    const uint64_t *al = vm_pred_lines_now(&x->env, rw->pred, &now);
     if (al) {
         for (uint32_t w = 0; w < x->env.atom_lw; w++)
             for (uint64_t m = al[w] & ~x->exm[w]; m; m &= m - 1)
@@ -1743,7 +1745,8 @@ static promo_status stk_finish(stk_eval *s, const promo_receipt *r) {
             uint32_t h = ix->hist_by_key[rk];
             int64_t v = 0;
             uint32_t hl0 = nhl;
-            const uint64_t *al = vm_pred_lines(&x->env, b->hist[h].pred);
+            uint64_t now;
+            const uint64_t *al = vm_pred_lines_now(&x->env, b->hist[h].pred, &now);
             int qty = b->hist[h].kind != 0;
             if (al) {
                 for (uint32_t w = 0; w < x->env.atom_lw; w++)

@@ -150,9 +150,23 @@ static uint64_t vm_mask_cmp(const vm_line *ln, uint32_t n, int qty, uint8_t cmp,
     return t;
 }
 
+/* The lines of `cand` whose current unit price compares with c by L_PRICE_CMP's
+ * comparator a (vm_price_cmp, exact). */
+static uint64_t vm_mask_price(const vm_line *ln, uint64_t cand, uint8_t a, int64_t c) {
+    uint64_t t = 0;
+    for (; cand; cand &= cand - 1) {
+        uint32_t i = (uint32_t)__builtin_ctzll(cand);
+        t |= (uint64_t)vm_price_cmp(&ln[i], c, a) << i;
+    }
+    return t;
+}
+
 /* vm_pred_mask's program on a receipt of up to 64 lines (the usual one): one word per
- * stack entry. */
-static uint64_t vm_mask_word(const vm_env *env, const vm_mop *op, uint64_t valid) {
+ * stack entry. VM_M_PRICE is computed for the lines of `cand` only (0 elsewhere): the
+ * caller keeps only those lines of the result. */
+static inline __attribute__((always_inline)) uint64_t vm_mask_word(const vm_env *env,
+                                                                   const vm_mop *op,
+                                                                   uint64_t valid, uint64_t cand) {
     uint64_t st[VM_MASK_DEPTH];
     uint32_t sp = 0, n = env->rx->nlines;
     const vm_line *ln = env->rx->lines;
@@ -162,6 +176,7 @@ static uint64_t vm_mask_word(const vm_env *env, const vm_mop *op, uint64_t valid
         case VM_M_EXCL: st[sp++] = env->excl_lines[0]; break;
         case VM_M_QTY:
         case VM_M_OPRICE: st[sp++] = vm_mask_cmp(ln, n, op->op == VM_M_QTY, op->cmp, op->c); break;
+        case VM_M_PRICE: st[sp++] = vm_mask_price(ln, cand, op->cmp, op->c); break;
         case VM_M_NOT: st[sp - 1] = ~st[sp - 1] & valid; break;
         case VM_M_AND:
             sp--;
@@ -189,7 +204,7 @@ const uint64_t *vm_pred_mask(vm_env *env, uint32_t pred) {
             m[1] &= valid;
             return m + 1;
         }
-        m[1] = vm_mask_word(env, env->mprog + env->mprog_off[pred], valid);
+        m[1] = vm_mask_word(env, env->mprog + env->mprog_off[pred], valid, valid);
         m[0] = valid;
         env->memo_stamp[d] = env->memo_epoch;
         return m + 1;
@@ -258,6 +273,21 @@ const uint64_t *vm_pred_mask(vm_env *env, uint32_t pred) {
     return m + lw;
 }
 
+const uint64_t *vm_pred_now(vm_env *env, uint32_t pred, uint64_t *tmp) {
+    uint32_t n = env->rx->nlines;
+    if (!env->cat_idx || pred == PRED_ALL_LINES || !env->cprog_off ||
+        env->cprog_off[pred] == UINT32_MAX || env->atom_lw != 1 || n > 64)
+        return NULL;
+    /* Only the lines with one of the atoms the block needs can match it (need.h), so the
+     * price is compared on those alone. Another line gets 0 for its comparisons, and still
+     * comes out 0: need.c derives the atoms from the block's structure, with every price
+     * comparison any value, this one included. */
+    uint64_t cand = vm_pred_cand(env, pred, n, 0);
+    uint64_t valid = n % 64 == 0 ? ~0ull : (1ull << (n % 64)) - 1;
+    *tmp = cand ? vm_mask_word(env, env->mprog + env->cprog_off[pred], valid, cand) : 0;
+    return tmp;
+}
+
 /* vm_aggregate over the lines of an indexed predicate (vm_pred_lines). */
 static int64_t vm_aggregate_lines(vm_env *env, const uint64_t *al, int kind) {
     const vm_line *ln = env->rx->lines;
@@ -278,7 +308,8 @@ static int64_t vm_aggregate_lines(vm_env *env, const uint64_t *al, int kind) {
 static promo_status vm_aggregate(vm_env *env, uint32_t pred, int kind, int64_t *out) {
     vm_receipt *rx = env->rx;
     int64_t acc = 0;
-    const uint64_t *al = vm_pred_lines(env, pred);
+    uint64_t now;
+    const uint64_t *al = vm_pred_lines_now(env, pred, &now);
     if (al && kind == VM_AGG_DISTINCT && env->atom_lw == 1) {
         /* up to 64 lines: a line counts unless an earlier matching line has its SKU (no
          * set to clear: most matches are a few lines) */
@@ -331,10 +362,13 @@ static inline __attribute__((always_inline)) promo_status vm_agg(vm_env *env, ui
                                                                  int kind, int64_t *out) {
     if (env->cat_idx && pred != PRED_ALL_LINES && env->atom_lw == 1 && kind != VM_AGG_DISTINCT) {
         const uint64_t *al = NULL;
+        uint64_t now;
         if (env->pred_atom[pred] != UINT32_MAX)
             al = env->atom_lines + env->pred_atom[pred];
         else if (env->mprog_off[pred] != UINT32_MAX)
             al = vm_pred_mask(env, pred);
+        else if (env->cprog_off && env->cprog_off[pred] != UINT32_MAX)
+            al = vm_pred_now(env, pred, &now);
         if (al) {
             const vm_line *ln = env->rx->lines;
             int64_t acc = 0;
