@@ -697,6 +697,10 @@ static promo_status stk_prepare(stk_eval *s, const promo_receipt *r) {
 static promo_status stk_hist(void *u, uint32_t slot, int32_t from, int32_t to, int64_t *out) {
     stk_eval *s = u;
     stk_scratch *x = s->sc;
+    if (!s->rec.ncells) { /* a customer with no stored cell (most are new): nothing stored */
+        *out = 0;
+        return PROMO_OK;
+    }
     for (uint32_t i = 0; i < x->nhc; i++)
         if (x->hc[i].slot == slot && x->hc[i].from == from) {
             *out = x->hc[i].value;
