@@ -164,9 +164,8 @@ static uint64_t vm_mask_price(const vm_line *ln, uint64_t cand, uint8_t a, int64
 /* vm_pred_mask's program on a receipt of up to 64 lines (the usual one): one word per
  * stack entry. VM_M_PRICE is computed for the lines of `cand` only (0 elsewhere): the
  * caller keeps only those lines of the result. */
-static inline __attribute__((always_inline)) uint64_t vm_mask_word(const vm_env *env,
-                                                                   const vm_mop *op,
-                                                                   uint64_t valid, uint64_t cand) {
+static inline __attribute__((always_inline)) uint64_t
+vm_mask_word(const vm_env *env, const vm_mop *op, uint64_t valid, uint64_t cand) {
     uint64_t st[VM_MASK_DEPTH];
     uint32_t sp = 0, n = env->rx->nlines;
     const vm_line *ln = env->rx->lines;
@@ -720,7 +719,17 @@ promo_status vm_run(vm_env *env, uint32_t block, uint32_t line, int64_t *out) {
             vmcase(OP_EQ) VM_CMP(==) vmcase(OP_NE) VM_CMP(!=) vmcase(OP_LT) VM_CMP(<) vmcase(OP_LE)
                 VM_CMP(<=) vmcase(OP_GT) VM_CMP(>) vmcase(OP_GE) VM_CMP(>=)
 #undef VM_CMP
-                    vmcase(OP_SEQ) {
+/* The same against the immediate A (never ABSENT). */
+#define VM_CMP_I(op)                                                                               \
+    {                                                                                              \
+        TOP = TOP != PROMO_ABSENT && TOP op(int64_t) INSN_SA(i);                                   \
+        vmbreak;                                                                                   \
+    }
+                    vmcase(OP_EQ_I) VM_CMP_I(==) vmcase(OP_NE_I) VM_CMP_I(!=) vmcase(OP_LT_I)
+                        VM_CMP_I(<) vmcase(OP_LE_I) VM_CMP_I(<=) vmcase(OP_GT_I) VM_CMP_I(>)
+                            vmcase(OP_GE_I) VM_CMP_I(>=)
+#undef VM_CMP_I
+                                vmcase(OP_SEQ) {
                 BIN_OPERANDS;
                 TOP = a_ != 0 && b_ != 0 && a_ == b_;
                 vmbreak;
