@@ -497,25 +497,37 @@ static void pf_req_setup(pf_build_ctx *c) {
     for (uint32_t a = ix->ncat; a > 0; a--)
         ix->atom_hist_off[a] = ix->atom_hist_off[a - 1];
     ix->atom_hist_off[0] = 0;
+    size_t nflat = 1;
+    for (uint32_t q = 0; q < ix->req_off[nc]; q++)
+        nflat += ix->reqs[q].cnt;
+    uint32_t wbits = (ix->ncat + 63) / 64 * 64, nf = 0;
+    int fits = nflat + 2 * (size_t)wbits <= PF_RQ_BIT; /* else no requirement is checked */
+    if (fits && !(ix->req_flat = pf_alloc(c, nflat, sizeof *ix->req_flat))) return;
     for (uint32_t ci = 0; ci < nc; ci++) {
         uint32_t from = ix->req_off[ci], to = ix->req_off[ci + 1];
-        const pf_req *r = &ix->reqs[from];
-        if (from == to)
+        pf_req *r = &ix->reqs[from];
+        if (from == to || !fits) {
             ix->creq[ci].req1 = PF_REQ_NONE;
-        else if (to - from == 1 && r->cnt == 1 && ix->req_atoms[r->off] < PF_REQ_MORE / 2)
+            continue;
+        }
+        if (to - from == 1 && r->cnt == 1) {
             ix->creq[ci].req1 = ix->req_atoms[r->off] << 1 | r->excl;
-        else
-            ix->creq[ci].req1 = PF_REQ_MORE;
+            continue;
+        }
+        /* fewest atoms first (insertion sort, stable: a few requirements) */
+        for (uint32_t i = 1; i < to - from; i++)
+            for (uint32_t j = i; j > 0 && r[j].cnt < r[j - 1].cnt; j--) {
+                pf_req t = r[j];
+                r[j] = r[j - 1];
+                r[j - 1] = t;
+            }
+        ix->creq[ci].req1 = PF_REQ_MORE | nf;
+        for (uint32_t q = 0; q < to - from; q++)
+            for (uint32_t k = 0; k < r[q].cnt; k++)
+                ix->req_flat[nf++] = (ix->req_atoms[r[q].off + k] + (r[q].excl ? wbits : 0)) |
+                                     (k + 1 == r[q].cnt ? PF_RQ_END : 0) |
+                                     (k + 1 == r[q].cnt && q + 1 == to - from ? PF_RQ_LAST : 0);
     }
-    size_t natoms = 0;
-    for (uint32_t q = 0; q < ix->req_off[nc]; q++)
-        if (ix->reqs[q].off + (size_t)ix->reqs[q].cnt > natoms)
-            natoms = ix->reqs[q].off + (size_t)ix->reqs[q].cnt;
-    if (!(ix->req_bits = pf_alloc(c, natoms, sizeof *ix->req_bits))) return;
-    uint32_t wbits = (ix->ncat + 63) / 64 * 64;
-    for (uint32_t q = 0; q < ix->req_off[nc]; q++)
-        for (uint32_t k = ix->reqs[q].off; k < ix->reqs[q].off + ix->reqs[q].cnt; k++)
-            ix->req_bits[k] = ix->req_atoms[k] + (ix->reqs[q].excl ? wbits : 0);
 }
 
 /* ------------------------------------------------------------------ memo ---- */
@@ -817,7 +829,7 @@ void pf_free(pf_index *ix) {
                     ix->req_off,
                     ix->reqs,
                     ix->req_atoms,
-                    ix->req_bits,
+                    ix->req_flat,
                     ix->memo_idx,
                     ix->accb,
                     ix->group,

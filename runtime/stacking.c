@@ -810,21 +810,21 @@ static int stk_req_ok(const stk_scratch *x, const pf_index *ix, uint32_t ci, int
     if (x->rx.orig_total < cr->min_total) return 0;
     uint32_t r1 = cr->req1;
     if (!atoms || r1 == PF_REQ_NONE) return 1;
-    uint32_t words = x->env.cat_words;
-    if (r1 != PF_REQ_MORE) {
+    if (!(r1 & PF_REQ_MORE)) {
         uint32_t a = r1 >> 1;
-        return (int)(x->pres[(r1 & 1) * words + a / 64] >> (a % 64) & 1);
+        return (int)(x->pres[(r1 & 1) * x->env.cat_words + a / 64] >> (a % 64) & 1);
     }
-    const uint64_t *p = x->pres; /* both bitsets: req_bits says which */
-    for (const pf_req *r = ix->reqs + ix->req_off[ci], *end = ix->reqs + ix->req_off[ci + 1];
-         r < end; r++) {
-        const uint32_t *at = ix->req_bits + r->off, *stop = at + r->cnt;
-        for (;; at++) {
-            if (at == stop) return 0; /* none of its atoms is present */
-            if (p[*at / 64] >> (*at % 64) & 1) break;
-        }
+    const uint64_t *p = x->pres; /* both bitsets: the entries say which */
+    for (const uint32_t *at = ix->req_flat + (r1 & ~PF_REQ_MORE);;) {
+        uint64_t any = 0;
+        uint32_t e;
+        do { /* a requirement: one of its atoms present */
+            e = *at++;
+            any |= p[(e & PF_RQ_BIT) / 64] >> (e % 64);
+        } while (!(e & PF_RQ_END));
+        if (!(any & 1)) return 0;
+        if (e & PF_RQ_LAST) return 1;
     }
-    return 1;
 }
 
 /* Narrows the candidates to the campaigns whose every receipt-constant clause holds. */
