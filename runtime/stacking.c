@@ -267,6 +267,7 @@ struct stk_scratch {
     const uint64_t *tw_row; /* the receipt's (weekday, time slot) row of the time table */
     int pre_done;           /* the candidates already passed every prefilter clause */
     int fast_when;          /* pf_creq.when_total is used (not --explain, not plain) */
+    int when_held;          /* stk_campaign: the campaign's `when` was tested and holds */
     uint32_t memo_epoch;
 
     /* evaluation state */
@@ -684,7 +685,7 @@ static promo_status stk_prepare(stk_eval *s, const promo_receipt *r) {
     x->amt_epoch = 1;
     x->pp_epoch = 0;
     x->stopped_by = STK_NONE;
-    x->pre_done = 0;
+    x->pre_done = x->when_held = 0;
     x->fast_when = !(s->flags & (PROMO_CTX_EXPLAIN | PROMO_CTX_PLAIN));
     x->err = PROMO_OK;
     s->nbudget_uses = s->ndeltas = s->nhist_deltas = 0;
@@ -1522,6 +1523,26 @@ static inline promo_status stk_explain(stk_eval *s, uint32_t ci, promo_outcome o
     return stk_explain_push(s, ci, o, other, part);
 }
 
+/* Campaign ci's `when` (holds when it has none): *holds, and env.fail_part names the part
+ * that failed (PB_NONE: the whole `when`). */
+static inline __attribute__((always_inline)) promo_status stk_when(stk_eval *s, uint32_t ci,
+                                                                   int *holds) {
+    stk_scratch *x = s->sc;
+    const pb_campaign *c = &s->b->campaigns[ci];
+    *holds = 1;
+    x->env.fail_part = PB_NONE;
+    if (s->ix->creq[ci].when_total != PB_NONE && x->fast_when) {
+        /* `when total >= X` alone: its one opcode's test, without the VM (prefilter.h) */
+        *holds = (int)vm_total_ge(&x->env, s->ix->creq[ci].when_total);
+    } else if (c->cond_block != PB_NONE) {
+        int64_t v;
+        promo_status st = vm_run(&x->env, c->cond_block, STK_NONE, &v);
+        if (st != PROMO_OK) return st;
+        *holds = v != 0 && v != PROMO_ABSENT;
+    }
+    return PROMO_OK;
+}
+
 static promo_status stk_campaign(stk_eval *s, uint32_t ci) {
     stk_scratch *x = s->sc;
     const promo_bundle *b = s->b;
@@ -1532,18 +1553,14 @@ static promo_status stk_campaign(stk_eval *s, uint32_t ci) {
         return stk_explain(s, ci, PROMO_OUT_STOPPED, x->stopped_by, NULL);
     const char *part = x->pre_done ? NULL : stk_prefilter(s, ci);
     if (part) return stk_explain(s, ci, PROMO_OUT_NOT_APPLICABLE, STK_NONE, part);
-    if (s->ix->creq[ci].when_total != PB_NONE && x->fast_when) {
-        /* `when total >= X` alone: its one opcode's test, without the VM (prefilter.h) */
-        if (!vm_total_ge(&x->env, s->ix->creq[ci].when_total))
-            return stk_explain(s, ci, PROMO_OUT_NOT_APPLICABLE, STK_NONE, "when");
-    } else if (c->cond_block != PB_NONE) {
-        int64_t v;
-        x->env.fail_part = PB_NONE;
-        if ((st = vm_run(&x->env, c->cond_block, STK_NONE, &v)) != PROMO_OK) return st;
-        if (v == 0 || v == PROMO_ABSENT) {
-            const char *p = x->env.fail_part != PB_NONE ? bundle_str(b, x->env.fail_part) : "when";
-            return stk_explain(s, ci, PROMO_OUT_NOT_APPLICABLE, STK_NONE, p);
-        }
+    int holds = 1;
+    if (x->when_held) /* the candidate loop tested it */
+        x->when_held = 0;
+    else if ((st = stk_when(s, ci, &holds)) != PROMO_OK)
+        return st;
+    if (!holds) {
+        const char *p = x->env.fail_part != PB_NONE ? bundle_str(b, x->env.fail_part) : "when";
+        return stk_explain(s, ci, PROMO_OUT_NOT_APPLICABLE, STK_NONE, p);
     }
     if (c->limit_customer) {
         /* A receipt without a customer id cannot be counted: the campaign does not apply. */
@@ -1908,7 +1925,11 @@ promo_status stk_evaluate(stk_eval *s, const promo_receipt *r) {
             for (uint64_t bits = x->cand[w]; bits && x->stopped_by == STK_NONE; bits &= bits - 1) {
                 uint32_t ci = w * 64 + (uint32_t)__builtin_ctzll(bits);
                 if (!stk_req_ok(x, ix, ci, atoms)) continue;
-                if ((st = stk_campaign(s, ci)) != PROMO_OK) {
+                /* the `when` first: most fail it, and then leave no trace (no --explain) */
+                int holds;
+                if ((st = stk_when(s, ci, &holds)) == PROMO_OK && !holds) continue;
+                x->when_held = st == PROMO_OK;
+                if (st != PROMO_OK || (st = stk_campaign(s, ci)) != PROMO_OK) {
                     if (st == PROMO_ENOMEM) snprintf(s->msg, sizeof s->msg, "out of memory");
                     return st;
                 }
