@@ -374,9 +374,13 @@ static inline __attribute__((always_inline)) promo_status vm_agg(vm_env *env, ui
             if (kind == VM_AGG_ANY) {
                 acc = al[0] != 0;
             } else {
+                /* A plain sum: the stacking engine keeps every amount in [0, original]
+                 * and refuses a receipt whose total passes PROMO_MAX_MONEY or a line whose
+                 * qty passes PROMO_MAX_QTY (stk_prepare), so 64 lines never overflow and
+                 * vm_add's saturation could not change the result. */
                 for (uint64_t m = al[0]; m; m &= m - 1) {
                     const vm_line *l = &ln[__builtin_ctzll(m)];
-                    acc = vm_add(acc, kind == VM_AGG_SUM ? l->amount : l->qty);
+                    acc += kind == VM_AGG_SUM ? l->amount : l->qty;
                 }
             }
             *out = acc;
