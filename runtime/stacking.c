@@ -1759,6 +1759,7 @@ static promo_status stk_finish(stk_eval *s, const promo_receipt *r) {
         memset(hc, 0xff, ix->hist_words * sizeof *hc);
     }
     /* by rank in key order: the history deltas come out sorted (prefilter.h) */
+    const int lw1 = x->env.atom_lw == 1;
     for (uint32_t hw = 0; hc && hw < ix->hist_words; hw++)
         for (uint64_t hm = hc[hw]; hm; hm &= hm - 1) {
             uint32_t rk = hw * 64 + (uint32_t)__builtin_ctzll(hm);
@@ -1769,7 +1770,13 @@ static promo_status stk_finish(stk_eval *s, const promo_receipt *r) {
             uint64_t now;
             const uint64_t *al = vm_pred_lines_now(&x->env, b->hist[h].pred, &now);
             int qty = b->hist[h].kind != 0;
-            if (al) {
+            if (al && lw1 && !attr) {
+                /* the usual case: a plain sum (a receipt's sums never overflow, vm_agg) */
+                for (uint64_t m = al[0]; m; m &= m - 1) {
+                    const vm_line *l = &x->lines[__builtin_ctzll(m)];
+                    v += qty ? l->qty : l->amount;
+                }
+            } else if (al) {
                 for (uint32_t w = 0; w < x->env.atom_lw; w++)
                     for (uint64_t m = al[w]; m; m &= m - 1) {
                         uint32_t li = w * 64 + (uint32_t)__builtin_ctzll(m);
