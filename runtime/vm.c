@@ -190,24 +190,11 @@ vm_mask_word(const vm_env *env, const vm_mop *op, uint64_t valid, uint64_t cand)
     return st[0];
 }
 
-const uint64_t *vm_pred_mask(vm_env *env, uint32_t pred) {
+/* vm_pred_mask on a receipt of 65 to 64 * VM_MASK_WORDS lines (apart: the usual single
+ * word keeps a small frame). */
+static __attribute__((noinline)) const uint64_t *vm_pred_mask_words(vm_env *env, uint32_t pred,
+                                                                    uint32_t d, uint64_t *m) {
     uint32_t lw = env->atom_lw, n = env->rx->nlines;
-    if (!env->cat_idx || !env->mprog_off || env->mprog_off[pred] == UINT32_MAX || !env->memo_idx ||
-        env->memo_idx[pred] == UINT32_MAX || lw > VM_MASK_WORDS || env->memo_words != lw)
-        return NULL;
-    uint32_t d = env->memo_idx[pred];
-    uint64_t *m = env->memo_bits + (size_t)d * 2 * lw;
-    if (lw == 1) { /* the same as below, on single words */
-        uint64_t valid = n % 64 == 0 ? ~0ull : (1ull << (n % 64)) - 1;
-        if (env->memo_stamp[d] == env->memo_epoch && m[0] == valid) {
-            m[1] &= valid;
-            return m + 1;
-        }
-        m[1] = vm_mask_word(env, env->mprog + env->mprog_off[pred], valid, valid);
-        m[0] = valid;
-        env->memo_stamp[d] = env->memo_epoch;
-        return m + 1;
-    }
     uint64_t valid[VM_MASK_WORDS];
     for (uint32_t w = 0; w < lw; w++)
         valid[w] = w + 1 < lw || n % 64 == 0 ? ~0ull : (1ull << (n % 64)) - 1;
@@ -270,6 +257,24 @@ const uint64_t *vm_pred_mask(vm_env *env, uint32_t pred) {
     }
     env->memo_stamp[d] = env->memo_epoch;
     return m + lw;
+}
+
+const uint64_t *vm_pred_mask(vm_env *env, uint32_t pred) {
+    if (!env->cat_idx || !env->mprog_off || !env->memo_idx) return NULL;
+    uint32_t off = env->mprog_off[pred], d = env->memo_idx[pred], lw = env->atom_lw;
+    if (off == UINT32_MAX || d == UINT32_MAX || env->memo_words != lw) return NULL;
+    uint64_t *m = env->memo_bits + (size_t)d * 2 * lw;
+    if (lw != 1) return lw <= VM_MASK_WORDS ? vm_pred_mask_words(env, pred, d, m) : NULL;
+    uint32_t n = env->rx->nlines;
+    uint64_t valid = n % 64 == 0 ? ~0ull : (1ull << (n % 64)) - 1;
+    if (env->memo_stamp[d] == env->memo_epoch && m[0] == valid) {
+        m[1] &= valid; /* value bits past the last line may be stale */
+        return m + 1;
+    }
+    m[1] = vm_mask_word(env, env->mprog + off, valid, valid);
+    m[0] = valid;
+    env->memo_stamp[d] = env->memo_epoch;
+    return m + 1;
 }
 
 const uint64_t *vm_pred_now(vm_env *env, uint32_t pred, uint64_t *tmp) {
