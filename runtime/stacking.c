@@ -698,10 +698,6 @@ static promo_status stk_prepare(stk_eval *s, const promo_receipt *r) {
 static promo_status stk_hist(void *u, uint32_t slot, int32_t from, int32_t to, int64_t *out) {
     stk_eval *s = u;
     stk_scratch *x = s->sc;
-    if (!s->rec.ncells) { /* a customer with no stored cell (most are new): nothing stored */
-        *out = 0;
-        return PROMO_OK;
-    }
     for (uint32_t i = 0; i < x->nhc; i++)
         if (x->hc[i].slot == slot && x->hc[i].from == from) {
             *out = x->hc[i].value;
@@ -1896,7 +1892,9 @@ promo_status stk_evaluate(stk_eval *s, const promo_receipt *r) {
         }
         s->version = s->rec.version;
         s->has_customer_state = 1;
-        x->env.hist = stk_hist;
+        /* a customer with no stored cell (most are new): nothing to read, the VM's
+         * history is the current receipt alone, as without a store */
+        x->env.hist = s->rec.ncells ? stk_hist : NULL;
     }
     const promo_bundle *b = s->b;
     int tiebreak = (b->hdr->flags & PBF_TIEBREAK_BENEFIT) != 0;
