@@ -1733,8 +1733,8 @@ static promo_status stk_finish(stk_eval *s, const promo_receipt *r) {
     /* the journal's attribution of history to lines (runtime/ops.c), only when asked:
      * writing it costs ~1 % of a receipt on a set of many history slots */
     const int attr = s->hist_attr;
-    if (STK_ERESERVE(s, x, hist_off, (size_t)b->nhist + 1) ||
-        (attr && STK_ERESERVE(s, x, hist_lines, (size_t)b->nhist * n + 1)))
+    if (attr && (STK_ERESERVE(s, x, hist_off, (size_t)b->nhist + 1) ||
+                 STK_ERESERVE(s, x, hist_lines, (size_t)b->nhist * n + 1)))
         return stk_nomem(x);
     /* A slot whose predicate needs atoms none of the lines has gets nothing: with the
      * line index on, only the open slots and those of the atoms present are visited
@@ -1792,13 +1792,13 @@ static promo_status stk_finish(stk_eval *s, const promo_receipt *r) {
                     if (attr) s->hist_lines[nhl++] = (stk_hline){i, lv};
                 }
             if (v) {
-                s->hist_off[nd] = hl0;
+                if (attr) s->hist_off[nd] = hl0;
                 s->deltas[nd++] = (promo_delta){b->hist[h].key, x->rx.date, v};
             } else {
                 nhl = hl0;
             }
         }
-    s->hist_off[nd] = nhl;
+    if (attr) s->hist_off[nd] = nhl;
     s->nhist_deltas = nd;
     s->deltas[nd++] = (promo_delta){STK_VISITS_KEY, x->rx.date, 1};
     for (uint32_t a = 0; a < x->napplied; a++) {
