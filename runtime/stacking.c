@@ -1926,8 +1926,8 @@ promo_status stk_evaluate(stk_eval *s, const promo_receipt *r) {
         stk_rx_receipt(s);
         /* Requirements need the receipt's line index (off for huge receipts). */
         int atoms = x->env.cat_idx != NULL;
-        for (uint32_t w = 0; w < ix->words && x->stopped_by == STK_NONE; w++)
-            for (uint64_t bits = x->cand[w]; bits && x->stopped_by == STK_NONE; bits &= bits - 1) {
+        for (uint32_t w = 0; w < ix->words; w++)
+            for (uint64_t bits = x->cand[w]; bits; bits &= bits - 1) {
                 uint32_t ci = w * 64 + (uint32_t)__builtin_ctzll(bits);
                 if (!stk_req_ok(x, ix, ci, atoms)) continue;
                 /* the `when` first: most fail it, and then leave no trace (no --explain) */
@@ -1938,7 +1938,9 @@ promo_status stk_evaluate(stk_eval *s, const promo_receipt *r) {
                     if (st == PROMO_ENOMEM) snprintf(s->msg, sizeof s->msg, "out of memory");
                     return st;
                 }
+                if (x->stopped_by != STK_NONE) goto stopped; /* only an applied campaign stops */
             }
+    stopped:
         st = stk_finish(s, r);
         if (st == PROMO_ENOMEM) snprintf(s->msg, sizeof s->msg, "out of memory");
         return st;
