@@ -396,7 +396,8 @@ static inline __attribute__((always_inline)) promo_status vm_agg(vm_env *env, ui
 }
 
 /* history.sum / count / visits over the last `days` days, this receipt included. */
-static promo_status vm_history(vm_env *env, uint32_t slot, int64_t days, int64_t *out) {
+static inline __attribute__((always_inline)) promo_status vm_history(vm_env *env, uint32_t slot,
+                                                                     int64_t days, int64_t *out) {
     *out = 0;
     if (days == PROMO_ABSENT || days < 1) return PROMO_OK;
     if (days > 4000000) days = 4000000; /* longer than the calendar: everything */
