@@ -363,6 +363,23 @@ static void skv_sort_deltas(promo_delta *d, size_t n, promo_delta *t) {
     }
 }
 
+/* A new customer's next cell from the sorted deltas d[*j ..): the run of equal (key, day)
+ * summed (saturating) into *c, *j past it. 0 when the cell is dropped (0, or a day in
+ * [1, prune_before)); else 1, and *min_day lowered to its day if earlier. */
+static inline __attribute__((always_inline)) int skv_new_cell(const promo_delta *d, size_t nd,
+                                                              size_t *j, int32_t prune_before,
+                                                              int32_t *min_day, promo_cell *c) {
+    size_t k = *j;
+    *c = (promo_cell){d[k].key, d[k].day, 0, d[k].add};
+    for (k++; k < nd && d[k].key == c->key && d[k].day == c->day; k++)
+        if (__builtin_add_overflow(c->value, d[k].add, &c->value))
+            c->value = d[k].add < 0 ? INT64_MIN : INT64_MAX;
+    *j = k;
+    if (c->value == 0 || (c->day >= 1 && c->day < prune_before)) return 0;
+    if (c->day >= 1 && c->day < *min_day) *min_day = c->day;
+    return 1;
+}
+
 /*
  * Merges sorted old cells with the deltas into s->mbuf as a record of version `ver`:
  * equal (key, day) cells add up (saturating), cells of a day in [1, prune_before) and
@@ -381,15 +398,8 @@ static size_t skv_merge(skv_store *s, const promo_store_rec *old, uint64_t ver,
     size_t i = 0, j = 0;
     if (!old->ncells) { /* a new customer (most writes): the deltas alone, summed per cell */
         int32_t min_day = s->min_day;
-        while (j < nd) {
-            promo_cell c = {d[j].key, d[j].day, 0, d[j].add};
-            for (j++; j < nd && d[j].key == c.key && d[j].day == c.day; j++)
-                if (__builtin_add_overflow(c.value, d[j].add, &c.value))
-                    c.value = d[j].add < 0 ? INT64_MIN : INT64_MAX;
-            if (c.value == 0 || (c.day >= 1 && c.day < prune_before)) continue;
-            if (c.day >= 1 && c.day < min_day) min_day = c.day;
-            out[n++] = c;
-        }
+        while (j < nd)
+            if (skv_new_cell(d, nd, &j, prune_before, &min_day, &out[n])) n++;
         s->min_day = min_day;
     }
     while (i < old->ncells || j < nd) {
@@ -667,12 +677,8 @@ static size_t skv_enc_new(skv_store *s, uint64_t ver, const promo_delta *deltas,
     uint32_t nc = 0;
     int32_t min_day = s->min_day;
     for (size_t j = 0; j < nd;) { /* as skv_merge with no old cell */
-        promo_cell c = {d[j].key, d[j].day, 0, d[j].add};
-        for (j++; j < nd && d[j].key == c.key && d[j].day == c.day; j++)
-            if (__builtin_add_overflow(c.value, d[j].add, &c.value))
-                c.value = d[j].add < 0 ? INT64_MIN : INT64_MAX;
-        if (c.value == 0 || (c.day >= 1 && c.day < prune_before)) continue;
-        if (c.day >= 1 && c.day < min_day) min_day = c.day;
+        promo_cell c;
+        if (!skv_new_cell(d, nd, &j, prune_before, &min_day, &c)) continue;
         size_t m = skv_enc_cell(s, &e, c.key, c.day, c.value, out + n);
         if (!m) return 0;
         n += m;
