@@ -505,6 +505,42 @@ static int cg_total_ge(cg *g, cg_code *k, const ast_node *n) {
     return 1;
 }
 
+/* A number literal that PUSH_I would push: *v its value. */
+static int cg_imm_lit(const ast_node *n, int64_t *v) {
+    switch (n->kind) {
+    case AST_NUM:
+    case AST_PERCENT:
+    case AST_DATE:
+    case AST_TIME:
+    case AST_DURATION: *v = cg_lit(n); break;
+    default: return 0;
+    }
+    return *v != PROMO_ABSENT && *v >= INSN_IMM_MIN && *v <= INSN_IMM_MAX;
+}
+
+/* `a op b` with one side a number literal that fits an immediate, in a COND block: the
+ * other side, then EQ_I .. GE_I of the literal (mirrored when the literal is on the
+ * left), one instruction for `PUSH_I X; GE`. 1 when emitted. PRED blocks keep the two:
+ * their canonical bytes name shared predicates and history slots. */
+static int cg_cmp_imm(cg *g, cg_code *k, const ast_node *n, promo_opcode op) {
+    static const promo_opcode mirror[OP__COUNT] = {
+        [OP_EQ] = OP_EQ, [OP_NE] = OP_NE, [OP_LT] = OP_GT,
+        [OP_LE] = OP_GE, [OP_GT] = OP_LT, [OP_GE] = OP_LE};
+    int64_t v;
+    const ast_node *other;
+    if (cg_imm_lit(n->b, &v)) {
+        other = n->a;
+    } else if (cg_imm_lit(n->a, &v)) {
+        other = n->b;
+        op = mirror[op];
+    } else {
+        return 0;
+    }
+    cg_numval(g, k, other);
+    cg_emit(g, k, (promo_opcode)(OP_EQ_I + (op - OP_EQ)), v);
+    return 1;
+}
+
 static void cg_compare(cg *g, cg_code *k, const ast_node *n) {
     const ast_node *a = n->a, *b = n->b;
     int neg = n->op == BIN_NE;
@@ -557,10 +593,11 @@ static void cg_compare(cg *g, cg_code *k, const ast_node *n) {
         return;
     }
     if (k->cond && cg_total_ge(g, k, n)) return;
-    cg_numval(g, k, a);
-    cg_numval(g, k, b);
     static const promo_opcode ops[] = {[BIN_EQ] = OP_EQ, [BIN_NE] = OP_NE, [BIN_LT] = OP_LT,
                                        [BIN_LE] = OP_LE, [BIN_GT] = OP_GT, [BIN_GE] = OP_GE};
+    if (k->cond && cg_cmp_imm(g, k, n, ops[n->op])) return;
+    cg_numval(g, k, a);
+    cg_numval(g, k, b);
     cg_emit(g, k, ops[n->op], 0);
 }
 

@@ -15,7 +15,7 @@
 
 #define PB_MAGIC        "PROMOBC\x1a" /* 8 bytes, no NUL needed */
 #define PB_MAGIC_LEN    8
-#define PB_FORMAT       4 /* bundle format number, kept apart from the library version */
+#define PB_FORMAT       5 /* bundle format number, kept apart from the library version */
 #define PB_ENDIAN_PROBE 0x01020304u
 #define PB_NONE         0xFFFFFFFFu /* "no index" in any u32 index field */
 /* The longest duration the language accepts and the verifier lets through (points

@@ -217,6 +217,16 @@ static int nd_block(nd *n, uint32_t blk, need_set *result, need_set *out, uint32
             s->depth++;
             continue;
         }
+        if (oi->facts & OPF_CMP_I) { /* the top against the immediate A */
+            nd_val c = {++n->next_id, ND_CONST, ND_NONE, INSN_SA(i), {0, {0}}};
+            promo_opcode cmp = op_cmp_of(op);
+            int64_t t = nd_total_min(cmp, &sp[-1], &c);
+            if (t != INT64_MIN)
+                sp[-1] = (nd_val){++n->next_id, ND_TMIN, ND_NONE, t, {0, {0}}};
+            else
+                sp[-1] = nd_needv(n, nd_compare(cmp, &sp[-1], &c));
+            continue;
+        }
         if (oi->facts & (OPF_JF_KEEP | OPF_JT_KEEP)) { /* and / or */
             uint32_t t = pc + 1 + A, slot = 0;
             while (slot < nin && !(at[slot] == t && in[slot].live))

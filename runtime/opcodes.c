@@ -19,4 +19,8 @@ _Static_assert(OP_IN_SET == 52, "opcode numbers are append-only");
 _Static_assert(OP_RET == 58, "opcode numbers are append-only");
 _Static_assert(OP_L_SKU_IN == 59 && OP_L_BRAND_EQ == 62, "opcode numbers are append-only");
 _Static_assert(OP_L_PRICE_CMP == 63 && OP_R_TOTAL_GE == 64, "opcode numbers are append-only");
+_Static_assert(OP_EQ_I == 65 && OP_GE_I == 70, "opcode numbers are append-only");
+_Static_assert(OP_GE - OP_EQ == 5 && OP_NE == OP_EQ + 1 && OP_LT == OP_EQ + 2 &&
+                   OP_LE == OP_EQ + 3 && OP_GT == OP_EQ + 4,
+               "EQ_I .. GE_I follow EQ .. GE (op_cmp_of)");
 _Static_assert(OP__COUNT <= 256, "the opcode is 8 bits");

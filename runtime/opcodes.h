@@ -33,7 +33,10 @@
  *         OPF_TOTAL_MIN pushes 1 only when the current total, never above the original
  *         one, is at least constant A (need.c's min_total: the prefilter rejects a
  *         receipt whose original total is below it; the stacking engine tests a `when`
- *         made of this one test without running the VM, runtime/prefilter.h)
+ *         made of this one test without running the VM, runtime/prefilter.h);
+ *         OPF_CMP_I pops a number and pushes 1 when it compares with the immediate A as
+ *         the comparison of the same rank among EQ NE LT LE GT GE does (`PUSH_I A; GE`
+ *         in one instruction: op_cmp_of), 0 when it does not or is ABSENT
  *
  * Opcode numbers are part of the bundle format (PB_FORMAT): new opcodes are appended,
  * never inserted or renumbered (opcodes.c asserts a few numbers).
@@ -136,13 +139,22 @@
        "price OP popped money, exact (amount / qty); A: 0 == 1 != 2 < 3 <= 4 > 5 >=")              \
     /* `total >= X` in one instruction (bundle format 4) */                                        \
     OP(R_TOTAL_GE, CONST, 0, 1, ANY, NONE, NONE, OPF_AMOUNTS | OPF_TOTAL_MIN,                      \
-       "1 when the current receipt total >= constant A (kopecks), else 0")
+       "1 when the current receipt total >= constant A (kopecks), else 0")                         \
+    /* a number compared with the immediate A, in one instruction (bundle format 5): */            \
+    /* EQ_I .. GE_I in the order of EQ .. GE (OPF_CMP_I) */                                        \
+    OP(EQ_I, IMM, 1, 1, COND, NONE, NONE, OPF_CMP_I, "a == A (false when a is ABSENT)")            \
+    OP(NE_I, IMM, 1, 1, COND, NONE, NONE, OPF_CMP_I, "a != A (false when a is ABSENT)")            \
+    OP(LT_I, IMM, 1, 1, COND, NONE, NONE, OPF_CMP_I, "a < A (false when a is ABSENT)")             \
+    OP(LE_I, IMM, 1, 1, COND, NONE, NONE, OPF_CMP_I, "a <= A (false when a is ABSENT)")            \
+    OP(GT_I, IMM, 1, 1, COND, NONE, NONE, OPF_CMP_I, "a > A (false when a is ABSENT)")             \
+    OP(GE_I, IMM, 1, 1, COND, NONE, NONE, OPF_CMP_I, "a >= A (false when a is ABSENT)")
 
 /* Facts (the `facts` column). */
 #define OPF_AMOUNTS   0x1u
 #define OPF_JF_KEEP   0x2u
 #define OPF_JT_KEEP   0x4u
 #define OPF_TOTAL_MIN 0x8u
+#define OPF_CMP_I     0x10u
 
 typedef enum promo_opcode {
 #define OP(name, kind, pops, pushes, ctx, atom, set, facts, doc) OP_##name,
@@ -190,6 +202,12 @@ extern const promo_opinfo promo_opinfo_table[OP__COUNT];
 static inline const promo_opinfo *op_info(uint32_t op) {
     static const promo_opinfo none = {"?", 0, 0, 0, 0, 0, 0, 0, ""};
     return op < OP__COUNT ? &promo_opinfo_table[op] : &none;
+}
+
+/* The two-operand comparison (OP_EQ .. OP_GE) an OPF_CMP_I opcode makes with its
+ * immediate (opcodes.c asserts the two runs are in the same order). */
+static inline promo_opcode op_cmp_of(uint32_t op) {
+    return (promo_opcode)(OP_EQ + (op - OP_EQ_I));
 }
 
 /* Instruction encoding. */

@@ -497,25 +497,37 @@ static void pf_req_setup(pf_build_ctx *c) {
     for (uint32_t a = ix->ncat; a > 0; a--)
         ix->atom_hist_off[a] = ix->atom_hist_off[a - 1];
     ix->atom_hist_off[0] = 0;
+    size_t nflat = 1;
+    for (uint32_t q = 0; q < ix->req_off[nc]; q++)
+        nflat += ix->reqs[q].cnt;
+    uint32_t wbits = (ix->ncat + 63) / 64 * 64, nf = 0;
+    int fits = nflat + 2 * (size_t)wbits <= PF_RQ_BIT; /* else no requirement is checked */
+    if (fits && !(ix->req_flat = pf_alloc(c, nflat, sizeof *ix->req_flat))) return;
     for (uint32_t ci = 0; ci < nc; ci++) {
         uint32_t from = ix->req_off[ci], to = ix->req_off[ci + 1];
-        const pf_req *r = &ix->reqs[from];
-        if (from == to)
+        pf_req *r = &ix->reqs[from];
+        if (from == to || !fits) {
             ix->creq[ci].req1 = PF_REQ_NONE;
-        else if (to - from == 1 && r->cnt == 1 && ix->req_atoms[r->off] < PF_REQ_MORE / 2)
+            continue;
+        }
+        if (to - from == 1 && r->cnt == 1) {
             ix->creq[ci].req1 = ix->req_atoms[r->off] << 1 | r->excl;
-        else
-            ix->creq[ci].req1 = PF_REQ_MORE;
+            continue;
+        }
+        /* fewest atoms first (insertion sort, stable: a few requirements) */
+        for (uint32_t i = 1; i < to - from; i++)
+            for (uint32_t j = i; j > 0 && r[j].cnt < r[j - 1].cnt; j--) {
+                pf_req t = r[j];
+                r[j] = r[j - 1];
+                r[j - 1] = t;
+            }
+        ix->creq[ci].req1 = PF_REQ_MORE | nf;
+        for (uint32_t q = 0; q < to - from; q++)
+            for (uint32_t k = 0; k < r[q].cnt; k++)
+                ix->req_flat[nf++] = (ix->req_atoms[r[q].off + k] + (r[q].excl ? wbits : 0)) |
+                                     (k + 1 == r[q].cnt ? PF_RQ_END : 0) |
+                                     (k + 1 == r[q].cnt && q + 1 == to - from ? PF_RQ_LAST : 0);
     }
-    size_t natoms = 0;
-    for (uint32_t q = 0; q < ix->req_off[nc]; q++)
-        if (ix->reqs[q].off + (size_t)ix->reqs[q].cnt > natoms)
-            natoms = ix->reqs[q].off + (size_t)ix->reqs[q].cnt;
-    if (!(ix->req_bits = pf_alloc(c, natoms, sizeof *ix->req_bits))) return;
-    uint32_t wbits = (ix->ncat + 63) / 64 * 64;
-    for (uint32_t q = 0; q < ix->req_off[nc]; q++)
-        for (uint32_t k = ix->reqs[q].off; k < ix->reqs[q].off + ix->reqs[q].cnt; k++)
-            ix->req_bits[k] = ix->req_atoms[k] + (ix->reqs[q].excl ? wbits : 0);
 }
 
 /* ------------------------------------------------------------------ memo ---- */
@@ -560,8 +572,11 @@ static int pf_num_const(const promo_bundle *b, promo_insn in, int64_t *v) {
 /* Compiles PRED block `blk` into out[0 ..) (VM_M_END last); returns the op count, 0 when
  * the block has a shape the programs do not cover. The bytecode is postfix already but
  * for `and`/`or`: `A JF_KEEP L; B; L:` becomes `A B AND`. Only properly nested jumps are
- * accepted (each target at or before the enclosing one's), so the rewrite is exact. */
-static uint32_t pf_mask_compile(const pf_index *ix, uint32_t blk, vm_mop *out, uint32_t cap) {
+ * accepted (each target at or before the enclosing one's), so the rewrite is exact.
+ * `price`: a current program, where a constant compared with the current unit price
+ * (`K; L_PRICE_CMP a`) becomes VM_M_PRICE. */
+static uint32_t pf_mask_compile(const pf_index *ix, uint32_t blk, vm_mop *out, uint32_t cap,
+                                int price) {
     const promo_bundle *b = ix->b;
     const pb_block *bl = &b->blocks[blk];
     const promo_insn *c = b->code + bl->start;
@@ -605,6 +620,11 @@ static uint32_t pf_mask_compile(const pf_index *ix, uint32_t blk, vm_mop *out, u
                     .cmp = swap[INSN_OP(c[k + 2])], .c = v);
             depth++;
             k += 3;
+        } else if (price && k + 1 < bl->len && pf_num_const(b, c[k], &v) &&
+                   INSN_OP(c[k + 1]) == OP_L_PRICE_CMP && INSN_A(c[k + 1]) <= 5) {
+            PF_EMIT(.op = VM_M_PRICE, .cmp = (uint8_t)INSN_A(c[k + 1]), .c = v);
+            depth++;
+            k += 2;
         } else if (op == OP_NOT) {
             PF_EMIT(.op = VM_M_NOT);
             k++;
@@ -629,16 +649,22 @@ static uint32_t pf_mask_compile(const pf_index *ix, uint32_t blk, vm_mop *out, u
 static void pf_mask_setup(pf_build_ctx *c) {
     pf_index *ix = c->ix;
     const promo_bundle *b = ix->b;
-    if (c->oom || !(ix->mprog_off = pf_alloc(c, b->nblocks, sizeof *ix->mprog_off))) return;
+    if (c->oom || !(ix->mprog_off = pf_alloc(c, b->nblocks, sizeof *ix->mprog_off)) ||
+        !(ix->cprog_off = pf_alloc(c, b->nblocks, sizeof *ix->cprog_off)))
+        return;
     pf_vec prog = {NULL, 0, 0, sizeof(vm_mop)};
     for (uint32_t i = 0; i < b->nblocks; i++) {
-        ix->mprog_off[i] = PF_NONE;
-        if (ix->memo_idx[i] == PF_NONE || !ix->ncat) continue;
+        ix->mprog_off[i] = ix->cprog_off[i] = PF_NONE;
+        /* memoised blocks get a program; the other PRED blocks that are not one atom, a
+         * current program when theirs reads the current price only through L_PRICE_CMP */
+        int cur = ix->memo_idx[i] == PF_NONE;
+        if (!ix->ncat || b->blocks[i].kind != PB_BLOCK_PRED || (cur && ix->pred_atom[i] != PF_NONE))
+            continue;
         uint32_t cap = 2 * b->blocks[i].len + 2;
         if (pf_reserve(c, &prog, cap)) return;
-        uint32_t n = pf_mask_compile(ix, i, (vm_mop *)prog.v + prog.n, cap);
+        uint32_t n = pf_mask_compile(ix, i, (vm_mop *)prog.v + prog.n, cap, cur);
         if (!n) continue;
-        ix->mprog_off[i] = (uint32_t)prog.n;
+        (cur ? ix->cprog_off : ix->mprog_off)[i] = (uint32_t)prog.n;
         prog.n += n;
     }
     ix->mprog = prog.v;
@@ -803,11 +829,12 @@ void pf_free(pf_index *ix) {
                     ix->req_off,
                     ix->reqs,
                     ix->req_atoms,
-                    ix->req_bits,
+                    ix->req_flat,
                     ix->memo_idx,
                     ix->accb,
                     ix->group,
                     ix->mprog_off,
+                    ix->cprog_off,
                     ix->mprog,
                     ix->incompat,
                     ix->hist_off,

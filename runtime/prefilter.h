@@ -23,7 +23,12 @@
 
 #define PF_CATBITS  16384 /* bits of pf_index.catfilter */
 #define PF_REQ_NONE UINT32_MAX
-#define PF_REQ_MORE (UINT32_MAX - 1)
+#define PF_REQ_MORE 0x80000000u /* pf_creq.req1 flag: the rest is an offset into req_flat */
+/* pf_index.req_flat entries: an atom bit, and flags after the last atom of a requirement
+ * and after the campaign's last one. */
+#define PF_RQ_BIT  0x3FFFFFFFu
+#define PF_RQ_END  0x80000000u
+#define PF_RQ_LAST 0x40000000u
 
 /* Outcome of a campaign's time clauses. */
 enum { PF_T_OK, PF_T_ACTIVE, PF_T_DAYS, PF_T_HOURS };
@@ -53,7 +58,7 @@ typedef struct pf_req {
 /* The requirement check of one campaign, packed: one cache access per candidate. */
 typedef struct pf_creq {
     int64_t min_total; /* the original total must be at least this */
-    uint32_t req1;     /* PF_REQ_NONE, PF_REQ_MORE (see reqs), or atom << 1 | excl */
+    uint32_t req1;     /* PF_REQ_NONE, PF_REQ_MORE | first entry in req_flat, or atom << 1 | excl */
     /* PB_NONE, or the campaign's `when` is one test of an OPF_TOTAL_MIN opcode of this
      * constant (`when total >= X`: `R_TOTAL_GE k; ASSERT; PUSH_I 1; RET`), which the
      * engine makes without running the VM (vm_total_ge), except for --explain and
@@ -109,10 +114,12 @@ typedef struct pf_index {
     uint32_t *req_off;
     pf_req *reqs;
     uint32_t *req_atoms;
-    /* req_atoms[k] as a bit of the receipt's two atom bitsets side by side (stacking.c
-     * pres: the atoms of any line, then of the non-excluded lines, (ncat + 63) / 64 words
-     * each): one test per atom, whatever its req's excl. */
-    uint32_t *req_bits;
+    /* For PF_REQ_MORE: each campaign's requirements in one run, fewest atoms first (the
+     * likeliest to fail), every atom as a bit of the receipt's two atom bitsets side by
+     * side (stacking.c pres: the atoms of any line, then of the non-excluded lines,
+     * (ncat + 63) / 64 words each; one test per atom, whatever its req's excl), with
+     * PF_RQ_END after a requirement's last atom and PF_RQ_LAST after the campaign's. */
+    uint32_t *req_flat;
 
     /* History slots: slot h's predicate holds only on a line with one of the atoms
      * hist_atoms[hist_off[h] .. hist_off[h + 1]) (an empty run: nothing is known), so a
@@ -141,6 +148,10 @@ typedef struct pf_index {
      * mprog, PF_NONE = none. */
     uint32_t *mprog_off;
     vm_mop *mprog;
+    /* Current programs (vm.h), in mprog too: PRED blocks that are not memoised because
+     * they compare the current unit price with a constant (`price >= 100`), and are
+     * otherwise made of what a program covers; run afresh at every use. PF_NONE = none. */
+    uint32_t *cprog_off;
     /* Per block run per line (neither one atom nor a line-mask program): the atoms one of
      * which a line needs to match it, pred_need_atoms[pred_need_off[b] ..
      * pred_need_off[b + 1]) (vm_env.pred_need_off). */

@@ -267,6 +267,7 @@ struct stk_scratch {
     const uint64_t *tw_row; /* the receipt's (weekday, time slot) row of the time table */
     int pre_done;           /* the candidates already passed every prefilter clause */
     int fast_when;          /* pf_creq.when_total is used (not --explain, not plain) */
+    int when_held;          /* stk_campaign: the campaign's `when` was tested and holds */
     uint32_t memo_epoch;
 
     /* evaluation state */
@@ -684,7 +685,7 @@ static promo_status stk_prepare(stk_eval *s, const promo_receipt *r) {
     x->amt_epoch = 1;
     x->pp_epoch = 0;
     x->stopped_by = STK_NONE;
-    x->pre_done = 0;
+    x->pre_done = x->when_held = 0;
     x->fast_when = !(s->flags & (PROMO_CTX_EXPLAIN | PROMO_CTX_PLAIN));
     x->err = PROMO_OK;
     s->nbudget_uses = s->ndeltas = s->nhist_deltas = 0;
@@ -794,6 +795,7 @@ static void stk_cat_receipt(stk_eval *s) {
     x->env.excl_lines = x->exm;
     x->env.mprog_off = ix->mprog_off;
     x->env.mprog = ix->mprog;
+    x->env.cprog_off = ix->cprog_off;
     x->env.pred_need_off = ix->pred_need_off;
     x->env.pred_need_atoms = ix->pred_need_atoms;
 }
@@ -805,21 +807,21 @@ static int stk_req_ok(const stk_scratch *x, const pf_index *ix, uint32_t ci, int
     if (x->rx.orig_total < cr->min_total) return 0;
     uint32_t r1 = cr->req1;
     if (!atoms || r1 == PF_REQ_NONE) return 1;
-    uint32_t words = x->env.cat_words;
-    if (r1 != PF_REQ_MORE) {
+    if (!(r1 & PF_REQ_MORE)) {
         uint32_t a = r1 >> 1;
-        return (int)(x->pres[(r1 & 1) * words + a / 64] >> (a % 64) & 1);
+        return (int)(x->pres[(r1 & 1) * x->env.cat_words + a / 64] >> (a % 64) & 1);
     }
-    const uint64_t *p = x->pres; /* both bitsets: req_bits says which */
-    for (const pf_req *r = ix->reqs + ix->req_off[ci], *end = ix->reqs + ix->req_off[ci + 1];
-         r < end; r++) {
-        const uint32_t *at = ix->req_bits + r->off, *stop = at + r->cnt;
-        for (;; at++) {
-            if (at == stop) return 0; /* none of its atoms is present */
-            if (p[*at / 64] >> (*at % 64) & 1) break;
-        }
+    const uint64_t *p = x->pres; /* both bitsets: the entries say which */
+    for (const uint32_t *at = ix->req_flat + (r1 & ~PF_REQ_MORE);;) {
+        uint64_t any = 0;
+        uint32_t e;
+        do { /* a requirement: one of its atoms present */
+            e = *at++;
+            any |= p[(e & PF_RQ_BIT) / 64] >> (e % 64);
+        } while (!(e & PF_RQ_END));
+        if (!(any & 1)) return 0;
+        if (e & PF_RQ_LAST) return 1;
     }
-    return 1;
 }
 
 /* Narrows the candidates to the campaigns whose every receipt-constant clause holds. */
@@ -1007,7 +1009,8 @@ static uint32_t stk_line_blocker(const stk_scratch *x, uint32_t i) {
 static promo_status stk_targets(stk_eval *s, stk_camp *k, const pb_reward *rw, uint32_t *nt) {
     stk_scratch *x = s->sc;
     uint32_t n = 0;
-    const uint64_t *al = vm_pred_lines(&x->env, rw->pred);
+    uint64_t now;
+    const uint64_t *al = vm_pred_lines_now(&x->env, rw->pred, &now);
     if (al) {
         for (uint32_t w = 0; w < x->env.atom_lw; w++)
             for (uint64_t m = al[w] & ~x->exm[w]; m; m &= m - 1)
@@ -1516,6 +1519,26 @@ static inline promo_status stk_explain(stk_eval *s, uint32_t ci, promo_outcome o
     return stk_explain_push(s, ci, o, other, part);
 }
 
+/* Campaign ci's `when` (holds when it has none): *holds, and env.fail_part names the part
+ * that failed (PB_NONE: the whole `when`). */
+static inline __attribute__((always_inline)) promo_status stk_when(stk_eval *s, uint32_t ci,
+                                                                   int *holds) {
+    stk_scratch *x = s->sc;
+    const pb_campaign *c = &s->b->campaigns[ci];
+    *holds = 1;
+    x->env.fail_part = PB_NONE;
+    if (s->ix->creq[ci].when_total != PB_NONE && x->fast_when) {
+        /* `when total >= X` alone: its one opcode's test, without the VM (prefilter.h) */
+        *holds = (int)vm_total_ge(&x->env, s->ix->creq[ci].when_total);
+    } else if (c->cond_block != PB_NONE) {
+        int64_t v;
+        promo_status st = vm_run(&x->env, c->cond_block, STK_NONE, &v);
+        if (st != PROMO_OK) return st;
+        *holds = v != 0 && v != PROMO_ABSENT;
+    }
+    return PROMO_OK;
+}
+
 static promo_status stk_campaign(stk_eval *s, uint32_t ci) {
     stk_scratch *x = s->sc;
     const promo_bundle *b = s->b;
@@ -1526,18 +1549,14 @@ static promo_status stk_campaign(stk_eval *s, uint32_t ci) {
         return stk_explain(s, ci, PROMO_OUT_STOPPED, x->stopped_by, NULL);
     const char *part = x->pre_done ? NULL : stk_prefilter(s, ci);
     if (part) return stk_explain(s, ci, PROMO_OUT_NOT_APPLICABLE, STK_NONE, part);
-    if (s->ix->creq[ci].when_total != PB_NONE && x->fast_when) {
-        /* `when total >= X` alone: its one opcode's test, without the VM (prefilter.h) */
-        if (!vm_total_ge(&x->env, s->ix->creq[ci].when_total))
-            return stk_explain(s, ci, PROMO_OUT_NOT_APPLICABLE, STK_NONE, "when");
-    } else if (c->cond_block != PB_NONE) {
-        int64_t v;
-        x->env.fail_part = PB_NONE;
-        if ((st = vm_run(&x->env, c->cond_block, STK_NONE, &v)) != PROMO_OK) return st;
-        if (v == 0 || v == PROMO_ABSENT) {
-            const char *p = x->env.fail_part != PB_NONE ? bundle_str(b, x->env.fail_part) : "when";
-            return stk_explain(s, ci, PROMO_OUT_NOT_APPLICABLE, STK_NONE, p);
-        }
+    int holds = 1;
+    if (x->when_held) /* the candidate loop tested it */
+        x->when_held = 0;
+    else if ((st = stk_when(s, ci, &holds)) != PROMO_OK)
+        return st;
+    if (!holds) {
+        const char *p = x->env.fail_part != PB_NONE ? bundle_str(b, x->env.fail_part) : "when";
+        return stk_explain(s, ci, PROMO_OUT_NOT_APPLICABLE, STK_NONE, p);
     }
     if (c->limit_customer) {
         /* A receipt without a customer id cannot be counted: the campaign does not apply. */
@@ -1714,8 +1733,8 @@ static promo_status stk_finish(stk_eval *s, const promo_receipt *r) {
     /* the journal's attribution of history to lines (runtime/ops.c), only when asked:
      * writing it costs ~1 % of a receipt on a set of many history slots */
     const int attr = s->hist_attr;
-    if (STK_ERESERVE(s, x, hist_off, (size_t)b->nhist + 1) ||
-        (attr && STK_ERESERVE(s, x, hist_lines, (size_t)b->nhist * n + 1)))
+    if (attr && (STK_ERESERVE(s, x, hist_off, (size_t)b->nhist + 1) ||
+                 STK_ERESERVE(s, x, hist_lines, (size_t)b->nhist * n + 1)))
         return stk_nomem(x);
     /* A slot whose predicate needs atoms none of the lines has gets nothing: with the
      * line index on, only the open slots and those of the atoms present are visited
@@ -1736,6 +1755,7 @@ static promo_status stk_finish(stk_eval *s, const promo_receipt *r) {
         memset(hc, 0xff, ix->hist_words * sizeof *hc);
     }
     /* by rank in key order: the history deltas come out sorted (prefilter.h) */
+    const int lw1 = x->env.atom_lw == 1;
     for (uint32_t hw = 0; hc && hw < ix->hist_words; hw++)
         for (uint64_t hm = hc[hw]; hm; hm &= hm - 1) {
             uint32_t rk = hw * 64 + (uint32_t)__builtin_ctzll(hm);
@@ -1743,9 +1763,16 @@ static promo_status stk_finish(stk_eval *s, const promo_receipt *r) {
             uint32_t h = ix->hist_by_key[rk];
             int64_t v = 0;
             uint32_t hl0 = nhl;
-            const uint64_t *al = vm_pred_lines(&x->env, b->hist[h].pred);
+            uint64_t now;
+            const uint64_t *al = vm_pred_lines_now(&x->env, b->hist[h].pred, &now);
             int qty = b->hist[h].kind != 0;
-            if (al) {
+            if (al && lw1 && !attr) {
+                /* the usual case: a plain sum (a receipt's sums never overflow, vm_agg) */
+                for (uint64_t m = al[0]; m; m &= m - 1) {
+                    const vm_line *l = &x->lines[__builtin_ctzll(m)];
+                    v += qty ? l->qty : l->amount;
+                }
+            } else if (al) {
                 for (uint32_t w = 0; w < x->env.atom_lw; w++)
                     for (uint64_t m = al[w]; m; m &= m - 1) {
                         uint32_t li = w * 64 + (uint32_t)__builtin_ctzll(m);
@@ -1765,13 +1792,13 @@ static promo_status stk_finish(stk_eval *s, const promo_receipt *r) {
                     if (attr) s->hist_lines[nhl++] = (stk_hline){i, lv};
                 }
             if (v) {
-                s->hist_off[nd] = hl0;
+                if (attr) s->hist_off[nd] = hl0;
                 s->deltas[nd++] = (promo_delta){b->hist[h].key, x->rx.date, v};
             } else {
                 nhl = hl0;
             }
         }
-    s->hist_off[nd] = nhl;
+    if (attr) s->hist_off[nd] = nhl;
     s->nhist_deltas = nd;
     s->deltas[nd++] = (promo_delta){STK_VISITS_KEY, x->rx.date, 1};
     for (uint32_t a = 0; a < x->napplied; a++) {
@@ -1865,7 +1892,9 @@ promo_status stk_evaluate(stk_eval *s, const promo_receipt *r) {
         }
         s->version = s->rec.version;
         s->has_customer_state = 1;
-        x->env.hist = stk_hist;
+        /* a customer with no stored cell (most are new): nothing to read, the VM's
+         * history is the current receipt alone, as without a store */
+        x->env.hist = s->rec.ncells ? stk_hist : NULL;
     }
     const promo_bundle *b = s->b;
     int tiebreak = (b->hdr->flags & PBF_TIEBREAK_BENEFIT) != 0;
@@ -1897,15 +1926,21 @@ promo_status stk_evaluate(stk_eval *s, const promo_receipt *r) {
         stk_rx_receipt(s);
         /* Requirements need the receipt's line index (off for huge receipts). */
         int atoms = x->env.cat_idx != NULL;
-        for (uint32_t w = 0; w < ix->words && x->stopped_by == STK_NONE; w++)
-            for (uint64_t bits = x->cand[w]; bits && x->stopped_by == STK_NONE; bits &= bits - 1) {
+        for (uint32_t w = 0; w < ix->words; w++)
+            for (uint64_t bits = x->cand[w]; bits; bits &= bits - 1) {
                 uint32_t ci = w * 64 + (uint32_t)__builtin_ctzll(bits);
                 if (!stk_req_ok(x, ix, ci, atoms)) continue;
-                if ((st = stk_campaign(s, ci)) != PROMO_OK) {
+                /* the `when` first: most fail it, and then leave no trace (no --explain) */
+                int holds;
+                if ((st = stk_when(s, ci, &holds)) == PROMO_OK && !holds) continue;
+                x->when_held = st == PROMO_OK;
+                if (st != PROMO_OK || (st = stk_campaign(s, ci)) != PROMO_OK) {
                     if (st == PROMO_ENOMEM) snprintf(s->msg, sizeof s->msg, "out of memory");
                     return st;
                 }
+                if (x->stopped_by != STK_NONE) goto stopped; /* only an applied campaign stops */
             }
+    stopped:
         st = stk_finish(s, r);
         if (st == PROMO_ENOMEM) snprintf(s->msg, sizeof s->msg, "out of memory");
         return st;

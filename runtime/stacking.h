@@ -80,8 +80,8 @@ typedef struct stk_eval {
     const promo_store *store;   /* NULL: no per-customer state */
     void **reader;              /* the ctx's read handle of store */
     unsigned flags;             /* PROMO_CTX_* */
-    int hist_attr;              /* fill hist_lines (the journal's attribution, runtime/ops.c); off,
-                                 * every history delta has none (hist_off all 0) */
+    int hist_attr;              /* fill hist_off and hist_lines (the journal's attribution,
+                                 * runtime/ops.c); off, neither is written */
     uint64_t gen; /* identifies (b, ix); 0 = unknown: the ctx's arrays are re-sized for
                    * every receipt */
 
@@ -96,8 +96,8 @@ typedef struct stk_eval {
     uint64_t version;
     promo_store_rec rec; /* the customer's record as read (valid until the next read) */
     /* Per history delta, the lines it sums (journal attribution of returns):
-     * hist_lines[hist_off[d] .. hist_off[d + 1]) for delta d < nhist_deltas; empty
-     * unless hist_attr was set. */
+     * hist_lines[hist_off[d] .. hist_off[d + 1]) for delta d < nhist_deltas; written
+     * only when hist_attr was set (not to be read otherwise). */
     struct stk_hline *hist_lines;
     uint32_t *hist_off;
     uint32_t nhist_deltas;

@@ -372,6 +372,23 @@ static void skv_sort_deltas(promo_delta *d, size_t n, promo_delta *t) {
     }
 }
 
+/* A new customer's next cell from the sorted deltas d[*j ..): the run of equal (key, day)
+ * summed (saturating) into *c, *j past it. 0 when the cell is dropped (0, or a day in
+ * [1, prune_before)); else 1, and *min_day lowered to its day if earlier. */
+static inline __attribute__((always_inline)) int skv_new_cell(const promo_delta *d, size_t nd,
+                                                              size_t *j, int32_t prune_before,
+                                                              int32_t *min_day, promo_cell *c) {
+    size_t k = *j;
+    *c = (promo_cell){d[k].key, d[k].day, 0, d[k].add};
+    for (k++; k < nd && d[k].key == c->key && d[k].day == c->day; k++)
+        if (__builtin_add_overflow(c->value, d[k].add, &c->value))
+            c->value = d[k].add < 0 ? INT64_MIN : INT64_MAX;
+    *j = k;
+    if (c->value == 0 || (c->day >= 1 && c->day < prune_before)) return 0;
+    if (c->day >= 1 && c->day < *min_day) *min_day = c->day;
+    return 1;
+}
+
 /*
  * Merges sorted old cells with the deltas into s->mbuf as a record of version `ver`:
  * equal (key, day) cells add up (saturating), cells of a day in [1, prune_before) and
@@ -390,15 +407,8 @@ static size_t skv_merge(skv_store *s, const promo_store_rec *old, uint64_t ver,
     size_t i = 0, j = 0;
     if (!old->ncells) { /* a new customer (most writes): the deltas alone, summed per cell */
         int32_t min_day = s->min_day;
-        while (j < nd) {
-            promo_cell c = {d[j].key, d[j].day, 0, d[j].add};
-            for (j++; j < nd && d[j].key == c.key && d[j].day == c.day; j++)
-                if (__builtin_add_overflow(c.value, d[j].add, &c.value))
-                    c.value = d[j].add < 0 ? INT64_MIN : INT64_MAX;
-            if (c.value == 0 || (c.day >= 1 && c.day < prune_before)) continue;
-            if (c.day >= 1 && c.day < min_day) min_day = c.day;
-            out[n++] = c;
-        }
+        while (j < nd)
+            if (skv_new_cell(d, nd, &j, prune_before, &min_day, &out[n])) n++;
         s->min_day = min_day;
     }
     while (i < old->ncells || j < nd) {
@@ -586,55 +596,112 @@ static size_t skv_cenc_max(size_t ncells) {
     return 32 + ncells * (10 + 8 + 10);
 }
 
+/* The running state of an encoder of cells (skv_enc_cell). The cells and the
+ * dictionary's index are read into locals: the byte stores into the output may alias
+ * anything, so the compiler would reload them after each one. */
+typedef struct skv_enc {
+    const uint64_t *hk;
+    const uint32_t *hv;
+    uint32_t mask;
+    int form;
+    int64_t day;
+    uint64_t prev;
+    int first;
+} skv_enc;
+
+static void skv_enc_init(skv_store *s, skv_enc *e, int form) {
+    *e = (skv_enc){NULL, NULL, 0, form, 0, 0, 1};
+    if (form == SKV_CMP_DICT && s->dict && s->dict->hcap) {
+        e->hk = s->dict->hk;
+        e->hv = s->dict->hv;
+        e->mask = s->dict->hcap - 1;
+    }
+}
+
+/* Writes the cell (key, day, value) after the previous one at o: its length, 0 when its
+ * key has no number (SKV_CMP_DICT only). */
+static inline __attribute__((always_inline)) size_t
+skv_enc_cell(skv_store *s, skv_enc *e, uint64_t key, int32_t day, int64_t value, unsigned char *o) {
+    int same = !e->first && key == e->prev;
+    e->first = 0;
+    e->prev = key;
+    size_t n = skv_put_varint(o, skv_zz((int64_t)day - e->day) << 1 | (uint64_t)same);
+    e->day = day;
+    if (same) {
+    } else if (e->form == SKV_CMP_VAR) {
+        memcpy(o + n, &key, 8);
+        n += 8;
+    } else {
+        uint32_t id = UINT32_MAX;
+        if (e->hv)
+            for (uint32_t k = skv_dict_slot(key, e->mask); e->hv[k]; k = (k + 1) & e->mask)
+                if (e->hk[k] == key) {
+                    id = e->hv[k] - 1;
+                    break;
+                }
+        if (id == UINT32_MAX) { /* a new key: numbered (the index may grow) */
+            if ((id = skv_dict_id(s, key)) == UINT32_MAX) return 0;
+            e->hk = s->dict->hk;
+            e->hv = s->dict->hv;
+            e->mask = s->dict->hcap - 1;
+        }
+        n += skv_put_varint(o + n, id);
+    }
+    return n + skv_put_varint(o + n, skv_zz(value));
+}
+
 /* Encodes r (its cells aligned) as `form` (SKV_CMP_DICT or SKV_CMP_VAR) into out: its
  * length, 0 when a key has no number (SKV_CMP_DICT only). */
 static size_t skv_cenc_as(skv_store *s, const promo_store_rec *r, int form, unsigned char *out) {
-    /* The cells and the dictionary's index are read into locals: the byte stores into
-     * out may alias anything, so the compiler would reload them after each one. */
-    const uint64_t *hk = NULL;
-    const uint32_t *hv = NULL;
-    uint32_t mask = 0;
-    if (form == SKV_CMP_DICT && s->dict && s->dict->hcap) {
-        hk = s->dict->hk;
-        hv = s->dict->hv;
-        mask = s->dict->hcap - 1;
-    }
+    skv_enc e;
+    skv_enc_init(s, &e, form);
     const promo_cell *cells = r->cells;
     uint32_t nc = r->ncells;
     out[0] = (unsigned char)form;
     size_t n = 1 + skv_put_varint(out + 1, r->version);
     n += skv_put_varint(out + n, nc);
-    int64_t day = 0;
-    uint64_t prev = 0;
     for (uint32_t i = 0; i < nc; i++) {
         promo_cell c = cells[i];
-        int same = i && c.key == prev;
-        prev = c.key;
-        n += skv_put_varint(out + n, skv_zz((int64_t)c.day - day) << 1 | (uint64_t)same);
-        day = c.day;
-        if (same) {
-        } else if (form == SKV_CMP_VAR) {
-            memcpy(out + n, &c.key, 8);
-            n += 8;
-        } else {
-            uint32_t id = UINT32_MAX;
-            if (hv)
-                for (uint32_t k = skv_dict_slot(c.key, mask); hv[k]; k = (k + 1) & mask)
-                    if (hk[k] == c.key) {
-                        id = hv[k] - 1;
-                        break;
-                    }
-            if (id == UINT32_MAX) { /* a new key: numbered (the index may grow) */
-                if ((id = skv_dict_id(s, c.key)) == UINT32_MAX) return 0;
-                hk = s->dict->hk;
-                hv = s->dict->hv;
-                mask = s->dict->hcap - 1;
-            }
-            n += skv_put_varint(out + n, id);
-        }
-        n += skv_put_varint(out + n, skv_zz(c.value));
+        size_t m = skv_enc_cell(s, &e, c.key, c.day, c.value, out + n);
+        if (!m) return 0;
+        n += m;
     }
     return n;
+}
+
+/* A new customer's record straight from its deltas (no old cell), as SKV_CMP_DICT into
+ * out (skv_cenc_max(nd) + 16 bytes): the record skv_merge then skv_cenc would give,
+ * without the 24-byte cells between. Its length; 0 when it cannot (no memory, more than
+ * SKV_CMP_MAX cells, a key without a number): then skv_merge. */
+static size_t skv_enc_new(skv_store *s, uint64_t ver, const promo_delta *deltas, size_t nd,
+                          int32_t prune_before, unsigned char *out) {
+    promo_delta *d = skv_grow(&s->alloc, &s->sbuf, &s->scap, (2 * nd + 1) * sizeof *d);
+    if (!d || nd > SKV_CMP_MAX) return 0;
+    if (nd) memcpy(d, deltas, nd * sizeof *d);
+    skv_sort_deltas(d, nd, d + nd);
+    skv_enc e;
+    skv_enc_init(s, &e, SKV_CMP_DICT);
+    enum { GAP = 16 }; /* room for the header, written once the cells are counted */
+    size_t n = GAP;
+    uint32_t nc = 0;
+    int32_t min_day = s->min_day;
+    for (size_t j = 0; j < nd;) { /* as skv_merge with no old cell */
+        promo_cell c;
+        if (!skv_new_cell(d, nd, &j, prune_before, &min_day, &c)) continue;
+        size_t m = skv_enc_cell(s, &e, c.key, c.day, c.value, out + n);
+        if (!m) return 0;
+        n += m;
+        nc++;
+    }
+    unsigned char h[GAP];
+    h[0] = SKV_CMP_DICT;
+    size_t hl = 1 + skv_put_varint(h + 1, ver);
+    hl += skv_put_varint(h + hl, nc);
+    memmove(out + hl, out + GAP, n - GAP);
+    memcpy(out, h, hl);
+    s->min_day = min_day;
+    if (!nc) s->any_empty = 1;
+    return hl + n - GAP;
 }
 
 /* Encodes the record rec (skv_rec_hdr form, valid, aligned) into out; its length. */
@@ -865,7 +932,7 @@ promo_status skv_write(skv_store *s, const promo_store_write *w) {
             goto out;
         }
     }
-    size_t reclen = 0;
+    size_t reclen = 0, enclen = 0;
     char ck[SKV_MAX_KEY + 16];
     size_t ckl = 0;
     int new_customer = 0;
@@ -912,8 +979,13 @@ promo_status skv_write(skv_store *s, const promo_store_write *w) {
             st = PROMO_ELIMIT; /* refused, never forgotten: the caller reports it */
             goto out;
         }
-        reclen = skv_merge(s, &old, old.version + 1, w->deltas, w->ndeltas, w->prune_before);
-        if (!reclen) {
+        /* a new customer's record straight into its compact form, when it can */
+        if (s->compact && !old.ncells &&
+            skv_grow(&s->alloc, &s->ebuf, &s->ecap, skv_cenc_max(w->ndeltas) + 16))
+            enclen =
+                skv_enc_new(s, old.version + 1, w->deltas, w->ndeltas, w->prune_before, s->ebuf);
+        if (!enclen && !(reclen = skv_merge(s, &old, old.version + 1, w->deltas, w->ndeltas,
+                                            w->prune_before))) {
             st = PROMO_ENOMEM;
             goto out;
         }
@@ -941,7 +1013,9 @@ promo_status skv_write(skv_store *s, const promo_store_write *w) {
         bv[i] = v; /* the last put of a key writes its total */
     }
     /* 3. apply (the map only grows here: a failure past this point is out of memory) */
-    if (st == PROMO_OK && w->customer.p && s->compact) {
+    if (st == PROMO_OK && w->customer.p && enclen) {
+        if (skv_map_put(&s->map, ck, ckl, s->ebuf, enclen)) st = PROMO_ENOMEM;
+    } else if (st == PROMO_OK && w->customer.p && s->compact) {
         if (!skv_grow(&s->alloc, &s->ebuf, &s->ecap,
                       skv_cenc_max((reclen - sizeof(skv_rec_hdr)) / sizeof(promo_cell))))
             st = PROMO_ENOMEM;

@@ -150,9 +150,22 @@ static uint64_t vm_mask_cmp(const vm_line *ln, uint32_t n, int qty, uint8_t cmp,
     return t;
 }
 
+/* The lines of `cand` whose current unit price compares with c by L_PRICE_CMP's
+ * comparator a (vm_price_cmp, exact). */
+static uint64_t vm_mask_price(const vm_line *ln, uint64_t cand, uint8_t a, int64_t c) {
+    uint64_t t = 0;
+    for (; cand; cand &= cand - 1) {
+        uint32_t i = (uint32_t)__builtin_ctzll(cand);
+        t |= (uint64_t)vm_price_cmp(&ln[i], c, a) << i;
+    }
+    return t;
+}
+
 /* vm_pred_mask's program on a receipt of up to 64 lines (the usual one): one word per
- * stack entry. */
-static uint64_t vm_mask_word(const vm_env *env, const vm_mop *op, uint64_t valid) {
+ * stack entry. VM_M_PRICE is computed for the lines of `cand` only (0 elsewhere): the
+ * caller keeps only those lines of the result. */
+static inline __attribute__((always_inline)) uint64_t
+vm_mask_word(const vm_env *env, const vm_mop *op, uint64_t valid, uint64_t cand) {
     uint64_t st[VM_MASK_DEPTH];
     uint32_t sp = 0, n = env->rx->nlines;
     const vm_line *ln = env->rx->lines;
@@ -162,6 +175,7 @@ static uint64_t vm_mask_word(const vm_env *env, const vm_mop *op, uint64_t valid
         case VM_M_EXCL: st[sp++] = env->excl_lines[0]; break;
         case VM_M_QTY:
         case VM_M_OPRICE: st[sp++] = vm_mask_cmp(ln, n, op->op == VM_M_QTY, op->cmp, op->c); break;
+        case VM_M_PRICE: st[sp++] = vm_mask_price(ln, cand, op->cmp, op->c); break;
         case VM_M_NOT: st[sp - 1] = ~st[sp - 1] & valid; break;
         case VM_M_AND:
             sp--;
@@ -176,24 +190,11 @@ static uint64_t vm_mask_word(const vm_env *env, const vm_mop *op, uint64_t valid
     return st[0];
 }
 
-const uint64_t *vm_pred_mask(vm_env *env, uint32_t pred) {
+/* vm_pred_mask on a receipt of 65 to 64 * VM_MASK_WORDS lines (apart: the usual single
+ * word keeps a small frame). */
+static __attribute__((noinline)) const uint64_t *vm_pred_mask_words(vm_env *env, uint32_t pred,
+                                                                    uint32_t d, uint64_t *m) {
     uint32_t lw = env->atom_lw, n = env->rx->nlines;
-    if (!env->cat_idx || !env->mprog_off || env->mprog_off[pred] == UINT32_MAX || !env->memo_idx ||
-        env->memo_idx[pred] == UINT32_MAX || lw > VM_MASK_WORDS || env->memo_words != lw)
-        return NULL;
-    uint32_t d = env->memo_idx[pred];
-    uint64_t *m = env->memo_bits + (size_t)d * 2 * lw;
-    if (lw == 1) { /* the same as below, on single words */
-        uint64_t valid = n % 64 == 0 ? ~0ull : (1ull << (n % 64)) - 1;
-        if (env->memo_stamp[d] == env->memo_epoch && m[0] == valid) {
-            m[1] &= valid;
-            return m + 1;
-        }
-        m[1] = vm_mask_word(env, env->mprog + env->mprog_off[pred], valid);
-        m[0] = valid;
-        env->memo_stamp[d] = env->memo_epoch;
-        return m + 1;
-    }
     uint64_t valid[VM_MASK_WORDS];
     for (uint32_t w = 0; w < lw; w++)
         valid[w] = w + 1 < lw || n % 64 == 0 ? ~0ull : (1ull << (n % 64)) - 1;
@@ -258,6 +259,39 @@ const uint64_t *vm_pred_mask(vm_env *env, uint32_t pred) {
     return m + lw;
 }
 
+const uint64_t *vm_pred_mask(vm_env *env, uint32_t pred) {
+    if (!env->cat_idx || !env->mprog_off || !env->memo_idx) return NULL;
+    uint32_t off = env->mprog_off[pred], d = env->memo_idx[pred], lw = env->atom_lw;
+    if (off == UINT32_MAX || d == UINT32_MAX || env->memo_words != lw) return NULL;
+    uint64_t *m = env->memo_bits + (size_t)d * 2 * lw;
+    if (lw != 1) return lw <= VM_MASK_WORDS ? vm_pred_mask_words(env, pred, d, m) : NULL;
+    uint32_t n = env->rx->nlines;
+    uint64_t valid = n % 64 == 0 ? ~0ull : (1ull << (n % 64)) - 1;
+    if (env->memo_stamp[d] == env->memo_epoch && m[0] == valid) {
+        m[1] &= valid; /* value bits past the last line may be stale */
+        return m + 1;
+    }
+    m[1] = vm_mask_word(env, env->mprog + off, valid, valid);
+    m[0] = valid;
+    env->memo_stamp[d] = env->memo_epoch;
+    return m + 1;
+}
+
+const uint64_t *vm_pred_now(vm_env *env, uint32_t pred, uint64_t *tmp) {
+    uint32_t n = env->rx->nlines;
+    if (!env->cat_idx || pred == PRED_ALL_LINES || !env->cprog_off ||
+        env->cprog_off[pred] == UINT32_MAX || env->atom_lw != 1 || n > 64)
+        return NULL;
+    /* Only the lines with one of the atoms the block needs can match it (need.h), so the
+     * price is compared on those alone. Another line gets 0 for its comparisons, and still
+     * comes out 0: need.c derives the atoms from the block's structure, with every price
+     * comparison any value, this one included. */
+    uint64_t cand = vm_pred_cand(env, pred, n, 0);
+    uint64_t valid = n % 64 == 0 ? ~0ull : (1ull << (n % 64)) - 1;
+    *tmp = cand ? vm_mask_word(env, env->mprog + env->cprog_off[pred], valid, cand) : 0;
+    return tmp;
+}
+
 /* vm_aggregate over the lines of an indexed predicate (vm_pred_lines). */
 static int64_t vm_aggregate_lines(vm_env *env, const uint64_t *al, int kind) {
     const vm_line *ln = env->rx->lines;
@@ -278,7 +312,8 @@ static int64_t vm_aggregate_lines(vm_env *env, const uint64_t *al, int kind) {
 static promo_status vm_aggregate(vm_env *env, uint32_t pred, int kind, int64_t *out) {
     vm_receipt *rx = env->rx;
     int64_t acc = 0;
-    const uint64_t *al = vm_pred_lines(env, pred);
+    uint64_t now;
+    const uint64_t *al = vm_pred_lines_now(env, pred, &now);
     if (al && kind == VM_AGG_DISTINCT && env->atom_lw == 1) {
         /* up to 64 lines: a line counts unless an earlier matching line has its SKU (no
          * set to clear: most matches are a few lines) */
@@ -331,19 +366,26 @@ static inline __attribute__((always_inline)) promo_status vm_agg(vm_env *env, ui
                                                                  int kind, int64_t *out) {
     if (env->cat_idx && pred != PRED_ALL_LINES && env->atom_lw == 1 && kind != VM_AGG_DISTINCT) {
         const uint64_t *al = NULL;
+        uint64_t now;
         if (env->pred_atom[pred] != UINT32_MAX)
             al = env->atom_lines + env->pred_atom[pred];
         else if (env->mprog_off[pred] != UINT32_MAX)
             al = vm_pred_mask(env, pred);
+        else if (env->cprog_off && env->cprog_off[pred] != UINT32_MAX)
+            al = vm_pred_now(env, pred, &now);
         if (al) {
             const vm_line *ln = env->rx->lines;
             int64_t acc = 0;
             if (kind == VM_AGG_ANY) {
                 acc = al[0] != 0;
             } else {
+                /* A plain sum: the stacking engine keeps every amount in [0, original]
+                 * and refuses a receipt whose total passes PROMO_MAX_MONEY or a line whose
+                 * qty passes PROMO_MAX_QTY (stk_prepare), so 64 lines never overflow and
+                 * vm_add's saturation could not change the result. */
                 for (uint64_t m = al[0]; m; m &= m - 1) {
                     const vm_line *l = &ln[__builtin_ctzll(m)];
-                    acc = vm_add(acc, kind == VM_AGG_SUM ? l->amount : l->qty);
+                    acc += kind == VM_AGG_SUM ? l->amount : l->qty;
                 }
             }
             *out = acc;
@@ -354,7 +396,8 @@ static inline __attribute__((always_inline)) promo_status vm_agg(vm_env *env, ui
 }
 
 /* history.sum / count / visits over the last `days` days, this receipt included. */
-static promo_status vm_history(vm_env *env, uint32_t slot, int64_t days, int64_t *out) {
+static inline __attribute__((always_inline)) promo_status vm_history(vm_env *env, uint32_t slot,
+                                                                     int64_t days, int64_t *out) {
     *out = 0;
     if (days == PROMO_ABSENT || days < 1) return PROMO_OK;
     if (days > 4000000) days = 4000000; /* longer than the calendar: everything */
@@ -686,7 +729,17 @@ promo_status vm_run(vm_env *env, uint32_t block, uint32_t line, int64_t *out) {
             vmcase(OP_EQ) VM_CMP(==) vmcase(OP_NE) VM_CMP(!=) vmcase(OP_LT) VM_CMP(<) vmcase(OP_LE)
                 VM_CMP(<=) vmcase(OP_GT) VM_CMP(>) vmcase(OP_GE) VM_CMP(>=)
 #undef VM_CMP
-                    vmcase(OP_SEQ) {
+/* The same against the immediate A (never ABSENT). */
+#define VM_CMP_I(op)                                                                               \
+    {                                                                                              \
+        TOP = TOP != PROMO_ABSENT && TOP op(int64_t) INSN_SA(i);                                   \
+        vmbreak;                                                                                   \
+    }
+                    vmcase(OP_EQ_I) VM_CMP_I(==) vmcase(OP_NE_I) VM_CMP_I(!=) vmcase(OP_LT_I)
+                        VM_CMP_I(<) vmcase(OP_LE_I) VM_CMP_I(<=) vmcase(OP_GT_I) VM_CMP_I(>)
+                            vmcase(OP_GE_I) VM_CMP_I(>=)
+#undef VM_CMP_I
+                                vmcase(OP_SEQ) {
                 BIN_OPERANDS;
                 TOP = a_ != 0 && b_ != 0 && a_ == b_;
                 vmbreak;

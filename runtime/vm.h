@@ -112,11 +112,25 @@ typedef promo_status (*vm_hist_fn)(void *u, uint32_t slot, int32_t from, int32_t
  * `qty` or `original_price` compared with a constant, `not`, `and` and `or`, rewritten
  * once per generation (runtime/prefilter.c) in postfix form over line masks, so the
  * predicate is evaluated for all the lines of a receipt at once with bit operations.
- * Ends with VM_M_END. */
-enum { VM_M_END, VM_M_ATOM, VM_M_EXCL, VM_M_QTY, VM_M_OPRICE, VM_M_NOT, VM_M_AND, VM_M_OR };
+ * Ends with VM_M_END. A program of a block that also compares the current unit price
+ * with a constant (L_PRICE_CMP: VM_M_PRICE) is a "current" program (vm_env.cprog_off):
+ * its value changes as discounts apply, so it is run afresh at every use, never
+ * memoised (vm_pred_lines_now). */
+enum {
+    VM_M_END,
+    VM_M_ATOM,
+    VM_M_EXCL,
+    VM_M_QTY,
+    VM_M_OPRICE,
+    VM_M_NOT,
+    VM_M_AND,
+    VM_M_OR,
+    VM_M_PRICE
+};
 typedef struct vm_mop {
     uint8_t op;  /* VM_M_* */
-    uint8_t cmp; /* VM_M_QTY / VM_M_OPRICE: OP_EQ .. OP_GE, the line's value on the left */
+    uint8_t cmp; /* VM_M_QTY / VM_M_OPRICE: OP_EQ .. OP_GE, the line's value on the left;
+                  * VM_M_PRICE: L_PRICE_CMP's operand (0 == 1 != 2 < 3 <= 4 > 5 >=) */
     uint32_t atom;
     int64_t c;
 } vm_mop;
@@ -163,6 +177,9 @@ typedef struct vm_env {
      * result is kept in the block's memo bits (all lines known at once). */
     const uint32_t *mprog_off;
     const vm_mop *mprog;
+    /* Per block the first op in mprog of its current program (reads current prices: run
+     * at every use, not memoised), or UINT32_MAX. */
+    const uint32_t *cprog_off;
     /* Per block the atoms one of which a line needs to match it (need.h):
      * pred_need_atoms[pred_need_off[b] .. pred_need_off[b + 1]), an empty run when
      * nothing is known; set together with cat_idx. */
@@ -187,6 +204,21 @@ static inline const uint64_t *vm_pred_lines(vm_env *env, uint32_t pred) {
     if (env->pred_atom[pred] != UINT32_MAX)
         return env->atom_lines + (size_t)env->pred_atom[pred] * env->atom_lw;
     return env->mprog_off[pred] != UINT32_MAX ? vm_pred_mask(env, pred) : NULL;
+}
+
+/* Runs the current program of PRED block `pred` (vm_env.cprog_off) on a receipt of up to
+ * 64 lines into *tmp and returns tmp: the lines matching it now; NULL when it cannot (no
+ * program, index off, more than 64 lines). */
+const uint64_t *vm_pred_now(vm_env *env, uint32_t pred, uint64_t *tmp);
+
+/* vm_pred_lines, and else the lines matching a block with a current program, computed
+ * now into tmp[0] (one word): valid until the amounts change. NULL: use vm_pred per line. */
+static inline const uint64_t *vm_pred_lines_now(vm_env *env, uint32_t pred, uint64_t *tmp) {
+    const uint64_t *al = vm_pred_lines(env, pred);
+    if (al || !env->cat_idx || pred == PRED_ALL_LINES || !env->cprog_off ||
+        env->cprog_off[pred] == UINT32_MAX)
+        return al;
+    return vm_pred_now(env, pred, tmp);
 }
 
 /* Word w of the lines of an n-line receipt that can match PRED block `pred`: the lines

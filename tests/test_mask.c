@@ -250,6 +250,9 @@ static void mx_receipt(mx *m, const mx_line *ls, uint32_t n) {
         e->excl_lines = m->exm;
         e->mprog_off = ix->mprog_off;
         e->mprog = ix->mprog;
+        e->cprog_off = ix->cprog_off;
+        e->pred_need_off = ix->pred_need_off;
+        e->pred_need_atoms = ix->pred_need_atoms;
     }
 }
 
@@ -330,6 +333,33 @@ static void mx_expect_pred(mx *m, uint32_t p, const char *label, const char *how
     }
 }
 
+/* A block with a current program (reads the current price): vm_pred_lines_now runs it
+ * afresh on receipts of up to 64 lines, and gives exactly the VM's lines; never with more
+ * lines, none or the index off. Every other block: vm_pred_lines_now is vm_pred_lines. */
+static void mx_check_now(mx *m, uint32_t p, const char *label) {
+    uint64_t tmp[VM_MASK_WORDS] = {0};
+    int cur = m->ix->cprog_off[p] != PF_NONE;
+    if (cur) {
+        cr_assert_eq(m->ix->memo_idx[p], PF_NONE, "`%s`: a current program, memoised", label);
+        cr_assert(!mx_has_prog(m, p), "`%s`: both programs", label);
+    }
+    const uint64_t *now = vm_pred_lines_now(&m->env, p, tmp);
+    if (!cur) {
+        cr_assert_eq(now, vm_pred_lines(&m->env, p), "`%s`: vm_pred_lines_now", label);
+        return;
+    }
+    if (m->lw != 1) { /* none on an empty receipt either (the engine never asks) */
+        cr_assert_null(now, "`%s`: a current mask for %u lines", label, m->n);
+        return;
+    }
+    cr_assert_eq(now, tmp, "`%s`: the current mask is not in tmp", label);
+    mx_expect_mask(m, now, label, "vm_pred_lines_now");
+    const uint32_t *cat_idx = m->env.cat_idx;
+    m->env.cat_idx = NULL;
+    cr_assert_null(vm_pred_lines_now(&m->env, p, tmp), "`%s`: index off", label);
+    m->env.cat_idx = cat_idx;
+}
+
 /* What block p must give on the current receipt, by every path and in every memo
  * state: mask first, lines first, a partially known memo, memo off. */
 static void mx_check(mx *m, uint32_t p, const char *label) {
@@ -363,6 +393,7 @@ static void mx_check(mx *m, uint32_t p, const char *label) {
     } else {
         cr_assert_null(vm_pred_lines(&m->env, p), "`%s`: lines without a program", label);
     }
+    mx_check_now(m, p, label);
     mx_expect_pred(m, p, label, "vm_pred after the mask", 1);
 
     /* Line by line first (backwards), then the mask from the memo. */
@@ -394,7 +425,8 @@ static void mx_check(mx *m, uint32_t p, const char *label) {
 
 /* ------------------------------------------------------------------ cases ---- */
 
-enum { K_PROG, K_ATOM, K_NONE, K_ANY }; /* what the block must get; K_ANY: not asserted */
+/* what the block must get (K_CUR: a current program); K_ANY: not asserted */
+enum { K_PROG, K_ATOM, K_NONE, K_CUR, K_ANY };
 
 typedef struct mcase {
     const char *pred;
@@ -431,7 +463,7 @@ static const mcase cases[] = {
     {"brand \"x\"", K_ATOM},
     {"sku in [\"1\", \"2\", \"7\"]", K_ATOM},
     {"category \"dairy/milk\"", K_ATOM},
-    {"price >= 100 and category \"dairy\"", K_NONE},
+    {"price >= 100 and category \"dairy\"", K_CUR},
     {"amount > 50 and category \"dairy\"", K_NONE},
     {"qty in [1, 2]", K_NONE},
     {"qty in [1, 2] and category \"dairy\"", K_NONE},
@@ -444,6 +476,14 @@ static const mcase cases[] = {
     {"category == brand or qty >= 2", K_NONE}, /* exact category string compare */
     {"sku == brand and not excluded", K_NONE},
     {"\"x\" == brand and qty >= 2", K_ANY},
+    /* current programs: the current unit price against a constant, exact */
+    {"category \"dairy\" and qty >= 2 and price >= 50.5", K_CUR},
+    {"price < 100 or brand \"x\"", K_CUR},
+    {"not (price == 50.5) and sku in [\"1\", \"2\", \"7\"]", K_CUR},
+    {"price > 0.99 and not excluded and price <= 100", K_CUR},
+    {"brand in [\"A\", \"B\"] and price != 100", K_CUR},
+    {"price >= 100", K_CUR},
+    {"price >= 100 and amount > 50", K_NONE},
 };
 #define NCASES (sizeof cases / sizeof cases[0])
 
@@ -500,6 +540,7 @@ Test(mask_compile, listed_shapes_get_a_program_or_not, .fini = mx_fini) {
         const pf_index *ix = m->ix;
         switch (cases[i].kind) {
         case K_PROG:
+            cr_assert_eq(ix->cprog_off[p], PF_NONE, "`%s`: a current program", cases[i].pred);
             cr_assert(mx_has_prog(m, p), "`%s`: no line-mask program", cases[i].pred);
             cr_assert_eq(ix->pred_atom[p], PF_NONE, "`%s`: one atom", cases[i].pred);
             break;
@@ -511,6 +552,12 @@ Test(mask_compile, listed_shapes_get_a_program_or_not, .fini = mx_fini) {
         case K_NONE:
             cr_assert(!mx_has_prog(m, p), "`%s`: a program for a shape it does not cover",
                       cases[i].pred);
+            cr_assert_eq(ix->cprog_off[p], PF_NONE, "`%s`: a current program", cases[i].pred);
+            break;
+        case K_CUR:
+            cr_assert_neq(ix->cprog_off[p], PF_NONE, "`%s`: no current program", cases[i].pred);
+            cr_assert(!mx_has_prog(m, p), "`%s`: a memoised program", cases[i].pred);
+            cr_assert_eq(ix->memo_idx[p], PF_NONE, "`%s`: memoised", cases[i].pred);
             break;
         default: break;
         }
@@ -578,6 +625,28 @@ Test(mask_compile, exact_programs, .fini = mx_fini) {
     cr_assert_eq(f[0].op, VM_M_QTY);
     cr_assert_eq(f[0].cmp, OP_EQ);
     cr_assert_eq(f[0].c, 3000);
+    mx_close(m);
+}
+
+/* A current program: `price OP X` keeps L_PRICE_CMP's comparator (5: >=) and X. */
+Test(mask_compile, exact_current_program, .fini = mx_fini) {
+    mx *m = mx_open("campaign a { then discount 10% on lines where\n"
+                    "  category \"dairy\" and price >= 50.5 }\n"
+                    "campaign b { then discount 10% on lines where price < 100 }\n");
+    uint32_t p = mx_pred(m, "a");
+    cr_assert_neq(m->ix->cprog_off[p], PF_NONE);
+    const vm_mop *a = m->ix->mprog + m->ix->cprog_off[p];
+    uint8_t ops[] = {VM_M_ATOM, VM_M_PRICE, VM_M_AND, VM_M_END};
+    for (uint32_t k = 0; k < sizeof ops; k++)
+        cr_assert_eq(a[k].op, ops[k], "a op %u: %u, expected %u", k, a[k].op, ops[k]);
+    cr_assert_eq(a[1].cmp, 5);
+    cr_assert_eq(a[1].c, 5050);
+    p = mx_pred(m, "b");
+    const vm_mop *b = m->ix->mprog + m->ix->cprog_off[p];
+    cr_assert_eq(b[0].op, VM_M_PRICE);
+    cr_assert_eq(b[0].cmp, 2);
+    cr_assert_eq(b[0].c, 10000);
+    cr_assert_eq(b[1].op, VM_M_END);
     mx_close(m);
 }
 
@@ -1193,7 +1262,7 @@ static const ecase ecases[] = {
     {"not sku in [\"1\", \"2\", \"7\"] and (not category \"bakery\" and 50.5 > original_price)",
      e13, K_PROG},
     {"sku \"x\" or not (brand \"A\" and (qty >= 1 or category \"dairy/milk\"))", e14, K_PROG},
-    {"price >= 100 and category \"dairy\"", e15, K_NONE},
+    {"price >= 100 and category \"dairy\"", e15, K_CUR},
     {"qty in [1, 2] and category \"dairy\"", e16, K_NONE},
     {"qty * 2 >= 3", e17, K_NONE},
     {"line.sku != \"1\"", e18, K_NONE},
@@ -1272,6 +1341,8 @@ static void e2e_run(int when_sum) {
             cr_assert_eq(ix->mprog_off[p] != PF_NONE, ecases[c].kind == K_PROG, "`%s`",
                          ecases[c].pred);
             cr_assert_eq(ix->pred_atom[p] != PF_NONE, ecases[c].kind == K_ATOM, "`%s`",
+                         ecases[c].pred);
+            cr_assert_eq(ix->cprog_off[p] != PF_NONE, ecases[c].kind == K_CUR, "`%s`",
                          ecases[c].pred);
             pf_free(ix);
         }

@@ -7,8 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bundle.h"
 #include "civil.h"
 #include "eval_helpers.h"
+#include "opcodes.h"
 
 static eh_env env;
 
@@ -614,4 +616,94 @@ Test(stacking, when_total_fast_path_is_the_comparison_of_the_current_total) {
     cr_assert_eq(when_total_points(0), want);
     cr_assert_eq(when_total_points(PROMO_CTX_EXPLAIN), want);
     cr_assert_eq(when_total_points(PROMO_CTX_PLAIN), want);
+}
+
+/* A comparison with a number literal in a `when` compiles to EQ_I .. GE_I (the literal on
+ * either side; format 5): each fused campaign applies exactly when its unfused twin
+ * (`... OP 2 + 0`, PUSH_I; ADD; OP) does and when the comparison holds in C, at the
+ * boundary and on either side of it, and an ABSENT number (a missing numeric attribute)
+ * makes every comparison false, `!=` included. */
+static const char *const cmp_ops[] = {"==", "!=", "<", "<=", ">", ">="};
+
+static int cmp_holds(int op, int64_t a, int64_t b) {
+    switch (op) {
+    case 0: return a == b;
+    case 1: return a != b;
+    case 2: return a < b;
+    case 3: return a <= b;
+    case 4: return a > b;
+    default: return a >= b;
+    }
+}
+
+Test(stacking, when_compare_with_a_literal_is_the_comparison) {
+    char src[8192];
+    size_t len = 0;
+    /* r<op>: count on the left; l<op>: the literal on the left; u<op>: unfused; a<op>: an
+     * attribute, ABSENT on some receipts */
+    for (int op = 0; op < 6; op++) {
+        len += (size_t)snprintf(src + len, sizeof src - len,
+                                "campaign r%d { when count(lines where category \"dairy\") %s 2"
+                                " then points 1 }\n"
+                                "campaign l%d { when 2 %s count(lines where category \"dairy\")"
+                                " then points 1 }\n"
+                                "campaign u%d { when count(lines where category \"dairy\") %s 2 + 0"
+                                " then points 1 }\n"
+                                "campaign a%d { when attr \"n\" %s 5 then points 1 }\n",
+                                op, cmp_ops[op], op, cmp_ops[op], op, cmp_ops[op], op, cmp_ops[op]);
+        cr_assert_lt(len, sizeof src);
+    }
+    eh_env e;
+    cr_assert_eq(eh_env_init(&e, src, 0), 0, "%s", src);
+    /* the fused forms are there: one OPF_CMP_I instruction per r/l/a campaign */
+    uint32_t fused = 0, unfused_cmp = 0;
+    for (uint32_t i = 0; i < e.b->ncampaigns; i++) {
+        const pb_block *bl = &e.b->blocks[e.b->campaigns[i].cond_block];
+        const char *id = promo_bundle_campaign_id(e.b, i);
+        for (uint32_t k = 0; k < bl->len; k++) {
+            uint32_t op = INSN_OP(e.b->code[bl->start + k]);
+            if (op_info(op)->facts & OPF_CMP_I) {
+                fused++;
+                cr_assert_neq(id[0], 'u', "%s is fused", id);
+                /* the literal on the left: the mirrored comparison */
+                static const int mirror[] = {0, 1, 4, 5, 2, 3};
+                int want = id[0] == 'l' ? mirror[id[1] - '0'] : id[1] - '0';
+                cr_assert_eq(op_cmp_of(op), OP_EQ + want, "%s", id);
+            } else if (op >= OP_EQ && op <= OP_GE) {
+                unfused_cmp++;
+            }
+        }
+    }
+    cr_assert_eq(fused, 18);
+    cr_assert_eq(unfused_cmp, 6);
+    for (int64_t units = 0; units <= 4; units++)
+        for (int attr = 0; attr < 3; attr++) {
+            eh_receipt rc;
+            eh_receipt_init(&rc, "r", "2026-06-05T10:00");
+            eh_line(&rc, "1", "bakery", 1000, 5000);
+            for (int64_t u = 0; u < units; u++)
+                eh_line(&rc, "2", "dairy/milk", 1000, 10000);
+            if (attr == 1) eh_attr(&rc, "n", "5");
+            if (attr == 2) eh_attr(&rc, "n", "4.999");
+            const promo_result *res = NULL;
+            cr_assert_eq(promo_eval(e.c, &rc.r, &res), PROMO_OK, "%s", promo_ctx_errmsg(e.c));
+            for (int op = 0; op < 6; op++) {
+                char id[8];
+                int want = cmp_holds(op, units, 2), mirrored = cmp_holds(op, 2, units);
+                snprintf(id, sizeof id, "r%d", op);
+                cr_assert_eq(eh_applied(res, id) >= 0, want, "count %lld %s 2", (long long)units,
+                             cmp_ops[op]);
+                snprintf(id, sizeof id, "u%d", op);
+                cr_assert_eq(eh_applied(res, id) >= 0, want, "count %lld %s 2 + 0",
+                             (long long)units, cmp_ops[op]);
+                snprintf(id, sizeof id, "l%d", op);
+                cr_assert_eq(eh_applied(res, id) >= 0, mirrored, "2 %s count %lld", cmp_ops[op],
+                             (long long)units);
+                snprintf(id, sizeof id, "a%d", op);
+                int wa = attr == 0 ? 0 : cmp_holds(op, attr == 1 ? 5000 : 4999, 5000);
+                cr_assert_eq(eh_applied(res, id) >= 0, wa, "attr %s %s 5", attr ? "set" : "absent",
+                             cmp_ops[op]);
+            }
+        }
+    eh_env_free(&e);
 }

@@ -72,7 +72,7 @@ done
 [ -s "$T/set.pbc" ] || fail "no bundle written"
 ls "$T" | grep -q '\.tmp\.' && fail "temporary file left behind"
 "$PROMO" disasm "$T/set.pbc" >"$T/list"
-head -1 "$T/list" | grep -q "^promo bundle format 4, $(stat -c %s "$T/set.pbc") bytes" || fail "header line"
+head -1 "$T/list" | grep -q "^promo bundle format 5, $(stat -c %s "$T/set.pbc") bytes" || fail "header line"
 grep -q '^campaign 0: dairy_10 "Dairy: 10% off from 500"$' "$T/list" || fail "campaign 0"
 grep -q '^campaign 1: welcome$' "$T/list" || fail "campaign 1"
 grep -q 'L_CAT_IN .*; {"dairy"}' "$T/list" || fail "category set"
