@@ -669,18 +669,21 @@ static size_t skv_cenc_as(skv_store *s, const promo_store_rec *r, int form, unsi
     return n;
 }
 
-/* A new customer's record straight from its deltas (no old cell), as SKV_CMP_DICT into
- * out (skv_cenc_max(nd) + 16 bytes): the record skv_merge then skv_cenc would give,
- * without the 24-byte cells between. Its length; 0 when it cannot (no memory, more than
- * SKV_CMP_MAX cells, a key without a number): then skv_merge. */
+/* A new customer's record straight from its deltas (no old cell), in the store's compact
+ * form (SKV_CMP_DICT for the memory store's dictionary, SKV_CMP_VAR for a store that keeps
+ * no dictionary: LMDB's records outlive the process) into out (skv_cenc_max(nd) + 16
+ * bytes): the record skv_merge then skv_cenc would give, without the 24-byte cells
+ * between. Its length; 0 when it cannot (no memory, more than SKV_CMP_MAX cells, a key
+ * without a number): then skv_merge. */
 static size_t skv_enc_new(skv_store *s, uint64_t ver, const promo_delta *deltas, size_t nd,
                           int32_t prune_before, unsigned char *out) {
     promo_delta *d = skv_grow(&s->alloc, &s->sbuf, &s->scap, (2 * nd + 1) * sizeof *d);
     if (!d || nd > SKV_CMP_MAX) return 0;
     if (nd) memcpy(d, deltas, nd * sizeof *d);
     skv_sort_deltas(d, nd, d + nd);
+    int form = s->compact == SKV_COMPACT_DICT ? SKV_CMP_DICT : SKV_CMP_VAR;
     skv_enc e;
-    skv_enc_init(s, &e, SKV_CMP_DICT);
+    skv_enc_init(s, &e, form);
     enum { GAP = 16 }; /* room for the header, written once the cells are counted */
     size_t n = GAP;
     uint32_t nc = 0;
@@ -694,7 +697,7 @@ static size_t skv_enc_new(skv_store *s, uint64_t ver, const promo_delta *deltas,
         nc++;
     }
     unsigned char h[GAP];
-    h[0] = SKV_CMP_DICT;
+    h[0] = (unsigned char)form;
     size_t hl = 1 + skv_put_varint(h + 1, ver);
     hl += skv_put_varint(h + hl, nc);
     memmove(out + hl, out + GAP, n - GAP);
