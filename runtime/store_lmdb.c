@@ -629,11 +629,16 @@ promo_status promo_store_open(const char *dir, const promo_store_opts *opts, pro
     }
     int dead;
     mdb_reader_check(s->env, &dead); /* reader slots of killed processes */
-    MDB_txn *t;
+    MDB_txn *t = NULL;
     uint32_t format = 0;
-    if ((rc = mdb_txn_begin(s->env, NULL, o.read_only ? MDB_RDONLY : 0, &t)) ||
-        (rc = mdb_dbi_open(t, NULL, 0, &s->dbi)) || (rc = lm_meta(s, t)) ||
-        (rc = lm_format(s, t, &format)) || (rc = mdb_txn_commit(t))) {
+    if (!(rc = mdb_txn_begin(s->env, NULL, o.read_only ? MDB_RDONLY : 0, &t)) &&
+        !(rc = mdb_dbi_open(t, NULL, 0, &s->dbi)) && !(rc = lm_meta(s, t)) &&
+        !(rc = lm_format(s, t, &format))) {
+        rc = mdb_txn_commit(t); /* frees t, committed or not */
+        t = NULL;
+    }
+    if (rc) {
+        if (t) mdb_txn_abort(t); /* a refused store: nothing of the open stays behind */
         if (rc == MDB_INCOMPATIBLE && format)
             snprintf(s->err, sizeof s->err,
                      "the state store %s is in store format %u; this promo reads format %u "
